@@ -1,0 +1,220 @@
+/* carrot-scorer: a stateless consumer-group member that turns CRM activities
+ * into points. It decodes each activity, scores it with the rules file,
+ * adds the points to the Redis leaderboards and produces Award events, all
+ * exactly once (see batch.c). Any number can share one consumer group. */
+#include "config.h"
+#include "log.h"
+#include "scorer.h"
+#include "activity.h"
+#include "award.h"
+#include "timeutil.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define OFF(f) offsetof(scorer_conf_t, f)
+static const carrot_conf_prop_t props[] = {
+    {"brokers", CARROT_CONF_STR, OFF(brokers), "127.0.0.1:19092", 0, 0, "Kafka bootstrap servers"},
+    {"topic", CARROT_CONF_STR, OFF(topic), "crm.activities", 0, 0, "topic of CRM activities"},
+    {"awards-topic", CARROT_CONF_STR, OFF(awards_topic), "carrot.awards", 0, 0,
+     "topic the Award events go to"},
+    {"dlq-topic", CARROT_CONF_STR, OFF(dlq_topic), "crm.activities.dlq", 0, 0,
+     "dead-letter topic for activities that cannot be decoded or are invalid"},
+    {"group", CARROT_CONF_STR, OFF(group), "carrot-scorer", 0, 0, "Kafka consumer group"},
+    {"instance", CARROT_CONF_STR, OFF(instance), NULL, 0, 0,
+     "stable name of this scorer (transactional.id suffix); default: the host name. Give each "
+     "scorer on one host its own"},
+    {"rules", CARROT_CONF_STR, OFF(rules), "deploy/demo/rules.json", 0, 0, "rules file (JSON)"},
+    {"redis-host", CARROT_CONF_STR, OFF(redis_host), "127.0.0.1", 0, 0, "Redis host"},
+    {"redis-port", CARROT_CONF_INT, OFF(redis_port), "16379", 1, 65535, "Redis port"},
+    {"batch-size", CARROT_CONF_INT, OFF(batch_size), "1000", 1, 100000,
+     "most activities scored in one transaction"},
+    {"batch-ms", CARROT_CONF_INT, OFF(batch_ms), "50", 1, 60000,
+     "longest wait to fill a batch, in milliseconds"},
+    {"seen-ttl", CARROT_CONF_INT, OFF(seen_ttl), "2592000", 60, 315360000,
+     "seconds an event id is remembered to drop duplicate deliveries (dedup window)"},
+    {"txn-timeout-ms", CARROT_CONF_INT, OFF(txn_timeout_ms), "60000", 1000, 900000,
+     "Kafka transaction timeout"},
+    {"until-drained", CARROT_CONF_BOOL, OFF(until_drained), "false", 0, 0,
+     "exit once every assigned partition is read to its end (batch runs, tests)"},
+    {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
+    CARROT_CONF_END};
+
+static const char usage[] = "usage: carrot-scorer [settings]\n"
+                            "Scores CRM activities from Kafka into Redis leaderboards and Award "
+                            "events, exactly once.";
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) {
+    (void)sig;
+    stop = 1;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    scorer_t *s = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        carrot_info("assigned %d partitions", parts->cnt);
+        rd_kafka_assign(rk, parts);
+        carrot_drain_assign(s->drain, parts);
+    } else {
+        carrot_info("revoked %d partitions", parts->cnt);
+        rd_kafka_assign(rk, NULL);
+        carrot_drain_assign(s->drain, NULL);
+    }
+    s->rebalanced = 1;
+}
+
+static rd_kafka_t *make_consumer(scorer_t *s, const carrot_conf_t *conf, char *errstr,
+                                 size_t errstr_size) {
+    const scorer_conf_t *cf = s->cf;
+    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, errstr, errstr_size);
+    if (!k) return NULL;
+    if (carrot_kafka_set(k, "group.id", cf->group, errstr, errstr_size) ||
+        carrot_kafka_set(k, "enable.auto.commit", "false", errstr, errstr_size) ||
+        carrot_kafka_set(k, "auto.offset.reset", "earliest", errstr, errstr_size) ||
+        carrot_kafka_set(k, "isolation.level", "read_committed", errstr, errstr_size) ||
+        carrot_kafka_set(k, "enable.partition.eof", cf->until_drained ? "true" : "false", errstr,
+                         errstr_size)) {
+        rd_kafka_conf_destroy(k);
+        return NULL;
+    }
+    rd_kafka_conf_set_rebalance_cb(k, rebalance_cb);
+    rd_kafka_conf_set_opaque(k, s);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, k, errstr, errstr_size);
+    if (!rk) rd_kafka_conf_destroy(k);
+    return rk;
+}
+
+static rd_kafka_t *make_producer(scorer_t *s, const carrot_conf_t *conf, char *errstr,
+                                 size_t errstr_size) {
+    const scorer_conf_t *cf = s->cf;
+    char txid[256], host[128] = "localhost", timeout[32];
+    if (!cf->instance) gethostname(host, sizeof(host) - 1);
+    snprintf(txid, sizeof(txid), "carrot-scorer.%s.%s", cf->group, cf->instance ? cf->instance : host);
+    snprintf(timeout, sizeof(timeout), "%lld", cf->txn_timeout_ms);
+    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, errstr, errstr_size);
+    if (!k) return NULL;
+    if (carrot_kafka_set(k, "transactional.id", txid, errstr, errstr_size) ||
+        carrot_kafka_set(k, "transaction.timeout.ms", timeout, errstr, errstr_size) ||
+        carrot_kafka_set(k, "linger.ms", "5", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(k);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, k, errstr, errstr_size);
+    if (!rk) {
+        rd_kafka_conf_destroy(k);
+        return NULL;
+    }
+    rd_kafka_error_t *err = rd_kafka_init_transactions(rk, 60000);
+    if (err) {
+        snprintf(errstr, errstr_size, "could not initialize transactions (transactional.id %.200s): %s",
+                 txid, rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    carrot_info("transactional.id %s ready", txid);
+    return rk;
+}
+
+static int setup_log(const char *level) {
+    int l = carrot_log_level_parse(level);
+    if (l < 0) {
+        carrot_error("invalid log-level \"%s\"", level);
+        return -1;
+    }
+    carrot_log_set_level((carrot_log_level_t)l);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    scorer_conf_t cf;
+    char errstr[512];
+    int npos = 0, rc, exit_code = 1;
+    carrot_log_set_ident("carrot-scorer");
+    carrot_conf_t *conf = carrot_conf_new(props, &cf, errstr, sizeof(errstr));
+    if (!conf) return carrot_error("%s", errstr), 2;
+    rc = carrot_conf_parse_args(conf, argc, argv, &npos, usage, errstr, sizeof(errstr));
+    if (rc != 0 || npos > 0 || setup_log(cf.log_level) != 0) {
+        if (rc < 0) carrot_error("%s", errstr);
+        else if (npos > 0) carrot_error("unexpected argument \"%s\" (see --help)", argv[1]);
+        carrot_conf_destroy(conf);
+        return rc > 0 ? 0 : 2;
+    }
+
+    scorer_t s = {.cf = &cf, .stop = &stop};
+    rd_kafka_message_t **msgs = calloc((size_t)cf.batch_size, sizeof(*msgs));
+    s.drain = carrot_drain_new();
+    s.board = carrot_board_new(cf.redis_host, (int)cf.redis_port, 5000);
+    if (!msgs || !s.drain || !s.board) {
+        carrot_error("out of memory");
+        goto out;
+    }
+    if (!(s.rules = carrot_rules_load(cf.rules, errstr, sizeof(errstr))) ||
+        !(s.activity_codec = carrot_activity_codec_new(errstr, sizeof(errstr))) ||
+        !(s.award_codec = carrot_award_codec_new(errstr, sizeof(errstr))) ||
+        !(s.producer = make_producer(&s, conf, errstr, sizeof(errstr))) ||
+        !(s.consumer = make_consumer(&s, conf, errstr, sizeof(errstr)))) {
+        carrot_error("%s", errstr);
+        goto out;
+    }
+    carrot_info("program %s, rules version %s from %s", carrot_rules_program(s.rules),
+                carrot_rules_version(s.rules), cf.rules);
+    rd_kafka_poll_set_consumer(s.consumer);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, cf.topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(s.consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err) {
+        carrot_error("could not subscribe to %s: %s", cf.topic, rd_kafka_err2str(err));
+        goto out;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    exit_code = 0;
+    while (!stop) {
+        size_t n = carrot_kafka_collect(s.consumer, msgs, (size_t)cf.batch_size, (int)cf.batch_ms,
+                                        s.drain, &s.rebalanced, &stop);
+        if (n == 0) {
+            if (cf.until_drained && carrot_drain_done(s.drain)) break;
+            continue;
+        }
+        rc = scorer_process_batch(&s, msgs, n);
+        for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+        if (rc == -2) {
+            exit_code = 1;
+            break;
+        }
+    }
+    carrot_info("stopping: %lld consumed, %lld scored, %lld awards (%lld points), %lld duplicates, "
+                "%lld unscored, %lld dead-lettered, %lld transactions aborted",
+                s.counts.consumed, s.counts.scored, s.counts.awards, s.counts.points,
+                s.counts.duplicates, s.counts.unscored, s.counts.dead_lettered, s.counts.aborted);
+    printf("{\"consumed\":%lld,\"scored\":%lld,\"awards\":%lld,\"points\":%lld,"
+           "\"duplicates\":%lld,\"unscored\":%lld,\"other_program\":%lld,\"dead_lettered\":%lld,"
+           "\"batches\":%lld,\"aborted\":%lld}\n",
+           s.counts.consumed, s.counts.scored, s.counts.awards, s.counts.points,
+           s.counts.duplicates, s.counts.unscored, s.counts.other_program,
+           s.counts.dead_lettered, s.counts.batches, s.counts.aborted);
+    fflush(stdout);
+out:
+    if (s.consumer) {
+        rd_kafka_consumer_close(s.consumer);
+        rd_kafka_destroy(s.consumer);
+    }
+    if (s.producer) rd_kafka_destroy(s.producer);
+    carrot_codec_destroy(s.activity_codec);
+    carrot_codec_destroy(s.award_codec);
+    carrot_rules_destroy(s.rules);
+    carrot_board_destroy(s.board);
+    carrot_drain_destroy(s.drain);
+    free(msgs);
+    carrot_conf_destroy(conf);
+    return exit_code;
+}

@@ -1,0 +1,45 @@
+/* scorer.h: the carrot-scorer program's internals, shared by main.c (set-up
+ * and the consume loop) and batch.c (one batch, scored exactly once). */
+#ifndef CARROT_SCORER_H
+#define CARROT_SCORER_H
+
+#include "codec.h"
+#include "kafka.h"
+#include "leaderboard.h"
+#include "rules.h"
+
+#include <signal.h>
+
+typedef struct {
+    char *brokers, *topic, *awards_topic, *dlq_topic, *group, *instance, *rules;
+    char *redis_host, *log_level;
+    long long redis_port, batch_size, batch_ms, seen_ttl, txn_timeout_ms;
+    int until_drained;
+} scorer_conf_t;
+
+typedef struct {
+    long long consumed, scored, awards, points, duplicates, unscored, other_program;
+    long long dead_lettered, batches, aborted;
+} scorer_counts_t;
+
+typedef struct scorer_s {
+    const scorer_conf_t *cf;
+    rd_kafka_t *consumer, *producer;
+    carrot_codec_t *activity_codec, *award_codec;
+    carrot_rules_t *rules;
+    carrot_board_t *board;
+    carrot_drain_t *drain;
+    volatile sig_atomic_t *stop;
+    int rebalanced; /* set by the rebalance callback: drop the batch being collected */
+    scorer_counts_t counts;
+} scorer_t;
+
+/* Scores msgs[0..n) in one Kafka transaction: dead letters, Redis increments
+ * (guarded, see leaderboard.h), awards and the consumer offsets commit
+ * together or not at all. Returns 0; -1 when the transaction was aborted and
+ * the partitions rewound to the batch start (the caller just goes on); -2 on
+ * a fatal error (the caller exits; a restart resumes exactly once). The
+ * messages stay owned by the caller. */
+int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n);
+
+#endif

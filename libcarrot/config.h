@@ -1,0 +1,84 @@
+/* config.h: one configuration table per program.
+ *
+ * A program describes every setting once, in a static table of
+ * carrot_conf_prop_t (name, type, where it is stored, default, range,
+ * description). From that table come the defaults, `--help`, the README's
+ * reference (`--help-markdown`), and parsing from a config file, the
+ * environment and command-line flags, in that order of precedence:
+ *
+ *     defaults < --config FILE < CARROT_<NAME> environment < --name=value flags
+ *
+ * Keys with the "kafka." prefix are not in the table: they are collected as
+ * they come and handed to librdkafka untouched (see carrot_kafka_conf_new()).
+ *
+ * Ownership: string settings are stored as `char *` in the program's own
+ * struct; the carrot_conf_t owns those strings and frees them in
+ * carrot_conf_destroy(), so the struct must not outlive the conf. */
+#ifndef CARROT_CONFIG_H
+#define CARROT_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum {
+    CARROT_CONF_STR,  /* char * */
+    CARROT_CONF_INT,  /* long long, checked against min..max */
+    CARROT_CONF_BOOL  /* int, 0 or 1; accepts true/false/yes/no/1/0 */
+} carrot_conf_type_t;
+
+typedef struct carrot_conf_prop_s {
+    const char *name;        /* e.g. "brokers"; flags are --brokers */
+    carrot_conf_type_t type;
+    size_t offset;           /* offsetof(struct program_conf, field) */
+    const char *defval;      /* default as text; NULL means unset (NULL string) */
+    long long min, max;      /* CARROT_CONF_INT only */
+    const char *desc;        /* one sentence, shown by --help */
+} carrot_conf_prop_t;
+
+/* The table ends with an entry whose name is NULL. */
+#define CARROT_CONF_END {NULL, CARROT_CONF_STR, 0, NULL, 0, 0, NULL}
+
+typedef struct carrot_conf_s carrot_conf_t;
+
+/* Creates a conf writing into dst (the program's struct) and applies every
+ * default. props and dst are borrowed and must outlive the conf.
+ * Returns NULL with errstr filled if a default does not parse. */
+carrot_conf_t *carrot_conf_new(const carrot_conf_prop_t *props, void *dst, char *errstr,
+                               size_t errstr_size);
+
+/* NULL is a no-op. Frees every string setting written into dst. */
+void carrot_conf_destroy(carrot_conf_t *conf);
+
+/* Sets one key. "kafka.*" keys are kept for librdkafka. Returns 0, or -1 with
+ * errstr naming the key and the problem (unknown key, bad number, out of range). */
+int carrot_conf_set(carrot_conf_t *conf, const char *name, const char *value, char *errstr,
+                    size_t errstr_size);
+
+/* Reads "key = value" lines ('#' starts a comment). Errors name the file and line. */
+int carrot_conf_load_file(carrot_conf_t *conf, const char *path, char *errstr,
+                          size_t errstr_size);
+
+/* Applies CARROT_<NAME> variables for every key in the table ('.' and '-'
+ * become '_', upper case), e.g. CARROT_REDIS_PORT for redis-port. */
+int carrot_conf_load_env(carrot_conf_t *conf, char *errstr, size_t errstr_size);
+
+/* Parses argv: --config FILE first, then the environment, then every
+ * --name=value / --name value / --flag (bool) / -X kafka.key=value.
+ * Non-option arguments are moved to the front of argv (after argv[0]) and
+ * their count is stored in *nposp. Returns 0, 1 if --help or --help-markdown
+ * was printed (the caller exits 0), or -1 with errstr. */
+int carrot_conf_parse_args(carrot_conf_t *conf, int argc, char **argv, int *nposp,
+                           const char *usage, char *errstr, size_t errstr_size);
+
+/* Prints the generated help: usage, then one line per key with its default
+ * and range. markdown=1 prints the same as a Markdown table for the README. */
+void carrot_conf_print_help(const carrot_conf_t *conf, FILE *fp, const char *usage,
+                            int markdown);
+
+/* Calls cb for every collected key starting with prefix (prefix stripped).
+ * Stops at and returns the first non-zero cb result. */
+int carrot_conf_foreach_prefixed(const carrot_conf_t *conf, const char *prefix,
+                                 int (*cb)(const char *key, const char *value, void *opaque),
+                                 void *opaque);
+
+#endif

@@ -1,0 +1,136 @@
+/* kafka.c: librdkafka configuration and log routing, and drain tracking. */
+#include "kafka.h"
+
+#include "log.h"
+#include "timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    (void)rk;
+    /* librdkafka uses syslog levels, as does carrot_log_level_t */
+    carrot_log_level_t l = level <= 3 ? CARROT_LOG_ERROR
+                           : level == 4 ? CARROT_LOG_WARN
+                           : level <= 6 ? CARROT_LOG_INFO
+                                        : CARROT_LOG_DEBUG;
+    carrot_log(l, "librdkafka %s: %s", fac, buf);
+}
+
+int carrot_kafka_set(rd_kafka_conf_t *kconf, const char *key, const char *value, char *errstr,
+                     size_t errstr_size) {
+    char err[512];
+    if (rd_kafka_conf_set(kconf, key, value, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "kafka setting \"%s\": %s", key, err);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    rd_kafka_conf_t *kconf;
+    char *errstr;
+    size_t errstr_size;
+} apply_t;
+
+static int apply_one(const char *key, const char *value, void *opaque) {
+    apply_t *a = opaque;
+    return carrot_kafka_set(a->kconf, key, value, a->errstr, a->errstr_size);
+}
+
+rd_kafka_conf_t *carrot_kafka_conf_new(const carrot_conf_t *conf, const char *brokers,
+                                       char *errstr, size_t errstr_size) {
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(kconf, log_cb);
+    apply_t a = {kconf, errstr, errstr_size};
+    if (carrot_kafka_set(kconf, "bootstrap.servers", brokers, errstr, errstr_size) != 0 ||
+        (conf && carrot_conf_foreach_prefixed(conf, "kafka.", apply_one, &a) != 0)) {
+        rd_kafka_conf_destroy(kconf);
+        return NULL;
+    }
+    return kconf;
+}
+
+typedef struct {
+    char *topic;
+    int32_t partition;
+    int at_end;
+} drain_part_t;
+
+struct carrot_drain_s {
+    drain_part_t *parts;
+    int n;
+};
+
+carrot_drain_t *carrot_drain_new(void) { return calloc(1, sizeof(carrot_drain_t)); }
+
+static void drain_clear(carrot_drain_t *d) {
+    for (int i = 0; i < d->n; i++) free(d->parts[i].topic);
+    free(d->parts);
+    d->parts = NULL;
+    d->n = 0;
+}
+
+void carrot_drain_destroy(carrot_drain_t *d) {
+    if (!d) return;
+    drain_clear(d);
+    free(d);
+}
+
+void carrot_drain_assign(carrot_drain_t *d, const rd_kafka_topic_partition_list_t *parts) {
+    drain_clear(d);
+    if (!parts || parts->cnt == 0) return;
+    d->parts = calloc((size_t)parts->cnt, sizeof(*d->parts));
+    if (!d->parts) return; /* treated as "not drained": the run simply continues */
+    for (int i = 0; i < parts->cnt; i++) {
+        d->parts[d->n].topic = strdup(parts->elems[i].topic);
+        d->parts[d->n].partition = parts->elems[i].partition;
+        if (d->parts[d->n].topic) d->n++;
+    }
+}
+
+void carrot_drain_seen(carrot_drain_t *d, const rd_kafka_message_t *msg) {
+    const char *topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : NULL;
+    for (int i = 0; topic && i < d->n; i++) {
+        if (d->parts[i].partition == msg->partition && strcmp(d->parts[i].topic, topic) == 0) {
+            d->parts[i].at_end = msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+            return;
+        }
+    }
+}
+
+int carrot_drain_done(const carrot_drain_t *d) {
+    if (d->n == 0) return 0;
+    for (int i = 0; i < d->n; i++)
+        if (!d->parts[i].at_end) return 0;
+    return 1;
+}
+
+size_t carrot_kafka_collect(rd_kafka_t *consumer, rd_kafka_message_t **msgs, size_t max,
+                            int timeout_ms, carrot_drain_t *drain, int *rebalanced,
+                            volatile sig_atomic_t *stop) {
+    size_t n = 0;
+    int64_t deadline = carrot_time_mono_ms() + timeout_ms;
+    *rebalanced = 0;
+    while (n < max && !*stop) {
+        int64_t left = deadline - carrot_time_mono_ms();
+        if (left <= 0) break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, (int)left);
+        if (*rebalanced) {
+            for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+            n = 0;
+            *rebalanced = 0;
+        }
+        if (!m) continue;
+        if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            carrot_warn("consumer: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (drain) carrot_drain_seen(drain, m);
+        if (m->err) rd_kafka_message_destroy(m);
+        else msgs[n++] = m;
+    }
+    return n;
+}

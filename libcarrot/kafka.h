@@ -1,0 +1,47 @@
+/* kafka.h: what every Carrot Kafka client shares: building an rd_kafka_conf_t
+ * from the program's settings (the "kafka.*" keys pass through untouched),
+ * routing librdkafka's logs to carrot_log(), and knowing when a consumer has
+ * read everything there is ("drained"), for batch runs and tests. */
+#ifndef CARROT_KAFKA_H
+#define CARROT_KAFKA_H
+
+#include "config.h"
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+
+/* Returns a new conf with bootstrap.servers = brokers, Carrot's log callback,
+ * then every "kafka.<key>" setting of conf applied as <key>. The caller owns
+ * the result (rd_kafka_new() takes it over on success). NULL with errstr
+ * naming the bad key on error. */
+rd_kafka_conf_t *carrot_kafka_conf_new(const carrot_conf_t *conf, const char *brokers,
+                                       char *errstr, size_t errstr_size);
+
+/* Sets key=value on kconf or fills errstr ("kafka setting \"k\": ..."). */
+int carrot_kafka_set(rd_kafka_conf_t *kconf, const char *key, const char *value, char *errstr,
+                     size_t errstr_size);
+
+/* Tracks which assigned partitions have reached their end (needs
+ * enable.partition.eof=true on the consumer). Not thread safe. */
+typedef struct carrot_drain_s carrot_drain_t;
+
+carrot_drain_t *carrot_drain_new(void);
+void carrot_drain_destroy(carrot_drain_t *drain); /* NULL is a no-op */
+/* Call with the new assignment (NULL or empty clears it). */
+void carrot_drain_assign(carrot_drain_t *drain, const rd_kafka_topic_partition_list_t *parts);
+/* Call for each consumed message (err == 0) or partition-EOF event. */
+void carrot_drain_seen(carrot_drain_t *drain, const rd_kafka_message_t *msg);
+/* 1 when the assignment is non-empty and every partition is at its end. */
+int carrot_drain_done(const carrot_drain_t *drain);
+
+/* Polls the consumer for up to max messages within timeout_ms, feeding the
+ * drain tracker (may be NULL). When *rebalanced becomes non-zero during the
+ * poll (the caller's rebalance callback sets it), the messages collected so
+ * far are dropped: their partitions restart from the committed offsets
+ * wherever they are assigned now. Stops early when *stop is set. Returns the
+ * count; the caller owns msgs[0..n) (rd_kafka_message_destroy each). */
+size_t carrot_kafka_collect(rd_kafka_t *consumer, rd_kafka_message_t **msgs, size_t max,
+                            int timeout_ms, carrot_drain_t *drain, int *rebalanced,
+                            volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,193 @@
+/* carrot-loadgen: a deterministic synthetic CRM feed as JSON lines, for
+ * demos, tests and benchmarks. The same seed gives the same feed.
+ *
+ * Participants have a segment (direct rep, dealer, distributor), a team, a
+ * region and a tenure. Activity is skewed: participant i is picked with
+ * weight 1/(i+1), so a few people are very active and most are not. Some
+ * records are logged late, some are deleted afterwards, and --bad-every N
+ * makes every Nth line invalid in one of several ways, for the dead-letter
+ * path. */
+#include "activity.h"
+#include "config.h"
+#include "log.h"
+#include "timeutil.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *program, *start;
+    long long seed, count, participants, bad_every, delete_every, span_days;
+} loadgen_conf_t;
+
+#define OFF(f) offsetof(loadgen_conf_t, f)
+static const carrot_conf_prop_t props[] = {
+    {"seed", CARROT_CONF_INT, OFF(seed), "42", 0, 0x7fffffffffffffffLL, "random seed"},
+    {"count", CARROT_CONF_INT, OFF(count), "3000", 0, 1000000000LL, "activities to write"},
+    {"participants", CARROT_CONF_INT, OFF(participants), "40", 1, 10000000, "distinct participants"},
+    {"program", CARROT_CONF_STR, OFF(program), "demo", 0, 0, "program id"},
+    {"start", CARROT_CONF_STR, OFF(start), "2026-11-02T08:00:00Z", 0, 0,
+     "time of the first activity (RFC 3339)"},
+    {"span-days", CARROT_CONF_INT, OFF(span_days), "14", 1, 3650, "days the feed covers"},
+    {"bad-every", CARROT_CONF_INT, OFF(bad_every), "0", 0, 1000000000LL,
+     "make every Nth line invalid (0: none)"},
+    {"delete-every", CARROT_CONF_INT, OFF(delete_every), "50", 0, 1000000000LL,
+     "every Nth activity deletes an earlier one (0: none)"},
+    CARROT_CONF_END};
+
+static const char usage[] = "usage: carrot-loadgen [settings] > feed.jsonl\n"
+                            "Writes a deterministic synthetic CRM feed as JSON lines.";
+
+static uint64_t rng_state;
+static uint64_t next_u64(void) { /* splitmix64 */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+static double uniform(void) { return (double)(next_u64() >> 11) / 9007199254740992.0; }
+static long pick(long n) { return (long)(uniform() * (double)n); }
+
+/* Activity mix: common habits first, outcomes rarer. */
+static const struct {
+    const char *type;
+    double weight;
+} mix[] = {{"call", 30},  {"email", 20},  {"meeting", 12}, {"note", 12}, {"task", 8},
+           {"lead", 5},   {"quote", 4},   {"opportunity_stage", 4}, {"deal_won", 1.5},
+           {"deal_lost", 1}, {"training_completed", 2}, {"certification_passed", 0.5}};
+#define NMIX (sizeof(mix) / sizeof(mix[0]))
+
+static const char *segments[] = {"direct", "dealer", "distributor"};
+static const char *regions[] = {"north", "south", "east", "west"};
+static const char *dispositions[] = {"connected", "left_voicemail", "no_answer", "wrong_number"};
+static const char *outcomes[] = {"completed", "rescheduled", "no_show"};
+static const char *stages[] = {"qualification", "proposal", "negotiation", "closed_won"};
+
+typedef struct {
+    int segment, region, team, tenure_days;
+} person_t;
+
+/* Recent creates, so a DELETE names a real earlier record with its own
+ * participant and type. */
+#define RING 65536
+typedef struct {
+    long long n;
+    long person;
+    size_t type;
+} created_t;
+
+int main(int argc, char **argv) {
+    loadgen_conf_t cf;
+    char errstr[512];
+    int npos = 0;
+    carrot_log_set_ident("carrot-loadgen");
+    carrot_conf_t *conf = carrot_conf_new(props, &cf, errstr, sizeof(errstr));
+    if (!conf) return carrot_error("%s", errstr), 2;
+    int rc = carrot_conf_parse_args(conf, argc, argv, &npos, usage, errstr, sizeof(errstr));
+    if (rc != 0) {
+        if (rc < 0) carrot_error("%s", errstr);
+        carrot_conf_destroy(conf);
+        return rc > 0 ? 0 : 2;
+    }
+    int64_t start;
+    if (carrot_time_parse(cf.start, &start) != 0) {
+        carrot_error("start: \"%s\" is not an RFC 3339 timestamp", cf.start);
+        carrot_conf_destroy(conf);
+        return 2;
+    }
+    rng_state = (uint64_t)cf.seed;
+    long np = (long)cf.participants;
+    person_t *people = calloc((size_t)np, sizeof(*people));
+    double *cum = calloc((size_t)np, sizeof(*cum));
+    created_t *ring = calloc(RING, sizeof(*ring));
+    long long nring = 0;
+    if (!people || !cum || !ring) {
+        carrot_error("out of memory");
+        return 1;
+    }
+    double total = 0, mixtotal = 0;
+    for (long i = 0; i < np; i++) {
+        people[i].segment = (int)pick(3);
+        people[i].region = (int)pick(4);
+        people[i].team = (int)pick(np / 8 + 1);
+        people[i].tenure_days = (int)(uniform() < 0.3 ? pick(90) : 90 + pick(3000));
+        total += 1.0 / (double)(i + 1);
+        cum[i] = total;
+    }
+    for (size_t i = 0; i < NMIX; i++) mixtotal += mix[i].weight;
+    int64_t span_ms = cf.span_days * 86400000LL;
+    for (long long n = 1; n <= cf.count; n++) {
+        double u = uniform() * total;
+        long lo = 0, hi = np - 1; /* first cum >= u */
+        while (lo < hi) {
+            long mid = (lo + hi) / 2;
+            if (cum[mid] < u) lo = mid + 1;
+            else hi = mid;
+        }
+        double m = uniform() * mixtotal;
+        size_t t = 0;
+        while (t + 1 < NMIX && (m -= mix[t].weight) > 0) t++;
+        const char *change = "CREATE";
+        long long record = n;
+        if (cf.delete_every && n % cf.delete_every == 0 && nring > 0) {
+            /* takes back an earlier record of the same feed */
+            const created_t *c = &ring[(nring - 1 - pick(nring < RING ? (long)nring : RING)) % RING];
+            change = "DELETE";
+            record = c->n;
+            lo = c->person;
+            t = c->type;
+        }
+        const person_t *p = &people[lo];
+        int64_t occurred = start + (int64_t)((double)span_ms * (double)(n - 1) / (double)cf.count);
+        /* most are logged within the hour, some days late */
+        int64_t lag = uniform() < 0.85 ? pick(3600) * 1000LL : pick(5 * 86400) * 1000LL;
+        char occ[40], rec[40];
+        carrot_time_format(occurred, occ, sizeof(occ));
+        carrot_time_format(occurred + lag, rec, sizeof(rec));
+        const char *type = mix[t].type;
+        if (cf.bad_every && n % cf.bad_every == 0) {
+            switch ((n / cf.bad_every) % 4) {
+            case 0: printf("{\"event_id\": \"evt-%lld\", \"activity_type\": \"call\"\n", n); break;
+            case 1:
+                printf("{\"event_id\":\"evt-%lld\",\"participant_id\":\"p%04ld\",\"activity_type\":"
+                       "\"coffee_break\",\"occurred_at\":\"%s\"}\n", n, lo, occ);
+                break;
+            case 2:
+                printf("{\"event_id\":\"evt-%lld\",\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n",
+                       n, occ);
+                break;
+            default:
+                printf("{\"event_id\":\"evt-%lld\",\"participant_id\":\"p%04ld\",\"activity_type\":"
+                       "\"call\",\"occurred_at\":\"yesterday\"}\n", n, lo);
+            }
+            continue;
+        }
+        if (record == n) ring[nring++ % RING] = (created_t){n, lo, t};
+        printf("{\"event_id\":\"evt-%lld\",\"program_id\":\"%s\",\"source_system\":\"loadgen\","
+               "\"source_record_id\":\"rec-%lld\",\"change_type\":\"%s\",\"activity_type\":\"%s\","
+               "\"occurred_at\":\"%s\",\"recorded_at\":\"%s\",\"participant_id\":\"p%04ld\","
+               "\"segment\":\"%s\",\"team_id\":\"team-%02d\",\"region\":\"%s\",\"tenure_days\":%d",
+               n, cf.program, record, change, type, occ, rec, lo, segments[p->segment], p->team,
+               regions[p->region], p->tenure_days);
+        if (strcmp(type, "call") == 0)
+            printf(",\"disposition\":\"%s\",\"duration_seconds\":%ld", dispositions[pick(4)],
+                   30 + pick(1200));
+        if (strcmp(type, "meeting") == 0)
+            printf(",\"outcome\":\"%s\",\"duration_seconds\":%ld", outcomes[pick(3)],
+                   900 + pick(3600));
+        if (strcmp(type, "opportunity_stage") == 0 || strcmp(type, "deal_won") == 0 ||
+            strcmp(type, "quote") == 0)
+            printf(",\"opportunity_id\":\"opp-%ld\",\"stage\":\"%s\",\"amount_minor\":%ld,"
+                   "\"currency\":\"USD\"", pick(500), stages[pick(4)], 50000 + pick(5000000));
+        printf(",\"account_id\":\"acct-%ld\",\"text_length\":%ld}\n", pick(200),
+               uniform() < 0.2 ? 0 : pick(400));
+    }
+    free(people);
+    free(cum);
+    free(ring);
+    carrot_conf_destroy(conf);
+    return 0;
+}
