@@ -175,7 +175,7 @@ carrot_book_err_t carrot_book_commit(carrot_book_t *b, PGconn *pg, const char *g
         }
         PQclear(r);
         while ((r = PQgetResult(pg))) PQclear(r);
-        r = PQexec(pg, "INSERT INTO awards SELECT * FROM awards_in ON CONFLICT (award_id) DO NOTHING");
+        r = PQexec(pg, "INSERT INTO awards SELECT * FROM awards_in ON CONFLICT (program_id, award_id) DO NOTHING");
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             rc = classify(pg, r, "INSERT INTO awards", errstr, errstr_size);
             PQclear(r);

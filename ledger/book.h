@@ -1,7 +1,8 @@
 /* book.h: where awards are booked. A batch of awards is collected as COPY
  * rows, then written to PostgreSQL in one transaction together with the
  * Kafka offsets it advances, so rows and offsets commit together or not at
- * all. The award id is the primary key: a row already booked is skipped. */
+ * all. (program id, award id) is the primary key: a row already booked is
+ * skipped. */
 #ifndef CARROT_LEDGER_BOOK_H
 #define CARROT_LEDGER_BOOK_H
 

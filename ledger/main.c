@@ -31,7 +31,7 @@ static const carrot_conf_prop_t props[] = {
     {"dlq-topic", CARROT_CONF_STR, OFF(dlq_topic), "carrot.awards.dlq", 0, 0,
      "dead-letter topic for award messages that cannot be decoded"},
     {"group", CARROT_CONF_STR, OFF(group), "carrot-ledger", 0, 0, "Kafka consumer group"},
-    {"pg", CARROT_CONF_STR, OFF(pg), "host=127.0.0.1 port=15432 dbname=carrot user=carrot", 0, 0,
+    {"pg-dsn", CARROT_CONF_STR, OFF(pg), "host=127.0.0.1 port=15432 dbname=carrot user=carrot", 0, 0,
      "PostgreSQL connection string (libpq keywords or a postgresql:// URI)"},
     {"batch-size", CARROT_CONF_INT, OFF(batch_size), "5000", 1, 1000000,
      "most awards booked in one transaction"},
@@ -59,12 +59,21 @@ static void sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
+/* Server notices ("relation ... already exists, skipping") are debug noise. */
+static void notice_cb(void *arg, const char *msg) {
+    (void)arg;
+    carrot_debug("postgres: %s", msg);
+}
+
 /* Connects, waiting while PostgreSQL is unreachable (unless once is set). */
 static PGconn *pg_connect(const char *dsn, int once) {
     int backoff = 200;
     for (;;) {
         PGconn *pg = PQconnectdb(dsn);
-        if (PQstatus(pg) == CONNECTION_OK) return pg;
+        if (PQstatus(pg) == CONNECTION_OK) {
+            PQsetNoticeProcessor(pg, notice_cb, NULL);
+            return pg;
+        }
         char *msg = PQerrorMessage(pg);
         size_t n = strlen(msg);
         while (n > 0 && msg[n - 1] == '\n') msg[--n] = '\0';

@@ -2,7 +2,7 @@
 -- committed in the same transaction as the rows (the ledger's exactly-once
 -- bookkeeping: on start it resumes from these, not from Kafka's).
 CREATE TABLE awards (
-    award_id         text PRIMARY KEY,
+    award_id         text NOT NULL,
     program_id       text NOT NULL,
     event_id         text NOT NULL,
     participant_id   text NOT NULL,
@@ -17,7 +17,9 @@ CREATE TABLE awards (
     awarded_at       timestamptz NOT NULL,
     source_partition integer NOT NULL,
     source_offset    bigint NOT NULL,
-    booked_at        timestamptz NOT NULL DEFAULT now()
+    booked_at        timestamptz NOT NULL DEFAULT now(),
+    -- event ids are unique within a program; one CRM record may feed two programs
+    PRIMARY KEY (program_id, award_id)
 );
 CREATE INDEX awards_by_participant ON awards (program_id, participant_id);
 

@@ -1,0 +1,226 @@
+/* ittools.c: child processes, Kafka admin and read-back helpers for the
+ * integration tests. Every failure fails the calling test (ck_assert). */
+#include "ittools.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *it_brokers(void) {
+    const char *v = getenv("CARROT_BROKERS");
+    return v ? v : "127.0.0.1:19092";
+}
+
+const char *it_pg_dsn(void) {
+    const char *v = getenv("CARROT_PG_DSN");
+    return v ? v : "host=127.0.0.1 port=15432 dbname=carrot user=carrot";
+}
+
+int it_redis_port(void) {
+    const char *v = getenv("CARROT_REDIS_PORT");
+    return v ? atoi(v) : 16379;
+}
+
+void it_unique(char *buf, size_t size, const char *prefix) {
+    static int seq;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(buf, size, "%s-%d-%ld%03ld-%d", prefix, (int)getpid(), (long)ts.tv_sec % 100000,
+             ts.tv_nsec / 1000000, seq++);
+}
+
+void it_create_topic(const char *topic, int partitions, const char *cleanup_policy) {
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", it_brokers(), errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    ck_assert_msg(rk != NULL, "%s", errstr);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, errstr, sizeof(errstr));
+    if (cleanup_policy) rd_kafka_NewTopic_set_config(nt, "cleanup.policy", cleanup_policy);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    ck_assert_msg(ev != NULL, "CreateTopics timed out");
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    size_t n;
+    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
+    ck_assert_msg(rd_kafka_event_error(ev) == 0, "%s", rd_kafka_event_error_string(ev));
+    ck_assert_msg(n == 1 && (rd_kafka_topic_result_error(tr[0]) == 0 ||
+                             rd_kafka_topic_result_error(tr[0]) == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS),
+                  "could not create topic %s: %s", topic, rd_kafka_topic_result_error_string(tr[0]));
+    rd_kafka_event_destroy(ev);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+}
+
+int it_run(char *const argv[], char **outp) {
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    char chunk[4096];
+    ssize_t n;
+    while ((n = read(fds[0], chunk, sizeof(chunk))) > 0) {
+        if (len + (size_t)n + 1 > cap) {
+            cap = (len + (size_t)n + 1) * 2;
+            buf = realloc(buf, cap);
+        }
+        memcpy(buf + len, chunk, (size_t)n);
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    if (outp) *outp = buf ? buf : strdup("");
+    else free(buf);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+pid_t it_spawn(char *const argv[]) {
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static char *dup_header(rd_kafka_message_t *m, const char *name) {
+    rd_kafka_headers_t *h;
+    const void *v;
+    size_t n;
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &n)) return NULL;
+    char *s = malloc(n + 1);
+    memcpy(s, v, n);
+    s[n] = '\0';
+    return s;
+}
+
+size_t it_consume_all(const char *topic, it_msg_t **msgsp) {
+    char errstr[512], group[128];
+    it_unique(group, sizeof(group), "it-reader");
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", it_brokers(), errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    ck_assert_msg(rk != NULL, "%s", errstr);
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    ck_assert_int_eq(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
+    int nparts = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(nparts);
+    for (int p = 0; p < nparts; p++)
+        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    size_t n = 0, cap = 64;
+    it_msg_t *msgs = calloc(cap, sizeof(*msgs));
+    int eofs = 0;
+    time_t deadline = time(NULL) + 60;
+    while (eofs < nparts && time(NULL) < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
+        if (!m) continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) eofs++;
+        else if (!m->err) {
+            if (n == cap) msgs = realloc(msgs, (cap *= 2) * sizeof(*msgs));
+            it_msg_t *o = &msgs[n++];
+            o->partition = m->partition;
+            o->offset = m->offset;
+            o->key = m->key ? strndup(m->key, m->key_len) : NULL;
+            o->key_len = m->key_len;
+            o->value = malloc(m->len + 1);
+            memcpy(o->value, m->payload, m->len);
+            o->value[m->len] = '\0';
+            o->value_len = m->len;
+            o->error = dup_header(m, "carrot.error");
+            o->stage = dup_header(m, "carrot.stage");
+        }
+        rd_kafka_message_destroy(m);
+    }
+    ck_assert_msg(eofs >= nparts, "reading %s did not reach the end in 60 s", topic);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    *msgsp = msgs;
+    return n;
+}
+
+void it_msgs_free(it_msg_t *msgs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(msgs[i].key);
+        free(msgs[i].value);
+        free(msgs[i].error);
+        free(msgs[i].stage);
+    }
+    free(msgs);
+}
+
+redisContext *it_redis(void) {
+    redisContext *rc = redisConnect("127.0.0.1", it_redis_port());
+    ck_assert_msg(rc && !rc->err, "could not connect to Redis: %s", rc ? rc->errstr : "oom");
+    return rc;
+}
+
+PGconn *it_pg(void) {
+    PGconn *pg = PQconnectdb(it_pg_dsn());
+    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
+    return pg;
+}
+
+char *it_pg_value(PGconn *pg, const char *sql, int nparams, const char *const *params) {
+    PGresult *r = PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(pg));
+    char *v = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+    PQclear(r);
+    return v;
+}
+
+char *it_write_temp(const char *text) {
+    char *path = strdup("/tmp/carrot-it-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    size_t len = strlen(text);
+    ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    return path;
+}
+
+void it_produce(const char *topic, const char *key, const void *value, size_t len) {
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", it_brokers(), errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    ck_assert_msg(rk != NULL, "%s", errstr);
+    ck_assert_int_eq(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                       RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                       RD_KAFKA_V_VALUE((void *)value, len),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                     0);
+    ck_assert_int_eq(rd_kafka_flush(rk, 30000), 0);
+    rd_kafka_destroy(rk);
+}

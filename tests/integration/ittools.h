@@ -1,0 +1,64 @@
+/* ittools.h: what the integration tests share: running Carrot's programs as
+ * child processes, creating uniquely named topics, and reading back what
+ * landed in Kafka, Redis and PostgreSQL. The services are the real ones
+ * started by deploy/services.sh; addresses come from the same CARROT_*
+ * environment variables deploy/env.sh sets, with the same defaults. */
+#ifndef CARROT_ITTOOLS_H
+#define CARROT_ITTOOLS_H
+
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+const char *it_brokers(void);
+const char *it_pg_dsn(void);
+int it_redis_port(void);
+
+/* A name unique to this test run: prefix + pid + time. Static buffer per call site
+ * is the caller's: writes into buf. */
+void it_unique(char *buf, size_t size, const char *prefix);
+
+/* Creates topic with partitions (fails the test on error). */
+void it_create_topic(const char *topic, int partitions, const char *cleanup_policy);
+
+/* Runs argv (argv[0] is a path) to completion; captures stdout into *outp
+ * (caller frees) if outp is not NULL. Returns the exit status, or -1 when it
+ * died of a signal. */
+int it_run(char *const argv[], char **outp);
+
+/* Starts argv in the background, stdout to /dev/null; returns its pid. */
+pid_t it_spawn(char *const argv[]);
+
+/* A message read back from a topic. */
+typedef struct {
+    int32_t partition;
+    int64_t offset;
+    char *key, *value;
+    size_t key_len, value_len;
+    char *error, *stage; /* carrot.error / carrot.stage headers, or NULL */
+} it_msg_t;
+
+/* Reads every committed message of topic from the beginning until all
+ * partitions are at their end. Returns the count; *msgsp is freed with
+ * it_msgs_free(). */
+size_t it_consume_all(const char *topic, it_msg_t **msgsp);
+void it_msgs_free(it_msg_t *msgs, size_t n);
+
+redisContext *it_redis(void);
+PGconn *it_pg(void);
+
+/* Runs one SQL query with the given text params and returns the single
+ * value of its single row as a new string (caller frees), or NULL. */
+char *it_pg_value(PGconn *pg, const char *sql, int nparams, const char *const *params);
+
+/* Writes text to a new temporary file and returns its path (caller frees). */
+char *it_write_temp(const char *text);
+
+
+
+/* Produces one message (acks=all) and waits for its delivery. */
+void it_produce(const char *topic, const char *key, const void *value, size_t len);
+#endif

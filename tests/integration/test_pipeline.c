@@ -1,0 +1,233 @@
+/* test_pipeline.c: the whole path on the real services: JSON lines through
+ * carrot-ingest, carrot-scorer and carrot-ledger, then the exact Redis scores,
+ * PostgreSQL rows and dead letters expected. Also: a replay of the whole
+ * topic by a second scorer group and a second ledger run change no total. */
+#include "ittools.h"
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define T "2026-11-02T09:00:00Z"
+#define GOOD(id, p, type, change, rec)                                                        \
+    "{\"event_id\":\"" id "\",\"program_id\":\"%1$s\",\"participant_id\":\"" p "\","          \
+    "\"activity_type\":\"" type "\",\"change_type\":\"" change "\",\"source_record_id\":\"" rec \
+    "\",\"occurred_at\":\"" T "\",\"segment\":\"dealer\"}\n"
+
+static const char feed_fmt[] =
+    GOOD("e1", "p1", "call", "CREATE", "r1")
+    GOOD("e2", "p1", "meeting", "CREATE", "r2")
+    GOOD("e3", "p1", "deal_won", "CREATE", "r3")
+    GOOD("e4", "p2", "call", "CREATE", "r4")
+    GOOD("e5", "p2", "call", "CREATE", "r5")
+    GOOD("e6", "p2", "call", "DELETE", "r5")
+    GOOD("e7", "p3", "note", "CREATE", "r7")
+    GOOD("e1", "p1", "call", "CREATE", "r1") /* a duplicate delivery of e1 */
+    GOOD("e8", "p3", "note", "UPDATE", "r7")
+    "{\"event_id\":\"b1\",\"participant_id\":\n"
+    "{\"event_id\":\"b2\",\"program_id\":\"%1$s\",\"participant_id\":\"p1\",\"activity_type\":\"coffee_break\",\"occurred_at\":\"" T "\"}\n"
+    "{\"event_id\":\"b3\",\"program_id\":\"%1$s\",\"activity_type\":\"call\",\"occurred_at\":\"" T "\"}\n";
+
+static const char rules_fmt[] =
+    "{\"program\":\"%s\",\"version\":\"it-1\",\"points\":{\"call\":5,\"meeting\":10,"
+    "\"deal_won\":50,\"note\":3}}";
+
+static long long json_count(const char *json, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    ck_assert_msg(p != NULL, "no \"%s\" in %s", key, json);
+    return atoll(p + strlen(pat));
+}
+
+static long long zscore(redisContext *rc, const char *program, const char *member) {
+    redisReply *r = redisCommand(rc, "ZSCORE carrot:{%s}:lb:ptd %s", program, member);
+    ck_assert_ptr_nonnull(r);
+    long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : -999999;
+    freeReplyObject(r);
+    return v;
+}
+
+typedef struct {
+    char program[48], act[96], dlq[96], awards[96], awards_dlq[96], sgroup[96], lgroup[96];
+    char *rules, *feed;
+} fixture_t;
+
+static void setup_fixture(fixture_t *f) {
+    it_unique(f->program, sizeof(f->program), "it");
+    snprintf(f->act, sizeof(f->act), "%s.activities", f->program);
+    snprintf(f->dlq, sizeof(f->dlq), "%s.activities.dlq", f->program);
+    snprintf(f->awards, sizeof(f->awards), "%s.awards", f->program);
+    snprintf(f->awards_dlq, sizeof(f->awards_dlq), "%s.awards.dlq", f->program);
+    snprintf(f->sgroup, sizeof(f->sgroup), "%s.scorer", f->program);
+    snprintf(f->lgroup, sizeof(f->lgroup), "%s.ledger", f->program);
+    it_create_topic(f->act, 3, NULL);
+    it_create_topic(f->dlq, 1, NULL);
+    it_create_topic(f->awards, 3, NULL);
+    it_create_topic(f->awards_dlq, 1, NULL);
+    char buf[4096];
+    snprintf(buf, sizeof(buf), rules_fmt, f->program);
+    f->rules = it_write_temp(buf);
+    snprintf(buf, sizeof(buf), feed_fmt, f->program);
+    f->feed = it_write_temp(buf);
+}
+
+static char *run_scorer(fixture_t *f, const char *group) {
+    char *out;
+    char *argv[] = {CARROT_SCORER, "--topic", f->act, "--dlq-topic", f->dlq, "--awards-topic",
+                    f->awards, "--group", (char *)group, "--instance", f->program, "--rules",
+                    f->rules, "--until-drained", "--batch-size", "4", NULL};
+    ck_assert_int_eq(it_run(argv, &out), 0);
+    return out;
+}
+
+static char *run_ledger(fixture_t *f) {
+    char *out;
+    char *argv[] = {CARROT_LEDGER, "run", "--topic", f->awards, "--dlq-topic", f->awards_dlq,
+                    "--group", f->lgroup, "--until-drained", NULL};
+    ck_assert_int_eq(it_run(argv, &out), 0);
+    return out;
+}
+
+START_TEST(feed_scores_exactly_once) {
+    fixture_t f;
+    setup_fixture(&f);
+    char *out;
+
+    /* ingest: 9 good lines (one a duplicate delivery), 3 bad ones */
+    char *ingest[] = {CARROT_INGEST, "--input", f.feed, "--topic", f.act, "--dlq-topic", f.dlq, NULL};
+    ck_assert_int_eq(it_run(ingest, &out), 0);
+    ck_assert_int_eq(json_count(out, "valid"), 9);
+    ck_assert_int_eq(json_count(out, "delivered"), 9);
+    ck_assert_int_eq(json_count(out, "dead_lettered"), 3);
+    ck_assert_int_eq(json_count(out, "failed"), 0);
+    free(out);
+    /* bytes that are not Avro at all, straight onto the activities topic */
+    it_produce(f.act, "p9", "not avro", 8);
+
+    out = run_scorer(&f, f.sgroup);
+    ck_assert_int_eq(json_count(out, "consumed"), 10);
+    ck_assert_int_eq(json_count(out, "scored"), 7);
+    ck_assert_int_eq(json_count(out, "awards"), 7);
+    ck_assert_int_eq(json_count(out, "points"), 73);
+    ck_assert_int_eq(json_count(out, "duplicates"), 1);
+    ck_assert_int_eq(json_count(out, "unscored"), 1);
+    ck_assert_int_eq(json_count(out, "dead_lettered"), 1);
+    free(out);
+
+    redisContext *rc = it_redis();
+    ck_assert_int_eq(zscore(rc, f.program, "p1"), 65);
+    ck_assert_int_eq(zscore(rc, f.program, "p2"), 5);
+    ck_assert_int_eq(zscore(rc, f.program, "p3"), 3);
+    redisReply *r = redisCommand(rc, "ZCARD carrot:{%s}:lb:ptd", f.program);
+    ck_assert_int_eq(r->integer, 3);
+    freeReplyObject(r);
+
+    /* the leaderboard command agrees */
+    char *board[] = {CARROT_LEADERBOARD, "--program", f.program, "--top", "2", "--format", "json", NULL};
+    ck_assert_int_eq(it_run(board, &out), 0);
+    ck_assert_msg(strstr(out, "\"entries\":[{\"rank\":1,\"participant_id\":\"p1\",\"points\":65},"
+                              "{\"rank\":2,\"participant_id\":\"p2\",\"points\":5}],"
+                              "\"participants\":3,\"total_points\":73}") != NULL, "%s", out);
+    free(out);
+
+    /* dead letters: reason and original bytes */
+    it_msg_t *dl;
+    size_t ndl = it_consume_all(f.dlq, &dl);
+    ck_assert_uint_eq(ndl, 4);
+    int ingest_seen = 0, scorer_seen = 0;
+    for (size_t i = 0; i < ndl; i++) {
+        ck_assert_ptr_nonnull(dl[i].error);
+        if (strcmp(dl[i].stage, "scorer") == 0) {
+            scorer_seen++;
+            ck_assert_str_eq(dl[i].value, "not avro");
+            ck_assert_ptr_nonnull(strstr(dl[i].error, "not an Avro single-object message"));
+            continue;
+        }
+        ck_assert_str_eq(dl[i].stage, "ingest");
+        ingest_seen++;
+        if (strncmp(dl[i].value, "{\"event_id\":\"b1\"", 16) == 0) {
+            ck_assert_str_eq(dl[i].value, "{\"event_id\":\"b1\",\"participant_id\":");
+            ck_assert_ptr_nonnull(strstr(dl[i].error, "malformed JSON"));
+        } else if (strstr(dl[i].value, "\"b2\""))
+            ck_assert_str_eq(dl[i].error, "unknown activity type \"coffee_break\"");
+        else {
+            ck_assert_ptr_nonnull(strstr(dl[i].value, "\"b3\""));
+            ck_assert_str_eq(dl[i].error, "missing participant_id");
+        }
+    }
+    ck_assert_int_eq(ingest_seen, 3);
+    ck_assert_int_eq(scorer_seen, 1);
+    it_msgs_free(dl, ndl);
+
+    /* ledger: migrate (twice: idempotent), then book, with one undecodable award */
+    char *migrate[] = {CARROT_LEDGER, "migrate", NULL};
+    ck_assert_int_eq(it_run(migrate, NULL), 0);
+    ck_assert_int_eq(it_run(migrate, NULL), 0);
+    it_produce(f.awards, "p1", "\xC3\x01ZZZZZZZZgarbage", 17); /* framed, unknown schema */
+    out = run_ledger(&f);
+    ck_assert_int_eq(json_count(out, "booked"), 7);
+    ck_assert_int_eq(json_count(out, "dead_lettered"), 1);
+    free(out);
+
+    PGconn *pg = it_pg();
+    const char *params[] = {f.program};
+    char *v = it_pg_value(pg, "SELECT string_agg(participant_id || '=' || pts, ',' ORDER BY participant_id)"
+                              " FROM (SELECT participant_id, sum(points) AS pts FROM awards"
+                              " WHERE program_id = $1 GROUP BY 1) t", 1, params);
+    ck_assert_str_eq(v, "p1=65,p2=5,p3=3");
+    free(v);
+    v = it_pg_value(pg, "SELECT string_agg(award_id || ':' || points || ':' || rules_version, ','"
+                        " ORDER BY award_id) FROM awards WHERE program_id = $1", 1, params);
+    ck_assert_str_eq(v, "e1/base.call:5:it-1,e2/base.meeting:10:it-1,e3/base.deal_won:50:it-1,"
+                        "e4/base.call:5:it-1,e5/base.call:5:it-1,e6/reversal.call:-5:it-1,"
+                        "e7/base.note:3:it-1");
+    free(v);
+    it_msg_t *adl;
+    size_t nadl = it_consume_all(f.awards_dlq, &adl);
+    ck_assert_uint_eq(nadl, 1);
+    ck_assert_str_eq(adl[0].stage, "ledger");
+    ck_assert_ptr_nonnull(strstr(adl[0].error, "unknown writer schema fingerprint"));
+    it_msgs_free(adl, nadl);
+
+    /* A second scorer group replays the whole topic (as after lost offsets):
+     * Redis must not move, and the re-produced awards must not book twice. */
+    char group2[128];
+    snprintf(group2, sizeof(group2), "%s.replay", f.sgroup);
+    out = run_scorer(&f, group2);
+    ck_assert_int_eq(json_count(out, "awards"), 7);
+    free(out);
+    ck_assert_int_eq(zscore(rc, f.program, "p1"), 65);
+    ck_assert_int_eq(zscore(rc, f.program, "p2"), 5);
+    ck_assert_int_eq(zscore(rc, f.program, "p3"), 3);
+    out = run_ledger(&f);
+    ck_assert_int_eq(json_count(out, "booked"), 0);
+    ck_assert_int_eq(json_count(out, "already_booked"), 7);
+    free(out);
+    v = it_pg_value(pg, "SELECT count(*) || '/' || sum(points) FROM awards WHERE program_id = $1", 1,
+                    params);
+    ck_assert_str_eq(v, "7/73");
+    free(v);
+
+    /* and a ledger restart with nothing new books nothing */
+    out = run_ledger(&f);
+    ck_assert_int_eq(json_count(out, "booked"), 0);
+    ck_assert_int_eq(json_count(out, "already_booked"), 0);
+    free(out);
+
+    PQfinish(pg);
+    redisFree(rc);
+    unlink(f.rules);
+    unlink(f.feed);
+    free(f.rules);
+    free(f.feed);
+}
+END_TEST
+
+int main(void) {
+    const TTest *tests[] = {feed_scores_exactly_once, NULL};
+    Suite *s = carrot_test_suite("pipeline", tests);
+    return carrot_test_run(s);
+}
