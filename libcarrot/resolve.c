@@ -96,7 +96,9 @@ static int check(avro_schema_t w, avro_schema_t r, json_t *rj, char *errstr, siz
         for (size_t i = 0; i < avro_schema_record_size(r); i++) {
             const char *name = avro_schema_record_field_name(r, (int)i);
             avro_schema_t rf = avro_schema_record_field_get_by_index(r, (int)i);
-            avro_schema_t wf = avro_schema_record_field_get(w, name);
+            /* not avro_schema_record_field_get(): it reads garbage for a missing name */
+            int widx = avro_schema_record_field_get_index(w, name);
+            avro_schema_t wf = widx < 0 ? NULL : avro_schema_record_field_get_by_index(w, widx);
             json_t *fj = type_json ? field_type_json(type_json, name) : NULL;
             if (!wf) {
                 if (!fj || !json_object_get(fj, "default")) {
@@ -221,10 +223,10 @@ static int copy(avro_value_t *dst, avro_value_t *src, json_t *rj, char *errstr,
         return copy(&b, src, NULL, errstr, errstr_size, depth + 1);
     }
     if (is_numeric(wt) && is_numeric(rt) && wt != rt) {
-        int32_t i32;
-        int64_t i64;
-        float f;
-        double d;
+        int32_t i32 = 0;
+        int64_t i64 = 0;
+        float f = 0;
+        double d = 0;
         switch (wt) {
         case AVRO_INT32: rc = avro_value_get_int(src, &i32); i64 = i32; d = i32; break;
         case AVRO_INT64: rc = avro_value_get_long(src, &i64); d = (double)i64; break;
@@ -258,10 +260,10 @@ static int copy(avro_value_t *dst, avro_value_t *src, json_t *rj, char *errstr,
     }
     case AVRO_STRING:
     case AVRO_BYTES: {
-        const void *p;
-        size_t n;
+        const void *p = NULL;
+        size_t n = 0;
         if (wt == AVRO_STRING) {
-            const char *s;
+            const char *s = NULL;
             rc = avro_value_get_string(src, &s, &n);
             p = s;
             if (!rc && rt == AVRO_BYTES && n > 0) n--; /* drop the NUL */

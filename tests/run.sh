@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Runs every Carrot test on a fresh machine: installs what is missing, then
+#   1. the normal build: unit and integration tests (real Kafka, Redis, PostgreSQL)
+#   2. the same programs under valgrind: unit tests and the integration run, no leaks
+#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build: unit and integration tests
+#   4. a clang build of the libFuzzer targets: a short fuzz run of each
+# The services run on their own ports and run directory (.run/test), so a
+# quickstart's services are not touched; they are stopped at the end.
+# Environment: CARROT_FUZZ_SECONDS (default 20) per fuzz target.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+export CARROT_RUN_DIR="${CARROT_TEST_RUN_DIR:-$root/.run/test}"
+export CARROT_KAFKA_PORT="${CARROT_TEST_KAFKA_PORT:-29092}"
+export CARROT_KAFKA_CONTROLLER_PORT="${CARROT_TEST_KAFKA_CONTROLLER_PORT:-29093}"
+export CARROT_REDIS_PORT="${CARROT_TEST_REDIS_PORT:-26379}"
+export CARROT_PG_PORT="${CARROT_TEST_PG_PORT:-25432}"
+unset CARROT_BROKERS CARROT_PG_DSN
+# shellcheck source=deploy/env.sh
+. "$root/deploy/env.sh"
+cd "$root"
+
+passed=0
+failed=0
+phase() { printf '\n==== %s ====\n' "$*"; }
+
+# ctest_phase DIR ARGS...: runs ctest and adds its counts to the totals.
+ctest_phase() {
+    local dir="$1" out rc=0
+    shift
+    out="$(mktemp)"
+    (cd "$dir" && ctest --output-on-failure "$@") 2>&1 | tee "$out" || rc=$?
+    local line total bad
+    line="$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1)"
+    rm -f "$out"
+    if [[ -z "$line" ]]; then
+        failed=$((failed + 1))
+        carrot_say "ctest in $dir ran no test"
+        return 0
+    fi
+    bad="$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")"
+    total="$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")"
+    passed=$((passed + total - bad))
+    failed=$((failed + bad))
+    ((rc == 0 || bad > 0)) || failed=$((failed + 1))
+}
+
+trap 'bash "$root/deploy/services.sh" stop >/dev/null 2>&1 || true' EXIT
+
+phase "dependencies"
+bash deploy/install-deps.sh
+
+phase "build"
+bash deploy/build.sh build
+ctest_phase build
+
+phase "valgrind"
+vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+for t in $(cd build && ctest -N -L unit | sed -n 's/.*Test *#[0-9]*: unit\.\(.*\)/\1/p'); do
+    if CK_FORK=no $vg "build/tests/test_$t" >/dev/null; then
+        passed=$((passed + 1))
+        echo "valgrind unit.$t: passed"
+    else
+        failed=$((failed + 1))
+        echo "valgrind unit.$t: FAILED"
+    fi
+done
+CARROT_IT_WRAPPER="$vg" ctest_phase build -L integration
+
+phase "sanitizers (ASan + UBSan)"
+bash deploy/build.sh build-asan -DCARROT_SANITIZE=ON
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest_phase build-asan
+
+phase "fuzz (libFuzzer)"
+bash deploy/build.sh build-fuzz -DCMAKE_C_COMPILER=clang -DCARROT_FUZZ=ON \
+    "-DCARROT_FUZZ_SECONDS=${CARROT_FUZZ_SECONDS:-20}"
+ctest_phase build-fuzz -L fuzz
+
+echo
+echo "all phases: $passed passed, $failed failed"
+((failed == 0))
