@@ -56,7 +56,7 @@ ctest_phase build
 
 phase "valgrind"
 vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
-for t in $(cd build && ctest -N -L unit | sed -n 's/.*Test *#[0-9]*: unit\.\(.*\)/\1/p'); do
+for t in $(cd build && ctest -N -L check | sed -n 's/.*Test *#[0-9]*: unit\.\(.*\)/\1/p'); do
     if CK_FORK=no $vg "build/tests/test_$t" >/dev/null; then
         passed=$((passed + 1))
         echo "valgrind unit.$t: passed"
