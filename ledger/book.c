@@ -1,5 +1,6 @@
-/* book.c: COPY into a per-session temporary table, then one INSERT ... ON
- * CONFLICT DO NOTHING into awards, then the offsets, in one transaction.
+/* book.c: COPY into a per-session temporary table, then one statement that
+ * inserts the new awards and books them (journal, entries, balances), then
+ * the offsets, in one transaction.
  * COPY is the fastest way into PostgreSQL; the staging table lets the
  * primary key drop rows that were already booked. */
 #include "book.h"
@@ -9,6 +10,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* New awards only (the primary key drops those booked before) enter the
+ * book: one journal transaction each, wallet +points and budget -points, and
+ * the participant's balances. Balances are locked in key order, so two
+ * ledgers never deadlock on them. */
+static const char book_sql[] =
+    "WITH ins AS ("
+    "  INSERT INTO awards SELECT * FROM awards_in ON CONFLICT (program_id, award_id) DO NOTHING"
+    "  RETURNING program_id, award_id, participant_id, points"
+    "), j AS ("
+    "  INSERT INTO journal (program_id, kind, ref, participant_id)"
+    "  SELECT program_id, 'award', award_id, participant_id FROM ins"
+    "  RETURNING txn_id, program_id, ref"
+    "), e AS ("
+    "  INSERT INTO entries (txn_id, account, amount)"
+    "  SELECT j.txn_id, x.account, x.amount"
+    "  FROM j JOIN ins ON ins.program_id = j.program_id AND ins.award_id = j.ref"
+    "  CROSS JOIN LATERAL (VALUES ('wallet', ins.points), ('budget', -ins.points)) AS x(account, amount)"
+    "), b AS ("
+    "  INSERT INTO balances AS bal (program_id, participant_id, earned, available)"
+    "  SELECT program_id, participant_id, sum(points), sum(points) FROM ins"
+    "  GROUP BY 1, 2 ORDER BY 1, 2"
+    "  ON CONFLICT (program_id, participant_id) DO UPDATE"
+    "  SET earned = bal.earned + EXCLUDED.earned, available = bal.available + EXCLUDED.available"
+    ")"
+    " SELECT count(*) FROM ins";
 
 typedef struct {
     int32_t partition;
@@ -175,13 +202,13 @@ carrot_book_err_t carrot_book_commit(carrot_book_t *b, PGconn *pg, const char *g
         }
         PQclear(r);
         while ((r = PQgetResult(pg))) PQclear(r);
-        r = PQexec(pg, "INSERT INTO awards SELECT * FROM awards_in ON CONFLICT (program_id, award_id) DO NOTHING");
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            rc = classify(pg, r, "INSERT INTO awards", errstr, errstr_size);
+        r = PQexec(pg, book_sql);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            rc = classify(pg, r, "booking awards", errstr, errstr_size);
             PQclear(r);
             goto fail;
         }
-        *insertedp = atoll(PQcmdTuples(r));
+        *insertedp = atoll(PQgetvalue(r, 0, 0));
         PQclear(r);
     }
     for (int i = 0; i < b->nadv; i++) {

@@ -1,28 +1,19 @@
-/* carrot-ledger: books every award from carrot.awards into PostgreSQL
- * exactly once. The Kafka offsets are stored in the same transaction as the
- * rows (see book.c) and the consumer resumes from them on every assignment.
- *
- *   carrot-ledger migrate      apply the schema migrations (safe to repeat)
- *   carrot-ledger run          consume and book awards
- *   carrot-ledger liability    points outstanding per program */
-#include "book.h"
-#include "config.h"
-#include "kafka.h"
+/* carrot-ledger: the points ledger in PostgreSQL. `run` books every award
+ * from carrot.awards exactly once into a double-entry book (run.c, book.c);
+ * the other commands spend, expire, report and audit points. */
+#include "audit.h"
+#include "draw.h"
+#include "ledger.h"
 #include "log.h"
 #include "migrate.h"
+#include "report.h"
+#include "wallet.h"
 
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-typedef struct {
-    char *brokers, *topic, *dlq_topic, *group, *pg, *log_level;
-    long long batch_size, batch_ms;
-    int until_drained;
-} ledger_conf_t;
 
 #define OFF(f) offsetof(ledger_conf_t, f)
 static const carrot_conf_prop_t props[] = {
@@ -38,286 +29,194 @@ static const carrot_conf_prop_t props[] = {
     {"batch-ms", CARROT_CONF_INT, OFF(batch_ms), "200", 1, 60000,
      "longest wait to fill a batch, in milliseconds"},
     {"until-drained", CARROT_CONF_BOOL, OFF(until_drained), "false", 0, 0,
-     "exit once every assigned partition is read to its end (batch runs, tests)"},
+     "run: exit once every assigned partition is read to its end (batch runs, tests)"},
     {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
+    {"program", CARROT_CONF_STR, OFF(program), NULL, 0, 0, "program the command is about"},
+    {"participant", CARROT_CONF_STR, OFF(participant), NULL, 0, 0, "participant id"},
+    {"item", CARROT_CONF_STR, OFF(item), NULL, 0, 0, "catalog item id"},
+    {"name", CARROT_CONF_STR, OFF(name), NULL, 0, 0, "display name of an item or sweepstakes"},
+    {"price", CARROT_CONF_INT, OFF(price), "0", 0, 1000000000000LL, "item price in points"},
+    {"stock", CARROT_CONF_INT, OFF(stock), "0", 0, 2147483647, "items in stock"},
+    {"redemption", CARROT_CONF_INT, OFF(redemption), "0", 0, 0x7fffffffffffffffLL,
+     "redemption id (from redeem)"},
+    {"reason", CARROT_CONF_STR, OFF(reason), NULL, 0, 0, "why a redemption is rejected"},
+    {"months", CARROT_CONF_INT, OFF(months), "0", 0, 1200,
+     "expiry-set: points expire this many months after they are earned (0: never)"},
+    {"as-of", CARROT_CONF_STR, OFF(as_of), NULL, 0, 0,
+     "expire: the moment to expire as of (RFC 3339); default now"},
+    {"sweepstakes", CARROT_CONF_STR, OFF(sweepstakes), NULL, 0, 0, "sweepstakes id"},
+    {"entry-cost", CARROT_CONF_INT, OFF(entry_cost), "0", 0, 1000000000LL,
+     "points per sweepstakes entry"},
+    {"prizes", CARROT_CONF_STR, OFF(prizes), NULL, 0, 0,
+     "sweepstakes prizes as JSON: [{\"prize\": \"e-bike\", \"weight\": 1}, {\"prize\": null, "
+     "\"weight\": 999}]; \"points\": N credits points"},
+    {"seed-file", CARROT_CONF_STR, OFF(seed_file), NULL, 0, 0,
+     "file holding the sweepstakes' secret seed (written by sweepstakes-create)"},
+    {"entries", CARROT_CONF_INT, OFF(entries), "1", 1, 100000, "sweepstakes entries to buy"},
     CARROT_CONF_END};
 
 static const char usage[] =
-    "usage: carrot-ledger migrate|run|liability [settings]\n"
-    "  migrate    apply the ledger's schema migrations (safe to run twice)\n"
-    "  run        book awards from Kafka into PostgreSQL, exactly once\n"
-    "  liability  points outstanding per program";
+    "usage: carrot-ledger COMMAND [settings]\n"
+    "  migrate             apply the ledger's schema migrations (safe to run twice)\n"
+    "  run                 book awards from Kafka into PostgreSQL, exactly once\n"
+    "  balance             a participant's balances (--program --participant)\n"
+    "  statement           a participant's history with running balance\n"
+    "  liability           points outstanding per program (--program to pick one)\n"
+    "  catalog-set         add or change an item (--program --item --name --price --stock)\n"
+    "  redeem              reserve an item's price (--program --participant --item)\n"
+    "  fulfil              settle a redemption as delivered (--redemption)\n"
+    "  reject              settle a redemption as refused, returning points (--redemption --reason)\n"
+    "  expiry-set          a program's expiry policy (--program --months)\n"
+    "  expire              expire points past the policy (--as-of, --program)\n"
+    "  sweepstakes-create  a spin-to-win (--program --sweepstakes --name --entry-cost --prizes "
+    "--seed-file)\n"
+    "  enter               buy entries (--program --sweepstakes --participant --entries)\n"
+    "  draw                reveal the seed and draw (--program --sweepstakes --seed-file)\n"
+    "  verify              check the books; with --sweepstakes, re-check that draw\n"
+    "Exit codes: 0 done, 1 failed, 2 bad usage, 3 refused (unknown, insufficient points, out of "
+    "stock, a check failed).";
 
-static volatile sig_atomic_t stop;
 static void on_signal(int sig) {
     (void)sig;
-    stop = 1;
+    carrot_ledger_stop = 1;
 }
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+static int wallet_exit(carrot_wallet_err_t rc, const char *errstr) {
+    if (rc != CARROT_WALLET_OK) carrot_error("%s", errstr);
+    return rc == CARROT_WALLET_OK ? 0 : rc == CARROT_WALLET_REFUSED ? 3 : 1;
 }
 
-/* Server notices ("relation ... already exists, skipping") are debug noise. */
-static void notice_cb(void *arg, const char *msg) {
-    (void)arg;
-    carrot_debug("postgres: %s", msg);
-}
+static int command(const char *cmd, const carrot_conf_t *conf, ledger_conf_t *cf) {
+    char errstr[1024];
+    carrot_wallet_err_t rc;
+    if (strcmp(cmd, "run") == 0) return carrot_ledger_run(conf, cf);
 
-/* Connects, waiting while PostgreSQL is unreachable (unless once is set). */
-static PGconn *pg_connect(const char *dsn, int once) {
-    int backoff = 200;
-    for (;;) {
-        PGconn *pg = PQconnectdb(dsn);
-        if (PQstatus(pg) == CONNECTION_OK) {
-            PQsetNoticeProcessor(pg, notice_cb, NULL);
-            return pg;
-        }
-        char *msg = PQerrorMessage(pg);
-        size_t n = strlen(msg);
-        while (n > 0 && msg[n - 1] == '\n') msg[--n] = '\0';
-        if (once || stop) {
-            carrot_error("could not connect to PostgreSQL: %s", msg);
-            PQfinish(pg);
-            return NULL;
-        }
-        carrot_warn("could not connect to PostgreSQL: %s; retrying in %d ms", msg, backoff);
-        PQfinish(pg);
-        sleep_ms(backoff);
-        if (backoff < 5000) backoff *= 2;
+    static const struct {
+        const char *cmd;
+        const char *need[6];
+    } needs[] = {
+        {"balance", {"program", "participant"}},
+        {"statement", {"program", "participant"}},
+        {"catalog-set", {"program", "item", "name"}},
+        {"redeem", {"program", "participant", "item"}},
+        {"reject", {"reason"}},
+        {"expiry-set", {"program"}},
+        {"sweepstakes-create", {"program", "sweepstakes", "name", "prizes", "seed-file"}},
+        {"enter", {"program", "sweepstakes", "participant"}},
+        {"draw", {"program", "sweepstakes", "seed-file"}},
+    };
+    const char *known[] = {"migrate", "balance", "statement", "liability", "catalog-set", "redeem",
+                           "fulfil", "reject", "expiry-set", "expire", "sweepstakes-create",
+                           "enter", "draw", "verify"};
+    int ok = 0;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) ok |= strcmp(cmd, known[i]) == 0;
+    if (!ok) {
+        carrot_error("unknown command \"%s\" (see --help)", cmd);
+        return 2;
     }
-}
-
-typedef struct {
-    const ledger_conf_t *cf;
-    PGconn *pg;
-    carrot_drain_t *drain;
-    int rebalanced;
-} ledger_t;
-
-/* On assignment, start every partition at the offset stored in PostgreSQL. */
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
-    ledger_t *l = opaque;
-    l->rebalanced = 1;
-    if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        carrot_info("revoked %d partitions", parts->cnt);
-        rd_kafka_assign(rk, NULL);
-        carrot_drain_assign(l->drain, NULL);
-        return;
-    }
-    int32_t *pids = calloc((size_t)parts->cnt + 1, sizeof(*pids));
-    int64_t *offs = calloc((size_t)parts->cnt + 1, sizeof(*offs));
-    char errstr[512];
-    for (int i = 0; pids && i < parts->cnt; i++) pids[i] = parts->elems[i].partition;
-    int backoff = 200;
-    while (pids && offs && !stop) {
-        carrot_book_err_t rc = carrot_book_load_offsets(l->pg, l->cf->group, l->cf->topic, pids,
-                                                        offs, parts->cnt, errstr, sizeof(errstr));
-        if (rc == CARROT_BOOK_OK) break;
-        carrot_warn("%s; retrying in %d ms", errstr, backoff);
-        sleep_ms(backoff);
-        if (backoff < 5000) backoff *= 2;
-        if (PQstatus(l->pg) != CONNECTION_OK) PQreset(l->pg);
-    }
-    for (int i = 0; pids && offs && i < parts->cnt; i++)
-        parts->elems[i].offset = offs[i] >= 0 ? offs[i] : RD_KAFKA_OFFSET_BEGINNING;
-    free(pids);
-    free(offs);
-    carrot_info("assigned %d partitions, resuming at the offsets stored in PostgreSQL", parts->cnt);
-    rd_kafka_assign(rk, parts);
-    carrot_drain_assign(l->drain, parts);
-}
-
-static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-    (void)rk;
-    if (m->err) {
-        (*(long long *)opaque)++;
-        carrot_error("could not deliver dead letter: %s", rd_kafka_err2str(m->err));
-    }
-}
-
-static int run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
-    char errstr[512];
-    int exit_code = 1;
-    long long dlq_failed = 0, booked = 0, skipped = 0, dead = 0;
-    ledger_t l = {.cf = cf, .drain = carrot_drain_new()};
-    carrot_book_t *book = carrot_book_new();
-    carrot_codec_t *codec = carrot_award_codec_new(errstr, sizeof(errstr));
-    rd_kafka_message_t **msgs = calloc((size_t)cf->batch_size, sizeof(*msgs));
-    rd_kafka_t *consumer = NULL, *producer = NULL;
-    if (!codec) {
-        carrot_error("%s", errstr);
-        goto out;
-    }
-    if (!l.drain || !book || !msgs || !(l.pg = pg_connect(cf->pg, 0))) goto out;
-
-    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, errstr, sizeof(errstr));
-    if (!k || carrot_kafka_set(k, "enable.idempotence", "true", errstr, sizeof(errstr))) {
-        carrot_error("%s", errstr);
-        if (k) rd_kafka_conf_destroy(k);
-        goto out;
-    }
-    rd_kafka_conf_set_dr_msg_cb(k, dr_cb);
-    rd_kafka_conf_set_opaque(k, &dlq_failed);
-    if (!(producer = rd_kafka_new(RD_KAFKA_PRODUCER, k, errstr, sizeof(errstr)))) {
-        carrot_error("%s", errstr);
-        rd_kafka_conf_destroy(k);
-        goto out;
-    }
-    k = carrot_kafka_conf_new(conf, cf->brokers, errstr, sizeof(errstr));
-    if (!k || carrot_kafka_set(k, "group.id", cf->group, errstr, sizeof(errstr)) ||
-        carrot_kafka_set(k, "enable.auto.commit", "false", errstr, sizeof(errstr)) ||
-        carrot_kafka_set(k, "isolation.level", "read_committed", errstr, sizeof(errstr)) ||
-        carrot_kafka_set(k, "enable.partition.eof", cf->until_drained ? "true" : "false", errstr,
-                         sizeof(errstr))) {
-        carrot_error("%s", errstr);
-        if (k) rd_kafka_conf_destroy(k);
-        goto out;
-    }
-    rd_kafka_conf_set_rebalance_cb(k, rebalance_cb);
-    rd_kafka_conf_set_opaque(k, &l);
-    if (!(consumer = rd_kafka_new(RD_KAFKA_CONSUMER, k, errstr, sizeof(errstr)))) {
-        carrot_error("%s", errstr);
-        rd_kafka_conf_destroy(k);
-        goto out;
-    }
-    rd_kafka_poll_set_consumer(consumer);
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(topics, cf->topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t kerr = rd_kafka_subscribe(consumer, topics);
-    rd_kafka_topic_partition_list_destroy(topics);
-    if (kerr) {
-        carrot_error("could not subscribe to %s: %s", cf->topic, rd_kafka_err2str(kerr));
-        goto out;
-    }
-
-    exit_code = 0;
-    while (!stop) {
-        size_t n = carrot_kafka_collect(consumer, msgs, (size_t)cf->batch_size, (int)cf->batch_ms,
-                                        l.drain, &l.rebalanced, &stop);
-        if (n == 0) {
-            if (cf->until_drained && carrot_drain_done(l.drain)) break;
-            continue;
-        }
-        carrot_book_reset(book);
-        size_t ndead = 0;
-        for (size_t i = 0; i < n; i++) {
-            rd_kafka_message_t *m = msgs[i];
-            avro_value_t *value;
-            carrot_award_t award;
-            if (carrot_codec_decode(codec, m->payload, m->len, &value, errstr, sizeof(errstr)) ==
-                    CARROT_CODEC_OK &&
-                carrot_award_from_avro(value, &award, errstr, sizeof(errstr)) == 0) {
-                if (carrot_book_add(book, &award, m->partition, m->offset) != 0) {
-                    carrot_error("out of memory");
-                    exit_code = 1;
-                    goto out;
-                }
-                continue;
+    for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+        if (strcmp(cmd, needs[i].cmd) != 0) continue;
+        for (int k = 0; k < 6 && needs[i].need[k]; k++) {
+            const char *n = needs[i].need[k];
+            const char *v = strcmp(n, "program") == 0       ? cf->program
+                            : strcmp(n, "participant") == 0 ? cf->participant
+                            : strcmp(n, "item") == 0        ? cf->item
+                            : strcmp(n, "name") == 0        ? cf->name
+                            : strcmp(n, "reason") == 0      ? cf->reason
+                            : strcmp(n, "sweepstakes") == 0 ? cf->sweepstakes
+                            : strcmp(n, "prizes") == 0      ? cf->prizes
+                                                            : cf->seed_file;
+            if (!v || !*v) {
+                carrot_error("%s needs --%s", cmd, n);
+                return 2;
             }
-            carrot_warn("dead letter %s [%d] @%lld: %s", cf->topic, (int)m->partition,
-                        (long long)m->offset, errstr);
-            rd_kafka_headers_t *h = rd_kafka_headers_new(3);
-            rd_kafka_header_add(h, "carrot.error", -1, errstr, -1);
-            rd_kafka_header_add(h, "carrot.stage", -1, "ledger", -1);
-            rd_kafka_header_add(h, "carrot.source", -1, cf->topic, -1);
-            rd_kafka_resp_err_t perr;
-            while ((perr = rd_kafka_producev(
-                        producer, RD_KAFKA_V_TOPIC(cf->dlq_topic), RD_KAFKA_V_KEY(m->key, m->key_len),
-                        RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(producer, 50);
-            if (perr) {
-                rd_kafka_headers_destroy(h);
-                dlq_failed++;
-            }
-            carrot_book_advance(book, m->partition, m->offset + 1);
-            ndead++;
         }
-        /* A dead letter must be durable before its offset moves past it. */
-        while (ndead && rd_kafka_outq_len(producer) > 0) rd_kafka_flush(producer, 1000);
-        if (dlq_failed) {
-            carrot_error("could not write %lld dead letters; stopping without booking the batch",
-                         dlq_failed);
-            exit_code = 1;
-            break;
-        }
-        long long inserted = 0;
-        int backoff = 200;
-        carrot_book_err_t rc;
-        while ((rc = carrot_book_commit(book, l.pg, cf->group, cf->topic, &inserted, errstr,
-                                        sizeof(errstr))) == CARROT_BOOK_RETRY) {
-            carrot_warn("%s; retrying in %d ms", errstr, backoff);
-            if (stop) break;
-            sleep_ms(backoff);
-            if (backoff < 5000) backoff *= 2;
-            if (PQstatus(l.pg) != CONNECTION_OK) PQreset(l.pg);
-        }
-        if (rc != CARROT_BOOK_OK) {
-            if (rc == CARROT_BOOK_FATAL) carrot_error("%s", errstr);
-            exit_code = rc == CARROT_BOOK_FATAL ? 1 : 0; /* stopped while retrying: replays */
-            for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
-            break;
-        }
-        booked += inserted;
-        skipped += (long long)carrot_book_count(book) - inserted;
-        dead += (long long)ndead;
-        /* Offsets live in PostgreSQL; copying them to Kafka keeps lag visible. */
-        rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new((int)n);
-        for (size_t i = 0; i < n; i++) {
-            rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
-                pos, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition);
-            if (!p) p = rd_kafka_topic_partition_list_add(pos, rd_kafka_topic_name(msgs[i]->rkt),
-                                                          msgs[i]->partition);
-            if (msgs[i]->offset + 1 > p->offset) p->offset = msgs[i]->offset + 1;
-        }
-        rd_kafka_commit(consumer, pos, 1);
-        rd_kafka_topic_partition_list_destroy(pos);
-        for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
     }
-    carrot_info("stopping: %lld awards booked, %lld already booked, %lld dead-lettered", booked,
-                skipped, dead);
-    printf("{\"booked\":%lld,\"already_booked\":%lld,\"dead_lettered\":%lld}\n", booked, skipped,
-           dead);
-    fflush(stdout);
-out:
-    if (consumer) {
-        rd_kafka_consumer_close(consumer);
-        rd_kafka_destroy(consumer);
+    if ((strcmp(cmd, "fulfil") == 0 || strcmp(cmd, "reject") == 0) && cf->redemption <= 0) {
+        carrot_error("%s needs --redemption", cmd);
+        return 2;
     }
-    if (producer) {
-        rd_kafka_flush(producer, 10000);
-        rd_kafka_destroy(producer);
-    }
-    carrot_codec_destroy(codec);
-    carrot_book_destroy(book);
-    carrot_drain_destroy(l.drain);
-    free(msgs);
-    if (l.pg) PQfinish(l.pg);
-    return exit_code;
-}
 
-static int liability(const ledger_conf_t *cf) {
-    PGconn *pg = pg_connect(cf->pg, 1);
+    PGconn *pg = carrot_ledger_connect(cf->pg, 1);
     if (!pg) return 1;
-    PGresult *r = PQexec(pg, "SELECT program_id, count(*), coalesce(sum(points), 0),"
-                             " count(DISTINCT participant_id) FROM awards GROUP BY program_id"
-                             " ORDER BY program_id");
-    int rc = 0;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        carrot_error("could not read the ledger: %s", PQerrorMessage(pg));
-        rc = 1;
-    } else {
-        printf("%-16s %10s %12s %12s\n", "program", "awards", "points", "participants");
-        for (int i = 0; i < PQntuples(r); i++)
-            printf("%-16s %10s %12s %12s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-                   PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+    int exit_code = 0;
+    if (strcmp(cmd, "migrate") == 0) {
+        int applied = 0;
+        if (carrot_ledger_migrate(pg, &applied, errstr, sizeof(errstr)) == 0)
+            carrot_info("schema at version %d (%d migrations applied)",
+                        carrot_ledger_schema_version(), applied);
+        else {
+            carrot_error("%s", errstr);
+            exit_code = 1;
+        }
+    } else if (strcmp(cmd, "balance") == 0) {
+        int r = carrot_report_balance(pg, cf->program, cf->participant, stdout);
+        exit_code = r < 0 ? 1 : r ? 3 : 0;
+    } else if (strcmp(cmd, "statement") == 0) {
+        int r = carrot_report_statement(pg, cf->program, cf->participant, stdout);
+        exit_code = r < 0 ? 1 : r ? 3 : 0;
+    } else if (strcmp(cmd, "liability") == 0) {
+        exit_code = carrot_report_liability(pg, cf->program, stdout) ? 1 : 0;
+    } else if (strcmp(cmd, "catalog-set") == 0) {
+        rc = carrot_wallet_catalog_set(pg, cf->program, cf->item, cf->name, cf->price, cf->stock,
+                                       errstr, sizeof(errstr));
+        if (!rc) printf("item %s: %s, %lld points, %lld in stock\n", cf->item, cf->name, cf->price,
+                        cf->stock);
+        exit_code = wallet_exit(rc, errstr);
+    } else if (strcmp(cmd, "redeem") == 0) {
+        int64_t id = 0;
+        rc = carrot_wallet_redeem(pg, cf->program, cf->participant, cf->item, &id, errstr,
+                                  sizeof(errstr));
+        if (!rc) printf("redemption %lld pending\n", (long long)id);
+        exit_code = wallet_exit(rc, errstr);
+    } else if (strcmp(cmd, "fulfil") == 0 || strcmp(cmd, "reject") == 0) {
+        int fulfil = cmd[0] == 'f';
+        rc = carrot_wallet_settle(pg, cf->redemption, fulfil, cf->reason, errstr, sizeof(errstr));
+        if (!rc) printf("redemption %lld %s\n", cf->redemption, fulfil ? "fulfilled" : "rejected");
+        exit_code = wallet_exit(rc, errstr);
+    } else if (strcmp(cmd, "expiry-set") == 0) {
+        rc = carrot_wallet_set_expiry(pg, cf->program, (int)cf->months, errstr, sizeof(errstr));
+        exit_code = wallet_exit(rc, errstr);
+    } else if (strcmp(cmd, "expire") == 0) {
+        long long points = 0, people = 0;
+        rc = carrot_wallet_expire(pg, cf->program, cf->as_of, &points, &people, errstr,
+                                  sizeof(errstr));
+        if (!rc) printf("expired %lld points of %lld participants\n", points, people);
+        exit_code = wallet_exit(rc, errstr);
+    } else if (strcmp(cmd, "sweepstakes-create") == 0) {
+        rc = carrot_draw_create(pg, cf->program, cf->sweepstakes, cf->name, cf->entry_cost,
+                                cf->prizes, cf->seed_file, errstr, sizeof(errstr));
+        exit_code = wallet_exit(rc, errstr);
+    } else if (strcmp(cmd, "enter") == 0) {
+        int first = 0;
+        rc = carrot_draw_enter(pg, cf->program, cf->sweepstakes, cf->participant,
+                               (int)cf->entries, &first, errstr, sizeof(errstr));
+        if (!rc) printf("entries %d to %d\n", first, first + (int)cf->entries - 1);
+        exit_code = wallet_exit(rc, errstr);
+    } else if (strcmp(cmd, "draw") == 0) {
+        rc = carrot_draw_run(pg, cf->program, cf->sweepstakes, cf->seed_file, errstr,
+                             sizeof(errstr));
+        exit_code = wallet_exit(rc, errstr);
+    } else if (strcmp(cmd, "verify") == 0) {
+        if (cf->sweepstakes) {
+            long long n = 0, w = 0;
+            if (!cf->program) {
+                carrot_error("verify --sweepstakes needs --program");
+                exit_code = 2;
+            } else {
+                rc = carrot_draw_verify(pg, cf->program, cf->sweepstakes, &n, &w, errstr,
+                                        sizeof(errstr));
+                if (!rc) printf("draw of %s verified: %lld entries, %lld winners\n",
+                                cf->sweepstakes, n, w);
+                exit_code = wallet_exit(rc, errstr);
+            }
+        } else {
+            int failed = carrot_audit_books(pg, stdout);
+            exit_code = failed < 0 ? 1 : failed ? 3 : 0;
+        }
     }
-    PQclear(r);
     PQfinish(pg);
-    return rc;
+    return exit_code;
 }
 
 int main(int argc, char **argv) {
@@ -334,34 +233,16 @@ int main(int argc, char **argv) {
         return rc > 0 ? 0 : 2;
     }
     int level = carrot_log_level_parse(cf.log_level);
-    const char *cmd = npos == 1 ? argv[1] : NULL;
-    if (level < 0 || !cmd) {
+    if (level < 0 || npos != 1) {
         if (level < 0) carrot_error("invalid log-level \"%s\"", cf.log_level);
-        else carrot_error("expected one command: migrate, run or liability (see --help)");
+        else carrot_error("expected one command (see --help)");
         carrot_conf_destroy(conf);
         return 2;
     }
     carrot_log_set_level((carrot_log_level_t)level);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    int exit_code = 2;
-    if (strcmp(cmd, "migrate") == 0) {
-        PGconn *pg = pg_connect(cf.pg, 1);
-        int applied = 0;
-        exit_code = 1;
-        if (pg && carrot_ledger_migrate(pg, &applied, errstr, sizeof(errstr)) == 0) {
-            carrot_info("schema at version %d (%d migrations applied)",
-                        carrot_ledger_schema_version(), applied);
-            exit_code = 0;
-        } else if (pg)
-            carrot_error("%s", errstr);
-        PQfinish(pg);
-    } else if (strcmp(cmd, "run") == 0)
-        exit_code = run(conf, &cf);
-    else if (strcmp(cmd, "liability") == 0)
-        exit_code = liability(&cf);
-    else
-        carrot_error("unknown command \"%s\" (see --help)", cmd);
+    int exit_code = command(argv[1], conf, &cf);
     carrot_conf_destroy(conf);
     return exit_code;
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 
 extern const char carrot_migration_001_awards[];
+extern const char carrot_migration_002_double_entry[];
+extern const char carrot_migration_003_rewards[];
 
 static const struct {
     int version;
@@ -13,6 +15,8 @@ static const struct {
     const char *sql;
 } migrations[] = {
     {1, "001_awards", carrot_migration_001_awards},
+    {2, "002_double_entry", carrot_migration_002_double_entry},
+    {3, "003_rewards", carrot_migration_003_rewards},
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -2,6 +2,11 @@
  * integration tests. Every failure fails the calling test (ck_assert). */
 #include "ittools.h"
 
+#include "award.h"
+#include "timeutil.h"
+
+#include <stdarg.h>
+
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -237,4 +242,57 @@ void it_produce(const char *topic, const char *key, const void *value, size_t le
                      0);
     ck_assert_int_eq(rd_kafka_flush(rk, 30000), 0);
     rd_kafka_destroy(rk);
+}
+
+void it_produce_awards(const char *topic, const char *program, const char *tag, int n,
+                       const char *const *participants, const int64_t *points,
+                       const int64_t *awarded_at) {
+    char errstr[512];
+    carrot_codec_t *codec = carrot_award_codec_new(errstr, sizeof(errstr));
+    ck_assert_msg(codec != NULL, "%s", errstr);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", it_brokers(), errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    ck_assert_msg(rk != NULL, "%s", errstr);
+    int64_t now = carrot_time_now_ms();
+    for (int i = 0; i < n; i++) {
+        char id[128], event[128];
+        snprintf(id, sizeof(id), "%s-%d", tag, i);
+        snprintf(event, sizeof(event), "%s-e%d", tag, i);
+        carrot_award_t a = {.award_id = id, .program_id = program, .event_id = event,
+                            .participant_id = participants[i], .activity_type = "call",
+                            .rule_id = "test", .rules_version = "test", .points = points[i],
+                            .occurred_at = awarded_at && awarded_at[i] ? awarded_at[i] : now,
+                            .awarded_at = awarded_at && awarded_at[i] ? awarded_at[i] : now};
+        avro_value_t *v = carrot_codec_value(codec);
+        const void *buf;
+        size_t len;
+        ck_assert_int_eq(carrot_award_to_avro(&a, v, errstr, sizeof(errstr)), 0);
+        ck_assert_int_eq(carrot_codec_encode(codec, v, &buf, &len, errstr, sizeof(errstr)), 0);
+        rd_kafka_resp_err_t err;
+        while ((err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                        RD_KAFKA_V_KEY(participants[i], strlen(participants[i])),
+                                        RD_KAFKA_V_VALUE((void *)buf, len),
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(rk, 50);
+        ck_assert_int_eq(err, 0);
+        rd_kafka_poll(rk, 0);
+    }
+    ck_assert_int_eq(rd_kafka_flush(rk, 60000), 0);
+    rd_kafka_destroy(rk);
+    carrot_codec_destroy(codec);
+}
+
+int it_ledger(char **outp, ...) {
+    char *argv[64];
+    int n = 0;
+    argv[n++] = CARROT_LEDGER;
+    va_list ap;
+    va_start(ap, outp);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && n < 63) argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    return it_run(argv, outp);
 }

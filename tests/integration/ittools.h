@@ -61,4 +61,16 @@ char *it_write_temp(const char *text);
 
 /* Produces one message (acks=all) and waits for its delivery. */
 void it_produce(const char *topic, const char *key, const void *value, size_t len);
+
+/* Produces Award events (Avro, as the scorer writes them) for program:
+ * award i goes to participants[i] with points[i], awarded at awarded_at[i]
+ * (ms; 0 means now). Award ids are "<tag>-<i>". Waits for delivery. */
+void it_produce_awards(const char *topic, const char *program, const char *tag, int n,
+                       const char *const *participants, const int64_t *points,
+                       const int64_t *awarded_at);
+
+/* Runs `carrot-ledger ARGS...` (NULL-terminated) and returns its exit code;
+ * *outp gets its stdout when not NULL. */
+int it_ledger(char **outp, ...);
+
 #endif

@@ -1,0 +1,392 @@
+/* draw.c: commit-reveal sweepstakes (see draw.h for the formula). SHA-256
+ * and HMAC come from OpenSSL's libcrypto rather than our own code. */
+#include "draw.h"
+
+#include "pgutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_PRIZES 64
+
+static void hex(const unsigned char *in, size_t n, char *out) {
+    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", in[i]);
+}
+
+void carrot_draw_sha256_hex(const char *text, char out[65]) {
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)text, strlen(text), md);
+    hex(md, sizeof(md), out);
+}
+
+int carrot_draw_outcome(const char *seed, const char *sweepstakes_id, int entry_no,
+                        const int64_t *weights, int n) {
+    char msg[512];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int len = snprintf(msg, sizeof(msg), "%s:%d", sweepstakes_id, entry_no);
+    HMAC(EVP_sha256(), seed, (int)strlen(seed), (const unsigned char *)msg, (size_t)len, md, &mdlen);
+    uint64_t r = 0;
+    for (int i = 0; i < 8; i++) r = (r << 8) | md[i];
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) total += (uint64_t)weights[i];
+    r %= total; /* weights are small next to 2^64: the bias is negligible */
+    for (int i = 0; i < n; i++) {
+        if (r < (uint64_t)weights[i]) return i;
+        r -= (uint64_t)weights[i];
+    }
+    return n - 1; /* unreachable */
+}
+
+typedef struct {
+    int n;
+    int64_t weights[MAX_PRIZES], points[MAX_PRIZES];
+    const char *names[MAX_PRIZES]; /* NULL: no prize */
+    json_t *root;
+} prizes_t;
+
+static int parse_prizes(const char *text, prizes_t *p, char *errstr, size_t errstr_size) {
+    json_error_t jerr;
+    memset(p, 0, sizeof(*p));
+    p->root = json_loads(text, 0, &jerr);
+    if (!p->root) {
+        snprintf(errstr, errstr_size, "prizes: invalid JSON at column %d: %s", jerr.column, jerr.text);
+        return -1;
+    }
+    if (!json_is_array(p->root) || json_array_size(p->root) == 0 ||
+        json_array_size(p->root) > MAX_PRIZES) {
+        snprintf(errstr, errstr_size, "prizes: expected an array of 1 to %d prizes", MAX_PRIZES);
+        return -1;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(p->root, i, e) {
+        json_t *name = json_object_get(e, "prize"), *w = json_object_get(e, "weight"),
+               *pts = json_object_get(e, "points");
+        if (!json_is_object(e) || !(json_is_string(name) || json_is_null(name)) ||
+            !json_is_integer(w) || json_integer_value(w) <= 0 || json_integer_value(w) > 1000000000 ||
+            (pts && (!json_is_integer(pts) || json_integer_value(pts) < 0))) {
+            snprintf(errstr, errstr_size,
+                     "prizes[%zu]: expected {\"prize\": name or null, \"weight\": 1..1000000000,"
+                     " \"points\": 0 or more (optional)}", i);
+            return -1;
+        }
+        p->names[i] = json_string_value(name);
+        p->weights[i] = json_integer_value(w);
+        p->points[i] = pts ? json_integer_value(pts) : 0;
+    }
+    p->n = (int)json_array_size(p->root);
+    return 0;
+}
+
+static carrot_wallet_err_t rollback(PGconn *pg, carrot_wallet_err_t rc) {
+    PQclear(PQexec(pg, "ROLLBACK"));
+    return rc;
+}
+
+carrot_wallet_err_t carrot_draw_create(PGconn *pg, const char *program, const char *id,
+                                       const char *name, int64_t entry_cost,
+                                       const char *prizes_json, const char *seed_file,
+                                       char *errstr, size_t errstr_size) {
+    prizes_t p;
+    int bad = parse_prizes(prizes_json, &p, errstr, errstr_size);
+    json_decref(p.root);
+    if (bad) return CARROT_WALLET_REFUSED;
+    if (entry_cost <= 0) {
+        snprintf(errstr, errstr_size, "entry cost must be positive");
+        return CARROT_WALLET_REFUSED;
+    }
+    unsigned char raw[32];
+    char seed[65], hash[65], cost[24];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        snprintf(errstr, errstr_size, "could not generate a random seed");
+        return CARROT_WALLET_ERROR;
+    }
+    hex(raw, sizeof(raw), seed);
+    carrot_draw_sha256_hex(seed, hash);
+    int fd = open(seed_file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        snprintf(errstr, errstr_size, "could not create seed file \"%s\": %s", seed_file,
+                 strerror(errno));
+        return CARROT_WALLET_REFUSED;
+    }
+    int ok = write(fd, seed, 64) == 64 && write(fd, "\n", 1) == 1;
+    ok = close(fd) == 0 && ok;
+    if (!ok) {
+        snprintf(errstr, errstr_size, "could not write seed file \"%s\"", seed_file);
+        unlink(seed_file);
+        return CARROT_WALLET_ERROR;
+    }
+    snprintf(cost, sizeof(cost), "%lld", (long long)entry_cost);
+    const char *params[] = {program, id, name, cost, prizes_json, hash};
+    if (carrot_pg_command(pg,
+                          "INSERT INTO sweepstakes (program_id, sweepstakes_id, name, entry_cost,"
+                          " prizes, seed_sha256) VALUES ($1, $2, $3, $4, $5, $6)",
+                          6, params, errstr, errstr_size)) {
+        unlink(seed_file); /* no sweepstakes: the seed commits to nothing */
+        return strstr(errstr, "duplicate key") ? CARROT_WALLET_REFUSED : CARROT_WALLET_ERROR;
+    }
+    printf("sweepstakes %s created; commitment sha256 %s; seed kept in %s\n", id, hash, seed_file);
+    return CARROT_WALLET_OK;
+}
+
+carrot_wallet_err_t carrot_draw_enter(PGconn *pg, const char *program, const char *id,
+                                      const char *participant, int n, int *firstp, char *errstr,
+                                      size_t errstr_size) {
+    if (n <= 0 || n > 100000) {
+        snprintf(errstr, errstr_size, "entries must be from 1 to 100000");
+        return CARROT_WALLET_REFUSED;
+    }
+    char *row = NULL, *left = NULL, *first = NULL, num[16];
+    snprintf(num, sizeof(num), "%d", n);
+    if (carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size)) return CARROT_WALLET_ERROR;
+    /* the sweepstakes row first: it serializes entry numbers */
+    const char *p1[] = {program, id};
+    if (carrot_pg_value(pg,
+                        "SELECT status || ' ' || entry_cost FROM sweepstakes"
+                        " WHERE program_id = $1 AND sweepstakes_id = $2 FOR UPDATE",
+                        2, p1, &row, errstr, errstr_size))
+        return rollback(pg, CARROT_WALLET_ERROR);
+    if (!row || strncmp(row, "open ", 5) != 0) {
+        snprintf(errstr, errstr_size, row ? "sweepstakes \"%s\" is closed: it has been drawn"
+                                          : "no sweepstakes \"%s\" in program \"%s\"",
+                 id, program);
+        free(row);
+        return rollback(pg, CARROT_WALLET_REFUSED);
+    }
+    long long cost = atoll(row + 5) * n;
+    free(row);
+    char costs[24];
+    snprintf(costs, sizeof(costs), "%lld", cost);
+    const char *p2[] = {program, participant, costs};
+    if (carrot_pg_value(pg,
+                        "UPDATE balances SET available = available - $3::bigint,"
+                        " redeemed = redeemed + $3::bigint WHERE program_id = $1"
+                        " AND participant_id = $2 AND available >= $3::bigint RETURNING available",
+                        3, p2, &left, errstr, errstr_size))
+        return rollback(pg, CARROT_WALLET_ERROR);
+    if (!left) {
+        char *avail = NULL;
+        carrot_pg_value(pg, "SELECT available FROM balances WHERE program_id = $1 AND participant_id = $2",
+                        2, p2, &avail, errstr, errstr_size);
+        if (avail)
+            snprintf(errstr, errstr_size, "insufficient points: participant \"%s\" has %s available,"
+                     " %d entries cost %lld", participant, avail, n, cost);
+        else
+            snprintf(errstr, errstr_size, "unknown participant \"%s\" in program \"%s\"",
+                     participant, program);
+        free(avail);
+        return rollback(pg, CARROT_WALLET_REFUSED);
+    }
+    free(left);
+    const char *p3[] = {program, id, participant, num, costs};
+    if (carrot_pg_value(pg,
+                        "WITH base AS (SELECT coalesce(max(entry_no), 0) AS m FROM sweepstakes_entries"
+                        "  WHERE program_id = $1 AND sweepstakes_id = $2),"
+                        " ins AS (INSERT INTO sweepstakes_entries (program_id, sweepstakes_id, entry_no,"
+                        "  participant_id) SELECT $1, $2, base.m + g, $3 FROM base,"
+                        "  generate_series(1, $4::int) g RETURNING entry_no),"
+                        " j AS (INSERT INTO journal (program_id, kind, ref, participant_id)"
+                        "  SELECT $1, 'entry', $2 || '/' || (base.m + 1) || '-' || (base.m + $4::int), $3"
+                        "  FROM base RETURNING txn_id),"
+                        " e AS (INSERT INTO entries (txn_id, account, amount) SELECT txn_id, x.a, x.n"
+                        "  FROM j CROSS JOIN LATERAL (VALUES ('wallet', -$5::bigint),"
+                        "  ('sweepstakes', $5::bigint)) AS x(a, n))"
+                        " SELECT base.m + 1 FROM base",
+                        5, p3, &first, errstr, errstr_size) ||
+        carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size)) {
+        free(first);
+        return rollback(pg, CARROT_WALLET_ERROR);
+    }
+    *firstp = atoi(first);
+    free(first);
+    return CARROT_WALLET_OK;
+}
+
+static int read_seed(const char *path, char seed[65], char *errstr, size_t errstr_size) {
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        snprintf(errstr, errstr_size, "could not open seed file \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    char line[256] = "";
+    int ok = fgets(line, sizeof(line), fp) != NULL;
+    fclose(fp);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!ok || strlen(line) != 64) {
+        snprintf(errstr, errstr_size, "seed file \"%s\" does not hold a 64-character seed", path);
+        return -1;
+    }
+    memcpy(seed, line, 65);
+    return 0;
+}
+
+/* Loads the sweepstakes (locking it if lock) and its prizes. */
+static carrot_wallet_err_t load(PGconn *pg, const char *program, const char *id, int lock,
+                                prizes_t *p, char *status, char *seed, char *hash, char *errstr,
+                                size_t errstr_size) {
+    const char *params[] = {program, id};
+    PGresult *r = PQexecParams(pg,
+                               lock ? "SELECT status, prizes::text, seed_sha256, coalesce(seed, '')"
+                                      " FROM sweepstakes WHERE program_id = $1 AND sweepstakes_id = $2"
+                                      " FOR UPDATE"
+                                    : "SELECT status, prizes::text, seed_sha256, coalesce(seed, '')"
+                                      " FROM sweepstakes WHERE program_id = $1 AND sweepstakes_id = $2",
+                               2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        carrot_pg_error(pg, "database error", errstr, errstr_size);
+        return CARROT_WALLET_ERROR;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        snprintf(errstr, errstr_size, "no sweepstakes \"%s\" in program \"%s\"", id, program);
+        return CARROT_WALLET_REFUSED;
+    }
+    snprintf(status, 16, "%s", PQgetvalue(r, 0, 0));
+    snprintf(hash, 65, "%s", PQgetvalue(r, 0, 2));
+    snprintf(seed, 65, "%s", PQgetvalue(r, 0, 3));
+    int bad = parse_prizes(PQgetvalue(r, 0, 1), p, errstr, errstr_size);
+    PQclear(r);
+    return bad ? CARROT_WALLET_ERROR : CARROT_WALLET_OK;
+}
+
+carrot_wallet_err_t carrot_draw_run(PGconn *pg, const char *program, const char *id,
+                                    const char *seed_file, char *errstr, size_t errstr_size) {
+    char seed[65], stored_seed[65], hash[65], status[16], check[65];
+    prizes_t p = {0};
+    carrot_wallet_err_t rc;
+    if (read_seed(seed_file, seed, errstr, errstr_size)) return CARROT_WALLET_REFUSED;
+    if (carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size)) return CARROT_WALLET_ERROR;
+    if ((rc = load(pg, program, id, 1, &p, status, stored_seed, hash, errstr, errstr_size)))
+        goto fail;
+    rc = CARROT_WALLET_REFUSED;
+    if (strcmp(status, "open") != 0) {
+        snprintf(errstr, errstr_size, "sweepstakes \"%s\" has already been drawn", id);
+        goto fail;
+    }
+    carrot_draw_sha256_hex(seed, check);
+    if (strcmp(check, hash) != 0) {
+        snprintf(errstr, errstr_size, "the seed does not match the commitment %s", hash);
+        goto fail;
+    }
+    const char *params[] = {program, id};
+    PGresult *r = PQexecParams(pg,
+                               "SELECT entry_no, participant_id FROM sweepstakes_entries"
+                               " WHERE program_id = $1 AND sweepstakes_id = $2 ORDER BY entry_no",
+                               2, NULL, params, NULL, NULL, 0);
+    rc = CARROT_WALLET_ERROR;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        carrot_pg_error(pg, "database error", errstr, errstr_size);
+        goto fail;
+    }
+    int winners = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int entry = atoi(PQgetvalue(r, i, 0));
+        const char *who = PQgetvalue(r, i, 1);
+        int k = carrot_draw_outcome(seed, id, entry, p.weights, p.n);
+        char ks[16], es[16], pts[24];
+        snprintf(ks, sizeof(ks), "%d", k);
+        snprintf(es, sizeof(es), "%d", entry);
+        snprintf(pts, sizeof(pts), "%lld", (long long)p.points[k]);
+        const char *up[] = {program, id, es, ks};
+        const char *pz[] = {program, id, es, who, pts};
+        if (carrot_pg_command(pg,
+                              "UPDATE sweepstakes_entries SET prize_index = $4 WHERE program_id = $1"
+                              " AND sweepstakes_id = $2 AND entry_no = $3",
+                              4, up, errstr, errstr_size) ||
+            (p.points[k] > 0 &&
+             carrot_pg_command(pg,
+                               "WITH j AS (INSERT INTO journal (program_id, kind, ref, participant_id)"
+                               " VALUES ($1, 'prize', $2 || '/' || $3, $4) RETURNING txn_id),"
+                               " e AS (INSERT INTO entries (txn_id, account, amount)"
+                               " SELECT txn_id, x.a, x.n FROM j CROSS JOIN LATERAL (VALUES"
+                               " ('budget', -$5::bigint), ('wallet', $5::bigint)) AS x(a, n))"
+                               " UPDATE balances SET available = available + $5::bigint,"
+                               " earned = earned + $5::bigint"
+                               " WHERE program_id = $1 AND participant_id = $4",
+                               5, pz, errstr, errstr_size))) {
+            PQclear(r);
+            goto fail;
+        }
+        if (p.names[k]) {
+            winners++;
+            printf("entry %d (%s) wins %s%s\n", entry, who, p.names[k],
+                   p.points[k] > 0 ? " (points credited)" : "");
+        }
+    }
+    int nentries = PQntuples(r);
+    PQclear(r);
+    const char *fin[] = {program, id, seed};
+    if (carrot_pg_command(pg,
+                          "UPDATE sweepstakes SET seed = $3, status = 'drawn', drawn_at = now()"
+                          " WHERE program_id = $1 AND sweepstakes_id = $2",
+                          3, fin, errstr, errstr_size) ||
+        carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size))
+        goto fail;
+    printf("sweepstakes %s drawn: %d entries, %d winners; seed %s revealed\n", id, nentries,
+           winners, seed);
+    json_decref(p.root);
+    return CARROT_WALLET_OK;
+fail:
+    json_decref(p.root);
+    return rollback(pg, rc);
+}
+
+carrot_wallet_err_t carrot_draw_verify(PGconn *pg, const char *program, const char *id,
+                                       long long *entriesp, long long *winnersp, char *errstr,
+                                       size_t errstr_size) {
+    char seed[65], hash[65], status[16], check[65];
+    prizes_t p = {0};
+    carrot_wallet_err_t rc = load(pg, program, id, 0, &p, status, seed, hash, errstr, errstr_size);
+    *entriesp = *winnersp = 0;
+    if (rc) goto out;
+    rc = CARROT_WALLET_REFUSED;
+    if (strcmp(status, "drawn") != 0) {
+        snprintf(errstr, errstr_size, "sweepstakes \"%s\" has not been drawn yet", id);
+        goto out;
+    }
+    carrot_draw_sha256_hex(seed, check);
+    if (strcmp(check, hash) != 0) {
+        snprintf(errstr, errstr_size, "revealed seed hashes to %s, not the commitment %s", check, hash);
+        goto out;
+    }
+    const char *params[] = {program, id};
+    PGresult *r = PQexecParams(pg,
+                               "SELECT entry_no, coalesce(prize_index, -1) FROM sweepstakes_entries"
+                               " WHERE program_id = $1 AND sweepstakes_id = $2 ORDER BY entry_no",
+                               2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        carrot_pg_error(pg, "database error", errstr, errstr_size);
+        PQclear(r);
+        rc = CARROT_WALLET_ERROR;
+        goto out;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        int entry = atoi(PQgetvalue(r, i, 0)), stored = atoi(PQgetvalue(r, i, 1));
+        int k = carrot_draw_outcome(seed, id, entry, p.weights, p.n);
+        if (k != stored) {
+            snprintf(errstr, errstr_size, "entry %d: stored outcome %d, the seed gives %d", entry,
+                     stored, k);
+            PQclear(r);
+            goto out;
+        }
+        if (p.names[k]) (*winnersp)++;
+        (*entriesp)++;
+    }
+    PQclear(r);
+    rc = CARROT_WALLET_OK;
+out:
+    json_decref(p.root);
+    return rc;
+}
