@@ -9,7 +9,7 @@
 #include <signal.h>
 
 typedef struct {
-    char *brokers, *topic, *dlq_topic, *group, *pg, *log_level;
+    char *brokers, *topic, *dlq_topic, *group, *instance, *pg, *log_level;
     long long batch_size, batch_ms;
     int until_drained;
     /* command arguments */

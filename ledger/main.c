@@ -22,6 +22,9 @@ static const carrot_conf_prop_t props[] = {
     {"dlq-topic", CARROT_CONF_STR, OFF(dlq_topic), "carrot.awards.dlq", 0, 0,
      "dead-letter topic for award messages that cannot be decoded"},
     {"group", CARROT_CONF_STR, OFF(group), "carrot-ledger", 0, 0, "Kafka consumer group"},
+    {"instance", CARROT_CONF_STR, OFF(instance), NULL, 0, 0,
+     "stable name of this ledger in its group (group.instance.id); default: the host name. Give "
+     "each ledger of a group its own, and keep it across restarts"},
     {"pg-dsn", CARROT_CONF_STR, OFF(pg), "host=127.0.0.1 port=15432 dbname=carrot user=carrot", 0, 0,
      "PostgreSQL connection string (libpq keywords or a postgresql:// URI)"},
     {"batch-size", CARROT_CONF_INT, OFF(batch_size), "5000", 1, 1000000,

@@ -113,7 +113,7 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     }
     if (!l.drain || !book || !msgs || !(l.pg = carrot_ledger_connect(cf->pg, 0))) goto out;
 
-    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, errstr, sizeof(errstr));
+    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, NULL, errstr, sizeof(errstr));
     if (!k || carrot_kafka_set(k, "enable.idempotence", "true", errstr, sizeof(errstr))) {
         carrot_error("%s", errstr);
         if (k) rd_kafka_conf_destroy(k);
@@ -126,8 +126,13 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         rd_kafka_conf_destroy(k);
         goto out;
     }
-    k = carrot_kafka_conf_new(conf, cf->brokers, errstr, sizeof(errstr));
+    /* Static membership, as in the scorer: a restarted ledger resumes at once. */
+    static const char *const defaults[] = {"session.timeout.ms", "15000", NULL};
+    char instance[256];
+    carrot_instance_id(cf->instance, instance, sizeof(instance));
+    k = carrot_kafka_conf_new(conf, cf->brokers, defaults, errstr, sizeof(errstr));
     if (!k || carrot_kafka_set(k, "group.id", cf->group, errstr, sizeof(errstr)) ||
+        carrot_kafka_set(k, "group.instance.id", instance, errstr, sizeof(errstr)) ||
         carrot_kafka_set(k, "enable.auto.commit", "false", errstr, sizeof(errstr)) ||
         carrot_kafka_set(k, "isolation.level", "read_committed", errstr, sizeof(errstr)) ||
         carrot_kafka_set(k, "enable.partition.eof", cf->until_drained ? "true" : "false", errstr,

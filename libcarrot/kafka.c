@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
@@ -40,16 +41,33 @@ static int apply_one(const char *key, const char *value, void *opaque) {
 }
 
 rd_kafka_conf_t *carrot_kafka_conf_new(const carrot_conf_t *conf, const char *brokers,
-                                       char *errstr, size_t errstr_size) {
+                                       const char *const *defaults, char *errstr,
+                                       size_t errstr_size) {
     rd_kafka_conf_t *kconf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(kconf, log_cb);
     apply_t a = {kconf, errstr, errstr_size};
+    for (; defaults && defaults[0]; defaults += 2) {
+        if (carrot_kafka_set(kconf, defaults[0], defaults[1], errstr, errstr_size) != 0) {
+            rd_kafka_conf_destroy(kconf);
+            return NULL;
+        }
+    }
     if (carrot_kafka_set(kconf, "bootstrap.servers", brokers, errstr, errstr_size) != 0 ||
         (conf && carrot_conf_foreach_prefixed(conf, "kafka.", apply_one, &a) != 0)) {
         rd_kafka_conf_destroy(kconf);
         return NULL;
     }
     return kconf;
+}
+
+void carrot_instance_id(const char *name, char *out, size_t out_size) {
+    if (name && *name) {
+        snprintf(out, out_size, "%s", name);
+        return;
+    }
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0 || !host[0]) snprintf(host, sizeof(host), "localhost");
+    snprintf(out, out_size, "%s", host);
 }
 
 typedef struct {

@@ -11,15 +11,24 @@
 #include <signal.h>
 
 /* Returns a new conf with bootstrap.servers = brokers, Carrot's log callback,
- * then every "kafka.<key>" setting of conf applied as <key>. The caller owns
- * the result (rd_kafka_new() takes it over on success). NULL with errstr
- * naming the bad key on error. */
+ * the program's defaults (NULL-terminated key, value pairs; may be NULL), then
+ * every "kafka.<key>" setting of conf applied as <key>, so users can override
+ * the defaults. Settings a program depends on for correctness are set by the
+ * caller afterwards. The caller owns the result (rd_kafka_new() takes it over
+ * on success). NULL with errstr naming the bad key on error. */
 rd_kafka_conf_t *carrot_kafka_conf_new(const carrot_conf_t *conf, const char *brokers,
-                                       char *errstr, size_t errstr_size);
+                                       const char *const *defaults, char *errstr,
+                                       size_t errstr_size);
 
 /* Sets key=value on kconf or fills errstr ("kafka setting \"k\": ..."). */
 int carrot_kafka_set(rd_kafka_conf_t *kconf, const char *key, const char *value, char *errstr,
                      size_t errstr_size);
+
+/* The stable instance name of a group member: name if given, else the host
+ * name. Used for group.instance.id (static membership: a member restarted
+ * with the same name takes its partitions back without waiting for its old
+ * session to time out) and for transactional ids. */
+void carrot_instance_id(const char *name, char *out, size_t out_size);
 
 /* Tracks which assigned partitions have reached their end (needs
  * enable.partition.eof=true on the consumer). Not thread safe. */

@@ -26,8 +26,8 @@ static const carrot_conf_prop_t props[] = {
      "dead-letter topic for activities that cannot be decoded or are invalid"},
     {"group", CARROT_CONF_STR, OFF(group), "carrot-scorer", 0, 0, "Kafka consumer group"},
     {"instance", CARROT_CONF_STR, OFF(instance), NULL, 0, 0,
-     "stable name of this scorer (transactional.id suffix); default: the host name. Give each "
-     "scorer on one host its own"},
+     "stable name of this scorer (group.instance.id and transactional.id suffix); default: the "
+     "host name. Give each scorer of a group its own, and keep it across restarts"},
     {"rules", CARROT_CONF_STR, OFF(rules), "deploy/demo/rules.json", 0, 0, "rules file (JSON)"},
     {"redis-host", CARROT_CONF_STR, OFF(redis_host), "127.0.0.1", 0, 0, "Redis host"},
     {"redis-port", CARROT_CONF_INT, OFF(redis_port), "16379", 1, 65535, "Redis port"},
@@ -72,9 +72,15 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static rd_kafka_t *make_consumer(scorer_t *s, const carrot_conf_t *conf, char *errstr,
                                  size_t errstr_size) {
     const scorer_conf_t *cf = s->cf;
-    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, errstr, errstr_size);
+    /* Static membership: a scorer restarted after a crash takes its partitions
+     * back at once instead of waiting for the old session to time out. */
+    static const char *const defaults[] = {"session.timeout.ms", "15000", NULL};
+    char instance[256];
+    carrot_instance_id(cf->instance, instance, sizeof(instance));
+    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, defaults, errstr, errstr_size);
     if (!k) return NULL;
     if (carrot_kafka_set(k, "group.id", cf->group, errstr, errstr_size) ||
+        carrot_kafka_set(k, "group.instance.id", instance, errstr, errstr_size) ||
         carrot_kafka_set(k, "enable.auto.commit", "false", errstr, errstr_size) ||
         carrot_kafka_set(k, "auto.offset.reset", "earliest", errstr, errstr_size) ||
         carrot_kafka_set(k, "isolation.level", "read_committed", errstr, errstr_size) ||
@@ -93,15 +99,15 @@ static rd_kafka_t *make_consumer(scorer_t *s, const carrot_conf_t *conf, char *e
 static rd_kafka_t *make_producer(scorer_t *s, const carrot_conf_t *conf, char *errstr,
                                  size_t errstr_size) {
     const scorer_conf_t *cf = s->cf;
-    char txid[256], host[128] = "localhost", timeout[32];
-    if (!cf->instance) gethostname(host, sizeof(host) - 1);
-    snprintf(txid, sizeof(txid), "carrot-scorer.%s.%s", cf->group, cf->instance ? cf->instance : host);
+    char txid[256], instance[128], timeout[32];
+    carrot_instance_id(cf->instance, instance, sizeof(instance));
+    snprintf(txid, sizeof(txid), "carrot-scorer.%s.%s", cf->group, instance);
     snprintf(timeout, sizeof(timeout), "%lld", cf->txn_timeout_ms);
-    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, errstr, errstr_size);
+    static const char *const defaults[] = {"linger.ms", "5", NULL};
+    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, defaults, errstr, errstr_size);
     if (!k) return NULL;
     if (carrot_kafka_set(k, "transactional.id", txid, errstr, errstr_size) ||
-        carrot_kafka_set(k, "transaction.timeout.ms", timeout, errstr, errstr_size) ||
-        carrot_kafka_set(k, "linger.ms", "5", errstr, errstr_size)) {
+        carrot_kafka_set(k, "transaction.timeout.ms", timeout, errstr, errstr_size)) {
         rd_kafka_conf_destroy(k);
         return NULL;
     }

@@ -126,9 +126,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     counts_t counts = {0};
-    rd_kafka_conf_t *kconf = carrot_kafka_conf_new(conf, cf.brokers, errstr, sizeof(errstr));
-    if (!kconf || carrot_kafka_set(kconf, "enable.idempotence", "true", errstr, sizeof(errstr)) ||
-        carrot_kafka_set(kconf, "linger.ms", "20", errstr, sizeof(errstr))) {
+    static const char *const kafka_defaults[] = {"linger.ms", "20", NULL};
+    rd_kafka_conf_t *kconf = carrot_kafka_conf_new(conf, cf.brokers, kafka_defaults, errstr,
+                                                   sizeof(errstr));
+    if (!kconf || carrot_kafka_set(kconf, "enable.idempotence", "true", errstr, sizeof(errstr))) {
         carrot_error("%s", errstr);
         if (kconf) rd_kafka_conf_destroy(kconf);
         if (in != stdin) fclose(in);

@@ -15,7 +15,7 @@ int carrot_test_run(Suite *s) {
 Suite *carrot_test_suite(const char *name, const TTest *const *tests) {
     Suite *s = suite_create(name);
     TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 900); /* ctest has its own, tighter TIMEOUT per test */
     for (; *tests; tests++) tcase_add_test(tc, *tests);
     suite_add_tcase(s, tc);
     return s;

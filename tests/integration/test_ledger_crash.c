@@ -1,0 +1,100 @@
+/* test_ledger_crash.c: the ledger killed with SIGKILL mid-batch again and
+ * again, and PostgreSQL restarted under it, then restarted to the end: the
+ * rows and points in PostgreSQL equal the awards topic exactly, the stored
+ * offsets are the topic's ends, and the books balance. */
+#include "ittools.h"
+#include "testutil.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+START_TEST(kill_and_restart_change_no_total) {
+    char program[48], topic[96], group[96];
+    it_unique(program, sizeof(program), "kl");
+    snprintf(topic, sizeof(topic), "%s.awards", program);
+    snprintf(group, sizeof(group), "%s.ledger", program);
+    it_create_topic(topic, 3, NULL);
+    ck_assert_int_eq(it_ledger(NULL, "migrate", NULL), 0);
+
+    /* fewer awards under valgrind, which is some 30 times slower */
+    int n = getenv("CARROT_IT_WRAPPER") ? 4000 : 60000;
+    const char **who = calloc((size_t)n, sizeof(*who));
+    int64_t *pts = calloc((size_t)n, sizeof(*pts));
+    char(*names)[16] = calloc(200, 16);
+    long long want_sum = 0;
+    srand(7);
+    for (int i = 0; i < 200; i++) snprintf(names[i], 16, "p%03d", i);
+    for (int i = 0; i < n; i++) {
+        who[i] = names[rand() % 200];
+        pts[i] = rand() % 56 - 5; /* penalties too */
+        if (pts[i] == 0) pts[i] = 1;
+        want_sum += pts[i];
+    }
+    it_produce_awards(topic, program, "kl", n, who, pts, NULL);
+
+    char *argv[] = {CARROT_LEDGER, "run", "--topic", topic, "--group", group, "--batch-size", "500",
+                    "--until-drained", "--log-level", "error", NULL};
+    int kills = 0, pg_restarted = 0;
+    pid_t pid = it_spawn(argv);
+    for (int round = 0; round < 6; round++) {
+        sleep_ms(300 + rand() % 500);
+        if (round == 2) { /* PostgreSQL goes away under the running ledger, and comes back */
+            char cmd[4096];
+            snprintf(cmd, sizeof(cmd), "bash %s/deploy/postgres.sh stop >/dev/null 2>&1 && sleep 1 &&"
+                     " bash %s/deploy/postgres.sh start >/dev/null 2>&1", CARROT_SOURCE_DIR,
+                     CARROT_SOURCE_DIR);
+            ck_assert_int_eq(system(cmd), 0);
+            pg_restarted = 1;
+            continue;
+        }
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) break; /* finished before we got to it */
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        kills++;
+        pid = it_spawn(argv);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "final ledger run failed");
+    ck_assert_int_ge(kills, 1);
+    ck_assert(pg_restarted);
+
+    PGconn *pg = it_pg();
+    const char *params[] = {program};
+    char *v = it_pg_value(pg, "SELECT count(*) || '/' || sum(points) FROM awards WHERE program_id = $1",
+                          1, params);
+    char want[64];
+    snprintf(want, sizeof(want), "%d/%lld", n, want_sum);
+    ck_assert_str_eq(v, want);
+    free(v);
+    v = it_pg_value(pg, "SELECT sum(available) FROM balances WHERE program_id = $1", 1, params);
+    ck_assert_int_eq(atoll(v), want_sum);
+    free(v);
+    const char *op[] = {group, topic};
+    v = it_pg_value(pg, "SELECT sum(next_offset) FROM kafka_offsets WHERE consumer_group = $1"
+                        " AND topic = $2", 2, op);
+    ck_assert_int_eq(atoll(v), n); /* every message of the topic, each exactly once */
+    free(v);
+    PQfinish(pg);
+    ck_assert_int_eq(it_ledger(NULL, "verify", NULL), 0);
+    free(who);
+    free(pts);
+    free(names);
+}
+END_TEST
+
+int main(void) {
+    const TTest *tests[] = {kill_and_restart_change_no_total, NULL};
+    return carrot_test_run(carrot_test_suite("ledger_crash", tests));
+}
