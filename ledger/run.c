@@ -7,6 +7,7 @@
 #include "kafka.h"
 #include "ledger.h"
 #include "log.h"
+#include "timeutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,7 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     char errstr[512];
     int exit_code = 1;
     long long dlq_failed = 0, booked = 0, skipped = 0, dead = 0;
+    int64_t first_ms = 0, last_ms = 0; /* first message seen, last batch committed */
     ledger_t l = {.cf = cf, .drain = carrot_drain_new()};
     carrot_book_t *book = carrot_book_new();
     carrot_codec_t *codec = carrot_award_codec_new(errstr, sizeof(errstr));
@@ -166,6 +168,7 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
             if (cf->until_drained && carrot_drain_done(l.drain)) break;
             continue;
         }
+        if (!first_ms) first_ms = carrot_time_mono_ms();
         carrot_book_reset(book);
         size_t ndead = 0;
         for (size_t i = 0; i < n; i++) {
@@ -226,6 +229,7 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
             for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
             break;
         }
+        last_ms = carrot_time_mono_ms();
         booked += inserted;
         skipped += (long long)carrot_book_count(book) - inserted;
         dead += (long long)ndead;
@@ -244,8 +248,8 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     }
     carrot_info("stopping: %lld awards booked, %lld already booked, %lld dead-lettered", booked,
                 skipped, dead);
-    printf("{\"booked\":%lld,\"already_booked\":%lld,\"dead_lettered\":%lld}\n", booked, skipped,
-           dead);
+    printf("{\"booked\":%lld,\"already_booked\":%lld,\"dead_lettered\":%lld,\"busy_ms\":%lld}\n",
+           booked, skipped, dead, (long long)(last_ms - first_ms));
     fflush(stdout);
 out:
     if (consumer) {

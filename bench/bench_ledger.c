@@ -1,0 +1,223 @@
+/* bench_ledger: awards booked per second by carrot-ledger (from a pre-filled
+ * carrot.awards-shaped topic into the double-entry book), against a plain
+ * COPY of the same rows into tables shaped like the ones the ledger writes
+ * (awards, journal, entries: one award, one transaction and two entries per
+ * award), in the same run, the same batch size, each batch committed. The
+ * ledger's extra work is decoding from Kafka, skipping awards already booked,
+ * the balance upsert and the offsets. Also reports the ledger's peak memory.
+ * Needs the services of deploy/services.sh. */
+#include "award.h"
+#include "config.h"
+#include "kafka.h"
+#include "log.h"
+#include "timeutil.h"
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct {
+    char *brokers, *pg;
+    long long awards, participants, batch, partitions;
+} bench_conf_t;
+
+#define OFF(f) offsetof(bench_conf_t, f)
+static const carrot_conf_prop_t props[] = {
+    {"brokers", CARROT_CONF_STR, OFF(brokers), "127.0.0.1:19092", 0, 0, "Kafka bootstrap servers"},
+    {"pg-dsn", CARROT_CONF_STR, OFF(pg), "host=127.0.0.1 port=15432 dbname=carrot user=carrot", 0,
+     0, "PostgreSQL connection string"},
+    {"awards", CARROT_CONF_INT, OFF(awards), "200000", 1000, 100000000, "awards to book"},
+    {"participants", CARROT_CONF_INT, OFF(participants), "2000", 1, 10000000, "distinct participants"},
+    {"batch", CARROT_CONF_INT, OFF(batch), "5000", 1, 1000000, "rows per transaction, both sides"},
+    {"partitions", CARROT_CONF_INT, OFF(partitions), "6", 1, 1000, "partitions of the bench topic"},
+    CARROT_CONF_END};
+
+static int die(const char *what) {
+    carrot_error("%s", what);
+    exit(1);
+}
+
+static void create_topic(rd_kafka_t *rk, const char *topic, int partitions) {
+    char errstr[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, errstr, sizeof(errstr));
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    size_t n;
+    const rd_kafka_topic_result_t **tr =
+        ev ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n) : NULL;
+    if (!tr || n != 1 || rd_kafka_topic_result_error(tr[0])) die("could not create the bench topic");
+    rd_kafka_event_destroy(ev);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+}
+
+/* Row i of the bench, as an award and as its COPY line. */
+static void award_of(long long i, const bench_conf_t *cf, const char *program, char *id,
+                     char *who, carrot_award_t *a) {
+    sprintf(id, "b-%lld", i);
+    sprintf(who, "p%06lld", i % cf->participants);
+    *a = (carrot_award_t){.award_id = id, .program_id = program, .event_id = id,
+                          .participant_id = who, .segment = "dealer", .activity_type = "call",
+                          .rule_id = "base.call", .rules_version = "bench",
+                          .points = 1 + i % 50, .occurred_at = 1793628180000LL,
+                          .awarded_at = 1793628180000LL};
+}
+
+int main(int argc, char **argv) {
+    bench_conf_t cf;
+    char errstr[512], program[64], topic[96], group[96];
+    int npos;
+    carrot_log_set_ident("bench_ledger");
+    carrot_conf_t *conf = carrot_conf_new(props, &cf, errstr, sizeof(errstr));
+    int rc = conf ? carrot_conf_parse_args(conf, argc, argv, &npos,
+                                           "usage: bench_ledger [settings]", errstr, sizeof(errstr))
+                  : -1;
+    if (rc) return rc > 0 ? 0 : 2;
+    snprintf(program, sizeof(program), "bench-%d-%lld", (int)getpid(), (long long)carrot_time_now_ms() % 100000);
+    snprintf(topic, sizeof(topic), "%s.awards", program);
+    snprintf(group, sizeof(group), "%s.ledger", program);
+
+    /* 1. a topic filled with the awards (not timed) */
+    rd_kafka_conf_t *k = carrot_kafka_conf_new(NULL, cf.brokers, NULL, errstr, sizeof(errstr));
+    carrot_kafka_set(k, "linger.ms", "50", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, k, errstr, sizeof(errstr));
+    if (!rk) die(errstr);
+    create_topic(rk, topic, (int)cf.partitions);
+    carrot_codec_t *codec = carrot_award_codec_new(errstr, sizeof(errstr));
+    for (long long i = 0; i < cf.awards; i++) {
+        char id[32], who[32];
+        carrot_award_t a;
+        award_of(i, &cf, program, id, who, &a);
+        avro_value_t *v = carrot_codec_value(codec);
+        const void *buf;
+        size_t len;
+        if (carrot_award_to_avro(&a, v, errstr, sizeof(errstr)) ||
+            carrot_codec_encode(codec, v, &buf, &len, errstr, sizeof(errstr)))
+            die(errstr);
+        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(who, strlen(who)),
+                                 RD_KAFKA_V_VALUE((void *)buf, len),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(rk, 10);
+    }
+    if (rd_kafka_flush(rk, 120000)) die("could not fill the bench topic");
+    rd_kafka_destroy(rk);
+
+    /* 2. carrot-ledger books them */
+    char batch[24];
+    snprintf(batch, sizeof(batch), "%lld", cf.batch);
+    setenv("CARROT_BROKERS", cf.brokers, 1);
+    setenv("CARROT_PG_DSN", cf.pg, 1);
+    char *migrate[] = {CARROT_LEDGER_BIN, "migrate", "--log-level", "warn", NULL};
+    char *run[] = {CARROT_LEDGER_BIN, "run", "--topic", topic, "--group", group, "--until-drained",
+                   "--batch-size", batch, "--log-level", "warn", NULL};
+    int fds[2];
+    if (pipe(fds)) die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(migrate[0], migrate);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) die("carrot-ledger migrate failed");
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execv(run[0], run);
+        _exit(127);
+    }
+    close(fds[1]);
+    char out[512] = "";
+    ssize_t got = read(fds[0], out, sizeof(out) - 1);
+    out[got > 0 ? got : 0] = '\0';
+    close(fds[0]);
+    struct rusage ru;
+    wait4(pid, &status, 0, &ru);
+    const char *busy = strstr(out, "\"busy_ms\":"), *booked = strstr(out, "\"booked\":");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) || !busy || !booked) die("carrot-ledger run failed");
+    long long ledger_ms = atoll(busy + 10), nbooked = atoll(booked + 9);
+    if (nbooked != cf.awards) die("carrot-ledger did not book every award");
+
+    /* 3. the baseline: plain COPY of the same rows into tables like the ledger's */
+    PGconn *pg = PQconnectdb(cf.pg);
+    if (PQstatus(pg) != CONNECTION_OK) die(PQerrorMessage(pg));
+    static const char *const tables[] = {"awards", "journal", "entries"};
+    static const char *const columns[] = {
+        "award_id, program_id, event_id, participant_id, segment, team_id, region, activity_type,"
+        " rule_id, rules_version, points, occurred_at, awarded_at, source_partition, source_offset",
+        "txn_id, program_id, kind, ref, participant_id", "txn_id, account, amount"};
+    char sql[1024];
+    for (int t = 0; t < 3; t++) {
+        snprintf(sql, sizeof(sql), "CREATE TABLE \"%s_%s\" (LIKE %s INCLUDING ALL)", program,
+                 tables[t], tables[t]);
+        PGresult *r = PQexec(pg, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) die(PQerrorMessage(pg));
+        PQclear(r);
+    }
+    size_t cap = (size_t)cf.batch * 256;
+    char *bufs[3] = {malloc(cap), malloc(cap), malloc(cap)};
+    int64_t t0 = carrot_time_mono_ms();
+    for (long long i = 0; i < cf.awards;) {
+        size_t lens[3] = {0, 0, 0};
+        for (long long end = i + cf.batch; i < end && i < cf.awards; i++) {
+            char id[32], who[32];
+            carrot_award_t a;
+            award_of(i, &cf, program, id, who, &a);
+            lens[0] += (size_t)snprintf(bufs[0] + lens[0], cap - lens[0],
+                                        "%s\t%s\t%s\t%s\tdealer\t\\N\t\\N\tcall\tbase.call\tbench\t"
+                                        "%lld\t2026-11-02T14:03:00Z\t2026-11-02T14:03:00Z\t0\t%lld\n",
+                                        a.award_id, a.program_id, a.event_id, a.participant_id,
+                                        (long long)a.points, i);
+            lens[1] += (size_t)snprintf(bufs[1] + lens[1], cap - lens[1], "%lld\t%s\taward\t%s\t%s\n",
+                                        i + 1, a.program_id, a.award_id, a.participant_id);
+            lens[2] += (size_t)snprintf(bufs[2] + lens[2], cap - lens[2],
+                                        "%lld\twallet\t%lld\n%lld\tbudget\t%lld\n", i + 1,
+                                        (long long)a.points, i + 1, -(long long)a.points);
+        }
+        PQclear(PQexec(pg, "BEGIN"));
+        for (int t = 0; t < 3; t++) {
+            snprintf(sql, sizeof(sql), "COPY \"%s_%s\" (%s) FROM STDIN", program, tables[t],
+                     columns[t]);
+            PGresult *r = PQexec(pg, sql);
+            if (PQresultStatus(r) != PGRES_COPY_IN || PQputCopyData(pg, bufs[t], (int)lens[t]) != 1 ||
+                PQputCopyEnd(pg, NULL) != 1)
+                die(PQerrorMessage(pg));
+            PQclear(r);
+            while ((r = PQgetResult(pg))) {
+                if (PQresultStatus(r) != PGRES_COMMAND_OK) die(PQerrorMessage(pg));
+                PQclear(r);
+            }
+        }
+        PQclear(PQexec(pg, "COMMIT"));
+    }
+    long long copy_ms = carrot_time_mono_ms() - t0;
+    for (int t = 0; t < 3; t++) {
+        snprintf(sql, sizeof(sql), "DROP TABLE \"%s_%s\"", program, tables[t]);
+        PQclear(PQexec(pg, sql));
+        free(bufs[t]);
+    }
+    PQfinish(pg);
+
+    double ledger_rate = cf.awards * 1000.0 / (double)(ledger_ms ? ledger_ms : 1);
+    double copy_rate = cf.awards * 1000.0 / (double)(copy_ms ? copy_ms : 1);
+    printf("ledger:   %lld awards booked in %lld ms = %.0f awards/s (peak RSS %ld MiB)\n",
+           cf.awards, ledger_ms, ledger_rate, ru.ru_maxrss / 1024);
+    printf("baseline: %lld awards as plain COPY rows (award, journal, 2 entries) in %lld ms"
+           " = %.0f awards/s\n", cf.awards, copy_ms, copy_rate);
+    printf("ratio:    %.2f of plain COPY (batches of %lld rows, each committed)\n",
+           ledger_rate / copy_rate, cf.batch);
+    printf("{\"bench\":\"ledger\",\"awards\":%lld,\"ledger_awards_per_s\":%.0f,"
+           "\"copy_awards_per_s\":%.0f,\"ratio\":%.3f,\"ledger_peak_rss_kib\":%ld}\n",
+           cf.awards, ledger_rate, copy_rate, ledger_rate / copy_rate, ru.ru_maxrss);
+    carrot_codec_destroy(codec);
+    carrot_conf_destroy(conf);
+    return 0;
+}

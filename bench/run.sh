@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every benchmark against the services of deploy/services.sh (started if
+# needed) and prints each one's figures and its ratio to the baseline taken
+# in the same run. Arguments go to every benchmark (e.g. --awards 500000).
+set -euo pipefail
+# shellcheck source=deploy/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../deploy/env.sh"
+cd "$CARROT_ROOT"
+bash deploy/build.sh build
+bash deploy/services.sh start
+echo "== ledger: awards booked per second vs plain COPY =="
+build/bench/bench_ledger --brokers "$CARROT_BROKERS" --pg-dsn "$CARROT_PG_DSN" "$@"
