@@ -95,8 +95,8 @@ int main(int argc, char **argv) {
         carrot_award_t a;
         award_of(i, &cf, program, id, who, &a);
         avro_value_t *v = carrot_codec_value(codec);
-        const void *buf;
-        size_t len;
+        const void *buf = NULL;
+        size_t len = 0;
         if (carrot_award_to_avro(&a, v, errstr, sizeof(errstr)) ||
             carrot_codec_encode(codec, v, &buf, &len, errstr, sizeof(errstr)))
             die(errstr);
@@ -150,10 +150,11 @@ int main(int argc, char **argv) {
     PGconn *pg = PQconnectdb(cf.pg);
     if (PQstatus(pg) != CONNECTION_OK) die(PQerrorMessage(pg));
     static const char *const tables[] = {"awards", "journal", "entries"};
-    static const char *const columns[] = {
+    static const char award_columns[] =
         "award_id, program_id, event_id, participant_id, segment, team_id, region, activity_type,"
-        " rule_id, rules_version, points, occurred_at, awarded_at, source_partition, source_offset",
-        "txn_id, program_id, kind, ref, participant_id", "txn_id, account, amount"};
+        " rule_id, rules_version, points, occurred_at, awarded_at, source_partition, source_offset";
+    static const char *const columns[] = {award_columns, "txn_id, program_id, kind, ref, participant_id",
+                                          "txn_id, account, amount"};
     char sql[1024];
     for (int t = 0; t < 3; t++) {
         snprintf(sql, sizeof(sql), "CREATE TABLE \"%s_%s\" (LIKE %s INCLUDING ALL)", program,

@@ -55,6 +55,7 @@ typedef struct {
     PGconn *pg;
     carrot_drain_t *drain;
     int rebalanced;
+    rd_kafka_topic_partition_list_t *booked;
 } ledger_t;
 
 /* On assignment, start every partition at the offset stored in PostgreSQL. */
@@ -82,8 +83,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (backoff < 5000) backoff *= 2;
         if (PQstatus(l->pg) != CONNECTION_OK) PQreset(l->pg);
     }
-    for (int i = 0; pids && offs && i < parts->cnt; i++)
+    for (int i = 0; pids && offs && i < parts->cnt; i++) {
         parts->elems[i].offset = offs[i] >= 0 ? offs[i] : RD_KAFKA_OFFSET_BEGINNING;
+        if (offs[i] < 0) continue;
+        rd_kafka_topic_partition_t *b =
+            rd_kafka_topic_partition_list_find(l->booked, parts->elems[i].topic, pids[i]);
+        if (!b) b = rd_kafka_topic_partition_list_add(l->booked, parts->elems[i].topic, pids[i]);
+        if (offs[i] > b->offset) b->offset = offs[i];
+    }
     free(pids);
     free(offs);
     carrot_info("assigned %d partitions, resuming at the offsets stored in PostgreSQL", parts->cnt);
@@ -104,7 +111,12 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     int exit_code = 1;
     long long dlq_failed = 0, booked = 0, skipped = 0, dead = 0;
     int64_t first_ms = 0, last_ms = 0; /* first message seen, last batch committed */
-    ledger_t l = {.cf = cf, .drain = carrot_drain_new()};
+
+    /* booked: the next offset per partition known to be booked (from
+     * PostgreSQL at assignment, then per batch); committed to Kafka
+     * synchronously on the way out, as the per-batch commits are asynchronous */
+    rd_kafka_topic_partition_list_t *booked_pos = rd_kafka_topic_partition_list_new(8);
+    ledger_t l = {.cf = cf, .drain = carrot_drain_new(), .booked = booked_pos};
     carrot_book_t *book = carrot_book_new();
     carrot_codec_t *codec = carrot_award_codec_new(errstr, sizeof(errstr));
     rd_kafka_message_t **msgs = calloc((size_t)cf->batch_size, sizeof(*msgs));
@@ -236,10 +248,12 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         /* Offsets live in PostgreSQL; copying them to Kafka keeps lag visible. */
         rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new((int)n);
         for (size_t i = 0; i < n; i++) {
-            rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
-                pos, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition);
-            if (!p) p = rd_kafka_topic_partition_list_add(pos, rd_kafka_topic_name(msgs[i]->rkt),
-                                                          msgs[i]->partition);
+            const char *t = rd_kafka_topic_name(msgs[i]->rkt);
+            rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(pos, t, msgs[i]->partition);
+            if (!p) p = rd_kafka_topic_partition_list_add(pos, t, msgs[i]->partition);
+            if (msgs[i]->offset + 1 > p->offset) p->offset = msgs[i]->offset + 1;
+            p = rd_kafka_topic_partition_list_find(booked_pos, t, msgs[i]->partition);
+            if (!p) p = rd_kafka_topic_partition_list_add(booked_pos, t, msgs[i]->partition);
             if (msgs[i]->offset + 1 > p->offset) p->offset = msgs[i]->offset + 1;
         }
         rd_kafka_commit(consumer, pos, 1);
@@ -252,6 +266,11 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
            booked, skipped, dead, (long long)(last_ms - first_ms));
     fflush(stdout);
 out:
+    if (consumer && booked_pos->cnt > 0) {
+        rd_kafka_resp_err_t cerr = rd_kafka_commit(consumer, booked_pos, 0);
+        if (cerr) carrot_warn("could not copy the final offsets to Kafka: %s", rd_kafka_err2str(cerr));
+    }
+    rd_kafka_topic_partition_list_destroy(booked_pos);
     if (consumer) {
         rd_kafka_consumer_close(consumer);
         rd_kafka_destroy(consumer);

@@ -296,3 +296,27 @@ int it_ledger(char **outp, ...) {
     argv[n] = NULL;
     return it_run(argv, outp);
 }
+
+long long it_committed_sum(const char *group, const char *topic) {
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", it_brokers(), errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    ck_assert_msg(rk != NULL, "%s", errstr);
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    ck_assert_int_eq(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
+    int n = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+    for (int p = 0; p < n; p++) rd_kafka_topic_partition_list_add(parts, topic, p);
+    ck_assert_int_eq(rd_kafka_committed(rk, parts, 10000), 0);
+    long long sum = 0;
+    for (int p = 0; p < n; p++)
+        if (parts->elems[p].offset >= 0) sum += parts->elems[p].offset;
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_destroy(rk);
+    return sum;
+}

@@ -73,4 +73,8 @@ void it_produce_awards(const char *topic, const char *program, const char *tag, 
  * *outp gets its stdout when not NULL. */
 int it_ledger(char **outp, ...);
 
+/* Sum over the topic's partitions of the offsets group has committed in
+ * Kafka (what lag tools see). */
+long long it_committed_sum(const char *group, const char *topic);
+
 #endif

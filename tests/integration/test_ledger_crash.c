@@ -1,7 +1,8 @@
 /* test_ledger_crash.c: the ledger killed with SIGKILL mid-batch again and
- * again, and PostgreSQL restarted under it, then restarted to the end: the
- * rows and points in PostgreSQL equal the awards topic exactly, the stored
- * offsets are the topic's ends, and the books balance. */
+ * again, PostgreSQL and the Kafka broker each restarted under it, then run
+ * to the end: the rows and points in PostgreSQL equal the awards topic
+ * exactly, the stored offsets are the topic's ends (and Kafka's committed
+ * offsets too, for lag tools), and the books balance. */
 #include "ittools.h"
 #include "testutil.h"
 
@@ -44,7 +45,7 @@ START_TEST(kill_and_restart_change_no_total) {
 
     char *argv[] = {CARROT_LEDGER, "run", "--topic", topic, "--group", group, "--batch-size", "500",
                     "--until-drained", "--log-level", "error", NULL};
-    int kills = 0, pg_restarted = 0;
+    int kills = 0, pg_restarted = 0, kafka_restarted = 0;
     pid_t pid = it_spawn(argv);
     for (int round = 0; round < 6; round++) {
         sleep_ms(300 + rand() % 500);
@@ -55,6 +56,15 @@ START_TEST(kill_and_restart_change_no_total) {
                      CARROT_SOURCE_DIR);
             ck_assert_int_eq(system(cmd), 0);
             pg_restarted = 1;
+            continue;
+        }
+        if (round == 4) { /* and so does the Kafka broker */
+            char cmd[4096];
+            snprintf(cmd, sizeof(cmd), "bash %s/deploy/kafka.sh stop >/dev/null 2>&1 &&"
+                     " bash %s/deploy/kafka.sh start >/dev/null 2>&1", CARROT_SOURCE_DIR,
+                     CARROT_SOURCE_DIR);
+            ck_assert_int_eq(system(cmd), 0);
+            kafka_restarted = 1;
             continue;
         }
         int status;
@@ -69,6 +79,7 @@ START_TEST(kill_and_restart_change_no_total) {
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "final ledger run failed");
     ck_assert_int_ge(kills, 1);
     ck_assert(pg_restarted);
+    ck_assert(kafka_restarted);
 
     PGconn *pg = it_pg();
     const char *params[] = {program};
@@ -87,6 +98,7 @@ START_TEST(kill_and_restart_change_no_total) {
     ck_assert_int_eq(atoll(v), n); /* every message of the topic, each exactly once */
     free(v);
     PQfinish(pg);
+    ck_assert_int_eq(it_committed_sum(group, topic), n);
     ck_assert_int_eq(it_ledger(NULL, "verify", NULL), 0);
     free(who);
     free(pts);
