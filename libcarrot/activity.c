@@ -49,11 +49,15 @@ int carrot_change_parse(const char *name) {
 #define MS_2200 7258118400000LL
 
 int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t errstr_size) {
-    const struct { const char *name, *value; } required[] = {
-        {"event_id", a->event_id},           {"program_id", a->program_id},
-        {"source_system", a->source_system}, {"source_record_id", a->source_record_id},
-        {"participant_id", a->participant_id}, {"activity_type", a->activity_type}};
+    /* A change to an existing record (UPDATE, DELETE, UNDELETE) may not know
+     * its owner or type (a CDC DELETE carries neither): the record id names it. */
+    int creates = a->change_type == CARROT_CHANGE_CREATE;
+    const struct { const char *name, *value; int need; } required[] = {
+        {"event_id", a->event_id, 1},           {"program_id", a->program_id, 1},
+        {"source_system", a->source_system, 1}, {"source_record_id", a->source_record_id, 1},
+        {"participant_id", a->participant_id, creates}, {"activity_type", a->activity_type, creates}};
     for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        if ((!required[i].value || !*required[i].value) && !required[i].need) continue;
         if (!required[i].value || !*required[i].value) {
             snprintf(errstr, errstr_size, "missing %s", required[i].name);
             return -1;
@@ -63,7 +67,7 @@ int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t er
             return -1;
         }
     }
-    if (!carrot_activity_type_known(a->activity_type)) {
+    if (a->activity_type && *a->activity_type && !carrot_activity_type_known(a->activity_type)) {
         snprintf(errstr, errstr_size, "unknown activity type \"%.64s\"", a->activity_type);
         return -1;
     }
@@ -116,10 +120,10 @@ int carrot_activity_to_avro(const carrot_activity_t *a, avro_value_t *v, char *e
              carrot_av_set_str(v, F_SOURCE_SYSTEM, a->source_system) ||
              carrot_av_set_str(v, F_SOURCE_RECORD_ID, a->source_record_id) ||
              carrot_av_set_enum(v, F_CHANGE_TYPE, (int)a->change_type) ||
-             carrot_av_set_str(v, F_ACTIVITY_TYPE, a->activity_type) ||
+             carrot_av_set_str(v, F_ACTIVITY_TYPE, a->activity_type ? a->activity_type : "") ||
              carrot_av_set_long(v, F_OCCURRED_AT, a->occurred_at) ||
              carrot_av_set_long(v, F_RECORDED_AT, a->recorded_at) ||
-             carrot_av_set_str(v, F_PARTICIPANT_ID, a->participant_id) ||
+             carrot_av_set_str(v, F_PARTICIPANT_ID, a->participant_id ? a->participant_id : "") ||
              carrot_av_set_opt_str(v, F_SEGMENT, a->segment) ||
              carrot_av_set_opt_str(v, F_TEAM_ID, a->team_id) ||
              carrot_av_set_opt_str(v, F_REGION, a->region) ||

@@ -134,6 +134,8 @@ int carrot_activity_from_json(json_t *obj, const carrot_activity_json_defaults_t
     if (!a->program_id) a->program_id = defaults->program_id;
     if (!a->source_system) a->source_system = defaults->source_system;
     if (!a->source_record_id) a->source_record_id = a->event_id;
+    if (!a->participant_id) a->participant_id = ""; /* validation says whether that will do */
+    if (!a->activity_type) a->activity_type = "";
     if (change) {
         int c = carrot_change_parse(change);
         if (c < 0) {

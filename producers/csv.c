@@ -109,11 +109,25 @@ int carrot_csv_parse_buffer(carrot_csv_t *c, const char *buf, size_t len, char *
     return split(c, buf, len, fieldsp, errstr, errstr_size);
 }
 
-/* Whether raw[0..len) leaves a quoted field open (an odd number of quotes). */
+/* Whether raw[0..len) ends inside a quoted field. A quote opens one only at
+ * the start of a field; a stray quote elsewhere is left for split() to
+ * report, so it cannot swallow the lines after it. */
 static int open_quote(const char *raw, size_t len) {
-    size_t q = 0;
-    for (size_t i = 0; i < len; i++) q += raw[i] == '"';
-    return q % 2;
+    int in_quotes = 0, field_start = 1;
+    size_t i0 = len >= 3 && memcmp(raw, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; /* a byte-order mark */
+    for (size_t i = i0; i < len; i++) {
+        char ch = raw[i];
+        if (in_quotes) {
+            if (ch == '"') {
+                if (i + 1 < len && raw[i + 1] == '"') i++;
+                else in_quotes = 0;
+            }
+            continue;
+        }
+        if (ch == '"' && field_start) in_quotes = 1;
+        field_start = ch == ',' || ch == '\n';
+    }
+    return in_quotes;
 }
 
 int carrot_csv_next(carrot_csv_t *c, char ***fieldsp, long *linep, const char **rawp,

@@ -19,7 +19,7 @@ void carrot_csv_destroy(carrot_csv_t *csv); /* NULL is a no-op */
  * garbage after a closing quote, an unterminated quoted field); after -1 the
  * reader has skipped to the next line. Fields are valid until the next call:
  * *fieldsp[i], NUL-terminated. *linep gets the line the record starts on,
- * and *rawp/*rawlenp the record's original bytes (for dead letters). */
+ * and *rawp and *rawlenp the record's original bytes (for dead letters). */
 int carrot_csv_next(carrot_csv_t *csv, char ***fieldsp, long *linep, const char **rawp,
                     size_t *rawlenp, char *errstr, size_t errstr_size);
 

@@ -1,11 +1,15 @@
-/* carrot-ingest: reads CRM activities as JSON lines (a file or stdin),
+/* carrot-ingest: reads a CRM feed (a file or stdin) in one of several
+ * formats, maps each record to CRM activities (adapter.h, mapping.h),
  * validates and encodes them as Avro single-object messages, and produces
  * them to the activities topic keyed by participant id with the idempotent
- * producer. A line that fails goes to the dead-letter topic with its reason
- * and its original bytes; the good lines still go through. It exits once
- * every message is acknowledged, and reports the counts. */
+ * producer. A record that fails goes to the dead-letter topic with its
+ * reason and its original bytes; the good records still go through. It exits
+ * once every message is acknowledged, and reports the counts. */
 #include "activity.h"
 #include "activity_json.h"
+#include "adapter.h"
+#include "csv.h"
+#include "mapping.h"
 #include "config.h"
 #include "kafka.h"
 #include "log.h"
@@ -18,7 +22,8 @@
 #include <string.h>
 
 typedef struct {
-    char *brokers, *topic, *dlq_topic, *input, *program, *source, *log_level;
+    char *brokers, *topic, *dlq_topic, *input, *program, *source, *log_level, *format, *mapping,
+        *entity;
     long long max_line_bytes;
 } ingest_conf_t;
 
@@ -35,17 +40,28 @@ static const carrot_conf_prop_t props[] = {
      "source system for activities that name none"},
     {"max-line-bytes", CARROT_CONF_INT, OFF(max_line_bytes), "262144", 1024, 900000,
      "longer lines go to the dead-letter topic, truncated to this size"},
+    {"format", CARROT_CONF_STR, OFF(format), "generic", 0, 0,
+     "generic (JSON lines in Carrot's fields), mapped (JSON lines with --mapping), salesforce "
+     "(Task/Event REST JSON, a record or a query response per line), salesforce-csv (a data "
+     "export with a header row; --entity), salesforce-cdc (Change Data Capture events, one per "
+     "line), hubspot (webhook bodies or events, one per line)"},
+    {"mapping", CARROT_CONF_STR, OFF(mapping), NULL, 0, 0, "mapping file for --format mapped"},
+    {"entity", CARROT_CONF_STR, OFF(entity), NULL, 0, 0,
+     "Task or Event: what a salesforce-csv file holds (or a salesforce record when it does not "
+     "say)"},
     {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
     CARROT_CONF_END};
 
 static const char usage[] =
-    "usage: carrot-ingest [settings] [--input FILE]\n"
-    "Produces CRM activities from JSON lines to Kafka; bad lines go to the dead-letter topic.";
+    "usage: carrot-ingest [settings] [--format F] [--input FILE]\n"
+    "Produces CRM activities from a CRM feed to Kafka; bad records go to the dead-letter topic.";
 
 typedef struct {
-    long long lines, blank, valid, invalid;
+    long long lines, blank, valid, invalid, skipped;
     long long delivered, dlq_delivered, failed;
 } counts_t;
+
+typedef enum { F_GENERIC, F_MAPPED, F_SALESFORCE, F_SALESFORCE_CSV, F_SALESFORCE_CDC, F_HUBSPOT } format_t;
 
 /* The opaque of each message says which topic it went to. */
 static char DEST_MAIN, DEST_DLQ;
@@ -95,16 +111,193 @@ static int dead_letter(rd_kafka_t *rk, const ingest_conf_t *cf, const char *line
     return produce(rk, cf->dlq_topic, NULL, 0, line, len, h, &DEST_DLQ);
 }
 
+typedef struct {
+    const ingest_conf_t *cf;
+    format_t format;
+    rd_kafka_t *rk;
+    carrot_codec_t *codec;
+    carrot_mapping_t *mapping;
+    carrot_activity_json_defaults_t defaults;
+    counts_t counts;
+} ingest_t;
+
+static const char *const format_names[] = {"generic", "mapped", "salesforce", "salesforce-csv",
+                                           "salesforce-cdc", "hubspot"};
+
+/* The record's activities in the generic shape, appended to out. */
+static int adapt(ingest_t *in, json_t *record, json_t *out, char *reason, size_t size) {
+    switch (in->format) {
+    case F_GENERIC:
+        json_array_append(out, record);
+        return 0;
+    case F_MAPPED: return carrot_mapping_apply(in->mapping, record, out, reason, size);
+    case F_SALESFORCE:
+    case F_SALESFORCE_CSV: return carrot_adapt_salesforce(record, in->cf->entity, out, reason, size);
+    case F_SALESFORCE_CDC: return carrot_adapt_salesforce_cdc(record, out, reason, size);
+    case F_HUBSPOT:
+        if (json_is_array(record)) { /* a whole webhook body */
+            size_t i;
+            json_t *e;
+            json_array_foreach(record, i, e) {
+                if (carrot_adapt_hubspot(e, out, reason, size) != 0) return -1;
+            }
+            return 0;
+        }
+        return carrot_adapt_hubspot(record, out, reason, size);
+    }
+    return -1;
+}
+
+/* One input record: all of its activities are produced, or the record goes
+ * whole to the dead-letter topic. Returns -1 only on a fatal produce error. */
+static int handle(ingest_t *in, const char *raw, size_t len, json_t *record, long long lineno,
+                  const char *parse_error) {
+    char reason[512];
+    json_t *acts = json_array();
+    int bad = 0;
+    if (parse_error) {
+        snprintf(reason, sizeof(reason), "%s", parse_error);
+        bad = 1;
+    } else if (adapt(in, record, acts, reason, sizeof(reason)) != 0)
+        bad = 1;
+    size_t n = json_array_size(acts);
+    carrot_activity_t act;
+    for (size_t i = 0; !bad && i < n; i++) {
+        char why[400];
+        if (carrot_activity_from_json(json_array_get(acts, i), &in->defaults, &act, why,
+                                      sizeof(why)) != 0) {
+            if (n > 1) snprintf(reason, sizeof(reason), "activity %zu of %zu: %s", i + 1, n, why);
+            else snprintf(reason, sizeof(reason), "%s", why);
+            bad = 1;
+        }
+    }
+    if (bad) {
+        json_decref(acts);
+        in->counts.invalid++;
+        return dead_letter(in->rk, in->cf, raw, len, lineno, reason, 0);
+    }
+    if (n == 0) in->counts.skipped++;
+    int fatal = 0;
+    for (size_t i = 0; i < n && !fatal; i++) {
+        avro_value_t *value = carrot_codec_value(in->codec);
+        const void *buf;
+        size_t buflen;
+        carrot_activity_from_json(json_array_get(acts, i), &in->defaults, &act, reason, sizeof(reason));
+        if (carrot_activity_to_avro(&act, value, reason, sizeof(reason)) != 0 ||
+            carrot_codec_encode(in->codec, value, &buf, &buflen, reason, sizeof(reason)) !=
+                CARROT_CODEC_OK) {
+            carrot_error("%s", reason); /* valid activities always encode: a bug */
+            fatal = -1;
+            break;
+        }
+        in->counts.valid++;
+        fatal = produce(in->rk, in->cf->topic, act.participant_id, strlen(act.participant_id), buf,
+                        buflen, NULL, &DEST_MAIN);
+    }
+    json_decref(acts);
+    rd_kafka_poll(in->rk, 0);
+    return fatal;
+}
+
+static int read_json_lines(ingest_t *in, FILE *fp) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int fatal = 0;
+    while (!fatal && (len = getline(&line, &cap, fp)) >= 0) {
+        in->counts.lines++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (len == 0) {
+            in->counts.blank++;
+            continue;
+        }
+        if (len > in->cf->max_line_bytes) {
+            char reason[128];
+            snprintf(reason, sizeof(reason), "line of %zd bytes is longer than max-line-bytes %lld",
+                     len, in->cf->max_line_bytes);
+            in->counts.invalid++;
+            fatal = dead_letter(in->rk, in->cf, line, (size_t)in->cf->max_line_bytes,
+                                in->counts.lines, reason, 1);
+            continue;
+        }
+        json_error_t jerr;
+        char perr[256];
+        json_t *obj = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!obj) snprintf(perr, sizeof(perr), "malformed JSON at column %d: %s", jerr.column, jerr.text);
+        fatal = handle(in, line, (size_t)len, obj, in->counts.lines, obj ? NULL : perr);
+        json_decref(obj);
+    }
+    free(line);
+    return fatal;
+}
+
+static int read_csv(ingest_t *in, FILE *fp) {
+    carrot_csv_t *csv = carrot_csv_new(fp);
+    char **fields, errstr[256];
+    const char *raw;
+    size_t rawlen;
+    long line;
+    json_t *header = json_array();
+    int fatal = 0, n;
+    while (!fatal && csv && (n = carrot_csv_next(csv, &fields, &line, &raw, &rawlen, errstr,
+                                                 sizeof(errstr))) != 0) {
+        in->counts.lines++;
+        if (n == 1 && !fields[0][0]) {
+            in->counts.blank++;
+            continue;
+        }
+        if (json_array_size(header) == 0) {
+            if (n < 0) {
+                carrot_error("%s:%ld: the header row is not valid CSV: %s", in->cf->input, line, errstr);
+                fatal = -1;
+                break;
+            }
+            for (int i = 0; i < n; i++) json_array_append_new(header, json_string(fields[i]));
+            continue;
+        }
+        char reason[300];
+        json_t *rec = NULL;
+        if (n < 0) snprintf(reason, sizeof(reason), "malformed CSV: %s", errstr);
+        else if ((size_t)n != json_array_size(header))
+            snprintf(reason, sizeof(reason), "%d fields where the header has %zu", n,
+                     json_array_size(header));
+        else {
+            rec = json_object();
+            for (int i = 0; i < n && rec; i++) {
+                json_t *v = json_string(fields[i]);
+                if (!v) {
+                    snprintf(reason, sizeof(reason), "column %s is not valid UTF-8",
+                             json_string_value(json_array_get(header, (size_t)i)));
+                    json_decref(rec);
+                    rec = NULL;
+                } else if (fields[i][0])
+                    json_object_set_new(rec, json_string_value(json_array_get(header, (size_t)i)), v);
+                else
+                    json_decref(v);
+            }
+        }
+        fatal = handle(in, raw, rawlen, rec, line, rec ? NULL : reason);
+        json_decref(rec);
+    }
+    if (!csv) fatal = -1;
+    json_decref(header);
+    carrot_csv_destroy(csv);
+    return fatal;
+}
+
 int main(int argc, char **argv) {
     ingest_conf_t cf;
     char errstr[512];
-    int npos = 0, rc;
+    int npos = 0, rc, exit_code = 2;
     carrot_log_set_ident("carrot-ingest");
     carrot_conf_t *conf = carrot_conf_new(props, &cf, errstr, sizeof(errstr));
     if (!conf) {
         carrot_error("%s", errstr);
         return 2;
     }
+    ingest_t in = {.cf = &cf};
+    rd_kafka_conf_t *kconf = NULL;
+    FILE *fp = NULL;
     rc = carrot_conf_parse_args(conf, argc, argv, &npos, usage, errstr, sizeof(errstr));
     if (rc != 0 || npos > 0) {
         if (rc < 0 || npos > 0) carrot_error("%s", rc < 0 ? errstr : "unexpected argument (see --help)");
@@ -114,104 +307,69 @@ int main(int argc, char **argv) {
     int level = carrot_log_level_parse(cf.log_level);
     if (level < 0) {
         carrot_error("invalid log-level \"%s\"", cf.log_level);
-        carrot_conf_destroy(conf);
-        return 2;
+        goto out;
     }
     carrot_log_set_level((carrot_log_level_t)level);
-
-    FILE *in = strcmp(cf.input, "-") == 0 ? stdin : fopen(cf.input, "r");
-    if (!in) {
-        carrot_error("could not open input \"%s\": %s", cf.input, strerror(errno));
-        carrot_conf_destroy(conf);
-        return 2;
+    in.format = (format_t)-1;
+    for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
+        if (strcmp(cf.format, format_names[i]) == 0) in.format = (format_t)i;
+    if ((int)in.format < 0) {
+        carrot_error("unknown format \"%s\" (see --help)", cf.format);
+        goto out;
     }
-    counts_t counts = {0};
+    if (in.format == F_MAPPED &&
+        !(cf.mapping ? (in.mapping = carrot_mapping_load(cf.mapping, errstr, sizeof(errstr)))
+                     : NULL)) {
+        carrot_error("%s", cf.mapping ? errstr : "--format mapped needs --mapping FILE");
+        goto out;
+    }
+    if (cf.entity && strcmp(cf.entity, "Task") != 0 && strcmp(cf.entity, "Event") != 0) {
+        carrot_error("entity must be Task or Event, not \"%s\"", cf.entity);
+        goto out;
+    }
+    fp = strcmp(cf.input, "-") == 0 ? stdin : fopen(cf.input, "r");
+    if (!fp) {
+        carrot_error("could not open input \"%s\": %s", cf.input, strerror(errno));
+        goto out;
+    }
     static const char *const kafka_defaults[] = {"linger.ms", "20", NULL};
-    rd_kafka_conf_t *kconf = carrot_kafka_conf_new(conf, cf.brokers, kafka_defaults, errstr,
-                                                   sizeof(errstr));
+    kconf = carrot_kafka_conf_new(conf, cf.brokers, kafka_defaults, errstr, sizeof(errstr));
     if (!kconf || carrot_kafka_set(kconf, "enable.idempotence", "true", errstr, sizeof(errstr))) {
         carrot_error("%s", errstr);
-        if (kconf) rd_kafka_conf_destroy(kconf);
-        if (in != stdin) fclose(in);
-        carrot_conf_destroy(conf);
-        return 2;
+        goto out;
     }
     rd_kafka_conf_set_dr_msg_cb(kconf, dr_cb);
-    rd_kafka_conf_set_opaque(kconf, &counts);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, sizeof(errstr));
-    carrot_codec_t *codec = rk ? carrot_activity_codec_new(errstr, sizeof(errstr)) : NULL;
-    if (!rk || !codec) {
+    rd_kafka_conf_set_opaque(kconf, &in.counts);
+    if (!(in.rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, sizeof(errstr))) ||
+        !(in.codec = carrot_activity_codec_new(errstr, sizeof(errstr)))) {
         carrot_error("%s", errstr);
-        if (!rk) rd_kafka_conf_destroy(kconf);
-        rd_kafka_destroy(rk);
-        if (in != stdin) fclose(in);
-        carrot_conf_destroy(conf);
-        return 2;
+        goto out;
     }
+    kconf = NULL; /* rd_kafka_new() owns it now */
+    in.defaults = (carrot_activity_json_defaults_t){cf.program, cf.source};
 
-    carrot_activity_json_defaults_t defaults = {cf.program, cf.source};
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int fatal = 0;
-    while (!fatal && (len = getline(&line, &cap, in)) >= 0) {
-        counts.lines++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (len == 0) {
-            counts.blank++;
-            continue;
-        }
-        char reason[512];
-        if (len > cf.max_line_bytes) {
-            snprintf(reason, sizeof(reason), "line of %zd bytes is longer than max-line-bytes %lld",
-                     len, cf.max_line_bytes);
-            counts.invalid++;
-            fatal = dead_letter(rk, &cf, line, (size_t)cf.max_line_bytes, counts.lines, reason, 1);
-            continue;
-        }
-        json_error_t jerr;
-        json_t *obj = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
-        carrot_activity_t act;
-        avro_value_t *value = carrot_codec_value(codec);
-        const void *buf;
-        size_t buflen;
-        if (!obj) {
-            snprintf(reason, sizeof(reason), "malformed JSON at column %d: %s", jerr.column,
-                     jerr.text);
-        } else if (carrot_activity_from_json(obj, &defaults, &act, reason, sizeof(reason)) == 0 &&
-                   carrot_activity_to_avro(&act, value, reason, sizeof(reason)) == 0 &&
-                   carrot_codec_encode(codec, value, &buf, &buflen, reason, sizeof(reason)) ==
-                       CARROT_CODEC_OK) {
-            counts.valid++;
-            fatal = produce(rk, cf.topic, act.participant_id, strlen(act.participant_id), buf,
-                            buflen, NULL, &DEST_MAIN);
-            json_decref(obj);
-            rd_kafka_poll(rk, 0);
-            continue;
-        }
-        json_decref(obj);
-        counts.invalid++;
-        fatal = dead_letter(rk, &cf, line, (size_t)len, counts.lines, reason, 0);
-        rd_kafka_poll(rk, 0);
-    }
-    if (ferror(in)) {
+    int fatal = in.format == F_SALESFORCE_CSV ? read_csv(&in, fp) : read_json_lines(&in, fp);
+    if (ferror(fp)) {
         carrot_error("could not read input \"%s\": %s", cf.input, strerror(errno));
         fatal = 1;
     }
-    free(line);
-    if (in != stdin) fclose(in);
-
     /* Every message must be acknowledged (or failed) before the counts mean anything. */
-    while (rd_kafka_outq_len(rk) > 0) rd_kafka_flush(rk, 1000);
-    printf("{\"lines\":%lld,\"blank\":%lld,\"valid\":%lld,\"invalid\":%lld,"
+    while (rd_kafka_outq_len(in.rk) > 0) rd_kafka_flush(in.rk, 1000);
+    counts_t *c = &in.counts;
+    printf("{\"lines\":%lld,\"blank\":%lld,\"valid\":%lld,\"invalid\":%lld,\"skipped\":%lld,"
            "\"delivered\":%lld,\"dead_lettered\":%lld,\"failed\":%lld}\n",
-           counts.lines, counts.blank, counts.valid, counts.invalid, counts.delivered,
-           counts.dlq_delivered, counts.failed);
-    carrot_info("read %lld lines: %lld activities delivered, %lld to %s, %lld failed",
-                counts.lines, counts.delivered, counts.dlq_delivered, cf.dlq_topic, counts.failed);
-    int exit_code = fatal || counts.failed ? 1 : 0;
-    carrot_codec_destroy(codec);
-    rd_kafka_destroy(rk);
+           c->lines, c->blank, c->valid, c->invalid, c->skipped, c->delivered, c->dlq_delivered,
+           c->failed);
+    carrot_info("read %lld records: %lld activities delivered, %lld records to %s, %lld skipped "
+                "(not activities), %lld failed",
+                c->lines, c->delivered, c->dlq_delivered, cf.dlq_topic, c->skipped, c->failed);
+    exit_code = fatal || c->failed ? 1 : 0;
+out:
+    if (kconf) rd_kafka_conf_destroy(kconf);
+    carrot_codec_destroy(in.codec);
+    if (in.rk) rd_kafka_destroy(in.rk);
+    carrot_mapping_destroy(in.mapping);
+    if (fp && fp != stdin) fclose(fp);
     carrot_conf_destroy(conf);
     return exit_code;
 }
