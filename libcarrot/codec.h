@@ -1,7 +1,10 @@
 /* codec.h: Avro single-object encoding of one record type.
  *
  * A message is 0xC3 0x01, the 8-byte little-endian CRC-64-AVRO fingerprint of
- * the writer schema's Parsing Canonical Form, then the Avro binary body.
+ * the writer schema's Parsing Canonical Form, then the Avro binary body; or,
+ * for shops that run a schema registry, the Confluent wire format: 0x00, the
+ * registry's 4-byte big-endian schema id, then the body. Decoding tells the
+ * two apart by the first byte.
  * A codec encodes with its reader (current) schema and decodes any writer
  * schema it knows, resolving older versions to the current one with their
  * defaults (resolve.h; avro-c's own resolver cannot fill defaults).
@@ -21,6 +24,9 @@
 #define CARROT_SO_MAGIC0 0xC3
 #define CARROT_SO_MAGIC1 0x01
 #define CARROT_SO_HEADER_SIZE 10
+/* Confluent wire format: 0x00, then the schema registry's 4-byte big-endian id. */
+#define CARROT_CF_MAGIC 0x00
+#define CARROT_CF_HEADER_SIZE 5
 
 typedef enum {
     CARROT_CODEC_OK = 0,
@@ -49,6 +55,20 @@ void carrot_codec_destroy(carrot_codec_t *codec);
 int carrot_codec_add_writer(carrot_codec_t *codec, const char *schema_json, char *errstr,
                             size_t errstr_size);
 
+/* Registers a writer schema under a schema registry id (Confluent wire
+ * format). The same schema may also be known by fingerprint. */
+int carrot_codec_add_writer_id(carrot_codec_t *codec, int32_t id, const char *schema_json,
+                               char *errstr, size_t errstr_size);
+
+/* Makes carrot_codec_encode() write the Confluent wire format with this id
+ * (the current schema's id in the registry); a negative id restores
+ * single-object encoding, the default. */
+void carrot_codec_set_registry_id(carrot_codec_t *codec, int32_t id);
+
+/* 1 when buf is Confluent-framed with a schema id this codec does not know
+ * yet, and *idp gets it (the caller fetches the schema and adds it). */
+int carrot_codec_unknown_id(const carrot_codec_t *codec, const void *buf, size_t len, int32_t *idp);
+
 /* Fingerprint of the current schema. */
 uint64_t carrot_codec_fingerprint(const carrot_codec_t *codec);
 avro_schema_t carrot_codec_schema(const carrot_codec_t *codec);
@@ -57,7 +77,8 @@ avro_schema_t carrot_codec_schema(const carrot_codec_t *codec);
  * for the caller to fill and pass to carrot_codec_encode(). */
 avro_value_t *carrot_codec_value(carrot_codec_t *codec);
 
-/* Encodes value (of the current schema) as a single-object message into the
+/* Encodes value (of the current schema) as a single-object message (or in
+ * the Confluent wire format, see carrot_codec_set_registry_id()) into the
  * codec's buffer; *bufp is valid until the next encode. */
 carrot_codec_err_t carrot_codec_encode(carrot_codec_t *codec, avro_value_t *value,
                                        const void **bufp, size_t *lenp, char *errstr,

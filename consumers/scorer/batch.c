@@ -208,8 +208,8 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         rd_kafka_message_t *m = msgs[i];
         avro_value_t *value;
         carrot_activity_t act;
-        carrot_codec_err_t cerr = carrot_codec_decode(s->activity_codec, m->payload, m->len, &value,
-                                                      errstr, sizeof(errstr));
+        carrot_codec_err_t cerr = carrot_registry_decode(s->registry, s->activity_codec, m->payload,
+                                                         m->len, &value, errstr, sizeof(errstr));
         if (cerr != CARROT_CODEC_OK ||
             carrot_activity_from_avro(value, &act, errstr, sizeof(errstr)) != 0 ||
             carrot_activity_validate(&act, errstr, sizeof(errstr)) != 0) {

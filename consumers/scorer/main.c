@@ -41,6 +41,9 @@ static const carrot_conf_prop_t props[] = {
      "Kafka transaction timeout"},
     {"until-drained", CARROT_CONF_BOOL, OFF(until_drained), "false", 0, 0,
      "exit once every assigned partition is read to its end (batch runs, tests)"},
+    {"schema-registry", CARROT_CONF_STR, OFF(schema_registry), NULL, 0, 0,
+     "base URL of a Confluent-compatible schema registry, to read activities in the Confluent "
+     "wire format (single-object messages need none)"},
     {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
     CARROT_CONF_END};
 
@@ -161,7 +164,9 @@ int main(int argc, char **argv) {
         carrot_error("out of memory");
         goto out;
     }
-    if (!(s.rules = carrot_rules_load(cf.rules, errstr, sizeof(errstr))) ||
+    if ((cf.schema_registry &&
+         !(s.registry = carrot_registry_new(cf.schema_registry, errstr, sizeof(errstr)))) ||
+        !(s.rules = carrot_rules_load(cf.rules, errstr, sizeof(errstr))) ||
         !(s.activity_codec = carrot_activity_codec_new(errstr, sizeof(errstr))) ||
         !(s.award_codec = carrot_award_codec_new(errstr, sizeof(errstr))) ||
         !(s.producer = make_producer(&s, conf, errstr, sizeof(errstr))) ||
@@ -217,6 +222,7 @@ out:
     if (s.producer) rd_kafka_destroy(s.producer);
     carrot_codec_destroy(s.activity_codec);
     carrot_codec_destroy(s.award_codec);
+    carrot_registry_destroy(s.registry);
     carrot_rules_destroy(s.rules);
     carrot_board_destroy(s.board);
     carrot_drain_destroy(s.drain);

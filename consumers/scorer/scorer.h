@@ -6,13 +6,14 @@
 #include "codec.h"
 #include "kafka.h"
 #include "leaderboard.h"
+#include "registry.h"
 #include "rules.h"
 
 #include <signal.h>
 
 typedef struct {
     char *brokers, *topic, *awards_topic, *dlq_topic, *group, *instance, *rules;
-    char *redis_host, *log_level;
+    char *redis_host, *log_level, *schema_registry;
     long long redis_port, batch_size, batch_ms, seen_ttl, txn_timeout_ms;
     int until_drained;
 } scorer_conf_t;
@@ -26,6 +27,7 @@ typedef struct scorer_s {
     const scorer_conf_t *cf;
     rd_kafka_t *consumer, *producer;
     carrot_codec_t *activity_codec, *award_codec;
+    carrot_registry_t *registry; /* NULL unless --schema-registry */
     carrot_rules_t *rules;
     carrot_board_t *board;
     carrot_drain_t *drain;

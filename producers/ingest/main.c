@@ -10,6 +10,8 @@
 #include "adapter.h"
 #include "csv.h"
 #include "mapping.h"
+#include "registry.h"
+#include "schemas.h"
 #include "config.h"
 #include "kafka.h"
 #include "log.h"
@@ -23,7 +25,7 @@
 
 typedef struct {
     char *brokers, *topic, *dlq_topic, *input, *program, *source, *log_level, *format, *mapping,
-        *entity;
+        *entity, *wire_format, *schema_registry;
     long long max_line_bytes;
 } ingest_conf_t;
 
@@ -49,6 +51,12 @@ static const carrot_conf_prop_t props[] = {
     {"entity", CARROT_CONF_STR, OFF(entity), NULL, 0, 0,
      "Task or Event: what a salesforce-csv file holds (or a salesforce record when it does not "
      "say)"},
+    {"wire-format", CARROT_CONF_STR, OFF(wire_format), "single-object", 0, 0,
+     "single-object (Avro single-object encoding) or confluent (magic byte 0 and a schema "
+     "registry id; needs --schema-registry)"},
+    {"schema-registry", CARROT_CONF_STR, OFF(schema_registry), NULL, 0, 0,
+     "base URL of a Confluent-compatible schema registry; the schema is registered under "
+     "<topic>-value"},
     {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
     CARROT_CONF_END};
 
@@ -346,6 +354,27 @@ int main(int argc, char **argv) {
         goto out;
     }
     kconf = NULL; /* rd_kafka_new() owns it now */
+    if (strcmp(cf.wire_format, "confluent") == 0) {
+        char subject[512];
+        int32_t id;
+        snprintf(subject, sizeof(subject), "%s-value", cf.topic);
+        carrot_registry_t *reg =
+            cf.schema_registry ? carrot_registry_new(cf.schema_registry, errstr, sizeof(errstr)) : NULL;
+        if (!cf.schema_registry) snprintf(errstr, sizeof(errstr), "--wire-format confluent needs --schema-registry URL");
+        rc = reg ? carrot_registry_register(reg, subject, carrot_schema_crm_activity, &id, errstr,
+                                            sizeof(errstr))
+                 : -1;
+        carrot_registry_destroy(reg);
+        if (rc) {
+            carrot_error("%s", errstr);
+            goto out;
+        }
+        carrot_info("schema registered as id %d under %s", (int)id, subject);
+        carrot_codec_set_registry_id(in.codec, id);
+    } else if (strcmp(cf.wire_format, "single-object") != 0) {
+        carrot_error("wire-format must be single-object or confluent, not \"%s\"", cf.wire_format);
+        goto out;
+    }
     in.defaults = (carrot_activity_json_defaults_t){cf.program, cf.source};
 
     int fatal = in.format == F_SALESFORCE_CSV ? read_csv(&in, fp) : read_json_lines(&in, fp);
