@@ -10,3 +10,5 @@ bash deploy/build.sh build
 bash deploy/services.sh start
 echo "== ledger: awards booked per second vs plain COPY =="
 build/bench/bench_ledger --brokers "$CARROT_BROKERS" --pg-dsn "$CARROT_PG_DSN" "$@"
+echo "== codec: CrmActivity encode/decode vs raw avro-c generic =="
+build/bench/bench_codec

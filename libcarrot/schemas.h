@@ -5,5 +5,6 @@
 
 extern const char carrot_schema_crm_activity[]; /* schemas/crm_activity.avsc */
 extern const char carrot_schema_award[];        /* schemas/award.avsc */
+extern const char carrot_schema_participant[];  /* schemas/participant.avsc */
 
 #endif

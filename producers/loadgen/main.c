@@ -6,7 +6,8 @@
  * weight 1/(i+1), so a few people are very active and most are not. Some
  * records are logged late, some are deleted afterwards, and --bad-every N
  * makes every Nth line invalid in one of several ways, for the dead-letter
- * path. */
+ * path; --duplicate-every and --bad-picklist-every add resent lines and
+ * off-list pick-list values; --rate paces the output for latency runs. */
 #include "activity.h"
 #include "config.h"
 #include "log.h"
@@ -17,10 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     char *program, *start;
-    long long seed, count, participants, bad_every, delete_every, span_days;
+    long long seed, count, participants, bad_every, delete_every, span_days, rate, duplicate_every,
+        bad_picklist_every;
 } loadgen_conf_t;
 
 #define OFF(f) offsetof(loadgen_conf_t, f)
@@ -36,6 +39,12 @@ static const carrot_conf_prop_t props[] = {
      "make every Nth line invalid (0: none)"},
     {"delete-every", CARROT_CONF_INT, OFF(delete_every), "50", 0, 1000000000LL,
      "every Nth activity deletes an earlier one (0: none)"},
+    {"duplicate-every", CARROT_CONF_INT, OFF(duplicate_every), "0", 0, 1000000000LL,
+     "every Nth line repeats an earlier line exactly, as a CRM resending it would (0: none)"},
+    {"bad-picklist-every", CARROT_CONF_INT, OFF(bad_picklist_every), "0", 0, 1000000000LL,
+     "every Nth call or meeting has a disposition or outcome outside the pick list (0: none)"},
+    {"rate", CARROT_CONF_INT, OFF(rate), "0", 0, 10000000,
+     "lines per second to write at (0: as fast as possible)"},
     CARROT_CONF_END};
 
 static const char usage[] = "usage: carrot-loadgen [settings] > feed.jsonl\n"
@@ -118,8 +127,22 @@ int main(int argc, char **argv) {
         cum[i] = total;
     }
     for (size_t i = 0; i < NMIX; i++) mixtotal += mix[i].weight;
-    int64_t span_ms = cf.span_days * 86400000LL;
+    int64_t span_ms = cf.span_days * 86400000LL, t0 = carrot_time_mono_ms();
+    char *last = NULL; /* a recent line, for duplicates */
+    size_t lastcap = 0;
     for (long long n = 1; n <= cf.count; n++) {
+        if (cf.rate > 0) { /* pace: line n is due at n / rate seconds */
+            int64_t due = t0 + n * 1000 / cf.rate, now = carrot_time_mono_ms();
+            if (due > now) {
+                fflush(stdout);
+                struct timespec ts = {(due - now) / 1000, ((due - now) % 1000) * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+        }
+        if (cf.duplicate_every && n % cf.duplicate_every == 0 && last) {
+            fputs(last, stdout);
+            continue;
+        }
         double u = uniform() * total;
         long lo = 0, hi = np - 1; /* first cum >= u */
         while (lo < hi) {
@@ -166,28 +189,45 @@ int main(int argc, char **argv) {
             continue;
         }
         if (record == n) ring[nring++ % RING] = (created_t){n, lo, t};
+        char *line = NULL;
+        size_t linelen = 0;
+        FILE *real_stdout = stdout;
+        if (cf.duplicate_every) stdout = open_memstream(&line, &linelen); /* keep it to repeat */
         printf("{\"event_id\":\"evt-%lld\",\"program_id\":\"%s\",\"source_system\":\"loadgen\","
                "\"source_record_id\":\"rec-%lld\",\"change_type\":\"%s\",\"activity_type\":\"%s\","
                "\"occurred_at\":\"%s\",\"recorded_at\":\"%s\",\"participant_id\":\"p%04ld\","
                "\"segment\":\"%s\",\"team_id\":\"team-%02d\",\"region\":\"%s\",\"tenure_days\":%d",
                n, cf.program, record, change, type, occ, rec, lo, segments[p->segment], p->team,
                regions[p->region], p->tenure_days);
+        int off_list = cf.bad_picklist_every && n % cf.bad_picklist_every == 0;
         if (strcmp(type, "call") == 0)
-            printf(",\"disposition\":\"%s\",\"duration_seconds\":%ld", dispositions[pick(4)],
-                   30 + pick(1200));
+            printf(",\"disposition\":\"%s\",\"duration_seconds\":%ld",
+                   off_list ? "Left VM!!" : dispositions[pick(4)], 30 + pick(1200));
         if (strcmp(type, "meeting") == 0)
-            printf(",\"outcome\":\"%s\",\"duration_seconds\":%ld", outcomes[pick(3)],
-                   900 + pick(3600));
+            printf(",\"outcome\":\"%s\",\"duration_seconds\":%ld",
+                   off_list ? "sort of happened" : outcomes[pick(3)], 900 + pick(3600));
         if (strcmp(type, "opportunity_stage") == 0 || strcmp(type, "deal_won") == 0 ||
             strcmp(type, "quote") == 0)
             printf(",\"opportunity_id\":\"opp-%ld\",\"stage\":\"%s\",\"amount_minor\":%ld,"
                    "\"currency\":\"USD\"", pick(500), stages[pick(4)], 50000 + pick(5000000));
         printf(",\"account_id\":\"acct-%ld\",\"text_length\":%ld}\n", pick(200),
                uniform() < 0.2 ? 0 : pick(400));
+        if (cf.duplicate_every) {
+            fclose(stdout);
+            stdout = real_stdout;
+            fputs(line, stdout);
+            if (linelen + 1 > lastcap) {
+                lastcap = linelen + 1;
+                last = realloc(last, lastcap);
+            }
+            memcpy(last, line, linelen + 1);
+            free(line);
+        }
     }
     free(people);
     free(cum);
     free(ring);
+    free(last);
     carrot_conf_destroy(conf);
     return 0;
 }

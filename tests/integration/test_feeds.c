@@ -1,0 +1,106 @@
+/* test_feeds.c: carrot-ingest reading real CRM feed formats from
+ * tests/data/ into the real Kafka: Salesforce REST JSON, a data-export CSV
+ * and Change Data Capture; what maps becomes activities, the rest lands in
+ * the dead-letter topic whole, with its reason and original bytes. */
+#include "activity.h"
+#include "ittools.h"
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static long long count(const char *json, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    ck_assert_msg(p != NULL, "no %s in %s", key, json);
+    return atoll(p + strlen(pat));
+}
+
+/* Ingests file in format into fresh topics; returns ingest's JSON counts. */
+static char *ingest(const char *format, const char *file, const char *entity, char *topic,
+                    char *dlq) {
+    char program[48], path[4096];
+    it_unique(program, sizeof(program), "fd");
+    sprintf(topic, "%s.activities", program);
+    sprintf(dlq, "%s.dlq", program);
+    it_create_topic(topic, 1, NULL);
+    it_create_topic(dlq, 1, NULL);
+    snprintf(path, sizeof(path), "%s/tests/data/%s", CARROT_SOURCE_DIR, file);
+    char *out, *argv[] = {CARROT_INGEST, "--format", (char *)format, "--input", path, "--topic", topic,
+                          "--dlq-topic", dlq, "--program", program, "--log-level", "error",
+                          entity ? "--entity" : NULL, (char *)entity, NULL};
+    ck_assert_int_eq(it_run(argv, &out), 0);
+    return out;
+}
+
+START_TEST(salesforce_rest_json) {
+    char topic[96], dlq[96];
+    char *out = ingest("salesforce", "salesforce-tasks.json", NULL, topic, dlq);
+    ck_assert_int_eq(count(out, "valid"), 4);
+    ck_assert_int_eq(count(out, "invalid"), 2);
+    ck_assert_int_eq(count(out, "delivered"), 4);
+    free(out);
+    it_msg_t *m;
+    size_t n = it_consume_all(dlq, &m);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(m[0].error, "missing participant_id");
+    ck_assert_str_eq(m[1].error, "a Lead record is not a Task or an Event");
+    ck_assert_ptr_nonnull(strstr(m[1].value, "\"00Q5e00000AAAAAAA1\""));
+    it_msgs_free(m, n);
+}
+END_TEST
+
+START_TEST(salesforce_csv_export) {
+    char topic[96], dlq[96];
+    char *out = ingest("salesforce-csv", "salesforce-tasks.csv", "Task", topic, dlq);
+    ck_assert_int_eq(count(out, "valid"), 3);
+    ck_assert_int_eq(count(out, "invalid"), 3);
+    free(out);
+    it_msg_t *m;
+    size_t n = it_consume_all(dlq, &m);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(m[0].error, "CallDurationInSeconds \"a lot\" is not a number of seconds");
+    ck_assert_str_eq(m[1].error, "malformed CSV: text after the closing quote of field 3");
+    ck_assert_ptr_nonnull(strstr(m[1].value, "\"x\"y\""));
+    ck_assert_str_eq(m[2].error, "3 fields where the header has 18");
+    it_msgs_free(m, n);
+    n = it_consume_all(topic, &m);
+    ck_assert_uint_eq(n, 3);
+    char errstr[256];
+    carrot_codec_t *codec = carrot_activity_codec_new(errstr, sizeof(errstr));
+    avro_value_t *v;
+    carrot_activity_t a;
+    ck_assert_int_eq(carrot_codec_decode(codec, m[0].value, m[0].value_len, &v, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(carrot_activity_from_avro(v, &a, errstr, sizeof(errstr)), 0);
+    ck_assert_str_eq(a.event_id, "sf:Task:00T5e00000Csv01AAV");
+    ck_assert_int_eq(a.text_length, 51); /* the quoted description, line break and all */
+    ck_assert_int_eq(carrot_codec_decode(codec, m[2].value, m[2].value_len, &v, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(carrot_activity_from_avro(v, &a, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(a.change_type, CARROT_CHANGE_DELETE);
+    carrot_codec_destroy(codec);
+    it_msgs_free(m, n);
+}
+END_TEST
+
+START_TEST(salesforce_cdc) {
+    char topic[96], dlq[96];
+    char *out = ingest("salesforce-cdc", "salesforce-cdc.jsonl", NULL, topic, dlq);
+    ck_assert_int_eq(count(out, "valid"), 6);
+    ck_assert_int_eq(count(out, "invalid"), 1);
+    ck_assert_int_eq(count(out, "skipped"), 1);
+    free(out);
+    it_msg_t *m;
+    size_t n = it_consume_all(dlq, &m);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_ptr_nonnull(strstr(m[0].error, "GAP_OVERFLOW event for Task"));
+    ck_assert_ptr_nonnull(strstr(m[0].value, "\"GAP_OVERFLOW\""));
+    it_msgs_free(m, n);
+}
+END_TEST
+
+int main(void) {
+    const TTest *tests[] = {salesforce_rest_json, salesforce_csv_export, salesforce_cdc, NULL};
+    return carrot_test_run(carrot_test_suite("feeds", tests));
+}
