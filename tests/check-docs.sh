@@ -8,7 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 readme="$root/README.md"
 generated="$(mktemp)"
 trap 'rm -f "$generated"' EXIT
-for p in producers/carrot-ingest producers/carrot-loadgen consumers/carrot-scorer \
+for p in producers/carrot-ingest producers/carrot-webhook producers/carrot-loadgen consumers/carrot-scorer \
     consumers/carrot-leaderboard ledger/carrot-ledger; do
     printf '#### %s\n\n' "$(basename "$p")"
     "$build/$p" --help-markdown
