@@ -15,7 +15,7 @@
  *   sf:Opportunity:<Id>:stage:<StageName>    an opportunity reaching a stage
  *   hs:<portalId>:<eventId>                  a HubSpot webhook event
  * A DELETE carries the record id and, when the source says, the owner and the
- * activity type; the scorer takes the points back from what that record
+ * activity type: the record id is what lets scoring find what that record
  * earned. */
 #ifndef CARROT_ADAPTER_H
 #define CARROT_ADAPTER_H
