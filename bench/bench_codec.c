@@ -38,11 +38,10 @@ static carrot_activity_t sample(long long i, char *id) {
 int main(int argc, char **argv) {
     bench_conf_t cf;
     char errstr[512], id[32];
-    int npos;
-    carrot_conf_t *conf = carrot_conf_new(props, &cf, errstr, sizeof(errstr));
-    int rc = carrot_conf_parse_args(conf, argc, argv, &npos, "usage: bench_codec [--records N]",
-                                    errstr, sizeof(errstr));
-    if (rc) return rc > 0 ? 0 : 2;
+    int exit_code;
+    carrot_conf_t *conf = carrot_conf_init_program("bench_codec", props, &cf, argc, argv, NULL,
+                                                   "usage: bench_codec [--records N]", &exit_code);
+    if (!conf) return exit_code;
     carrot_codec_t *codec = carrot_activity_codec_new(errstr, sizeof(errstr));
     if (!codec) return carrot_error("%s", errstr), 1;
     /* one encoded record to decode over and over, for both sides */

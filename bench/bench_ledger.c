@@ -72,13 +72,10 @@ static void award_of(long long i, const bench_conf_t *cf, const char *program, c
 int main(int argc, char **argv) {
     bench_conf_t cf;
     char errstr[512], program[64], topic[96], group[96];
-    int npos;
-    carrot_log_set_ident("bench_ledger");
-    carrot_conf_t *conf = carrot_conf_new(props, &cf, errstr, sizeof(errstr));
-    int rc = conf ? carrot_conf_parse_args(conf, argc, argv, &npos,
-                                           "usage: bench_ledger [settings]", errstr, sizeof(errstr))
-                  : -1;
-    if (rc) return rc > 0 ? 0 : 2;
+    int exit_code;
+    carrot_conf_t *conf = carrot_conf_init_program("bench_ledger", props, &cf, argc, argv, NULL,
+                                                   "usage: bench_ledger [settings]", &exit_code);
+    if (!conf) return exit_code;
     snprintf(program, sizeof(program), "bench-%d-%lld", (int)getpid(), (long long)carrot_time_now_ms() % 100000);
     snprintf(topic, sizeof(topic), "%s.awards", program);
     snprintf(group, sizeof(group), "%s.ledger", program);

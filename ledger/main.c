@@ -224,28 +224,18 @@ static int command(const char *cmd, const carrot_conf_t *conf, ledger_conf_t *cf
 
 int main(int argc, char **argv) {
     ledger_conf_t cf;
-    char errstr[512];
-    int npos = 0, rc;
-    carrot_log_set_ident("carrot-ledger");
-    carrot_conf_t *conf = carrot_conf_new(props, &cf, errstr, sizeof(errstr));
-    if (!conf) return carrot_error("%s", errstr), 2;
-    rc = carrot_conf_parse_args(conf, argc, argv, &npos, usage, errstr, sizeof(errstr));
-    if (rc != 0) {
-        if (rc < 0) carrot_error("%s", errstr);
-        carrot_conf_destroy(conf);
-        return rc > 0 ? 0 : 2;
-    }
-    int level = carrot_log_level_parse(cf.log_level);
-    if (level < 0 || npos != 1) {
-        if (level < 0) carrot_error("invalid log-level \"%s\"", cf.log_level);
-        else carrot_error("expected one command (see --help)");
+    int npos = 0, exit_code;
+    carrot_conf_t *conf = carrot_conf_init_program("carrot-ledger", props, &cf, argc, argv, &npos,
+                                                   usage, &exit_code);
+    if (!conf) return exit_code;
+    if (npos != 1) {
+        carrot_error("expected one command (see --help)");
         carrot_conf_destroy(conf);
         return 2;
     }
-    carrot_log_set_level((carrot_log_level_t)level);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    int exit_code = command(argv[1], conf, &cf);
+    exit_code = command(argv[1], conf, &cf);
     carrot_conf_destroy(conf);
     return exit_code;
 }

@@ -1,6 +1,8 @@
 /* config.c: table-driven settings (see config.h for precedence and ownership). */
 #include "config.h"
 
+#include "log.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -242,6 +244,11 @@ int carrot_conf_parse_args(carrot_conf_t *conf, int argc, char **argv, int *npos
             continue;
         }
         const carrot_conf_prop_t *p = find_prop(conf, name);
+        if (!p && strncmp(name, "kafka.", 6) != 0 &&
+            !(strncmp(name, "no-", 3) == 0 && find_prop(conf, name + 3))) {
+            snprintf(errstr, errstr_size, "unknown option \"--%s\" (see --help)", name);
+            return -1;
+        }
         if (!value) {
             if (p && p->type == CARROT_CONF_BOOL) value = "true";
             else if (strncmp(name, "no-", 3) == 0 && (p = find_prop(conf, name + 3)) &&
@@ -299,4 +306,39 @@ int carrot_conf_foreach_prefixed(const carrot_conf_t *conf, const char *prefix,
         if (rc) return rc;
     }
     return 0;
+}
+
+carrot_conf_t *carrot_conf_init_program(const char *ident, const carrot_conf_prop_t *props,
+                                        void *dst, int argc, char **argv, int *nposp,
+                                        const char *usage, int *exit_codep) {
+    char errstr[512];
+    int npos = 0;
+    carrot_log_set_ident(ident);
+    *exit_codep = 2;
+    carrot_conf_t *conf = carrot_conf_new(props, dst, errstr, sizeof(errstr));
+    if (!conf) {
+        carrot_error("%s", errstr);
+        return NULL;
+    }
+    int rc = carrot_conf_parse_args(conf, argc, argv, &npos, usage, errstr, sizeof(errstr));
+    if (rc > 0) *exit_codep = 0; /* --help */
+    else if (rc < 0) carrot_error("%s", errstr);
+    else if (npos > 0 && !nposp) carrot_error("unexpected argument \"%s\" (see --help)", argv[1]);
+    if (rc != 0 || (npos > 0 && !nposp)) {
+        carrot_conf_destroy(conf);
+        return NULL;
+    }
+    const carrot_conf_prop_t *p = find_prop(conf, "log-level");
+    if (p && p->type == CARROT_CONF_STR) {
+        const char *name = *(char **)(conf->dst + p->offset);
+        int level = name ? carrot_log_level_parse(name) : -1;
+        if (level < 0) {
+            carrot_error("invalid log-level \"%s\" (error, warn, info or debug)", name ? name : "");
+            carrot_conf_destroy(conf);
+            return NULL;
+        }
+        carrot_log_set_level((carrot_log_level_t)level);
+    }
+    if (nposp) *nposp = npos;
+    return conf;
 }

@@ -70,6 +70,16 @@ int carrot_conf_load_env(carrot_conf_t *conf, char *errstr, size_t errstr_size);
 int carrot_conf_parse_args(carrot_conf_t *conf, int argc, char **argv, int *nposp,
                            const char *usage, char *errstr, size_t errstr_size);
 
+/* What every program's main() does first: names the program in logs, applies
+ * the table's defaults into dst, reads --config, the environment and argv
+ * (as carrot_conf_parse_args()), and applies the "log-level" setting when
+ * the table has one. Positional arguments end up in argv[1..*nposp]; pass
+ * nposp NULL to refuse any. Returns the conf (the caller destroys it), or
+ * NULL with *exit_codep set: 0 after --help, 2 on bad usage (logged). */
+carrot_conf_t *carrot_conf_init_program(const char *ident, const carrot_conf_prop_t *props,
+                                        void *dst, int argc, char **argv, int *nposp,
+                                        const char *usage, int *exit_codep);
+
 /* Prints the generated help: usage, then one line per key with its default
  * and range. markdown=1 prints the same as a Markdown table for the README. */
 void carrot_conf_print_help(const carrot_conf_t *conf, FILE *fp, const char *usage,

@@ -28,16 +28,11 @@ static const char usage[] = "usage: carrot-leaderboard [--program P] [--top N] [
 int main(int argc, char **argv) {
     board_conf_t cf;
     char errstr[512];
-    int npos = 0, rc, exit_code = 1;
-    carrot_log_set_ident("carrot-leaderboard");
-    carrot_conf_t *conf = carrot_conf_new(props, &cf, errstr, sizeof(errstr));
-    if (!conf) return carrot_error("%s", errstr), 2;
-    rc = carrot_conf_parse_args(conf, argc, argv, &npos, usage, errstr, sizeof(errstr));
-    if (rc != 0) {
-        if (rc < 0) carrot_error("%s", errstr);
-        carrot_conf_destroy(conf);
-        return rc > 0 ? 0 : 2;
-    }
+    int exit_code;
+    carrot_conf_t *conf = carrot_conf_init_program("carrot-leaderboard", props, &cf, argc, argv,
+                                                   NULL, usage, &exit_code);
+    if (!conf) return exit_code;
+    exit_code = 1;
     int json = cf.format[0] == 'j';
     carrot_board_t *board = carrot_board_new(cf.redis_host, (int)cf.redis_port, 5000);
     carrot_board_entry_t *entries = calloc((size_t)cf.top, sizeof(*entries));

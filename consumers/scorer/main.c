@@ -131,30 +131,14 @@ static rd_kafka_t *make_producer(scorer_t *s, const carrot_conf_t *conf, char *e
     return rk;
 }
 
-static int setup_log(const char *level) {
-    int l = carrot_log_level_parse(level);
-    if (l < 0) {
-        carrot_error("invalid log-level \"%s\"", level);
-        return -1;
-    }
-    carrot_log_set_level((carrot_log_level_t)l);
-    return 0;
-}
-
 int main(int argc, char **argv) {
     scorer_conf_t cf;
     char errstr[512];
-    int npos = 0, rc, exit_code = 1;
-    carrot_log_set_ident("carrot-scorer");
-    carrot_conf_t *conf = carrot_conf_new(props, &cf, errstr, sizeof(errstr));
-    if (!conf) return carrot_error("%s", errstr), 2;
-    rc = carrot_conf_parse_args(conf, argc, argv, &npos, usage, errstr, sizeof(errstr));
-    if (rc != 0 || npos > 0 || setup_log(cf.log_level) != 0) {
-        if (rc < 0) carrot_error("%s", errstr);
-        else if (npos > 0) carrot_error("unexpected argument \"%s\" (see --help)", argv[1]);
-        carrot_conf_destroy(conf);
-        return rc > 0 ? 0 : 2;
-    }
+    int rc, exit_code;
+    carrot_conf_t *conf = carrot_conf_init_program("carrot-scorer", props, &cf, argc, argv, NULL,
+                                                   usage, &exit_code);
+    if (!conf) return exit_code;
+    exit_code = 1;
 
     scorer_t s = {.cf = &cf, .stop = &stop};
     rd_kafka_message_t **msgs = calloc((size_t)cf.batch_size, sizeof(*msgs));

@@ -296,28 +296,14 @@ static int read_csv(ingest_t *in, FILE *fp) {
 int main(int argc, char **argv) {
     ingest_conf_t cf;
     char errstr[512];
-    int npos = 0, rc, exit_code = 2;
-    carrot_log_set_ident("carrot-ingest");
-    carrot_conf_t *conf = carrot_conf_new(props, &cf, errstr, sizeof(errstr));
-    if (!conf) {
-        carrot_error("%s", errstr);
-        return 2;
-    }
+    int rc, exit_code;
+    carrot_conf_t *conf = carrot_conf_init_program("carrot-ingest", props, &cf, argc, argv, NULL,
+                                                   usage, &exit_code);
+    if (!conf) return exit_code;
+    exit_code = 2;
     ingest_t in = {.cf = &cf};
     rd_kafka_conf_t *kconf = NULL;
     FILE *fp = NULL;
-    rc = carrot_conf_parse_args(conf, argc, argv, &npos, usage, errstr, sizeof(errstr));
-    if (rc != 0 || npos > 0) {
-        if (rc < 0 || npos > 0) carrot_error("%s", rc < 0 ? errstr : "unexpected argument (see --help)");
-        carrot_conf_destroy(conf);
-        return rc > 0 ? 0 : 2;
-    }
-    int level = carrot_log_level_parse(cf.log_level);
-    if (level < 0) {
-        carrot_error("invalid log-level \"%s\"", cf.log_level);
-        goto out;
-    }
-    carrot_log_set_level((carrot_log_level_t)level);
     in.format = (format_t)-1;
     for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
         if (strcmp(cf.format, format_names[i]) == 0) in.format = (format_t)i;

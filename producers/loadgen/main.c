@@ -90,17 +90,10 @@ typedef struct {
 
 int main(int argc, char **argv) {
     loadgen_conf_t cf;
-    char errstr[512];
-    int npos = 0;
-    carrot_log_set_ident("carrot-loadgen");
-    carrot_conf_t *conf = carrot_conf_new(props, &cf, errstr, sizeof(errstr));
-    if (!conf) return carrot_error("%s", errstr), 2;
-    int rc = carrot_conf_parse_args(conf, argc, argv, &npos, usage, errstr, sizeof(errstr));
-    if (rc != 0) {
-        if (rc < 0) carrot_error("%s", errstr);
-        carrot_conf_destroy(conf);
-        return rc > 0 ? 0 : 2;
-    }
+    int exit_code;
+    carrot_conf_t *conf = carrot_conf_init_program("carrot-loadgen", props, &cf, argc, argv, NULL,
+                                                   usage, &exit_code);
+    if (!conf) return exit_code;
     int64_t start;
     if (carrot_time_parse(cf.start, &start) != 0) {
         carrot_error("start: \"%s\" is not an RFC 3339 timestamp", cf.start);

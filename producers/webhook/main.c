@@ -294,21 +294,16 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
 int main(int argc, char **argv) {
     webhook_conf_t cf;
     char errstr[512];
-    int npos = 0, exit_code = 1;
-    carrot_log_set_ident("carrot-webhook");
-    carrot_conf_t *conf = carrot_conf_new(props, &cf, errstr, sizeof(errstr));
-    if (!conf) return carrot_error("%s", errstr), 2;
-    int rc = carrot_conf_parse_args(conf, argc, argv, &npos, usage, errstr, sizeof(errstr));
-    int level = rc == 0 ? carrot_log_level_parse(cf.log_level) : 0;
-    if (rc != 0 || npos > 0 || level < 0 || !cf.secret || !*cf.secret) {
-        if (rc < 0) carrot_error("%s", errstr);
-        else if (rc == 0) carrot_error(level < 0 ? "invalid log-level" : !cf.secret || !*cf.secret
-                                                                          ? "--secret (or CARROT_SECRET) is required"
-                                                                          : "unexpected argument");
+    int exit_code;
+    carrot_conf_t *conf = carrot_conf_init_program("carrot-webhook", props, &cf, argc, argv, NULL,
+                                                   usage, &exit_code);
+    if (!conf) return exit_code;
+    exit_code = 1;
+    if (!cf.secret || !*cf.secret) {
+        carrot_error("--secret (or CARROT_SECRET) is required");
         carrot_conf_destroy(conf);
-        return rc > 0 ? 0 : 2;
+        return 2;
     }
-    carrot_log_set_level((carrot_log_level_t)level);
     webhook_t w = {.cf = &cf};
     static const char *const defaults[] = {"linger.ms", "5", NULL};
     rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf.brokers, defaults, errstr, sizeof(errstr));
