@@ -120,6 +120,9 @@ START_TEST(bad_flags_are_errors) {
     char *a1[] = {"prog", "--test-port", NULL};
     ck_assert_int_eq(carrot_conf_parse_args(conf, 2, a1, &npos, "u", errstr, sizeof(errstr)), -1);
     ck_assert_ptr_nonnull(strstr(errstr, "needs a value"));
+    char *a4[] = {"prog", "--bogus", "x", NULL};
+    ck_assert_int_eq(carrot_conf_parse_args(conf, 3, a4, &npos, "u", errstr, sizeof(errstr)), -1);
+    ck_assert_str_eq(errstr, "unknown option \"--bogus\" (see --help)");
     char *a2[] = {"prog", "-q", NULL};
     ck_assert_int_eq(carrot_conf_parse_args(conf, 2, a2, &npos, "u", errstr, sizeof(errstr)), -1);
     char *a3[] = {"prog", "--no-flag", NULL};
