@@ -182,11 +182,15 @@ int main(int argc, char **argv) {
             continue;
         }
         if (record == n) ring[nring++ % RING] = (created_t){n, lo, t};
+        /* a good line is built in memory, so it can be repeated as a duplicate */
         char *line = NULL;
         size_t linelen = 0;
-        FILE *real_stdout = stdout;
-        if (cf.duplicate_every) stdout = open_memstream(&line, &linelen); /* keep it to repeat */
-        printf("{\"event_id\":\"evt-%lld\",\"program_id\":\"%s\",\"source_system\":\"loadgen\","
+        FILE *out = open_memstream(&line, &linelen);
+        if (!out) {
+            carrot_error("out of memory");
+            return 1;
+        }
+        fprintf(out, "{\"event_id\":\"evt-%lld\",\"program_id\":\"%s\",\"source_system\":\"loadgen\","
                "\"source_record_id\":\"rec-%lld\",\"change_type\":\"%s\",\"activity_type\":\"%s\","
                "\"occurred_at\":\"%s\",\"recorded_at\":\"%s\",\"participant_id\":\"p%04ld\","
                "\"segment\":\"%s\",\"team_id\":\"team-%02d\",\"region\":\"%s\",\"tenure_days\":%d",
@@ -194,28 +198,27 @@ int main(int argc, char **argv) {
                regions[p->region], p->tenure_days);
         int off_list = cf.bad_picklist_every && n % cf.bad_picklist_every == 0;
         if (strcmp(type, "call") == 0)
-            printf(",\"disposition\":\"%s\",\"duration_seconds\":%ld",
+            fprintf(out, ",\"disposition\":\"%s\",\"duration_seconds\":%ld",
                    off_list ? "Left VM!!" : dispositions[pick(4)], 30 + pick(1200));
         if (strcmp(type, "meeting") == 0)
-            printf(",\"outcome\":\"%s\",\"duration_seconds\":%ld",
+            fprintf(out, ",\"outcome\":\"%s\",\"duration_seconds\":%ld",
                    off_list ? "sort of happened" : outcomes[pick(3)], 900 + pick(3600));
         if (strcmp(type, "opportunity_stage") == 0 || strcmp(type, "deal_won") == 0 ||
             strcmp(type, "quote") == 0)
-            printf(",\"opportunity_id\":\"opp-%ld\",\"stage\":\"%s\",\"amount_minor\":%ld,"
+            fprintf(out, ",\"opportunity_id\":\"opp-%ld\",\"stage\":\"%s\",\"amount_minor\":%ld,"
                    "\"currency\":\"USD\"", pick(500), stages[pick(4)], 50000 + pick(5000000));
-        printf(",\"account_id\":\"acct-%ld\",\"text_length\":%ld}\n", pick(200),
+        fprintf(out, ",\"account_id\":\"acct-%ld\",\"text_length\":%ld}\n", pick(200),
                uniform() < 0.2 ? 0 : pick(400));
+        fclose(out);
+        fputs(line, stdout);
         if (cf.duplicate_every) {
-            fclose(stdout);
-            stdout = real_stdout;
-            fputs(line, stdout);
             if (linelen + 1 > lastcap) {
                 lastcap = linelen + 1;
                 last = realloc(last, lastcap);
             }
             memcpy(last, line, linelen + 1);
-            free(line);
         }
+        free(line);
     }
     free(people);
     free(cum);
