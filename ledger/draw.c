@@ -175,16 +175,9 @@ carrot_wallet_err_t carrot_draw_enter(PGconn *pg, const char *program, const cha
                         3, p2, &left, errstr, errstr_size))
         return rollback(pg, CARROT_WALLET_ERROR);
     if (!left) {
-        char *avail = NULL;
-        carrot_pg_value(pg, "SELECT available FROM balances WHERE program_id = $1 AND participant_id = $2",
-                        2, p2, &avail, errstr, errstr_size);
-        if (avail)
-            snprintf(errstr, errstr_size, "insufficient points: participant \"%s\" has %s available,"
-                     " %d entries cost %lld", participant, avail, n, cost);
-        else
-            snprintf(errstr, errstr_size, "unknown participant \"%s\" in program \"%s\"",
-                     participant, program);
-        free(avail);
+        char what[64];
+        snprintf(what, sizeof(what), "%d entries", n);
+        carrot_wallet_explain_shortfall(pg, program, participant, what, costs, errstr, errstr_size);
         return rollback(pg, CARROT_WALLET_REFUSED);
     }
     free(left);

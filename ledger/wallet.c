@@ -29,6 +29,23 @@ carrot_wallet_err_t carrot_wallet_catalog_set(PGconn *pg, const char *program, c
                : CARROT_WALLET_OK;
 }
 
+void carrot_wallet_explain_shortfall(PGconn *pg, const char *program, const char *participant,
+                                     const char *what, const char *cost, char *errstr,
+                                     size_t errstr_size) {
+    char *avail = NULL;
+    const char *params[] = {program, participant};
+    carrot_pg_value(pg, "SELECT available FROM balances WHERE program_id = $1 AND participant_id = $2",
+                    2, params, &avail, errstr, errstr_size);
+    if (avail)
+        snprintf(errstr, errstr_size,
+                 "insufficient points: participant \"%s\" has %s available, needs %s for %s",
+                 participant, avail, cost, what);
+    else
+        snprintf(errstr, errstr_size, "unknown participant \"%s\" in program \"%s\"", participant,
+                 program);
+    free(avail);
+}
+
 /* Ends the transaction: ROLLBACK with the given result. */
 static carrot_wallet_err_t abort_with(PGconn *pg, carrot_wallet_err_t rc) {
     PQclear(PQexec(pg, "ROLLBACK"));
@@ -67,17 +84,9 @@ carrot_wallet_err_t carrot_wallet_redeem(PGconn *pg, const char *program, const 
                         3, p2, &left, errstr, errstr_size))
         goto error;
     if (!left) {
-        char *avail = NULL;
-        carrot_pg_value(pg, "SELECT available FROM balances WHERE program_id = $1 AND participant_id = $2",
-                        2, p2, &avail, errstr, errstr_size);
-        if (avail)
-            snprintf(errstr, errstr_size,
-                     "insufficient points: participant \"%s\" has %s available, \"%s\" costs %s",
-                     participant, avail, item, price);
-        else
-            snprintf(errstr, errstr_size, "unknown participant \"%s\" in program \"%s\"", participant,
-                     program);
-        free(avail);
+        char what[300];
+        snprintf(what, sizeof(what), "\"%s\"", item);
+        carrot_wallet_explain_shortfall(pg, program, participant, what, price, errstr, errstr_size);
         free(price);
         return abort_with(pg, CARROT_WALLET_REFUSED);
     }

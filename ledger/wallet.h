@@ -24,6 +24,13 @@ typedef enum {
     CARROT_WALLET_ERROR = 2    /* the database failed; retrying may help */
 } carrot_wallet_err_t;
 
+/* After a spend was refused for want of points: says why in errstr,
+ * "insufficient points: participant "U" has N available, needs <cost> for <what>"
+ * or "unknown participant ...". Used inside the refused transaction. */
+void carrot_wallet_explain_shortfall(PGconn *pg, const char *program, const char *participant,
+                                     const char *what, const char *cost, char *errstr,
+                                     size_t errstr_size);
+
 /* Adds an item or sets its name, price and stock. */
 carrot_wallet_err_t carrot_wallet_catalog_set(PGconn *pg, const char *program, const char *item,
                                               const char *name, int64_t price, int64_t stock,
