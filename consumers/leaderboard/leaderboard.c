@@ -7,32 +7,56 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KEYS[1] watermark, KEYS[2] board. ARGV[1] stream, ARGV[2] seen-key prefix,
- * ARGV[3] seen ttl; then per event: offset, event id, participant, points. */
+/* KEYS[1] watermark, KEYS[2] board. ARGV[1] stream, ARGV[2] key prefix
+ * "carrot:{P}:", ARGV[3] seen ttl; then per event: offset, event id,
+ * participant, points, kind (A, D, U), record, activity type. Returns per
+ * event: fresh, amount, participant, activity type. The outcome of a fresh
+ * event is kept in its seen key, so a replay returns the same answer. */
 static const char apply_lua[] =
     "local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')\n"
     "local top = wm\n"
-    "local fresh = {}\n"
-    "for i = 4, #ARGV, 4 do\n"
+    "local out = {}\n"
+    "for i = 4, #ARGV, 7 do\n"
     "  local off = tonumber(ARGV[i])\n"
     "  local tag = ARGV[1] .. ':' .. ARGV[i]\n"
-    "  local sk = ARGV[2] .. ARGV[i + 1]\n"
+    "  local sk = ARGV[2] .. 'seen:' .. ARGV[i + 1]\n"
     "  local prev = redis.call('GET', sk)\n"
-    "  local f = 0\n"
-    "  if not prev then\n"
-    "    redis.call('SET', sk, tag, 'EX', ARGV[3])\n"
-    "    f = 1\n"
-    "  elseif prev == tag then\n"
-    "    f = 1\n"
-    "  end\n"
-    "  if f == 1 and off > wm then\n"
-    "    redis.call('ZINCRBY', KEYS[2], ARGV[i + 3], ARGV[i + 2])\n"
+    "  if prev then\n"
+    "    local t, amt, who, typ = string.match(prev, '^(.-)\\31(.-)\\31(.-)\\31(.*)$')\n"
+    "    if t == tag then\n"
+    "      out[#out + 1] = 1; out[#out + 1] = amt; out[#out + 1] = who; out[#out + 1] = typ\n"
+    "    else\n"
+    "      out[#out + 1] = 0; out[#out + 1] = '0'; out[#out + 1] = ''; out[#out + 1] = ''\n"
+    "    end\n"
+    "  else\n"
+    "    local kind, rk = ARGV[i + 4], ARGV[2] .. 'rec:' .. ARGV[i + 5]\n"
+    "    local amt, who, typ = 0, ARGV[i + 2], ARGV[i + 6]\n"
+    "    if kind == 'A' then\n"
+    "      amt = tonumber(ARGV[i + 3])\n"
+    "      redis.call('HINCRBY', rk, 'n', amt)\n"
+    "      redis.call('HSET', rk, 'p', who, 't', typ, 'on', '1')\n"
+    "    else\n"
+    "      local r = redis.call('HMGET', rk, 'p', 'n', 't', 'on')\n"
+    "      local want = kind == 'D' and '1' or '0'\n"
+    "      if r[1] and r[4] == want then\n"
+    "        who, typ = r[1], r[3]\n"
+    "        amt = tonumber(r[2])\n"
+    "        if kind == 'D' then amt = -amt end\n"
+    "        redis.call('HSET', rk, 'on', kind == 'D' and '0' or '1')\n"
+    "      else\n"
+    "        who, typ = '', ''\n"
+    "      end\n"
+    "    end\n"
+    "    redis.call('SET', sk, tag .. '\\31' .. amt .. '\\31' .. who .. '\\31' .. typ, 'EX', ARGV[3])\n"
+    "    if amt ~= 0 and off > wm then\n"
+    "      redis.call('ZINCRBY', KEYS[2], amt, who)\n"
+    "    end\n"
+    "    out[#out + 1] = 1; out[#out + 1] = tostring(amt); out[#out + 1] = who; out[#out + 1] = typ\n"
     "  end\n"
     "  if off > top then top = off end\n"
-    "  fresh[#fresh + 1] = f\n"
     "end\n"
     "redis.call('SET', KEYS[1], string.format('%d', top))\n"
-    "return fresh\n";
+    "return out\n";
 
 struct carrot_board_s {
     char *host;
@@ -109,14 +133,14 @@ static redisReply *command(carrot_board_t *b, int argc, const char **argv, const
 
 int carrot_board_apply(carrot_board_t *b, const char *program, const char *stream,
                        const carrot_board_event_t *ev, size_t n, long long seen_ttl_s,
-                       unsigned char *fresh, char *errstr, size_t errstr_size) {
+                       carrot_board_result_t *res, char *errstr, size_t errstr_size) {
     if (n == 0) return 0;
     if (connect_(b, errstr, errstr_size)) return -1;
-    size_t argc = 9 + 4 * n;
+    size_t argc = 8 + 7 * n;
     const char **argv = malloc(argc * sizeof(*argv));
     size_t *lens = malloc(argc * sizeof(*lens));
-    char *nums = malloc(n * 2 * 24);
-    char wm[512], board[512], seen[512], ttl[24];
+    char *nums = malloc(n * 2 * 24 + n * 2);
+    char wm[512], board[512], prefix[512], ttl[24];
     int rc = -1;
     if (!argv || !lens || !nums) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -124,7 +148,7 @@ int carrot_board_apply(carrot_board_t *b, const char *program, const char *strea
     }
     snprintf(wm, sizeof(wm), "carrot:{%s}:wm:%s", program, stream);
     snprintf(board, sizeof(board), "carrot:{%s}:lb:ptd", program);
-    snprintf(seen, sizeof(seen), "carrot:{%s}:seen:", program);
+    snprintf(prefix, sizeof(prefix), "carrot:{%s}:", program);
     snprintf(ttl, sizeof(ttl), "%lld", seen_ttl_s);
     argv[0] = "EVALSHA";
     argv[1] = b->sha;
@@ -132,25 +156,37 @@ int carrot_board_apply(carrot_board_t *b, const char *program, const char *strea
     argv[3] = wm;
     argv[4] = board;
     argv[5] = stream;
-    argv[6] = seen;
+    argv[6] = prefix;
     argv[7] = ttl;
     argc = 8;
+    char *kinds = nums + n * 48;
     for (size_t i = 0; i < n; i++) {
         char *off = nums + i * 48, *pts = off + 24;
         snprintf(off, 24, "%lld", (long long)ev[i].offset);
         snprintf(pts, 24, "%lld", (long long)ev[i].points);
+        kinds[2 * i] = (char)ev[i].kind;
+        kinds[2 * i + 1] = '\0';
         argv[argc++] = off;
         argv[argc++] = ev[i].event_id;
-        argv[argc++] = ev[i].participant_id;
+        argv[argc++] = ev[i].participant_id ? ev[i].participant_id : "";
         argv[argc++] = pts;
+        argv[argc++] = kinds + 2 * i;
+        argv[argc++] = ev[i].record;
+        argv[argc++] = ev[i].activity_type ? ev[i].activity_type : "";
     }
     for (size_t i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
     redisReply *r = command(b, (int)argc, argv, lens, errstr, errstr_size);
     if (!r) goto out;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 * n) {
         snprintf(errstr, errstr_size, "unexpected reply from the leaderboard script");
     } else {
-        for (size_t i = 0; i < n; i++) fresh[i] = r->element[i]->integer == 1;
+        for (size_t i = 0; i < n; i++) {
+            redisReply **e = r->element + 4 * i;
+            res[i].fresh = e[0]->type == REDIS_REPLY_INTEGER && e[0]->integer == 1;
+            res[i].amount = e[1]->str ? strtoll(e[1]->str, NULL, 10) : 0;
+            snprintf(res[i].participant_id, sizeof(res[i].participant_id), "%s", e[2]->str ? e[2]->str : "");
+            snprintf(res[i].activity_type, sizeof(res[i].activity_type), "%s", e[3]->str ? e[3]->str : "");
+        }
         rc = 0;
     }
     freeReplyObject(r);

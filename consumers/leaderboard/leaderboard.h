@@ -6,14 +6,18 @@
  *
  *   carrot:{P}:lb:ptd               sorted set, program-to-date points by participant
  *   carrot:{P}:wm:<topic>:<part>    highest Kafka offset already applied, per partition
- *   carrot:{P}:seen:<event_id>      "<topic>:<part>:<offset>" of the first delivery of an
- *                                   event id, kept for the dedup window (seen-ttl)
+ *   carrot:{P}:seen:<event_id>      the first delivery of an event id ("<topic>:<part>:
+ *                                   <offset>") and what it did, kept for the dedup window
+ *   carrot:{P}:rec:<source>:<id>    hash: what a CRM record earned (participant p, points n,
+ *                                   activity type t) and whether it stands (on), so a DELETE
+ *                                   takes back exactly that and an UNDELETE restores it
  *
  * Exactly once: carrot_board_apply() runs one Lua script per batch of one
  * partition of one program. An increment is applied only if its offset is
  * above the partition's watermark, so a batch replayed after a crash or a
- * rebalance changes nothing; an event id seen before at another offset is a
- * duplicate and is neither applied nor reported fresh.
+ * rebalance changes nothing, and it returns what the first run did; an event
+ * id seen before at another offset is a duplicate and is neither applied nor
+ * reported fresh.
  *
  * Errors: functions return 0 or -1 with errstr; a -1 is retriable (the
  * connection is dropped and re-opened on the next call). */
@@ -29,20 +33,38 @@ typedef struct carrot_board_s carrot_board_t;
 carrot_board_t *carrot_board_new(const char *host, int port, int timeout_ms);
 void carrot_board_destroy(carrot_board_t *board); /* NULL is a no-op */
 
+typedef enum {
+    CARROT_BOARD_AWARD = 'A',   /* a record earns points (and the record remembers them) */
+    CARROT_BOARD_REVERSE = 'D', /* a record is deleted: take back what it earned */
+    CARROT_BOARD_RESTORE = 'U'  /* a record is undeleted: give it back */
+} carrot_board_kind_t;
+
 typedef struct {
     int64_t offset;             /* Kafka offset of the activity */
     const char *event_id;
-    const char *participant_id;
-    int64_t points;             /* sum of the event's awards */
+    const char *participant_id; /* AWARD only */
+    int64_t points;             /* AWARD only: sum of the event's awards */
+    carrot_board_kind_t kind;
+    const char *record;         /* "<source system>:<source record id>" */
+    const char *activity_type;  /* AWARD only */
 } carrot_board_event_t;
 
+/* What an event did: fresh is 0 for a duplicate delivery. For a REVERSE or
+ * RESTORE, amount, participant and activity type are those of the record
+ * (amount 0 when there was nothing to take back or give back). */
+typedef struct {
+    int fresh;
+    int64_t amount;
+    char participant_id[257];
+    char activity_type[64];
+} carrot_board_result_t;
+
 /* Applies n events of one partition (stream = "<topic>:<partition>") of one
- * program, in offset order. fresh[i] is set to 1 when event i is the first
- * delivery of its event id (its awards must be produced), 0 for a duplicate.
- * seen_ttl_s is the dedup window in seconds. */
+ * program, in offset order, and fills out[0..n). seen_ttl_s is the dedup
+ * window in seconds. */
 int carrot_board_apply(carrot_board_t *board, const char *program, const char *stream,
                        const carrot_board_event_t *events, size_t n, long long seen_ttl_s,
-                       unsigned char *fresh, char *errstr, size_t errstr_size);
+                       carrot_board_result_t *out, char *errstr, size_t errstr_size);
 
 typedef struct {
     char participant_id[128];

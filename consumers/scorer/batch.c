@@ -2,9 +2,10 @@
  *
  * Order matters: (1) decode and score every message, encoding awards into a
  * scratch buffer; (2) apply the increments to Redis, which skips offsets at
- * or below each partition's watermark and reports duplicates; (3) inside a
- * Kafka transaction, produce dead letters and the awards of fresh events and
- * send the consumer offsets; (4) commit. A crash anywhere replays the batch:
+ * or below each partition's watermark, reports duplicates, and says what a
+ * DELETE takes back (what that CRM record earned) or an UNDELETE gives back;
+ * (3) inside a Kafka transaction, produce dead letters and the awards of
+ * fresh events and send the consumer offsets; (4) commit. A crash anywhere replays the batch:
  * Redis ignores what it already applied, and the aborted transaction's
  * awards are never seen by read_committed readers. */
 #include "log.h"
@@ -44,13 +45,17 @@ static size_t arena_put(arena_t *a, const void *data, size_t len, int *oom) {
 
 static size_t arena_str(arena_t *a, const char *s, int *oom) { return arena_put(a, s, strlen(s) + 1, oom); }
 
+#define NONE ((size_t)-1) /* an absent optional string */
+
 typedef struct {
     int32_t partition;
-    int64_t offset;
-    size_t program, event_id, participant; /* arena offsets */
-    int64_t points;
-    size_t first_award, nawards;
-    unsigned char fresh;
+    int64_t offset, occurred_at;
+    carrot_board_kind_t kind;
+    /* arena offsets */
+    size_t program, event_id, participant, record, type, segment, team, region;
+    int64_t points;              /* AWARD: the sum of its awards */
+    size_t first_award, nawards; /* AWARD: encoded before Redis */
+    carrot_board_result_t res;   /* what Redis says the event did */
 } pending_t;
 
 typedef struct {
@@ -88,6 +93,34 @@ static int dead_letter(scorer_t *s, const rd_kafka_message_t *m, const char *rea
     rd_kafka_header_add(h, "carrot.source", -1, rd_kafka_topic_name(m->rkt), -1);
     rd_kafka_header_add(h, "carrot.offset", -1, where, -1);
     return produce_txn(s, s->cf->dlq_topic, m->key, m->key_len, m->payload, m->len, h);
+}
+
+#define OPT(ar, off) ((off) == NONE ? NULL : (ar)->buf + (off))
+
+/* The award of a DELETE (reversal) or UNDELETE (restore): the amount, the
+ * participant and the activity type are the record's, as Redis returned
+ * them. Produced in the open transaction. */
+static int produce_reversal(scorer_t *s, arena_t *ar, pending_t *p, int64_t now) {
+    char award_id[336], errstr[512];
+    const char *rule = p->kind == CARROT_BOARD_REVERSE ? "reversal" : "restore";
+    snprintf(award_id, sizeof(award_id), "%.256s/%s", ar->buf + p->event_id, rule);
+    carrot_award_t aw = {
+        .award_id = award_id, .program_id = ar->buf + p->program, .event_id = ar->buf + p->event_id,
+        .participant_id = p->res.participant_id, .segment = OPT(ar, p->segment),
+        .team_id = OPT(ar, p->team), .region = OPT(ar, p->region),
+        .activity_type = p->res.activity_type, .rule_id = rule,
+        .rules_version = carrot_rules_version(s->rules), .points = p->res.amount,
+        .occurred_at = p->occurred_at, .awarded_at = now};
+    avro_value_t *av = carrot_codec_value(s->award_codec);
+    const void *buf;
+    size_t len;
+    if (carrot_award_to_avro(&aw, av, errstr, sizeof(errstr)) != 0 ||
+        carrot_codec_encode(s->award_codec, av, &buf, &len, errstr, sizeof(errstr)) != CARROT_CODEC_OK) {
+        carrot_error("%s", errstr);
+        return -1;
+    }
+    return produce_txn(s, s->cf->awards_topic, aw.participant_id, strlen(aw.participant_id), buf,
+                       len, NULL);
 }
 
 /* Rewinds every partition of the batch to its first offset in the batch. */
@@ -137,10 +170,11 @@ static int abort_and_rewind(scorer_t *s, rd_kafka_message_t **msgs, size_t n, rd
  * Retries while Redis is unreachable: the increments are idempotent. */
 static int apply_board(scorer_t *s, arena_t *ar, pending_t *pend, size_t npend) {
     carrot_board_event_t *ev = malloc((npend ? npend : 1) * sizeof(*ev));
+    carrot_board_result_t *res = malloc((npend ? npend : 1) * sizeof(*res));
     size_t *idx = malloc((npend ? npend : 1) * sizeof(*idx));
-    unsigned char *fresh = malloc(npend ? npend : 1), *done = calloc(npend ? npend : 1, 1);
+    unsigned char *done = calloc(npend ? npend : 1, 1);
     int rc = 0;
-    if (!ev || !idx || !fresh || !done) {
+    if (!ev || !idx || !res || !done) {
         carrot_error("out of memory");
         rc = -2;
         goto out;
@@ -159,12 +193,15 @@ static int apply_board(scorer_t *s, arena_t *ar, pending_t *pend, size_t npend) 
             ev[k].event_id = ar->buf + pend[j].event_id;
             ev[k].participant_id = ar->buf + pend[j].participant;
             ev[k].points = pend[j].points;
+            ev[k].kind = pend[j].kind;
+            ev[k].record = ar->buf + pend[j].record;
+            ev[k].activity_type = ar->buf + pend[j].type;
             k++;
         }
         char stream[300], errstr[512];
         snprintf(stream, sizeof(stream), "%s:%d", s->cf->topic, (int)pend[i].partition);
         int backoff_ms = 100;
-        while (carrot_board_apply(s->board, program, stream, ev, k, s->cf->seen_ttl, fresh, errstr,
+        while (carrot_board_apply(s->board, program, stream, ev, k, s->cf->seen_ttl, res, errstr,
                                   sizeof(errstr)) != 0) {
             if (*s->stop) {
                 rc = -1;
@@ -175,12 +212,12 @@ static int apply_board(scorer_t *s, arena_t *ar, pending_t *pend, size_t npend) 
             nanosleep(&ts, NULL);
             if (backoff_ms < 5000) backoff_ms *= 2;
         }
-        for (size_t m = 0; m < k; m++) pend[idx[m]].fresh = fresh[m];
+        for (size_t m = 0; m < k; m++) pend[idx[m]].res = res[m];
     }
 out:
     free(ev);
     free(idx);
-    free(fresh);
+    free(res);
     free(done);
     return rc;
 }
@@ -221,18 +258,33 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
             other++;
             continue;
         }
+        /* CREATE scores by the rules; DELETE and UNDELETE act on what the record
+         * earned, which only Redis knows; UPDATE earns nothing */
         carrot_score_t scores[CARROT_RULES_MAX_SCORES];
-        int ns = carrot_rules_score(s->rules, &act, scores);
-        if (ns == 0) {
+        int ns = 0;
+        carrot_board_kind_t kind = CARROT_BOARD_AWARD;
+        if (act.change_type == CARROT_CHANGE_CREATE) ns = carrot_rules_score(s->rules, &act, scores);
+        else if (act.change_type == CARROT_CHANGE_DELETE) kind = CARROT_BOARD_REVERSE;
+        else if (act.change_type == CARROT_CHANGE_UNDELETE) kind = CARROT_BOARD_RESTORE;
+        if (kind == CARROT_BOARD_AWARD && ns == 0) {
             unscored++;
             continue;
         }
+        char record[600];
+        snprintf(record, sizeof(record), "%.256s:%.256s", act.source_system, act.source_record_id);
         pending_t *p = &pend[npend++];
         p->partition = m->partition;
         p->offset = m->offset;
+        p->occurred_at = act.occurred_at;
+        p->kind = kind;
         p->program = arena_str(&ar, act.program_id, &oom);
         p->event_id = arena_str(&ar, act.event_id, &oom);
         p->participant = arena_str(&ar, act.participant_id, &oom);
+        p->record = arena_str(&ar, record, &oom);
+        p->type = arena_str(&ar, act.activity_type, &oom);
+        p->segment = act.segment ? arena_str(&ar, act.segment, &oom) : NONE;
+        p->team = act.team_id ? arena_str(&ar, act.team_id, &oom) : NONE;
+        p->region = act.region ? arena_str(&ar, act.region, &oom) : NONE;
         p->first_award = nawards;
         for (int k = 0; k < ns && !oom; k++) {
             char award_id[336]; /* event ids are at most 256 bytes (validated) */
@@ -288,8 +340,23 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     }
     long long scored = 0, nproduced = 0, points = 0, dups = 0;
     for (size_t i = 0; i < npend; i++) {
-        if (!pend[i].fresh) {
+        pending_t *p = &pend[i];
+        if (!p->res.fresh) {
             dups++;
+            continue;
+        }
+        if (p->kind != CARROT_BOARD_AWARD) { /* a reversal or a restore, as Redis applied it */
+            if (p->res.amount == 0) {
+                unscored++; /* nothing stood to take back, or to give back */
+                continue;
+            }
+            if (produce_reversal(s, &ar, p, now) != 0) {
+                rc = abort_and_rewind(s, msgs, n, NULL);
+                goto out;
+            }
+            scored++;
+            nproduced++;
+            points += p->res.amount;
             continue;
         }
         scored++;

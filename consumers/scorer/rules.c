@@ -1,5 +1,4 @@
-/* rules.c: the points table and how an activity's change type maps to an
- * award or a reversal. */
+/* rules.c: the points table. */
 #include "rules.h"
 
 #include <errno.h>
@@ -127,18 +126,9 @@ const char *carrot_rules_version(const carrot_rules_t *r) { return r->version; }
 int carrot_rules_score(const carrot_rules_t *r, const carrot_activity_t *a,
                        carrot_score_t out[CARROT_RULES_MAX_SCORES]) {
     int idx = type_index(a->activity_type);
-    if (idx < 0 || !r->listed[idx] || r->points[idx] == 0) return 0;
-    switch (a->change_type) {
-    case CARROT_CHANGE_CREATE:
-    case CARROT_CHANGE_UNDELETE:
-        snprintf(out[0].rule_id, sizeof(out[0].rule_id), "base.%s", a->activity_type);
-        out[0].points = r->points[idx];
-        return 1;
-    case CARROT_CHANGE_DELETE:
-        snprintf(out[0].rule_id, sizeof(out[0].rule_id), "reversal.%s", a->activity_type);
-        out[0].points = -r->points[idx];
-        return 1;
-    case CARROT_CHANGE_UPDATE: break;
-    }
-    return 0;
+    if (a->change_type != CARROT_CHANGE_CREATE || idx < 0 || !r->listed[idx] || r->points[idx] == 0)
+        return 0;
+    snprintf(out[0].rule_id, sizeof(out[0].rule_id), "base.%s", a->activity_type);
+    out[0].points = r->points[idx];
+    return 1;
 }

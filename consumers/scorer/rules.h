@@ -3,9 +3,11 @@
  *   {"program": "demo", "version": "2026.11-1",
  *    "points": {"call": 5, "meeting": 10, "deal_won": 50}}
  *
- * A CREATE or UNDELETE of a listed activity type earns its points under rule
- * "base.<type>"; a DELETE takes them back under "reversal.<type>"; an UPDATE
- * earns nothing. Types not listed earn nothing. */
+ * A CREATE of a listed activity type earns its points under rule
+ * "base.<type>"; types not listed earn nothing. Other changes are not the
+ * rules' business: a DELETE takes back exactly what its record earned and an
+ * UNDELETE gives it back (the scorer keeps that per record in Redis, see
+ * leaderboard.h); an UPDATE earns nothing. */
 #ifndef CARROT_RULES_H
 #define CARROT_RULES_H
 

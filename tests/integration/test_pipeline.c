@@ -26,6 +26,15 @@ static const char feed_fmt[] =
     GOOD("e7", "p3", "note", "CREATE", "r7")
     GOOD("e1", "p1", "call", "CREATE", "r1") /* a duplicate delivery of e1 */
     GOOD("e8", "p3", "note", "UPDATE", "r7")
+    /* a DELETE that names neither owner nor type (as Salesforce CDC sends it): the
+     * record's own points come back; an UNDELETE restores a deleted record; a
+     * DELETE of a record that never earned anything takes nothing */
+    "{\"event_id\":\"e9\",\"program_id\":\"%1$s\",\"change_type\":\"DELETE\","
+    "\"source_record_id\":\"r4\",\"occurred_at\":\"" T "\"}\n"
+    "{\"event_id\":\"e10\",\"program_id\":\"%1$s\",\"change_type\":\"UNDELETE\","
+    "\"source_record_id\":\"r5\",\"occurred_at\":\"" T "\"}\n"
+    "{\"event_id\":\"e11\",\"program_id\":\"%1$s\",\"change_type\":\"DELETE\","
+    "\"source_record_id\":\"r99\",\"occurred_at\":\"" T "\"}\n"
     "{\"event_id\":\"b1\",\"participant_id\":\n"
     "{\"event_id\":\"b2\",\"program_id\":\"%1$s\",\"participant_id\":\"p1\",\"activity_type\":\"coffee_break\",\"occurred_at\":\"" T "\"}\n"
     "{\"event_id\":\"b3\",\"program_id\":\"%1$s\",\"activity_type\":\"call\",\"occurred_at\":\"" T "\"}\n";
@@ -96,11 +105,11 @@ START_TEST(feed_scores_exactly_once) {
     setup_fixture(&f);
     char *out;
 
-    /* ingest: 9 good lines (one a duplicate delivery), 3 bad ones */
+    /* ingest: 12 good lines (one a duplicate delivery), 3 bad ones */
     char *ingest[] = {CARROT_INGEST, "--input", f.feed, "--topic", f.act, "--dlq-topic", f.dlq, NULL};
     ck_assert_int_eq(it_run(ingest, &out), 0);
-    ck_assert_int_eq(json_count(out, "valid"), 9);
-    ck_assert_int_eq(json_count(out, "delivered"), 9);
+    ck_assert_int_eq(json_count(out, "valid"), 12);
+    ck_assert_int_eq(json_count(out, "delivered"), 12);
     ck_assert_int_eq(json_count(out, "dead_lettered"), 3);
     ck_assert_int_eq(json_count(out, "failed"), 0);
     free(out);
@@ -108,12 +117,12 @@ START_TEST(feed_scores_exactly_once) {
     it_produce(f.act, "p9", "not avro", 8);
 
     out = run_scorer(&f, f.sgroup);
-    ck_assert_int_eq(json_count(out, "consumed"), 10);
-    ck_assert_int_eq(json_count(out, "scored"), 7);
-    ck_assert_int_eq(json_count(out, "awards"), 7);
+    ck_assert_int_eq(json_count(out, "consumed"), 13);
+    ck_assert_int_eq(json_count(out, "scored"), 9);
+    ck_assert_int_eq(json_count(out, "awards"), 9);
     ck_assert_int_eq(json_count(out, "points"), 73);
     ck_assert_int_eq(json_count(out, "duplicates"), 1);
-    ck_assert_int_eq(json_count(out, "unscored"), 1);
+    ck_assert_int_eq(json_count(out, "unscored"), 2); /* the UPDATE, the DELETE of r99 */
     ck_assert_int_eq(json_count(out, "dead_lettered"), 1);
     free(out);
 
@@ -168,7 +177,7 @@ START_TEST(feed_scores_exactly_once) {
     ck_assert_int_eq(it_run(migrate, NULL), 0);
     it_produce(f.awards, "p1", "\xC3\x01ZZZZZZZZgarbage", 17); /* framed, unknown schema */
     out = run_ledger(&f);
-    ck_assert_int_eq(json_count(out, "booked"), 7);
+    ck_assert_int_eq(json_count(out, "booked"), 9);
     ck_assert_int_eq(json_count(out, "dead_lettered"), 1);
     free(out);
 
@@ -181,9 +190,9 @@ START_TEST(feed_scores_exactly_once) {
     free(v);
     v = it_pg_value(pg, "SELECT string_agg(award_id || ':' || points || ':' || rules_version, ','"
                         " ORDER BY award_id) FROM awards WHERE program_id = $1", 1, params);
-    ck_assert_str_eq(v, "e1/base.call:5:it-1,e2/base.meeting:10:it-1,e3/base.deal_won:50:it-1,"
-                        "e4/base.call:5:it-1,e5/base.call:5:it-1,e6/reversal.call:-5:it-1,"
-                        "e7/base.note:3:it-1");
+    ck_assert_str_eq(v, "e1/base.call:5:it-1,e10/restore:5:it-1,e2/base.meeting:10:it-1,"
+                        "e3/base.deal_won:50:it-1,e4/base.call:5:it-1,e5/base.call:5:it-1,"
+                        "e6/reversal:-5:it-1,e7/base.note:3:it-1,e9/reversal:-5:it-1");
     free(v);
     it_msg_t *adl;
     size_t nadl = it_consume_all(f.awards_dlq, &adl);
@@ -197,18 +206,18 @@ START_TEST(feed_scores_exactly_once) {
     char group2[128];
     snprintf(group2, sizeof(group2), "%s.replay", f.sgroup);
     out = run_scorer(&f, group2);
-    ck_assert_int_eq(json_count(out, "awards"), 7);
+    ck_assert_int_eq(json_count(out, "awards"), 9);
     free(out);
     ck_assert_int_eq(zscore(rc, f.program, "p1"), 65);
     ck_assert_int_eq(zscore(rc, f.program, "p2"), 5);
     ck_assert_int_eq(zscore(rc, f.program, "p3"), 3);
     out = run_ledger(&f);
     ck_assert_int_eq(json_count(out, "booked"), 0);
-    ck_assert_int_eq(json_count(out, "already_booked"), 7);
+    ck_assert_int_eq(json_count(out, "already_booked"), 9);
     free(out);
     v = it_pg_value(pg, "SELECT count(*) || '/' || sum(points) FROM awards WHERE program_id = $1", 1,
                     params);
-    ck_assert_str_eq(v, "7/73");
+    ck_assert_str_eq(v, "9/73");
     free(v);
 
     /* and a ledger restart with nothing new books nothing */

@@ -44,10 +44,11 @@ START_TEST(change_types_score) {
     ck_assert_int_eq(carrot_rules_score(r, &a, s), 1);
     ck_assert_str_eq(s[0].rule_id, "base.call");
     ck_assert_int_eq(s[0].points, 5);
+    /* DELETE and UNDELETE act on what the record earned (the scorer's business) */
     a.change_type = CARROT_CHANGE_DELETE;
-    ck_assert_int_eq(carrot_rules_score(r, &a, s), 1);
-    ck_assert_str_eq(s[0].rule_id, "reversal.call");
-    ck_assert_int_eq(s[0].points, -5);
+    ck_assert_int_eq(carrot_rules_score(r, &a, s), 0);
+    a.change_type = CARROT_CHANGE_UNDELETE;
+    ck_assert_int_eq(carrot_rules_score(r, &a, s), 0);
     a.change_type = CARROT_CHANGE_UPDATE;
     ck_assert_int_eq(carrot_rules_score(r, &a, s), 0);
     a.change_type = CARROT_CHANGE_CREATE;
