@@ -101,6 +101,12 @@ int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t er
     return 0;
 }
 
+const char *carrot_activity_key(const carrot_activity_t *a, char *buf, size_t size) {
+    if (a->participant_id && *a->participant_id) return a->participant_id;
+    snprintf(buf, size, "%s:%s", a->source_system, a->source_record_id);
+    return buf;
+}
+
 carrot_codec_t *carrot_activity_codec_new(char *errstr, size_t errstr_size) {
     carrot_codec_t *codec = carrot_codec_new(carrot_schema_crm_activity, errstr, errstr_size);
     if (!codec) return NULL;

@@ -65,6 +65,12 @@ int carrot_activity_type_known(const char *type);
  * names what it changes. Returns 0 or -1 with a reason. */
 int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t errstr_size);
 
+/* The Kafka key of an activity: its participant, so one participant's
+ * activities stay in order on one partition; for a change that names no
+ * participant (a CDC DELETE), "<source system>:<source record id>", so the
+ * changes of one record stay in order. Returns buf or a string of a. */
+const char *carrot_activity_key(const carrot_activity_t *a, char *buf, size_t size);
+
 /* A codec for CrmActivity that knows every released version of the schema. */
 carrot_codec_t *carrot_activity_codec_new(char *errstr, size_t errstr_size);
 

@@ -10,7 +10,11 @@
  *                                   <offset>") and what it did, kept for the dedup window
  *   carrot:{P}:rec:<source>:<id>    hash: what a CRM record earned (participant p, points n,
  *                                   activity type t) and whether it stands (on), so a DELETE
- *                                   takes back exactly that and an UNDELETE restores it
+ *                                   takes back exactly that and an UNDELETE restores it. A
+ *                                   DELETE that overtakes its CREATE (they may sit on
+ *                                   different partitions) leaves on=0, and the CREATE then
+ *                                   earns nothing until an UNDELETE: totals do not depend on
+ *                                   the order the two arrive in
  *
  * Exactly once: carrot_board_apply() runs one Lua script per batch of one
  * partition of one program. An increment is applied only if its offset is
@@ -49,9 +53,10 @@ typedef struct {
     const char *activity_type;  /* AWARD only */
 } carrot_board_event_t;
 
-/* What an event did: fresh is 0 for a duplicate delivery. For a REVERSE or
- * RESTORE, amount, participant and activity type are those of the record
- * (amount 0 when there was nothing to take back or give back). */
+/* What an event did: fresh is 0 for a duplicate delivery. amount is what was
+ * applied: an AWARD's points, or 0 when its record was already deleted; for a
+ * REVERSE or RESTORE, what the record earned, with its participant and
+ * activity type (0 when there was nothing to take back or give back). */
 typedef struct {
     int fresh;
     int64_t amount;

@@ -359,6 +359,10 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
             points += p->res.amount;
             continue;
         }
+        if (p->res.amount == 0) { /* its record was deleted before it was scored */
+            unscored++;
+            continue;
+        }
         scored++;
         points += pend[i].points;
         for (size_t k = pend[i].first_award; k < pend[i].first_award + pend[i].nawards; k++) {

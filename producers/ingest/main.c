@@ -199,8 +199,9 @@ static int handle(ingest_t *in, const char *raw, size_t len, json_t *record, lon
             break;
         }
         in->counts.valid++;
-        fatal = produce(in->rk, in->cf->topic, act.participant_id, strlen(act.participant_id), buf,
-                        buflen, NULL, &DEST_MAIN);
+        char keybuf[600];
+        const char *key = carrot_activity_key(&act, keybuf, sizeof(keybuf));
+        fatal = produce(in->rk, in->cf->topic, key, strlen(key), buf, buflen, NULL, &DEST_MAIN);
     }
     json_decref(acts);
     rd_kafka_poll(in->rk, 0);

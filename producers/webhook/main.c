@@ -196,10 +196,12 @@ static enum MHD_Result process(webhook_t *w, struct MHD_Connection *c, const cha
             avro_value_t *v = carrot_codec_value(w->codec);
             const void *buf;
             size_t blen;
+            char keybuf[600];
             carrot_activity_from_json(json_array_get(acts, k), &defaults, &a, reason, sizeof(reason));
             if (carrot_activity_to_avro(&a, v, reason, sizeof(reason)) == 0 &&
                 carrot_codec_encode(w->codec, v, &buf, &blen, reason, sizeof(reason)) == 0 &&
-                produce(w, w->cf->topic, a.participant_id, buf, blen, NULL) == 0)
+                produce(w, w->cf->topic, carrot_activity_key(&a, keybuf, sizeof(keybuf)), buf, blen,
+                        NULL) == 0)
                 accepted++;
         }
         if (keyed) keys[i] = strdup(key); /* a retry would map it the same way */

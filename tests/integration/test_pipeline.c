@@ -26,15 +26,16 @@ static const char feed_fmt[] =
     GOOD("e7", "p3", "note", "CREATE", "r7")
     GOOD("e1", "p1", "call", "CREATE", "r1") /* a duplicate delivery of e1 */
     GOOD("e8", "p3", "note", "UPDATE", "r7")
-    /* a DELETE that names neither owner nor type (as Salesforce CDC sends it): the
-     * record's own points come back; an UNDELETE restores a deleted record; a
-     * DELETE of a record that never earned anything takes nothing */
+    /* a DELETE that names no activity type: the record's own points come back;
+     * an UNDELETE restores a deleted record; a DELETE of a record that never
+     * earned anything takes nothing. (Changes that name no participant at all,
+     * and their order against the CREATE, are test_board.c's.) */
     "{\"event_id\":\"e9\",\"program_id\":\"%1$s\",\"change_type\":\"DELETE\","
-    "\"source_record_id\":\"r4\",\"occurred_at\":\"" T "\"}\n"
+    "\"participant_id\":\"p2\",\"source_record_id\":\"r4\",\"occurred_at\":\"" T "\"}\n"
     "{\"event_id\":\"e10\",\"program_id\":\"%1$s\",\"change_type\":\"UNDELETE\","
-    "\"source_record_id\":\"r5\",\"occurred_at\":\"" T "\"}\n"
+    "\"participant_id\":\"p2\",\"source_record_id\":\"r5\",\"occurred_at\":\"" T "\"}\n"
     "{\"event_id\":\"e11\",\"program_id\":\"%1$s\",\"change_type\":\"DELETE\","
-    "\"source_record_id\":\"r99\",\"occurred_at\":\"" T "\"}\n"
+    "\"participant_id\":\"p2\",\"source_record_id\":\"r99\",\"occurred_at\":\"" T "\"}\n"
     "{\"event_id\":\"b1\",\"participant_id\":\n"
     "{\"event_id\":\"b2\",\"program_id\":\"%1$s\",\"participant_id\":\"p1\",\"activity_type\":\"coffee_break\",\"occurred_at\":\"" T "\"}\n"
     "{\"event_id\":\"b3\",\"program_id\":\"%1$s\",\"activity_type\":\"call\",\"occurred_at\":\"" T "\"}\n";
