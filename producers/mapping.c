@@ -3,6 +3,7 @@
 #include "mapping.h"
 
 #include "adapter_util.h"
+#include "file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,15 +113,10 @@ fail:
 }
 
 carrot_mapping_t *carrot_mapping_load(const char *path, char *errstr, size_t errstr_size) {
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (!root) {
-        snprintf(errstr, errstr_size, "%s:%d: %s", path, jerr.line, jerr.text);
-        return NULL;
-    }
-    char *text = json_dumps(root, 0);
-    json_decref(root);
-    carrot_mapping_t *m = text ? carrot_mapping_parse(text, strlen(text), path, errstr, errstr_size) : NULL;
+    size_t len;
+    char *text = carrot_read_file(path, "mapping file", &len, errstr, errstr_size);
+    if (!text) return NULL;
+    carrot_mapping_t *m = carrot_mapping_parse(text, len, path, errstr, errstr_size);
     free(text);
     return m;
 }

@@ -1,7 +1,8 @@
 /* rules.c: the points table. */
 #include "rules.h"
 
-#include <errno.h>
+#include "file.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,38 +78,10 @@ fail:
 }
 
 carrot_rules_t *carrot_rules_load(const char *path, char *errstr, size_t errstr_size) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        snprintf(errstr, errstr_size, "could not open rules file \"%s\": %s", path,
-                 strerror(errno));
-        return NULL;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[8192];
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-        if (len + n > cap) {
-            cap = (len + n) * 2;
-            char *nt = realloc(text, cap);
-            if (!nt) {
-                free(text);
-                fclose(fp);
-                snprintf(errstr, errstr_size, "out of memory");
-                return NULL;
-            }
-            text = nt;
-        }
-        memcpy(text + len, chunk, n);
-        len += n;
-    }
-    int failed = ferror(fp);
-    fclose(fp);
-    if (failed) {
-        free(text);
-        snprintf(errstr, errstr_size, "could not read rules file \"%s\"", path);
-        return NULL;
-    }
-    carrot_rules_t *r = carrot_rules_parse(text ? text : "", len, path, errstr, errstr_size);
+    size_t len;
+    char *text = carrot_read_file(path, "rules file", &len, errstr, errstr_size);
+    if (!text) return NULL;
+    carrot_rules_t *r = carrot_rules_parse(text, len, path, errstr, errstr_size);
     free(text);
     return r;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static long long count(const char *json, const char *key) {
     char pat[64];
@@ -100,7 +101,44 @@ START_TEST(salesforce_cdc) {
 }
 END_TEST
 
+START_TEST(mapped_json) {
+    char program[48], topic[96], dlq[96];
+    it_unique(program, sizeof(program), "mp");
+    sprintf(topic, "%s.activities", program);
+    sprintf(dlq, "%s.dlq", program);
+    it_create_topic(topic, 1, NULL);
+    it_create_topic(dlq, 1, NULL);
+    char *map = it_write_temp("{\"fields\":{\"event_id\":\"id\",\"participant_id\":\"rep.email\","
+                              "\"activity_type\":\"kind\",\"occurred_at\":\"at\"},"
+                              "\"values\":{\"activity_type\":{\"Phone\":\"call\",\"Visit\":\"meeting\"}},"
+                              "\"constants\":{\"source_system\":\"acme\"}}");
+    char *feed = it_write_temp("{\"id\":\"a1\",\"rep\":{\"email\":\"ann@x\"},\"kind\":\"Phone\",\"at\":\"2026-11-02T10:00:00Z\"}\n"
+                               "{\"id\":\"a2\",\"rep\":{\"email\":\"bob@x\"},\"kind\":\"Visit\",\"at\":1793628180000}\n"
+                               "{\"id\":\"a3\",\"rep\":{\"email\":\"bob@x\"},\"kind\":\"Lunch\",\"at\":1793628180000}\n");
+    char *out, *argv[] = {CARROT_INGEST, "--format", "mapped", "--mapping", map, "--input", feed,
+                          "--topic", topic, "--dlq-topic", dlq, "--program", program, "--log-level",
+                          "error", NULL};
+    ck_assert_int_eq(it_run(argv, &out), 0);
+    ck_assert_int_eq(count(out, "valid"), 2);
+    ck_assert_int_eq(count(out, "invalid"), 1); /* "Lunch" is in no pick list */
+    free(out);
+    char *bad[] = {CARROT_INGEST, "--format", "mapped", "--mapping", "/nonexistent.json", "--input",
+                   feed, "--log-level", "error", NULL};
+    ck_assert_int_eq(it_run(bad, NULL), 2);
+    it_msg_t *m;
+    size_t n = it_consume_all(dlq, &m);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(m[0].error, "unknown activity type \"Lunch\"");
+    it_msgs_free(m, n);
+    unlink(map);
+    unlink(feed);
+    free(map);
+    free(feed);
+}
+END_TEST
+
 int main(void) {
-    const TTest *tests[] = {salesforce_rest_json, salesforce_csv_export, salesforce_cdc, NULL};
+    const TTest *tests[] = {salesforce_rest_json, salesforce_csv_export, salesforce_cdc, mapped_json,
+                            NULL};
     return carrot_test_run(carrot_test_suite("feeds", tests));
 }
