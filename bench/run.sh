@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark against the services of deploy/services.sh (started if
 # needed) and prints each one's figures and its ratio to the baseline taken
-# in the same run. Arguments go to every benchmark (e.g. --awards 500000).
+# in the same run.
 set -euo pipefail
 # shellcheck source=deploy/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../deploy/env.sh"
@@ -9,6 +9,8 @@ cd "$CARROT_ROOT"
 bash deploy/build.sh build
 bash deploy/services.sh start
 echo "== ledger: awards booked per second vs plain COPY =="
-build/bench/bench_ledger --brokers "$CARROT_BROKERS" --pg-dsn "$CARROT_PG_DSN" "$@"
+build/bench/bench_ledger --brokers "$CARROT_BROKERS" --pg-dsn "$CARROT_PG_DSN"
+echo "== scorer: activities scored per second vs a plain consume =="
+build/bench/bench_scorer --brokers "$CARROT_BROKERS"
 echo "== codec: CrmActivity encode/decode vs raw avro-c generic =="
 build/bench/bench_codec

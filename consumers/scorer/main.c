@@ -173,6 +173,7 @@ int main(int argc, char **argv) {
     signal(SIGTERM, on_signal);
 
     exit_code = 0;
+    int64_t first_ms = 0, last_ms = 0; /* first message seen, last batch committed */
     while (!stop) {
         size_t n = carrot_kafka_collect(s.consumer, msgs, (size_t)cf.batch_size, (int)cf.batch_ms,
                                         s.drain, &s.rebalanced, &stop);
@@ -180,7 +181,9 @@ int main(int argc, char **argv) {
             if (cf.until_drained && carrot_drain_done(s.drain)) break;
             continue;
         }
+        if (!first_ms) first_ms = carrot_time_mono_ms();
         rc = scorer_process_batch(&s, msgs, n);
+        if (rc == 0) last_ms = carrot_time_mono_ms();
         for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
         if (rc == -2) {
             exit_code = 1;
@@ -193,10 +196,11 @@ int main(int argc, char **argv) {
                 s.counts.duplicates, s.counts.unscored, s.counts.dead_lettered, s.counts.aborted);
     printf("{\"consumed\":%lld,\"scored\":%lld,\"awards\":%lld,\"points\":%lld,"
            "\"duplicates\":%lld,\"unscored\":%lld,\"other_program\":%lld,\"dead_lettered\":%lld,"
-           "\"batches\":%lld,\"aborted\":%lld}\n",
+           "\"batches\":%lld,\"aborted\":%lld,\"busy_ms\":%lld}\n",
            s.counts.consumed, s.counts.scored, s.counts.awards, s.counts.points,
            s.counts.duplicates, s.counts.unscored, s.counts.other_program,
-           s.counts.dead_lettered, s.counts.batches, s.counts.aborted);
+           s.counts.dead_lettered, s.counts.batches, s.counts.aborted,
+           (long long)(last_ms - first_ms));
     fflush(stdout);
 out:
     if (s.consumer) {

@@ -1,0 +1,171 @@
+/* bench_scorer: activities scored per second by carrot-scorer (from a
+ * pre-filled topic to Redis and carrot.awards, exactly once), against a
+ * plain consume of the same topic (every message fetched, nothing done with
+ * it) in the same run; and the scorer's peak memory. Needs the services of
+ * deploy/services.sh. */
+#include "config.h"
+#include "kafka.h"
+#include "log.h"
+#include "timeutil.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct {
+    char *brokers;
+    long long records, partitions, batch;
+} bench_conf_t;
+
+#define OFF(f) offsetof(bench_conf_t, f)
+static const carrot_conf_prop_t props[] = {
+    {"brokers", CARROT_CONF_STR, OFF(brokers), "127.0.0.1:19092", 0, 0, "Kafka bootstrap servers"},
+    {"records", CARROT_CONF_INT, OFF(records), "200000", 1000, 100000000, "activities to score"},
+    {"partitions", CARROT_CONF_INT, OFF(partitions), "6", 1, 1000, "partitions of the bench topic"},
+    {"batch", CARROT_CONF_INT, OFF(batch), "1000", 1, 100000, "scorer batch size"},
+    CARROT_CONF_END};
+
+static void die(const char *what) {
+    carrot_error("%s", what);
+    exit(1);
+}
+
+static void create_topic(rd_kafka_t *rk, const char *topic, int partitions) {
+    char errstr[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, errstr, sizeof(errstr));
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    size_t n;
+    const rd_kafka_topic_result_t **tr =
+        ev ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n) : NULL;
+    if (!tr || n != 1 || rd_kafka_topic_result_error(tr[0])) die("could not create a bench topic");
+    rd_kafka_event_destroy(ev);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+}
+
+/* Runs cmd (a shell command line) and returns its exit status; *rssp gets its
+ * peak resident memory in KiB and *outp its first output line when not NULL. */
+static int run(const char *cmd, long *rssp, char *out, size_t outsize) {
+    int fds[2];
+    if (pipe(fds)) die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t got;
+    char sink[4096];
+    while ((got = read(fds[0], sink, sizeof(sink))) > 0)
+        if (out && len + 1 < outsize) {
+            size_t take = (size_t)got < outsize - 1 - len ? (size_t)got : outsize - 1 - len;
+            memcpy(out + len, sink, take);
+            len += take;
+        }
+    if (out) out[len] = '\0';
+    close(fds[0]);
+    int status;
+    struct rusage ru;
+    wait4(pid, &status, 0, &ru);
+    if (rssp) *rssp = ru.ru_maxrss;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int main(int argc, char **argv) {
+    bench_conf_t cf;
+    char errstr[512], program[64], topic[96], awards[96], dlq[96], cmd[4096];
+    int exit_code;
+    carrot_conf_t *conf = carrot_conf_init_program("bench_scorer", props, &cf, argc, argv, NULL,
+                                                   "usage: bench_scorer [settings]", &exit_code);
+    if (!conf) return exit_code;
+    snprintf(program, sizeof(program), "bsc-%d-%lld", (int)getpid(), (long long)carrot_time_now_ms() % 100000);
+    snprintf(topic, sizeof(topic), "%s.activities", program);
+    snprintf(awards, sizeof(awards), "%s.awards", program);
+    snprintf(dlq, sizeof(dlq), "%s.dlq", program);
+    rd_kafka_conf_t *k = carrot_kafka_conf_new(NULL, cf.brokers, NULL, errstr, sizeof(errstr));
+    rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, k, errstr, sizeof(errstr));
+    if (!admin) die(errstr);
+    create_topic(admin, topic, (int)cf.partitions);
+    create_topic(admin, awards, (int)cf.partitions);
+    create_topic(admin, dlq, 1);
+    rd_kafka_destroy(admin);
+
+    /* 1. the topic, filled by carrot-loadgen | carrot-ingest (not timed) */
+    char rules[256], feed[256];
+    snprintf(rules, sizeof(rules), "/tmp/%s.rules.json", program);
+    snprintf(feed, sizeof(feed), "/tmp/%s.jsonl", program);
+    FILE *fp = fopen(rules, "w");
+    fprintf(fp, "{\"program\":\"%s\",\"version\":\"bench\",\"points\":{\"call\":5,\"email\":2,"
+                "\"meeting\":10,\"note\":3,\"task\":2,\"lead\":8,\"quote\":15,\"opportunity_stage\":12,"
+                "\"deal_won\":50,\"training_completed\":20,\"certification_passed\":40}}", program);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "%s --count %lld --participants 2000 --program %s > %s && %s --input %s "
+             "--brokers %s --topic %s --dlq-topic %s --log-level warn", CARROT_LOADGEN_BIN, cf.records,
+             program, feed, CARROT_INGEST_BIN, feed, cf.brokers, topic, dlq);
+    if (run(cmd, NULL, NULL, 0) != 0) die("could not fill the bench topic");
+
+    /* 2. the baseline: a plain consume of every message */
+    k = carrot_kafka_conf_new(NULL, cf.brokers, NULL, errstr, sizeof(errstr));
+    carrot_kafka_set(k, "group.id", program, errstr, sizeof(errstr));
+    carrot_kafka_set(k, "auto.offset.reset", "earliest", errstr, sizeof(errstr));
+    carrot_kafka_set(k, "enable.partition.eof", "true", errstr, sizeof(errstr));
+    carrot_kafka_set(k, "enable.auto.commit", "false", errstr, sizeof(errstr));
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, k, errstr, sizeof(errstr));
+    if (!c) die(errstr);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)cf.partitions);
+    for (int p = 0; p < cf.partitions; p++)
+        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    long long got = 0, eofs = 0;
+    int64_t first = 0, last = 0;
+    while (eofs < cf.partitions) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 1000);
+        if (!m) continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) eofs++;
+        else if (!m->err) {
+            if (!first) first = carrot_time_mono_ms();
+            got++;
+            last = carrot_time_mono_ms();
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+
+    /* 3. carrot-scorer scores them */
+    char out[1024];
+    long rss = 0;
+    snprintf(cmd, sizeof(cmd), "%s --brokers %s --topic %s --awards-topic %s --dlq-topic %s "
+             "--group %s.scorer --instance %s --rules %s --batch-size %lld --until-drained "
+             "--log-level warn", CARROT_SCORER_BIN, cf.brokers, topic, awards, dlq, program,
+             program, rules, cf.batch);
+    if (run(cmd, &rss, out, sizeof(out)) != 0) die("carrot-scorer failed");
+    const char *busy = strstr(out, "\"busy_ms\":"), *consumed = strstr(out, "\"consumed\":");
+    if (!busy || !consumed || atoll(consumed + 11) != got) die("carrot-scorer did not read every activity");
+    long long scorer_ms = atoll(busy + 10);
+    unlink(rules);
+    unlink(feed);
+
+    double plain = got * 1000.0 / (double)(last - first ? last - first : 1);
+    double scored = got * 1000.0 / (double)(scorer_ms ? scorer_ms : 1);
+    printf("scorer:   %lld activities in %lld ms = %.0f activities/s (peak RSS %ld MiB)\n", got,
+           scorer_ms, scored, rss / 1024);
+    printf("baseline: %lld messages plainly consumed in %lld ms = %.0f messages/s\n", got,
+           (long long)(last - first), plain);
+    printf("ratio:    %.2f of a plain consume (batches of %lld, each one Kafka transaction)\n",
+           scored / plain, cf.batch);
+    printf("{\"bench\":\"scorer\",\"activities\":%lld,\"scorer_per_s\":%.0f,\"consume_per_s\":%.0f,"
+           "\"ratio\":%.3f,\"scorer_peak_rss_kib\":%ld}\n", got, scored, plain, scored / plain, rss);
+    carrot_conf_destroy(conf);
+    return 0;
+}
