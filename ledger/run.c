@@ -73,17 +73,27 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int64_t *offs = calloc((size_t)parts->cnt + 1, sizeof(*offs));
     char errstr[512];
     for (int i = 0; pids && i < parts->cnt; i++) pids[i] = parts->elems[i].partition;
-    int backoff = 200;
+    int backoff = 200, loaded = 0;
     while (pids && offs && !carrot_ledger_stop) {
         carrot_book_err_t rc = carrot_book_load_offsets(l->pg, l->cf->group, l->cf->topic, pids,
                                                         offs, parts->cnt, errstr, sizeof(errstr));
-        if (rc == CARROT_BOOK_OK) break;
+        if (rc == CARROT_BOOK_OK) {
+            loaded = 1;
+            break;
+        }
         carrot_warn("%s; retrying in %d ms", errstr, backoff);
         carrot_ledger_sleep_ms(backoff);
         if (backoff < 5000) backoff *= 2;
         if (PQstatus(l->pg) != CONNECTION_OK) PQreset(l->pg);
     }
-    for (int i = 0; pids && offs && i < parts->cnt; i++) {
+    if (!loaded) { /* stopping, or out of memory: take nothing; a restart resumes */
+        carrot_error("not taking the assigned partitions: their stored offsets could not be read");
+        carrot_ledger_stop = 1;
+        free(pids);
+        free(offs);
+        return;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
         parts->elems[i].offset = offs[i] >= 0 ? offs[i] : RD_KAFKA_OFFSET_BEGINNING;
         if (offs[i] < 0) continue;
         rd_kafka_topic_partition_t *b =
