@@ -43,18 +43,8 @@ static int die(const char *what) {
 }
 
 static void create_topic(rd_kafka_t *rk, const char *topic, int partitions) {
-    char errstr[256];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, errstr, sizeof(errstr));
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
-    size_t n;
-    const rd_kafka_topic_result_t **tr =
-        ev ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n) : NULL;
-    if (!tr || n != 1 || rd_kafka_topic_result_error(tr[0])) die("could not create the bench topic");
-    rd_kafka_event_destroy(ev);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_queue_destroy(q);
+    char errstr[512];
+    if (carrot_kafka_create_topic(rk, topic, partitions, NULL, errstr, sizeof(errstr))) die(errstr);
 }
 
 /* Row i of the bench, as an award and as its COPY line. */

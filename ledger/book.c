@@ -5,6 +5,8 @@
  * primary key drop rows that were already booked. */
 #include "book.h"
 
+#include "pgutil.h"
+
 #include "timeutil.h"
 
 #include <stdio.h>
@@ -167,10 +169,6 @@ static carrot_book_err_t exec(PGconn *pg, const char *sql, ExecStatusType want, 
     return rc;
 }
 
-static void rollback(PGconn *pg) {
-    if (PQstatus(pg) == CONNECTION_OK) PQclear(PQexec(pg, "ROLLBACK"));
-}
-
 carrot_book_err_t carrot_book_commit(carrot_book_t *b, PGconn *pg, const char *group,
                                      const char *topic, long long *insertedp, char *errstr,
                                      size_t errstr_size) {
@@ -235,7 +233,7 @@ carrot_book_err_t carrot_book_commit(carrot_book_t *b, PGconn *pg, const char *g
     if ((rc = exec(pg, "COMMIT", PGRES_COMMAND_OK, errstr, errstr_size))) goto fail;
     return CARROT_BOOK_OK;
 fail:
-    rollback(pg);
+    carrot_pg_rollback(pg);
     return rc;
 }
 

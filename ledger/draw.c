@@ -88,11 +88,6 @@ static int parse_prizes(const char *text, prizes_t *p, char *errstr, size_t errs
     return 0;
 }
 
-static carrot_wallet_err_t rollback(PGconn *pg, carrot_wallet_err_t rc) {
-    PQclear(PQexec(pg, "ROLLBACK"));
-    return rc;
-}
-
 carrot_wallet_err_t carrot_draw_create(PGconn *pg, const char *program, const char *id,
                                        const char *name, int64_t entry_cost,
                                        const char *prizes_json, const char *seed_file,
@@ -155,13 +150,13 @@ carrot_wallet_err_t carrot_draw_enter(PGconn *pg, const char *program, const cha
                         "SELECT status || ' ' || entry_cost FROM sweepstakes"
                         " WHERE program_id = $1 AND sweepstakes_id = $2 FOR UPDATE",
                         2, p1, &row, errstr, errstr_size))
-        return rollback(pg, CARROT_WALLET_ERROR);
+        return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
     if (!row || strncmp(row, "open ", 5) != 0) {
         snprintf(errstr, errstr_size, row ? "sweepstakes \"%s\" is closed: it has been drawn"
                                           : "no sweepstakes \"%s\" in program \"%s\"",
                  id, program);
         free(row);
-        return rollback(pg, CARROT_WALLET_REFUSED);
+        return carrot_wallet_abort(pg, CARROT_WALLET_REFUSED);
     }
     long long cost = atoll(row + 5) * n;
     free(row);
@@ -173,12 +168,12 @@ carrot_wallet_err_t carrot_draw_enter(PGconn *pg, const char *program, const cha
                         " redeemed = redeemed + $3::bigint WHERE program_id = $1"
                         " AND participant_id = $2 AND available >= $3::bigint RETURNING available",
                         3, p2, &left, errstr, errstr_size))
-        return rollback(pg, CARROT_WALLET_ERROR);
+        return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
     if (!left) {
         char what[64];
         snprintf(what, sizeof(what), "%d entries", n);
         carrot_wallet_explain_shortfall(pg, program, participant, what, costs, errstr, errstr_size);
-        return rollback(pg, CARROT_WALLET_REFUSED);
+        return carrot_wallet_abort(pg, CARROT_WALLET_REFUSED);
     }
     free(left);
     const char *p3[] = {program, id, participant, num, costs};
@@ -198,7 +193,7 @@ carrot_wallet_err_t carrot_draw_enter(PGconn *pg, const char *program, const cha
                         5, p3, &first, errstr, errstr_size) ||
         carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size)) {
         free(first);
-        return rollback(pg, CARROT_WALLET_ERROR);
+        return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
     }
     *firstp = atoi(first);
     free(first);
@@ -333,7 +328,7 @@ carrot_wallet_err_t carrot_draw_run(PGconn *pg, const char *program, const char 
     return CARROT_WALLET_OK;
 fail:
     json_decref(p.root);
-    return rollback(pg, rc);
+    return carrot_wallet_abort(pg, rc);
 }
 
 carrot_wallet_err_t carrot_draw_verify(PGconn *pg, const char *program, const char *id,

@@ -11,6 +11,10 @@ void carrot_pg_error(PGconn *pg, const char *what, char *errstr, size_t errstr_s
     while (n > 0 && (errstr[n - 1] == '\n' || errstr[n - 1] == ' ')) errstr[--n] = '\0';
 }
 
+void carrot_pg_rollback(PGconn *pg) {
+    if (PQstatus(pg) == CONNECTION_OK) PQclear(PQexec(pg, "ROLLBACK"));
+}
+
 static PGresult *exec(PGconn *pg, const char *sql, int nparams, const char *const *params) {
     return nparams ? PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0) : PQexec(pg, sql);
 }

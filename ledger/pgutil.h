@@ -15,6 +15,9 @@ int carrot_pg_command(PGconn *pg, const char *sql, int nparams, const char *cons
 int carrot_pg_value(PGconn *pg, const char *sql, int nparams, const char *const *params,
                     char **valuep, char *errstr, size_t errstr_size);
 
+/* Ends the open transaction with ROLLBACK (when the connection still stands). */
+void carrot_pg_rollback(PGconn *pg);
+
 /* Copies PQerrorMessage without its trailing newline. */
 void carrot_pg_error(PGconn *pg, const char *what, char *errstr, size_t errstr_size);
 

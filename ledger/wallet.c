@@ -46,9 +46,8 @@ void carrot_wallet_explain_shortfall(PGconn *pg, const char *program, const char
     free(avail);
 }
 
-/* Ends the transaction: ROLLBACK with the given result. */
-static carrot_wallet_err_t abort_with(PGconn *pg, carrot_wallet_err_t rc) {
-    PQclear(PQexec(pg, "ROLLBACK"));
+carrot_wallet_err_t carrot_wallet_abort(PGconn *pg, carrot_wallet_err_t rc) {
+    carrot_pg_rollback(pg);
     return rc;
 }
 
@@ -63,7 +62,7 @@ carrot_wallet_err_t carrot_wallet_redeem(PGconn *pg, const char *program, const 
                         "UPDATE catalog SET stock = stock - 1 WHERE program_id = $1 AND item_id = $2"
                         " AND stock > 0 RETURNING price",
                         2, p1, &price, errstr, errstr_size))
-        return abort_with(pg, CARROT_WALLET_ERROR);
+        return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
     if (!price) {
         char *exists = NULL;
         carrot_pg_value(pg, "SELECT 1 FROM catalog WHERE program_id = $1 AND item_id = $2", 2, p1,
@@ -72,7 +71,7 @@ carrot_wallet_err_t carrot_wallet_redeem(PGconn *pg, const char *program, const 
                                              : "no item \"%s\" in the catalog of program \"%s\"",
                  item, program);
         free(exists);
-        return abort_with(pg, CARROT_WALLET_REFUSED);
+        return carrot_wallet_abort(pg, CARROT_WALLET_REFUSED);
     }
     /* 2. the wallet: available -> pending, only if it covers the price */
     const char *p2[] = {program, participant, price};
@@ -88,7 +87,7 @@ carrot_wallet_err_t carrot_wallet_redeem(PGconn *pg, const char *program, const 
         snprintf(what, sizeof(what), "\"%s\"", item);
         carrot_wallet_explain_shortfall(pg, program, participant, what, price, errstr, errstr_size);
         free(price);
-        return abort_with(pg, CARROT_WALLET_REFUSED);
+        return carrot_wallet_abort(pg, CARROT_WALLET_REFUSED);
     }
     free(left);
     /* 3. the redemption and its journal transaction */
@@ -112,7 +111,7 @@ carrot_wallet_err_t carrot_wallet_redeem(PGconn *pg, const char *program, const 
 error:
     free(price);
     free(id);
-    return abort_with(pg, CARROT_WALLET_ERROR);
+    return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
 }
 
 carrot_wallet_err_t carrot_wallet_settle(PGconn *pg, int64_t redemption_id, int fulfil,
@@ -127,7 +126,7 @@ carrot_wallet_err_t carrot_wallet_settle(PGconn *pg, int64_t redemption_id, int 
                         " WHERE redemption_id = $1 AND status = 'pending'"
                         " RETURNING program_id || '|' || participant_id || '|' || item_id || '|' || price",
                         3, p1, &row, errstr, errstr_size))
-        return abort_with(pg, CARROT_WALLET_ERROR);
+        return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
     if (!row) {
         char *status = NULL;
         carrot_pg_value(pg, "SELECT status FROM redemptions WHERE redemption_id = $1", 1, p1,
@@ -135,7 +134,7 @@ carrot_wallet_err_t carrot_wallet_settle(PGconn *pg, int64_t redemption_id, int 
         if (status) snprintf(errstr, errstr_size, "redemption %s is already %s", rid, status);
         else snprintf(errstr, errstr_size, "no redemption %s", rid);
         free(status);
-        return abort_with(pg, CARROT_WALLET_REFUSED);
+        return carrot_wallet_abort(pg, CARROT_WALLET_REFUSED);
     }
     /* program|participant|item|price; ids cannot hold '|' only by convention, so split from the right */
     char *f[4];
@@ -174,7 +173,7 @@ carrot_wallet_err_t carrot_wallet_settle(PGconn *pg, int64_t redemption_id, int 
                           5, pj, errstr, errstr_size) ||
         carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size);
     free(row);
-    return failed ? abort_with(pg, CARROT_WALLET_ERROR) : CARROT_WALLET_OK;
+    return failed ? carrot_wallet_abort(pg, CARROT_WALLET_ERROR) : CARROT_WALLET_OK;
 }
 
 carrot_wallet_err_t carrot_wallet_set_expiry(PGconn *pg, const char *program, int months,

@@ -31,6 +31,10 @@ void carrot_wallet_explain_shortfall(PGconn *pg, const char *program, const char
                                      const char *what, const char *cost, char *errstr,
                                      size_t errstr_size);
 
+/* Rolls back the open transaction and returns rc (for the refusal and error
+ * paths of wallet.c and draw.c). */
+carrot_wallet_err_t carrot_wallet_abort(PGconn *pg, carrot_wallet_err_t rc);
+
 /* Adds an item or sets its name, price and stock. */
 carrot_wallet_err_t carrot_wallet_catalog_set(PGconn *pg, const char *program, const char *item,
                                               const char *name, int64_t price, int64_t stock,

@@ -60,6 +60,57 @@ rd_kafka_conf_t *carrot_kafka_conf_new(const carrot_conf_t *conf, const char *br
     return kconf;
 }
 
+int carrot_kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions,
+                              const char *cleanup_policy, char *errstr, size_t errstr_size) {
+    char err[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof(err));
+    if (!nt) {
+        snprintf(errstr, errstr_size, "could not create topic %s: %s", topic, err);
+        return -1;
+    }
+    if (cleanup_policy) rd_kafka_NewTopic_set_config(nt, "cleanup.policy", cleanup_policy);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    size_t n = 0;
+    const rd_kafka_topic_result_t **tr =
+        ev ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n) : NULL;
+    int rc = 0;
+    if (!ev) {
+        snprintf(errstr, errstr_size, "could not create topic %s: no answer in 30 s", topic);
+        rc = -1;
+    } else if (rd_kafka_event_error(ev)) {
+        snprintf(errstr, errstr_size, "could not create topic %s: %s", topic,
+                 rd_kafka_event_error_string(ev));
+        rc = -1;
+    } else if (n != 1 || (rd_kafka_topic_result_error(tr[0]) &&
+                          rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)) {
+        snprintf(errstr, errstr_size, "could not create topic %s: %s", topic,
+                 n == 1 ? rd_kafka_topic_result_error_string(tr[0]) : "no result");
+        rc = -1;
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+int carrot_kafka_partition_count(rd_kafka_t *rk, const char *topic, char *errstr,
+                                 size_t errstr_size) {
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000) : RD_KAFKA_RESP_ERR__FAIL;
+    int n = -1;
+    if (err) snprintf(errstr, errstr_size, "no metadata for topic %s: %s", topic, rd_kafka_err2str(err));
+    else {
+        n = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : -1;
+        if (n < 0) snprintf(errstr, errstr_size, "no topic %s", topic);
+        rd_kafka_metadata_destroy(md);
+    }
+    if (rkt) rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
 void carrot_instance_id(const char *name, char *out, size_t out_size) {
     if (name && *name) {
         snprintf(out, out_size, "%s", name);

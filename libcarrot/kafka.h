@@ -24,6 +24,16 @@ rd_kafka_conf_t *carrot_kafka_conf_new(const carrot_conf_t *conf, const char *br
 int carrot_kafka_set(rd_kafka_conf_t *kconf, const char *key, const char *value, char *errstr,
                      size_t errstr_size);
 
+/* Creates topic with partitions (replication 1: Carrot's own single-broker
+ * deployments, tests and benchmarks) and, when cleanup_policy is not NULL,
+ * that cleanup.policy. An existing topic is fine. 0, or -1 with errstr. */
+int carrot_kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions,
+                              const char *cleanup_policy, char *errstr, size_t errstr_size);
+
+/* The topic's partition count, or -1 with errstr. */
+int carrot_kafka_partition_count(rd_kafka_t *rk, const char *topic, char *errstr,
+                                 size_t errstr_size);
+
 /* The stable instance name of a group member: name if given, else the host
  * name. Used for group.instance.id (static membership: a member restarted
  * with the same name takes its partitions back without waiting for its old

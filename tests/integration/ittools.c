@@ -3,6 +3,7 @@
 #include "ittools.h"
 
 #include "award.h"
+#include "kafka.h"
 #include "timeutil.h"
 
 #include <stdarg.h>
@@ -45,22 +46,8 @@ void it_create_topic(const char *topic, int partitions, const char *cleanup_poli
     rd_kafka_conf_set(conf, "bootstrap.servers", it_brokers(), errstr, sizeof(errstr));
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     ck_assert_msg(rk != NULL, "%s", errstr);
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, errstr, sizeof(errstr));
-    if (cleanup_policy) rd_kafka_NewTopic_set_config(nt, "cleanup.policy", cleanup_policy);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
-    ck_assert_msg(ev != NULL, "CreateTopics timed out");
-    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
-    size_t n;
-    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
-    ck_assert_msg(rd_kafka_event_error(ev) == 0, "%s", rd_kafka_event_error_string(ev));
-    ck_assert_msg(n == 1 && (rd_kafka_topic_result_error(tr[0]) == 0 ||
-                             rd_kafka_topic_result_error(tr[0]) == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS),
-                  "could not create topic %s: %s", topic, rd_kafka_topic_result_error_string(tr[0]));
-    rd_kafka_event_destroy(ev);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_queue_destroy(q);
+    ck_assert_msg(carrot_kafka_create_topic(rk, topic, partitions, cleanup_policy, errstr,
+                                            sizeof(errstr)) == 0, "%s", errstr);
     rd_kafka_destroy(rk);
 }
 
@@ -147,12 +134,8 @@ size_t it_consume_all(const char *topic, it_msg_t **msgsp) {
     rd_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, sizeof(errstr));
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     ck_assert_msg(rk != NULL, "%s", errstr);
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    ck_assert_int_eq(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
-    int nparts = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
+    int nparts = carrot_kafka_partition_count(rk, topic, errstr, sizeof(errstr));
+    ck_assert_msg(nparts > 0, "%s", errstr);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(nparts);
     for (int p = 0; p < nparts; p++)
         rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -304,12 +287,8 @@ long long it_committed_sum(const char *group, const char *topic) {
     rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr));
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     ck_assert_msg(rk != NULL, "%s", errstr);
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    ck_assert_int_eq(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
-    int n = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
+    int n = carrot_kafka_partition_count(rk, topic, errstr, sizeof(errstr));
+    ck_assert_msg(n > 0, "%s", errstr);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
     for (int p = 0; p < n; p++) rd_kafka_topic_partition_list_add(parts, topic, p);
     ck_assert_int_eq(rd_kafka_committed(rk, parts, 10000), 0);
