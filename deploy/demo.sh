@@ -23,7 +23,7 @@ carrot_say "ingesting deploy/demo/crm-feed.jsonl"
 "$bin/producers/carrot-ingest" --input deploy/demo/crm-feed.jsonl --program "$program"
 
 carrot_say "scoring until the activities topic is drained"
-"$bin/consumers/carrot-scorer" --rules deploy/demo/rules.json --until-drained --log-level warn
+"$bin/consumers/carrot-scorer" --rules deploy/demo/rules.yaml --until-drained --log-level warn
 
 carrot_say "booking awards until the awards topic is drained"
 "$bin/ledger/carrot-ledger" run --until-drained --log-level warn

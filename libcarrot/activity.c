@@ -67,6 +67,25 @@ int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t er
             return -1;
         }
     }
+    /* Ids and scopes become Redis key names and leaderboard entries: no
+     * control characters (the scorer's Redis script uses two as separators). */
+    const struct { const char *name, *value; } named[] = {
+        {"event_id", a->event_id},   {"program_id", a->program_id},
+        {"source_system", a->source_system}, {"source_record_id", a->source_record_id},
+        {"participant_id", a->participant_id}, {"segment", a->segment},
+        {"team_id", a->team_id},     {"region", a->region}};
+    for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+        if (named[i].value && strlen(named[i].value) > 256) {
+            snprintf(errstr, errstr_size, "%s is longer than 256 bytes", named[i].name);
+            return -1;
+        }
+        for (const unsigned char *c = (const unsigned char *)named[i].value; c && *c; c++)
+            if (*c < 0x20 || *c == 0x7f) {
+                snprintf(errstr, errstr_size, "%s holds a control character (0x%02x)",
+                         named[i].name, *c);
+                return -1;
+            }
+    }
     if (a->activity_type && *a->activity_type && !carrot_activity_type_known(a->activity_type)) {
         snprintf(errstr, errstr_size, "unknown activity type \"%.64s\"", a->activity_type);
         return -1;

@@ -1,5 +1,5 @@
-/* leaderboard.c: Redis side of scoring: the guarded increment script, and
- * the read queries. One hiredis connection, reconnected on failure. */
+/* leaderboard.c: Redis side of scoring: the guarded apply script, and the
+ * read queries. One hiredis connection, reconnected on failure. */
 #include "leaderboard.h"
 
 #include <hiredis/hiredis.h>
@@ -7,66 +7,176 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KEYS[1] watermark, KEYS[2] board. ARGV[1] stream, ARGV[2] key prefix
- * "carrot:{P}:", ARGV[3] seen ttl; then per event: offset, event id,
- * participant, points, kind (A, D, U), record, activity type. Returns per
- * event: fresh, amount, participant, activity type. The outcome of a fresh
- * event is kept in its seen key, so a replay returns the same answer. */
+/* ARGV: key prefix "carrot:{P}:", stream, seen ttl, now; then per event:
+ * offset, event id, kind, record, participant, type, version,
+ * nboards, (board, expire_at)*, nlines, (rule, points)*,
+ * cap key ('' none), cap rule, cap points, cap expire_at,
+ * ngoals, (key, rule, target, bonus, expire_at)*.
+ * Returns per event: fresh, amount, participant, type, version, lines
+ * ("rule\30points\30..."). \31 and \30 separate fields in stored values;
+ * the scorer rejects ids that hold them. */
 static const char apply_lua[] =
-    "local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')\n"
-    "local top = wm\n"
-    "local out = {}\n"
-    "for i = 4, #ARGV, 7 do\n"
-    "  local off = tonumber(ARGV[i])\n"
-    "  local tag = ARGV[1] .. ':' .. ARGV[i]\n"
-    "  local sk = ARGV[2] .. 'seen:' .. ARGV[i + 1]\n"
+    "local P, stream, ttl, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])\n"
+    "local wmk = P .. 'wm:' .. stream\n"
+    "local wm = tonumber(redis.call('GET', wmk) or '-1')\n"
+    "local top, out, i = wm, {}, 5\n"
+    "local function apply(amt, kstr, who)\n"
+    "  if amt == 0 or not kstr or kstr == '' or who == '' then return end\n"
+    "  local names = {}\n"
+    "  for name, exp in string.gmatch(kstr, '([^\\30]+)\\30([^\\30]+)') do\n"
+    "    exp = tonumber(exp)\n"
+    "    if exp == 0 or exp > now then\n"
+    "      local key = P .. 'lb:' .. name\n"
+    "      redis.call('ZINCRBY', key, amt, who)\n"
+    "      if exp > 0 then redis.call('EXPIREAT', key, exp) end\n"
+    "      names[#names + 1] = name\n"
+    "    end\n"
+    "  end\n"
+    "  if #names > 0 then redis.call('SADD', P .. 'pb:' .. who, unpack(names)) end\n"
+    "end\n"
+    "while i <= #ARGV do\n"
+    "  local offs, eid, kind, rec = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]\n"
+    "  local who, typ, ver = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]\n"
+    "  local off = tonumber(offs)\n"
+    "  local nb = tonumber(ARGV[i + 7]); local b0 = i + 8; i = b0 + 2 * nb\n"
+    "  local nl = tonumber(ARGV[i]); local l0 = i + 1; i = l0 + 2 * nl\n"
+    "  local ck, cr, cmax, cexp = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]; i = i + 4\n"
+    "  local ng = tonumber(ARGV[i]); local g0 = i + 1; i = g0 + 5 * ng\n"
+    "  local tag = stream .. ':' .. offs\n"
+    "  local sk = P .. 'seen:' .. eid\n"
     "  local prev = redis.call('GET', sk)\n"
     "  if prev then\n"
-    "    local t, amt, who, typ = string.match(prev, '^(.-)\\31(.-)\\31(.-)\\31(.*)$')\n"
+    "    local t, amt, pw, pt, pv, pl = string.match(prev, '^(.-)\\31(.-)\\31(.-)\\31(.-)\\31(.-)\\31(.*)$')\n"
     "    if t == tag then\n"
-    "      out[#out + 1] = 1; out[#out + 1] = amt; out[#out + 1] = who; out[#out + 1] = typ\n"
+    "      out[#out + 1] = 1; out[#out + 1] = amt; out[#out + 1] = pw; out[#out + 1] = pt\n"
+    "      out[#out + 1] = pv; out[#out + 1] = pl\n"
     "    else\n"
     "      out[#out + 1] = 0; out[#out + 1] = '0'; out[#out + 1] = ''; out[#out + 1] = ''\n"
+    "      out[#out + 1] = ''; out[#out + 1] = ''\n"
     "    end\n"
+    "  elseif off <= wm then\n" /* applied once, and its dedup entry has expired */
+    "    out[#out + 1] = 0; out[#out + 1] = '0'; out[#out + 1] = ''; out[#out + 1] = ''\n"
+    "    out[#out + 1] = ''; out[#out + 1] = ''\n"
     "  else\n"
-    "    local kind, rk = ARGV[i + 4], ARGV[2] .. 'rec:' .. ARGV[i + 5]\n"
-    "    local amt, who, typ = 0, ARGV[i + 2], ARGV[i + 6]\n"
-    "    local r = redis.call('HMGET', rk, 'p', 'n', 't', 'on')\n"
+    "    local rk = P .. 'rec:' .. rec\n"
+    "    local amt, lines = 0, {}\n"
     "    if kind == 'A' then\n"
-    "      redis.call('HINCRBY', rk, 'n', ARGV[i + 3])\n"
-    "      redis.call('HSET', rk, 'p', who, 't', typ)\n"
-    "      if r[4] == '0' then\n"
-    "        amt = 0\n" /* deleted before it was scored: kept for an UNDELETE */
-    "      else\n"
-    "        amt = tonumber(ARGV[i + 3])\n"
-    "        redis.call('HSET', rk, 'on', '1')\n"
+    "      local sum = 0\n"
+    "      for j = 0, nl - 1 do\n"
+    "        lines[#lines + 1] = ARGV[l0 + 2 * j]; lines[#lines + 1] = ARGV[l0 + 2 * j + 1]\n"
+    "        sum = sum + tonumber(ARGV[l0 + 2 * j + 1])\n"
     "      end\n"
-    "    elseif kind == 'D' then\n"
-    "      who, typ = r[1] or '', r[3] or ''\n"
-    "      if r[4] ~= '0' and r[2] then amt = -tonumber(r[2]) end\n"
-    "      redis.call('HSET', rk, 'on', '0')\n" /* a DELETE first leaves a tombstone */
+    "      if ck ~= '' and sum > 0 then\n" /* the KPI's cap this period */
+    "        local used = tonumber(redis.call('GET', P .. ck) or '0')\n"
+    "        local allowed = math.min(sum, math.max(cmax - used, 0))\n"
+    "        redis.call('SET', P .. ck, used + allowed)\n"
+    "        redis.call('EXPIREAT', P .. ck, cexp)\n"
+    "        if allowed < sum then\n"
+    "          lines[#lines + 1] = 'cap.' .. cr; lines[#lines + 1] = tostring(allowed - sum)\n"
+    "          sum = allowed\n"
+    "        end\n"
+    "      end\n"
+    "      for j = 0, ng - 1 do\n" /* goals: one bonus when the count reaches the target */
+    "        local g = g0 + 5 * j\n"
+    "        local c = redis.call('INCR', P .. ARGV[g])\n"
+    "        redis.call('EXPIREAT', P .. ARGV[g], ARGV[g + 4])\n"
+    "        if c == tonumber(ARGV[g + 2]) and tonumber(ARGV[g + 3]) ~= 0 then\n"
+    "          lines[#lines + 1] = ARGV[g + 1]; lines[#lines + 1] = ARGV[g + 3]\n"
+    "          sum = sum + tonumber(ARGV[g + 3])\n"
+    "        end\n"
+    "      end\n"
+    "      local r = redis.call('HMGET', rk, 'on', 'k')\n"
+    "      local kstr = r[2]\n"
+    "      if not kstr then\n"
+    "        local parts = {}\n"
+    "        for j = 0, nb - 1 do parts[#parts + 1] = ARGV[b0 + 2 * j] .. '\\30' .. ARGV[b0 + 2 * j + 1] end\n"
+    "        kstr = table.concat(parts, '\\30')\n"
+    "        redis.call('HSET', rk, 'k', kstr)\n"
+    "      end\n"
+    "      redis.call('HINCRBY', rk, 'n', sum)\n"
+    "      redis.call('HSET', rk, 'p', who, 't', typ)\n"
+    "      if r[1] ~= '0' then\n"
+    "        amt = sum\n"
+    "        redis.call('HSET', rk, 'on', '1')\n"
+    "      else\n" /* deleted before it was scored: kept for an UNDELETE, awards nothing */
+    "        lines = {}\n"
+    "      end\n"
+    "      apply(amt, kstr, who)\n"
     "    else\n"
+    "      local r = redis.call('HMGET', rk, 'p', 'n', 't', 'on', 'k')\n"
     "      who, typ = r[1] or '', r[3] or ''\n"
-    "      if r[4] == '0' and r[2] then amt = tonumber(r[2]) end\n"
-    "      redis.call('HSET', rk, 'on', '1')\n"
+    "      if kind == 'D' then\n"
+    "        if r[4] ~= '0' and r[2] then amt = -tonumber(r[2]) end\n"
+    "        redis.call('HSET', rk, 'on', '0')\n" /* a DELETE first leaves a tombstone */
+    "        if amt ~= 0 then lines = {'reversal', tostring(amt)} end\n"
+    "      else\n"
+    "        if r[4] == '0' and r[2] then amt = tonumber(r[2]) end\n"
+    "        redis.call('HSET', rk, 'on', '1')\n"
+    "        if amt ~= 0 then lines = {'restore', tostring(amt)} end\n"
+    "      end\n"
+    "      apply(amt, r[5], who)\n"
     "    end\n"
-    "    redis.call('SET', sk, tag .. '\\31' .. amt .. '\\31' .. who .. '\\31' .. typ, 'EX', ARGV[3])\n"
-    "    if amt ~= 0 and off > wm then\n"
-    "      redis.call('ZINCRBY', KEYS[2], amt, who)\n"
-    "    end\n"
+    "    local l = table.concat(lines, '\\30')\n"
+    "    redis.call('SET', sk, table.concat({tag, tostring(amt), who, typ, ver, l}, '\\31'), 'EX', ttl)\n"
     "    out[#out + 1] = 1; out[#out + 1] = tostring(amt); out[#out + 1] = who; out[#out + 1] = typ\n"
+    "    out[#out + 1] = ver; out[#out + 1] = l\n"
     "  end\n"
     "  if off > top then top = off end\n"
     "end\n"
-    "redis.call('SET', KEYS[1], string.format('%d', top))\n"
+    "redis.call('SET', wmk, string.format('%d', top))\n"
+    "return out\n";
+
+/* Reads. ARGV[1] mode: 'range' key start stop | 'around' key member k |
+ * 'standing' prefix member. Returns flat (board, member, score, rank, size)*. */
+static const char query_lua[] =
+    "local mode = ARGV[1]\n"
+    "local out = {}\n"
+    "local function ranked(key, name, start, stop)\n"
+    "  local r = redis.call('ZREVRANGE', key, start, stop, 'WITHSCORES')\n"
+    "  local ranks = {}\n"
+    "  for j = 1, #r, 2 do\n"
+    "    local s = r[j + 1]\n"
+    "    if not ranks[s] then ranks[s] = redis.call('ZCOUNT', key, '(' .. s, '+inf') + 1 end\n"
+    "    out[#out + 1] = name; out[#out + 1] = r[j]; out[#out + 1] = s; out[#out + 1] = ranks[s]\n"
+    "    out[#out + 1] = 0\n"
+    "  end\n"
+    "end\n"
+    "if mode == 'range' then\n"
+    "  ranked(ARGV[2], '', tonumber(ARGV[3]), tonumber(ARGV[4]))\n"
+    "elseif mode == 'around' then\n"
+    "  local r = redis.call('ZREVRANK', ARGV[2], ARGV[3])\n"
+    "  if r then\n"
+    "    local k = tonumber(ARGV[4])\n"
+    "    ranked(ARGV[2], '', math.max(r - k, 0), r + k)\n"
+    "  end\n"
+    "else\n"
+    "  local P, who = ARGV[2], ARGV[3]\n"
+    "  local names = redis.call('SMEMBERS', P .. 'pb:' .. who)\n"
+    "  table.sort(names)\n"
+    "  for _, name in ipairs(names) do\n"
+    "    local key = P .. 'lb:' .. name\n"
+    "    local s = redis.call('ZSCORE', key, who)\n"
+    "    if s then\n"
+    "      out[#out + 1] = name; out[#out + 1] = who; out[#out + 1] = s\n"
+    "      out[#out + 1] = redis.call('ZCOUNT', key, '(' .. s, '+inf') + 1\n"
+    "      out[#out + 1] = redis.call('ZCARD', key)\n"
+    "    else\n"
+    "      redis.call('SREM', P .. 'pb:' .. who, name)\n" /* the board expired */
+    "    end\n"
+    "  end\n"
+    "end\n"
     "return out\n";
 
 struct carrot_board_s {
     char *host;
     int port, timeout_ms;
     redisContext *rc;
-    char sha[41];
+    char apply_sha[41], query_sha[41];
 };
+
+void carrot_board_key(char *buf, size_t size, const char *program, const char *board) {
+    snprintf(buf, size, "carrot:{%s}:lb:%s", program, board);
+}
 
 carrot_board_t *carrot_board_new(const char *host, int port, int timeout_ms) {
     carrot_board_t *b = calloc(1, sizeof(*b));
@@ -91,6 +201,20 @@ static void drop(carrot_board_t *b) {
     b->rc = NULL;
 }
 
+static int load_script(carrot_board_t *b, const char *src, char sha[41], char *errstr,
+                       size_t errstr_size) {
+    redisReply *r = redisCommand(b->rc, "SCRIPT LOAD %s", src);
+    if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
+        snprintf(errstr, errstr_size, "could not load the leaderboard scripts into Redis: %s",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : b->rc->errstr);
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    memcpy(sha, r->str, 41);
+    freeReplyObject(r);
+    return 0;
+}
+
 static int connect_(carrot_board_t *b, char *errstr, size_t errstr_size) {
     if (b->rc) return 0;
     struct timeval tv = {b->timeout_ms / 1000, (b->timeout_ms % 1000) * 1000};
@@ -102,16 +226,11 @@ static int connect_(carrot_board_t *b, char *errstr, size_t errstr_size) {
         return -1;
     }
     redisSetTimeout(b->rc, tv);
-    redisReply *r = redisCommand(b->rc, "SCRIPT LOAD %s", apply_lua);
-    if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
-        snprintf(errstr, errstr_size, "could not load the leaderboard script into Redis: %s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : b->rc->errstr);
-        if (r) freeReplyObject(r);
+    if (load_script(b, apply_lua, b->apply_sha, errstr, errstr_size) ||
+        load_script(b, query_lua, b->query_sha, errstr, errstr_size)) {
         drop(b);
         return -1;
     }
-    memcpy(b->sha, r->str, 41);
-    freeReplyObject(r);
     return 0;
 }
 
@@ -134,129 +253,285 @@ static redisReply *command(carrot_board_t *b, int argc, const char **argv, const
     return r;
 }
 
+/* Arguments built into one growing buffer; pointers are fixed at the end
+ * because the buffer may move while it grows. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    size_t *off, *lens, n, ncap;
+    int oom;
+} args_t;
+
+static void arg(args_t *a, const char *s, size_t len) {
+    if (a->oom) return;
+    if (a->n == a->ncap) {
+        size_t nc = a->ncap ? a->ncap * 2 : 256;
+        size_t *o = realloc(a->off, nc * sizeof(*o)), *l = o ? realloc(a->lens, nc * sizeof(*l)) : NULL;
+        if (o) a->off = o;
+        if (!o || !l) {
+            a->oom = 1;
+            return;
+        }
+        a->lens = l;
+        a->ncap = nc;
+    }
+    if (a->len + len + 1 > a->cap) {
+        size_t nc = a->cap ? a->cap : 65536;
+        while (nc < a->len + len + 1) nc *= 2;
+        char *nb = realloc(a->buf, nc);
+        if (!nb) {
+            a->oom = 1;
+            return;
+        }
+        a->buf = nb;
+        a->cap = nc;
+    }
+    memcpy(a->buf + a->len, s, len);
+    a->buf[a->len + len] = '\0';
+    a->off[a->n] = a->len;
+    a->lens[a->n++] = len;
+    a->len += len + 1;
+}
+
+static void arg_s(args_t *a, const char *s) { arg(a, s ? s : "", s ? strlen(s) : 0); }
+
+static void arg_i(args_t *a, long long v) {
+    char num[24];
+    arg(a, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
+}
+
+static void args_free(args_t *a) {
+    free(a->buf);
+    free(a->off);
+    free(a->lens);
+}
+
+/* Runs the script sha with the built arguments (after EVALSHA sha 0). */
+static redisReply *run(carrot_board_t *b, const char *sha, args_t *a, char *errstr,
+                       size_t errstr_size) {
+    if (a->oom) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    if (connect_(b, errstr, errstr_size)) return NULL;
+    const char **argv = malloc((a->n + 3) * sizeof(*argv));
+    size_t *lens = malloc((a->n + 3) * sizeof(*lens));
+    redisReply *r = NULL;
+    if (!argv || !lens) {
+        snprintf(errstr, errstr_size, "out of memory");
+    } else {
+        argv[0] = "EVALSHA";
+        argv[1] = sha;
+        argv[2] = "0";
+        lens[0] = 7;
+        lens[1] = 40;
+        lens[2] = 1;
+        for (size_t i = 0; i < a->n; i++) {
+            argv[i + 3] = a->buf + a->off[i];
+            lens[i + 3] = a->lens[i];
+        }
+        r = command(b, (int)a->n + 3, argv, lens, errstr, errstr_size);
+    }
+    free(argv);
+    free(lens);
+    return r;
+}
+
+static const char *rstr(const redisReply *e) { return e->type == REDIS_REPLY_STRING ? e->str : ""; }
+
+static long long rnum(const redisReply *e) {
+    if (e->type == REDIS_REPLY_INTEGER) return e->integer;
+    return e->type == REDIS_REPLY_STRING ? strtoll(e->str, NULL, 10) : 0;
+}
+
+/* "rule\x1epoints\x1e..." (Lua's decimal \30) into res->lines. */
+static void parse_lines(const char *s, carrot_board_result_t *res) {
+    res->nlines = 0;
+    while (*s && res->nlines < CARROT_BOARD_MAX_LINES) {
+        const char *sep = strchr(s, '\x1e');
+        if (!sep) break;
+        carrot_board_out_line_t *l = &res->lines[res->nlines++];
+        snprintf(l->rule_id, sizeof(l->rule_id), "%.*s", (int)(sep - s), s);
+        char *end;
+        l->points = strtoll(sep + 1, &end, 10);
+        s = *end == '\x1e' ? end + 1 : end;
+    }
+}
+
 int carrot_board_apply(carrot_board_t *b, const char *program, const char *stream,
                        const carrot_board_event_t *ev, size_t n, long long seen_ttl_s,
-                       carrot_board_result_t *res, char *errstr, size_t errstr_size) {
+                       int64_t now_s, carrot_board_result_t *res, char *errstr,
+                       size_t errstr_size) {
     if (n == 0) return 0;
-    if (connect_(b, errstr, errstr_size)) return -1;
-    size_t argc = 8 + 7 * n;
-    const char **argv = malloc(argc * sizeof(*argv));
-    size_t *lens = malloc(argc * sizeof(*lens));
-    char *nums = malloc(n * 2 * 24 + n * 2);
-    char wm[512], board[512], prefix[512], ttl[24];
-    int rc = -1;
-    if (!argv || !lens || !nums) {
-        snprintf(errstr, errstr_size, "out of memory");
-        goto out;
-    }
-    snprintf(wm, sizeof(wm), "carrot:{%s}:wm:%s", program, stream);
-    snprintf(board, sizeof(board), "carrot:{%s}:lb:ptd", program);
+    args_t a = {0};
+    char prefix[512];
     snprintf(prefix, sizeof(prefix), "carrot:{%s}:", program);
-    snprintf(ttl, sizeof(ttl), "%lld", seen_ttl_s);
-    argv[0] = "EVALSHA";
-    argv[1] = b->sha;
-    argv[2] = "2";
-    argv[3] = wm;
-    argv[4] = board;
-    argv[5] = stream;
-    argv[6] = prefix;
-    argv[7] = ttl;
-    argc = 8;
-    char *kinds = nums + n * 48;
+    arg_s(&a, prefix);
+    arg_s(&a, stream);
+    arg_i(&a, seen_ttl_s);
+    arg_i(&a, (long long)now_s);
     for (size_t i = 0; i < n; i++) {
-        char *off = nums + i * 48, *pts = off + 24;
-        snprintf(off, 24, "%lld", (long long)ev[i].offset);
-        snprintf(pts, 24, "%lld", (long long)ev[i].points);
-        kinds[2 * i] = (char)ev[i].kind;
-        kinds[2 * i + 1] = '\0';
-        argv[argc++] = off;
-        argv[argc++] = ev[i].event_id;
-        argv[argc++] = ev[i].participant_id ? ev[i].participant_id : "";
-        argv[argc++] = pts;
-        argv[argc++] = kinds + 2 * i;
-        argv[argc++] = ev[i].record;
-        argv[argc++] = ev[i].activity_type ? ev[i].activity_type : "";
+        const carrot_board_event_t *e = &ev[i];
+        char kind[2] = {(char)e->kind, '\0'};
+        int award = e->kind == CARROT_BOARD_AWARD;
+        arg_i(&a, (long long)e->offset);
+        arg_s(&a, e->event_id);
+        arg_s(&a, kind);
+        arg_s(&a, e->record);
+        arg_s(&a, e->participant_id);
+        arg_s(&a, e->activity_type);
+        arg_s(&a, e->version);
+        arg_i(&a, award ? (long long)e->nboards : 0);
+        for (size_t j = 0; award && j < e->nboards; j++) {
+            arg_s(&a, e->boards[j]);
+            arg_i(&a, (long long)e->board_expire_at[j]);
+        }
+        arg_i(&a, award ? (long long)e->nlines : 0);
+        for (size_t j = 0; award && j < e->nlines; j++) {
+            arg_s(&a, e->lines[j].rule_id);
+            arg_i(&a, (long long)e->lines[j].points);
+        }
+        int capped = award && e->cap_key;
+        arg_s(&a, capped ? e->cap_key : "");
+        arg_s(&a, capped ? e->cap_rule : "");
+        arg_i(&a, capped ? (long long)e->cap_points : 0);
+        arg_i(&a, capped ? (long long)e->cap_expire_at : 0);
+        arg_i(&a, award ? (long long)e->ngoals : 0);
+        for (size_t j = 0; award && j < e->ngoals; j++) {
+            arg_s(&a, e->goals[j].key);
+            arg_s(&a, e->goals[j].rule_id);
+            arg_i(&a, (long long)e->goals[j].target);
+            arg_i(&a, (long long)e->goals[j].bonus);
+            arg_i(&a, (long long)e->goals[j].expire_at);
+        }
     }
-    for (size_t i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
-    redisReply *r = command(b, (int)argc, argv, lens, errstr, errstr_size);
-    if (!r) goto out;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 * n) {
+    int rc = -1;
+    redisReply *r = run(b, b->apply_sha, &a, errstr, errstr_size);
+    args_free(&a);
+    if (!r) return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 * n) {
         snprintf(errstr, errstr_size, "unexpected reply from the leaderboard script");
     } else {
         for (size_t i = 0; i < n; i++) {
-            redisReply **e = r->element + 4 * i;
-            res[i].fresh = e[0]->type == REDIS_REPLY_INTEGER && e[0]->integer == 1;
-            res[i].amount = e[1]->str ? strtoll(e[1]->str, NULL, 10) : 0;
-            snprintf(res[i].participant_id, sizeof(res[i].participant_id), "%s", e[2]->str ? e[2]->str : "");
-            snprintf(res[i].activity_type, sizeof(res[i].activity_type), "%s", e[3]->str ? e[3]->str : "");
+            redisReply **e = r->element + 6 * i;
+            res[i].fresh = rnum(e[0]) == 1;
+            res[i].amount = rnum(e[1]);
+            snprintf(res[i].participant_id, sizeof(res[i].participant_id), "%s", rstr(e[2]));
+            snprintf(res[i].activity_type, sizeof(res[i].activity_type), "%s", rstr(e[3]));
+            snprintf(res[i].version, sizeof(res[i].version), "%s", rstr(e[4]));
+            parse_lines(rstr(e[5]), &res[i]);
         }
         rc = 0;
     }
     freeReplyObject(r);
-out:
-    free(argv);
-    free(lens);
-    free(nums);
     return rc;
 }
 
-static int cmp_entry(const void *a, const void *b) {
-    const carrot_board_entry_t *x = a, *y = b;
-    if (x->points != y->points) return x->points > y->points ? -1 : 1;
-    return strcmp(x->participant_id, y->participant_id);
-}
-
-int carrot_board_top(carrot_board_t *b, const char *program, int n, carrot_board_entry_t *out,
-                     int *noutp, char *errstr, size_t errstr_size) {
-    char key[512], stop[24], minscore[32];
-    *noutp = 0;
-    if (n <= 0) return 0;
-    snprintf(key, sizeof(key), "carrot:{%s}:lb:ptd", program);
-    snprintf(stop, sizeof(stop), "%d", n - 1);
-    const char *argv[] = {"ZREVRANGE", key, "0", stop, "WITHSCORES"};
-    size_t lens[5];
-    for (int i = 0; i < 5; i++) lens[i] = strlen(argv[i]);
-    redisReply *r = command(b, 5, argv, lens, errstr, errstr_size);
+int carrot_board_set_meta(carrot_board_t *b, const char *program, const char *tz,
+                          const char *version, char *errstr, size_t errstr_size) {
+    char key[512];
+    snprintf(key, sizeof(key), "carrot:{%s}:meta", program);
+    const char *argv[] = {"HSET", key, "timezone", tz, "version", version};
+    size_t lens[6];
+    for (int i = 0; i < 6; i++) lens[i] = strlen(argv[i]);
+    redisReply *r = command(b, 6, argv, lens, errstr, errstr_size);
     if (!r) return -1;
-    int got = (int)(r->elements / 2);
-    for (int i = 0; i < got; i++) {
-        snprintf(out[i].participant_id, sizeof(out[i].participant_id), "%s",
-                 r->element[2 * i]->str);
-        out[i].points = strtoll(r->element[2 * i + 1]->str, NULL, 10);
-    }
     freeReplyObject(r);
-    if (got == n) {
-        /* Members tied with the last one may fall just past n: fetch them so the
-         * tie order (ascending id) decides who is shown, not Redis's order. */
-        snprintf(minscore, sizeof(minscore), "%lld", (long long)out[n - 1].points);
-        const char *a2[] = {"ZRANGEBYSCORE", key, minscore, minscore, "LIMIT", "0", stop};
-        snprintf(stop, sizeof(stop), "%d", n);
-        size_t l2[7];
-        for (int i = 0; i < 7; i++) l2[i] = strlen(a2[i]);
-        r = command(b, 7, a2, l2, errstr, errstr_size);
-        if (!r) return -1;
-        /* Replace the tied tail with the lowest ids among all tied members. */
-        int first_tied = n - 1;
-        while (first_tied > 0 && out[first_tied - 1].points == out[n - 1].points) first_tied--;
-        int64_t pts = out[n - 1].points;
-        for (size_t i = 0; i < r->elements && first_tied + (int)i < n; i++) {
-            snprintf(out[first_tied + i].participant_id, sizeof(out[0].participant_id), "%s",
-                     r->element[i]->str); /* ZRANGEBYSCORE orders equal scores by id */
-            out[first_tied + i].points = pts;
-        }
-        freeReplyObject(r);
-    }
-    qsort(out, (size_t)got, sizeof(*out), cmp_entry);
-    for (int i = 0; i < got; i++)
-        out[i].rank = i > 0 && out[i].points == out[i - 1].points ? out[i - 1].rank : i + 1;
-    *noutp = got;
     return 0;
 }
 
-int carrot_board_total(carrot_board_t *b, const char *program, int64_t *totalp, long *membersp,
-                       char *errstr, size_t errstr_size) {
+int carrot_board_get_meta(carrot_board_t *b, const char *program, char *tz, size_t tz_size,
+                          char *version, size_t version_size, char *errstr, size_t errstr_size) {
     char key[512];
-    snprintf(key, sizeof(key), "carrot:{%s}:lb:ptd", program);
+    snprintf(key, sizeof(key), "carrot:{%s}:meta", program);
+    const char *argv[] = {"HMGET", key, "timezone", "version"};
+    size_t lens[4];
+    for (int i = 0; i < 4; i++) lens[i] = strlen(argv[i]);
+    redisReply *r = command(b, 4, argv, lens, errstr, errstr_size);
+    if (!r) return -1;
+    snprintf(tz, tz_size, "%s", r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? rstr(r->element[0]) : "");
+    snprintf(version, version_size, "%s",
+             r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? rstr(r->element[1]) : "");
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Runs the query script and fills out from its (board, member, score, rank, size) rows. */
+static int query(carrot_board_t *b, args_t *a, int max, carrot_board_entry_t *out, int *noutp,
+                 char *errstr, size_t errstr_size) {
+    *noutp = 0;
+    redisReply *r = run(b, b->query_sha, a, errstr, errstr_size);
+    args_free(a);
+    if (!r) return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 5) {
+        snprintf(errstr, errstr_size, "unexpected reply from the leaderboard query");
+        freeReplyObject(r);
+        return -1;
+    }
+    int n = 0;
+    for (size_t i = 0; i + 4 < r->elements && n < max; i += 5, n++) {
+        snprintf(out[n].board, sizeof(out[n].board), "%s", rstr(r->element[i]));
+        snprintf(out[n].participant_id, sizeof(out[n].participant_id), "%s", rstr(r->element[i + 1]));
+        out[n].points = rnum(r->element[i + 2]);
+        out[n].rank = (long)rnum(r->element[i + 3]);
+        out[n].size = (long)rnum(r->element[i + 4]);
+    }
+    *noutp = n;
+    freeReplyObject(r);
+    return 0;
+}
+
+int carrot_board_range(carrot_board_t *b, const char *program, const char *board, long start,
+                       int max, carrot_board_entry_t *out, int *noutp, char *errstr,
+                       size_t errstr_size) {
+    char key[512];
+    *noutp = 0;
+    if (max <= 0 || start < 0) return 0;
+    carrot_board_key(key, sizeof(key), program, board);
+    args_t a = {0};
+    arg_s(&a, "range");
+    arg_s(&a, key);
+    arg_i(&a, start);
+    arg_i(&a, start + max - 1);
+    return query(b, &a, max, out, noutp, errstr, errstr_size);
+}
+
+int carrot_board_top(carrot_board_t *b, const char *program, const char *board, int n,
+                     carrot_board_entry_t *out, int *noutp, char *errstr, size_t errstr_size) {
+    return carrot_board_range(b, program, board, 0, n, out, noutp, errstr, errstr_size);
+}
+
+int carrot_board_around(carrot_board_t *b, const char *program, const char *board,
+                        const char *participant, int k, carrot_board_entry_t *out, int *noutp,
+                        char *errstr, size_t errstr_size) {
+    char key[512];
+    *noutp = 0;
+    if (k < 0) return 0;
+    carrot_board_key(key, sizeof(key), program, board);
+    args_t a = {0};
+    arg_s(&a, "around");
+    arg_s(&a, key);
+    arg_s(&a, participant);
+    arg_i(&a, k);
+    return query(b, &a, 2 * k + 1, out, noutp, errstr, errstr_size);
+}
+
+int carrot_board_standing(carrot_board_t *b, const char *program, const char *participant,
+                          int max, carrot_board_entry_t *out, int *noutp, char *errstr,
+                          size_t errstr_size) {
+    char prefix[512];
+    snprintf(prefix, sizeof(prefix), "carrot:{%s}:", program);
+    args_t a = {0};
+    arg_s(&a, "standing");
+    arg_s(&a, prefix);
+    arg_s(&a, participant);
+    return query(b, &a, max, out, noutp, errstr, errstr_size);
+}
+
+int carrot_board_total(carrot_board_t *b, const char *program, const char *board, int64_t *totalp,
+                       long *membersp, char *errstr, size_t errstr_size) {
+    char key[512];
+    carrot_board_key(key, sizeof(key), program, board);
     const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
     size_t lens[5];
     for (int i = 0; i < 5; i++) lens[i] = strlen(argv[i]);

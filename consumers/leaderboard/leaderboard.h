@@ -1,27 +1,38 @@
-/* leaderboard.h: the real-time leaderboards in Redis.
+/* leaderboard.h: the real-time leaderboards in Redis, and the guarded
+ * script that keeps them exactly once.
  *
- * Keys (every key of a program shares the hash tag {program}, so one
- * program's keys live in one Redis Cluster slot and one script can touch
- * them atomically):
+ * Boards. A board is named "<period>:<scope>":
+ *   period  ptd | d:2026-11-22 | w:2026-W47 | m:2026-11 | q:2026-Q4   (period.h; the
+ *           period that holds the activity's occurred_at, in the program's time zone)
+ *   scope   all | seg:<segment> | reg:<region> | team:<team or dealer id>
+ * Every award adds to each board of its activity: 5 periods x (all + the
+ * scopes the activity names).
  *
- *   carrot:{P}:lb:ptd               sorted set, program-to-date points by participant
- *   carrot:{P}:wm:<topic>:<part>    highest Kafka offset already applied, per partition
- *   carrot:{P}:seen:<event_id>      the first delivery of an event id ("<topic>:<part>:
- *                                   <offset>") and what it did, kept for the dedup window
+ * Keys. Every key of a program carries the hash tag {P}, so a program's keys
+ * share one Redis Cluster slot and one script can update them atomically:
+ *   carrot:{P}:lb:<board>           sorted set: points by participant; expires
+ *                                   retention_days after its period ends (ptd never)
+ *   carrot:{P}:pb:<participant>     set: the boards a participant is on (for standing)
+ *   carrot:{P}:wm:<topic>:<part>    highest Kafka offset applied, per partition
+ *   carrot:{P}:seen:<event_id>      an event's first delivery ("<topic>:<part>:<offset>") and
+ *                                   what it did (points, lines), kept for the dedup window
  *   carrot:{P}:rec:<source>:<id>    hash: what a CRM record earned (participant p, points n,
- *                                   activity type t) and whether it stands (on), so a DELETE
- *                                   takes back exactly that and an UNDELETE restores it. A
- *                                   DELETE that overtakes its CREATE (they may sit on
- *                                   different partitions) leaves on=0, and the CREATE then
- *                                   earns nothing until an UNDELETE: totals do not depend on
- *                                   the order the two arrive in
+ *                                   activity type t, boards k) and whether it stands (on)
+ *   carrot:{P}:cap:<kpi>:<period>:<participant>   points used of a KPI's cap
+ *   carrot:{P}:goal:<goal>:<period>:<participant> count towards a goal
+ *   carrot:{P}:meta                 hash: the program's time zone and rules version
  *
  * Exactly once: carrot_board_apply() runs one Lua script per batch of one
- * partition of one program. An increment is applied only if its offset is
+ * partition of one program. An event is applied only if its offset is
  * above the partition's watermark, so a batch replayed after a crash or a
- * rebalance changes nothing, and it returns what the first run did; an event
- * id seen before at another offset is a duplicate and is neither applied nor
- * reported fresh.
+ * rebalance changes nothing and returns what the first run did; an event
+ * id seen before at another offset is a duplicate and is neither applied
+ * nor reported fresh. Caps and goal counters move under the same guard.
+ *
+ * Ranking: points descending; equal points share a rank (competition
+ * ranking: 1, 2, 2, 4); among equal points, entries are listed in
+ * descending participant id byte order (Redis's own order, so every query
+ * and every page agree).
  *
  * Errors: functions return 0 or -1 with errstr; a -1 is retriable (the
  * connection is dropped and re-opened on the next call). */
@@ -37,53 +48,114 @@ typedef struct carrot_board_s carrot_board_t;
 carrot_board_t *carrot_board_new(const char *host, int port, int timeout_ms);
 void carrot_board_destroy(carrot_board_t *board); /* NULL is a no-op */
 
+/* The Redis key of a board: "carrot:{<program>}:lb:<board>". */
+void carrot_board_key(char *buf, size_t size, const char *program, const char *board);
+
 typedef enum {
     CARROT_BOARD_AWARD = 'A',   /* a record earns points (and the record remembers them) */
     CARROT_BOARD_REVERSE = 'D', /* a record is deleted: take back what it earned */
     CARROT_BOARD_RESTORE = 'U'  /* a record is undeleted: give it back */
 } carrot_board_kind_t;
 
+#define CARROT_BOARD_MAX_LINES 80
+
 typedef struct {
-    int64_t offset;             /* Kafka offset of the activity */
+    const char *rule_id;
+    int64_t points;
+} carrot_board_line_t;
+
+typedef struct {
+    const char *key;     /* "goal:<goal>:<period id>:<participant>" (carrot_settle_key) */
+    const char *rule_id; /* "goal.<goal>" */
+    int64_t target, bonus;
+    int64_t expire_at;   /* Unix seconds */
+} carrot_board_goal_t;
+
+typedef struct {
+    int64_t offset;             /* Kafka offset of the activity (or a back-fill sequence) */
     const char *event_id;
-    const char *participant_id; /* AWARD only */
-    int64_t points;             /* AWARD only: sum of the event's awards */
     carrot_board_kind_t kind;
     const char *record;         /* "<source system>:<source record id>" */
-    const char *activity_type;  /* AWARD only */
+    const char *version;        /* rules version, kept with the outcome */
+    /* AWARD only: */
+    const char *participant_id;
+    const char *activity_type;
+    size_t nboards;
+    const char *const *boards;  /* board names */
+    const int64_t *board_expire_at; /* Unix seconds per board; 0: never */
+    size_t nlines;
+    const carrot_board_line_t *lines; /* before caps and goals */
+    const char *cap_key;        /* NULL: not capped. "cap:<kpi>:<period id>:<participant>" */
+    const char *cap_rule;       /* the KPI id: a clipped event gets a "cap.<kpi>" line */
+    int64_t cap_points, cap_expire_at;
+    size_t ngoals;
+    const carrot_board_goal_t *goals;
 } carrot_board_event_t;
 
-/* What an event did: fresh is 0 for a duplicate delivery. amount is what was
- * applied: an AWARD's points, or 0 when its record was already deleted; for a
- * REVERSE or RESTORE, what the record earned, with its participant and
- * activity type (0 when there was nothing to take back or give back). */
+typedef struct {
+    char rule_id[80];
+    int64_t points;
+} carrot_board_out_line_t;
+
+/* What an event did. fresh is 0 for a duplicate delivery. amount is what
+ * was applied to the boards: the sum of lines for an AWARD (0 when its
+ * record was already deleted), or what the record earned for a REVERSE
+ * (negative) or RESTORE. lines are the settled award lines (caps and goals
+ * included; "reversal" or "restore" for those kinds), participant, type
+ * and version those of the first delivery. */
 typedef struct {
     int fresh;
     int64_t amount;
     char participant_id[257];
     char activity_type[64];
+    char version[208];
+    int nlines;
+    carrot_board_out_line_t lines[CARROT_BOARD_MAX_LINES];
 } carrot_board_result_t;
 
 /* Applies n events of one partition (stream = "<topic>:<partition>") of one
  * program, in offset order, and fills out[0..n). seen_ttl_s is the dedup
- * window in seconds. */
+ * window in seconds; now_s the current Unix time (boards whose retention
+ * has passed are not touched by reversals). */
 int carrot_board_apply(carrot_board_t *board, const char *program, const char *stream,
                        const carrot_board_event_t *events, size_t n, long long seen_ttl_s,
-                       carrot_board_result_t *out, char *errstr, size_t errstr_size);
+                       int64_t now_s, carrot_board_result_t *out, char *errstr,
+                       size_t errstr_size);
+
+/* Records the program's time zone and rules version for readers. */
+int carrot_board_set_meta(carrot_board_t *board, const char *program, const char *timezone,
+                          const char *version, char *errstr, size_t errstr_size);
+/* Reads them; tz and version get "" when unset. */
+int carrot_board_get_meta(carrot_board_t *board, const char *program, char *tz, size_t tz_size,
+                          char *version, size_t version_size, char *errstr, size_t errstr_size);
 
 typedef struct {
-    char participant_id[128];
+    char board[160];            /* set by carrot_board_standing() */
+    char participant_id[257];
     int64_t points;
     long rank;                  /* competition ranking: 1, 2, 2, 4 */
+    long size;                  /* carrot_board_standing(): members on the board */
 } carrot_board_entry_t;
 
-/* The top n (at most max) of a program's program-to-date board. Equal points
- * share a rank; among equals, participant ids in ascending byte order. */
-int carrot_board_top(carrot_board_t *board, const char *program, int n,
+/* Entries start..start+max-1 (0-based positions) of a board. */
+int carrot_board_range(carrot_board_t *board, const char *program, const char *board_name,
+                       long start, int max, carrot_board_entry_t *out, int *noutp, char *errstr,
+                       size_t errstr_size);
+/* The top n. */
+int carrot_board_top(carrot_board_t *board, const char *program, const char *board_name, int n,
                      carrot_board_entry_t *out, int *noutp, char *errstr, size_t errstr_size);
+/* The participant and up to k entries either side (out holds 2k+1); *noutp
+ * is 0 when the participant is not on the board. */
+int carrot_board_around(carrot_board_t *board, const char *program, const char *board_name,
+                        const char *participant, int k, carrot_board_entry_t *out, int *noutp,
+                        char *errstr, size_t errstr_size);
+/* A participant's points and rank on every board they are on (at most max). */
+int carrot_board_standing(carrot_board_t *board, const char *program, const char *participant,
+                          int max, carrot_board_entry_t *out, int *noutp, char *errstr,
+                          size_t errstr_size);
 
-/* Sum of all points on the program-to-date board, and the number of members. */
-int carrot_board_total(carrot_board_t *board, const char *program, int64_t *totalp,
-                       long *membersp, char *errstr, size_t errstr_size);
+/* Sum of all points on a board, and the number of members. */
+int carrot_board_total(carrot_board_t *board, const char *program, const char *board_name,
+                       int64_t *totalp, long *membersp, char *errstr, size_t errstr_size);
 
 #endif

@@ -1,13 +1,15 @@
 /* batch.c: one batch of activities, scored exactly once.
  *
- * Order matters: (1) decode and score every message, encoding awards into a
- * scratch buffer; (2) apply the increments to Redis, which skips offsets at
- * or below each partition's watermark, reports duplicates, and says what a
- * DELETE takes back (what that CRM record earned) or an UNDELETE gives back;
- * (3) inside a Kafka transaction, produce dead letters and the awards of
- * fresh events and send the consumer offsets; (4) commit. A crash anywhere replays the batch:
- * Redis ignores what it already applied, and the aborted transaction's
- * awards are never seen by read_committed readers. */
+ * Order matters: (1) decode and score every message with the rules, and
+ * plan where it goes (boards, cap and goal counters); (2) apply it to Redis
+ * in one script per partition, which skips offsets at or below the
+ * partition's watermark, settles caps and goals, reports duplicates, says
+ * what a DELETE takes back (what that CRM record earned) or an UNDELETE
+ * gives back, and returns the settled award lines; (3) inside a Kafka
+ * transaction, produce dead letters and the awards of fresh events and send
+ * the consumer offsets; (4) commit. A crash anywhere replays the batch:
+ * Redis ignores what it already applied and returns the same lines, and the
+ * aborted transaction's awards are never seen by read_committed readers. */
 #include "log.h"
 #include "scorer.h"
 #include "activity.h"
@@ -53,14 +55,11 @@ typedef struct {
     carrot_board_kind_t kind;
     /* arena offsets */
     size_t program, event_id, participant, record, type, segment, team, region;
-    int64_t points;              /* AWARD: the sum of its awards */
-    size_t first_award, nawards; /* AWARD: encoded before Redis */
-    carrot_board_result_t res;   /* what Redis says the event did */
+    /* AWARD: what the rules say, and where it goes */
+    carrot_scoring_t *sc;
+    carrot_plan_t *plan;
+    carrot_board_result_t *res; /* what Redis says the event did */
 } pending_t;
-
-typedef struct {
-    size_t bytes, len, key; /* arena offsets: encoded award, its length, participant */
-} award_ref_t;
 
 typedef struct {
     size_t msg;          /* index into msgs */
@@ -97,30 +96,37 @@ static int dead_letter(scorer_t *s, const rd_kafka_message_t *m, const char *rea
 
 #define OPT(ar, off) ((off) == NONE ? NULL : (ar)->buf + (off))
 
-/* The award of a DELETE (reversal) or UNDELETE (restore): the amount, the
- * participant and the activity type are the record's, as Redis returned
- * them. Produced in the open transaction. */
-static int produce_reversal(scorer_t *s, arena_t *ar, pending_t *p, int64_t now) {
-    char award_id[336], errstr[512];
-    const char *rule = p->kind == CARROT_BOARD_REVERSE ? "reversal" : "restore";
-    snprintf(award_id, sizeof(award_id), "%.256s/%s", ar->buf + p->event_id, rule);
-    carrot_award_t aw = {
-        .award_id = award_id, .program_id = ar->buf + p->program, .event_id = ar->buf + p->event_id,
-        .participant_id = p->res.participant_id, .segment = OPT(ar, p->segment),
-        .team_id = OPT(ar, p->team), .region = OPT(ar, p->region),
-        .activity_type = p->res.activity_type, .rule_id = rule,
-        .rules_version = carrot_rules_version(s->rules), .points = p->res.amount,
-        .occurred_at = p->occurred_at, .awarded_at = now};
-    avro_value_t *av = carrot_codec_value(s->award_codec);
-    const void *buf;
-    size_t len;
-    if (carrot_award_to_avro(&aw, av, errstr, sizeof(errstr)) != 0 ||
-        carrot_codec_encode(s->award_codec, av, &buf, &len, errstr, sizeof(errstr)) != CARROT_CODEC_OK) {
-        carrot_error("%s", errstr);
-        return -1;
+/* Produces the awards of one event, one per settled line, as Redis returned
+ * them (a replay returns the first delivery's lines and rules version).
+ * Returns the number produced, or -1. */
+static int produce_awards(scorer_t *s, arena_t *ar, pending_t *p, int64_t now) {
+    const carrot_board_result_t *res = p->res;
+    for (int i = 0; i < res->nlines; i++) {
+        char award_id[352], errstr[512];
+        snprintf(award_id, sizeof(award_id), "%.256s/%.80s", ar->buf + p->event_id,
+                 res->lines[i].rule_id);
+        carrot_award_t aw = {
+            .award_id = award_id, .program_id = ar->buf + p->program,
+            .event_id = ar->buf + p->event_id, .participant_id = res->participant_id,
+            .segment = OPT(ar, p->segment), .team_id = OPT(ar, p->team),
+            .region = OPT(ar, p->region), .activity_type = res->activity_type,
+            .rule_id = res->lines[i].rule_id,
+            .rules_version = res->version[0] ? res->version : carrot_rules_version(s->rules),
+            .points = res->lines[i].points, .occurred_at = p->occurred_at, .awarded_at = now};
+        avro_value_t *av = carrot_codec_value(s->award_codec);
+        const void *buf;
+        size_t len;
+        if (carrot_award_to_avro(&aw, av, errstr, sizeof(errstr)) != 0 ||
+            carrot_codec_encode(s->award_codec, av, &buf, &len, errstr, sizeof(errstr)) !=
+                CARROT_CODEC_OK) {
+            carrot_error("%s", errstr); /* our own schema: a bug, not bad input */
+            return -1;
+        }
+        if (produce_txn(s, s->cf->awards_topic, aw.participant_id, strlen(aw.participant_id), buf,
+                        len, NULL) != 0)
+            return -1;
     }
-    return produce_txn(s, s->cf->awards_topic, aw.participant_id, strlen(aw.participant_id), buf,
-                       len, NULL);
+    return res->nlines;
 }
 
 /* Rewinds every partition of the batch to its first offset in the batch. */
@@ -166,43 +172,86 @@ static int abort_and_rewind(scorer_t *s, rd_kafka_message_t **msgs, size_t n, rd
     return -1;
 }
 
-/* Applies the Redis increments, one script call per (partition, program).
- * Retries while Redis is unreachable: the increments are idempotent. */
-static int apply_board(scorer_t *s, arena_t *ar, pending_t *pend, size_t npend) {
-    carrot_board_event_t *ev = malloc((npend ? npend : 1) * sizeof(*ev));
-    carrot_board_result_t *res = malloc((npend ? npend : 1) * sizeof(*res));
-    size_t *idx = malloc((npend ? npend : 1) * sizeof(*idx));
-    unsigned char *done = calloc(npend ? npend : 1, 1);
+/* Applies the events to Redis, one script call per partition. Retries
+ * while Redis is unreachable: the script is idempotent. */
+static int apply_board(scorer_t *s, arena_t *ar, pending_t *pend, size_t npend, int64_t now,
+                       carrot_board_result_t *results) {
+    size_t cnt = npend ? npend : 1;
+    carrot_board_event_t *ev = calloc(cnt, sizeof(*ev));
+    carrot_board_line_t *lines = malloc(cnt * CARROT_RULES_MAX_LINES * sizeof(*lines));
+    carrot_board_goal_t *goals = malloc(cnt * CARROT_RULES_MAX_GOALS * sizeof(*goals));
+    const char **names = malloc(cnt * CARROT_RULES_MAX_BOARDS * sizeof(*names));
+    int64_t *expires = malloc(cnt * CARROT_RULES_MAX_BOARDS * sizeof(*expires));
+    carrot_board_result_t *res = malloc(cnt * sizeof(*res));
+    size_t *idx = malloc(cnt * sizeof(*idx));
+    unsigned char *done = calloc(cnt, 1);
     int rc = 0;
-    if (!ev || !idx || !res || !done) {
+    if (!ev || !lines || !goals || !names || !expires || !idx || !res || !done) {
         carrot_error("out of memory");
         rc = -2;
         goto out;
     }
+    const char *program = carrot_rules_program(s->rules);
     for (size_t i = 0; i < npend; i++) {
         if (done[i]) continue;
-        const char *program = ar->buf + pend[i].program;
         size_t k = 0;
         for (size_t j = i; j < npend; j++) {
-            if (done[j] || pend[j].partition != pend[i].partition ||
-                strcmp(ar->buf + pend[j].program, program) != 0)
-                continue;
+            if (done[j] || pend[j].partition != pend[i].partition) continue;
+            pending_t *p = &pend[j];
+            carrot_board_event_t *e = &ev[k];
             done[j] = 1;
             idx[k] = j;
-            ev[k].offset = pend[j].offset;
-            ev[k].event_id = ar->buf + pend[j].event_id;
-            ev[k].participant_id = ar->buf + pend[j].participant;
-            ev[k].points = pend[j].points;
-            ev[k].kind = pend[j].kind;
-            ev[k].record = ar->buf + pend[j].record;
-            ev[k].activity_type = ar->buf + pend[j].type;
+            memset(e, 0, sizeof(*e));
+            e->offset = p->offset;
+            e->event_id = ar->buf + p->event_id;
+            e->kind = p->kind;
+            e->record = ar->buf + p->record;
+            e->version = carrot_rules_version(s->rules);
+            e->participant_id = ar->buf + p->participant;
+            e->activity_type = ar->buf + p->type;
+            if (p->kind == CARROT_BOARD_AWARD) {
+                const carrot_scoring_t *sc = p->sc;
+                const carrot_plan_t *pl = p->plan;
+                const char **nm = names + k * CARROT_RULES_MAX_BOARDS;
+                int64_t *ex = expires + k * CARROT_RULES_MAX_BOARDS;
+                for (int b = 0; b < pl->nboards; b++) {
+                    nm[b] = pl->boards[b].name;
+                    ex[b] = pl->boards[b].expire_at;
+                }
+                e->nboards = (size_t)pl->nboards;
+                e->boards = nm;
+                e->board_expire_at = ex;
+                carrot_board_line_t *ln = lines + k * CARROT_RULES_MAX_LINES;
+                for (int l = 0; l < sc->nlines; l++) {
+                    ln[l].rule_id = sc->lines[l].rule_id;
+                    ln[l].points = sc->lines[l].points;
+                }
+                e->nlines = (size_t)sc->nlines;
+                e->lines = ln;
+                if (pl->cap_key[0]) {
+                    e->cap_key = pl->cap_key;
+                    e->cap_rule = sc->kpi;
+                    e->cap_points = sc->cap_points;
+                    e->cap_expire_at = pl->cap_expire_at;
+                }
+                carrot_board_goal_t *g = goals + k * CARROT_RULES_MAX_GOALS;
+                for (int q = 0; q < sc->ngoals; q++) {
+                    g[q].key = pl->goal_keys[q];
+                    g[q].rule_id = pl->goal_rules[q];
+                    g[q].target = sc->goals[q].target;
+                    g[q].bonus = sc->goals[q].bonus;
+                    g[q].expire_at = pl->goal_expire_at[q];
+                }
+                e->ngoals = (size_t)sc->ngoals;
+                e->goals = g;
+            }
             k++;
         }
         char stream[300], errstr[512];
         snprintf(stream, sizeof(stream), "%s:%d", s->cf->topic, (int)pend[i].partition);
         int backoff_ms = 100;
-        while (carrot_board_apply(s->board, program, stream, ev, k, s->cf->seen_ttl, res, errstr,
-                                  sizeof(errstr)) != 0) {
+        while (carrot_board_apply(s->board, program, stream, ev, k, s->cf->seen_ttl, now / 1000,
+                                  res, errstr, sizeof(errstr)) != 0) {
             if (*s->stop) {
                 rc = -1;
                 goto out;
@@ -212,22 +261,30 @@ static int apply_board(scorer_t *s, arena_t *ar, pending_t *pend, size_t npend) 
             nanosleep(&ts, NULL);
             if (backoff_ms < 5000) backoff_ms *= 2;
         }
-        for (size_t m = 0; m < k; m++) pend[idx[m]].res = res[m];
+        for (size_t m = 0; m < k; m++) {
+            results[idx[m]] = res[m];
+            pend[idx[m]].res = &results[idx[m]];
+        }
     }
 out:
     free(ev);
+    free(lines);
+    free(goals);
+    free(names);
+    free(expires);
     free(idx);
     free(res);
     free(done);
     return rc;
 }
-
 int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     arena_t ar = {0};
     pending_t *pend = calloc(n, sizeof(*pend));
-    award_ref_t *awards = calloc(n * CARROT_RULES_MAX_SCORES, sizeof(*awards));
+    carrot_scoring_t *scorings = malloc(n * sizeof(*scorings));
+    carrot_plan_t *plans = malloc(n * sizeof(*plans));
+    carrot_board_result_t *results = malloc(n * sizeof(*results));
     dead_t *dead = calloc(n, sizeof(*dead));
-    size_t npend = 0, nawards = 0, ndead = 0;
+    size_t npend = 0, ndead = 0;
     long long other = 0, unscored = 0; /* counted only once the batch commits */
     int oom = 0, rc = 0;
     char errstr[512];
@@ -235,7 +292,7 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     int64_t now = carrot_time_now_ms();
     rd_kafka_error_t *kerr;
 
-    if (!pend || !awards || !dead) {
+    if (!pend || !scorings || !plans || !results || !dead) {
         carrot_error("out of memory");
         rc = -2;
         goto out;
@@ -260,13 +317,13 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         }
         /* CREATE scores by the rules; DELETE and UNDELETE act on what the record
          * earned, which only Redis knows; UPDATE earns nothing */
-        carrot_score_t scores[CARROT_RULES_MAX_SCORES];
-        int ns = 0;
+        carrot_scoring_t *sc = &scorings[npend];
         carrot_board_kind_t kind = CARROT_BOARD_AWARD;
-        if (act.change_type == CARROT_CHANGE_CREATE) ns = carrot_rules_score(s->rules, &act, scores);
+        int scored = 0;
+        if (act.change_type == CARROT_CHANGE_CREATE) scored = carrot_rules_score(s->rules, &act, sc);
         else if (act.change_type == CARROT_CHANGE_DELETE) kind = CARROT_BOARD_REVERSE;
         else if (act.change_type == CARROT_CHANGE_UNDELETE) kind = CARROT_BOARD_RESTORE;
-        if (kind == CARROT_BOARD_AWARD && ns == 0) {
+        if (kind == CARROT_BOARD_AWARD && scored == 0) {
             unscored++;
             continue;
         }
@@ -277,6 +334,8 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         p->offset = m->offset;
         p->occurred_at = act.occurred_at;
         p->kind = kind;
+        p->sc = sc;
+        p->plan = &plans[npend - 1];
         p->program = arena_str(&ar, act.program_id, &oom);
         p->event_id = arena_str(&ar, act.event_id, &oom);
         p->participant = arena_str(&ar, act.participant_id, &oom);
@@ -285,33 +344,11 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         p->segment = act.segment ? arena_str(&ar, act.segment, &oom) : NONE;
         p->team = act.team_id ? arena_str(&ar, act.team_id, &oom) : NONE;
         p->region = act.region ? arena_str(&ar, act.region, &oom) : NONE;
-        p->first_award = nawards;
-        for (int k = 0; k < ns && !oom; k++) {
-            char award_id[336]; /* event ids are at most 256 bytes (validated) */
-            snprintf(award_id, sizeof(award_id), "%.256s/%.63s", act.event_id, scores[k].rule_id);
-            carrot_award_t aw = {
-                .award_id = award_id, .program_id = act.program_id, .event_id = act.event_id,
-                .participant_id = act.participant_id, .segment = act.segment,
-                .team_id = act.team_id, .region = act.region, .activity_type = act.activity_type,
-                .rule_id = scores[k].rule_id, .rules_version = carrot_rules_version(s->rules),
-                .points = scores[k].points, .occurred_at = act.occurred_at, .awarded_at = now};
-            avro_value_t *av = carrot_codec_value(s->award_codec);
-            const void *buf;
-            size_t len;
-            if (carrot_award_to_avro(&aw, av, errstr, sizeof(errstr)) != 0 ||
-                carrot_codec_encode(s->award_codec, av, &buf, &len, errstr, sizeof(errstr)) !=
-                    CARROT_CODEC_OK) {
-                carrot_error("%s", errstr); /* our own schema: a bug, not bad input */
-                rc = -2;
-                goto out;
-            }
-            awards[nawards].bytes = arena_put(&ar, buf, len, &oom);
-            awards[nawards].len = len;
-            awards[nawards].key = p->participant;
-            nawards++;
-            p->points += scores[k].points;
+        if (kind == CARROT_BOARD_AWARD && carrot_rules_plan(s->rules, &act, sc, p->plan) != 0) {
+            carrot_error("the time zone %s of the rules cannot be used", carrot_rules_timezone(s->rules));
+            rc = -2;
+            goto out;
         }
-        p->nawards = (size_t)ns;
     }
     if (oom) {
         carrot_error("out of memory");
@@ -319,7 +356,7 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         goto out;
     }
     /* (2) Redis, before the transaction commits: a replay is absorbed there */
-    rc = apply_board(s, &ar, pend, npend);
+    rc = apply_board(s, &ar, pend, npend, now, results);
     if (rc) goto out;
 
     /* (3) the transaction */
@@ -341,39 +378,23 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     long long scored = 0, nproduced = 0, points = 0, dups = 0;
     for (size_t i = 0; i < npend; i++) {
         pending_t *p = &pend[i];
-        if (!p->res.fresh) {
+        if (!p->res->fresh) {
             dups++;
             continue;
         }
-        if (p->kind != CARROT_BOARD_AWARD) { /* a reversal or a restore, as Redis applied it */
-            if (p->res.amount == 0) {
-                unscored++; /* nothing stood to take back, or to give back */
-                continue;
-            }
-            if (produce_reversal(s, &ar, p, now) != 0) {
-                rc = abort_and_rewind(s, msgs, n, NULL);
-                goto out;
-            }
-            scored++;
-            nproduced++;
-            points += p->res.amount;
-            continue;
-        }
-        if (p->res.amount == 0) { /* its record was deleted before it was scored */
+        if (p->res->nlines == 0) { /* nothing stood to take back or give back, or its
+                                      record was deleted before it was scored */
             unscored++;
             continue;
         }
-        scored++;
-        points += pend[i].points;
-        for (size_t k = pend[i].first_award; k < pend[i].first_award + pend[i].nawards; k++) {
-            const char *key = ar.buf + awards[k].key;
-            if (produce_txn(s, s->cf->awards_topic, key, strlen(key), ar.buf + awards[k].bytes,
-                            awards[k].len, NULL) != 0) {
-                rc = abort_and_rewind(s, msgs, n, NULL);
-                goto out;
-            }
-            nproduced++;
+        int k = produce_awards(s, &ar, p, now);
+        if (k < 0) {
+            rc = abort_and_rewind(s, msgs, n, NULL);
+            goto out;
         }
+        scored++;
+        nproduced += k;
+        points += p->res->amount;
     }
     rd_kafka_topic_partition_list_t *offsets = batch_offsets(msgs, n);
     rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(s->consumer);
@@ -410,7 +431,9 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
 out:
     free(ar.buf);
     free(pend);
-    free(awards);
+    free(scorings);
+    free(plans);
+    free(results);
     free(dead);
     return rc;
 }

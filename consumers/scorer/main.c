@@ -28,7 +28,11 @@ static const carrot_conf_prop_t props[] = {
     {"instance", CARROT_CONF_STR, OFF(instance), NULL, 0, 0,
      "stable name of this scorer (group.instance.id and transactional.id suffix); default: the "
      "host name. Give each scorer of a group its own, and keep it across restarts"},
-    {"rules", CARROT_CONF_STR, OFF(rules), "deploy/demo/rules.json", 0, 0, "rules file (JSON)"},
+    {"rules", CARROT_CONF_STR, OFF(rules), "deploy/demo/rules.yaml", 0, 0,
+     "rules file (YAML or JSON); re-read on SIGHUP, and published to the rules topic"},
+    {"rules-topic", CARROT_CONF_STR, OFF(rules_topic), "carrot.rules", 0, 0,
+     "compacted topic of each program's current rules, which every scorer follows (\"\": "
+     "only the file)"},
     {"redis-host", CARROT_CONF_STR, OFF(redis_host), "127.0.0.1", 0, 0, "Redis host"},
     {"redis-port", CARROT_CONF_INT, OFF(redis_port), "16379", 1, 65535, "Redis port"},
     {"batch-size", CARROT_CONF_INT, OFF(batch_size), "1000", 1, 100000,
@@ -51,10 +55,64 @@ static const char usage[] = "usage: carrot-scorer [settings]\n"
                             "Scores CRM activities from Kafka into Redis leaderboards and Award "
                             "events, exactly once.";
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, reload;
 static void on_signal(int sig) {
-    (void)sig;
-    stop = 1;
+    if (sig == SIGHUP) reload = 1;
+    else stop = 1;
+}
+
+static void use_rules(scorer_t *s, carrot_rules_t *r, const char *from) {
+    carrot_info("rules version %s of program %s in force (from %s; was %s)",
+                carrot_rules_version(r), carrot_rules_program(r), from,
+                s->rules ? carrot_rules_version(s->rules) : "none");
+    if (s->rules) s->counts.rules_switches++;
+    carrot_rules_destroy(s->rules);
+    s->rules = r;
+    s->meta_dirty = 1;
+}
+
+static int same_text(const carrot_rules_t *a, const carrot_rules_t *b) {
+    size_t la, lb;
+    const char *ta = carrot_rules_text(a, &la), *tb = carrot_rules_text(b, &lb);
+    return la == lb && memcmp(ta, tb, la) == 0;
+}
+
+/* SIGHUP: re-read the file. A valid file of the same program is published
+ * to the rules topic (so the whole group follows) and put in force; an
+ * invalid one is reported and the version in force stays. */
+static void reload_file(scorer_t *s, const carrot_conf_t *conf) {
+    char errstr[512];
+    carrot_rules_t *r = carrot_rules_load(s->cf->rules, errstr, sizeof(errstr));
+    if (!r) {
+        carrot_error("rules not switched, version %s stays: %s", carrot_rules_version(s->rules), errstr);
+        return;
+    }
+    if (strcmp(carrot_rules_program(r), carrot_rules_program(s->rules)) != 0) {
+        carrot_error("rules not switched: %s is for program %s, this scorer scores %s",
+                     s->cf->rules, carrot_rules_program(r), carrot_rules_program(s->rules));
+        carrot_rules_destroy(r);
+        return;
+    }
+    if (s->feed && carrot_rules_publish(conf, s->cf->brokers, s->cf->rules_topic, r, errstr,
+                                        sizeof(errstr)) != 0) {
+        carrot_error("rules not switched: %s", errstr);
+        carrot_rules_destroy(r);
+        return;
+    }
+    use_rules(s, r, s->cf->rules);
+}
+
+/* The rules topic: a newer record for the program switches the rules. */
+static void follow_topic(scorer_t *s, int timeout_ms, int catch_up) {
+    char errstr[512];
+    carrot_rules_t *r;
+    int got = carrot_rules_feed_poll(s->feed, timeout_ms, catch_up, &r, errstr, sizeof(errstr));
+    if (got < 0) {
+        carrot_error("rules not switched, version %s stays: %s", carrot_rules_version(s->rules), errstr);
+    } else if (got > 0) {
+        if (same_text(r, s->rules)) carrot_rules_destroy(r);
+        else use_rules(s, r, s->cf->rules_topic);
+    }
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -151,6 +209,9 @@ int main(int argc, char **argv) {
     if ((cf.schema_registry &&
          !(s.registry = carrot_registry_new(cf.schema_registry, errstr, sizeof(errstr)))) ||
         !(s.rules = carrot_rules_load(cf.rules, errstr, sizeof(errstr))) ||
+        (*cf.rules_topic &&
+         !(s.feed = carrot_rules_feed_new(conf, cf.brokers, cf.rules_topic,
+                                          carrot_rules_program(s.rules), errstr, sizeof(errstr)))) ||
         !(s.activity_codec = carrot_activity_codec_new(errstr, sizeof(errstr))) ||
         !(s.award_codec = carrot_award_codec_new(errstr, sizeof(errstr))) ||
         !(s.producer = make_producer(&s, conf, errstr, sizeof(errstr))) ||
@@ -160,6 +221,23 @@ int main(int argc, char **argv) {
     }
     carrot_info("program %s, rules version %s from %s", carrot_rules_program(s.rules),
                 carrot_rules_version(s.rules), cf.rules);
+    s.meta_dirty = 1;
+    if (s.feed) {
+        /* The topic holds the group's version: follow it; when it has none
+         * yet for this program, this scorer's file seeds it. */
+        long long before = s.counts.rules_switches;
+        follow_topic(&s, 15000, 1);
+        if (s.counts.rules_switches == before) {
+            if (carrot_rules_publish(conf, cf.brokers, cf.rules_topic, s.rules, errstr,
+                                     sizeof(errstr)) != 0) {
+                carrot_error("%s", errstr);
+                goto out;
+            }
+            follow_topic(&s, 0, 0); /* our own record: same text, no switch */
+        } else {
+            s.counts.rules_switches = before;
+        }
+    }
     rd_kafka_poll_set_consumer(s.consumer);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, cf.topic, RD_KAFKA_PARTITION_UA);
@@ -171,10 +249,21 @@ int main(int argc, char **argv) {
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
 
     exit_code = 0;
     int64_t first_ms = 0, last_ms = 0; /* first message seen, last batch committed */
     while (!stop) {
+        if (reload) {
+            reload = 0;
+            reload_file(&s, conf);
+        }
+        if (s.feed) follow_topic(&s, 0, 0);
+        if (s.meta_dirty &&
+            carrot_board_set_meta(s.board, carrot_rules_program(s.rules),
+                                  carrot_rules_timezone(s.rules), carrot_rules_version(s.rules),
+                                  errstr, sizeof(errstr)) == 0)
+            s.meta_dirty = 0;
         size_t n = carrot_kafka_collect(s.consumer, msgs, (size_t)cf.batch_size, (int)cf.batch_ms,
                                         s.drain, &s.rebalanced, &stop);
         if (n == 0) {
@@ -196,11 +285,12 @@ int main(int argc, char **argv) {
                 s.counts.duplicates, s.counts.unscored, s.counts.dead_lettered, s.counts.aborted);
     printf("{\"consumed\":%lld,\"scored\":%lld,\"awards\":%lld,\"points\":%lld,"
            "\"duplicates\":%lld,\"unscored\":%lld,\"other_program\":%lld,\"dead_lettered\":%lld,"
-           "\"batches\":%lld,\"aborted\":%lld,\"busy_ms\":%lld}\n",
+           "\"batches\":%lld,\"aborted\":%lld,\"rules_switches\":%lld,\"rules_version\":\"%s\","
+           "\"busy_ms\":%lld}\n",
            s.counts.consumed, s.counts.scored, s.counts.awards, s.counts.points,
            s.counts.duplicates, s.counts.unscored, s.counts.other_program,
-           s.counts.dead_lettered, s.counts.batches, s.counts.aborted,
-           (long long)(last_ms - first_ms));
+           s.counts.dead_lettered, s.counts.batches, s.counts.aborted, s.counts.rules_switches,
+           carrot_rules_version(s.rules), (long long)(last_ms - first_ms));
     fflush(stdout);
 out:
     if (s.consumer) {
@@ -212,6 +302,7 @@ out:
     carrot_codec_destroy(s.award_codec);
     carrot_registry_destroy(s.registry);
     carrot_rules_destroy(s.rules);
+    carrot_rules_feed_destroy(s.feed);
     carrot_board_destroy(s.board);
     carrot_drain_destroy(s.drain);
     free(msgs);

@@ -12,7 +12,7 @@
 #include <signal.h>
 
 typedef struct {
-    char *brokers, *topic, *awards_topic, *dlq_topic, *group, *instance, *rules;
+    char *brokers, *topic, *awards_topic, *dlq_topic, *group, *instance, *rules, *rules_topic;
     char *redis_host, *log_level, *schema_registry;
     long long redis_port, batch_size, batch_ms, seen_ttl, txn_timeout_ms;
     int until_drained;
@@ -20,7 +20,7 @@ typedef struct {
 
 typedef struct {
     long long consumed, scored, awards, points, duplicates, unscored, other_program;
-    long long dead_lettered, batches, aborted;
+    long long dead_lettered, batches, aborted, rules_switches;
 } scorer_counts_t;
 
 typedef struct scorer_s {
@@ -28,11 +28,13 @@ typedef struct scorer_s {
     rd_kafka_t *consumer, *producer;
     carrot_codec_t *activity_codec, *award_codec;
     carrot_registry_t *registry; /* NULL unless --schema-registry */
-    carrot_rules_t *rules;
+    carrot_rules_t *rules;      /* the version in force; switched between batches */
+    carrot_rules_feed_t *feed;  /* the rules topic; NULL when --rules-topic is "" */
     carrot_board_t *board;
     carrot_drain_t *drain;
     volatile sig_atomic_t *stop;
     int rebalanced; /* set by the rebalance callback: drop the batch being collected */
+    int meta_dirty; /* the program's time zone and version are not yet in Redis */
     scorer_counts_t counts;
 } scorer_t;
 

@@ -1,72 +1,284 @@
-/* test_board.c: the leaderboard script on the real Redis: a DELETE that
- * overtakes its CREATE (they can sit on different partitions when the
- * DELETE names no participant), an UNDELETE, a replay of a batch, and a
- * duplicate event id at another offset. */
+/* test_board.c: the leaderboard script and queries on the real Redis: a
+ * DELETE that overtakes its CREATE (they can sit on different partitions
+ * when the DELETE names no participant), an UNDELETE, a replay of a batch,
+ * a duplicate event id at another offset, caps and goals under the
+ * watermark, board expiry, and every query: top N with competition ranks,
+ * the entries around a participant, and a participant's standing on every
+ * board. */
 #include "ittools.h"
 #include "leaderboard.h"
 #include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
-static long long score(redisContext *rc, const char *program, const char *who) {
-    redisReply *r = redisCommand(rc, "ZSCORE carrot:{%s}:lb:ptd %s", program, who);
-    long long v = r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+static long long zscore(redisContext *rc, const char *program, const char *board, const char *who) {
+    redisReply *r = redisCommand(rc, "ZSCORE carrot:{%s}:lb:%s %s", program, board, who);
+    long long v = r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : -1;
     freeReplyObject(r);
     return v;
+}
+
+static long long ttl(redisContext *rc, const char *program, const char *board) {
+    redisReply *r = redisCommand(rc, "TTL carrot:{%s}:lb:%s", program, board);
+    long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -3;
+    freeReplyObject(r);
+    return v;
+}
+
+static const char *const boards[] = {"ptd:all", "d:2026-11-10:all", "d:2026-11-10:seg:dealer"};
+static int64_t expire[3];
+
+/* An AWARD of points under rule "base" on the three boards above. */
+static carrot_board_event_t award(carrot_board_line_t *line, int64_t off, const char *id,
+                                  const char *who, int64_t points, const char *rec) {
+    line->rule_id = "base";
+    line->points = points;
+    carrot_board_event_t e = {.offset = off, .event_id = id, .kind = CARROT_BOARD_AWARD,
+                              .record = rec, .version = "v1", .participant_id = who,
+                              .activity_type = "call", .nboards = 3, .boards = boards,
+                              .board_expire_at = expire, .nlines = 1, .lines = line};
+    return e;
+}
+
+static carrot_board_event_t change(int64_t off, const char *id, carrot_board_kind_t kind,
+                                   const char *rec) {
+    carrot_board_event_t e = {.offset = off, .event_id = id, .kind = kind, .record = rec,
+                              .version = "v1", .participant_id = "", .activity_type = ""};
+    return e;
 }
 
 START_TEST(order_replay_and_duplicates) {
     char program[48], errstr[512];
     it_unique(program, sizeof(program), "bd");
+    int64_t now = (int64_t)time(NULL);
+    expire[0] = 0;
+    expire[1] = expire[2] = now + 3600;
     carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
     redisContext *rc = it_redis();
     carrot_board_result_t res[4];
+    carrot_board_line_t l[4];
     /* partition 1 carries the DELETE (keyed by record), partition 0 the CREATE */
-    carrot_board_event_t del[] = {{10, "e-del", "", 0, CARROT_BOARD_REVERSE, "crm:r1", ""}};
-    carrot_board_event_t cre[] = {{20, "e-cre", "ann", 5, CARROT_BOARD_AWARD, "crm:r1", "call"},
-                                  {21, "e-cre2", "ann", 7, CARROT_BOARD_AWARD, "crm:r2", "meeting"}};
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:1", del, 1, 3600, res, errstr, sizeof(errstr)), 0);
+    carrot_board_event_t del[] = {change(10, "e-del", CARROT_BOARD_REVERSE, "crm:r1")};
+    carrot_board_event_t cre[] = {award(&l[0], 20, "e-cre", "ann", 5, "crm:r1"),
+                                  award(&l[1], 21, "e-cre2", "ann", 7, "crm:r2")};
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:1", del, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 1);
     ck_assert_int_eq(res[0].amount, 0); /* nothing to take back yet */
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", cre, 2, 3600, res, errstr, sizeof(errstr)), 0);
-    ck_assert_int_eq(res[0].amount, 0); /* deleted before it was scored */
+    ck_assert_int_eq(res[0].nlines, 0);
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", cre, 2, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(res[0].amount, 0); /* deleted before it was scored: no award lines */
+    ck_assert_int_eq(res[0].nlines, 0);
     ck_assert_int_eq(res[1].amount, 7);
-    ck_assert_int_eq(score(rc, program, "ann"), 7);
-    /* the UNDELETE gives r1's points, with its participant and type */
-    carrot_board_event_t und[] = {{11, "e-und", "", 0, CARROT_BOARD_RESTORE, "crm:r1", ""}};
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:1", und, 1, 3600, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(res[1].nlines, 1);
+    ck_assert_str_eq(res[1].lines[0].rule_id, "base");
+    ck_assert_str_eq(res[1].version, "v1");
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(zscore(rc, program, boards[i], "ann"), 7);
+    /* the UNDELETE gives r1's points, with its participant and type, on its boards */
+    carrot_board_event_t und[] = {change(11, "e-und", CARROT_BOARD_RESTORE, "crm:r1")};
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:1", und, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].amount, 5);
     ck_assert_str_eq(res[0].participant_id, "ann");
     ck_assert_str_eq(res[0].activity_type, "call");
-    ck_assert_int_eq(score(rc, program, "ann"), 12);
+    ck_assert_str_eq(res[0].lines[0].rule_id, "restore");
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(zscore(rc, program, boards[i], "ann"), 12);
     /* a replay of the partition-0 batch changes nothing and says the same */
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", cre, 2, 3600, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", cre, 2, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 1);
     ck_assert_int_eq(res[0].amount, 0);
     ck_assert_int_eq(res[1].amount, 7);
-    ck_assert_int_eq(score(rc, program, "ann"), 12);
+    ck_assert_int_eq(res[1].nlines, 1);
+    ck_assert_int_eq(zscore(rc, program, "ptd:all", "ann"), 12);
     /* the same event id again at a later offset is a duplicate */
-    carrot_board_event_t dup[] = {{30, "e-cre2", "ann", 7, CARROT_BOARD_AWARD, "crm:r2", "meeting"}};
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", dup, 1, 3600, res, errstr, sizeof(errstr)), 0);
+    carrot_board_event_t dup[] = {award(&l[0], 30, "e-cre2", "ann", 7, "crm:r2")};
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", dup, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 0);
-    ck_assert_int_eq(score(rc, program, "ann"), 12);
-    /* in order: CREATE, DELETE, DELETE again */
-    carrot_board_event_t seq[] = {{31, "s1", "bob", 9, CARROT_BOARD_AWARD, "crm:r3", "quote"},
-                                  {32, "s2", "", 0, CARROT_BOARD_REVERSE, "crm:r3", ""},
-                                  {33, "s3", "", 0, CARROT_BOARD_REVERSE, "crm:r3", ""}};
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", seq, 3, 3600, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(zscore(rc, program, "ptd:all", "ann"), 12);
+    /* in order: CREATE, DELETE, DELETE again: the reversal leaves every board */
+    carrot_board_event_t seq[] = {award(&l[0], 31, "s1", "bob", 9, "crm:r3"),
+                                  change(32, "s2", CARROT_BOARD_REVERSE, "crm:r3"),
+                                  change(33, "s3", CARROT_BOARD_REVERSE, "crm:r3")};
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", seq, 3, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].amount, 9);
     ck_assert_int_eq(res[1].amount, -9);
     ck_assert_str_eq(res[1].participant_id, "bob");
+    ck_assert_str_eq(res[1].lines[0].rule_id, "reversal");
     ck_assert_int_eq(res[2].amount, 0);
-    ck_assert_int_eq(score(rc, program, "bob"), 0);
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(zscore(rc, program, boards[i], "bob"), 0);
+    /* dated boards expire; program to date does not */
+    ck_assert_int_eq(ttl(rc, program, "ptd:all"), -1);
+    long long t = ttl(rc, program, "d:2026-11-10:all");
+    ck_assert_msg(t > 3500 && t <= 3600, "ttl %lld", t);
+    /* an offset at or below the watermark whose dedup entry is gone is not applied again */
+    redisReply *r = redisCommand(rc, "DEL carrot:{%s}:seen:s1", program);
+    freeReplyObject(r);
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", seq, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(res[0].fresh, 0);
+    ck_assert_int_eq(zscore(rc, program, "ptd:all", "bob"), 0);
     redisFree(rc);
     carrot_board_destroy(b);
 }
 END_TEST
 
+/* Caps and goals settle in the script, under the same watermark. */
+START_TEST(caps_and_goals) {
+    char program[48], errstr[512];
+    it_unique(program, sizeof(program), "bc");
+    int64_t now = (int64_t)time(NULL);
+    expire[0] = 0;
+    expire[1] = expire[2] = now + 3600;
+    carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
+    redisContext *rc = it_redis();
+    carrot_board_line_t l[4][2];
+    carrot_board_goal_t goal = {"goal:g:w:2026-W46:cat", "goal.g", 3, 50, now + 3600};
+    carrot_board_event_t ev[4];
+    char ids[4][16], recs[4][16];
+    for (int i = 0; i < 4; i++) { /* 10 + 2 a call, capped at 25 a day; a goal at 3 calls */
+        snprintf(ids[i], sizeof(ids[i]), "c%d", i);
+        snprintf(recs[i], sizeof(recs[i]), "crm:c%d", i);
+        ev[i] = award(&l[i][0], 100 + i, ids[i], "cat", 10, recs[i]);
+        l[i][1].rule_id = "quality.q";
+        l[i][1].points = 2;
+        ev[i].nlines = 2;
+        ev[i].cap_key = "cap:call:d:2026-11-10:cat";
+        ev[i].cap_rule = "call";
+        ev[i].cap_points = 25;
+        ev[i].cap_expire_at = now + 3600;
+        ev[i].ngoals = 1;
+        ev[i].goals = &goal;
+    }
+    carrot_board_result_t res[4];
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", ev, 4, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(res[0].amount, 12);
+    ck_assert_int_eq(res[1].amount, 12);
+    ck_assert_int_eq(res[2].amount, 1 + 50); /* 1 left of the cap, and the goal's bonus */
+    ck_assert_int_eq(res[2].nlines, 4);
+    ck_assert_str_eq(res[2].lines[2].rule_id, "cap.call");
+    ck_assert_int_eq(res[2].lines[2].points, -11);
+    ck_assert_str_eq(res[2].lines[3].rule_id, "goal.g");
+    ck_assert_int_eq(res[3].amount, 0);
+    ck_assert_int_eq(zscore(rc, program, "ptd:all", "cat"), 75);
+    /* a replay after a crash settles nothing again and returns the same lines */
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", ev, 4, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(res[2].amount, 51);
+    ck_assert_str_eq(res[2].lines[3].rule_id, "goal.g");
+    ck_assert_int_eq(zscore(rc, program, "ptd:all", "cat"), 75);
+    redisReply *r = redisCommand(rc, "GET carrot:{%s}:cap:call:d:2026-11-10:cat", program);
+    ck_assert_str_eq(r->str, "25");
+    freeReplyObject(r);
+    r = redisCommand(rc, "GET carrot:{%s}:goal:g:w:2026-W46:cat", program);
+    ck_assert_str_eq(r->str, "4");
+    freeReplyObject(r);
+    /* deleting the record that reached the goal takes back all it earned */
+    carrot_board_event_t del[] = {change(104, "d2", CARROT_BOARD_REVERSE, "crm:c2")};
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", del, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(res[0].amount, -51);
+    ck_assert_int_eq(zscore(rc, program, "ptd:all", "cat"), 24);
+    redisFree(rc);
+    carrot_board_destroy(b);
+}
+END_TEST
+
+/* The queries: ties share a rank (1, 2, 2, 4), listed in descending id order. */
+START_TEST(queries) {
+    char program[48], errstr[512];
+    it_unique(program, sizeof(program), "bq");
+    int64_t now = (int64_t)time(NULL);
+    expire[0] = 0;
+    expire[1] = expire[2] = now + 3600;
+    carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
+    static const struct {
+        const char *who;
+        int points;
+    } people[] = {{"p1", 50}, {"p2", 40}, {"p3", 40}, {"p4", 30}, {"p5", 20}, {"p6", 10}};
+    carrot_board_line_t l[6];
+    carrot_board_event_t ev[6];
+    char ids[6][8];
+    for (int i = 0; i < 6; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "q%d", i);
+        ev[i] = award(&l[i], i, ids[i], people[i].who, people[i].points, ids[i]);
+    }
+    ev[5].nboards = 1; /* p6 is only on the program-to-date board */
+    carrot_board_result_t res[6];
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", ev, 6, 3600, now, res, errstr, sizeof(errstr)), 0);
+    carrot_board_entry_t e[8];
+    int n;
+    ck_assert_int_eq(carrot_board_top(b, program, "ptd:all", 4, e, &n, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(n, 4);
+    ck_assert_str_eq(e[0].participant_id, "p1");
+    ck_assert_int_eq(e[0].rank, 1);
+    ck_assert_str_eq(e[1].participant_id, "p3");
+    ck_assert_int_eq(e[1].rank, 2);
+    ck_assert_str_eq(e[2].participant_id, "p2");
+    ck_assert_int_eq(e[2].rank, 2);
+    ck_assert_str_eq(e[3].participant_id, "p4");
+    ck_assert_int_eq(e[3].rank, 4);
+    ck_assert_int_eq(e[3].points, 30);
+    /* around p4, two either side */
+    ck_assert_int_eq(carrot_board_around(b, program, "ptd:all", "p4", 2, e, &n, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(n, 5);
+    ck_assert_str_eq(e[0].participant_id, "p3");
+    ck_assert_str_eq(e[2].participant_id, "p4");
+    ck_assert_int_eq(e[2].rank, 4);
+    ck_assert_str_eq(e[4].participant_id, "p6");
+    ck_assert_int_eq(e[4].rank, 6);
+    /* around the top clips at the start; an unknown participant gives nothing */
+    ck_assert_int_eq(carrot_board_around(b, program, "ptd:all", "p1", 1, e, &n, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(carrot_board_around(b, program, "ptd:all", "nobody", 1, e, &n, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(n, 0);
+    /* a page further down */
+    ck_assert_int_eq(carrot_board_range(b, program, "ptd:all", 4, 10, e, &n, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(e[0].participant_id, "p5");
+    ck_assert_int_eq(e[0].rank, 5);
+    /* standing: rank and points on every board the participant is on */
+    ck_assert_int_eq(carrot_board_standing(b, program, "p4", 8, e, &n, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(e[0].board, "d:2026-11-10:all");
+    ck_assert_int_eq(e[0].rank, 4);
+    ck_assert_int_eq(e[0].size, 5);
+    ck_assert_str_eq(e[2].board, "ptd:all");
+    ck_assert_int_eq(e[2].rank, 4);
+    ck_assert_int_eq(e[2].size, 6);
+    ck_assert_int_eq(e[2].points, 30);
+    ck_assert_int_eq(carrot_board_standing(b, program, "p6", 8, e, &n, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(n, 1);
+    int64_t total;
+    long members;
+    ck_assert_int_eq(carrot_board_total(b, program, "ptd:all", &total, &members, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(total, 190);
+    ck_assert_int_eq(members, 6);
+    /* the CLI agrees, and finds the board of a period by time in the program's zone */
+    ck_assert_int_eq(carrot_board_set_meta(b, program, "America/Chicago", "v1", errstr, sizeof(errstr)), 0);
+    char port[16], *out = NULL;
+    snprintf(port, sizeof(port), "%d", it_redis_port());
+    char *argv[] = {CARROT_LEADERBOARD, "--redis-port", port, "--program", program, "--period", "day",
+                    "--at", "2026-11-11T03:00:00Z", "--scope", "seg:dealer", "--top", "2",
+                    "--format", "json", NULL};
+    ck_assert_int_eq(it_run(argv, &out), 0);
+    ck_assert_msg(strstr(out, "\"board\":\"d:2026-11-10:seg:dealer\"") &&
+                      strstr(out, "{\"rank\":1,\"participant_id\":\"p1\",\"points\":50}") &&
+                      strstr(out, "{\"rank\":2,\"participant_id\":\"p3\",\"points\":40}") &&
+                      strstr(out, "\"participants\":5,\"total_points\":180"),
+                  "%s", out);
+    free(out);
+    char *argv2[] = {CARROT_LEADERBOARD, "--redis-port", port, "--program", program,
+                     "--participant", "p2", "--format", "json", NULL};
+    ck_assert_int_eq(it_run(argv2, &out), 0);
+    ck_assert_msg(strstr(out, "{\"board\":\"ptd:all\",\"size\":6,\"rank\":2,\"participant_id\":\"p2\",\"points\":40}"),
+                  "%s", out);
+    free(out);
+    char *argv3[] = {CARROT_LEADERBOARD, "--redis-port", port, "--program", program,
+                     "--around", "nobody", NULL};
+    ck_assert_int_eq(it_run(argv3, NULL), 3);
+    carrot_board_destroy(b);
+}
+END_TEST
+
 int main(void) {
-    const TTest *tests[] = {order_replay_and_duplicates, NULL};
+    const TTest *tests[] = {order_replay_and_duplicates, caps_and_goals, queries, NULL};
     return carrot_test_run(carrot_test_suite("board", tests));
 }

@@ -53,7 +53,7 @@ static long long json_count(const char *json, const char *key) {
 }
 
 static long long zscore(redisContext *rc, const char *program, const char *member) {
-    redisReply *r = redisCommand(rc, "ZSCORE carrot:{%s}:lb:ptd %s", program, member);
+    redisReply *r = redisCommand(rc, "ZSCORE carrot:{%s}:lb:ptd:all %s", program, member);
     ck_assert_ptr_nonnull(r);
     long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : -999999;
     freeReplyObject(r);
@@ -131,7 +131,7 @@ START_TEST(feed_scores_exactly_once) {
     ck_assert_int_eq(zscore(rc, f.program, "p1"), 65);
     ck_assert_int_eq(zscore(rc, f.program, "p2"), 5);
     ck_assert_int_eq(zscore(rc, f.program, "p3"), 3);
-    redisReply *r = redisCommand(rc, "ZCARD carrot:{%s}:lb:ptd", f.program);
+    redisReply *r = redisCommand(rc, "ZCARD carrot:{%s}:lb:ptd:all", f.program);
     ck_assert_int_eq(r->integer, 3);
     freeReplyObject(r);
 

@@ -1,67 +1,324 @@
-/* test_rules.c: the rules file: loading, clear errors naming the line and
- * problem, and how change types score. */
+/* test_rules.c: the rules file (YAML and JSON): loading, clear errors that
+ * name the line and the problem, and what each kind of rule gives an
+ * activity, with caps and goals settled in memory as a simulation does. */
 #include "rules.h"
 #include "testutil.h"
+#include "timeutil.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static char errstr[512];
 
 static carrot_rules_t *parse(const char *text) {
-    return carrot_rules_parse(text, strlen(text), "rules.json", errstr, sizeof(errstr));
+    return carrot_rules_parse(text, strlen(text), "rules.yaml", errstr, sizeof(errstr));
+}
+
+/* The points of rule id in sc, or -999 when it has no such line. */
+static long long line(const carrot_scoring_t *sc, const char *id) {
+    for (int i = 0; i < sc->nlines; i++)
+        if (strcmp(sc->lines[i].rule_id, id) == 0) return (long long)sc->lines[i].points;
+    return -999;
+}
+
+static long long total(const carrot_scoring_t *sc) {
+    long long t = 0;
+    for (int i = 0; i < sc->nlines; i++) t += sc->lines[i].points;
+    return t;
+}
+
+static int64_t at(const char *t) {
+    int64_t ms;
+    ck_assert_int_eq(carrot_time_parse(t, &ms), 0);
+    return ms;
 }
 
 START_TEST(demo_rules_load) {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/deploy/demo/rules.json", CARROT_SOURCE_DIR);
+    snprintf(path, sizeof(path), "%s/deploy/demo/rules.yaml", CARROT_SOURCE_DIR);
     carrot_rules_t *r = carrot_rules_load(path, errstr, sizeof(errstr));
     ck_assert_msg(r != NULL, "%s", errstr);
     ck_assert_str_eq(carrot_rules_program(r), "demo");
+    ck_assert_str_eq(carrot_rules_version(r), "2026.11-2");
+    ck_assert_str_eq(carrot_rules_timezone(r), "America/Chicago");
+    ck_assert_int_eq(carrot_rules_retention_s(r, CARROT_PERIOD_DAY), 35 * 86400);
+    ck_assert_int_eq(carrot_rules_retention_s(r, CARROT_PERIOD_PTD), 0);
+    size_t len;
+    ck_assert_ptr_nonnull(strstr(carrot_rules_text(r, &len), "weekly-calls"));
     carrot_rules_destroy(r);
     carrot_rules_destroy(NULL);
 }
 END_TEST
 
+/* Each message names the file, the line, the place and the problem. */
 START_TEST(invalid_rules_name_line_and_problem) {
-    ck_assert_ptr_null(parse("{\"program\":\"p\",\n\"version\":\"1\",\n\"points\":{\"call\":5,}}"));
-    ck_assert_msg(strncmp(errstr, "rules.json:3:", 13) == 0, "%s", errstr);
-    ck_assert_ptr_null(parse("{\"program\":\"p\",\"version\":\"1\",\"points\":{\"coffee\":5}}"));
-    ck_assert_str_eq(errstr, "rules.json: points: unknown activity type \"coffee\"");
-    ck_assert_ptr_null(parse("{\"program\":\"p\",\"version\":\"1\",\"points\":{\"call\":\"5\"}}"));
-    ck_assert_ptr_nonnull(strstr(errstr, "points.call: expected an integer"));
-    ck_assert_ptr_null(parse("{\"program\":\"p\",\"points\":{}}"));
-    ck_assert_ptr_nonnull(strstr(errstr, "\"version\" must be"));
-    ck_assert_ptr_null(carrot_rules_load("/nonexistent.json", errstr, sizeof(errstr)));
+    static const struct {
+        const char *text, *expect;
+    } cases[] = {
+        {"{\"program\":\"p\",\n\"version\":\"1\",\n\"points\":{\"call\":5}\n", "rules.yaml:4: did not find expected"},
+        {"program: p\nversion: \"1\"\npoints: {coffee: 5}\n",
+         "rules.yaml:3: points: unknown activity type \"coffee\""},
+        {"program: p\nversion: \"1\"\npoints:\n  call: five\n",
+         "rules.yaml:4: points.call: expected an integer, not \"five\""},
+        {"program: p\npoints: {call: 5}\n", "rules.yaml:1: version: is required"},
+        {"program: p\nversion: v1\nkpis:\n  - id: c\n    when: {activity: cal}\n    points: 1\n",
+         "rules.yaml:5: kpis[0].when.activity: unknown activity type \"cal\""},
+        {"program: p\nversion: v1\nkpis:\n  - id: c\n    when: {band: rookie}\n    points: 1\n",
+         "rules.yaml:5: kpis[0].when.band: no band \"rookie\""},
+        {"program: p\nversion: v1\nkpis:\n  - id: c\n    points: 1\n    pionts: 2\n",
+         "rules.yaml:6: kpis[0]: unknown key \"pionts\""},
+        {"program: p\nversion: v1\nkpis:\n  - {id: c, points: 1, cap: {period: fortnight, points: 3}}\n",
+         "rules.yaml:4: kpis[0].cap.period: expected day, week, month, quarter or ptd"},
+        {"program: p\nversion: v1\ntimezone: Mars/Olympus\npoints: {call: 1}\n",
+         "rules.yaml:3: timezone: unknown time zone \"Mars/Olympus\""},
+        {"program: p\nversion: v1\npoints: {call: 1}\npromotions:\n  - {id: x, from: yesterday, bonus: 1}\n",
+         "rules.yaml:5: promotions[0].from: expected an RFC 3339 time"},
+        {"program: p\nversion: v1\npoints: {call: 1}\nquality:\n  - {id: q, require: [colour]}\n",
+         "rules.yaml:5: quality[0].require: unknown field \"colour\""},
+        {"program: p\nversion: v1\npoints: {call: 1}\ngoals:\n  - {id: g, period: week, target: 0, bonus: 5}\n",
+         "rules.yaml:5: goals[0].target: 0 is out of range"},
+        {"program: p\nversion: v1\nprogram: q\npoints: {call: 1}\n",
+         "rules.yaml:3: key \"program\" appears twice"},
+        {"program: p\nversion: v1\n", "rules.yaml:1: no \"kpis\", \"points\" or \"goals\""},
+        {"program: p\nversion: v1\npoints: {call: 1}\n---\nprogram: q\n", "more than one YAML document"},
+        {"", "rules.yaml: the file is empty"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        errstr[0] = '\0';
+        carrot_rules_t *r = parse(cases[i].text);
+        ck_assert_msg(r == NULL, "case %zu accepted", i);
+        ck_assert_msg(strstr(errstr, cases[i].expect) != NULL, "case %zu: got \"%s\", want \"%s\"", i,
+                      errstr, cases[i].expect);
+    }
+    ck_assert_ptr_null(carrot_rules_load("/nonexistent.yaml", errstr, sizeof(errstr)));
     ck_assert_ptr_nonnull(strstr(errstr, "could not open rules file"));
 }
 END_TEST
 
-START_TEST(change_types_score) {
+START_TEST(change_types_and_json_shorthand) {
     carrot_rules_t *r = parse("{\"program\":\"p\",\"version\":\"v7\",\"points\":{\"call\":5,\"note\":0}}");
-    ck_assert_ptr_nonnull(r);
+    ck_assert_msg(r != NULL, "%s", errstr);
+    ck_assert_str_eq(carrot_rules_timezone(r), "UTC");
     carrot_activity_t a = {.activity_type = "call", .change_type = CARROT_CHANGE_CREATE};
-    carrot_score_t s[CARROT_RULES_MAX_SCORES];
-    ck_assert_int_eq(carrot_rules_score(r, &a, s), 1);
-    ck_assert_str_eq(s[0].rule_id, "base.call");
-    ck_assert_int_eq(s[0].points, 5);
+    carrot_scoring_t sc;
+    ck_assert_int_eq(carrot_rules_score(r, &a, &sc), 1);
+    ck_assert_int_eq(line(&sc, "base.call"), 5);
     /* DELETE and UNDELETE act on what the record earned (the scorer's business) */
     a.change_type = CARROT_CHANGE_DELETE;
-    ck_assert_int_eq(carrot_rules_score(r, &a, s), 0);
+    ck_assert_int_eq(carrot_rules_score(r, &a, &sc), 0);
     a.change_type = CARROT_CHANGE_UNDELETE;
-    ck_assert_int_eq(carrot_rules_score(r, &a, s), 0);
+    ck_assert_int_eq(carrot_rules_score(r, &a, &sc), 0);
     a.change_type = CARROT_CHANGE_UPDATE;
-    ck_assert_int_eq(carrot_rules_score(r, &a, s), 0);
+    ck_assert_int_eq(carrot_rules_score(r, &a, &sc), 0);
     a.change_type = CARROT_CHANGE_CREATE;
     a.activity_type = "note"; /* zero points: no award */
-    ck_assert_int_eq(carrot_rules_score(r, &a, s), 0);
+    ck_assert_int_eq(carrot_rules_score(r, &a, &sc), 0);
     a.activity_type = "meeting"; /* not listed */
-    ck_assert_int_eq(carrot_rules_score(r, &a, s), 0);
+    ck_assert_int_eq(carrot_rules_score(r, &a, &sc), 0);
     carrot_rules_destroy(r);
+}
+END_TEST
+
+static const char kinds[] =
+    "program: p\n"
+    "version: v1\n"
+    "bands:\n"
+    "  - {id: new, max_tenure_days: 90}\n"
+    "  - {id: seasoned, min_tenure_days: 91}\n"
+    "kpis:\n"
+    "  - {id: training.new, when: {activity: training_completed, band: new}, points: 40}\n"
+    "  - {id: training, when: {activity: training_completed}, points: 10}\n"
+    "  - {id: call.dealer, when: {activity: call, segment: dealer}, points: 3}\n"
+    "  - {id: call, when: {activity: call}, points: 10, cap: {period: day, points: 25}}\n"
+    "  - {id: quote, when: {activity: quote}, points: 20}\n"
+    "quality:\n"
+    "  - id: call_record\n"
+    "    when: {activity: call}\n"
+    "    require: [account_id, custom.product]\n"
+    "    picklists: {disposition: [connected, voicemail]}\n"
+    "    min_text_length: 10\n"
+    "    complete_bonus: 2\n"
+    "    incomplete_keep_percent: 50\n"
+    "    incomplete_penalty: -1\n"
+    "timeliness:\n"
+    "  - {id: on_time, when: {activity: [call, quote]}, full_hours: 24, zero_hours: 124,\n"
+    "     floor_percent: 0, late_hours: 200, late_penalty: -4}\n"
+    "promotions:\n"
+    "  - {id: x2, from: \"2026-11-09T00:00:00Z\", to: \"2026-11-16T00:00:00Z\",\n"
+    "     when: {activity: quote, region: west, product: X200}, multiplier: 2, bonus: 1}\n"
+    "goals:\n"
+    "  - {id: calls, when: {activity: call}, period: week, target: 3, bonus: 50}\n";
+
+START_TEST(each_rule_kind) {
+    carrot_rules_t *r = parse(kinds);
+    ck_assert_msg(r != NULL, "%s", errstr);
+    carrot_scoring_t sc;
+    carrot_kv_t product = {"product", "X200"};
+    carrot_activity_t a = {.activity_type = "training_completed", .change_type = CARROT_CHANGE_CREATE,
+                           .participant_id = "ann", .has_tenure_days = 1, .tenure_days = 30,
+                           .occurred_at = at("2026-11-10T10:00:00Z")};
+    a.recorded_at = a.occurred_at;
+    /* maturity bands: first match wins */
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_str_eq(sc.kpi, "training.new");
+    ck_assert_int_eq(line(&sc, "training.new"), 40);
+    a.tenure_days = 400;
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "training"), 10);
+    a.has_tenure_days = 0; /* no tenure: no band, the general rule */
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "training"), 10);
+    /* segment, and data quality: complete earns the bonus */
+    a.activity_type = "call";
+    a.segment = "dealer";
+    a.account_id = "acct-1";
+    a.disposition = "connected";
+    a.text_length = 12;
+    a.ncustom = 1;
+    a.custom[0] = product;
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "call.dealer"), 3);
+    ck_assert_int_eq(line(&sc, "quality.call_record"), 2);
+    ck_assert(!sc.capped);
+    a.segment = "direct";
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "call"), 10);
+    ck_assert(sc.capped && sc.cap_period == CARROT_PERIOD_DAY && sc.cap_points == 25);
+    /* incomplete: a missing field, an off-list value, a short note each keep 50% and -1 */
+    a.account_id = NULL;
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "quality.call_record"), -6);
+    a.account_id = "acct-1";
+    a.disposition = "sort of happened";
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "quality.call_record"), -6);
+    a.disposition = "voicemail";
+    a.text_length = 3;
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "quality.call_record"), -6);
+    a.text_length = 30;
+    /* timeliness: full within 24 h, linear to 0% at 124 h, a penalty after 200 h */
+    a.recorded_at = a.occurred_at + 24 * 3600000LL;
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "timeliness.on_time"), -999); /* nothing taken */
+    a.recorded_at = a.occurred_at + 74 * 3600000LL;                   /* half way */
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "timeliness.on_time"), -5);
+    a.recorded_at = a.occurred_at + 201 * 3600000LL;
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "timeliness.on_time"), -14);
+    ck_assert_int_eq(total(&sc), 10 - 14 + 2);
+    a.recorded_at = a.occurred_at;
+    /* promotions: window, filter, multiplier on what was earned, plus bonus */
+    a.activity_type = "quote";
+    a.region = "west";
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "quote"), 20);
+    ck_assert_int_eq(line(&sc, "promo.x2"), 21);
+    a.recorded_at = a.occurred_at + 74 * 3600000LL; /* late: the multiplier doubles the 10 kept */
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "timeliness.on_time"), -10);
+    ck_assert_int_eq(line(&sc, "promo.x2"), 11);
+    a.recorded_at = a.occurred_at;
+    a.region = "east";
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "promo.x2"), -999);
+    a.region = "west";
+    a.occurred_at = a.recorded_at = at("2026-11-16T00:00:00Z"); /* the window is [from, to) */
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "promo.x2"), -999);
+    carrot_rules_destroy(r);
+}
+END_TEST
+
+/* Caps and goals, settled in memory the way the Redis script settles them. */
+START_TEST(caps_and_goals_settle) {
+    carrot_rules_t *r = parse(kinds);
+    ck_assert_msg(r != NULL, "%s", errstr);
+    carrot_settle_t *st = carrot_settle_new();
+    carrot_kv_t product = {"product", "X200"};
+    carrot_activity_t a = {.activity_type = "call", .change_type = CARROT_CHANGE_CREATE,
+                           .participant_id = "bob", .segment = "direct", .account_id = "a",
+                           .disposition = "connected", .text_length = 50, .ncustom = 1,
+                           .occurred_at = at("2026-11-10T10:00:00Z")};
+    a.custom[0] = product;
+    a.recorded_at = a.occurred_at;
+    long long got[4];
+    for (int i = 0; i < 4; i++) { /* 12 a call against a cap of 25 a day */
+        carrot_scoring_t sc;
+        carrot_rules_score(r, &a, &sc);
+        ck_assert_int_eq(carrot_settle_apply(st, r, &a, &sc), 0);
+        got[i] = total(&sc);
+        if (i == 2) {
+            ck_assert_int_eq(line(&sc, "cap.call"), -11);
+            ck_assert_int_eq(line(&sc, "goal.calls"), 50); /* the third call of the week */
+        }
+    }
+    ck_assert_int_eq(got[0], 12);
+    ck_assert_int_eq(got[1], 12);
+    ck_assert_int_eq(got[2], 1 + 50);
+    ck_assert_int_eq(got[3], 0);
+    /* the next day the cap starts again; the goal is paid once a week */
+    a.occurred_at = a.recorded_at = at("2026-11-11T10:00:00Z");
+    carrot_scoring_t sc;
+    carrot_rules_score(r, &a, &sc);
+    carrot_settle_apply(st, r, &a, &sc);
+    ck_assert_int_eq(total(&sc), 12);
+    ck_assert_int_eq(line(&sc, "goal.calls"), -999);
+    /* another participant has caps and goals of their own */
+    a.participant_id = "cy";
+    carrot_rules_score(r, &a, &sc);
+    carrot_settle_apply(st, r, &a, &sc);
+    ck_assert_int_eq(total(&sc), 12);
+    carrot_settle_destroy(st);
+    carrot_rules_destroy(r);
+}
+END_TEST
+
+/* Periods in the program's time zone: where a day, an ISO week, a month and
+ * a quarter start and end. */
+START_TEST(periods_in_time_zone) {
+    char id[32];
+    int64_t end;
+    /* 05:30 UTC on Monday 2026-11-23 is still Sunday evening in Chicago (UTC-6) */
+    int64_t t = at("2026-11-23T05:30:00Z");
+    ck_assert_int_eq(carrot_period_of(CARROT_PERIOD_DAY, t, "America/Chicago", id, sizeof(id), &end), 0);
+    ck_assert_str_eq(id, "d:2026-11-22");
+    ck_assert_int_eq(end, at("2026-11-23T06:00:00Z"));
+    carrot_period_of(CARROT_PERIOD_WEEK, t, "America/Chicago", id, sizeof(id), &end);
+    ck_assert_str_eq(id, "w:2026-W47");
+    ck_assert_int_eq(end, at("2026-11-23T06:00:00Z"));
+    carrot_period_of(CARROT_PERIOD_WEEK, t, "UTC", id, sizeof(id), &end);
+    ck_assert_str_eq(id, "w:2026-W48");
+    /* ISO week 53 of 2026 runs into January 2027 */
+    carrot_period_of(CARROT_PERIOD_WEEK, at("2027-01-02T12:00:00Z"), "UTC", id, sizeof(id), NULL);
+    ck_assert_str_eq(id, "w:2026-W53");
+    carrot_period_of(CARROT_PERIOD_MONTH, at("2026-12-01T03:00:00Z"), "America/Chicago", id,
+                     sizeof(id), &end);
+    ck_assert_str_eq(id, "m:2026-11");
+    ck_assert_int_eq(end, at("2026-12-01T06:00:00Z"));
+    carrot_period_of(CARROT_PERIOD_QUARTER, at("2026-11-02T00:00:00Z"), "Europe/Paris", id,
+                     sizeof(id), &end);
+    ck_assert_str_eq(id, "q:2026-Q4");
+    ck_assert_int_eq(end, at("2026-12-31T23:00:00Z"));
+    /* a day across the spring DST change is 23 hours long */
+    carrot_period_of(CARROT_PERIOD_DAY, at("2026-03-08T12:00:00Z"), "America/Chicago", id,
+                     sizeof(id), &end);
+    ck_assert_str_eq(id, "d:2026-03-08");
+    ck_assert_int_eq(end, at("2026-03-09T05:00:00Z"));
+    ck_assert_int_eq(carrot_period_of(CARROT_PERIOD_PTD, t, "UTC", id, sizeof(id), NULL), 0);
+    ck_assert_str_eq(id, "ptd");
+    ck_assert_int_eq(carrot_period_of(CARROT_PERIOD_DAY, t, "Nowhere/City", id, sizeof(id), NULL), -1);
+    ck_assert_int_eq(carrot_tz_valid("../../etc/passwd"), 0);
+    ck_assert_int_eq(carrot_period_parse("quarter"), CARROT_PERIOD_QUARTER);
+    ck_assert_int_eq(carrot_period_parse("year"), -1);
 }
 END_TEST
 
 int main(void) {
     const TTest *tests[] = {demo_rules_load, invalid_rules_name_line_and_problem,
-                            change_types_score, NULL};
+                            change_types_and_json_shorthand, each_rule_kind, caps_and_goals_settle,
+                            periods_in_time_zone, NULL};
     return carrot_test_run(carrot_test_suite("rules", tests));
 }

@@ -1,0 +1,38 @@
+/* period.h: leaderboard periods (day, ISO week, month, quarter, program to
+ * date) in a program's time zone, so every view agrees on where a period
+ * starts: the scorer, the simulator and the leaderboard queries all name
+ * periods through here. */
+#ifndef CARROT_PERIOD_H
+#define CARROT_PERIOD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    CARROT_PERIOD_DAY,
+    CARROT_PERIOD_WEEK, /* ISO 8601: Monday to Sunday, numbered by ISO year */
+    CARROT_PERIOD_MONTH,
+    CARROT_PERIOD_QUARTER,
+    CARROT_PERIOD_PTD, /* program to date: one period that never ends */
+    CARROT_PERIOD_COUNT
+} carrot_period_t;
+
+/* "day", "week", "month", "quarter", "ptd"; parse returns -1 for others. */
+const char *carrot_period_name(carrot_period_t p);
+int carrot_period_parse(const char *name);
+
+/* 1 if tz names a zone of the system's tz database ("UTC", "Europe/Paris",
+ * "America/Chicago"), else 0. Checked because the C library quietly takes an
+ * unknown zone as UTC. */
+int carrot_tz_valid(const char *tz);
+
+/* The id of the period p that contains ms (Unix ms) in time zone tz:
+ * "d:2026-11-22", "w:2026-W47", "m:2026-11", "q:2026-Q4", or "ptd"; and, in
+ * *endp when not NULL, the Unix ms at which it ends (INT64_MAX for ptd).
+ * Returns 0, or -1 if tz is not valid or ms is out of range.
+ * Not thread-safe: it sets the process's TZ (Carrot's programs are
+ * single-threaded where they call it). */
+int carrot_period_of(carrot_period_t p, int64_t ms, const char *tz, char *id, size_t size,
+                     int64_t *endp);
+
+#endif
