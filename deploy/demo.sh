@@ -22,6 +22,10 @@ carrot_say "applying ledger migrations"
 carrot_say "ingesting deploy/demo/crm-feed.jsonl"
 "$bin/producers/carrot-ingest" --input deploy/demo/crm-feed.jsonl --program "$program"
 
+carrot_say "checking the rules, and putting them in force through the carrot.rules topic"
+"$bin/consumers/carrot-rules" check deploy/demo/rules.yaml
+"$bin/consumers/carrot-rules" publish deploy/demo/rules.yaml --log-level warn
+
 carrot_say "scoring until the activities topic is drained"
 "$bin/consumers/carrot-scorer" --rules deploy/demo/rules.yaml --until-drained --log-level warn
 
@@ -31,6 +35,13 @@ carrot_say "booking awards until the awards topic is drained"
 echo
 echo "== leaderboard: program $program, program to date =="
 "$bin/consumers/carrot-leaderboard" --program "$program" --top 10
+echo
+echo "== leaderboard: dealers, the week of 2026-11-09 (program time zone) =="
+"$bin/consumers/carrot-leaderboard" --program "$program" --period week --at 2026-11-10T12:00:00Z \
+    --scope seg:dealer --top 5
+echo
+echo "== p0005's rank and points on every board =="
+"$bin/consumers/carrot-leaderboard" --program "$program" --participant p0005 | head -12
 echo
 echo "== ledger =="
 "$bin/ledger/carrot-ledger" liability

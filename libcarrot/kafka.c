@@ -104,7 +104,9 @@ int carrot_kafka_partition_count(rd_kafka_t *rk, const char *topic, char *errstr
     if (err) snprintf(errstr, errstr_size, "no metadata for topic %s: %s", topic, rd_kafka_err2str(err));
     else {
         n = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : -1;
-        if (n < 0) snprintf(errstr, errstr_size, "no topic %s", topic);
+        if (n < 0)
+            snprintf(errstr, errstr_size, "no topic %s: %s", topic,
+                     md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "no metadata");
         rd_kafka_metadata_destroy(md);
     }
     if (rkt) rd_kafka_topic_destroy(rkt);

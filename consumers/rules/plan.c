@@ -8,10 +8,10 @@
 
 #define FAR_FUTURE_S 4102444800LL /* 2100-01-01: counters of "ptd" caps and goals */
 
-/* Counters live a day past their period, so a record logged just after the
- * period ends still sees the period's count. */
-static int64_t counter_expiry(int64_t end_ms) {
-    return (end_ms == INT64_MAX ? FAR_FUTURE_S : end_ms / 1000) + 86400;
+int64_t carrot_rules_counter_expiry(const carrot_rules_t *r, carrot_period_t p, int64_t end_ms) {
+    if (end_ms == INT64_MAX) return FAR_FUTURE_S;
+    int64_t keep = r->retention_s[p] > 86400 ? r->retention_s[p] : 86400;
+    return end_ms / 1000 + keep;
 }
 
 int carrot_rules_plan(const carrot_rules_t *r, const carrot_activity_t *a,
@@ -38,7 +38,7 @@ int carrot_rules_plan(const carrot_rules_t *r, const carrot_activity_t *a,
         if (carrot_period_of(sc->cap_period, a->occurred_at, r->timezone, pid, sizeof(pid), &end))
             return -1;
         carrot_settle_key(p->cap_key, sizeof(p->cap_key), "cap", sc->kpi, pid, a->participant_id);
-        p->cap_expire_at = counter_expiry(end);
+        p->cap_expire_at = carrot_rules_counter_expiry(r, sc->cap_period, end);
     }
     for (int g = 0; g < sc->ngoals; g++) {
         if (carrot_period_of(sc->goals[g].period, a->occurred_at, r->timezone, pid, sizeof(pid), &end))
@@ -46,7 +46,7 @@ int carrot_rules_plan(const carrot_rules_t *r, const carrot_activity_t *a,
         carrot_settle_key(p->goal_keys[g], sizeof(p->goal_keys[g]), "goal", sc->goals[g].id, pid,
                           a->participant_id);
         snprintf(p->goal_rules[g], sizeof(p->goal_rules[g]), "goal.%s", sc->goals[g].id);
-        p->goal_expire_at[g] = counter_expiry(end);
+        p->goal_expire_at[g] = carrot_rules_counter_expiry(r, sc->goals[g].period, end);
     }
     return 0;
 }

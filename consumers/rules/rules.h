@@ -114,9 +114,12 @@ int carrot_rules_plan(const carrot_rules_t *rules, const carrot_activity_t *a,
 void carrot_settle_key(char *buf, size_t size, const char *kind, const char *id,
                        const char *period_id, const char *participant);
 
-/* In-memory cap and goal counters, for simulations and back-fills. */
+/* In-memory cap and goal counters, for simulations and back-fills. now_s
+ * (Unix seconds) plays Redis's clock: a counter whose period ended longer
+ * ago than its retention is gone in Redis, so every activity of that
+ * period starts from an empty counter, here too. */
 typedef struct carrot_settle_s carrot_settle_t;
-carrot_settle_t *carrot_settle_new(void);
+carrot_settle_t *carrot_settle_new(int64_t now_s);
 void carrot_settle_destroy(carrot_settle_t *st); /* NULL is a no-op */
 
 /* Settles sc for activity a in place, as the Redis script does: clips the
@@ -134,7 +137,8 @@ int carrot_settle_apply(carrot_settle_t *st, const carrot_rules_t *rules,
  * Redis. Used by `carrot-rules simulate` and `carrot-rules backfill`. */
 typedef struct carrot_sim_s carrot_sim_t;
 
-carrot_sim_t *carrot_sim_new(const carrot_rules_t *rules); /* rules must outlive it */
+/* rules must outlive it; now_s as for carrot_settle_new(). */
+carrot_sim_t *carrot_sim_new(const carrot_rules_t *rules, int64_t now_s);
 void carrot_sim_destroy(carrot_sim_t *sim);                /* NULL is a no-op */
 
 /* Feeds one activity of the rules' program, in feed order. Fills out with
@@ -143,6 +147,10 @@ void carrot_sim_destroy(carrot_sim_t *sim);                /* NULL is a no-op */
  * Returns 0, or -1 when out of memory. */
 int carrot_sim_feed(carrot_sim_t *sim, const carrot_activity_t *a, carrot_scoring_t *out,
                     int *freshp);
+
+/* 1 when the CRM record "<source system>:<source record id>" is deleted
+ * after what was fed so far, else 0. */
+int carrot_sim_record_deleted(carrot_sim_t *sim, const char *record);
 
 typedef struct {
     const char *participant_id; /* owned by the simulation */

@@ -16,6 +16,8 @@ typedef struct {
 struct carrot_settle_s {
     slot_t *slots;
     size_t cap, used;
+    int64_t now_s;
+    int64_t scratch; /* the counter of a period whose counters Redis has dropped */
 };
 
 void carrot_settle_key(char *buf, size_t size, const char *kind, const char *id,
@@ -23,8 +25,9 @@ void carrot_settle_key(char *buf, size_t size, const char *kind, const char *id,
     snprintf(buf, size, "%s:%s:%s:%s", kind, id, period_id, participant);
 }
 
-carrot_settle_t *carrot_settle_new(void) {
+carrot_settle_t *carrot_settle_new(int64_t now_s) {
     carrot_settle_t *st = calloc(1, sizeof(*st));
+    if (st) st->now_s = now_s;
     if (st && !(st->slots = calloc(st->cap = 1024, sizeof(*st->slots)))) {
         free(st);
         return NULL;
@@ -70,16 +73,27 @@ static int64_t *counter(carrot_settle_t *st, const char *key) {
     return &st->slots[j].value;
 }
 
+/* The counter of key for period p ending at end_ms, or a scratch zero when
+ * Redis would no longer hold it. */
+static int64_t *period_counter(carrot_settle_t *st, const carrot_rules_t *r, carrot_period_t p,
+                               int64_t end_ms, const char *key) {
+    if (carrot_rules_counter_expiry(r, p, end_ms) <= st->now_s) {
+        st->scratch = 0;
+        return &st->scratch;
+    }
+    return counter(st, key);
+}
+
 int carrot_settle_apply(carrot_settle_t *st, const carrot_rules_t *r, const carrot_activity_t *a,
                         carrot_scoring_t *sc) {
     char pid[32], key[512];
-    int64_t sum = 0;
+    int64_t sum = 0, end;
     for (int i = 0; i < sc->nlines; i++) sum += sc->lines[i].points;
     if (sc->kpi && sc->capped && sum > 0) {
-        if (carrot_period_of(sc->cap_period, a->occurred_at, r->timezone, pid, sizeof(pid), NULL))
+        if (carrot_period_of(sc->cap_period, a->occurred_at, r->timezone, pid, sizeof(pid), &end))
             return -1;
         carrot_settle_key(key, sizeof(key), "cap", sc->kpi, pid, a->participant_id);
-        int64_t *used = counter(st, key);
+        int64_t *used = period_counter(st, r, sc->cap_period, end, key);
         if (!used) return -1;
         int64_t left = sc->cap_points - *used > 0 ? sc->cap_points - *used : 0;
         int64_t allowed = sum < left ? sum : left;
@@ -92,10 +106,10 @@ int carrot_settle_apply(carrot_settle_t *st, const carrot_rules_t *r, const carr
     }
     for (int i = 0; i < sc->ngoals; i++) {
         const carrot_goal_hit_t *g = &sc->goals[i];
-        if (carrot_period_of(g->period, a->occurred_at, r->timezone, pid, sizeof(pid), NULL))
+        if (carrot_period_of(g->period, a->occurred_at, r->timezone, pid, sizeof(pid), &end))
             return -1;
         carrot_settle_key(key, sizeof(key), "goal", g->id, pid, a->participant_id);
-        int64_t *count = counter(st, key);
+        int64_t *count = period_counter(st, r, g->period, end, key);
         if (!count) return -1;
         if (++*count == g->target && g->bonus != 0 && sc->nlines < CARROT_RULES_MAX_LINES) {
             carrot_score_t *l = &sc->lines[sc->nlines++];

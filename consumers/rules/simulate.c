@@ -70,9 +70,9 @@ static void map_free(map_t *m) {
     free(m->e);
 }
 
-carrot_sim_t *carrot_sim_new(const carrot_rules_t *rules) {
+carrot_sim_t *carrot_sim_new(const carrot_rules_t *rules, int64_t now_s) {
     carrot_sim_t *s = calloc(1, sizeof(*s));
-    if (!s || !(s->settle = carrot_settle_new())) {
+    if (!s || !(s->settle = carrot_settle_new(now_s))) {
         free(s);
         return NULL;
     }
@@ -147,6 +147,14 @@ int carrot_sim_feed(carrot_sim_t *s, const carrot_activity_t *a, carrot_scoring_
         p->count += out->nlines;
     }
     return 0;
+}
+
+int carrot_sim_record_deleted(carrot_sim_t *s, const char *record) {
+    if (!s->records.cap) return 0;
+    size_t j = hash(record) & (s->records.cap - 1);
+    while (s->records.e[j].key && strcmp(s->records.e[j].key, record) != 0)
+        j = (j + 1) & (s->records.cap - 1);
+    return s->records.e[j].key && s->records.e[j].on == 0;
 }
 
 static int cmp_total(const void *x, const void *y) {

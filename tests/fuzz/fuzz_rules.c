@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     carrot_rules_t *r = carrot_rules_parse((const char *)data, size, "fuzz", errstr, sizeof(errstr));
     if (r) {
         static const char *const types[] = {"call", "meeting", "quote", "training_completed"};
-        carrot_settle_t *st = carrot_settle_new();
+        carrot_settle_t *st = carrot_settle_new(1793000000);
         for (int i = 0; i < 8 && st; i++) {
             carrot_activity_t a = {.activity_type = types[i % 4], .change_type = CARROT_CHANGE_CREATE,
                                    .participant_id = "p", .segment = i & 1 ? "dealer" : NULL,

@@ -299,3 +299,41 @@ long long it_committed_sum(const char *group, const char *topic) {
     rd_kafka_destroy(rk);
     return sum;
 }
+
+size_t it_read_awards(const char *topic, it_award_t **awardsp) {
+    it_msg_t *msgs;
+    char errstr[512];
+    size_t n = it_consume_all(topic, &msgs);
+    carrot_codec_t *codec = carrot_award_codec_new(errstr, sizeof(errstr));
+    ck_assert_msg(codec != NULL, "%s", errstr);
+    it_award_t *out = calloc(n ? n : 1, sizeof(*out));
+    ck_assert_ptr_nonnull(out);
+    for (size_t i = 0; i < n; i++) {
+        avro_value_t *v;
+        carrot_award_t a;
+        ck_assert_int_eq(carrot_codec_decode(codec, msgs[i].value, msgs[i].value_len, &v, errstr,
+                                             sizeof(errstr)), CARROT_CODEC_OK);
+        ck_assert_int_eq(carrot_award_from_avro(v, &a, errstr, sizeof(errstr)), 0);
+        out[i].award_id = strdup(a.award_id);
+        out[i].event_id = strdup(a.event_id);
+        out[i].participant_id = strdup(a.participant_id);
+        out[i].rule_id = strdup(a.rule_id);
+        out[i].rules_version = strdup(a.rules_version);
+        out[i].points = a.points;
+    }
+    carrot_codec_destroy(codec);
+    it_msgs_free(msgs, n);
+    *awardsp = out;
+    return n;
+}
+
+void it_awards_free(it_award_t *a, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].award_id);
+        free(a[i].event_id);
+        free(a[i].participant_id);
+        free(a[i].rule_id);
+        free(a[i].rules_version);
+    }
+    free(a);
+}

@@ -69,6 +69,17 @@ void it_produce_awards(const char *topic, const char *program, const char *tag, 
                        const char *const *participants, const int64_t *points,
                        const int64_t *awarded_at);
 
+/* An Award read back from a topic (strings copied). */
+typedef struct {
+    char *award_id, *event_id, *participant_id, *rule_id, *rules_version;
+    int64_t points;
+} it_award_t;
+
+/* Every committed Award of topic, decoded. Returns the count; free with
+ * it_awards_free(). */
+size_t it_read_awards(const char *topic, it_award_t **awardsp);
+void it_awards_free(it_award_t *awards, size_t n);
+
 /* Runs `carrot-ledger ARGS...` (NULL-terminated) and returns its exit code;
  * *outp gets its stdout when not NULL. */
 int it_ledger(char **outp, ...);

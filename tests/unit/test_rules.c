@@ -236,7 +236,7 @@ END_TEST
 START_TEST(caps_and_goals_settle) {
     carrot_rules_t *r = parse(kinds);
     ck_assert_msg(r != NULL, "%s", errstr);
-    carrot_settle_t *st = carrot_settle_new();
+    carrot_settle_t *st = carrot_settle_new(at("2026-11-12T00:00:00Z") / 1000);
     carrot_kv_t product = {"product", "X200"};
     carrot_activity_t a = {.activity_type = "call", .change_type = CARROT_CHANGE_CREATE,
                            .participant_id = "bob", .segment = "direct", .account_id = "a",
