@@ -9,7 +9,7 @@ readme="$root/README.md"
 generated="$(mktemp)"
 trap 'rm -f "$generated"' EXIT
 for p in producers/carrot-ingest producers/carrot-webhook producers/carrot-loadgen consumers/carrot-scorer \
-    consumers/carrot-leaderboard ledger/carrot-ledger; do
+    consumers/carrot-leaderboard consumers/carrot-rules ledger/carrot-ledger; do
     printf '#### %s\n\n' "$(basename "$p")"
     "$build/$p" --help-markdown
     printf '\n'
