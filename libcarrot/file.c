@@ -1,6 +1,8 @@
 /* file.c: see file.h. */
 #include "file.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,4 +42,10 @@ char *carrot_read_file(const char *path, const char *what, size_t *lenp, char *e
     text[len] = '\0';
     *lenp = len;
     return text;
+}
+
+void carrot_json_print_string(FILE *fp, const char *s) {
+    json_t *j = json_string(s);
+    if (!j || json_dumpf(j, fp, JSON_ENCODE_ANY) != 0) fputs("\"\"", fp); /* not UTF-8 */
+    json_decref(j);
 }

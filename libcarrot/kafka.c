@@ -205,3 +205,32 @@ size_t carrot_kafka_collect(rd_kafka_t *consumer, rd_kafka_message_t **msgs, siz
     }
     return n;
 }
+
+rd_kafka_t *carrot_kafka_txn_producer_new(const carrot_conf_t *conf, const char *brokers,
+                                          const char *const *defaults, const char *txid,
+                                          long long txn_timeout_ms, char *errstr,
+                                          size_t errstr_size) {
+    char timeout[32];
+    snprintf(timeout, sizeof(timeout), "%lld", txn_timeout_ms);
+    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, brokers, defaults, errstr, errstr_size);
+    if (!k) return NULL;
+    if (carrot_kafka_set(k, "transactional.id", txid, errstr, errstr_size) ||
+        carrot_kafka_set(k, "transaction.timeout.ms", timeout, errstr, errstr_size)) {
+        rd_kafka_conf_destroy(k);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, k, errstr, errstr_size);
+    if (!rk) {
+        rd_kafka_conf_destroy(k);
+        return NULL;
+    }
+    rd_kafka_error_t *err = rd_kafka_init_transactions(rk, 60000);
+    if (err) {
+        snprintf(errstr, errstr_size, "could not initialize transactions (transactional.id %.200s): %s",
+                 txid, rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}

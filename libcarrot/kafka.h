@@ -24,6 +24,15 @@ rd_kafka_conf_t *carrot_kafka_conf_new(const carrot_conf_t *conf, const char *br
 int carrot_kafka_set(rd_kafka_conf_t *kconf, const char *key, const char *value, char *errstr,
                      size_t errstr_size);
 
+/* A transactional producer with transactional.id txid, its transactions
+ * initialized (which fences an earlier producer with the same id and
+ * aborts its open transaction). defaults as for carrot_kafka_conf_new().
+ * NULL with errstr on failure. */
+rd_kafka_t *carrot_kafka_txn_producer_new(const carrot_conf_t *conf, const char *brokers,
+                                          const char *const *defaults, const char *txid,
+                                          long long txn_timeout_ms, char *errstr,
+                                          size_t errstr_size);
+
 /* Creates topic with partitions (replication 1: Carrot's own single-broker
  * deployments, tests and benchmarks) and, when cleanup_policy is not NULL,
  * that cleanup.policy. An existing topic is fine. 0, or -1 with errstr. */

@@ -2,6 +2,7 @@
  * the entries around a participant, or a participant's rank and points on
  * every board they are on. Ranks are competition ranks (1, 2, 2, 4). */
 #include "config.h"
+#include "file.h"
 #include "leaderboard.h"
 #include "log.h"
 #include "period.h"
@@ -48,25 +49,15 @@ static const char usage[] =
     "       carrot-leaderboard --program P --participant PARTICIPANT\n"
     "Reads a program's leaderboards from Redis.";
 
-/* JSON string body: ids may hold quotes or backslashes. */
-static void json_str(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') putchar('\\');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
 static void print(const board_conf_t *cf, const char *board, const carrot_board_entry_t *e, int n,
                   int standing, int64_t total, long members) {
     int json = cf->format[0] == 'j';
     if (json) {
         printf("{\"program\":");
-        json_str(cf->program);
+        carrot_json_print_string(stdout, cf->program);
         if (!standing) {
             printf(",\"board\":");
-            json_str(board);
+            carrot_json_print_string(stdout, board);
         }
         printf(",\"entries\":[");
     } else if (standing) {
@@ -79,11 +70,11 @@ static void print(const board_conf_t *cf, const char *board, const carrot_board_
             printf("%s{", i ? "," : "");
             if (standing) {
                 printf("\"board\":");
-                json_str(e[i].board);
+                carrot_json_print_string(stdout, e[i].board);
                 printf(",\"size\":%ld,", e[i].size);
             }
             printf("\"rank\":%ld,\"participant_id\":", e[i].rank);
-            json_str(e[i].participant_id);
+            carrot_json_print_string(stdout, e[i].participant_id);
             printf(",\"points\":%lld}", (long long)e[i].points);
         } else if (standing) {
             printf("%-28s %6ld %10lld %8ld\n", e[i].board, e[i].rank, (long long)e[i].points,

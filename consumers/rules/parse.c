@@ -97,8 +97,9 @@ static node_t *get(ctx_t *c, node_t *map, const char *key) {
     return NULL;
 }
 
+/* path.key, cut to size: it only names a place in an error message */
 static void subpath(char *buf, size_t size, const char *path, const char *key) {
-    snprintf(buf, size, "%s%s%s", path, *path ? "." : "", key);
+    if (snprintf(buf, size, "%s%s%s", path, *path ? "." : "", key) >= (int)size) buf[size - 1] = '\0';
 }
 
 static int str_at(ctx_t *c, node_t *n, const char *path, const char **out) {

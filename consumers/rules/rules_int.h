@@ -94,6 +94,28 @@ struct carrot_rules_s {
     int64_t retention_s[CARROT_PERIOD_COUNT];
 };
 
+/* A string-keyed open-addressing table, for the in-memory state of
+ * settle.c (counters: n) and simulate.c (event ids, records, participants). */
+typedef struct {
+    char *key;
+    char *who;  /* a record's participant */
+    int64_t n;  /* a counter, a record's points, a participant's total */
+    long count; /* a participant's award lines */
+    int on;     /* a record: -1 never set, 0 deleted, 1 stands */
+    int has_n;
+} strmap_entry_t;
+
+typedef struct {
+    strmap_entry_t *e;
+    size_t cap, used;
+} strmap_t;
+
+/* The entry of key, created zeroed (on = -1) when absent, with *createdp
+ * (may be NULL) set; NULL when out of memory. Entries move as it grows. */
+strmap_entry_t *strmap_get(strmap_t *m, const char *key, int *createdp);
+strmap_entry_t *strmap_find(const strmap_t *m, const char *key); /* NULL when absent */
+void strmap_free(strmap_t *m);
+
 /* Fields a quality rule may require or pick-list: the optional fields of
  * CrmActivity, and "custom.<key>". The value of field in a, or NULL. */
 const char *carrot_rules_field(const carrot_activity_t *a, const char *field, char *buf,

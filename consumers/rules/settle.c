@@ -6,16 +6,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-
-typedef struct {
-    char *key;
-    int64_t value;
-} slot_t;
 
 struct carrot_settle_s {
-    slot_t *slots;
-    size_t cap, used;
+    strmap_t counters;
     int64_t now_s;
     int64_t scratch; /* the counter of a period whose counters Redis has dropped */
 };
@@ -28,49 +21,13 @@ void carrot_settle_key(char *buf, size_t size, const char *kind, const char *id,
 carrot_settle_t *carrot_settle_new(int64_t now_s) {
     carrot_settle_t *st = calloc(1, sizeof(*st));
     if (st) st->now_s = now_s;
-    if (st && !(st->slots = calloc(st->cap = 1024, sizeof(*st->slots)))) {
-        free(st);
-        return NULL;
-    }
     return st;
 }
 
 void carrot_settle_destroy(carrot_settle_t *st) {
     if (!st) return;
-    for (size_t i = 0; i < st->cap; i++) free(st->slots[i].key);
-    free(st->slots);
+    strmap_free(&st->counters);
     free(st);
-}
-
-static uint64_t hash(const char *s) {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-/* The counter of key, created at 0; NULL when out of memory. */
-static int64_t *counter(carrot_settle_t *st, const char *key) {
-    if (st->used * 2 >= st->cap) { /* grow: keep the table at most half full */
-        size_t ncap = st->cap * 2;
-        slot_t *ns = calloc(ncap, sizeof(*ns));
-        if (!ns) return NULL;
-        for (size_t i = 0; i < st->cap; i++) {
-            if (!st->slots[i].key) continue;
-            size_t j = hash(st->slots[i].key) & (ncap - 1);
-            while (ns[j].key) j = (j + 1) & (ncap - 1);
-            ns[j] = st->slots[i];
-        }
-        free(st->slots);
-        st->slots = ns;
-        st->cap = ncap;
-    }
-    size_t j = hash(key) & (st->cap - 1);
-    while (st->slots[j].key && strcmp(st->slots[j].key, key) != 0) j = (j + 1) & (st->cap - 1);
-    if (!st->slots[j].key) {
-        if (!(st->slots[j].key = strdup(key))) return NULL;
-        st->used++;
-    }
-    return &st->slots[j].value;
 }
 
 /* The counter of key for period p ending at end_ms, or a scratch zero when
@@ -81,7 +38,8 @@ static int64_t *period_counter(carrot_settle_t *st, const carrot_rules_t *r, car
         st->scratch = 0;
         return &st->scratch;
     }
-    return counter(st, key);
+    strmap_entry_t *e = strmap_get(&st->counters, key, NULL);
+    return e ? &e->n : NULL;
 }
 
 int carrot_settle_apply(carrot_settle_t *st, const carrot_rules_t *r, const carrot_activity_t *a,

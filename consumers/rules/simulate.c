@@ -8,67 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char *key;
-    char *who;     /* record: its participant */
-    int64_t n;     /* record: points earned; participant: total */
-    long count;    /* participant: award lines */
-    int on;        /* record: -1 never set, 0 deleted, 1 stands */
-    int has_n;
-} entry_t;
-
-typedef struct {
-    entry_t *e;
-    size_t cap, used;
-} map_t;
-
 struct carrot_sim_s {
     const carrot_rules_t *rules;
     carrot_settle_t *settle;
-    map_t seen, records, people;
+    strmap_t seen, records, people;
 };
-
-static uint64_t hash(const char *s) {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-/* The entry of key, created (on = -1) when absent; NULL when out of memory. */
-static entry_t *get(map_t *m, const char *key, int *createdp) {
-    if (createdp) *createdp = 0;
-    if ((m->used + 1) * 2 > m->cap) {
-        size_t ncap = m->cap ? m->cap * 2 : 1024;
-        entry_t *ne = calloc(ncap, sizeof(*ne));
-        if (!ne) return NULL;
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->e[i].key) continue;
-            size_t j = hash(m->e[i].key) & (ncap - 1);
-            while (ne[j].key) j = (j + 1) & (ncap - 1);
-            ne[j] = m->e[i];
-        }
-        free(m->e);
-        m->e = ne;
-        m->cap = ncap;
-    }
-    size_t j = hash(key) & (m->cap - 1);
-    while (m->e[j].key && strcmp(m->e[j].key, key) != 0) j = (j + 1) & (m->cap - 1);
-    if (!m->e[j].key) {
-        if (!(m->e[j].key = strdup(key))) return NULL;
-        m->e[j].on = -1;
-        m->used++;
-        if (createdp) *createdp = 1;
-    }
-    return &m->e[j];
-}
-
-static void map_free(map_t *m) {
-    for (size_t i = 0; i < m->cap; i++) {
-        free(m->e[i].key);
-        free(m->e[i].who);
-    }
-    free(m->e);
-}
 
 carrot_sim_t *carrot_sim_new(const carrot_rules_t *rules, int64_t now_s) {
     carrot_sim_t *s = calloc(1, sizeof(*s));
@@ -83,13 +27,13 @@ carrot_sim_t *carrot_sim_new(const carrot_rules_t *rules, int64_t now_s) {
 void carrot_sim_destroy(carrot_sim_t *s) {
     if (!s) return;
     carrot_settle_destroy(s->settle);
-    map_free(&s->seen);
-    map_free(&s->records);
-    map_free(&s->people);
+    strmap_free(&s->seen);
+    strmap_free(&s->records);
+    strmap_free(&s->people);
     free(s);
 }
 
-static int set_who(entry_t *e, const char *who) {
+static int set_who(strmap_entry_t *e, const char *who) {
     if (e->who && strcmp(e->who, who) == 0) return 0;
     char *w = strdup(who);
     if (!w) return -1;
@@ -103,7 +47,7 @@ int carrot_sim_feed(carrot_sim_t *s, const carrot_activity_t *a, carrot_scoring_
     int created;
     memset(out, 0, sizeof(*out));
     *freshp = 0;
-    if (!get(&s->seen, a->event_id, &created)) return -1;
+    if (!strmap_get(&s->seen, a->event_id, &created)) return -1;
     if (!created) return 0; /* a duplicate delivery */
     *freshp = 1;
     char rk[600];
@@ -115,7 +59,7 @@ int carrot_sim_feed(carrot_sim_t *s, const carrot_activity_t *a, carrot_scoring_
         if (carrot_settle_apply(s->settle, s->rules, a, out)) return -1;
         int64_t sum = 0;
         for (int i = 0; i < out->nlines; i++) sum += out->lines[i].points;
-        entry_t *r = get(&s->records, rk, NULL);
+        strmap_entry_t *r = strmap_get(&s->records, rk, NULL);
         if (!r || set_who(r, a->participant_id)) return -1;
         r->n += sum;
         r->has_n = 1;
@@ -126,7 +70,7 @@ int carrot_sim_feed(carrot_sim_t *s, const carrot_activity_t *a, carrot_scoring_
             out->nlines = 0; /* deleted before it was scored: nothing awarded */
         }
     } else if (a->change_type == CARROT_CHANGE_DELETE || a->change_type == CARROT_CHANGE_UNDELETE) {
-        entry_t *r = get(&s->records, rk, NULL);
+        strmap_entry_t *r = strmap_get(&s->records, rk, NULL);
         if (!r) return -1;
         int del = a->change_type == CARROT_CHANGE_DELETE;
         if (del && r->on != 0 && r->has_n) amt = -r->n;
@@ -141,7 +85,7 @@ int carrot_sim_feed(carrot_sim_t *s, const carrot_activity_t *a, carrot_scoring_
         }
     }
     if (out->nlines > 0 && *who) {
-        entry_t *p = get(&s->people, who, NULL);
+        strmap_entry_t *p = strmap_get(&s->people, who, NULL);
         if (!p) return -1;
         p->n += amt;
         p->count += out->nlines;
@@ -150,11 +94,8 @@ int carrot_sim_feed(carrot_sim_t *s, const carrot_activity_t *a, carrot_scoring_
 }
 
 int carrot_sim_record_deleted(carrot_sim_t *s, const char *record) {
-    if (!s->records.cap) return 0;
-    size_t j = hash(record) & (s->records.cap - 1);
-    while (s->records.e[j].key && strcmp(s->records.e[j].key, record) != 0)
-        j = (j + 1) & (s->records.cap - 1);
-    return s->records.e[j].key && s->records.e[j].on == 0;
+    const strmap_entry_t *r = strmap_find(&s->records, record);
+    return r && r->on == 0;
 }
 
 static int cmp_total(const void *x, const void *y) {

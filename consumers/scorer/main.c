@@ -160,32 +160,13 @@ static rd_kafka_t *make_consumer(scorer_t *s, const carrot_conf_t *conf, char *e
 static rd_kafka_t *make_producer(scorer_t *s, const carrot_conf_t *conf, char *errstr,
                                  size_t errstr_size) {
     const scorer_conf_t *cf = s->cf;
-    char txid[256], instance[128], timeout[32];
+    char txid[256], instance[128];
     carrot_instance_id(cf->instance, instance, sizeof(instance));
     snprintf(txid, sizeof(txid), "carrot-scorer.%s.%s", cf->group, instance);
-    snprintf(timeout, sizeof(timeout), "%lld", cf->txn_timeout_ms);
     static const char *const defaults[] = {"linger.ms", "5", NULL};
-    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, defaults, errstr, errstr_size);
-    if (!k) return NULL;
-    if (carrot_kafka_set(k, "transactional.id", txid, errstr, errstr_size) ||
-        carrot_kafka_set(k, "transaction.timeout.ms", timeout, errstr, errstr_size)) {
-        rd_kafka_conf_destroy(k);
-        return NULL;
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, k, errstr, errstr_size);
-    if (!rk) {
-        rd_kafka_conf_destroy(k);
-        return NULL;
-    }
-    rd_kafka_error_t *err = rd_kafka_init_transactions(rk, 60000);
-    if (err) {
-        snprintf(errstr, errstr_size, "could not initialize transactions (transactional.id %.200s): %s",
-                 txid, rd_kafka_error_string(err));
-        rd_kafka_error_destroy(err);
-        rd_kafka_destroy(rk);
-        return NULL;
-    }
-    carrot_info("transactional.id %s ready", txid);
+    rd_kafka_t *rk = carrot_kafka_txn_producer_new(conf, cf->brokers, defaults, txid,
+                                                   cf->txn_timeout_ms, errstr, errstr_size);
+    if (rk) carrot_info("transactional.id %s ready", txid);
     return rk;
 }
 

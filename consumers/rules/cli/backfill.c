@@ -149,31 +149,6 @@ static int diff(const carrot_scoring_t *sc, const given_t *g, long ng, const car
     return out->nlines; /* lines[].rule_id is set when booked: the struct may move */
 }
 
-static rd_kafka_t *txn_producer(const carrot_conf_t *conf, const rules_conf_t *cf, char *errstr,
-                                size_t errstr_size) {
-    char txid[300];
-    snprintf(txid, sizeof(txid), "carrot-backfill.%s", cf->id);
-    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, NULL, errstr, errstr_size);
-    if (!k) return NULL;
-    if (carrot_kafka_set(k, "transactional.id", txid, errstr, errstr_size)) {
-        rd_kafka_conf_destroy(k);
-        return NULL;
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, k, errstr, errstr_size);
-    if (!rk) {
-        rd_kafka_conf_destroy(k);
-        return NULL;
-    }
-    rd_kafka_error_t *e = rd_kafka_init_transactions(rk, 60000);
-    if (e) {
-        snprintf(errstr, errstr_size, "could not initialize transactions: %s", rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        rd_kafka_destroy(rk);
-        return NULL;
-    }
-    return rk;
-}
-
 /* Applies adj[0..n) to Redis and produces their awards in one transaction. */
 static int book_chunk(const rules_conf_t *cf, const carrot_rules_t *r, carrot_board_t *board,
                       rd_kafka_t *rk, carrot_codec_t *codec, adj_t *adj, long first, long n,
@@ -367,7 +342,10 @@ int backfill_run(const carrot_conf_t *conf, const rules_conf_t *cf, const carrot
         exit_code = 0;
         goto out;
     }
-    if (!(rk = txn_producer(conf, cf, errstr, sizeof(errstr)))) {
+    char txid[300];
+    snprintf(txid, sizeof(txid), "carrot-backfill.%s", cf->id);
+    if (!(rk = carrot_kafka_txn_producer_new(conf, cf->brokers, NULL, txid, 60000, errstr,
+                                             sizeof(errstr)))) {
         carrot_error("%s", errstr);
         goto out;
     }

@@ -10,6 +10,7 @@
 #include "activity.h"
 #include "activity_json.h"
 #include "cli.h"
+#include "file.h"
 #include "kafka.h"
 #include "log.h"
 #include "timeutil.h"
@@ -105,15 +106,6 @@ static int sim_feed(sim_state_t *st, const carrot_activity_t *a) {
     return 0;
 }
 
-static void json_str(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') putchar('\\');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
 static void sim_report(const rules_conf_t *cf, const carrot_rules_t *r, sim_state_t *st,
                        const carrot_sim_total_t *t, long n) {
     int64_t total = 0;
@@ -121,21 +113,21 @@ static void sim_report(const rules_conf_t *cf, const carrot_rules_t *r, sim_stat
     long shown = n < cf->top ? n : (long)cf->top;
     if (cf->format[0] == 'j') {
         printf("{\"program\":");
-        json_str(carrot_rules_program(r));
+        carrot_json_print_string(stdout, carrot_rules_program(r));
         printf(",\"version\":");
-        json_str(carrot_rules_version(r));
+        carrot_json_print_string(stdout, carrot_rules_version(r));
         printf(",\"events\":%ld,\"duplicates\":%ld,\"invalid\":%ld,\"other_program\":%ld,"
                "\"total_points\":%lld,\"participants\":[",
                st->events, st->duplicates, st->invalid, st->other, (long long)total);
         for (long i = 0; i < shown; i++) {
             printf("%s{\"participant_id\":", i ? "," : "");
-            json_str(t[i].participant_id);
+            carrot_json_print_string(stdout, t[i].participant_id);
             printf(",\"points\":%lld,\"awards\":%ld}", (long long)t[i].points, t[i].awards);
         }
         printf("],\"rules\":{");
         for (size_t i = 0; i < st->nrules; i++) {
             printf("%s", i ? "," : "");
-            json_str(st->rules[i].rule);
+            carrot_json_print_string(stdout, st->rules[i].rule);
             printf(":%lld", (long long)st->rules[i].points);
         }
         printf("}}\n");
