@@ -57,6 +57,9 @@ static const char apply_lua[] =
     "  elseif off <= wm then\n" /* applied once, and its dedup entry has expired */
     "    out[#out + 1] = 0; out[#out + 1] = '0'; out[#out + 1] = ''; out[#out + 1] = ''\n"
     "    out[#out + 1] = ''; out[#out + 1] = ''\n"
+    "  elseif kind == 'A' and nl == 0 and ng == 0 then\n" /* earns nothing: nothing to keep */
+    "    out[#out + 1] = 1; out[#out + 1] = '0'; out[#out + 1] = who; out[#out + 1] = typ\n"
+    "    out[#out + 1] = ver; out[#out + 1] = ''\n"
     "  else\n"
     "    local rk = P .. 'rec:' .. rec\n"
     "    local amt, lines = 0, {}\n"

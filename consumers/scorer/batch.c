@@ -320,13 +320,14 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         carrot_scoring_t *sc = &scorings[npend];
         carrot_board_kind_t kind = CARROT_BOARD_AWARD;
         int scored = 0;
+        memset(sc, 0, sizeof(*sc));
         if (act.change_type == CARROT_CHANGE_CREATE) scored = carrot_rules_score(s->rules, &act, sc);
         else if (act.change_type == CARROT_CHANGE_DELETE) kind = CARROT_BOARD_REVERSE;
         else if (act.change_type == CARROT_CHANGE_UNDELETE) kind = CARROT_BOARD_RESTORE;
-        if (kind == CARROT_BOARD_AWARD && scored == 0) {
-            unscored++;
-            continue;
-        }
+        /* A CREATE the rules give nothing still goes to Redis: if an earlier
+         * run of this batch scored it under other rules (a switch between a
+         * crash and the replay), Redis returns what that run did. */
+        (void)scored;
         char record[600];
         snprintf(record, sizeof(record), "%.256s:%.256s", act.source_system, act.source_record_id);
         pending_t *p = &pend[npend++];
@@ -382,8 +383,8 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
             dups++;
             continue;
         }
-        if (p->res->nlines == 0) { /* nothing stood to take back or give back, or its
-                                      record was deleted before it was scored */
+        if (p->res->nlines == 0) { /* earns nothing; or nothing stood to take back or give
+                                      back; or its record was deleted before it was scored */
             unscored++;
             continue;
         }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OFF(f) offsetof(scorer_conf_t, f)
@@ -234,6 +235,7 @@ int main(int argc, char **argv) {
 
     exit_code = 0;
     int64_t first_ms = 0, last_ms = 0; /* first message seen, last batch committed */
+    long abort_backoff_ms = 0;
     while (!stop) {
         if (reload) {
             reload = 0;
@@ -253,7 +255,16 @@ int main(int argc, char **argv) {
         }
         if (!first_ms) first_ms = carrot_time_mono_ms();
         rc = scorer_process_batch(&s, msgs, n);
-        if (rc == 0) last_ms = carrot_time_mono_ms();
+        if (rc == 0) {
+            last_ms = carrot_time_mono_ms();
+            abort_backoff_ms = 0;
+        } else if (rc == -1 && !stop) {
+            /* aborted and rewound: do not spin if the cause persists */
+            abort_backoff_ms = abort_backoff_ms ? abort_backoff_ms * 2 : 100;
+            if (abort_backoff_ms > 5000) abort_backoff_ms = 5000;
+            struct timespec ts = {abort_backoff_ms / 1000, (abort_backoff_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
         for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
         if (rc == -2) {
             exit_code = 1;
@@ -271,7 +282,7 @@ int main(int argc, char **argv) {
            s.counts.consumed, s.counts.scored, s.counts.awards, s.counts.points,
            s.counts.duplicates, s.counts.unscored, s.counts.other_program,
            s.counts.dead_lettered, s.counts.batches, s.counts.aborted, s.counts.rules_switches,
-           carrot_rules_version(s.rules), (long long)(last_ms - first_ms));
+           carrot_rules_version(s.rules), (long long)(last_ms > first_ms ? last_ms - first_ms : 0));
     fflush(stdout);
 out:
     if (s.consumer) {

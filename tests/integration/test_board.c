@@ -107,6 +107,25 @@ START_TEST(order_replay_and_duplicates) {
     ck_assert_str_eq(res[1].lines[0].rule_id, "reversal");
     ck_assert_int_eq(res[2].amount, 0);
     for (int i = 0; i < 3; i++) ck_assert_int_eq(zscore(rc, program, boards[i], "bob"), 0);
+    /* a replay after a rules switch (the new rules give the event nothing)
+     * returns what the first run did, so its award is still produced */
+    carrot_board_event_t first[] = {award(&l[0], 40, "sw1", "cy", 6, "crm:r9")};
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", first, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    first[0].nlines = 0;
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", first, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(res[0].fresh, 1);
+    ck_assert_int_eq(res[0].amount, 6);
+    ck_assert_int_eq(res[0].nlines, 1);
+    ck_assert_int_eq(zscore(rc, program, "ptd:all", "cy"), 6);
+    /* an event that earns nothing leaves nothing behind */
+    carrot_board_event_t none[] = {award(&l[0], 41, "zero", "cy", 0, "crm:r10")};
+    none[0].nlines = 0;
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", none, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(res[0].fresh, 1);
+    ck_assert_int_eq(res[0].nlines, 0);
+    redisReply *z = redisCommand(rc, "EXISTS carrot:{%s}:seen:zero carrot:{%s}:rec:crm:r10", program, program);
+    ck_assert_int_eq(z->integer, 0);
+    freeReplyObject(z);
     /* dated boards expire; program to date does not */
     ck_assert_int_eq(ttl(rc, program, "ptd:all"), -1);
     long long t = ttl(rc, program, "d:2026-11-10:all");
