@@ -256,7 +256,7 @@ static int unique_id(ctx_t *c, node_t *n, const char *path, const char *id, cons
 }
 
 static int band_item(ctx_t *c, node_t *n, const char *path, int i) {
-    static const char *const keys[] = {"id", "min_tenure_days", "max_tenure_days", NULL};
+    static const char *const keys[] = {"id", "min_tenure_days", "max_tenure_days", "levels", NULL};
     band_t *b = &c->r->bands[i];
     char p[128];
     subpath(p, sizeof(p), path, "id");
@@ -270,6 +270,13 @@ static int band_item(ctx_t *c, node_t *n, const char *path, int i) {
         return -1;
     if (b->has_min && b->has_max && b->min_days > b->max_days)
         return fail(c, n, path, "min_tenure_days is above max_tenure_days");
+    node_t *lv = get(c, n, "levels");
+    if (lv) {
+        subpath(p, sizeof(p), path, "levels");
+        if (strset_at(c, lv, p, &b->levels)) return -1;
+    }
+    if (!b->has_min && !b->has_max && !lv)
+        return fail(c, n, path, "a band needs min_tenure_days, max_tenure_days or levels");
     c->r->nbands = i + 1;
     return 0;
 }

@@ -30,6 +30,7 @@ typedef struct {
     const char *id;
     int has_min, has_max;
     int64_t min_days, max_days;
+    strset_t levels; /* custom.level values; n == 0: tenure only */
 } band_t;
 
 typedef struct {

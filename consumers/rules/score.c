@@ -59,13 +59,18 @@ static int in_set(const strset_t *s, const char *v) {
     return 0;
 }
 
-/* The activity's band: the first whose tenure range holds tenure_days; -1
- * when none does or the activity carries no tenure. */
+/* The activity's band: the first whose levels hold its custom "level", or
+ * (for a band by tenure) whose tenure range holds its tenure_days; -1 when
+ * none does. */
 static int band_of(const carrot_rules_t *r, const carrot_activity_t *a) {
-    if (!a->has_tenure_days) return -1;
+    const char *level = custom(a, "level");
     for (int i = 0; i < r->nbands; i++) {
         const band_t *b = &r->bands[i];
-        if ((!b->has_min || a->tenure_days >= b->min_days) &&
+        if (b->levels.n > 0) {
+            if (level && in_set(&b->levels, level)) return i;
+            continue;
+        }
+        if (a->has_tenure_days && (!b->has_min || a->tenure_days >= b->min_days) &&
             (!b->has_max || a->tenure_days <= b->max_days))
             return i;
     }

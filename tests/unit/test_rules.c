@@ -81,6 +81,8 @@ START_TEST(invalid_rules_name_line_and_problem) {
         {"program: p\nversion: v1\nprogram: q\npoints: {call: 1}\n",
          "rules.yaml:3: key \"program\" appears twice"},
         {"program: p\nversion: v1\n", "rules.yaml:1: no \"kpis\", \"points\" or \"goals\""},
+        {"program: p\nversion: v1\nbands: [{id: b}]\npoints: {call: 1}\n",
+         "rules.yaml:3: bands[0]: a band needs min_tenure_days, max_tenure_days or levels"},
         {"program: p\nversion: v1\npoints: {call: 1}\n---\nprogram: q\n", "more than one YAML document"},
         {"", "rules.yaml: the file is empty"},
     };
@@ -126,8 +128,9 @@ static const char kinds[] =
     "bands:\n"
     "  - {id: new, max_tenure_days: 90}\n"
     "  - {id: seasoned, min_tenure_days: 91}\n"
+    "  - {id: new_by_level, levels: [bronze]}\n"
     "kpis:\n"
-    "  - {id: training.new, when: {activity: training_completed, band: new}, points: 40}\n"
+    "  - {id: training.new, when: {activity: training_completed, band: [new, new_by_level]}, points: 40}\n"
     "  - {id: training, when: {activity: training_completed}, points: 10}\n"
     "  - {id: call.dealer, when: {activity: call, segment: dealer}, points: 3}\n"
     "  - {id: call, when: {activity: call}, points: 10, cap: {period: day, points: 25}}\n"
@@ -169,6 +172,12 @@ START_TEST(each_rule_kind) {
     a.has_tenure_days = 0; /* no tenure: no band, the general rule */
     carrot_rules_score(r, &a, &sc);
     ck_assert_int_eq(line(&sc, "training"), 10);
+    carrot_kv_t level = {"level", "bronze"}; /* a band by level, from the CRM's custom field */
+    a.ncustom = 1;
+    a.custom[0] = level;
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(line(&sc, "training.new"), 40);
+    a.ncustom = 0;
     /* segment, and data quality: complete earns the bonus */
     a.activity_type = "call";
     a.segment = "dealer";
