@@ -20,6 +20,9 @@ static const char apply_lua[] =
     "local wmk = P .. 'wm:' .. stream\n"
     "local wm = tonumber(redis.call('GET', wmk) or '-1')\n"
     "local top, out, i = wm, {}, 5\n"
+    /* a batch's events mostly share boards: set each expiry, and add each
+     * (participant, board) to the standing index, once per batch */
+    "local expiring, indexed = {}, {}\n"
     "local function apply(amt, kstr, who)\n"
     "  if amt == 0 or not kstr or kstr == '' or who == '' then return end\n"
     "  local names = {}\n"
@@ -28,8 +31,11 @@ static const char apply_lua[] =
     "    if exp == 0 or exp > now then\n"
     "      local key = P .. 'lb:' .. name\n"
     "      redis.call('ZINCRBY', key, amt, who)\n"
-    "      if exp > 0 then redis.call('EXPIREAT', key, exp) end\n"
-    "      names[#names + 1] = name\n"
+    "      if exp > 0 and not expiring[key] then\n"
+    "        redis.call('EXPIREAT', key, exp); expiring[key] = true\n"
+    "      end\n"
+    "      local ix = who .. '\\31' .. name\n"
+    "      if not indexed[ix] then names[#names + 1] = name; indexed[ix] = true end\n"
     "    end\n"
     "  end\n"
     "  if #names > 0 then redis.call('SADD', P .. 'pb:' .. who, unpack(names)) end\n"
