@@ -65,7 +65,7 @@ for t in $(cd build && ctest -N -L check | sed -n 's/.*Test *#[0-9]*: unit\.\(.*
         echo "valgrind unit.$t: FAILED"
     fi
 done
-CARROT_IT_WRAPPER="$vg" ctest_phase build -L integration
+CARROT_IT_WRAPPER="$vg" ctest_phase build -L integration -LE chaos
 
 phase "sanitizers (ASan + UBSan)"
 bash deploy/build.sh build-asan -DCARROT_SANITIZE=ON
