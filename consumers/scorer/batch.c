@@ -168,6 +168,7 @@ static int abort_and_rewind(scorer_t *s, rd_kafka_message_t **msgs, size_t n, rd
         return -2;
     }
     s->counts.aborted++;
+    carrot_metric_add(s->m_aborted, 1);
     rewind_batch(s, msgs, n);
     return -1;
 }
@@ -429,6 +430,22 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     s->counts.other_program += other;
     s->counts.unscored += unscored;
     s->counts.batches++;
+    carrot_metric_add(s->m_consumed, (double)n);
+    carrot_metric_add(s->m_scored, (double)scored);
+    carrot_metric_add(s->m_awards, (double)nproduced);
+    carrot_metric_add(s->m_points, (double)points);
+    carrot_metric_add(s->m_duplicates, (double)dups);
+    carrot_metric_add(s->m_dead, (double)ndead);
+    carrot_metric_add(s->m_other, (double)other);
+    carrot_metric_add(s->m_unscored, (double)unscored);
+    carrot_metric_add(s->m_batches, 1);
+    int64_t done = carrot_time_now_ms();
+    carrot_metric_set(s->m_last_commit, (double)done / 1000.0);
+    carrot_metric_observe(s->m_batch_seconds, (double)(done - now) / 1000.0);
+    for (size_t i = 0; i < n && s->m_lag; i++) { /* produced to committed, per activity */
+        int64_t ts = rd_kafka_message_timestamp(msgs[i], NULL);
+        if (ts > 0) carrot_metric_observe(s->m_lag, (double)(done - ts) / 1000.0);
+    }
 out:
     free(ar.buf);
     free(pend);

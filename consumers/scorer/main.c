@@ -49,6 +49,10 @@ static const carrot_conf_prop_t props[] = {
     {"schema-registry", CARROT_CONF_STR, OFF(schema_registry), NULL, 0, 0,
      "base URL of a Confluent-compatible schema registry, to read activities in the Confluent "
      "wire format (single-object messages need none)"},
+    {"metrics-port", CARROT_CONF_INT, OFF(metrics_port), "0", 0, 65535,
+     "serve Prometheus metrics on this port at /metrics (0: off)"},
+    {"metrics-listen", CARROT_CONF_STR, OFF(metrics_listen), "127.0.0.1", 0, 0,
+     "address the metrics endpoint listens on (0.0.0.0: every interface)"},
     {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
     CARROT_CONF_END};
 
@@ -62,7 +66,16 @@ static void on_signal(int sig) {
     else stop = 1;
 }
 
+static void rules_info(scorer_t *s, const carrot_rules_t *r) {
+    char labels[512];
+    snprintf(labels, sizeof(labels), "program=\"%s\",version=\"%s\"", carrot_rules_program(r),
+             carrot_rules_version(r)); /* ids: letters, digits, '.', '-', '_' (parse.c) */
+    if (s->m_rules_info) carrot_metric_set_labels(s->m_rules_info, labels);
+}
+
 static void use_rules(scorer_t *s, carrot_rules_t *r, const char *from) {
+    rules_info(s, r);
+    carrot_metric_add(s->m_switches, s->rules ? 1 : 0);
     carrot_info("rules version %s of program %s in force (from %s; was %s)",
                 carrot_rules_version(r), carrot_rules_program(r), from,
                 s->rules ? carrot_rules_version(s->rules) : "none");
@@ -131,6 +144,46 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     s->rebalanced = 1;
 }
 
+/* The scorer's metrics; see README "Metrics". */
+static int make_metrics(scorer_t *s, char *errstr, size_t errstr_size) {
+    static const double lag_bounds[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+    static const double batch_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+    carrot_metrics_t *m = s->metrics = carrot_metrics_new();
+    if (!m) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+#define COUNTER(field, name, help) s->field = carrot_metrics_counter(m, "carrot_scorer_" name, help, NULL)
+    COUNTER(m_consumed, "activities_consumed_total", "Activities read and committed.");
+    COUNTER(m_scored, "activities_scored_total", "Activities that produced awards.");
+    COUNTER(m_awards, "awards_total", "Award events produced.");
+    COUNTER(m_points, "points_total", "Sum of the points of the awards produced.");
+    COUNTER(m_duplicates, "duplicates_total", "Duplicate deliveries of an event id, not scored.");
+    COUNTER(m_unscored, "unscored_total", "Activities that earned nothing.");
+    COUNTER(m_other, "other_program_total", "Activities of other programs, left alone.");
+    COUNTER(m_dead, "dead_lettered_total", "Activities sent to the dead-letter topic.");
+    COUNTER(m_batches, "batches_total", "Transactions committed.");
+    COUNTER(m_aborted, "transactions_aborted_total", "Transactions aborted and replayed.");
+    COUNTER(m_switches, "rules_switches_total", "Rules versions switched to while running.");
+#undef COUNTER
+    s->m_rules_info = carrot_metrics_gauge(m, "carrot_scorer_rules_info",
+                                           "The rules in force (program, version).", NULL);
+    carrot_metric_set(s->m_rules_info, 1);
+    s->m_last_commit = carrot_metrics_gauge(m, "carrot_scorer_last_commit_timestamp_seconds",
+                                            "When the last transaction committed (Unix time).", NULL);
+    s->m_lag = carrot_metrics_histogram(m, "carrot_scorer_produce_to_commit_seconds",
+                                        "From an activity's Kafka timestamp to its batch's commit.",
+                                        lag_bounds, (int)(sizeof(lag_bounds) / sizeof(lag_bounds[0])));
+    s->m_batch_seconds = carrot_metrics_histogram(
+        m, "carrot_scorer_batch_seconds", "From a batch's start to its commit.", batch_bounds,
+        (int)(sizeof(batch_bounds) / sizeof(batch_bounds[0])));
+    if (s->cf->metrics_port &&
+        carrot_metrics_serve(m, s->cf->metrics_listen, (int)s->cf->metrics_port, errstr,
+                             errstr_size) != 0)
+        return -1;
+    return 0;
+}
+
 static rd_kafka_t *make_consumer(scorer_t *s, const carrot_conf_t *conf, char *errstr,
                                  size_t errstr_size) {
     const scorer_conf_t *cf = s->cf;
@@ -188,7 +241,8 @@ int main(int argc, char **argv) {
         carrot_error("out of memory");
         goto out;
     }
-    if ((cf.schema_registry &&
+    if (make_metrics(&s, errstr, sizeof(errstr)) != 0 ||
+        (cf.schema_registry &&
          !(s.registry = carrot_registry_new(cf.schema_registry, errstr, sizeof(errstr)))) ||
         !(s.rules = carrot_rules_load(cf.rules, errstr, sizeof(errstr))) ||
         (*cf.rules_topic &&
@@ -203,6 +257,8 @@ int main(int argc, char **argv) {
     }
     carrot_info("program %s, rules version %s from %s", carrot_rules_program(s.rules),
                 carrot_rules_version(s.rules), cf.rules);
+    rules_info(&s, s.rules);
+    if (cf.metrics_port) carrot_info("metrics on http://%s:%lld/metrics", cf.metrics_listen, cf.metrics_port);
     s.meta_dirty = 1;
     if (s.feed) {
         /* The topic holds the group's version: follow it; when it has none
@@ -295,6 +351,7 @@ out:
     carrot_registry_destroy(s.registry);
     carrot_rules_destroy(s.rules);
     carrot_rules_feed_destroy(s.feed);
+    carrot_metrics_destroy(s.metrics);
     carrot_board_destroy(s.board);
     carrot_drain_destroy(s.drain);
     free(msgs);

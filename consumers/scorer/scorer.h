@@ -6,6 +6,7 @@
 #include "codec.h"
 #include "kafka.h"
 #include "leaderboard.h"
+#include "metrics.h"
 #include "registry.h"
 #include "rules.h"
 
@@ -13,8 +14,8 @@
 
 typedef struct {
     char *brokers, *topic, *awards_topic, *dlq_topic, *group, *instance, *rules, *rules_topic;
-    char *redis_host, *log_level, *schema_registry;
-    long long redis_port, batch_size, batch_ms, seen_ttl, txn_timeout_ms;
+    char *redis_host, *log_level, *schema_registry, *metrics_listen;
+    long long redis_port, batch_size, batch_ms, seen_ttl, txn_timeout_ms, metrics_port;
     int until_drained;
 } scorer_conf_t;
 
@@ -36,6 +37,11 @@ typedef struct scorer_s {
     int rebalanced; /* set by the rebalance callback: drop the batch being collected */
     int meta_dirty; /* the program's time zone and version are not yet in Redis */
     scorer_counts_t counts;
+    /* Prometheus metrics (metrics.h); every handle may be NULL */
+    carrot_metrics_t *metrics;
+    carrot_metric_t *m_consumed, *m_scored, *m_awards, *m_points, *m_duplicates, *m_unscored;
+    carrot_metric_t *m_other, *m_dead, *m_batches, *m_aborted, *m_switches, *m_rules_info;
+    carrot_metric_t *m_lag, *m_batch_seconds, *m_last_commit;
 } scorer_t;
 
 /* Scores msgs[0..n) in one Kafka transaction: dead letters, Redis increments

@@ -12,6 +12,7 @@
 #include "ittools.h"
 #include "testutil.h"
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -67,6 +68,31 @@ static void wait_version(redisContext *rc, const char *program, const char *vers
         usleep(100000);
     }
     ck_abort_msg("the scorers of %s never switched to rules version %s", program, version);
+}
+
+static size_t collect(char *p, size_t size, size_t n, void *userdata) {
+    char **buf = userdata;
+    size_t len = *buf ? strlen(*buf) : 0;
+    char *nb = realloc(*buf, len + size * n + 1);
+    ck_assert_ptr_nonnull(nb);
+    memcpy(nb + len, p, size * n);
+    nb[len + size * n] = '\0';
+    *buf = nb;
+    return size * n;
+}
+
+/* GET url: the status, and the body in *bodyp (caller frees). */
+static long http_get(const char *url, char **bodyp) {
+    CURL *c = curl_easy_init();
+    long code = 0;
+    *bodyp = NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, bodyp);
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    if (!*bodyp) *bodyp = strdup("");
+    return code;
 }
 
 static void ingest(const char *topic, const char *dlq, const char *feed_path) {
@@ -277,12 +303,15 @@ START_TEST(hot_switch) {
     char *rules = it_write_temp("");
     write_file(rules, "program: %s\nversion: v1\npoints: {call: 5}\n", program);
     pid_t pids[2];
-    char inst[2][64];
+    char inst[2][64], mport[2][16];
+    int port0 = 39800 + getpid() % 100;
     for (int i = 0; i < 2; i++) {
         snprintf(inst[i], sizeof(inst[i]), "%s-%d", program, i);
+        snprintf(mport[i], sizeof(mport[i]), "%d", i == 0 ? port0 : 0);
         char *argv[] = {CARROT_SCORER, "--topic", act, "--dlq-topic", dlq, "--awards-topic", awards,
                         "--group", group, "--instance", inst[i], "--rules", rules,
-                        "--rules-topic", rtopic, "--batch-ms", "20", NULL};
+                        "--rules-topic", rtopic, "--batch-ms", "20", "--metrics-port", mport[i],
+                        NULL};
         pids[i] = it_spawn(argv);
     }
     redisContext *rc = it_redis();
@@ -314,6 +343,17 @@ START_TEST(hot_switch) {
     sleep(2);
     feed_round(program, act, dlq, "r4");
     expect_round(awards, "r4", "v3", 9);
+    /* the first scorer's Prometheus metrics name the version and count the switches */
+    char url[64], *metrics = NULL;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port0);
+    ck_assert_int_eq(http_get(url, &metrics), 200);
+    char want[256];
+    snprintf(want, sizeof(want), "carrot_scorer_rules_info{program=\"%s\",version=\"v3\"} 1\n", program);
+    ck_assert_msg(strstr(metrics, want) && strstr(metrics, "carrot_scorer_rules_switches_total 2\n") &&
+                      strstr(metrics, "# TYPE carrot_scorer_produce_to_commit_seconds histogram") &&
+                      strstr(metrics, "carrot_scorer_batches_total "),
+                  "%s", metrics);
+    free(metrics);
     /* a scorer started now with the old file follows the topic, not its file */
     for (int i = 0; i < 2; i++) {
         kill(pids[i], SIGTERM);

@@ -1,0 +1,85 @@
+/* test_metrics.c: the Prometheus text the metrics module writes, and its
+ * HTTP endpoint. */
+#include "metrics.h"
+#include "testutil.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+START_TEST(exposition_format) {
+    carrot_metrics_t *m = carrot_metrics_new();
+    carrot_metric_t *c = carrot_metrics_counter(m, "x_total", "Things.", NULL);
+    carrot_metric_t *g = carrot_metrics_gauge(m, "x_info", "Info.", "version=\"v1\"");
+    static const double bounds[] = {0.1, 1};
+    carrot_metric_t *h = carrot_metrics_histogram(m, "x_seconds", "Time.", bounds, 2);
+    carrot_metric_add(c, 3);
+    carrot_metric_add(c, 2);
+    carrot_metric_set(g, 1);
+    carrot_metric_set_labels(g, "version=\"v2\"");
+    carrot_metric_observe(h, 0.05);
+    carrot_metric_observe(h, 0.5);
+    carrot_metric_observe(h, 7);
+    char *text = carrot_metrics_render(m);
+    ck_assert_str_eq(text, "# HELP x_total Things.\n# TYPE x_total counter\nx_total 5\n"
+                           "# HELP x_info Info.\n# TYPE x_info gauge\nx_info{version=\"v2\"} 1\n"
+                           "# HELP x_seconds Time.\n# TYPE x_seconds histogram\n"
+                           "x_seconds_bucket{le=\"0.1\"} 1\nx_seconds_bucket{le=\"1\"} 2\n"
+                           "x_seconds_bucket{le=\"+Inf\"} 3\nx_seconds_sum 7.5499999999999998\n"
+                           "x_seconds_count 3\n");
+    free(text);
+    carrot_metric_add(NULL, 1); /* a metric that could not be made is a no-op */
+    carrot_metrics_destroy(m);
+    carrot_metrics_destroy(NULL);
+}
+END_TEST
+
+static size_t collect(char *p, size_t size, size_t n, void *userdata) {
+    size_t len = strlen(userdata);
+    if (len + size * n < 4000) {
+        memcpy((char *)userdata + len, p, size * n);
+        ((char *)userdata)[len + size * n] = '\0';
+    }
+    return size * n;
+}
+
+static long get(const char *url, char *body) {
+    CURL *c = curl_easy_init();
+    long code = 0;
+    body[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    return code;
+}
+
+START_TEST(served_over_http) {
+    char errstr[256], url[64], body[4096];
+    carrot_metrics_t *m = carrot_metrics_new();
+    carrot_metric_add(carrot_metrics_counter(m, "served_total", "Served.", NULL), 42);
+    int port = 0;
+    for (int p = 39200 + getpid() % 500; p < 39800 && !port; p++) /* a free port */
+        if (carrot_metrics_serve(m, "127.0.0.1", p, errstr, sizeof(errstr)) == 0) port = p;
+    ck_assert_int_ne(port, 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+    ck_assert_int_eq(get(url, body), 200);
+    ck_assert_ptr_nonnull(strstr(body, "served_total 42\n"));
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/other", port);
+    ck_assert_int_eq(get(url, body), 404);
+    carrot_metrics_t *m2 = carrot_metrics_new(); /* the port is taken: a clear error */
+    ck_assert_int_eq(carrot_metrics_serve(m2, "127.0.0.1", port, errstr, sizeof(errstr)), -1);
+    ck_assert_ptr_nonnull(strstr(errstr, "could not listen"));
+    ck_assert_int_eq(carrot_metrics_serve(m2, "localhost", port, errstr, sizeof(errstr)), -1);
+    ck_assert_ptr_nonnull(strstr(errstr, "not an IPv4 address"));
+    carrot_metrics_destroy(m2);
+    carrot_metrics_destroy(m);
+}
+END_TEST
+
+int main(void) {
+    const TTest *tests[] = {exposition_format, served_over_http, NULL};
+    return carrot_test_run(carrot_test_suite("metrics", tests));
+}
