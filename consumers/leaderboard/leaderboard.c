@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ARGV: key prefix "carrot:{P}:", stream, seen ttl, now; then per event:
+/* KEYS[1]: the partition's watermark key, which routes the call to the
+ * program's slot on Redis Cluster (every other key shares its {P} tag).
+ * ARGV: key prefix "carrot:{P}:", stream, seen ttl, now; then per event:
  * offset, event id, kind, record, participant, type, version,
  * nboards, (board, expire_at)*, nlines, (rule, points)*,
  * cap key ('' none), cap rule, cap points, cap expire_at,
@@ -17,7 +19,7 @@
  * the scorer rejects ids that hold them. */
 static const char apply_lua[] =
     "local P, stream, ttl, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])\n"
-    "local wmk = P .. 'wm:' .. stream\n"
+    "local wmk = KEYS[1]\n"
     "local wm = tonumber(redis.call('GET', wmk) or '-1')\n"
     "local top, out, i = wm, {}, 5\n"
     /* a batch's events mostly share boards: set each expiry, and add each
@@ -135,8 +137,9 @@ static const char apply_lua[] =
     "redis.call('SET', wmk, string.format('%d', top))\n"
     "return out\n";
 
-/* Reads. ARGV[1] mode: 'range' key start stop | 'around' key member k |
- * 'standing' prefix member. Returns flat (board, member, score, rank, size)*. */
+/* Reads. KEYS[1]: a key of the program (routing on Redis Cluster). ARGV[1]
+ * mode: 'range' key start stop | 'around' key member k | 'standing' prefix
+ * member. Returns flat (board, member, score, rank, size)*. */
 static const char query_lua[] =
     "local mode = ARGV[1]\n"
     "local out = {}\n"
@@ -315,31 +318,33 @@ static void args_free(args_t *a) {
     free(a->lens);
 }
 
-/* Runs the script sha with the built arguments (after EVALSHA sha 0). */
-static redisReply *run(carrot_board_t *b, const char *sha, args_t *a, char *errstr,
-                       size_t errstr_size) {
+/* Runs the script sha with one key and the built arguments. */
+static redisReply *run(carrot_board_t *b, const char *sha, const char *key, args_t *a,
+                       char *errstr, size_t errstr_size) {
     if (a->oom) {
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     if (connect_(b, errstr, errstr_size)) return NULL;
-    const char **argv = malloc((a->n + 3) * sizeof(*argv));
-    size_t *lens = malloc((a->n + 3) * sizeof(*lens));
+    const char **argv = malloc((a->n + 4) * sizeof(*argv));
+    size_t *lens = malloc((a->n + 4) * sizeof(*lens));
     redisReply *r = NULL;
     if (!argv || !lens) {
         snprintf(errstr, errstr_size, "out of memory");
     } else {
         argv[0] = "EVALSHA";
         argv[1] = sha;
-        argv[2] = "0";
+        argv[2] = "1";
+        argv[3] = key;
         lens[0] = 7;
         lens[1] = 40;
         lens[2] = 1;
+        lens[3] = strlen(key);
         for (size_t i = 0; i < a->n; i++) {
-            argv[i + 3] = a->buf + a->off[i];
-            lens[i + 3] = a->lens[i];
+            argv[i + 4] = a->buf + a->off[i];
+            lens[i + 4] = a->lens[i];
         }
-        r = command(b, (int)a->n + 3, argv, lens, errstr, errstr_size);
+        r = command(b, (int)a->n + 4, argv, lens, errstr, errstr_size);
     }
     free(argv);
     free(lens);
@@ -415,7 +420,9 @@ int carrot_board_apply(carrot_board_t *b, const char *program, const char *strea
         }
     }
     int rc = -1;
-    redisReply *r = run(b, b->apply_sha, &a, errstr, errstr_size);
+    char wm[1024];
+    snprintf(wm, sizeof(wm), "%swm:%s", prefix, stream);
+    redisReply *r = run(b, b->apply_sha, wm, &a, errstr, errstr_size);
     args_free(&a);
     if (!r) return -1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 * n) {
@@ -466,10 +473,10 @@ int carrot_board_get_meta(carrot_board_t *b, const char *program, char *tz, size
 }
 
 /* Runs the query script and fills out from its (board, member, score, rank, size) rows. */
-static int query(carrot_board_t *b, args_t *a, int max, carrot_board_entry_t *out, int *noutp,
-                 char *errstr, size_t errstr_size) {
+static int query(carrot_board_t *b, const char *key, args_t *a, int max,
+                 carrot_board_entry_t *out, int *noutp, char *errstr, size_t errstr_size) {
     *noutp = 0;
-    redisReply *r = run(b, b->query_sha, a, errstr, errstr_size);
+    redisReply *r = run(b, b->query_sha, key, a, errstr, errstr_size);
     args_free(a);
     if (!r) return -1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 5) {
@@ -502,7 +509,7 @@ int carrot_board_range(carrot_board_t *b, const char *program, const char *board
     arg_s(&a, key);
     arg_i(&a, start);
     arg_i(&a, start + max - 1);
-    return query(b, &a, max, out, noutp, errstr, errstr_size);
+    return query(b, key, &a, max, out, noutp, errstr, errstr_size);
 }
 
 int carrot_board_top(carrot_board_t *b, const char *program, const char *board, int n,
@@ -522,19 +529,20 @@ int carrot_board_around(carrot_board_t *b, const char *program, const char *boar
     arg_s(&a, key);
     arg_s(&a, participant);
     arg_i(&a, k);
-    return query(b, &a, 2 * k + 1, out, noutp, errstr, errstr_size);
+    return query(b, key, &a, 2 * k + 1, out, noutp, errstr, errstr_size);
 }
 
 int carrot_board_standing(carrot_board_t *b, const char *program, const char *participant,
                           int max, carrot_board_entry_t *out, int *noutp, char *errstr,
                           size_t errstr_size) {
-    char prefix[512];
+    char prefix[512], key[1024];
     snprintf(prefix, sizeof(prefix), "carrot:{%s}:", program);
+    snprintf(key, sizeof(key), "%spb:%s", prefix, participant);
     args_t a = {0};
     arg_s(&a, "standing");
     arg_s(&a, prefix);
     arg_s(&a, participant);
-    return query(b, &a, max, out, noutp, errstr, errstr_size);
+    return query(b, key, &a, max, out, noutp, errstr, errstr_size);
 }
 
 int carrot_board_total(carrot_board_t *b, const char *program, const char *board, int64_t *totalp,
