@@ -12,5 +12,8 @@ echo "== ledger: awards booked per second vs plain COPY =="
 build/bench/bench_ledger --brokers "$CARROT_BROKERS" --pg-dsn "$CARROT_PG_DSN"
 echo "== scorer: activities scored per second vs a plain consume =="
 build/bench/bench_scorer --brokers "$CARROT_BROKERS"
+echo "== latency: activity to leaderboard at a steady rate vs a plain consume; scorer memory =="
+build/bench/bench_latency --brokers "$CARROT_BROKERS" --redis-host "$CARROT_REDIS_HOST" \
+    --redis-port "$CARROT_REDIS_PORT"
 echo "== codec: CrmActivity encode/decode vs raw avro-c generic =="
 build/bench/bench_codec
