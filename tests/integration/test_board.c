@@ -14,9 +14,12 @@
 #include <string.h>
 #include <time.h>
 
+/* A participant's points on a board; not on it counts as 0 (a batch that
+ * awards and takes back the same points leaves no entry). */
 static long long zscore(redisContext *rc, const char *program, const char *board, const char *who) {
     redisReply *r = redisCommand(rc, "ZSCORE carrot:{%s}:lb:%s %s", program, board, who);
-    long long v = r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : -1;
+    ck_assert(r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL));
+    long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
     freeReplyObject(r);
     return v;
 }
