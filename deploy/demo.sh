@@ -40,8 +40,8 @@ echo "== leaderboard: dealers, the week of 2026-11-09 (program time zone) =="
 "$bin/consumers/carrot-leaderboard" --program "$program" --period week --at 2026-11-10T12:00:00Z \
     --scope seg:dealer --top 5
 echo
-echo "== p0005's rank and points on every board =="
-"$bin/consumers/carrot-leaderboard" --program "$program" --participant p0005 | head -12
+echo "== p0005: rank and points on every board (days left out here) =="
+"$bin/consumers/carrot-leaderboard" --program "$program" --participant p0005 | grep -E "^(board|ptd|q:|m:|w:)"
 echo
 echo "== ledger =="
 "$bin/ledger/carrot-ledger" liability
