@@ -320,7 +320,7 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
          * earned, which only Redis knows; UPDATE earns nothing */
         carrot_scoring_t *sc = &scorings[npend];
         carrot_board_kind_t kind = CARROT_BOARD_AWARD;
-        int scored = 0;
+        int scored = 0; /* lines plus goals */
         memset(sc, 0, sizeof(*sc));
         if (act.change_type == CARROT_CHANGE_CREATE) scored = carrot_rules_score(s->rules, &act, sc);
         else if (act.change_type == CARROT_CHANGE_DELETE) kind = CARROT_BOARD_REVERSE;
@@ -328,7 +328,6 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         /* A CREATE the rules give nothing still goes to Redis: if an earlier
          * run of this batch scored it under other rules (a switch between a
          * crash and the replay), Redis returns what that run did. */
-        (void)scored;
         char record[600];
         snprintf(record, sizeof(record), "%.256s:%.256s", act.source_system, act.source_record_id);
         pending_t *p = &pend[npend++];
@@ -346,7 +345,10 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         p->segment = act.segment ? arena_str(&ar, act.segment, &oom) : NONE;
         p->team = act.team_id ? arena_str(&ar, act.team_id, &oom) : NONE;
         p->region = act.region ? arena_str(&ar, act.region, &oom) : NONE;
-        if (kind == CARROT_BOARD_AWARD && carrot_rules_plan(s->rules, &act, sc, p->plan) != 0) {
+        p->plan->nboards = 0;
+        p->plan->cap_key[0] = '\0';
+        if (kind == CARROT_BOARD_AWARD && scored > 0 &&
+            carrot_rules_plan(s->rules, &act, sc, p->plan) != 0) {
             carrot_error("the time zone %s of the rules cannot be used", carrot_rules_timezone(s->rules));
             rc = -2;
             goto out;
