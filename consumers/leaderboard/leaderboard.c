@@ -22,10 +22,10 @@ static const char apply_lua[] =
     "local wmk = KEYS[1]\n"
     "local wm = tonumber(redis.call('GET', wmk) or '-1')\n"
     "local top, out, i = wm, {}, 5\n"
-    /* a batch's events mostly share boards: set each expiry, and add each
-     * (participant, board) to the standing index, once per batch */
-    /* string concatenation is the costly part of Lua here: board keys are
-     * made once per batch, and the index is a table of tables */
+    /* A batch's events mostly share boards: each board's expiry is set, and
+     * each (participant, board) added to the standing index, once per batch.
+     * String building is the costly part of Lua here, so board keys are made
+     * once per batch and the index is a table of tables. */
     "local expiring, indexed, sums, keys = {}, {}, {}, {}\n"
     /* adds amt for who to boards: a flat list of name, expire_at, ... */
     "local function apply(amt, boards, who)\n"
