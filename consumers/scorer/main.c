@@ -73,13 +73,17 @@ static void rules_info(scorer_t *s, const carrot_rules_t *r) {
     if (s->m_rules_info) carrot_metric_set_labels(s->m_rules_info, labels);
 }
 
-static void use_rules(scorer_t *s, carrot_rules_t *r, const char *from) {
+/* Puts r in force; a switch while running (count) is counted, the version
+ * taken from the rules topic at start-up is not. */
+static void use_rules(scorer_t *s, carrot_rules_t *r, const char *from, int count) {
     rules_info(s, r);
-    carrot_metric_add(s->m_switches, s->rules ? 1 : 0);
+    if (count) {
+        s->counts.rules_switches++;
+        carrot_metric_add(s->m_switches, 1);
+    }
     carrot_info("rules version %s of program %s in force (from %s; was %s)",
                 carrot_rules_version(r), carrot_rules_program(r), from,
                 s->rules ? carrot_rules_version(s->rules) : "none");
-    if (s->rules) s->counts.rules_switches++;
     carrot_rules_destroy(s->rules);
     s->rules = r;
     s->meta_dirty = 1;
@@ -113,11 +117,12 @@ static void reload_file(scorer_t *s, const carrot_conf_t *conf) {
         carrot_rules_destroy(r);
         return;
     }
-    use_rules(s, r, s->cf->rules);
+    use_rules(s, r, s->cf->rules, 1);
 }
 
-/* The rules topic: a newer record for the program switches the rules. */
-static void follow_topic(scorer_t *s, int timeout_ms, int catch_up) {
+/* The rules topic: a newer record for the program switches the rules.
+ * Returns what carrot_rules_feed_poll() did: 1 when there was a record. */
+static int follow_topic(scorer_t *s, int timeout_ms, int catch_up) {
     char errstr[512];
     carrot_rules_t *r;
     int got = carrot_rules_feed_poll(s->feed, timeout_ms, catch_up, &r, errstr, sizeof(errstr));
@@ -125,8 +130,9 @@ static void follow_topic(scorer_t *s, int timeout_ms, int catch_up) {
         carrot_error("rules not switched, version %s stays: %s", carrot_rules_version(s->rules), errstr);
     } else if (got > 0) {
         if (same_text(r, s->rules)) carrot_rules_destroy(r);
-        else use_rules(s, r, s->cf->rules_topic);
+        else use_rules(s, r, s->cf->rules_topic, !catch_up);
     }
+    return got;
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -263,17 +269,13 @@ int main(int argc, char **argv) {
     if (s.feed) {
         /* The topic holds the group's version: follow it; when it has none
          * yet for this program, this scorer's file seeds it. */
-        long long before = s.counts.rules_switches;
-        follow_topic(&s, 15000, 1);
-        if (s.counts.rules_switches == before) {
+        if (follow_topic(&s, 15000, 1) == 0) {
             if (carrot_rules_publish(conf, cf.brokers, cf.rules_topic, s.rules, errstr,
                                      sizeof(errstr)) != 0) {
                 carrot_error("%s", errstr);
                 goto out;
             }
             follow_topic(&s, 0, 0); /* our own record: same text, no switch */
-        } else {
-            s.counts.rules_switches = before;
         }
     }
     rd_kafka_poll_set_consumer(s.consumer);
