@@ -47,6 +47,13 @@ static int64_t local_midnight_ms(int y, int m, int d) {
     return (int64_t)mktime(&tm) * 1000;
 }
 
+/* The last period found per kind: a scorer's batch mostly falls in the same
+ * few days, so most calls are a range check instead of localtime and mktime. */
+static struct {
+    char tz[256], id[32];
+    int64_t start, end; /* [start, end) in Unix ms */
+} last[CARROT_PERIOD_COUNT];
+
 int carrot_period_of(carrot_period_t p, int64_t ms, const char *tz, char *id, size_t size,
                      int64_t *endp) {
     if (p == CARROT_PERIOD_PTD) {
@@ -54,38 +61,57 @@ int carrot_period_of(carrot_period_t p, int64_t ms, const char *tz, char *id, si
         if (endp) *endp = INT64_MAX;
         return 0;
     }
-    if (p < 0 || p >= CARROT_PERIOD_COUNT || use_tz(tz) != 0) return -1;
+    if (p < 0 || p >= CARROT_PERIOD_COUNT) return -1;
+    if (last[p].id[0] && ms >= last[p].start && ms < last[p].end && strcmp(last[p].tz, tz) == 0) {
+        snprintf(id, size, "%s", last[p].id);
+        if (endp) *endp = last[p].end;
+        return 0;
+    }
+    if (use_tz(tz) != 0) return -1;
     /* floor division: times before 1970 round down, not towards zero */
     int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
     time_t t = (time_t)secs;
     struct tm tm;
     if (!localtime_r(&t, &tm)) return -1;
     int y = tm.tm_year + 1900, m = tm.tm_mon + 1, d = tm.tm_mday;
-    int64_t end;
+    int64_t start, end;
+    char buf[32];
     switch (p) {
     case CARROT_PERIOD_DAY:
-        snprintf(id, size, "d:%04d-%02d-%02d", y, m, d);
+        snprintf(buf, sizeof(buf), "d:%04d-%02d-%02d", y, m, d);
+        start = local_midnight_ms(y, m, d);
         end = local_midnight_ms(y, m, d + 1);
         break;
     case CARROT_PERIOD_WEEK: {
-        char buf[32];
-        strftime(buf, sizeof(buf), "%G-W%V", &tm);
-        snprintf(id, size, "w:%s", buf);
+        char week[16];
+        strftime(week, sizeof(week), "%G-W%V", &tm);
+        snprintf(buf, sizeof(buf), "w:%s", week);
         int iso_wday = tm.tm_wday == 0 ? 7 : tm.tm_wday; /* Monday 1 .. Sunday 7 */
+        start = local_midnight_ms(y, m, d + 1 - iso_wday);
         end = local_midnight_ms(y, m, d + 8 - iso_wday);
         break;
     }
     case CARROT_PERIOD_MONTH:
-        snprintf(id, size, "m:%04d-%02d", y, m);
+        snprintf(buf, sizeof(buf), "m:%04d-%02d", y, m);
+        start = local_midnight_ms(y, m, 1);
         end = local_midnight_ms(y, m + 1, 1);
         break;
     default: {
         int q = (m - 1) / 3 + 1;
-        snprintf(id, size, "q:%04d-Q%d", y, q);
+        snprintf(buf, sizeof(buf), "q:%04d-Q%d", y, q);
+        start = local_midnight_ms(y, q * 3 - 2, 1);
         end = local_midnight_ms(y, q * 3 + 1, 1);
         break;
     }
     }
+    snprintf(id, size, "%s", buf);
     if (endp) *endp = end;
+    /* a midnight the zone skips is normalized forward: start is never early */
+    if (start <= ms && ms < end && strlen(tz) < sizeof(last[p].tz)) {
+        snprintf(last[p].tz, sizeof(last[p].tz), "%s", tz);
+        snprintf(last[p].id, sizeof(last[p].id), "%s", buf);
+        last[p].start = start;
+        last[p].end = end;
+    }
     return 0;
 }
