@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The quickstart: on a fresh machine, installs what is missing, builds Carrot,
-# starts Kafka, Redis and PostgreSQL on loopback, feeds the bundled demo CRM
-# feed (deploy/demo/crm-feed.jsonl) through carrot-ingest, carrot-scorer and
+# starts Kafka, Redis and PostgreSQL on loopback, writes the demo CRM feed
+# (carrot-loadgen, seed 42: always the same 3,000 activities, dated over the
+# two weeks before this one), feeds it through carrot-ingest, carrot-scorer and
 # carrot-ledger until it is drained, then prints the leaderboard and the
 # ledger total and checks that they agree. Safe to run again: a replayed feed
 # is recognised (same event ids) and changes no total.
@@ -10,24 +11,78 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$CARROT_ROOT"
 
+usage() {
+    cat <<EOF
+usage: deploy/demo.sh [--program NAME] [--start TIME]
+
+  --program NAME  the program id (default: demo)
+  --start TIME    the first activity's time, RFC 3339 (default: 08:00 UTC on the
+                  Monday two weeks ago, in the program's time zone, so the feed covers
+                  the last two weeks and the boards are live)
+The demo rules' promotions are moved by as many whole weeks as the feed is.
+EOF
+}
+
+program=demo
+start=
+while (($#)); do
+    case "$1" in
+        --program) program=${2:?--program needs a value}; shift 2 ;;
+        --start) start=${2:?--start needs a value}; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; exit 2 ;;
+    esac
+done
+[[ "$program" =~ ^[A-Za-z0-9._-]{1,64}$ ]] || carrot_die "--program: \"$program\" is not a program id"
+
 bash deploy/install-deps.sh
 bash deploy/build.sh build
 bash deploy/services.sh start
 
 bin=build
-program=demo
+tz=America/Chicago # the demo rules' time zone
+demo_dir="$CARROT_RUN_DIR/demo"
+mkdir -p "$demo_dir"
+
+# Dates: the feed was designed from Monday 2026-11-02; it and the promotions move
+# by whole weeks, so each lands on the same weekday and the same week of the feed.
+now=$(carrot_now)
+pinned=1
+if [[ -z "$start" ]]; then
+    pinned=0
+    dow=$(TZ=$tz date -d "@$now" +%u)
+    monday=$(date -d "$(TZ=$tz date -d "@$now" +%F) -$((dow - 1 + 14)) days" +%F)
+    start="${monday}T08:00:00Z"
+fi
+start_s=$(date -ud "$start" +%s) || carrot_die "--start: \"$start\" is not a time"
+weeks=$(((start_s - $(date -ud 2026-11-02T08:00:00Z +%s)) / 604800))
+moved() { # moved DAY: local midnight of DAY moved by $weeks weeks, RFC 3339 with its offset
+    TZ=$tz date -d "$(date -d "$1 $((weeks * 7)) days" +%F) 00:00" +%Y-%m-%dT%H:%M:%S%:z
+}
+rules="$demo_dir/rules-$program.yaml"
+# through markers, so a moved date is never moved again
+sed -e "s/^program: demo$/program: $program/" \
+    -e "s/2026-11-02T00:00:00-06:00/@1@/; s/2026-11-09T00:00:00-06:00/@2@/" \
+    -e "s/2026-11-16T00:00:00-06:00/@3@/" \
+    -e "s/@1@/$(moved 2026-11-02)/; s/@2@/$(moved 2026-11-09)/; s/@3@/$(moved 2026-11-16)/" \
+    deploy/demo/rules.yaml >"$rules"
+feed="$demo_dir/crm-feed-$program.jsonl"
+"$bin/producers/carrot-loadgen" --seed 42 --count 3000 --participants 40 --bad-every 500 \
+    --program "$program" --start "$start" >"$feed"
+carrot_say "the demo feed starts at $start (promotions moved $weeks weeks): $feed"
+
 carrot_say "applying ledger migrations"
 "$bin/ledger/carrot-ledger" migrate
 
-carrot_say "ingesting deploy/demo/crm-feed.jsonl"
-"$bin/producers/carrot-ingest" --input deploy/demo/crm-feed.jsonl --program "$program"
+carrot_say "ingesting the demo feed"
+"$bin/producers/carrot-ingest" --input "$feed" --program "$program"
 
 carrot_say "checking the rules, and putting them in force through the carrot.rules topic"
-"$bin/consumers/carrot-rules" check deploy/demo/rules.yaml
-"$bin/consumers/carrot-rules" publish deploy/demo/rules.yaml --log-level warn
+"$bin/consumers/carrot-rules" check "$rules"
+"$bin/consumers/carrot-rules" publish "$rules" --log-level warn
 
 carrot_say "scoring until the activities topic is drained"
-"$bin/consumers/carrot-scorer" --rules deploy/demo/rules.yaml --until-drained --log-level warn
+"$bin/consumers/carrot-scorer" --rules "$rules" --until-drained --log-level warn
 
 carrot_say "booking awards until the awards topic is drained"
 "$bin/ledger/carrot-ledger" run --until-drained --log-level warn
@@ -36,18 +91,20 @@ echo
 echo "== leaderboard: program $program, program to date =="
 "$bin/consumers/carrot-leaderboard" --program "$program" --top 10
 echo
-echo "== leaderboard: dealers, the week of 2026-11-09 (program time zone) =="
-"$bin/consumers/carrot-leaderboard" --program "$program" --period week --at 2026-11-10T12:00:00Z \
+echo "== leaderboard: dealers, last week (program time zone) =="
+"$bin/consumers/carrot-leaderboard" --program "$program" --period week --at -7d \
     --scope seg:dealer --top 5
 echo
 echo "== p0005: rank and points on every board (days left out here) =="
 "$bin/consumers/carrot-leaderboard" --program "$program" --participant p0005 | grep -E "^(board|ptd|q:|m:|w:)"
 echo
 echo "== ledger =="
-"$bin/ledger/carrot-ledger" liability
+"$bin/ledger/carrot-ledger" liability --program "$program"
 
 board_total=$("$bin/consumers/carrot-leaderboard" --program "$program" --format json --top 1 |
     sed -n 's/.*"total_points":\(-\{0,1\}[0-9]*\).*/\1/p')
+week_total=$("$bin/consumers/carrot-leaderboard" --program "$program" --period week --at -7d \
+    --format json --top 1 | sed -n 's/.*"total_points":\(-\{0,1\}[0-9]*\).*/\1/p')
 ledger_total=$(bash deploy/postgres.sh psql -tAc \
     "SELECT coalesce(sum(points), 0) FROM awards WHERE program_id = '$program'")
 echo
@@ -56,4 +113,7 @@ if [[ -n "$board_total" && "$board_total" == "$ledger_total" ]]; then
 else
     carrot_die "leaderboard total '$board_total' and ledger total '$ledger_total' disagree"
 fi
+# a feed dated by default is live: last week's board has points (a --start in the
+# past may have none left)
+((${week_total:-0} > 0 || pinned)) || carrot_die "last week's board is empty: the demo feed is not live"
 echo "services are still running: deploy/services.sh stop ends them"

@@ -53,6 +53,21 @@ carrot_die() {
     exit 1
 }
 
+# carrot_now: the Unix seconds of now by Carrot's clock: the wall clock plus
+# CARROT_TEST_CLOCK_SHIFT ("+60d", "+3600s", ...; tests only, see README "Testing
+# on other dates"), so a script dates things as the programs it runs do.
+carrot_now() {
+    local shift=${CARROT_TEST_CLOCK_SHIFT:-} n unit
+    local -A secs=([s]=1 [m]=60 [h]=3600 [d]=86400 [w]=604800)
+    if [[ -z "$shift" ]]; then
+        date +%s
+        return
+    fi
+    [[ "$shift" =~ ^\+([0-9]+)([smhdw])$ ]] || carrot_die "CARROT_TEST_CLOCK_SHIFT: expected \"+N\" and a unit (s, m, h, d, w), not \"$shift\""
+    n=${BASH_REMATCH[1]} unit=${BASH_REMATCH[2]}
+    echo $(($(date +%s) + 10#$n * ${secs[$unit]}))
+}
+
 # carrot_port_open PORT: succeed if something accepts TCP connections on 127.0.0.1:PORT.
 carrot_port_open() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null

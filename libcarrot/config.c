@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "log.h"
+#include "timeutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -339,6 +340,17 @@ carrot_conf_t *carrot_conf_init_program(const char *ident, const carrot_conf_pro
         }
         carrot_log_set_level((carrot_log_level_t)level);
     }
+    /* a shifted clock dates every award: refuse a bad one, and never run it unnoticed */
+    int64_t shift = carrot_time_shift_ms();
+    if (shift < 0) {
+        carrot_error("CARROT_TEST_CLOCK_SHIFT: expected \"+N\" and a unit (s, m, h, d, w), "
+                     "such as \"+60d\", not \"%s\"", getenv("CARROT_TEST_CLOCK_SHIFT"));
+        carrot_conf_destroy(conf);
+        return NULL;
+    }
+    if (shift > 0)
+        carrot_warn("the clock is shifted %lld s ahead (CARROT_TEST_CLOCK_SHIFT): for tests only",
+                    (long long)(shift / 1000));
     if (nposp) *nposp = npos;
     return conf;
 }

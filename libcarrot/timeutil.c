@@ -3,7 +3,9 @@
 #include "timeutil.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -97,10 +99,69 @@ void carrot_time_format(int64_t ms, char *buf, unsigned long size) {
              sod / 60 % 60, sod % 60, msec);
 }
 
-int64_t carrot_time_now_ms(void) {
+int64_t carrot_time_wall_ms(void) {
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+int carrot_duration_parse(const char *s, int64_t *msp) {
+    if (!s || !isdigit((unsigned char)*s)) return -1;
+    int64_t n = 0;
+    for (; isdigit((unsigned char)*s); s++) {
+        if (n > 100000000000LL) return -1; /* beyond any sane duration; no overflow below */
+        n = n * 10 + (*s - '0');
+    }
+    static const struct {
+        char unit;
+        int64_t ms;
+    } units[] = {{'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}, {'w', 604800000}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (s[0] == units[i].unit && s[1] == '\0') {
+            if (n > INT64_MAX / units[i].ms / 4) return -1;
+            *msp = n * units[i].ms;
+            return 0;
+        }
+    return -1;
+}
+
+static pthread_once_t shift_once = PTHREAD_ONCE_INIT;
+static int64_t shift_ms; /* -1: invalid */
+
+static void shift_read(void) {
+    const char *v = getenv("CARROT_TEST_CLOCK_SHIFT");
+    int64_t ms;
+    if (!v || !*v) shift_ms = 0;
+    else shift_ms = v[0] == '+' && carrot_duration_parse(v + 1, &ms) == 0 ? ms : -1;
+}
+
+int64_t carrot_time_shift_ms(void) {
+    pthread_once(&shift_once, shift_read);
+    return shift_ms;
+}
+
+int64_t carrot_time_now_ms(void) {
+    int64_t shift = carrot_time_shift_ms();
+    return carrot_time_wall_ms() + (shift > 0 ? shift : 0);
+}
+
+int carrot_time_parse_cli(const char *s, int64_t now, int64_t *msp) {
+    if (!s) return -1;
+    if (strncmp(s, "now", 3) == 0) {
+        s += 3;
+        if (!*s) {
+            *msp = now;
+            return 0;
+        }
+        if (*s != '+' && *s != '-') return -1;
+    }
+    if (*s == '+' || *s == '-') {
+        int64_t d;
+        if (carrot_duration_parse(s + 1, &d) != 0) return -1;
+        *msp = *s == '+' ? now + d : now - d;
+        return 0;
+    }
+    return carrot_time_parse(s, msp);
 }
 
 int64_t carrot_time_mono_ms(void) {

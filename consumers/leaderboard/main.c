@@ -27,7 +27,7 @@ static const carrot_conf_prop_t props[] = {
     {"period", CARROT_CONF_STR, OFF(period), "ptd", 0, 0,
      "day, week, month, quarter or ptd (program to date)"},
     {"at", CARROT_CONF_STR, OFF(at), NULL, 0, 0,
-     "a time in the period to show (RFC 3339); default: now"},
+     "a time in the period to show: RFC 3339, or relative to now (\"-7d\"); default: now"},
     {"scope", CARROT_CONF_STR, OFF(scope), "all", 0, 0,
      "all, seg:<segment>, reg:<region> or team:<team or dealer>"},
     {"board", CARROT_CONF_STR, OFF(board), NULL, 0, 0,
@@ -113,8 +113,9 @@ int main(int argc, char **argv) {
         exit_code = 2;
         goto out;
     }
-    if (cf.at ? carrot_time_parse(cf.at, &at) != 0 : (at = carrot_time_now_ms(), 0)) {
-        carrot_error("--at: expected an RFC 3339 time with a zone, not \"%s\"", cf.at);
+    if (carrot_time_parse_cli(cf.at ? cf.at : "now", carrot_time_now_ms(), &at) != 0) {
+        carrot_error("--at: expected an RFC 3339 time with a zone, or one relative to now "
+                     "(\"-7d\"), not \"%s\"", cf.at);
         exit_code = 2;
         goto out;
     }

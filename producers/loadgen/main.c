@@ -32,8 +32,8 @@ static const carrot_conf_prop_t props[] = {
     {"count", CARROT_CONF_INT, OFF(count), "3000", 0, 1000000000LL, "activities to write"},
     {"participants", CARROT_CONF_INT, OFF(participants), "40", 1, 10000000, "distinct participants"},
     {"program", CARROT_CONF_STR, OFF(program), "demo", 0, 0, "program id"},
-    {"start", CARROT_CONF_STR, OFF(start), "2026-11-02T08:00:00Z", 0, 0,
-     "time of the first activity (RFC 3339)"},
+    {"start", CARROT_CONF_STR, OFF(start), "-14d", 0, 0,
+     "time of the first activity: RFC 3339, or relative to now (\"-14d\", \"now-36h\")"},
     {"span-days", CARROT_CONF_INT, OFF(span_days), "14", 1, 3650, "days the feed covers"},
     {"bad-every", CARROT_CONF_INT, OFF(bad_every), "0", 0, 1000000000LL,
      "make every Nth line invalid (0: none)"},
@@ -95,8 +95,9 @@ int main(int argc, char **argv) {
                                                    usage, &exit_code);
     if (!conf) return exit_code;
     int64_t start;
-    if (carrot_time_parse(cf.start, &start) != 0) {
-        carrot_error("start: \"%s\" is not an RFC 3339 timestamp", cf.start);
+    if (carrot_time_parse_cli(cf.start, carrot_time_now_ms(), &start) != 0) {
+        carrot_error("start: \"%s\" is neither an RFC 3339 time nor relative to now (\"-14d\")",
+                     cf.start);
         carrot_conf_destroy(conf);
         return 2;
     }

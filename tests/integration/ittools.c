@@ -40,6 +40,10 @@ void it_unique(char *buf, size_t size, const char *prefix) {
              ts.tv_nsec / 1000000, seq++);
 }
 
+void it_time_ago(char *buf, size_t size, int64_t ago_ms) {
+    carrot_time_format(carrot_time_now_ms() - ago_ms, buf, size);
+}
+
 void it_create_topic(const char *topic, int partitions, const char *cleanup_policy) {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();

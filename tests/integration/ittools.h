@@ -21,6 +21,11 @@ int it_redis_port(void);
  * is the caller's: writes into buf. */
 void it_unique(char *buf, size_t size, const char *prefix);
 
+/* Writes into buf (at least 32 bytes) the RFC 3339 UTC time ago_ms before
+ * now by Carrot's clock (carrot_time_now_ms, which a test clock shift
+ * moves), so a test's activities are dated relative to when it runs. */
+void it_time_ago(char *buf, size_t size, int64_t ago_ms);
+
 /* Creates topic with partitions (fails the test on error). */
 void it_create_topic(const char *topic, int partitions, const char *cleanup_policy);
 

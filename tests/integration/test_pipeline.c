@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define T "2026-11-02T09:00:00Z"
+/* %2$s: the time of every activity, a day before the test runs */
+#define T "%2$s"
 #define GOOD(id, p, type, change, rec)                                                        \
     "{\"event_id\":\"" id "\",\"program_id\":\"%1$s\",\"participant_id\":\"" p "\","          \
     "\"activity_type\":\"" type "\",\"change_type\":\"" change "\",\"source_record_id\":\"" rec \
@@ -81,7 +82,9 @@ static void setup_fixture(fixture_t *f) {
     char buf[4096];
     snprintf(buf, sizeof(buf), rules_fmt, f->program);
     f->rules = it_write_temp(buf);
-    snprintf(buf, sizeof(buf), feed_fmt, f->program);
+    char at[40];
+    it_time_ago(at, sizeof(at), 86400000);
+    snprintf(buf, sizeof(buf), feed_fmt, f->program, at);
     f->feed = it_write_temp(buf);
 }
 

@@ -75,11 +75,13 @@ START_TEST(confluent_wire_format) {
     /* and a message naming an id the registry never gave */
     it_produce(topic, "p-x", "\x00\x00\x00\x03\xe7garbage", 12);
 
-    char feed[1024];
+    char feed[1024], at1[40], at2[40];
+    it_time_ago(at1, sizeof(at1), 86400000);
+    it_time_ago(at2, sizeof(at2), 86400000 - 300000);
     snprintf(feed, sizeof(feed),
-             "{\"event_id\":\"n1\",\"program_id\":\"%s\",\"participant_id\":\"p1\",\"activity_type\":\"call\",\"occurred_at\":\"2026-11-02T09:00:00Z\"}\n"
-             "{\"event_id\":\"n2\",\"program_id\":\"%s\",\"participant_id\":\"p1\",\"activity_type\":\"call\",\"occurred_at\":\"2026-11-02T09:05:00Z\"}\n",
-             program, program);
+             "{\"event_id\":\"n1\",\"program_id\":\"%s\",\"participant_id\":\"p1\",\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n"
+             "{\"event_id\":\"n2\",\"program_id\":\"%s\",\"participant_id\":\"p1\",\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n",
+             program, at1, program, at2);
     char *feedfile = it_write_temp(feed), *out;
     char *ingest[] = {CARROT_INGEST, "--input", feedfile, "--topic", topic, "--dlq-topic", dlq,
                       "--wire-format", "confluent", "--schema-registry", url, NULL};

@@ -127,7 +127,7 @@ static const char kinds_fmt[] =
     "  - {id: prompt, when: {activity: [call, meeting]}, full_hours: 12, zero_hours: 72,\n"
     "     floor_percent: 20, late_hours: 96, late_penalty: -2}\n"
     "promotions:\n"
-    "  - {id: quotes, from: \"2026-11-05T00:00:00Z\", to: \"2026-11-12T00:00:00Z\",\n"
+    "  - {id: quotes, from: \"%sT00:00:00Z\", to: \"%sT00:00:00Z\",\n"
     "     when: {activity: quote}, multiplier: 1.5, bonus: 1}\n"
     "goals:\n"
     "  - {id: weekly-calls, when: {activity: call}, period: week, target: 10, bonus: 30}\n";
@@ -143,11 +143,18 @@ START_TEST(every_rule_kind_agrees_with_simulation) {
     it_create_topic(act, 4, NULL);
     it_create_topic(dlq, 1, NULL);
     it_create_topic(awards, 2, NULL);
-    snprintf(buf, sizeof(buf), kinds_fmt, program);
+    /* the feed covers 14 days from 20 days ago, so no board of it has expired (days are
+     * kept 35 days); the promotion runs from its fourth day to its eleventh */
+    char start[40], promo_from[40], promo_to[40];
+    it_time_ago(start, sizeof(start), 20 * 86400000LL);
+    it_time_ago(promo_from, sizeof(promo_from), 17 * 86400000LL);
+    it_time_ago(promo_to, sizeof(promo_to), 10 * 86400000LL);
+    promo_from[10] = promo_to[10] = '\0'; /* their dates: the window runs midnight to midnight */
+    snprintf(buf, sizeof(buf), kinds_fmt, program, promo_from, promo_to);
     char *rules = it_write_temp(buf);
     char *feed_text;
     char *gen[] = {CARROT_LOADGEN, "--program", program, "--count", "1200", "--participants", "8",
-                   "--seed", "7", "--bad-picklist-every", "7", NULL};
+                   "--seed", "7", "--bad-picklist-every", "7", "--start", start, NULL};
     ck_assert_int_eq(it_run(gen, &feed_text), 0);
     char *feed = it_write_temp(feed_text);
     free(feed_text);
@@ -238,10 +245,18 @@ START_TEST(every_rule_kind_agrees_with_simulation) {
 }
 END_TEST
 
+/* Feeds below: %1$s is the program, %2$s the day of every activity (UTC, as
+ * the rules name no time zone): yesterday, so the test runs on any date. */
 #define CALL(id, who, rec)                                                                    \
     "{\"event_id\":\"" id "\",\"program_id\":\"%1$s\",\"source_record_id\":\"" rec "\","     \
-    "\"activity_type\":\"call\",\"occurred_at\":\"2026-11-10T15:00:00Z\",\"participant_id\":\"" \
+    "\"activity_type\":\"call\",\"occurred_at\":\"%2$sT15:00:00Z\",\"participant_id\":\"" \
     who "\"}\n"
+
+/* Yesterday's date, "YYYY-MM-DD" (UTC), by Carrot's clock. */
+static void yesterday(char day[40]) {
+    it_time_ago(day, 40, 86400000);
+    day[10] = '\0';
+}
 
 __attribute__((format(printf, 2, 3))) static void write_file(const char *path, const char *fmt, ...) {
     FILE *fp = fopen(path, "w");
@@ -254,14 +269,15 @@ __attribute__((format(printf, 2, 3))) static void write_file(const char *path, c
 }
 
 static void feed_round(const char *program, const char *act, const char *dlq, const char *round) {
-    char buf[4096];
+    char buf[4096], day[40];
     size_t len = 0;
+    yesterday(day);
     for (int i = 0; i < 8; i++)
         len += (size_t)snprintf(buf + len, sizeof(buf) - len,
                                 "{\"event_id\":\"%s-%d\",\"program_id\":\"%s\",\"activity_type\":"
-                                "\"call\",\"occurred_at\":\"2026-11-10T15:00:00Z\","
+                                "\"call\",\"occurred_at\":\"%sT15:00:00Z\","
                                 "\"participant_id\":\"p%d\"}\n",
-                                round, i, program, i);
+                                round, i, program, day, i);
     char *path = it_write_temp(buf);
     ingest(act, dlq, path);
     unlink(path);
@@ -379,12 +395,12 @@ END_TEST
 static const char bf_feed[] =
     CALL("e1", "p1", "r1") CALL("e2", "p1", "r2")
     "{\"event_id\":\"e3\",\"program_id\":\"%1$s\",\"source_record_id\":\"r3\",\"activity_type\":"
-    "\"meeting\",\"occurred_at\":\"2026-11-10T16:00:00Z\",\"participant_id\":\"p1\"}\n"
+    "\"meeting\",\"occurred_at\":\"%2$sT16:00:00Z\",\"participant_id\":\"p1\"}\n"
     CALL("e4", "p2", "r4")
     "{\"event_id\":\"e5\",\"program_id\":\"%1$s\",\"source_record_id\":\"r5\",\"activity_type\":"
-    "\"email\",\"occurred_at\":\"2026-11-10T16:00:00Z\",\"participant_id\":\"p2\"}\n"
+    "\"email\",\"occurred_at\":\"%2$sT16:00:00Z\",\"participant_id\":\"p2\"}\n"
     "{\"event_id\":\"e6\",\"program_id\":\"%1$s\",\"source_record_id\":\"r4\",\"change_type\":"
-    "\"DELETE\",\"activity_type\":\"call\",\"occurred_at\":\"2026-11-10T17:00:00Z\","
+    "\"DELETE\",\"activity_type\":\"call\",\"occurred_at\":\"%2$sT17:00:00Z\","
     "\"participant_id\":\"p2\"}\n";
 
 static long long award_sum(const char *awards, const char *who, size_t *np) {
@@ -413,7 +429,10 @@ START_TEST(backfill_books_only_differences) {
     char *v1 = it_write_temp(""), *v2 = it_write_temp(""), *feed = it_write_temp("");
     write_file(v1, "program: %s\nversion: v1\npoints: {call: 5, meeting: 10}\n", program);
     write_file(v2, "program: %s\nversion: v2\npoints: {call: 8, meeting: 10, email: 2}\n", program);
-    write_file(feed, bf_feed, program);
+    char day[40], dayboard[64];
+    yesterday(day);
+    snprintf(dayboard, sizeof(dayboard), "d:%s:all", day);
+    write_file(feed, bf_feed, program, day);
     ingest(act, dlq, feed);
     char *score[] = {CARROT_SCORER, "--topic", act, "--dlq-topic", dlq, "--awards-topic", awards,
                      "--group", group, "--instance", program, "--rules", v1, "--rules-topic",
@@ -444,7 +463,7 @@ START_TEST(backfill_books_only_differences) {
     free(out);
     ck_assert_int_eq(zscore(rc, program, "ptd:all", "p1"), 26);
     ck_assert_int_eq(zscore(rc, program, "ptd:all", "p2"), 2);
-    ck_assert_int_eq(zscore(rc, program, "d:2026-11-10:all", "p1"), 26);
+    ck_assert_int_eq(zscore(rc, program, dayboard, "p1"), 26);
     size_t after;
     ck_assert_int_eq(award_sum(awards, "p1", &after), 26);
     ck_assert_int_eq(award_sum(awards, "p2", NULL), 2);
@@ -478,11 +497,11 @@ START_TEST(backfill_books_only_differences) {
     write_file(und,
                "{\"event_id\":\"e7\",\"program_id\":\"%1$s\",\"source_record_id\":\"r4\","
                "\"change_type\":\"UNDELETE\",\"activity_type\":\"call\",\"occurred_at\":"
-               "\"2026-11-10T18:00:00Z\",\"participant_id\":\"p2\"}\n"
+               "\"%2$sT18:00:00Z\",\"participant_id\":\"p2\"}\n"
                "{\"event_id\":\"e8\",\"program_id\":\"%1$s\",\"source_record_id\":\"r1\","
                "\"change_type\":\"DELETE\",\"activity_type\":\"call\",\"occurred_at\":"
-               "\"2026-11-10T18:00:00Z\",\"participant_id\":\"p1\"}\n",
-               program);
+               "\"%2$sT18:00:00Z\",\"participant_id\":\"p1\"}\n",
+               program, day);
     ingest(act, dlq, und);
     ck_assert_int_eq(it_run(score, NULL), 0);
     ck_assert_int_eq(zscore(rc, program, "ptd:all", "p2"), 7);

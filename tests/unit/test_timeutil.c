@@ -1,6 +1,11 @@
-/* test_timeutil.c: strict RFC 3339 parsing and formatting. */
+/* test_timeutil.c: strict RFC 3339 parsing and formatting, durations,
+ * command-line times relative to now, and the test clock shift. */
 #include "testutil.h"
 #include "timeutil.h"
+
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 START_TEST(parses_zones_fractions_and_dates) {
     int64_t ms;
@@ -42,8 +47,85 @@ START_TEST(formats_round_trip) {
 }
 END_TEST
 
+START_TEST(durations) {
+    int64_t ms;
+    ck_assert_int_eq(carrot_duration_parse("14d", &ms), 0);
+    ck_assert_int_eq(ms, 14 * 86400000LL);
+    ck_assert_int_eq(carrot_duration_parse("90m", &ms), 0);
+    ck_assert_int_eq(ms, 5400000);
+    ck_assert_int_eq(carrot_duration_parse("2w", &ms), 0);
+    ck_assert_int_eq(ms, 1209600000);
+    ck_assert_int_eq(carrot_duration_parse("0s", &ms), 0);
+    ck_assert_int_eq(ms, 0);
+    const char *bad[] = {"", "d", "14", "14x", "14dd", "-1d", "1.5h", " 1d",
+                         "99999999999999999999d", "100000000000w", NULL};
+    for (int i = 0; bad[i]; i++)
+        ck_assert_msg(carrot_duration_parse(bad[i], &ms) == -1, "accepted \"%s\"", bad[i]);
+}
+END_TEST
+
+START_TEST(cli_times_relative_to_now) {
+    const int64_t now = 1793628180250LL; /* 2026-11-02T14:03:00.250Z */
+    int64_t ms;
+    ck_assert_int_eq(carrot_time_parse_cli("now", now, &ms), 0);
+    ck_assert_int_eq(ms, now);
+    ck_assert_int_eq(carrot_time_parse_cli("-14d", now, &ms), 0);
+    ck_assert_int_eq(ms, now - 14 * 86400000LL);
+    ck_assert_int_eq(carrot_time_parse_cli("now-36h", now, &ms), 0);
+    ck_assert_int_eq(ms, now - 36 * 3600000LL);
+    ck_assert_int_eq(carrot_time_parse_cli("+1h", now, &ms), 0);
+    ck_assert_int_eq(ms, now + 3600000LL);
+    ck_assert_int_eq(carrot_time_parse_cli("2026-11-02T08:00:00Z", now, &ms), 0);
+    ck_assert_int_eq(ms, 1793606400000LL);
+    const char *bad[] = {"", "nowish", "now2026-11-02", "-", "-14", "yesterday", "now+", NULL};
+    for (int i = 0; bad[i]; i++)
+        ck_assert_msg(carrot_time_parse_cli(bad[i], now, &ms) == -1, "accepted \"%s\"", bad[i]);
+    ck_assert_int_eq(carrot_time_parse_cli(NULL, now, &ms), -1);
+}
+END_TEST
+
+/* The shift is read once per process, so each case runs in a child. */
+static int64_t shift_in_child(const char *value) {
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (value) setenv("CARROT_TEST_CLOCK_SHIFT", value, 1);
+        else unsetenv("CARROT_TEST_CLOCK_SHIFT");
+        int64_t before = carrot_time_wall_ms(), now = carrot_time_now_ms();
+        int64_t out[2] = {carrot_time_shift_ms(), now - before};
+        _exit(write(fd[1], out, sizeof(out)) == sizeof(out) ? 0 : 1);
+    }
+    int64_t got[2] = {0, 0};
+    close(fd[1]);
+    ck_assert_int_eq(read(fd[0], got, sizeof(got)), (ssize_t)sizeof(got));
+    close(fd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* the program's clock is the wall clock plus the shift (within a second of work) */
+    int64_t applied = got[0] > 0 ? got[0] : 0;
+    ck_assert_msg(got[1] >= applied && got[1] < applied + 1000, "shift %lld, now - wall %lld",
+                  (long long)got[0], (long long)got[1]);
+    return got[0];
+}
+
+START_TEST(test_clock_shift) {
+    ck_assert_int_eq(shift_in_child(NULL), 0);
+    ck_assert_int_eq(shift_in_child(""), 0);
+    ck_assert_int_eq(shift_in_child("+60d"), 60 * 86400000LL);
+    ck_assert_int_eq(shift_in_child("+3600s"), 3600000LL);
+    /* forward only: Redis and Kafka keep the real clock */
+    ck_assert_int_eq(shift_in_child("-60d"), -1);
+    ck_assert_int_eq(shift_in_child("60d"), -1);
+    ck_assert_int_eq(shift_in_child("+soon"), -1);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {parses_zones_fractions_and_dates, rejects_ambiguous_and_invalid,
-                            formats_round_trip, NULL};
+                            formats_round_trip, durations, cli_times_relative_to_now,
+                            test_clock_shift, NULL};
     return carrot_test_run(carrot_test_suite("timeutil", tests));
 }

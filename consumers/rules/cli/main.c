@@ -31,7 +31,8 @@ static const carrot_conf_prop_t props[] = {
     {"topic", CARROT_CONF_STR, OFF(topic), "crm.activities", 0, 0,
      "simulate (without --input) and backfill: the activities topic"},
     {"from", CARROT_CONF_STR, OFF(from), NULL, 0, 0,
-     "start of the topic range (RFC 3339, by Kafka timestamp); default: the beginning"},
+     "start of the topic range by Kafka timestamp: RFC 3339, or relative (\"-7d\"); "
+     "default: the beginning"},
     {"to", CARROT_CONF_STR, OFF(to), NULL, 0, 0,
      "end of the topic range, exclusive; default: the current end"},
     {"format", CARROT_CONF_STR, OFF(format), "text", 0, 0, "simulate: text or json"},
@@ -242,8 +243,10 @@ static int parse_time(const char *name, const char *text, int64_t dflt, int64_t 
         *out = dflt;
         return 0;
     }
-    if (carrot_time_parse(text, out) == 0) return 0;
-    carrot_error("--%s: expected an RFC 3339 time with a zone, not \"%s\"", name, text);
+    /* relative to the wall clock: ranges are of Kafka timestamps, which it stamps */
+    if (carrot_time_parse_cli(text, carrot_time_wall_ms(), out) == 0) return 0;
+    carrot_error("--%s: expected an RFC 3339 time with a zone, or one relative to now (\"-7d\"), "
+                 "not \"%s\"", name, text);
     return -1;
 }
 
