@@ -2,10 +2,12 @@
  * carrot.awards-shaped topic into the double-entry book), against a plain
  * COPY of the same rows into tables shaped like the ones the ledger writes
  * (awards, journal, entries: one award, one transaction and two entries per
- * award), in the same run, the same batch size, each batch committed. The
+ * award, with the same keys, unique constraints and foreign key), in the same
+ * run, the same batch size, each batch committed. Each round runs both in a
+ * fresh database (so both start empty), alternating which goes first. The
  * ledger's extra work is decoding from Kafka, skipping awards already booked,
  * the balance upsert and the offsets. Also reports the ledger's peak memory.
- * Needs the services of deploy/services.sh. */
+ * Needs the services of deploy/services.sh and a role that may CREATE DATABASE. */
 #include "award.h"
 #include "config.h"
 #include "kafka.h"
@@ -23,7 +25,7 @@
 
 typedef struct {
     char *brokers, *pg;
-    long long awards, participants, batch, partitions;
+    long long awards, participants, batch, partitions, rounds;
 } bench_conf_t;
 
 #define OFF(f) offsetof(bench_conf_t, f)
@@ -35,6 +37,8 @@ static const carrot_conf_prop_t props[] = {
     {"participants", CARROT_CONF_INT, OFF(participants), "2000", 1, 10000000, "distinct participants"},
     {"batch", CARROT_CONF_INT, OFF(batch), "5000", 1, 1000000, "rows per transaction, both sides"},
     {"partitions", CARROT_CONF_INT, OFF(partitions), "6", 1, 1000, "partitions of the bench topic"},
+    {"rounds", CARROT_CONF_INT, OFF(rounds), "2", 1, 100,
+     "rounds, each in a fresh database, alternating which side runs first"},
     CARROT_CONF_END};
 
 static int die(const char *what) {
@@ -57,6 +61,130 @@ static void award_of(long long i, const bench_conf_t *cf, const char *program, c
                           .rule_id = "base.call", .rules_version = "bench",
                           .points = 1 + i % 50, .occurred_at = 1793628180000LL,
                           .awarded_at = 1793628180000LL};
+}
+
+static void run_child(char *const argv[], int out_fd) {
+    pid_t pid = fork();
+    if (pid < 0) die("fork");
+    if (pid == 0) {
+        if (out_fd >= 0) dup2(out_fd, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) die("carrot-ledger migrate failed");
+}
+
+static void migrate(const char *dsn) {
+    char *argv[] = {CARROT_LEDGER_BIN, "migrate", "--log-level", "warn", NULL};
+    setenv("CARROT_PG_DSN", dsn, 1);
+    run_child(argv, -1);
+}
+
+/* carrot-ledger run over the whole topic into dsn's database: its busy time in ms. */
+static long long ledger_run(const bench_conf_t *cf, const char *dsn, const char *topic,
+                            const char *group, long *rss_kib) {
+    char batch[24];
+    snprintf(batch, sizeof(batch), "%lld", cf->batch);
+    setenv("CARROT_BROKERS", cf->brokers, 1);
+    setenv("CARROT_PG_DSN", dsn, 1);
+    char *run[] = {CARROT_LEDGER_BIN, "run", "--topic", (char *)topic, "--group", (char *)group,
+                   "--until-drained", "--batch-size", batch, "--log-level", "warn", NULL};
+    int fds[2];
+    if (pipe(fds)) die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execv(run[0], run);
+        _exit(127);
+    }
+    close(fds[1]);
+    char out[512] = "";
+    ssize_t got = read(fds[0], out, sizeof(out) - 1);
+    out[got > 0 ? got : 0] = '\0';
+    close(fds[0]);
+    struct rusage ru;
+    int status;
+    wait4(pid, &status, 0, &ru);
+    const char *busy = strstr(out, "\"busy_ms\":"), *booked = strstr(out, "\"booked\":");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) || !busy || !booked) die("carrot-ledger run failed");
+    if (atoll(booked + 9) != cf->awards) die("carrot-ledger did not book every award");
+    *rss_kib = ru.ru_maxrss;
+    return atoll(busy + 10);
+}
+
+static const char *const tables[] = {"awards", "journal", "entries"};
+
+/* Tables shaped like the ledger's, with the same keys and unique constraints
+ * (LIKE ... INCLUDING ALL) and the entries-to-journal foreign key, which LIKE
+ * leaves out. */
+static void copy_tables(PGconn *pg, const char *program) {
+    char sql[1024];
+    for (int t = 0; t < 3; t++) {
+        snprintf(sql, sizeof(sql), "CREATE TABLE \"%s_%s\" (LIKE %s INCLUDING ALL)", program,
+                 tables[t], tables[t]);
+        PGresult *r = PQexec(pg, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) die(PQerrorMessage(pg));
+        PQclear(r);
+    }
+    snprintf(sql, sizeof(sql),
+             "ALTER TABLE \"%s_entries\" ADD FOREIGN KEY (txn_id) REFERENCES \"%s_journal\"",
+             program, program);
+    PGresult *r = PQexec(pg, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) die(PQerrorMessage(pg));
+    PQclear(r);
+}
+
+/* The baseline: a plain COPY of the same rows, in the same batches, each
+ * committed. Returns the time in ms. */
+static long long copy_rows(PGconn *pg, const bench_conf_t *cf, const char *program) {
+    static const char award_columns[] =
+        "award_id, program_id, event_id, participant_id, segment, team_id, region, activity_type,"
+        " rule_id, rules_version, points, occurred_at, awarded_at, source_partition, source_offset";
+    static const char *const columns[] = {award_columns, "txn_id, program_id, kind, ref, participant_id",
+                                          "txn_id, account, amount"};
+    char sql[1024];
+    size_t cap = (size_t)cf->batch * 256;
+    char *bufs[3] = {malloc(cap), malloc(cap), malloc(cap)};
+    if (!bufs[0] || !bufs[1] || !bufs[2]) die("out of memory");
+    int64_t t0 = carrot_time_mono_ms();
+    for (long long i = 0; i < cf->awards;) {
+        size_t lens[3] = {0, 0, 0};
+        for (long long end = i + cf->batch; i < end && i < cf->awards; i++) {
+            char id[32], who[32];
+            carrot_award_t a;
+            award_of(i, cf, program, id, who, &a);
+            lens[0] += (size_t)snprintf(bufs[0] + lens[0], cap - lens[0],
+                                        "%s\t%s\t%s\t%s\tdealer\t\\N\t\\N\tcall\tbase.call\tbench\t"
+                                        "%lld\t2026-11-02T14:03:00Z\t2026-11-02T14:03:00Z\t0\t%lld\n",
+                                        a.award_id, a.program_id, a.event_id, a.participant_id,
+                                        (long long)a.points, i);
+            lens[1] += (size_t)snprintf(bufs[1] + lens[1], cap - lens[1], "%lld\t%s\taward\t%s\t%s\n",
+                                        i + 1, a.program_id, a.award_id, a.participant_id);
+            lens[2] += (size_t)snprintf(bufs[2] + lens[2], cap - lens[2],
+                                        "%lld\twallet\t%lld\n%lld\tbudget\t%lld\n", i + 1,
+                                        (long long)a.points, i + 1, -(long long)a.points);
+        }
+        PQclear(PQexec(pg, "BEGIN"));
+        for (int t = 0; t < 3; t++) {
+            snprintf(sql, sizeof(sql), "COPY \"%s_%s\" (%s) FROM STDIN", program, tables[t],
+                     columns[t]);
+            PGresult *r = PQexec(pg, sql);
+            if (PQresultStatus(r) != PGRES_COPY_IN || PQputCopyData(pg, bufs[t], (int)lens[t]) != 1 ||
+                PQputCopyEnd(pg, NULL) != 1)
+                die(PQerrorMessage(pg));
+            PQclear(r);
+            while ((r = PQgetResult(pg))) {
+                if (PQresultStatus(r) != PGRES_COMMAND_OK) die(PQerrorMessage(pg));
+                PQclear(r);
+            }
+        }
+        PQclear(PQexec(pg, "COMMIT"));
+    }
+    for (int t = 0; t < 3; t++) free(bufs[t]);
+    return carrot_time_mono_ms() - t0;
 }
 
 int main(int argc, char **argv) {
@@ -96,115 +224,61 @@ int main(int argc, char **argv) {
     if (rd_kafka_flush(rk, 120000)) die("could not fill the bench topic");
     rd_kafka_destroy(rk);
 
-    /* 2. carrot-ledger books them */
-    char batch[24];
-    snprintf(batch, sizeof(batch), "%lld", cf.batch);
-    setenv("CARROT_BROKERS", cf.brokers, 1);
-    setenv("CARROT_PG_DSN", cf.pg, 1);
-    char *migrate[] = {CARROT_LEDGER_BIN, "migrate", "--log-level", "warn", NULL};
-    char *run[] = {CARROT_LEDGER_BIN, "run", "--topic", topic, "--group", group, "--until-drained",
-                   "--batch-size", batch, "--log-level", "warn", NULL};
-    int fds[2];
-    if (pipe(fds)) die("pipe");
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(migrate[0], migrate);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status)) die("carrot-ledger migrate failed");
-    pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execv(run[0], run);
-        _exit(127);
-    }
-    close(fds[1]);
-    char out[512] = "";
-    ssize_t got = read(fds[0], out, sizeof(out) - 1);
-    out[got > 0 ? got : 0] = '\0';
-    close(fds[0]);
-    struct rusage ru;
-    wait4(pid, &status, 0, &ru);
-    const char *busy = strstr(out, "\"busy_ms\":"), *booked = strstr(out, "\"booked\":");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) || !busy || !booked) die("carrot-ledger run failed");
-    long long ledger_ms = atoll(busy + 10), nbooked = atoll(booked + 9);
-    if (nbooked != cf.awards) die("carrot-ledger did not book every award");
-
-    /* 3. the baseline: plain COPY of the same rows into tables like the ledger's */
-    PGconn *pg = PQconnectdb(cf.pg);
-    if (PQstatus(pg) != CONNECTION_OK) die(PQerrorMessage(pg));
-    static const char *const tables[] = {"awards", "journal", "entries"};
-    static const char award_columns[] =
-        "award_id, program_id, event_id, participant_id, segment, team_id, region, activity_type,"
-        " rule_id, rules_version, points, occurred_at, awarded_at, source_partition, source_offset";
-    static const char *const columns[] = {award_columns, "txn_id, program_id, kind, ref, participant_id",
-                                          "txn_id, account, amount"};
-    char sql[1024];
-    for (int t = 0; t < 3; t++) {
-        snprintf(sql, sizeof(sql), "CREATE TABLE \"%s_%s\" (LIKE %s INCLUDING ALL)", program,
-                 tables[t], tables[t]);
-        PGresult *r = PQexec(pg, sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) die(PQerrorMessage(pg));
+    /* 2. rounds: in each, a fresh database, so the ledger and the COPY both start from
+     * empty tables with the same indexes and constraints; the first round times the COPY
+     * first, the next the ledger first (whichever goes second finds warmer caches) */
+    long long ledger_ms = 0, copy_ms = 0;
+    long peak_rss = 0;
+    PGconn *admin = PQconnectdb(cf.pg);
+    if (PQstatus(admin) != CONNECTION_OK) die(PQerrorMessage(admin));
+    for (long long round = 0; round < cf.rounds; round++) {
+        char db[96], dsn[1024], sql[256], rgroup[128];
+        snprintf(db, sizeof(db), "%s_r%lld", program, round);
+        for (char *c = db; *c; c++)
+            if (*c == '-') *c = '_';
+        snprintf(dsn, sizeof(dsn), "%s dbname=%s", cf.pg, db); /* the last dbname wins */
+        snprintf(rgroup, sizeof(rgroup), "%s.r%lld", group, round);
+        snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
+        PGresult *r = PQexec(admin, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) die(PQerrorMessage(admin));
         PQclear(r);
-    }
-    size_t cap = (size_t)cf.batch * 256;
-    char *bufs[3] = {malloc(cap), malloc(cap), malloc(cap)};
-    int64_t t0 = carrot_time_mono_ms();
-    for (long long i = 0; i < cf.awards;) {
-        size_t lens[3] = {0, 0, 0};
-        for (long long end = i + cf.batch; i < end && i < cf.awards; i++) {
-            char id[32], who[32];
-            carrot_award_t a;
-            award_of(i, &cf, program, id, who, &a);
-            lens[0] += (size_t)snprintf(bufs[0] + lens[0], cap - lens[0],
-                                        "%s\t%s\t%s\t%s\tdealer\t\\N\t\\N\tcall\tbase.call\tbench\t"
-                                        "%lld\t2026-11-02T14:03:00Z\t2026-11-02T14:03:00Z\t0\t%lld\n",
-                                        a.award_id, a.program_id, a.event_id, a.participant_id,
-                                        (long long)a.points, i);
-            lens[1] += (size_t)snprintf(bufs[1] + lens[1], cap - lens[1], "%lld\t%s\taward\t%s\t%s\n",
-                                        i + 1, a.program_id, a.award_id, a.participant_id);
-            lens[2] += (size_t)snprintf(bufs[2] + lens[2], cap - lens[2],
-                                        "%lld\twallet\t%lld\n%lld\tbudget\t%lld\n", i + 1,
-                                        (long long)a.points, i + 1, -(long long)a.points);
+        migrate(dsn);
+        PGconn *pg = PQconnectdb(dsn);
+        if (PQstatus(pg) != CONNECTION_OK) die(PQerrorMessage(pg));
+        copy_tables(pg, program);
+        long long c = 0, l = 0;
+        long rss = 0;
+        if (round % 2 == 0) {
+            c = copy_rows(pg, &cf, program);
+            l = ledger_run(&cf, dsn, topic, rgroup, &rss);
+        } else {
+            l = ledger_run(&cf, dsn, topic, rgroup, &rss);
+            c = copy_rows(pg, &cf, program);
         }
-        PQclear(PQexec(pg, "BEGIN"));
-        for (int t = 0; t < 3; t++) {
-            snprintf(sql, sizeof(sql), "COPY \"%s_%s\" (%s) FROM STDIN", program, tables[t],
-                     columns[t]);
-            PGresult *r = PQexec(pg, sql);
-            if (PQresultStatus(r) != PGRES_COPY_IN || PQputCopyData(pg, bufs[t], (int)lens[t]) != 1 ||
-                PQputCopyEnd(pg, NULL) != 1)
-                die(PQerrorMessage(pg));
-            PQclear(r);
-            while ((r = PQgetResult(pg))) {
-                if (PQresultStatus(r) != PGRES_COMMAND_OK) die(PQerrorMessage(pg));
-                PQclear(r);
-            }
-        }
-        PQclear(PQexec(pg, "COMMIT"));
+        PQfinish(pg);
+        snprintf(sql, sizeof(sql), "DROP DATABASE %s", db);
+        PQclear(PQexec(admin, sql));
+        printf("round %lld (%s first): ledger %lld ms, COPY %lld ms, ratio %.2f\n", round + 1,
+               round % 2 ? "ledger" : "COPY", l, c, (double)c / (double)(l ? l : 1));
+        ledger_ms += l;
+        copy_ms += c;
+        if (rss > peak_rss) peak_rss = rss;
     }
-    long long copy_ms = carrot_time_mono_ms() - t0;
-    for (int t = 0; t < 3; t++) {
-        snprintf(sql, sizeof(sql), "DROP TABLE \"%s_%s\"", program, tables[t]);
-        PQclear(PQexec(pg, sql));
-        free(bufs[t]);
-    }
-    PQfinish(pg);
+    PQfinish(admin);
+    cf.awards *= cf.rounds; /* the rates below are over every round */
 
     double ledger_rate = cf.awards * 1000.0 / (double)(ledger_ms ? ledger_ms : 1);
     double copy_rate = cf.awards * 1000.0 / (double)(copy_ms ? copy_ms : 1);
     printf("ledger:   %lld awards booked in %lld ms = %.0f awards/s (peak RSS %ld MiB)\n",
-           cf.awards, ledger_ms, ledger_rate, ru.ru_maxrss / 1024);
-    printf("baseline: %lld awards as plain COPY rows (award, journal, 2 entries) in %lld ms"
-           " = %.0f awards/s\n", cf.awards, copy_ms, copy_rate);
+           cf.awards, ledger_ms, ledger_rate, peak_rss / 1024);
+    printf("baseline: %lld awards as plain COPY rows (award, journal, 2 entries; the same keys,"
+           " unique constraints and entries-to-journal foreign key) in %lld ms = %.0f awards/s\n",
+           cf.awards, copy_ms, copy_rate);
     printf("ratio:    %.2f of plain COPY (batches of %lld rows, each committed)\n",
            ledger_rate / copy_rate, cf.batch);
     printf("{\"bench\":\"ledger\",\"awards\":%lld,\"ledger_awards_per_s\":%.0f,"
            "\"copy_awards_per_s\":%.0f,\"ratio\":%.3f,\"ledger_peak_rss_kib\":%ld}\n",
-           cf.awards, ledger_rate, copy_rate, ledger_rate / copy_rate, ru.ru_maxrss);
+           cf.awards, ledger_rate, copy_rate, ledger_rate / copy_rate, peak_rss);
     carrot_codec_destroy(codec);
     carrot_conf_destroy(conf);
     return 0;

@@ -1,7 +1,8 @@
 /* bench_scorer: activities scored per second by carrot-scorer (from a
  * pre-filled topic to Redis and carrot.awards, exactly once), against a
  * plain consume of the same topic (every message fetched, nothing done with
- * it) in the same run; and the scorer's peak memory. Needs the services of
+ * it) in the same run, once before and once after the scorer (so the broker's
+ * cache is as warm for one as for the other); and the scorer's peak memory. Needs the services of
  * deploy/services.sh. */
 #include "config.h"
 #include "kafka.h"
@@ -70,6 +71,43 @@ static int run(const char *cmd, long *rssp, char *out, size_t outsize) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Reads every message of topic from the beginning (group program.tag), doing
+ * nothing with it: the ms from the first message to the last; *gotp the count. */
+static long long plain_consume(const bench_conf_t *cf, const char *topic, const char *program,
+                               const char *tag, long long *gotp) {
+    char errstr[512], group[128];
+    snprintf(group, sizeof(group), "%s.%s", program, tag);
+    rd_kafka_conf_t *k = carrot_kafka_conf_new(NULL, cf->brokers, NULL, errstr, sizeof(errstr));
+    carrot_kafka_set(k, "group.id", group, errstr, sizeof(errstr));
+    carrot_kafka_set(k, "auto.offset.reset", "earliest", errstr, sizeof(errstr));
+    carrot_kafka_set(k, "enable.partition.eof", "true", errstr, sizeof(errstr));
+    carrot_kafka_set(k, "enable.auto.commit", "false", errstr, sizeof(errstr));
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, k, errstr, sizeof(errstr));
+    if (!c) die(errstr);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)cf->partitions);
+    for (int p = 0; p < cf->partitions; p++)
+        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    long long got = 0, eofs = 0;
+    int64_t first = 0, last = 0;
+    while (eofs < cf->partitions) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 1000);
+        if (!m) continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) eofs++;
+        else if (!m->err) {
+            if (!first) first = carrot_time_mono_ms();
+            got++;
+            last = carrot_time_mono_ms();
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    *gotp = got;
+    return last - first;
+}
+
 int main(int argc, char **argv) {
     bench_conf_t cf;
     char errstr[512], program[64], topic[96], awards[96], dlq[96], cmd[4096];
@@ -103,34 +141,9 @@ int main(int argc, char **argv) {
              program, feed, CARROT_INGEST_BIN, feed, cf.brokers, topic, dlq);
     if (run(cmd, NULL, NULL, 0) != 0) die("could not fill the bench topic");
 
-    /* 2. the baseline: a plain consume of every message */
-    k = carrot_kafka_conf_new(NULL, cf.brokers, NULL, errstr, sizeof(errstr));
-    carrot_kafka_set(k, "group.id", program, errstr, sizeof(errstr));
-    carrot_kafka_set(k, "auto.offset.reset", "earliest", errstr, sizeof(errstr));
-    carrot_kafka_set(k, "enable.partition.eof", "true", errstr, sizeof(errstr));
-    carrot_kafka_set(k, "enable.auto.commit", "false", errstr, sizeof(errstr));
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, k, errstr, sizeof(errstr));
-    if (!c) die(errstr);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)cf.partitions);
-    for (int p = 0; p < cf.partitions; p++)
-        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(c, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    long long got = 0, eofs = 0;
-    int64_t first = 0, last = 0;
-    while (eofs < cf.partitions) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 1000);
-        if (!m) continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) eofs++;
-        else if (!m->err) {
-            if (!first) first = carrot_time_mono_ms();
-            got++;
-            last = carrot_time_mono_ms();
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(c);
-    rd_kafka_destroy(c);
+    /* 2. the baseline, a plain consume of every message, before and after the scorer:
+     * the fill warmed the broker's cache for the first, the scorer for the second */
+    long long got = 0, plain_ms = plain_consume(&cf, topic, program, "before", &got);
 
     /* 3. carrot-scorer scores them */
     char out[1024];
@@ -143,15 +156,18 @@ int main(int argc, char **argv) {
     const char *busy = strstr(out, "\"busy_ms\":"), *consumed = strstr(out, "\"consumed\":");
     if (!busy || !consumed || atoll(consumed + 11) != got) die("carrot-scorer did not read every activity");
     long long scorer_ms = atoll(busy + 10);
+    long long got2 = 0;
+    plain_ms += plain_consume(&cf, topic, program, "after", &got2);
+    if (got2 != got) die("the second plain consume read another count");
     unlink(rules);
     unlink(feed);
 
-    double plain = got * 1000.0 / (double)(last - first ? last - first : 1);
+    double plain = 2 * got * 1000.0 / (double)(plain_ms ? plain_ms : 1);
     double scored = got * 1000.0 / (double)(scorer_ms ? scorer_ms : 1);
     printf("scorer:   %lld activities in %lld ms = %.0f activities/s (peak RSS %ld MiB)\n", got,
            scorer_ms, scored, rss / 1024);
-    printf("baseline: %lld messages plainly consumed in %lld ms = %.0f messages/s\n", got,
-           (long long)(last - first), plain);
+    printf("baseline: %lld messages plainly consumed, once before and once after the scorer, in"
+           " %lld ms = %.0f messages/s\n", got, plain_ms / 2, plain);
     printf("ratio:    %.2f of a plain consume (batches of %lld, each one Kafka transaction)\n",
            scored / plain, cf.batch);
     printf("{\"bench\":\"scorer\",\"activities\":%lld,\"scorer_per_s\":%.0f,\"consume_per_s\":%.0f,"

@@ -33,11 +33,12 @@ ctest_phase() {
     out="$(mktemp)"
     (cd "$dir" && ctest --output-on-failure "$@") 2>&1 | tee "$out" || rc=$?
     local line total bad
-    line="$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1)"
+    # no summary line is "ran no test", never an aborted script (pipefail)
+    line="$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1 || true)"
     rm -f "$out"
-    if [[ -z "$line" ]]; then
+    if [[ -z "$line" || "$line" == *"out of 0"* ]]; then
         failed=$((failed + 1))
-        carrot_say "ctest in $dir ran no test"
+        carrot_say "ctest in $dir ($*) ran no test"
         return 0
     fi
     bad="$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")"
@@ -83,7 +84,12 @@ done
 
 phase "valgrind"
 vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
-for t in $(cd build && ctest -N -L check | sed -n 's/.*Test *#[0-9]*: unit\.\(.*\)/\1/p'); do
+units="$(cd build && ctest -N -L check | sed -n 's/.*Test *#[0-9]*: unit\.\(.*\)/\1/p')"
+if [[ -z "$units" ]]; then
+    failed=$((failed + 1))
+    carrot_say "valgrind: ctest lists no unit test"
+fi
+for t in $units; do
     if CK_FORK=no $vg "build/tests/test_$t" >/dev/null; then
         passed=$((passed + 1))
         echo "valgrind unit.$t: passed"

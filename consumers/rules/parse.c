@@ -112,15 +112,27 @@ static int str_at(ctx_t *c, node_t *n, const char *path, const char **out) {
     return 0;
 }
 
-/* An id: letters, digits, '_', '-', '.'; it becomes part of award and Redis key names. */
-static int id_at(ctx_t *c, node_t *n, const char *path, const char **out) {
-    if (str_at(c, n, path, out)) return -1;
-    if (strlen(*out) > 48) return fail(c, n, path, "ids are at most 48 characters");
-    for (const char *p = *out; *p; p++)
+int carrot_rules_id_check(const char *id, char *errstr, size_t errstr_size) {
+    size_t len = strlen(id);
+    if (len == 0 || len > 48) {
+        snprintf(errstr, errstr_size, "ids are 1 to 48 characters, not %zu", len);
+        return -1;
+    }
+    for (const char *p = id; *p; p++)
         if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9') &&
-            *p != '_' && *p != '-' && *p != '.')
-            return fail(c, n, path, "\"%s\": ids may hold only letters, digits, '_', '-' and '.'",
-                        *out);
+            *p != '_' && *p != '-' && *p != '.') {
+            snprintf(errstr, errstr_size, "ids may hold only letters, digits, '_', '-' and '.'");
+            return -1;
+        }
+    return 0;
+}
+
+/* An id: it becomes part of award and Redis key names. */
+static int id_at(ctx_t *c, node_t *n, const char *path, const char **out) {
+    char why[96];
+    if (str_at(c, n, path, out)) return -1;
+    if (carrot_rules_id_check(*out, why, sizeof(why)) != 0)
+        return fail(c, n, path, "\"%s\": %s", *out, why);
     return 0;
 }
 

@@ -39,6 +39,11 @@ carrot_rules_t *carrot_rules_parse(const char *text, size_t len, const char *ori
                                    char *errstr, size_t errstr_size);
 void carrot_rules_destroy(carrot_rules_t *rules); /* NULL is a no-op */
 
+/* Checks an id as rules and back-fills name things: 1 to 48 letters, digits,
+ * '_', '-' or '.' (it becomes part of award ids and Redis keys). Returns 0,
+ * or -1 with the reason in errstr. */
+int carrot_rules_id_check(const char *id, char *errstr, size_t errstr_size);
+
 const char *carrot_rules_program(const carrot_rules_t *rules);
 const char *carrot_rules_version(const carrot_rules_t *rules);
 const char *carrot_rules_timezone(const carrot_rules_t *rules); /* default "UTC" */

@@ -10,6 +10,7 @@
  * off-list pick-list values; --rate paces the output for latency runs. */
 #include "activity.h"
 #include "config.h"
+#include "file.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -191,11 +192,13 @@ int main(int argc, char **argv) {
             carrot_error("out of memory");
             return 1;
         }
-        fprintf(out, "{\"event_id\":\"evt-%lld\",\"program_id\":\"%s\",\"source_system\":\"loadgen\","
+        fprintf(out, "{\"event_id\":\"evt-%lld\",\"program_id\":", n);
+        carrot_json_print_string(out, cf.program); /* any text, escaped */
+        fprintf(out, ",\"source_system\":\"loadgen\","
                "\"source_record_id\":\"rec-%lld\",\"change_type\":\"%s\",\"activity_type\":\"%s\","
                "\"occurred_at\":\"%s\",\"recorded_at\":\"%s\",\"participant_id\":\"p%04ld\","
                "\"segment\":\"%s\",\"team_id\":\"team-%02d\",\"region\":\"%s\",\"tenure_days\":%d",
-               n, cf.program, record, change, type, occ, rec, lo, segments[p->segment], p->team,
+               record, change, type, occ, rec, lo, segments[p->segment], p->team,
                regions[p->region], p->tenure_days);
         int off_list = cf.bad_picklist_every && n % cf.bad_picklist_every == 0;
         if (strcmp(type, "call") == 0)

@@ -890,6 +890,9 @@ START_TEST(killed_scorers_change_no_total) {
            " aborted transactions); recount: %lld awards, %lld points\n",
            nmsgs, award_total, twice, uncommitted - (long long)nmsgs, rc.awards, rc.points);
     ck_assert_msg(twice == 0, "%lld award ids appear twice, e.g. %s", twice, first_twice);
+    /* the kills must have landed mid-transaction, or they proved no replay */
+    ck_assert_msg(uncommitted > (long long)nmsgs,
+                  "no kill left a transaction open: no awards of aborted transactions");
     report[0] = '\0';
     bad = 0;
     json_object_foreach(rc.totals, who, want) {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static long long zscore(redisContext *rc, const char *program, const char *board, const char *who) {
@@ -132,6 +133,165 @@ static const char kinds_fmt[] =
     "goals:\n"
     "  - {id: weekly-calls, when: {activity: call}, period: week, target: 10, bonus: 30}\n";
 
+/* An independent recount of kinds_fmt's rules over loadgen's feed lines, with
+ * its own arithmetic (none of the rules library's): per participant and per
+ * rule id, what the awards topic must hold. Each participant's lines are one
+ * partition's, in feed order (ingest keys by participant), so counting them in
+ * feed order is the scorer's order. The promotion runs [from, to) (UTC dates);
+ * periods are America/Chicago's, from the C library's time zone data. */
+typedef struct {
+    json_t *who, *rules, *earned, *reversed, *counters;
+} recount_t;
+
+static void add_points(json_t *map, const char *key, long long v) {
+    json_t *o = json_object_get(map, key);
+    json_object_set_new(map, key, json_integer((o ? json_integer_value(o) : 0) + v));
+}
+
+static long long ms_of(const char *t) { /* "YYYY-MM-DDTHH:MM:SS.mmmZ", as loadgen writes */
+    struct tm tm = {0};
+    int ms = 0, n = 0;
+    ck_assert_msg(sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                         &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) == 7 && t[n] == '\0',
+                  "time \"%s\"", t);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (long long)timegm(&tm) * 1000 + ms;
+}
+
+/* The local day and ISO week of ms; TZ=America/Chicago is set by the caller. */
+static void chicago(long long ms, char day[16], char week[16]) {
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    ck_assert_ptr_nonnull(localtime_r(&s, &tm));
+    ck_assert_uint_gt(strftime(day, 16, "%Y-%m-%d", &tm), 0);
+    ck_assert_uint_gt(strftime(week, 16, "%G-W%V", &tm), 0);
+}
+
+/* kinds_fmt, written out: */
+static void recount_line(recount_t *rc, json_t *o, long long promo_from, long long promo_to) {
+    const char *change = json_string_value(json_object_get(o, "change_type"));
+    const char *who = json_string_value(json_object_get(o, "participant_id"));
+    const char *type = json_string_value(json_object_get(o, "activity_type"));
+    const char *rec = json_string_value(json_object_get(o, "source_record_id"));
+    ck_assert(change && who && type && rec);
+    if (!strcmp(change, "DELETE")) { /* takes back what the record earned, once */
+        json_t *e = json_object_get(rc->earned, rec);
+        long long n = e ? json_integer_value(e) : 0;
+        if (n != 0 && !json_object_get(rc->reversed, rec)) {
+            add_points(rc->who, who, -n);
+            add_points(rc->rules, "reversal", -n);
+        }
+        json_object_set_new(rc->reversed, rec, json_true());
+        return;
+    }
+    ck_assert_str_eq(change, "CREATE");
+    long long occurred = ms_of(json_string_value(json_object_get(o, "occurred_at")));
+    long long lag = ms_of(json_string_value(json_object_get(o, "recorded_at"))) - occurred;
+    long long tenure = json_integer_value(json_object_get(o, "tenure_days"));
+    const char *segment = json_string_value(json_object_get(o, "segment"));
+    int is_new = tenure <= 180, call = !strcmp(type, "call"), meeting = !strcmp(type, "meeting");
+    int training = !strcmp(type, "training_completed") || !strcmp(type, "certification_passed");
+    struct {
+        const char *rule;
+        long long points;
+    } lines[8];
+    int nl = 0;
+    const char *kpi = training && is_new                          ? "training.new"
+                      : training                                  ? "training"
+                      : !strcmp(type, "deal_won") && !is_new      ? "deal_won.seasoned"
+                      : !strcmp(type, "quote") && !strcmp(segment, "dealer") ? "quote.dealer"
+                      : call                                      ? "call"
+                                                                  : "other";
+    long long base = !strcmp(kpi, "training.new")        ? 40
+                     : !strcmp(kpi, "training")          ? 15
+                     : !strcmp(kpi, "deal_won.seasoned") ? 80
+                     : !strcmp(kpi, "quote.dealer")      ? 20
+                     : call                              ? 5
+                                                         : 3;
+    if (!strcmp(kpi, "other") && !strcmp(type, "deal_lost")) return; /* no rule earns it */
+    lines[nl].rule = kpi, lines[nl++].points = base;
+    long long earned = base;
+    if (call || meeting) { /* prompt: 100% to 12 h, down to 20% at 72 h, -2 past 96 h */
+        const long long h = 3600000;
+        long long keep = lag <= 12 * h ? 100 : lag > 72 * h ? 20 : 100 - 80 * (lag - 12 * h) / (60 * h);
+        long long v = base * keep / 100 - base + (lag > 96 * h ? -2 : 0);
+        if (v) lines[nl].rule = "timeliness.prompt", lines[nl++].points = v;
+        earned += v;
+    }
+    if (call) { /* an account, a disposition on the list, 20 characters of notes */
+        const char *disp = json_string_value(json_object_get(o, "disposition"));
+        const char *acct = json_string_value(json_object_get(o, "account_id"));
+        static const char *const ok[] = {"connected", "left_voicemail", "no_answer", "wrong_number"};
+        int listed = !disp || !*disp;
+        for (int i = 0; i < 4 && !listed; i++) listed = !strcmp(disp, ok[i]);
+        int complete = acct && *acct && listed &&
+                       json_integer_value(json_object_get(o, "text_length")) >= 20;
+        long long v = complete ? 2 : base * 50 / 100 - base;
+        lines[nl].rule = "quality.calls", lines[nl++].points = v;
+        if (v < 0) earned += v;
+    }
+    if (!strcmp(type, "quote") && occurred >= promo_from && occurred < promo_to)
+        lines[nl].rule = "promo.quotes", lines[nl++].points = (earned > 0 ? earned * 50 / 100 : 0) + 1;
+    char day[16], week[16], key[128];
+    chicago(occurred, day, week);
+    long long sum = 0;
+    for (int i = 0; i < nl; i++) sum += lines[i].points;
+    if (call && sum > 0) { /* at most 15 points of calls a day, all lines included */
+        snprintf(key, sizeof(key), "cap %s %s", who, day);
+        json_t *u = json_object_get(rc->counters, key);
+        long long used = u ? json_integer_value(u) : 0, left = 15 - used > 0 ? 15 - used : 0;
+        long long allowed = sum < left ? sum : left;
+        json_object_set_new(rc->counters, key, json_integer(used + allowed));
+        if (allowed < sum) lines[nl].rule = "cap.call", lines[nl++].points = allowed - sum;
+    }
+    if (call) { /* 30 points at the tenth call of a week */
+        snprintf(key, sizeof(key), "goal %s %s", who, week);
+        json_t *c = json_object_get(rc->counters, key);
+        long long n = (c ? json_integer_value(c) : 0) + 1;
+        json_object_set_new(rc->counters, key, json_integer(n));
+        if (n == 10) lines[nl].rule = "goal.weekly-calls", lines[nl++].points = 30;
+    }
+    long long total = 0;
+    for (int i = 0; i < nl; i++) {
+        if (lines[i].points == 0) continue;
+        add_points(rc->rules, lines[i].rule, lines[i].points);
+        total += lines[i].points;
+    }
+    add_points(rc->who, who, total);
+    json_object_set_new(rc->earned, rec, json_integer(total));
+}
+
+static recount_t recount_kinds(const char *feed, const char *from_date, const char *to_date) {
+    char t[64];
+    snprintf(t, sizeof(t), "%.10sT00:00:00.000Z", from_date);
+    long long from = ms_of(t);
+    snprintf(t, sizeof(t), "%.10sT00:00:00.000Z", to_date);
+    long long to = ms_of(t);
+    recount_t rc = {json_object(), json_object(), json_object(), json_object(), json_object()};
+    ck_assert_int_eq(setenv("TZ", "America/Chicago", 1), 0);
+    tzset();
+    for (const char *p = feed; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        json_error_t jerr;
+        json_t *o = json_loadb(p, len, 0, &jerr);
+        ck_assert_msg(o != NULL, "feed line: %s", jerr.text);
+        recount_line(&rc, o, from, to);
+        json_decref(o);
+        p += len + (nl != NULL);
+    }
+    return rc;
+}
+
+static void recount_free(recount_t *rc) {
+    json_decref(rc->who);
+    json_decref(rc->rules);
+    json_decref(rc->earned);
+    json_decref(rc->reversed);
+    json_decref(rc->counters);
+}
+
 START_TEST(every_rule_kind_agrees_with_simulation) {
     char program[48], act[96], dlq[96], awards[96], rtopic[96], group[96], buf[4096];
     it_unique(program, sizeof(program), "rk");
@@ -157,6 +317,7 @@ START_TEST(every_rule_kind_agrees_with_simulation) {
                    "--seed", "7", "--bad-picklist-every", "7", "--start", start, NULL};
     ck_assert_int_eq(it_run(gen, &feed_text), 0);
     char *feed = it_write_temp(feed_text);
+    recount_t recount = recount_kinds(feed_text, promo_from, promo_to);
     free(feed_text);
     ingest(act, dlq, feed);
     char *out;
@@ -233,6 +394,32 @@ START_TEST(every_rule_kind_agrees_with_simulation) {
     }
     ck_assert_int_gt(bonus, 0);
     ck_assert_int_gt(cut, 0);
+    /* and so does the independent recount, participant by participant and rule by rule */
+    json_t *want;
+    const char *key;
+    long long recounted_rules = 0;
+    json_object_foreach(recount.rules, key, want) {
+        long long sum = 0;
+        for (size_t k = 0; k < naw; k++)
+            if (!strcmp(aw[k].rule_id, key)) sum += aw[k].points;
+        ck_assert_msg(sum == json_integer_value(want), "rule %s: awards %lld, recount %lld", key,
+                      sum, (long long)json_integer_value(want));
+        recounted_rules++;
+    }
+    json_object_foreach(recount.who, key, want) {
+        long long sum = 0;
+        for (size_t k = 0; k < naw; k++)
+            if (!strcmp(aw[k].participant_id, key)) sum += aw[k].points;
+        ck_assert_msg(sum == json_integer_value(want), "%s: awards %lld, recount %lld", key, sum,
+                      (long long)json_integer_value(want));
+        ck_assert_int_eq(zscore(rc, program, "ptd:all", key), json_integer_value(want));
+    }
+    ck_assert_int_eq(json_object_size(recount.who), 8);
+    for (size_t k = 0; k < naw; k++) /* no award under a rule the recount never gave */
+        ck_assert_msg(json_object_get(recount.rules, aw[k].rule_id), "unexpected rule %s",
+                      aw[k].rule_id);
+    ck_assert_int_ge(recounted_rules, 12);
+    recount_free(&recount);
     for (size_t a = 1; a < naw; a++) /* award ids unique (quadratic, fine at this size) */
         for (size_t b = 0; b < a; b++) ck_assert_str_ne(aw[a].award_id, aw[b].award_id);
     it_awards_free(aw, naw);
@@ -443,6 +630,17 @@ START_TEST(backfill_books_only_differences) {
     ck_assert_int_eq(zscore(rc, program, "ptd:all", "p2"), 0);
     size_t before;
     award_sum(awards, "p1", &before);
+    /* a back-fill id names its awards and its Redis stream: one outside the id alphabet,
+     * or too long to keep whole, is refused before anything is read or written */
+    static const char long_id[] = "a-back-fill-id-of-forty-nine-characters-xxxxxxxxx";
+    ck_assert_uint_eq(strlen(long_id), 49);
+    const char *bad_ids[] = {"bf 1", "bf/1", "", long_id, NULL};
+    for (int k = 0; bad_ids[k]; k++) {
+        char *bad[] = {CARROT_RULES, "backfill", v2, "--id", (char *)bad_ids[k], "--topic", act,
+                       "--awards-topic", awards, "--from", "2000-01-01T00:00:00Z", "--redis-port",
+                       port, NULL};
+        ck_assert_msg(it_run(bad, NULL) == 2, "backfill --id \"%s\" was not refused", bad_ids[k]);
+    }
     /* a dry run reports and writes nothing */
     char *out;
     char *dry[] = {CARROT_RULES, "backfill", v2, "--id", "bf1", "--topic", act, "--awards-topic",

@@ -102,7 +102,20 @@ START_TEST(bad_input_is_classified) {
                      CARROT_CODEC_ERR_UNKNOWN);
     ck_assert_ptr_nonnull(strstr(errstr, "unknown writer schema fingerprint"));
     buf[5] ^= 0xff;
-    /* an enum index out of range (change_type is the 5th field) */
+    /* an enum index out of range: change_type is the 5th field, after four strings
+     * of 5, 4, 10 and 15 bytes, each behind a one-byte length */
+    const size_t change_at = 10 + (1 + 5) + (1 + 4) + (1 + 10) + (1 + 15);
+    ck_assert_uint_eq(buf[change_at], 0x00); /* CREATE: index 0 */
+    ck_assert_int_eq(carrot_codec_decode(c, buf, len, &v, errstr, sizeof(errstr)), CARROT_CODEC_OK);
+    const unsigned char beyond[] = {0x08 /* 4: one past UNDELETE */, 0x12 /* 9 */,
+                                    0x01 /* -1 */};
+    for (size_t i = 0; i < sizeof(beyond); i++) {
+        buf[change_at] = beyond[i];
+        ck_assert_int_eq(carrot_codec_decode(c, buf, len, &v, errstr, sizeof(errstr)),
+                         CARROT_CODEC_ERR_BODY);
+        ck_assert_ptr_nonnull(strstr(errstr, "enum index out of range"));
+    }
+    buf[change_at] = 0x00;
     ck_assert_str_eq(carrot_codec_err_name(CARROT_CODEC_ERR_BODY), "body");
     free(buf);
     carrot_codec_destroy(c);

@@ -294,6 +294,11 @@ int main(int argc, char **argv) {
             carrot_error("backfill needs --id and --from");
             goto out;
         }
+        /* the id names its awards and its Redis stream: two must never share a prefix */
+        if (carrot_rules_id_check(cf.id, errstr, sizeof(errstr)) != 0) {
+            carrot_error("--id \"%s\": %s", cf.id, errstr);
+            goto out;
+        }
         exit_code = backfill_run(conf, &cf, r, from, to);
     }
 out:
