@@ -11,7 +11,7 @@ PACKAGES=(
     librdkafka-dev libavro-dev libhiredis-dev libpq-dev check libjansson-dev libssl-dev uuid-dev
     redis-server postgresql postgresql-contrib
     openjdk-17-jre-headless maven ca-certificates ca-certificates-java
-    valgrind python3 libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev tzdata
+    valgrind python3 libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev tzdata lua5.1
 )
 
 usage() {

@@ -302,7 +302,83 @@ START_TEST(queries) {
 }
 END_TEST
 
+/* Line n (from 1) of text, into buf. */
+static void nth_line(const char *text, long n, char *buf, size_t size) {
+    const char *p = text;
+    for (long i = 1; i < n && p; i++) p = (p = strchr(p, '\n')) ? p + 1 : NULL;
+    ck_assert_msg(p != NULL, "the script has no line %ld", n);
+    size_t len = strcspn(p, "\n");
+    snprintf(buf, size, "%.*s", (int)(len < size ? len : size - 1), p);
+}
+
+/* A broken call's error names "user_script:N"; line N of the .lua file must
+ * hold the code that failed. */
+static void broken_call_names_line(redisContext *rc, const char *file, const char *sha,
+                                   const char *want, int argc, const char **argv) {
+    size_t len;
+    char *src = carrot_test_read(file, &len), line[512];
+    const char *args[32] = {"EVALSHA", sha, "1", "carrot:{lua}:wm:t:0"};
+    ck_assert_int_le(argc, 28);
+    for (int i = 0; i < argc; i++) args[4 + i] = argv[i];
+    redisReply *r = redisCommandArgv(rc, 4 + argc, args, NULL);
+    ck_assert_msg(r && r->type == REDIS_REPLY_ERROR, "a broken call to %s did not fail", file);
+    const char *at = strstr(r->str, "user_script:");
+    ck_assert_msg(at != NULL, "%s: no line in \"%s\"", file, r->str);
+    long n = strtol(at + 12, NULL, 10);
+    nth_line(src, n, line, sizeof(line));
+    ck_assert_msg(strstr(line, want), "%s: \"%s\" names line %ld, which is \"%s\"", file, r->str,
+                  n, line);
+    freeReplyObject(r);
+    free(src);
+}
+
+/* The scripts are the .lua files: loaded as they are (the library's embedded
+ * copies are the same bytes), each error names a line a reader can find. */
+START_TEST(scripts_are_the_lua_files) {
+    static const char *const files[] = {"consumers/leaderboard/apply.lua",
+                                        "consumers/leaderboard/query.lua"};
+    char sha[2][41], errstr[512];
+    redisContext *rc = it_redis();
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        char *src = carrot_test_read(files[i], &len);
+        redisReply *r = redisCommand(rc, "SCRIPT LOAD %b", src, len);
+        ck_assert_msg(r && r->type == REDIS_REPLY_STRING && r->len == 40, "SCRIPT LOAD %s: %s",
+                      files[i], r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+        memcpy(sha[i], r->str, 41);
+        freeReplyObject(r);
+        free(src);
+    }
+    /* the library loads the same scripts: a query through it, then they exist by sha */
+    carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
+    int64_t total;
+    long members;
+    ck_assert_int_eq(carrot_board_total(b, "lua", "ptd:all", &total, &members, errstr, sizeof(errstr)), 0);
+    carrot_board_entry_t e[1];
+    int n;
+    ck_assert_int_eq(carrot_board_range(b, "lua", "ptd:all", 0, 1, e, &n, errstr, sizeof(errstr)), 0);
+    redisReply *r = redisCommand(rc, "SCRIPT EXISTS %s %s", sha[0], sha[1]);
+    ck_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+    ck_assert_int_eq(r->element[0]->integer, 1);
+    ck_assert_int_eq(r->element[1]->integer, 1);
+    freeReplyObject(r);
+    carrot_board_destroy(b);
+    /* apply: a "now" that is no number fails where a board's expiry is compared with it
+     * (after the record's writes: Redis does not undo a failed script's writes, which is
+     * why the scorer must never retry such an error blindly) */
+    const char *apply_args[] = {"carrot:{lua}:", "t:0", "60", "soon", /* one event: */ "1", "e1",
+                                "A", "r1", "ann", "call", "v1", "1", "d:x", "5", "1", "base", "5",
+                                "", "", "0", "0", "0"};
+    broken_call_names_line(rc, files[0], sha[0], "exp > now", 22, apply_args);
+    /* query: a page start that is no number fails at the range read */
+    const char *query_args[] = {"range", "carrot:{lua}:lb:ptd:all", "first", "10"};
+    broken_call_names_line(rc, files[1], sha[1], "ZREVRANGE", 4, query_args);
+    redisFree(rc);
+}
+END_TEST
+
 int main(void) {
-    const TTest *tests[] = {order_replay_and_duplicates, caps_and_goals, queries, NULL};
+    const TTest *tests[] = {order_replay_and_duplicates, caps_and_goals, queries,
+                            scripts_are_the_lua_files, NULL};
     return carrot_test_run(carrot_test_suite("board", tests));
 }
