@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "timeutil.h"
+#include "version.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -294,7 +295,8 @@ void carrot_conf_print_help(const carrot_conf_t *conf, FILE *fp, const char *usa
                     "`kafka.statistics.interval.ms` |\n");
     else
         fprintf(fp, "  -X kafka.<key>=<value>       any librdkafka setting, passed unchanged\n"
-                    "  --config FILE                read settings from FILE first\n");
+                    "  --config FILE                read settings from FILE first\n"
+                    "  --version                    print the version and exit\n");
 }
 
 int carrot_conf_foreach_prefixed(const carrot_conf_t *conf, const char *prefix,
@@ -316,6 +318,12 @@ carrot_conf_t *carrot_conf_init_program(const char *ident, const carrot_conf_pro
     int npos = 0;
     carrot_log_set_ident(ident);
     *exit_codep = 2;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("%s %s\n", ident, carrot_version());
+            *exit_codep = 0;
+            return NULL;
+        }
     carrot_conf_t *conf = carrot_conf_new(props, dst, errstr, sizeof(errstr));
     if (!conf) {
         carrot_error("%s", errstr);

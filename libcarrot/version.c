@@ -1,0 +1,10 @@
+/* version.c: the version string every program prints for --version. */
+#include "version.h"
+
+#include "revision.h" /* generated at each build by libcarrot/revision.cmake */
+
+#ifndef CARROT_PROJECT_VERSION
+#error "CARROT_PROJECT_VERSION comes from CMake's project(VERSION)"
+#endif
+
+const char *carrot_version(void) { return CARROT_PROJECT_VERSION " (git " CARROT_REVISION ")"; }
