@@ -4,6 +4,8 @@
 #include "testutil.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -79,7 +81,58 @@ START_TEST(served_over_http) {
 }
 END_TEST
 
+/* Four threads update while the endpoint's thread renders: every scrape is a
+ * consistent set (the histogram's count equals its last bucket) and nothing
+ * is lost. Under ThreadSanitizer (tests/run.sh's TSAN phase) a data race fails it. */
+#define WRITERS 4
+#define UPDATES 20000
+static carrot_metric_t *hits, *latency;
+
+static void *writer(void *arg) {
+    (void)arg;
+    for (int i = 0; i < UPDATES; i++) {
+        carrot_metric_add(hits, 1);
+        carrot_metric_observe(latency, (i % 10) / 10.0);
+    }
+    return NULL;
+}
+
+static long long value_after(const char *body, const char *prefix) {
+    const char *p = strstr(body, prefix);
+    ck_assert_msg(p != NULL, "no \"%s\" in %s", prefix, body);
+    return strtoll(p + strlen(prefix), NULL, 10);
+}
+
+START_TEST(updates_while_served) {
+    static const double bounds[] = {0.25, 0.5};
+    char errstr[256], url[64], body[4096];
+    carrot_metrics_t *m = carrot_metrics_new();
+    hits = carrot_metrics_counter(m, "hits_total", "Hits.", NULL);
+    latency = carrot_metrics_histogram(m, "latency_seconds", "Latency.", bounds, 2);
+    int port = 0;
+    for (int p = 39800 + getpid() % 150; p < 39950 && !port; p++)
+        if (carrot_metrics_serve(m, "127.0.0.1", p, errstr, sizeof(errstr)) == 0) port = p;
+    ck_assert_int_ne(port, 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+    pthread_t t[WRITERS];
+    for (int i = 0; i < WRITERS; i++) ck_assert_int_eq(pthread_create(&t[i], NULL, writer, NULL), 0);
+    long long last = -1;
+    for (int k = 0; k < 20; k++) { /* scrapes during the updates */
+        ck_assert_int_eq(get(url, body), 200);
+        long long n = value_after(body, "latency_seconds_count ");
+        ck_assert_int_eq(value_after(body, "latency_seconds_bucket{le=\"+Inf\"} "), n);
+        ck_assert_int_ge(n, last); /* counts only grow */
+        last = n;
+    }
+    for (int i = 0; i < WRITERS; i++) pthread_join(t[i], NULL);
+    ck_assert_int_eq(get(url, body), 200);
+    ck_assert_int_eq(value_after(body, "\nhits_total "), WRITERS * UPDATES);
+    ck_assert_int_eq(value_after(body, "latency_seconds_count "), WRITERS * UPDATES);
+    carrot_metrics_destroy(m);
+}
+END_TEST
+
 int main(void) {
-    const TTest *tests[] = {exposition_format, served_over_http, NULL};
+    const TTest *tests[] = {exposition_format, served_over_http, updates_while_served, NULL};
     return carrot_test_run(carrot_test_suite("metrics", tests));
 }
