@@ -199,8 +199,11 @@ int carrot_conf_parse_args(carrot_conf_t *conf, int argc, char **argv, int *npos
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) break;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
-            strcmp(argv[i], "--help-markdown") == 0) {
-            carrot_conf_print_help(conf, stdout, usage, strcmp(argv[i], "--help-markdown") == 0);
+            strcmp(argv[i], "--help-markdown") == 0 || strcmp(argv[i], "--help-man") == 0) {
+            carrot_conf_print_help(conf, stdout, usage,
+                                   !strcmp(argv[i], "--help-markdown") ? CARROT_HELP_MARKDOWN
+                                   : !strcmp(argv[i], "--help-man")    ? CARROT_HELP_MAN
+                                                                       : CARROT_HELP_TEXT);
             return 1;
         }
         const char *path = NULL;
@@ -269,9 +272,65 @@ int carrot_conf_parse_args(carrot_conf_t *conf, int argc, char **argv, int *npos
     return 0;
 }
 
-void carrot_conf_print_help(const carrot_conf_t *conf, FILE *fp, const char *usage,
-                            int markdown) {
+/* Writes text for roff: backslashes escaped, and a line that would start
+ * with a control character ('.' or '\'') guarded. */
+static void roff(FILE *fp, const char *text, size_t len) {
+    int bol = 1;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (bol && (ch == '.' || ch == '\'')) fputs("\\&", fp);
+        if (ch == '\\') fputs("\\e", fp);
+        else if (ch == '-') fputs("\\-", fp);
+        else fputc(ch, fp);
+        bol = ch == '\n';
+    }
+}
+
+static void print_man(const carrot_conf_t *conf, FILE *fp, const char *usage) {
     static const char *types[] = {"string", "integer", "boolean"};
+    const char *synopsis = strncmp(usage, "usage: ", 7) == 0 ? usage + 7 : usage;
+    size_t namelen = strcspn(synopsis, " \n"), synlen = strcspn(synopsis, "\n");
+    const char *rest = synopsis[synlen] ? synopsis + synlen + 1 : "";
+    size_t desclen = strcspn(rest, "\n");
+    fputs(".TH \"", fp);
+    for (size_t i = 0; i < namelen; i++) fputc(toupper((unsigned char)synopsis[i]), fp);
+    fprintf(fp, "\" 1 \"\" \"carrot %s\" \"Carrot manual\"\n.SH NAME\n", carrot_version());
+    roff(fp, synopsis, namelen);
+    fputs(" \\- ", fp);
+    roff(fp, rest, desclen);
+    fputs("\n.SH SYNOPSIS\n", fp);
+    roff(fp, synopsis, synlen);
+    fputs("\n.SH DESCRIPTION\n", fp);
+    roff(fp, rest, strlen(rest));
+    fputs("\n.PP\nSettings come from their defaults, then \\fB\\-\\-config\\fR \\fIFILE\\fR "
+          "(\"name = value\" lines), then the environment (\\fBCARROT_\\fR\\fINAME\\fR), then "
+          "flags (\\fB\\-\\-name=value\\fR), each overriding the one before.\n.SH SETTINGS\n",
+          fp);
+    for (const carrot_conf_prop_t *p = conf->props; p->name; p++) {
+        fputs(".TP\n\\fB\\-\\-", fp);
+        roff(fp, p->name, strlen(p->name));
+        fprintf(fp, "\\fR \\fI%s\\fR", types[p->type]);
+        if (p->type == CARROT_CONF_INT) fprintf(fp, " (%lld..%lld)", p->min, p->max);
+        fputs("\ndefault: ", fp);
+        roff(fp, p->defval ? p->defval : "none", strlen(p->defval ? p->defval : "none"));
+        fputs("\n.br\n", fp);
+        roff(fp, p->desc, strlen(p->desc));
+        fputc('\n', fp);
+    }
+    fputs(".TP\n.B \\-X kafka.\\fIkey\\fR=\\fIvalue\\fR\nany librdkafka setting, passed unchanged\n"
+          ".TP\n.B \\-\\-version\nprint the version and exit\n"
+          ".SH SEE ALSO\nREADME.md in Carrot's source: the quickstart, the flow, operations.\n",
+          fp);
+}
+
+void carrot_conf_print_help(const carrot_conf_t *conf, FILE *fp, const char *usage,
+                            carrot_help_format_t format) {
+    static const char *types[] = {"string", "integer", "boolean"};
+    if (format == CARROT_HELP_MAN) {
+        print_man(conf, fp, usage);
+        return;
+    }
+    int markdown = format == CARROT_HELP_MARKDOWN;
     if (markdown) {
         fprintf(fp, "| setting | type | default | description |\n| --- | --- | --- | --- |\n");
     } else {

@@ -80,10 +80,15 @@ carrot_conf_t *carrot_conf_init_program(const char *ident, const carrot_conf_pro
                                         void *dst, int argc, char **argv, int *nposp,
                                         const char *usage, int *exit_codep);
 
-/* Prints the generated help: usage, then one line per key with its default
- * and range. markdown=1 prints the same as a Markdown table for the README. */
+/* How carrot_conf_print_help writes: --help, --help-markdown (the README's
+ * reference) and --help-man (the man page, roff, installed by cmake --install). */
+typedef enum { CARROT_HELP_TEXT, CARROT_HELP_MARKDOWN, CARROT_HELP_MAN } carrot_help_format_t;
+
+/* Prints the generated help: usage, then one entry per key with its default
+ * and range. For a man page, usage's first line ("usage: NAME ...") gives
+ * the name and synopsis, its second line the one-line description. */
 void carrot_conf_print_help(const carrot_conf_t *conf, FILE *fp, const char *usage,
-                            int markdown);
+                            carrot_help_format_t format);
 
 /* Calls cb for every collected key starting with prefix (prefix stripped).
  * Stops at and returns the first non-zero cb result. */

@@ -139,16 +139,23 @@ START_TEST(help_lists_every_setting) {
     char *buf = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&buf, &len);
-    carrot_conf_print_help(conf, fp, "usage: prog", 0);
+    carrot_conf_print_help(conf, fp, "usage: prog", CARROT_HELP_TEXT);
     fclose(fp);
     ck_assert_ptr_nonnull(strstr(buf, "--test-port"));
     ck_assert_ptr_nonnull(strstr(buf, "(1..1000) [default: 100]"));
     ck_assert_ptr_nonnull(strstr(buf, "--flag"));
     free(buf);
     fp = open_memstream(&buf, &len);
-    carrot_conf_print_help(conf, fp, "usage: prog", 1);
+    carrot_conf_print_help(conf, fp, "usage: prog", CARROT_HELP_MARKDOWN);
     fclose(fp);
     ck_assert_ptr_nonnull(strstr(buf, "| `test-port` | integer (1..1000) | 100 | a port |"));
+    free(buf);
+    fp = open_memstream(&buf, &len);
+    carrot_conf_print_help(conf, fp, "usage: prog [settings]\n.Does things\\now.", CARROT_HELP_MAN);
+    fclose(fp);
+    ck_assert_ptr_nonnull(strstr(buf, ".TH \"PROG\" 1 "));
+    ck_assert_ptr_nonnull(strstr(buf, ".SH NAME\nprog \\- \\&.Does things\\enow.\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "\\fB\\-\\-test\\-port\\fR \\fIinteger\\fR (1..1000)\ndefault: 100\n"));
     free(buf);
     carrot_conf_destroy(conf);
 }
