@@ -23,10 +23,9 @@
  *    allocations do not). Baseline: the plain consumer process above,
  *    sampled the same way over its run of the same length.
  *
- * The board key is being renamed from carrot:{P}:lb:ptd to
- * carrot:{P}:lb:ptd:all: the new key is watched when it exists, the old one
- * otherwise. A scorer that has --rules-topic gets a topic of the bench's
- * own, not the shared carrot.rules. Every topic and Redis key of the bench's
+ * The board watched is the program-to-date board, carrot:{P}:lb:ptd:all. The
+ * scorer gets a rules topic of the bench's own, not the shared carrot.rules.
+ * Every topic and Redis key of the bench's
  * program is removed at the end. Needs the services of deploy/services.sh.
  * Reports figures and ratios; asserts nothing about timing. */
 #include "activity.h"
@@ -505,24 +504,6 @@ static void create_topic(rd_kafka_t *rk, const char *topic, const char *cleanup_
         die(errstr);
 }
 
-/* 1 when carrot-scorer's --help names the setting. */
-static int scorer_has(const char *setting) {
-    char *argv[] = {CARROT_SCORER_BIN, "--help", NULL}, buf[4096], *text = NULL;
-    size_t len = 0;
-    ssize_t got;
-    int fd;
-    FILE *out = open_memstream(&text, &len);
-    if (!out) die("out of memory");
-    pid_t pid = spawn(argv, &fd);
-    while ((got = read(fd, buf, sizeof(buf))) > 0) fwrite(buf, 1, (size_t)got, out);
-    close(fd);
-    waitpid(pid, NULL, 0);
-    fclose(out);
-    int has = strstr(text, setting) != NULL;
-    free(text);
-    return has;
-}
-
 static void delete_topics(rd_kafka_t *rk, const char **topics, int n) {
     rd_kafka_DeleteTopic_t *del[8];
     for (int i = 0; i < n; i++) del[i] = rd_kafka_DeleteTopic_new(topics[i]);
@@ -588,10 +569,9 @@ int main(int argc, char **argv) {
     create_topic(p.rk, topic, NULL);
     create_topic(p.rk, awards, NULL);
     create_topic(p.rk, dlq, NULL);
-    /* A scorer that publishes its rules to a compacted topic and follows it
-     * gets one of the bench's own, not the shared carrot.rules. */
-    int rules_topic = scorer_has("--rules-topic");
-    if (rules_topic) create_topic(p.rk, rtopic, "compact");
+    /* the scorer publishes its rules to a compacted topic and follows it: one of
+     * the bench's own, not the shared carrot.rules */
+    create_topic(p.rk, rtopic, "compact");
     redisContext *rc = redis_connect(&cf);
 
     /* 1. carrot-scorer: warm up, then the steady run watched on the board */
@@ -603,30 +583,21 @@ int main(int argc, char **argv) {
                            "--awards-topic", awards, "--dlq-topic", dlq, "--group", program,
                            "--instance", program, "--rules", rules, "--redis-host", cf.redis_host,
                            "--redis-port", port, "--batch-size", bsize, "--batch-ms", bms,
-                           "--log-level", "warn", NULL, NULL, NULL};
-    if (rules_topic) { /* the two NULLs at the end */
-        size_t end = sizeof(scorer_argv) / sizeof(scorer_argv[0]) - 3;
-        scorer_argv[end] = "--rules-topic";
-        scorer_argv[end + 1] = rtopic;
-    }
+                           "--log-level", "warn", "--rules-topic", rtopic, NULL};
     int scorer_out;
     pid_t scorer = child = spawn(scorer_argv, &scorer_out);
-    char key_new[160], key_old[160];
-    snprintf(key_new, sizeof(key_new), "carrot:{%s}:lb:ptd:all", program);
-    snprintf(key_old, sizeof(key_old), "carrot:{%s}:lb:ptd", program);
+    char key[160];
+    snprintf(key, sizeof(key), "carrot:{%s}:lb:ptd:all", program);
     board_watch_t bw = {0};
     snprintf(msg, sizeof(msg), "%s-warmup-s", program);
     produce_call(&p, "warm-s", msg);
     int64_t deadline = now_us() + cf.ready_timeout * 1000000;
     while (!bw.key) {
-        long long on_new = zcard(rc, key_new), on_old = zcard(rc, key_old);
-        if (on_new < 0 || on_old < 0) die("Redis failed");
-        if (on_new > 0) {
-            bw.key = key_new;
-            bw.base = on_new;
-        } else if (on_old > 0) {
-            bw.key = key_old;
-            bw.base = on_old;
+        long long on = zcard(rc, key);
+        if (on < 0) die("Redis failed");
+        if (on > 0) {
+            bw.key = key;
+            bw.base = on;
         } else if (waitpid(scorer, NULL, WNOHANG) == scorer) {
             child = 0;
             die("carrot-scorer exited before its warm-up activity reached the board");
@@ -741,7 +712,7 @@ int main(int argc, char **argv) {
     drop_keys(rc, program);
     redisFree(rc);
     const char *topics[] = {topic, awards, dlq, rtopic};
-    delete_topics(p.rk, topics, rules_topic ? 4 : 3);
+    delete_topics(p.rk, topics, 4);
     rd_kafka_destroy(p.rk);
     carrot_codec_destroy(p.codec);
     run_free(&sr);
