@@ -16,6 +16,7 @@ struct carrot_board_s {
     int port, timeout_ms;
     redisContext *rc;
     char apply_sha[41], query_sha[41];
+    carrot_board_err_t failed; /* what the last failed command was: RETRY or FATAL */
 };
 
 void carrot_board_key(char *buf, size_t size, const char *program, const char *board) {
@@ -45,12 +46,28 @@ static void drop(carrot_board_t *b) {
     b->rc = NULL;
 }
 
+/* Redis errors that pass: a server loading or busy, a cluster moving or
+ * failing over, a replica promoted, memory full (keys may expire). Anything
+ * else (a script's runtime error, a wrong type) fails the same way again. */
+static int retriable(const char *err) {
+    static const char *const codes[] = {"NOSCRIPT", "LOADING",     "BUSY",     "TRYAGAIN",
+                                        "MOVED",    "ASK",         "CLUSTERDOWN", "MASTERDOWN",
+                                        "READONLY", "OOM",         NULL};
+    for (int i = 0; codes[i]; i++) {
+        size_t n = strlen(codes[i]);
+        if (strncmp(err, codes[i], n) == 0 && (err[n] == ' ' || err[n] == '\0')) return 1;
+    }
+    return 0;
+}
+
 static int load_script(carrot_board_t *b, const char *src, char sha[41], char *errstr,
                        size_t errstr_size) {
     redisReply *r = redisCommand(b->rc, "SCRIPT LOAD %s", src);
     if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
         snprintf(errstr, errstr_size, "could not load the leaderboard scripts into Redis: %s",
                  r && r->type == REDIS_REPLY_ERROR ? r->str : b->rc->errstr);
+        /* a script Redis refuses (it does not compile) is refused again */
+        if (r && (r->type != REDIS_REPLY_ERROR || !retriable(r->str))) b->failed = CARROT_BOARD_FATAL;
         if (r) freeReplyObject(r);
         return -1;
     }
@@ -78,9 +95,11 @@ static int connect_(carrot_board_t *b, char *errstr, size_t errstr_size) {
     return 0;
 }
 
-/* Runs argv; on a transport error drops the connection. Caller frees reply. */
+/* Runs argv; on a transport error drops the connection. Caller frees reply.
+ * NULL on failure, with b->failed saying whether to retry. */
 static redisReply *command(carrot_board_t *b, int argc, const char **argv, const size_t *lens,
                            char *errstr, size_t errstr_size) {
+    b->failed = CARROT_BOARD_RETRY;
     if (connect_(b, errstr, errstr_size)) return NULL;
     redisReply *r = redisCommandArgv(b->rc, argc, argv, lens);
     if (!r) {
@@ -89,7 +108,9 @@ static redisReply *command(carrot_board_t *b, int argc, const char **argv, const
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
+        /* a script's error names its line in apply.lua or query.lua ("user_script:N") */
         snprintf(errstr, errstr_size, "Redis error: %s", r->str);
+        if (!retriable(r->str)) b->failed = CARROT_BOARD_FATAL;
         if (strncmp(r->str, "NOSCRIPT", 8) == 0) drop(b); /* reloads on reconnect */
         freeReplyObject(r);
         return NULL;
@@ -153,6 +174,7 @@ static void args_free(args_t *a) {
 /* Runs the script sha with one key and the built arguments. */
 static redisReply *run(carrot_board_t *b, const char *sha, const char *key, args_t *a,
                        char *errstr, size_t errstr_size) {
+    b->failed = CARROT_BOARD_RETRY;
     if (a->oom) {
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
@@ -204,7 +226,7 @@ static void parse_lines(const char *s, carrot_board_result_t *res) {
     }
 }
 
-int carrot_board_apply(carrot_board_t *b, const char *program, const char *stream,
+carrot_board_err_t carrot_board_apply(carrot_board_t *b, const char *program, const char *stream,
                        const carrot_board_event_t *ev, size_t n, long long seen_ttl_s,
                        int64_t now_s, carrot_board_result_t *res, char *errstr,
                        size_t errstr_size) {
@@ -251,14 +273,15 @@ int carrot_board_apply(carrot_board_t *b, const char *program, const char *strea
             arg_i(&a, (long long)e->goals[j].expire_at);
         }
     }
-    int rc = -1;
+    carrot_board_err_t rc = CARROT_BOARD_FATAL;
     char wm[1024];
     snprintf(wm, sizeof(wm), "%swm:%s", prefix, stream);
     redisReply *r = run(b, b->apply_sha, wm, &a, errstr, errstr_size);
     args_free(&a);
-    if (!r) return -1;
+    if (!r) return b->failed;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 * n) {
-        snprintf(errstr, errstr_size, "unexpected reply from the leaderboard script");
+        snprintf(errstr, errstr_size, "unexpected reply from the leaderboard script (apply.lua):"
+                 " %zu elements for %zu events", r->type == REDIS_REPLY_ARRAY ? r->elements : 0, n);
     } else {
         for (size_t i = 0; i < n; i++) {
             redisReply **e = r->element + 6 * i;
@@ -269,13 +292,13 @@ int carrot_board_apply(carrot_board_t *b, const char *program, const char *strea
             snprintf(res[i].version, sizeof(res[i].version), "%s", rstr(e[4]));
             parse_lines(rstr(e[5]), &res[i]);
         }
-        rc = 0;
+        rc = CARROT_BOARD_OK;
     }
     freeReplyObject(r);
     return rc;
 }
 
-int carrot_board_set_meta(carrot_board_t *b, const char *program, const char *tz,
+carrot_board_err_t carrot_board_set_meta(carrot_board_t *b, const char *program, const char *tz,
                           const char *version, char *errstr, size_t errstr_size) {
     char key[512];
     snprintf(key, sizeof(key), "carrot:{%s}:meta", program);
@@ -283,12 +306,12 @@ int carrot_board_set_meta(carrot_board_t *b, const char *program, const char *tz
     size_t lens[6];
     for (int i = 0; i < 6; i++) lens[i] = strlen(argv[i]);
     redisReply *r = command(b, 6, argv, lens, errstr, errstr_size);
-    if (!r) return -1;
+    if (!r) return b->failed;
     freeReplyObject(r);
     return 0;
 }
 
-int carrot_board_get_meta(carrot_board_t *b, const char *program, char *tz, size_t tz_size,
+carrot_board_err_t carrot_board_get_meta(carrot_board_t *b, const char *program, char *tz, size_t tz_size,
                           char *version, size_t version_size, char *errstr, size_t errstr_size) {
     char key[512];
     snprintf(key, sizeof(key), "carrot:{%s}:meta", program);
@@ -296,7 +319,7 @@ int carrot_board_get_meta(carrot_board_t *b, const char *program, char *tz, size
     size_t lens[4];
     for (int i = 0; i < 4; i++) lens[i] = strlen(argv[i]);
     redisReply *r = command(b, 4, argv, lens, errstr, errstr_size);
-    if (!r) return -1;
+    if (!r) return b->failed;
     snprintf(tz, tz_size, "%s", r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? rstr(r->element[0]) : "");
     snprintf(version, version_size, "%s",
              r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? rstr(r->element[1]) : "");
@@ -310,11 +333,11 @@ static int query(carrot_board_t *b, const char *key, args_t *a, int max,
     *noutp = 0;
     redisReply *r = run(b, b->query_sha, key, a, errstr, errstr_size);
     args_free(a);
-    if (!r) return -1;
+    if (!r) return b->failed;
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 5) {
-        snprintf(errstr, errstr_size, "unexpected reply from the leaderboard query");
+        snprintf(errstr, errstr_size, "unexpected reply from the leaderboard query (query.lua)");
         freeReplyObject(r);
-        return -1;
+        return CARROT_BOARD_FATAL;
     }
     int n = 0;
     for (size_t i = 0; i + 4 < r->elements && n < max; i += 5, n++) {
@@ -329,7 +352,7 @@ static int query(carrot_board_t *b, const char *key, args_t *a, int max,
     return 0;
 }
 
-int carrot_board_range(carrot_board_t *b, const char *program, const char *board, long start,
+carrot_board_err_t carrot_board_range(carrot_board_t *b, const char *program, const char *board, long start,
                        int max, carrot_board_entry_t *out, int *noutp, char *errstr,
                        size_t errstr_size) {
     char key[512];
@@ -344,12 +367,12 @@ int carrot_board_range(carrot_board_t *b, const char *program, const char *board
     return query(b, key, &a, max, out, noutp, errstr, errstr_size);
 }
 
-int carrot_board_top(carrot_board_t *b, const char *program, const char *board, int n,
+carrot_board_err_t carrot_board_top(carrot_board_t *b, const char *program, const char *board, int n,
                      carrot_board_entry_t *out, int *noutp, char *errstr, size_t errstr_size) {
     return carrot_board_range(b, program, board, 0, n, out, noutp, errstr, errstr_size);
 }
 
-int carrot_board_around(carrot_board_t *b, const char *program, const char *board,
+carrot_board_err_t carrot_board_around(carrot_board_t *b, const char *program, const char *board,
                         const char *participant, int k, carrot_board_entry_t *out, int *noutp,
                         char *errstr, size_t errstr_size) {
     char key[512];
@@ -364,7 +387,7 @@ int carrot_board_around(carrot_board_t *b, const char *program, const char *boar
     return query(b, key, &a, 2 * k + 1, out, noutp, errstr, errstr_size);
 }
 
-int carrot_board_standing(carrot_board_t *b, const char *program, const char *participant,
+carrot_board_err_t carrot_board_standing(carrot_board_t *b, const char *program, const char *participant,
                           int max, carrot_board_entry_t *out, int *noutp, char *errstr,
                           size_t errstr_size) {
     char prefix[512], key[1024];
@@ -377,7 +400,7 @@ int carrot_board_standing(carrot_board_t *b, const char *program, const char *pa
     return query(b, key, &a, max, out, noutp, errstr, errstr_size);
 }
 
-int carrot_board_total(carrot_board_t *b, const char *program, const char *board, int64_t *totalp,
+carrot_board_err_t carrot_board_total(carrot_board_t *b, const char *program, const char *board, int64_t *totalp,
                        long *membersp, char *errstr, size_t errstr_size) {
     char key[512];
     carrot_board_key(key, sizeof(key), program, board);
@@ -385,7 +408,7 @@ int carrot_board_total(carrot_board_t *b, const char *program, const char *board
     size_t lens[5];
     for (int i = 0; i < 5; i++) lens[i] = strlen(argv[i]);
     redisReply *r = command(b, 5, argv, lens, errstr, errstr_size);
-    if (!r) return -1;
+    if (!r) return b->failed;
     int64_t total = 0;
     for (size_t i = 1; i < r->elements; i += 2) total += strtoll(r->element[i]->str, NULL, 10);
     *totalp = total;

@@ -34,12 +34,22 @@
  * descending participant id byte order (Redis's own order, so every query
  * and every page agree).
  *
- * Errors: functions return 0 or -1 with errstr; a -1 is retriable (the
- * connection is dropped and re-opened on the next call). */
+ * Errors: functions return a carrot_board_err_t with errstr: RETRY when
+ * Redis could not be reached or asked to come back (the connection is
+ * dropped and re-opened on the next call), FATAL when the same call would
+ * fail again: a script's runtime error (errstr names its line in apply.lua
+ * or query.lua, as "user_script:N"), a reply of the wrong shape, a wrong
+ * key type. A caller retries RETRY and stops on FATAL. */
 #ifndef CARROT_LEADERBOARD_H
 #define CARROT_LEADERBOARD_H
 
 #include <stddef.h>
+
+typedef enum {
+    CARROT_BOARD_OK = 0,
+    CARROT_BOARD_RETRY = -1, /* unreachable, loading, failing over, memory full: call again */
+    CARROT_BOARD_FATAL = -2  /* the same call fails again: stop */
+} carrot_board_err_t;
 #include <stdint.h>
 
 typedef struct carrot_board_s carrot_board_t;
@@ -117,16 +127,16 @@ typedef struct {
  * program, in offset order, and fills out[0..n). seen_ttl_s is the dedup
  * window in seconds; now_s the current Unix time (boards whose retention
  * has passed are not touched by reversals). */
-int carrot_board_apply(carrot_board_t *board, const char *program, const char *stream,
+carrot_board_err_t carrot_board_apply(carrot_board_t *board, const char *program, const char *stream,
                        const carrot_board_event_t *events, size_t n, long long seen_ttl_s,
                        int64_t now_s, carrot_board_result_t *out, char *errstr,
                        size_t errstr_size);
 
 /* Records the program's time zone and rules version for readers. */
-int carrot_board_set_meta(carrot_board_t *board, const char *program, const char *timezone,
+carrot_board_err_t carrot_board_set_meta(carrot_board_t *board, const char *program, const char *timezone,
                           const char *version, char *errstr, size_t errstr_size);
 /* Reads them; tz and version get "" when unset. */
-int carrot_board_get_meta(carrot_board_t *board, const char *program, char *tz, size_t tz_size,
+carrot_board_err_t carrot_board_get_meta(carrot_board_t *board, const char *program, char *tz, size_t tz_size,
                           char *version, size_t version_size, char *errstr, size_t errstr_size);
 
 typedef struct {
@@ -138,24 +148,24 @@ typedef struct {
 } carrot_board_entry_t;
 
 /* Entries start..start+max-1 (0-based positions) of a board. */
-int carrot_board_range(carrot_board_t *board, const char *program, const char *board_name,
+carrot_board_err_t carrot_board_range(carrot_board_t *board, const char *program, const char *board_name,
                        long start, int max, carrot_board_entry_t *out, int *noutp, char *errstr,
                        size_t errstr_size);
 /* The top n. */
-int carrot_board_top(carrot_board_t *board, const char *program, const char *board_name, int n,
+carrot_board_err_t carrot_board_top(carrot_board_t *board, const char *program, const char *board_name, int n,
                      carrot_board_entry_t *out, int *noutp, char *errstr, size_t errstr_size);
 /* The participant and up to k entries either side (out holds 2k+1); *noutp
  * is 0 when the participant is not on the board. */
-int carrot_board_around(carrot_board_t *board, const char *program, const char *board_name,
+carrot_board_err_t carrot_board_around(carrot_board_t *board, const char *program, const char *board_name,
                         const char *participant, int k, carrot_board_entry_t *out, int *noutp,
                         char *errstr, size_t errstr_size);
 /* A participant's points and rank on every board they are on (at most max). */
-int carrot_board_standing(carrot_board_t *board, const char *program, const char *participant,
+carrot_board_err_t carrot_board_standing(carrot_board_t *board, const char *program, const char *participant,
                           int max, carrot_board_entry_t *out, int *noutp, char *errstr,
                           size_t errstr_size);
 
 /* Sum of all points on a board, and the number of members. */
-int carrot_board_total(carrot_board_t *board, const char *program, const char *board_name,
+carrot_board_err_t carrot_board_total(carrot_board_t *board, const char *program, const char *board_name,
                        int64_t *totalp, long *membersp, char *errstr, size_t errstr_size);
 
 #endif

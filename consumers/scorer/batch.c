@@ -251,8 +251,16 @@ static int apply_board(scorer_t *s, arena_t *ar, pending_t *pend, size_t npend, 
         char stream[300], errstr[512];
         snprintf(stream, sizeof(stream), "%s:%d", s->cf->topic, (int)pend[i].partition);
         int backoff_ms = 100;
-        while (carrot_board_apply(s->board, program, stream, ev, k, s->cf->seen_ttl, now / 1000,
-                                  res, errstr, sizeof(errstr)) != 0) {
+        carrot_board_err_t berr;
+        while ((berr = carrot_board_apply(s->board, program, stream, ev, k, s->cf->seen_ttl,
+                                          now / 1000, res, errstr, sizeof(errstr))) != CARROT_BOARD_OK) {
+            if (berr == CARROT_BOARD_FATAL) {
+                /* the same batch would fail the same way; and a script that failed half way
+                 * has left its writes (Redis does not undo them): stop, and let a person look */
+                carrot_error("%s: stopping; nothing of this batch was committed to Kafka", errstr);
+                rc = -2;
+                goto out;
+            }
             if (*s->stop) {
                 rc = -1;
                 goto out;

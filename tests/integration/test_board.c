@@ -11,9 +11,12 @@
 #include "timeutil.h"
 
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 /* A participant's points on a board; not on it counts as 0 (a batch that
  * awards and takes back the same points leaves no entry). */
@@ -377,8 +380,84 @@ START_TEST(scripts_are_the_lua_files) {
 }
 END_TEST
 
+/* The error contract: Redis out of reach is RETRY; a script's runtime error is
+ * FATAL, naming its line in apply.lua; and the scorer stops on it (exit 1)
+ * instead of retrying the batch for ever. */
+START_TEST(script_errors_are_fatal) {
+    char program[48], errstr[512], key[160];
+    it_unique(program, sizeof(program), "bf");
+    int64_t now = carrot_time_now_ms() / 1000;
+    expire[0] = 0;
+    expire[1] = expire[2] = now + 3600;
+    carrot_board_line_t l[1];
+    carrot_board_event_t ev[] = {award(&l[0], 1, "f1", "ann", 5, "crm:f1")};
+    carrot_board_result_t res[1];
+    carrot_board_t *gone = carrot_board_new("127.0.0.1", 1, 500); /* nothing listens on port 1 */
+    ck_assert_int_eq(carrot_board_apply(gone, program, "t:0", ev, 1, 3600, now, res, errstr,
+                                        sizeof(errstr)), CARROT_BOARD_RETRY);
+    carrot_board_destroy(gone);
+    /* a board key of the wrong type: ZINCRBY fails inside the script */
+    redisContext *rc = it_redis();
+    snprintf(key, sizeof(key), "carrot:{%s}:lb:ptd:all", program);
+    freeReplyObject(redisCommand(rc, "SET %s not-a-board", key));
+    carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
+    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", ev, 1, 3600, now, res, errstr,
+                                        sizeof(errstr)), CARROT_BOARD_FATAL);
+    ck_assert_msg(strstr(errstr, "WRONGTYPE") && strstr(errstr, "user_script:"), "%s", errstr);
+    carrot_board_destroy(b);
+
+    /* the scorer on such a program: it must stop, not retry for ever */
+    char act[96], dlq[96], awards[96], group[96], rules_text[256], feed_text[512], at[40];
+    snprintf(act, sizeof(act), "%s.activities", program);
+    snprintf(dlq, sizeof(dlq), "%s.dlq", program);
+    snprintf(awards, sizeof(awards), "%s.awards", program);
+    snprintf(group, sizeof(group), "%s.scorer", program);
+    it_create_topic(act, 1, NULL);
+    it_create_topic(dlq, 1, NULL);
+    it_create_topic(awards, 1, NULL);
+    snprintf(rules_text, sizeof(rules_text), "{\"program\":\"%s\",\"version\":\"v1\","
+             "\"points\":{\"call\":5}}", program);
+    it_time_ago(at, sizeof(at), 3600000);
+    /* (another event id: the failed script above had already marked f1 seen before
+     * ZINCRBY failed, as Redis keeps a failed script's earlier writes) */
+    snprintf(feed_text, sizeof(feed_text), "{\"event_id\":\"f2\",\"program_id\":\"%s\","
+             "\"participant_id\":\"ann\",\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n",
+             program, at);
+    char *rules = it_write_temp(rules_text), *feed = it_write_temp(feed_text);
+    char *ingest[] = {CARROT_INGEST, "--input", feed, "--topic", act, "--dlq-topic", dlq, NULL};
+    ck_assert_int_eq(it_run(ingest, NULL), 0);
+    char rtopic[96];
+    snprintf(rtopic, sizeof(rtopic), "%s.rules", program);
+    char *scorer[] = {CARROT_SCORER, "--topic", act, "--dlq-topic", dlq, "--awards-topic", awards,
+                      "--group", group, "--instance", program, "--rules", rules, "--rules-topic",
+                      rtopic, "--until-drained", NULL};
+    pid_t pid = it_spawn(scorer);
+    int status = 0;
+    pid_t got = 0;
+    for (int i = 0; i < 1200 && (got = waitpid(pid, &status, WNOHANG)) == 0; i++) usleep(100000);
+    if (got == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_abort_msg("the scorer went on retrying a script error for two minutes");
+    }
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "the scorer exited with %d",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    /* nothing was produced for the batch, and its offset is not committed */
+    it_msg_t *msgs;
+    size_t n = it_consume_all(awards, &msgs);
+    ck_assert_uint_eq(n, 0);
+    it_msgs_free(msgs, n);
+    ck_assert_int_eq(it_committed_sum(group, act), 0);
+    unlink(rules);
+    unlink(feed);
+    free(rules);
+    free(feed);
+    redisFree(rc);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {order_replay_and_duplicates, caps_and_goals, queries,
-                            scripts_are_the_lua_files, NULL};
+                            scripts_are_the_lua_files, script_errors_are_fatal, NULL};
     return carrot_test_run(carrot_test_suite("board", tests));
 }
