@@ -145,6 +145,48 @@ static char *trim(char *s) {
     return s;
 }
 
+/* A config file's value, in place: "quoted" (\\" and \\\\ escaped, a
+ * "# comment" may follow), or bare. A '#' in a bare value is refused, not
+ * taken for a comment: "secret = ab#cd" cut to "ab" would fail far from
+ * here, or not at all. NULL with *why when the value is malformed. */
+static char *unquote(char *v, const char **why) {
+    if (*v != '"') {
+        if (strchr(v, '#')) {
+            *why = "a '#' in a value: quote the value (\"...\") to keep it, or put the comment "
+                   "on a line of its own";
+            return NULL;
+        }
+        if (strchr(v, '"')) {
+            *why = "a '\"' inside a bare value: quote the whole value and escape it as \\\"";
+            return NULL;
+        }
+        return v;
+    }
+    char *out = v, *p = v + 1;
+    for (; *p && *p != '"'; p++) {
+        if (*p == '\\') {
+            p++;
+            if (*p != '"' && *p != '\\') {
+                *why = "in a quoted value only \\\" and \\\\ are escapes";
+                return NULL;
+            }
+        }
+        *out++ = *p;
+    }
+    if (*p != '"') {
+        *why = "the quoted value has no closing '\"'";
+        return NULL;
+    }
+    p++;
+    while (isspace((unsigned char)*p)) p++;
+    if (*p && *p != '#') {
+        *why = "text after the closing '\"' (only a \"# comment\" may follow)";
+        return NULL;
+    }
+    *out = '\0';
+    return v;
+}
+
 int carrot_conf_load_file(carrot_conf_t *conf, const char *path, char *errstr,
                           size_t errstr_size) {
     FILE *fp = fopen(path, "r");
@@ -157,10 +199,15 @@ int carrot_conf_load_file(carrot_conf_t *conf, const char *path, char *errstr,
     int lineno = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof(line), fp)) {
         lineno++;
-        char *hash = strchr(line, '#');
-        if (hash) *hash = '\0';
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n' && !feof(fp)) {
+            snprintf(errstr, errstr_size, "%s:%d: line longer than %zu bytes", path, lineno,
+                     sizeof(line) - 2);
+            rc = -1;
+            break;
+        }
         char *s = trim(line);
-        if (!*s) continue;
+        if (!*s || *s == '#') continue; /* blank, or a comment line */
         char *eq = strchr(s, '=');
         if (!eq) {
             snprintf(errstr, errstr_size, "%s:%d: expected \"key = value\"", path, lineno);
@@ -168,7 +215,12 @@ int carrot_conf_load_file(carrot_conf_t *conf, const char *path, char *errstr,
             break;
         }
         *eq = '\0';
-        if (carrot_conf_set(conf, trim(s), trim(eq + 1), err, sizeof(err)) != 0) {
+        const char *why = NULL;
+        char *value = unquote(trim(eq + 1), &why);
+        if (!value) {
+            snprintf(errstr, errstr_size, "%s:%d: %s", path, lineno, why);
+            rc = -1;
+        } else if (carrot_conf_set(conf, trim(s), value, err, sizeof(err)) != 0) {
             snprintf(errstr, errstr_size, "%s:%d: %s", path, lineno, err);
             rc = -1;
         }

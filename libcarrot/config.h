@@ -54,7 +54,10 @@ void carrot_conf_destroy(carrot_conf_t *conf);
 int carrot_conf_set(carrot_conf_t *conf, const char *name, const char *value, char *errstr,
                     size_t errstr_size);
 
-/* Reads "key = value" lines ('#' starts a comment). Errors name the file and line. */
+/* Reads "key = value" lines. A line whose first non-blank is '#' is a
+ * comment. A value is bare (to the end of the line, trimmed; it may hold no
+ * '#' or '"') or "quoted" (\" and \\ escaped; a "# comment" may follow
+ * it). Errors name the file and line. */
 int carrot_conf_load_file(carrot_conf_t *conf, const char *path, char *errstr,
                           size_t errstr_size);
 

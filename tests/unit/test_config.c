@@ -113,6 +113,45 @@ START_TEST(file_errors_name_the_line) {
 }
 END_TEST
 
+/* Writes text to a new temporary file; the path is in path (26 bytes). */
+static void conf_file(char *path, const char *text) {
+    strcpy(path, "/tmp/carrot-test-conf-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *fp = fdopen(fd, "w");
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* A value with '#' or quotes in it is kept whole when quoted, refused when bare. */
+START_TEST(file_values_quoting) {
+    char path[32];
+    tconf_t c;
+    carrot_conf_t *conf = carrot_conf_new(props, &c, errstr, sizeof(errstr));
+    conf_file(path, "  # a comment line\nname = \"de#mo \\\"x\\\" \\\\\"   # trailing comment\n"
+                    "test-port = 300\n");
+    ck_assert_int_eq(carrot_conf_load_file(conf, path, errstr, sizeof(errstr)), 0);
+    ck_assert_str_eq(c.name, "de#mo \"x\" \\");
+    ck_assert_int_eq(c.port, 300);
+    unlink(path);
+    static const struct {
+        const char *text, *error;
+    } bad[] = {{"name = de#mo\n", ":1: a '#' in a value"},
+               {"name = x # comment\n", ":1: a '#' in a value"},
+               {"\nname = \"open\n", ":2: the quoted value has no closing"},
+               {"name = \"a\" b\n", ":1: text after the closing"},
+               {"name = \"a\\nb\"\n", ":1: in a quoted value only"},
+               {"name = a\"b\n", ":1: a '\"' inside a bare value"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        conf_file(path, bad[i].text);
+        ck_assert_int_eq(carrot_conf_load_file(conf, path, errstr, sizeof(errstr)), -1);
+        ck_assert_msg(strstr(errstr, bad[i].error), "\"%s\": %s", bad[i].text, errstr);
+        unlink(path);
+    }
+    carrot_conf_destroy(conf);
+}
+END_TEST
+
 START_TEST(bad_flags_are_errors) {
     tconf_t c;
     carrot_conf_t *conf = carrot_conf_new(props, &c, errstr, sizeof(errstr));
@@ -164,6 +203,6 @@ END_TEST
 int main(void) {
     const TTest *tests[] = {defaults_apply, set_checks_types_and_ranges, precedence_file_env_flags,
                             file_errors_name_the_line, bad_flags_are_errors,
-                            help_lists_every_setting, NULL};
+                            help_lists_every_setting, file_values_quoting, NULL};
     return carrot_test_run(carrot_test_suite("config", tests));
 }
