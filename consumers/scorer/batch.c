@@ -261,6 +261,7 @@ static int apply_board(scorer_t *s, arena_t *ar, pending_t *pend, size_t npend, 
                 rc = -2;
                 goto out;
             }
+            carrot_metric_set(s->m_redis_up, 0);
             if (*s->stop) {
                 rc = -1;
                 goto out;
@@ -270,6 +271,7 @@ static int apply_board(scorer_t *s, arena_t *ar, pending_t *pend, size_t npend, 
             nanosleep(&ts, NULL);
             if (backoff_ms < 5000) backoff_ms *= 2;
         }
+        carrot_metric_set(s->m_redis_up, 1);
         for (size_t m = 0; m < k; m++) {
             results[idx[m]] = res[m];
             pend[idx[m]].res = &results[idx[m]];

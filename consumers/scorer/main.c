@@ -175,8 +175,13 @@ static int make_metrics(scorer_t *s, char *errstr, size_t errstr_size) {
     s->m_rules_info = carrot_metrics_gauge(m, "carrot_scorer_rules_info",
                                            "The rules in force (program, version).", NULL);
     carrot_metric_set(s->m_rules_info, 1);
-    s->m_last_commit = carrot_metrics_gauge(m, "carrot_scorer_last_commit_timestamp_seconds",
-                                            "When the last transaction committed (Unix time).", NULL);
+    s->m_last_commit = carrot_metrics_gauge(
+        m, "carrot_scorer_last_commit_timestamp_seconds",
+        "When the last transaction committed, or the scorer started (Unix time).", NULL);
+    /* from the start, so "time() - x" measures staleness on an idle scorer too */
+    carrot_metric_set(s->m_last_commit, (double)carrot_time_now_ms() / 1000.0);
+    s->m_redis_up = carrot_metrics_gauge(m, "carrot_scorer_redis_up",
+                                         "1 when the last call to Redis succeeded, else 0.", NULL);
     s->m_lag = carrot_metrics_histogram(m, "carrot_scorer_produce_to_commit_seconds",
                                         "From an activity's Kafka timestamp to its batch's commit.",
                                         lag_bounds, (int)(sizeof(lag_bounds) / sizeof(lag_bounds[0])));
@@ -293,6 +298,7 @@ int main(int argc, char **argv) {
 
     exit_code = 0;
     int64_t first_ms = 0, last_ms = 0; /* first message seen, last batch committed */
+    int64_t redis_warned_ms = 0;        /* when "cannot reach Redis" was last said */
     long abort_backoff_ms = 0;
     while (!stop) {
         if (reload) {
@@ -300,15 +306,36 @@ int main(int argc, char **argv) {
             reload_file(&s, conf);
         }
         if (s.feed) follow_topic(&s, 0, 0);
-        if (s.meta_dirty &&
-            carrot_board_set_meta(s.board, carrot_rules_program(s.rules),
-                                  carrot_rules_timezone(s.rules), carrot_rules_version(s.rules),
-                                  errstr, sizeof(errstr)) == 0)
-            s.meta_dirty = 0;
+        if (s.meta_dirty) { /* also the first call to Redis: say at once when it is out of reach */
+            if (carrot_board_set_meta(s.board, carrot_rules_program(s.rules),
+                                      carrot_rules_timezone(s.rules), carrot_rules_version(s.rules),
+                                      errstr, sizeof(errstr)) == 0) {
+                if (redis_warned_ms) carrot_info("Redis at %s:%lld is reachable", cf.redis_host,
+                                                 cf.redis_port);
+                s.meta_dirty = 0;
+                redis_warned_ms = 0;
+                carrot_metric_set(s.m_redis_up, 1);
+            } else {
+                int64_t now_ms = carrot_time_mono_ms();
+                if (!redis_warned_ms || now_ms - redis_warned_ms >= 10000) {
+                    carrot_warn("cannot reach Redis at %s:%lld (%s): no board can be written; "
+                                "retrying", cf.redis_host, cf.redis_port, errstr);
+                    redis_warned_ms = now_ms;
+                }
+                carrot_metric_set(s.m_redis_up, 0);
+            }
+        }
         size_t n = carrot_kafka_collect(s.consumer, msgs, (size_t)cf.batch_size, (int)cf.batch_ms,
                                         s.drain, &s.rebalanced, &stop);
         if (n == 0) {
-            if (cf.until_drained && carrot_drain_done(s.drain)) break;
+            if (cf.until_drained && carrot_drain_done(s.drain)) {
+                if (s.meta_dirty) { /* drained, yet never wrote a board: not a success */
+                    carrot_error("drained, but Redis at %s:%lld could not be reached",
+                                 cf.redis_host, cf.redis_port);
+                    exit_code = 1;
+                }
+                break;
+            }
             continue;
         }
         if (!first_ms) first_ms = carrot_time_mono_ms();

@@ -41,7 +41,7 @@ typedef struct scorer_s {
     carrot_metrics_t *metrics;
     carrot_metric_t *m_consumed, *m_scored, *m_awards, *m_points, *m_duplicates, *m_unscored;
     carrot_metric_t *m_other, *m_dead, *m_batches, *m_aborted, *m_switches, *m_rules_info;
-    carrot_metric_t *m_lag, *m_batch_seconds, *m_last_commit;
+    carrot_metric_t *m_lag, *m_batch_seconds, *m_last_commit, *m_redis_up;
 } scorer_t;
 
 /* Scores msgs[0..n) in one Kafka transaction: dead letters, Redis increments

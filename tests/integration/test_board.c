@@ -456,8 +456,40 @@ START_TEST(script_errors_are_fatal) {
 }
 END_TEST
 
+/* A scorer whose Redis is out of reach says so at WARN, and a drained run
+ * that never reached it exits 1 (it used to log INFO lines and exit 0). */
+START_TEST(unreachable_redis_is_loud) {
+    char program[48], act[96], dlq[96], awards[96], group[96], rtopic[96], rules_text[256];
+    it_unique(program, sizeof(program), "bu");
+    snprintf(act, sizeof(act), "%s.activities", program);
+    snprintf(dlq, sizeof(dlq), "%s.dlq", program);
+    snprintf(awards, sizeof(awards), "%s.awards", program);
+    snprintf(group, sizeof(group), "%s.scorer", program);
+    snprintf(rtopic, sizeof(rtopic), "%s.rules", program);
+    it_create_topic(act, 1, NULL);
+    it_create_topic(dlq, 1, NULL);
+    it_create_topic(awards, 1, NULL);
+    snprintf(rules_text, sizeof(rules_text), "{\"program\":\"%s\",\"version\":\"v1\","
+             "\"points\":{\"call\":5}}", program);
+    char *rules = it_write_temp(rules_text), *out;
+    /* stderr into the captured output: the log lines are what this test is about */
+    char *argv[] = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", CARROT_SCORER, "--topic", act,
+                    "--dlq-topic", dlq, "--awards-topic", awards, "--group", group, "--instance",
+                    program, "--rules", rules, "--rules-topic", rtopic, "--redis-port", "1",
+                    "--until-drained", NULL};
+    ck_assert_int_eq(it_run(argv, &out), 1);
+    ck_assert_msg(strstr(out, "WARN: cannot reach Redis at 127.0.0.1:1") &&
+                      strstr(out, "ERROR: drained, but Redis at 127.0.0.1:1 could not be reached"),
+                  "%s", out);
+    free(out);
+    unlink(rules);
+    free(rules);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {order_replay_and_duplicates, caps_and_goals, queries,
-                            scripts_are_the_lua_files, script_errors_are_fatal, NULL};
+                            scripts_are_the_lua_files, script_errors_are_fatal,
+                            unreachable_redis_is_loud, NULL};
     return carrot_test_run(carrot_test_suite("board", tests));
 }

@@ -556,6 +556,11 @@ START_TEST(hot_switch) {
                       strstr(metrics, "# TYPE carrot_scorer_produce_to_commit_seconds histogram") &&
                       strstr(metrics, "carrot_scorer_batches_total "),
                   "%s", metrics);
+    /* Redis is up, and the last commit time is a real time (it starts at the start, not 0) */
+    ck_assert_msg(strstr(metrics, "\ncarrot_scorer_redis_up 1\n"), "%s", metrics);
+    const char *lc = strstr(metrics, "\ncarrot_scorer_last_commit_timestamp_seconds ");
+    ck_assert_ptr_nonnull(lc);
+    ck_assert_double_gt(strtod(lc + 45, NULL), 1.7e9);
     free(metrics);
     /* a scorer started now with the old file follows the topic, not its file */
     for (int i = 0; i < 2; i++) {
