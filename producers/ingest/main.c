@@ -4,7 +4,9 @@
  * them to the activities topic keyed by participant id with the idempotent
  * producer. A record that fails goes to the dead-letter topic with its
  * reason and its original bytes; the good records still go through. It exits
- * once every message is acknowledged, and reports the counts. */
+ * once every message is acknowledged, and reports the counts. Exit codes: 0
+ * done, 1 a record could not be delivered or the input not read, 2 bad
+ * settings, 3 stopped by SIGTERM or SIGINT (what was read is delivered). */
 #include "activity.h"
 #include "activity_json.h"
 #include "adapter.h"
@@ -18,10 +20,18 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* SIGTERM or SIGINT: stop reading, deliver what was read, report, exit 3. */
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) {
+    (void)sig;
+    stop = 1;
+}
 
 typedef struct {
     char *brokers, *topic, *dlq_topic, *input, *program, *source, *log_level, *format, *mapping,
@@ -62,7 +72,9 @@ static const carrot_conf_prop_t props[] = {
 
 static const char usage[] =
     "usage: carrot-ingest [settings] [--format F] [--input FILE]\n"
-    "Produces CRM activities from a CRM feed to Kafka; bad records go to the dead-letter topic.";
+    "Produces CRM activities from a CRM feed to Kafka; bad records go to the dead-letter topic.\n"
+    "Exits 0 when done, 1 when a record could not be delivered, 2 on bad settings, 3 when\n"
+    "stopped by SIGTERM or SIGINT (every record read by then is delivered and counted).";
 
 typedef struct {
     long long lines, blank, valid, invalid, skipped;
@@ -213,7 +225,7 @@ static int read_json_lines(ingest_t *in, FILE *fp) {
     size_t cap = 0;
     ssize_t len;
     int fatal = 0;
-    while (!fatal && (len = getline(&line, &cap, fp)) >= 0) {
+    while (!fatal && !stop && (len = getline(&line, &cap, fp)) >= 0) {
         in->counts.lines++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
         if (len == 0) {
@@ -248,7 +260,7 @@ static int read_csv(ingest_t *in, FILE *fp) {
     long line;
     json_t *header = json_array();
     int fatal = 0, n;
-    while (!fatal && csv && (n = carrot_csv_next(csv, &fields, &line, &raw, &rawlen, errstr,
+    while (!fatal && !stop && csv && (n = carrot_csv_next(csv, &fields, &line, &raw, &rawlen, errstr,
                                                  sizeof(errstr))) != 0) {
         in->counts.lines++;
         if (n == 1 && !fields[0][0]) {
@@ -364,8 +376,13 @@ int main(int argc, char **argv) {
     }
     in.defaults = (carrot_activity_json_defaults_t){cf.program, cf.source};
 
+    /* no SA_RESTART: a read blocked on a pipe or terminal returns, and the loop sees stop */
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     int fatal = in.format == F_SALESFORCE_CSV ? read_csv(&in, fp) : read_json_lines(&in, fp);
-    if (ferror(fp)) {
+    if (ferror(fp) && !(stop && errno == EINTR)) {
         carrot_error("could not read input \"%s\": %s", cf.input, strerror(errno));
         fatal = 1;
     }
@@ -373,13 +390,16 @@ int main(int argc, char **argv) {
     while (rd_kafka_outq_len(in.rk) > 0) rd_kafka_flush(in.rk, 1000);
     counts_t *c = &in.counts;
     printf("{\"lines\":%lld,\"blank\":%lld,\"valid\":%lld,\"invalid\":%lld,\"skipped\":%lld,"
-           "\"delivered\":%lld,\"dead_lettered\":%lld,\"failed\":%lld}\n",
+           "\"delivered\":%lld,\"dead_lettered\":%lld,\"failed\":%lld,\"interrupted\":%s}\n",
            c->lines, c->blank, c->valid, c->invalid, c->skipped, c->delivered, c->dlq_delivered,
-           c->failed);
+           c->failed, stop ? "true" : "false");
+    if (stop)
+        carrot_warn("stopped by a signal after %lld records: every record read was delivered; "
+                    "feed the rest again (event ids make a repeat harmless)", c->lines);
     carrot_info("read %lld records: %lld activities delivered, %lld records to %s, %lld skipped "
                 "(not activities), %lld failed",
                 c->lines, c->delivered, c->dlq_delivered, cf.dlq_topic, c->skipped, c->failed);
-    exit_code = fatal || c->failed ? 1 : 0;
+    exit_code = fatal || c->failed ? 1 : stop ? 3 : 0;
 out:
     if (kconf) rd_kafka_conf_destroy(kconf);
     carrot_codec_destroy(in.codec);

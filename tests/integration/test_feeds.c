@@ -6,9 +6,12 @@
 #include "ittools.h"
 #include "testutil.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static long long count(const char *json, const char *key) {
@@ -137,8 +140,63 @@ START_TEST(mapped_json) {
 }
 END_TEST
 
+/* SIGTERM while ingest waits on a pipe: it stops reading, delivers every
+ * record it read, prints its counts and exits 3 (it used to die with none). */
+START_TEST(sigterm_delivers_what_was_read) {
+    char program[48], topic[96], dlq[96], fifo[64], outpath[64], at[40];
+    it_unique(program, sizeof(program), "fs");
+    snprintf(topic, sizeof(topic), "%s.activities", program);
+    snprintf(dlq, sizeof(dlq), "%s.dlq", program);
+    it_create_topic(topic, 1, NULL);
+    it_create_topic(dlq, 1, NULL);
+    snprintf(fifo, sizeof(fifo), "/tmp/carrot-it-fifo-%d", (int)getpid());
+    snprintf(outpath, sizeof(outpath), "/tmp/carrot-it-out-%d", (int)getpid());
+    unlink(fifo);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    char *argv[] = {"/bin/sh", "-c", "exec \"$0\" \"$@\" > \"$CARROT_IT_OUT\"", CARROT_INGEST,
+                    "--input", fifo, "--topic", topic, "--dlq-topic", dlq, NULL};
+    setenv("CARROT_IT_OUT", outpath, 1);
+    pid_t pid = it_spawn(argv);
+    FILE *w = fopen(fifo, "w"); /* opens once ingest has it open for reading */
+    ck_assert_ptr_nonnull(w);
+    it_time_ago(at, sizeof(at), 3600000);
+    for (int i = 0; i < 100; i++)
+        fprintf(w, "{\"event_id\":\"s%d\",\"program_id\":\"%s\",\"participant_id\":\"p%d\","
+                   "\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n", i, program, i % 7, at);
+    fflush(w);
+    /* the lines are in; the pipe stays open, as a CRM export still running would */
+    it_msg_t *msgs;
+    size_t n = 0;
+    for (int tries = 0; tries < 300 && n < 100; tries++) {
+        n = it_consume_all(topic, &msgs);
+        it_msgs_free(msgs, n);
+        if (n < 100) usleep(100000);
+    }
+    ck_assert_uint_eq(n, 100);
+    kill(pid, SIGTERM);
+    int status;
+    waitpid(pid, &status, 0);
+    fclose(w);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 3, "ingest ended with %d",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status));
+    FILE *r = fopen(outpath, "r");
+    ck_assert_ptr_nonnull(r);
+    char line[512] = "";
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), r));
+    fclose(r);
+    ck_assert_int_eq(count(line, "lines"), 100);
+    ck_assert_int_eq(count(line, "delivered"), 100);
+    ck_assert_ptr_nonnull(strstr(line, "\"interrupted\":true"));
+    n = it_consume_all(topic, &msgs);
+    it_msgs_free(msgs, n);
+    ck_assert_uint_eq(n, 100); /* nothing lost, nothing twice */
+    unlink(fifo);
+    unlink(outpath);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {salesforce_rest_json, salesforce_csv_export, salesforce_cdc, mapped_json,
-                            NULL};
+                            sigterm_delivers_what_was_read, NULL};
     return carrot_test_run(carrot_test_suite("feeds", tests));
 }

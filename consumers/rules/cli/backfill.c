@@ -22,11 +22,20 @@
 #include "log.h"
 #include "timeutil.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CHUNK 200
+
+/* SIGTERM or SIGINT: finish the chunk in flight, report, exit 3; the same
+ * --id again books the rest and nothing twice. */
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) {
+    (void)sig;
+    stop = 1;
+}
 
 /* (event id, rule) -> points awarded, as a sorted array for bsearch. */
 typedef struct {
@@ -252,6 +261,10 @@ int backfill_run(const carrot_conf_t *conf, const rules_conf_t *cf, const carrot
     adj_t *adj = NULL;
     long ngiven = -1, nmsgs = -1, nadj = 0;
     int exit_code = 1;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     carrot_sim_t *sim = carrot_sim_new(r, carrot_time_now_ms() / 1000);
     carrot_codec_t *acodec = carrot_activity_codec_new(errstr, sizeof(errstr));
     carrot_codec_t *wcodec = carrot_award_codec_new(errstr, sizeof(errstr));
@@ -351,12 +364,17 @@ int backfill_run(const carrot_conf_t *conf, const rules_conf_t *cf, const carrot
     }
     long long awards = 0;
     int64_t points = 0;
-    for (long i = 0; i < nadj; i += CHUNK)
+    for (long i = 0; i < nadj && !stop; i += CHUNK)
         if (book_chunk(cf, r, board, rk, wcodec, adj, i, nadj - i < CHUNK ? nadj - i : CHUNK,
                        &awards, &points) != 0)
             goto out;
-    printf("backfill %s: %lld adjustment awards, %+lld points booked\n", cf->id, awards,
-           (long long)points);
+    printf("backfill %s: %lld adjustment awards, %+lld points booked%s\n", cf->id, awards,
+           (long long)points, stop ? " before a signal stopped it" : "");
+    if (stop) {
+        carrot_warn("stopped by a signal: run it again with --id %s to book the rest", cf->id);
+        exit_code = 3;
+        goto out;
+    }
     exit_code = 0;
 out:
     for (long i = 0; adj && i < nadj; i++) adj_free(&adj[i]);
