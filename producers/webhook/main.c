@@ -16,6 +16,8 @@
 #include "timeutil.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -24,10 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
-    char *listen, *path, *public_url, *secret, *brokers, *topic, *dlq_topic, *program;
+    char *listen, *path, *public_url, *secret, *secret_file, *brokers, *topic, *dlq_topic, *program;
     char *redis_host, *log_level;
     long long port, redis_port, dedup_ttl, max_body;
 } webhook_conf_t;
@@ -40,8 +43,11 @@ static const carrot_conf_prop_t props[] = {
     {"public-url", CARROT_CONF_STR, OFF(public_url), "http://127.0.0.1:18080", 0, 0,
      "scheme and host HubSpot posts to (the signature covers the full URL), e.g. "
      "https://carrot.example.com"},
-    {"secret", CARROT_CONF_STR, OFF(secret), NULL, 0, 0,
-     "the HubSpot app's client secret (required; better set as CARROT_SECRET)"},
+    {"secret", CARROT_CONF_SECRET, OFF(secret), NULL, 0, 0,
+     "the HubSpot app's client secret; this or secret-file is required"},
+    {"secret-file", CARROT_CONF_STR, OFF(secret_file), NULL, 0, 0,
+     "file holding the client secret (one trailing newline is dropped); refused if its group "
+     "or others may read it"},
     {"brokers", CARROT_CONF_STR, OFF(brokers), "127.0.0.1:19092", 0, 0, "Kafka bootstrap servers"},
     {"topic", CARROT_CONF_STR, OFF(topic), "crm.activities", 0, 0, "topic the activities go to"},
     {"dlq-topic", CARROT_CONF_STR, OFF(dlq_topic), "crm.activities.dlq", 0, 0,
@@ -57,7 +63,8 @@ static const carrot_conf_prop_t props[] = {
     {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
     CARROT_CONF_END};
 
-static const char usage[] = "usage: carrot-webhook --secret S [settings]\n"
+static const char usage[] = "usage: CARROT_SECRET=S carrot-webhook [settings], or "
+                            "carrot-webhook --secret-file FILE [settings]\n"
                             "Receives HubSpot webhooks and produces CRM activities to Kafka.";
 
 typedef struct {
@@ -136,6 +143,46 @@ static int seen(webhook_t *w, const char *key, int mark) {
     int hit = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     if (r) freeReplyObject(r);
     return hit;
+}
+
+/* Reads the secret from path into a new string (the caller frees it), or
+ * returns NULL with errstr. A file its group or others may read is refused:
+ * the secret would be as public as on the command line. */
+static char *read_secret_file(const char *path, char *errstr, size_t errstr_size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(errstr, errstr_size, "could not open secret file \"%s\": %s", path,
+                 strerror(errno));
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IRWXG | S_IRWXO))) {
+        snprintf(errstr, errstr_size,
+                 S_ISREG(st.st_mode) ? "secret file \"%s\" is readable by group or others "
+                                       "(mode %04o): chmod 600 it"
+                                     : "secret file \"%s\" is not a regular file (mode %04o)",
+                 path, (unsigned)(st.st_mode & 07777));
+        close(fd);
+        return NULL;
+    }
+    char buf[4097];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    if (len > 0 && buf[len - 1] == '\n') len--;
+    buf[len] = '\0';
+    char *secret = NULL;
+    if (len == sizeof(buf) - 2 || strlen(buf) != len)
+        snprintf(errstr, errstr_size, "secret file \"%s\" holds more than a secret", path);
+    else if (len == 0)
+        snprintf(errstr, errstr_size, "secret file \"%s\" is empty", path);
+    else if (!(secret = strdup(buf)))
+        snprintf(errstr, errstr_size, "out of memory");
+    explicit_bzero(buf, sizeof(buf));
+    return secret;
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, const char *json) {
@@ -301,8 +348,26 @@ int main(int argc, char **argv) {
                                                    usage, &exit_code);
     if (!conf) return exit_code;
     exit_code = 1;
+    /* the secret: from the environment (the table refuses it as a flag) or a file */
+    char *secret_buf = NULL;
+    if (cf.secret_file && cf.secret) {
+        carrot_error("both CARROT_SECRET and secret-file are set: use one");
+        carrot_conf_destroy(conf);
+        return 2;
+    }
+    if (cf.secret_file) {
+        if (!(secret_buf = read_secret_file(cf.secret_file, errstr, sizeof(errstr)))) {
+            carrot_error("%s", errstr);
+            carrot_conf_destroy(conf);
+            return 2;
+        }
+        cf.secret = secret_buf; /* the conf frees the table's strings: take it back below */
+    }
     if (!cf.secret || !*cf.secret) {
-        carrot_error("--secret (or CARROT_SECRET) is required");
+        carrot_error("the client secret is required: set CARROT_SECRET in the environment or "
+                     "pass --secret-file FILE (mode 0600)");
+        if (secret_buf) cf.secret = NULL;
+        free(secret_buf);
         carrot_conf_destroy(conf);
         return 2;
     }
@@ -361,6 +426,11 @@ out:
                 w.duplicates, w.skipped, w.dead);
     carrot_codec_destroy(w.codec);
     if (w.redis) redisFree(w.redis);
+    if (secret_buf) {
+        explicit_bzero(secret_buf, strlen(secret_buf));
+        free(secret_buf);
+        cf.secret = NULL; /* not the conf's to free */
+    }
     carrot_conf_destroy(conf);
     return exit_code;
 }

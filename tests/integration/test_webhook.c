@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +69,16 @@ static long post(const char *url, const char *body, const char *secret, long lon
 /* HubSpot's clock, as the webhook judges it: Carrot's (a test clock shift moves both) */
 static long long now_ms(void) { return (long long)carrot_time_now_ms(); }
 
+/* A file holding secret (and a newline, as an editor leaves it) with that mode; caller frees
+ * the path. */
+static char *secret_file(const char *secret, mode_t mode) {
+    char text[256];
+    snprintf(text, sizeof(text), "%s\n", secret);
+    char *path = it_write_temp(text);
+    ck_assert_int_eq(chmod(path, mode), 0);
+    return path;
+}
+
 START_TEST(signed_batches_once) {
     char program[48], topic[96], dlq[96], port[16], url[128];
     it_unique(program, sizeof(program), "wh");
@@ -79,9 +90,10 @@ START_TEST(signed_batches_once) {
     snprintf(url, sizeof(url), "http://127.0.0.1:%s/webhooks/hubspot", port);
     char public_url[64];
     snprintf(public_url, sizeof(public_url), "http://127.0.0.1:%s", port);
-    char *argv[] = {CARROT_WEBHOOK, "--port", port, "--public-url", public_url, "--secret", "s3cret",
-                    "--topic", topic, "--dlq-topic", dlq, "--program", program, "--log-level", "warn",
-                    NULL};
+    char *secret = secret_file("s3cret", 0600);
+    char *argv[] = {CARROT_WEBHOOK, "--port", port, "--public-url", public_url, "--secret-file",
+                    secret, "--topic", topic, "--dlq-topic", dlq, "--program", program,
+                    "--log-level", "warn", NULL};
     pid_t pid = it_spawn(argv);
     char *body = carrot_test_read("tests/data/hubspot-webhook.json", NULL);
     body[strcspn(body, "\n")] = '\0';
@@ -149,12 +161,34 @@ START_TEST(signed_batches_once) {
     it_msgs_free(msgs, n);
     free(batch);
     free(body);
+    unlink(secret);
+    free(secret);
+}
+END_TEST
+
+/* The secret never on the command line (/proc/PID/cmdline is public): the flag
+ * is refused, and so is a file others may read. */
+START_TEST(secret_only_from_env_or_file) {
+    char *argv[] = {CARROT_WEBHOOK, "--secret", "s3cret", "--listen", "not-an-address", NULL};
+    char *out = NULL;
+    ck_assert_int_eq(it_run(argv, &out), 2);
+    free(out);
+    char *open_file = secret_file("s3cret", 0644);
+    char *argv2[] = {CARROT_WEBHOOK, "--secret-file", open_file, "--listen", "not-an-address",
+                     NULL};
+    ck_assert_int_eq(it_run(argv2, &out), 2);
+    free(out);
+    unlink(open_file);
+    free(open_file);
+    char *argv3[] = {CARROT_WEBHOOK, "--listen", "not-an-address", NULL}; /* no secret at all */
+    ck_assert_int_eq(it_run(argv3, &out), 2);
+    free(out);
 }
 END_TEST
 
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    const TTest *tests[] = {signed_batches_once, NULL};
+    const TTest *tests[] = {signed_batches_once, secret_only_from_env_or_file, NULL};
     int rc = carrot_test_run(carrot_test_suite("webhook", tests));
     curl_global_cleanup();
     return rc;
