@@ -32,7 +32,8 @@ static int set_prop(carrot_conf_t *conf, const carrot_conf_prop_t *p, const char
                     char *errstr, size_t errstr_size) {
     void *field = conf->dst + p->offset;
     switch (p->type) {
-    case CARROT_CONF_STR: {
+    case CARROT_CONF_STR:
+    case CARROT_CONF_SECRET: {
         char **s = field;
         char *copy = value ? strdup(value) : NULL;
         if (value && !copy) {
@@ -85,7 +86,8 @@ carrot_conf_t *carrot_conf_new(const carrot_conf_prop_t *props, void *dst, char 
     conf->props = props;
     conf->dst = dst;
     for (const carrot_conf_prop_t *p = props; p->name; p++) {
-        if (p->type == CARROT_CONF_STR) *(char **)(conf->dst + p->offset) = NULL;
+        if (p->type == CARROT_CONF_STR || p->type == CARROT_CONF_SECRET)
+            *(char **)(conf->dst + p->offset) = NULL;
         if (!p->defval) continue;
         if (set_prop(conf, p, p->defval, errstr, errstr_size) != 0) {
             carrot_conf_destroy(conf);
@@ -98,7 +100,7 @@ carrot_conf_t *carrot_conf_new(const carrot_conf_prop_t *props, void *dst, char 
 void carrot_conf_destroy(carrot_conf_t *conf) {
     if (!conf) return;
     for (const carrot_conf_prop_t *p = conf->props; p->name; p++) {
-        if (p->type != CARROT_CONF_STR) continue;
+        if (p->type != CARROT_CONF_STR && p->type != CARROT_CONF_SECRET) continue;
         char **s = (char **)(conf->dst + p->offset);
         free(*s);
         *s = NULL;
@@ -110,6 +112,13 @@ void carrot_conf_destroy(carrot_conf_t *conf) {
         free(pt);
     }
     free(conf);
+}
+
+/* CARROT_<NAME> for a setting: '.' and '-' become '_', upper case. */
+static void env_name(const char *name, char *var, size_t size) {
+    size_t n = (size_t)snprintf(var, size, "CARROT_%s", name);
+    for (size_t i = 7; i < n && i < size; i++)
+        var[i] = (var[i] == '.' || var[i] == '-') ? '_' : (char)toupper((unsigned char)var[i]);
 }
 
 int carrot_conf_set(carrot_conf_t *conf, const char *name, const char *value, char *errstr,
@@ -133,6 +142,15 @@ int carrot_conf_set(carrot_conf_t *conf, const char *name, const char *value, ch
     const carrot_conf_prop_t *p = find_prop(conf, name);
     if (!p) {
         snprintf(errstr, errstr_size, "unknown setting \"%s\" (see --help)", name);
+        return -1;
+    }
+    if (p->type == CARROT_CONF_SECRET) {
+        char var[128];
+        env_name(p->name, var, sizeof(var));
+        snprintf(errstr, errstr_size,
+                 "\"%s\" is not accepted as a flag or in a config file, where other users "
+                 "could read it: set %s in the environment (see --help for other ways)",
+                 name, var);
         return -1;
     }
     return set_prop(conf, p, value, errstr, errstr_size);
@@ -232,9 +250,7 @@ int carrot_conf_load_file(carrot_conf_t *conf, const char *path, char *errstr,
 int carrot_conf_load_env(carrot_conf_t *conf, char *errstr, size_t errstr_size) {
     char var[128], err[256];
     for (const carrot_conf_prop_t *p = conf->props; p->name; p++) {
-        size_t n = (size_t)snprintf(var, sizeof(var), "CARROT_%s", p->name);
-        for (size_t i = 7; i < n && i < sizeof(var); i++)
-            var[i] = (var[i] == '.' || var[i] == '-') ? '_' : (char)toupper((unsigned char)var[i]);
+        env_name(p->name, var, sizeof(var));
         const char *v = getenv(var);
         if (!v) continue;
         if (set_prop(conf, p, v, err, sizeof(err)) != 0) {
@@ -339,15 +355,21 @@ static void roff(FILE *fp, const char *text, size_t len) {
 }
 
 static void print_man(const carrot_conf_t *conf, FILE *fp, const char *usage) {
-    static const char *types[] = {"string", "integer", "boolean"};
+    static const char *types[] = {"string", "integer", "boolean", "string, environment only"};
     const char *synopsis = strncmp(usage, "usage: ", 7) == 0 ? usage + 7 : usage;
-    size_t namelen = strcspn(synopsis, " \n"), synlen = strcspn(synopsis, "\n");
+    size_t synlen = strcspn(synopsis, "\n");
+    const char *name = synopsis; /* the first word that is no VAR=value */
+    size_t namelen = strcspn(name, " \n");
+    while (memchr(name, '=', namelen) && name[namelen] == ' ') {
+        name += namelen + 1;
+        namelen = strcspn(name, " \n");
+    }
     const char *rest = synopsis[synlen] ? synopsis + synlen + 1 : "";
     size_t desclen = strcspn(rest, "\n");
     fputs(".TH \"", fp);
-    for (size_t i = 0; i < namelen; i++) fputc(toupper((unsigned char)synopsis[i]), fp);
+    for (size_t i = 0; i < namelen; i++) fputc(toupper((unsigned char)name[i]), fp);
     fprintf(fp, "\" 1 \"\" \"carrot %s\" \"Carrot manual\"\n.SH NAME\n", carrot_version());
-    roff(fp, synopsis, namelen);
+    roff(fp, name, namelen);
     fputs(" \\- ", fp);
     roff(fp, rest, desclen);
     fputs("\n.SH SYNOPSIS\n", fp);
@@ -359,8 +381,15 @@ static void print_man(const carrot_conf_t *conf, FILE *fp, const char *usage) {
           "flags (\\fB\\-\\-name=value\\fR), each overriding the one before.\n.SH SETTINGS\n",
           fp);
     for (const carrot_conf_prop_t *p = conf->props; p->name; p++) {
-        fputs(".TP\n\\fB\\-\\-", fp);
-        roff(fp, p->name, strlen(p->name));
+        if (p->type == CARROT_CONF_SECRET) { /* no flag: the environment variable */
+            char var[128];
+            env_name(p->name, var, sizeof(var));
+            fputs(".TP\n\\fB", fp);
+            roff(fp, var, strlen(var));
+        } else {
+            fputs(".TP\n\\fB\\-\\-", fp);
+            roff(fp, p->name, strlen(p->name));
+        }
         fprintf(fp, "\\fR \\fI%s\\fR", types[p->type]);
         if (p->type == CARROT_CONF_INT) fprintf(fp, " (%lld..%lld)", p->min, p->max);
         fputs("\ndefault: ", fp);
@@ -377,7 +406,7 @@ static void print_man(const carrot_conf_t *conf, FILE *fp, const char *usage) {
 
 void carrot_conf_print_help(const carrot_conf_t *conf, FILE *fp, const char *usage,
                             carrot_help_format_t format) {
-    static const char *types[] = {"string", "integer", "boolean"};
+    static const char *types[] = {"string", "integer", "boolean", "string, environment only"};
     if (format == CARROT_HELP_MAN) {
         print_man(conf, fp, usage);
         return;
@@ -397,7 +426,12 @@ void carrot_conf_print_help(const carrot_conf_t *conf, FILE *fp, const char *usa
         if (markdown)
             fprintf(fp, "| `%s` | %s%s | %s | %s |\n", p->name, types[p->type], range,
                     p->defval ? p->defval : "(none)", p->desc);
-        else
+        else if (p->type == CARROT_CONF_SECRET) { /* no flag to show */
+            char var[128];
+            env_name(p->name, var, sizeof(var));
+            fprintf(fp, "  %-26s %s [default: %s]\n      %s\n", var, types[p->type],
+                    p->defval ? p->defval : "none", p->desc);
+        } else
             fprintf(fp, "  --%-24s %s%s [default: %s]\n      %s\n", p->name, types[p->type], range,
                     p->defval ? p->defval : "none", p->desc);
     }

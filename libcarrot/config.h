@@ -23,7 +23,10 @@
 typedef enum {
     CARROT_CONF_STR,  /* char * */
     CARROT_CONF_INT,  /* long long, checked against min..max */
-    CARROT_CONF_BOOL  /* int, 0 or 1; accepts true/false/yes/no/1/0 */
+    CARROT_CONF_BOOL, /* int, 0 or 1; accepts true/false/yes/no/1/0 */
+    CARROT_CONF_SECRET /* char *, like STR but from the environment only: a flag
+                        * shows in every user's `ps` (/proc/PID/cmdline) and a
+                        * config file is often world-readable, so both are refused */
 } carrot_conf_type_t;
 
 typedef struct carrot_conf_prop_s {
@@ -50,7 +53,8 @@ carrot_conf_t *carrot_conf_new(const carrot_conf_prop_t *props, void *dst, char 
 void carrot_conf_destroy(carrot_conf_t *conf);
 
 /* Sets one key. "kafka.*" keys are kept for librdkafka. Returns 0, or -1 with
- * errstr naming the key and the problem (unknown key, bad number, out of range). */
+ * errstr naming the key and the problem (unknown key, bad number, out of
+ * range, a CARROT_CONF_SECRET key: those come only from the environment). */
 int carrot_conf_set(carrot_conf_t *conf, const char *name, const char *value, char *errstr,
                     size_t errstr_size);
 

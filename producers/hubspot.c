@@ -4,6 +4,8 @@
 #include "adapter_util.h"
 #include "timeutil.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -22,16 +24,26 @@ int carrot_hubspot_verify(const char *secret, const char *method, const char *ur
                  "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp header");
         return -1;
     }
+    /* Digits only (strtoll alone would take a sign, spaces and an overflow
+     * clamped to LLONG_MAX), and the window checked by comparing against its
+     * bounds: now_ms - ts overflows for a timestamp far enough away. */
+    size_t ndigits = strspn(timestamp, "0123456789");
     char *end;
-    long long ts = strtoll(timestamp, &end, 10);
-    if (*end || end == timestamp) {
+    errno = 0;
+    long long ts = ndigits ? strtoll(timestamp, &end, 10) : 0;
+    if (!ndigits || timestamp[ndigits] || errno == ERANGE) {
         snprintf(errstr, errstr_size, "X-HubSpot-Request-Timestamp \"%.32s\" is not milliseconds",
                  timestamp);
         return -1;
     }
-    if (now_ms - ts > FIVE_MINUTES_MS || ts - now_ms > FIVE_MINUTES_MS) {
-        snprintf(errstr, errstr_size, "request timestamp is %lld s away from now (at most 300 allowed)",
-                 (now_ms - ts) / 1000);
+    long long lo = now_ms < LLONG_MIN + FIVE_MINUTES_MS ? LLONG_MIN : now_ms - FIVE_MINUTES_MS;
+    long long hi = now_ms > LLONG_MAX - FIVE_MINUTES_MS ? LLONG_MAX : now_ms + FIVE_MINUTES_MS;
+    if (ts < lo || ts > hi) {
+        /* the distance, in unsigned arithmetic where it cannot overflow */
+        unsigned long long away = ts < now_ms ? (unsigned long long)now_ms - (unsigned long long)ts
+                                              : (unsigned long long)ts - (unsigned long long)now_ms;
+        snprintf(errstr, errstr_size,
+                 "request timestamp is %llu s away from now (at most 300 allowed)", away / 1000);
         return -1;
     }
     EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);

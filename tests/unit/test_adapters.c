@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,6 +219,32 @@ START_TEST(hubspot_signature_v3) {
     ck_assert_ptr_nonnull(strstr(errstr, "away from now"));
     ck_assert_int_eq(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), NULL, sig, now,
                                            errstr, sizeof(errstr)), -1);
+    /* timestamps that are not plain milliseconds, or too far away to subtract from now */
+    static const char *const not_ms[] = {"-9223372036854775808", "9223372036854775808",
+                                         "99999999999999999999999", " 1793637845000",
+                                         "+1793637845000", "-1", "1793637845000 ", "", "0x10"};
+    for (size_t i = 0; i < sizeof(not_ms) / sizeof(not_ms[0]); i++) {
+        ck_assert_int_eq(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), not_ms[i],
+                                               sig, now, errstr, sizeof(errstr)), -1);
+        ck_assert_msg(strstr(errstr, "is not milliseconds"), "\"%s\": %s", not_ms[i], errstr);
+    }
+    ck_assert_int_eq(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body),
+                                           "9223372036854775807", sig, now, errstr,
+                                           sizeof(errstr)), -1);
+    ck_assert_ptr_nonnull(strstr(errstr, "away from now"));
+    ck_assert_int_eq(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), "0", sig,
+                                           LLONG_MAX, errstr, sizeof(errstr)), -1);
+    ck_assert_ptr_nonnull(strstr(errstr, "away from now"));
+    ck_assert_int_eq(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), ts, sig,
+                                           LLONG_MIN, errstr, sizeof(errstr)), -1);
+    ck_assert_ptr_nonnull(strstr(errstr, "away from now"));
+    /* the window's edges are inside it */
+    ck_assert_msg(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), ts, sig,
+                                        1793637845000LL + 300000, errstr, sizeof(errstr)) == 0,
+                  "%s", errstr);
+    ck_assert_msg(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), ts, sig,
+                                        1793637845000LL - 300000, errstr, sizeof(errstr)) == 0,
+                  "%s", errstr);
 }
 END_TEST
 

@@ -13,12 +13,14 @@ typedef struct {
     char *name;
     long long port;
     int flag;
+    char *token;
 } tconf_t;
 
 static const carrot_conf_prop_t props[] = {
     {"name", CARROT_CONF_STR, offsetof(tconf_t, name), "alpha", 0, 0, "a name"},
     {"test-port", CARROT_CONF_INT, offsetof(tconf_t, port), "100", 1, 1000, "a port"},
     {"flag", CARROT_CONF_BOOL, offsetof(tconf_t, flag), "false", 0, 0, "a flag"},
+    {"test-token", CARROT_CONF_SECRET, offsetof(tconf_t, token), NULL, 0, 0, "a secret"},
     CARROT_CONF_END};
 
 static char errstr[512];
@@ -183,6 +185,8 @@ START_TEST(help_lists_every_setting) {
     ck_assert_ptr_nonnull(strstr(buf, "--test-port"));
     ck_assert_ptr_nonnull(strstr(buf, "(1..1000) [default: 100]"));
     ck_assert_ptr_nonnull(strstr(buf, "--flag"));
+    ck_assert_ptr_nonnull(strstr(buf, "CARROT_TEST_TOKEN"));
+    ck_assert_ptr_null(strstr(buf, "--test-token")); /* no flag to offer */
     free(buf);
     fp = open_memstream(&buf, &len);
     carrot_conf_print_help(conf, fp, "usage: prog", CARROT_HELP_MARKDOWN);
@@ -200,9 +204,41 @@ START_TEST(help_lists_every_setting) {
 }
 END_TEST
 
+START_TEST(secrets_only_from_the_environment) {
+    tconf_t c;
+    int npos;
+    carrot_conf_t *conf = carrot_conf_new(props, &c, errstr, sizeof(errstr));
+    char *argv[] = {"prog", "--test-token", "hunter2", NULL};
+    ck_assert_int_eq(carrot_conf_parse_args(conf, 3, argv, &npos, "usage", errstr, sizeof(errstr)),
+                     -1);
+    ck_assert_ptr_nonnull(strstr(errstr, "not accepted as a flag"));
+    ck_assert_ptr_nonnull(strstr(errstr, "set CARROT_TEST_TOKEN in the environment"));
+    char *argv2[] = {"prog", "--test-token=hunter2", NULL};
+    ck_assert_int_eq(carrot_conf_parse_args(conf, 2, argv2, &npos, "usage", errstr, sizeof(errstr)),
+                     -1);
+    ck_assert_ptr_null(c.token);
+    char path[] = "/tmp/carrot-conf-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "test-token = hunter2\n", 21), 21);
+    close(fd);
+    ck_assert_int_eq(carrot_conf_load_file(conf, path, errstr, sizeof(errstr)), -1);
+    ck_assert_ptr_nonnull(strstr(errstr, ":1: \"test-token\" is not accepted"));
+    unlink(path);
+    setenv("CARROT_TEST_TOKEN", "hunter2", 1);
+    char *argv3[] = {"prog", NULL};
+    ck_assert_int_eq(carrot_conf_parse_args(conf, 1, argv3, &npos, "usage", errstr, sizeof(errstr)),
+                     0);
+    unsetenv("CARROT_TEST_TOKEN");
+    ck_assert_str_eq(c.token, "hunter2");
+    carrot_conf_destroy(conf); /* frees the secret like any string */
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {defaults_apply, set_checks_types_and_ranges, precedence_file_env_flags,
                             file_errors_name_the_line, bad_flags_are_errors,
-                            help_lists_every_setting, file_values_quoting, NULL};
+                            help_lists_every_setting, file_values_quoting,
+                            secrets_only_from_the_environment, NULL};
     return carrot_test_run(carrot_test_suite("config", tests));
 }
