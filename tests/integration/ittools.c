@@ -44,6 +44,18 @@ void it_time_ago(char *buf, size_t size, int64_t ago_ms) {
     carrot_time_format(carrot_time_now_ms() - ago_ms, buf, size);
 }
 
+void it_topics(it_topics_t *t, const char *prefix, int act_partitions, int awards_partitions) {
+    it_unique(t->program, sizeof(t->program), prefix);
+    snprintf(t->act, sizeof(t->act), "%s.activities", t->program);
+    snprintf(t->dlq, sizeof(t->dlq), "%s.dlq", t->program);
+    snprintf(t->awards, sizeof(t->awards), "%s.awards", t->program);
+    snprintf(t->rules, sizeof(t->rules), "%s.rules", t->program);
+    snprintf(t->group, sizeof(t->group), "%s.scorer", t->program);
+    it_create_topic(t->act, act_partitions, NULL);
+    it_create_topic(t->dlq, 1, NULL);
+    it_create_topic(t->awards, awards_partitions, NULL);
+}
+
 void it_create_topic(const char *topic, int partitions, const char *cleanup_policy) {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();

@@ -26,6 +26,16 @@ void it_unique(char *buf, size_t size, const char *prefix);
  * moves), so a test's activities are dated relative to when it runs. */
 void it_time_ago(char *buf, size_t size, int64_t ago_ms);
 
+/* A test's own program and topics: program is it_unique(prefix); act, dlq,
+ * awards, rules and group are "<program>.activities", ".dlq", ".awards",
+ * ".rules" and ".scorer". it_topics() creates the activities topic with
+ * act_partitions, the awards topic with awards_partitions and the dead-letter
+ * topic with one (the rules topic is the scorer's to create). */
+typedef struct {
+    char program[48], act[96], dlq[96], awards[96], rules[96], group[96];
+} it_topics_t;
+void it_topics(it_topics_t *t, const char *prefix, int act_partitions, int awards_partitions);
+
 /* Creates topic with partitions (fails the test on error). */
 void it_create_topic(const char *topic, int partitions, const char *cleanup_policy);
 

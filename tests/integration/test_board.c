@@ -384,8 +384,10 @@ END_TEST
  * FATAL, naming its line in apply.lua; and the scorer stops on it (exit 1)
  * instead of retrying the batch for ever. */
 START_TEST(script_errors_are_fatal) {
-    char program[48], errstr[512], key[160];
-    it_unique(program, sizeof(program), "bf");
+    char errstr[512], key[160];
+    it_topics_t t;
+    it_topics(&t, "bf", 1, 1);
+    char *program = t.program, *act = t.act, *dlq = t.dlq, *awards = t.awards, *group = t.group;
     int64_t now = carrot_time_now_ms() / 1000;
     expire[0] = 0;
     expire[1] = expire[2] = now + 3600;
@@ -407,14 +409,7 @@ START_TEST(script_errors_are_fatal) {
     carrot_board_destroy(b);
 
     /* the scorer on such a program: it must stop, not retry for ever */
-    char act[96], dlq[96], awards[96], group[96], rules_text[256], feed_text[512], at[40];
-    snprintf(act, sizeof(act), "%s.activities", program);
-    snprintf(dlq, sizeof(dlq), "%s.dlq", program);
-    snprintf(awards, sizeof(awards), "%s.awards", program);
-    snprintf(group, sizeof(group), "%s.scorer", program);
-    it_create_topic(act, 1, NULL);
-    it_create_topic(dlq, 1, NULL);
-    it_create_topic(awards, 1, NULL);
+    char rules_text[256], feed_text[512], at[40];
     snprintf(rules_text, sizeof(rules_text), "{\"program\":\"%s\",\"version\":\"v1\","
              "\"points\":{\"call\":5}}", program);
     it_time_ago(at, sizeof(at), 3600000);
@@ -426,11 +421,9 @@ START_TEST(script_errors_are_fatal) {
     char *rules = it_write_temp(rules_text), *feed = it_write_temp(feed_text);
     char *ingest[] = {CARROT_INGEST, "--input", feed, "--topic", act, "--dlq-topic", dlq, NULL};
     ck_assert_int_eq(it_run(ingest, NULL), 0);
-    char rtopic[96];
-    snprintf(rtopic, sizeof(rtopic), "%s.rules", program);
     char *scorer[] = {CARROT_SCORER, "--topic", act, "--dlq-topic", dlq, "--awards-topic", awards,
                       "--group", group, "--instance", program, "--rules", rules, "--rules-topic",
-                      rtopic, "--until-drained", NULL};
+                      t.rules, "--until-drained", NULL};
     pid_t pid = it_spawn(scorer);
     int status = 0;
     pid_t got = 0;
@@ -459,16 +452,10 @@ END_TEST
 /* A scorer whose Redis is out of reach says so at WARN, and a drained run
  * that never reached it exits 1 (it used to log INFO lines and exit 0). */
 START_TEST(unreachable_redis_is_loud) {
-    char program[48], act[96], dlq[96], awards[96], group[96], rtopic[96], rules_text[256];
-    it_unique(program, sizeof(program), "bu");
-    snprintf(act, sizeof(act), "%s.activities", program);
-    snprintf(dlq, sizeof(dlq), "%s.dlq", program);
-    snprintf(awards, sizeof(awards), "%s.awards", program);
-    snprintf(group, sizeof(group), "%s.scorer", program);
-    snprintf(rtopic, sizeof(rtopic), "%s.rules", program);
-    it_create_topic(act, 1, NULL);
-    it_create_topic(dlq, 1, NULL);
-    it_create_topic(awards, 1, NULL);
+    it_topics_t t;
+    it_topics(&t, "bu", 1, 1);
+    char *program = t.program, *act = t.act, *dlq = t.dlq, *awards = t.awards, *group = t.group,
+         *rtopic = t.rules, rules_text[256];
     snprintf(rules_text, sizeof(rules_text), "{\"program\":\"%s\",\"version\":\"v1\","
              "\"points\":{\"call\":5}}", program);
     char *rules = it_write_temp(rules_text), *out;

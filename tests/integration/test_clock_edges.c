@@ -90,16 +90,10 @@ static void ingest(const char *feed, const char *topic, const char *dlq) {
 }
 
 START_TEST(expiry_and_period_boundary_during_the_run) {
-    char program[48], act[96], dlq[96], awards[96], rtopic[96], group[96], buf[4096];
-    it_unique(program, sizeof(program), "ck");
-    snprintf(act, sizeof(act), "%s.activities", program);
-    snprintf(dlq, sizeof(dlq), "%s.dlq", program);
-    snprintf(awards, sizeof(awards), "%s.awards", program);
-    snprintf(rtopic, sizeof(rtopic), "%s.rules", program);
-    snprintf(group, sizeof(group), "%s.scorer", program);
-    it_create_topic(act, 2, NULL);
-    it_create_topic(dlq, 1, NULL);
-    it_create_topic(awards, 1, NULL);
+    it_topics_t t;
+    it_topics(&t, "ck", 2, 1);
+    char *program = t.program, *act = t.act, *dlq = t.dlq, *awards = t.awards, *rtopic = t.rules,
+         *group = t.group, buf[4096];
 
     /* T: the first local Monday 00:00 at least a minute from now; the children start
      * `lead` before it (more under a slow wrapper such as valgrind) */
