@@ -20,7 +20,8 @@ static const carrot_conf_prop_t props[] = {
     {"brokers", CARROT_CONF_STR, OFF(brokers), "127.0.0.1:19092", 0, 0, "Kafka bootstrap servers"},
     {"topic", CARROT_CONF_STR, OFF(topic), "carrot.awards", 0, 0, "topic of Award events"},
     {"dlq-topic", CARROT_CONF_STR, OFF(dlq_topic), "carrot.awards.dlq", 0, 0,
-     "dead-letter topic for award messages that cannot be decoded"},
+     "dead-letter topic for award messages that cannot be decoded or that PostgreSQL refuses, with "
+     "the reason in a header and the original bytes"},
     {"group", CARROT_CONF_STR, OFF(group), "carrot-ledger", 0, 0, "Kafka consumer group"},
     {"instance", CARROT_CONF_STR, OFF(instance), NULL, 0, 0,
      "stable name of this ledger in its group (group.instance.id); default: the host name. Give "
