@@ -75,7 +75,8 @@ static const char usage[] =
     "  sweepstakes-create  a spin-to-win (--program --sweepstakes --name --entry-cost --prizes "
     "--seed-file)\n"
     "  enter               buy entries (--program --sweepstakes --participant --entries)\n"
-    "  draw                reveal the seed and draw (--program --sweepstakes --seed-file)\n"
+    "  close               end a sweepstakes' entries, publishing its entry list's hash\n"
+    "  draw                reveal the seed and draw a closed sweepstakes (--seed-file)\n"
     "  verify              check the books; with --sweepstakes, re-check that draw\n"
     "Exit codes: 0 done, 1 failed, 2 bad usage, 3 refused (unknown, insufficient points, out of "
     "stock, a check failed).";
@@ -107,11 +108,12 @@ static int command(const char *cmd, const carrot_conf_t *conf, ledger_conf_t *cf
         {"expiry-set", {"program"}},
         {"sweepstakes-create", {"program", "sweepstakes", "name", "prizes", "seed-file"}},
         {"enter", {"program", "sweepstakes", "participant"}},
+        {"close", {"program", "sweepstakes"}},
         {"draw", {"program", "sweepstakes", "seed-file"}},
     };
     const char *known[] = {"migrate", "balance", "statement", "liability", "catalog-set", "redeem",
                            "fulfil", "reject", "expiry-set", "expire", "sweepstakes-create",
-                           "enter", "draw", "verify"};
+                           "enter", "close", "draw", "verify"};
     int ok = 0;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) ok |= strcmp(cmd, known[i]) == 0;
     if (!ok) {
@@ -196,6 +198,9 @@ static int command(const char *cmd, const carrot_conf_t *conf, ledger_conf_t *cf
         rc = carrot_draw_enter(pg, cf->program, cf->sweepstakes, cf->participant,
                                (int)cf->entries, &first, errstr, sizeof(errstr));
         if (!rc) printf("entries %d to %d\n", first, first + (int)cf->entries - 1);
+        exit_code = wallet_exit(rc, errstr);
+    } else if (strcmp(cmd, "close") == 0) {
+        rc = carrot_draw_close(pg, cf->program, cf->sweepstakes, errstr, sizeof(errstr));
         exit_code = wallet_exit(rc, errstr);
     } else if (strcmp(cmd, "draw") == 0) {
         rc = carrot_draw_run(pg, cf->program, cf->sweepstakes, cf->seed_file, errstr,
