@@ -132,8 +132,9 @@ START_TEST(poison_in_mid_batch_is_dead_lettered_and_the_rest_booked_once) {
     ck_assert_uint_eq(n, 3);
     const char *reasons[] = {
         "(field \"participant_id\"): not valid UTF-8: a truncated sequence at byte 3 of the string",
-        "invalid Avro string at byte 1 (field \"award_id\"): a NUL byte at byte 4 of the string,"
-        " which text cannot hold", /* award_id is the first field: at byte 1, after its length */
+        /* award_id is the first field: at byte 1, after its length */
+        ("invalid Avro string at byte 1 (field \"award_id\"): a NUL byte at byte 4 of the string,"
+         " which text cannot hold"),
         "PostgreSQL refused the award: timestamp out of range"};
     for (size_t i = 0; i < n; i++) {
         ck_assert_uint_eq(msgs[i].value_len, poison[i].len);
