@@ -36,10 +36,26 @@ typedef enum {
     CARROT_BOOK_FATAL = -2  /* anything else: a bug or a schema mismatch */
 } carrot_book_err_t;
 
+/* Called by carrot_book_commit() for an award PostgreSQL refuses on its own
+ * (a data error such as a timestamp out of range: SQLSTATE classes 22, 23,
+ * 54), inside the open transaction, before it commits. reason is
+ * PostgreSQL's message, valid during the call. The callback dead-letters the
+ * message and returns 0 once that is durable; non-zero rolls the whole batch
+ * back (carrot_book_commit then returns CARROT_BOOK_FATAL). */
+typedef int (*carrot_book_refused_cb)(void *opaque, int32_t partition, int64_t offset,
+                                      const char *reason);
+
 /* Writes the batch and the offsets of (group, topic) in one transaction.
- * *insertedp gets the rows actually inserted (the rest were booked before). */
+ * *insertedp gets the rows actually inserted (the rest were booked before,
+ * or refused). When the batch fails on a data error, the transaction is
+ * rolled back and the batch booked again in halves, each under a savepoint,
+ * down to the single awards PostgreSQL refuses: those go to refused(), the
+ * rest and every offset commit together, so no message can stop the ledger
+ * and exactly-once holds. A refused award found again on a replay (the
+ * commit failed after the callback) is reported again. */
 carrot_book_err_t carrot_book_commit(carrot_book_t *book, PGconn *pg, const char *group,
-                                     const char *topic, long long *insertedp, char *errstr,
+                                     const char *topic, carrot_book_refused_cb refused,
+                                     void *opaque, long long *insertedp, char *errstr,
                                      size_t errstr_size);
 
 /* Reads the stored next offsets of (group, topic) for the given partitions

@@ -1,5 +1,7 @@
 /* draw.c: commit-reveal sweepstakes (see draw.h for the formula). SHA-256
- * and HMAC come from OpenSSL's libcrypto rather than our own code. */
+ * and HMAC come from OpenSSL's libcrypto rather than our own code. The seed
+ * file is the one secret: it is made durable before its commitment is, and
+ * refused when anyone but its owner may read it. */
 #include "draw.h"
 
 #include "pgutil.h"
@@ -7,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <libgen.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_PRIZES 64
@@ -28,12 +32,15 @@ void carrot_draw_sha256_hex(const char *text, char out[65]) {
     hex(md, sizeof(md), out);
 }
 
-int carrot_draw_outcome(const char *seed, const char *sweepstakes_id, int entry_no,
-                        const int64_t *weights, int n) {
+int carrot_draw_outcome(const char *seed, const char *sweepstakes_id, const char *entries_sha256,
+                        int entry_no, const int64_t *weights, int n) {
     char msg[512];
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    int len = snprintf(msg, sizeof(msg), "%s:%d", sweepstakes_id, entry_no);
+    int len = entries_sha256
+                  ? snprintf(msg, sizeof(msg), "%s:%s:%d", sweepstakes_id, entries_sha256, entry_no)
+                  : snprintf(msg, sizeof(msg), "%s:%d", sweepstakes_id, entry_no);
+    if (len < 0 || (size_t)len >= sizeof(msg)) len = (int)strlen(msg); /* ids are short: never */
     HMAC(EVP_sha256(), seed, (int)strlen(seed), (const unsigned char *)msg, (size_t)len, md, &mdlen);
     uint64_t r = 0;
     for (int i = 0; i < 8; i++) r = (r << 8) | md[i];
@@ -45,6 +52,39 @@ int carrot_draw_outcome(const char *seed, const char *sweepstakes_id, int entry_
         r -= (uint64_t)weights[i];
     }
     return n - 1; /* unreachable */
+}
+
+int carrot_draw_entries_sha256(PGconn *pg, const char *program, const char *id, char out[65],
+                               long long *countp, char *errstr, size_t errstr_size) {
+    const char *params[] = {program, id};
+    PGresult *r = PQexecParams(pg,
+                               "SELECT entry_no, participant_id FROM sweepstakes_entries"
+                               " WHERE program_id = $1 AND sweepstakes_id = $2 ORDER BY entry_no",
+                               2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        carrot_pg_error(pg, "database error", errstr, errstr_size);
+        PQclear(r);
+        return -1;
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    for (int i = 0; ok && i < PQntuples(r); i++) {
+        const char *no = PQgetvalue(r, i, 0), *who = PQgetvalue(r, i, 1);
+        ok = EVP_DigestUpdate(ctx, no, strlen(no)) == 1 && EVP_DigestUpdate(ctx, ":", 1) == 1 &&
+             EVP_DigestUpdate(ctx, who, strlen(who)) == 1 && EVP_DigestUpdate(ctx, "\n", 1) == 1;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
+    EVP_MD_CTX_free(ctx);
+    if (countp) *countp = PQntuples(r);
+    PQclear(r);
+    if (!ok) {
+        snprintf(errstr, errstr_size, "could not hash the entry list");
+        return -1;
+    }
+    hex(md, 32, out);
+    return 0;
 }
 
 typedef struct {
@@ -88,6 +128,51 @@ static int parse_prizes(const char *text, prizes_t *p, char *errstr, size_t errs
     return 0;
 }
 
+/* fsync()s the directory holding path, so the file's name is durable too. */
+static int sync_dir(const char *path) {
+    char *copy = strdup(path);
+    if (!copy) return -1;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(copy);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Creates the seed file, mode 0600 whatever the umask, and makes it durable
+ * (data, then its directory entry) before the caller commits its hash: a
+ * commitment whose seed a crash lost could never be drawn. */
+static int write_seed(const char *path, const char *seed, char *errstr, size_t errstr_size) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(errstr, errstr_size, "could not create seed file \"%s\": %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    const char *what = NULL;
+    if (fchmod(fd, 0600) != 0) what = "chmod";
+    else if (write(fd, seed, 64) != 64 || write(fd, "\n", 1) != 1) what = "write";
+    else if (fsync(fd) != 0) what = "fsync";
+    int saved = errno;
+    if (close(fd) != 0 && !what) {
+        what = "close";
+        saved = errno;
+    }
+    if (!what && sync_dir(path) != 0) {
+        what = "fsync the directory of";
+        saved = errno;
+    }
+    int ok = what == NULL;
+    if (!ok) {
+        snprintf(errstr, errstr_size, "could not %s seed file \"%s\": %s", what, path,
+                 strerror(saved));
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
 carrot_wallet_err_t carrot_draw_create(PGconn *pg, const char *program, const char *id,
                                        const char *name, int64_t entry_cost,
                                        const char *prizes_json, const char *seed_file,
@@ -108,19 +193,7 @@ carrot_wallet_err_t carrot_draw_create(PGconn *pg, const char *program, const ch
     }
     hex(raw, sizeof(raw), seed);
     carrot_draw_sha256_hex(seed, hash);
-    int fd = open(seed_file, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) {
-        snprintf(errstr, errstr_size, "could not create seed file \"%s\": %s", seed_file,
-                 strerror(errno));
-        return CARROT_WALLET_REFUSED;
-    }
-    int ok = write(fd, seed, 64) == 64 && write(fd, "\n", 1) == 1;
-    ok = close(fd) == 0 && ok;
-    if (!ok) {
-        snprintf(errstr, errstr_size, "could not write seed file \"%s\"", seed_file);
-        unlink(seed_file);
-        return CARROT_WALLET_ERROR;
-    }
+    if (write_seed(seed_file, seed, errstr, errstr_size)) return CARROT_WALLET_REFUSED;
     snprintf(cost, sizeof(cost), "%lld", (long long)entry_cost);
     const char *params[] = {program, id, name, cost, prizes_json, hash};
     if (carrot_pg_command(pg,
@@ -141,6 +214,12 @@ carrot_wallet_err_t carrot_draw_enter(PGconn *pg, const char *program, const cha
         snprintf(errstr, errstr_size, "entries must be from 1 to 100000");
         return CARROT_WALLET_REFUSED;
     }
+    /* the entry list is hashed as lines "<entry_no>:<participant>\n" (draw.h) */
+    for (const unsigned char *c = (const unsigned char *)participant; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) {
+            snprintf(errstr, errstr_size, "participant id holds a control character (0x%02x)", *c);
+            return CARROT_WALLET_REFUSED;
+        }
     char *row = NULL, *left = NULL, *first = NULL, num[16];
     snprintf(num, sizeof(num), "%d", n);
     if (carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size)) return CARROT_WALLET_ERROR;
@@ -152,7 +231,7 @@ carrot_wallet_err_t carrot_draw_enter(PGconn *pg, const char *program, const cha
                         2, p1, &row, errstr, errstr_size))
         return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
     if (!row || strncmp(row, "open ", 5) != 0) {
-        snprintf(errstr, errstr_size, row ? "sweepstakes \"%s\" is closed: it has been drawn"
+        snprintf(errstr, errstr_size, row ? "sweepstakes \"%s\" is closed to entries"
                                           : "no sweepstakes \"%s\" in program \"%s\"",
                  id, program);
         free(row);
@@ -200,10 +279,31 @@ carrot_wallet_err_t carrot_draw_enter(PGconn *pg, const char *program, const cha
     return CARROT_WALLET_OK;
 }
 
+/* Reads the seed; refuses a file that group or others may access (as ssh
+ * refuses such a private key): whoever can read it can know every outcome
+ * once entries close, before the draw. */
 static int read_seed(const char *path, char seed[65], char *errstr, size_t errstr_size) {
-    FILE *fp = fopen(path, "r");
-    if (!fp) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
         snprintf(errstr, errstr_size, "could not open seed file \"%s\": %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IRWXG | S_IRWXO))) {
+        snprintf(errstr, errstr_size,
+                 S_ISREG(st.st_mode)
+                     ? "seed file \"%s\" is accessible by group or others (mode %04o): it must be"
+                       " readable by its owner only (chmod 600)"
+                     : "seed file \"%s\" is not a regular file (mode %04o)",
+                 path, (unsigned)(st.st_mode & 07777));
+        close(fd);
+        return -1;
+    }
+    FILE *fp = fdopen(fd, "r");
+    if (!fp) {
+        snprintf(errstr, errstr_size, "could not read seed file \"%s\": %s", path, strerror(errno));
+        close(fd);
         return -1;
     }
     char line[256] = "";
@@ -218,16 +318,20 @@ static int read_seed(const char *path, char seed[65], char *errstr, size_t errst
     return 0;
 }
 
-/* Loads the sweepstakes (locking it if lock) and its prizes. */
+/* Loads the sweepstakes (locking it if lock) and its prizes; entries gets
+ * the entry list's hash stored at close ("" before close, and for a draw
+ * made before migration 004). */
 static carrot_wallet_err_t load(PGconn *pg, const char *program, const char *id, int lock,
-                                prizes_t *p, char *status, char *seed, char *hash, char *errstr,
-                                size_t errstr_size) {
+                                prizes_t *p, char *status, char *seed, char *hash, char *entries,
+                                char *errstr, size_t errstr_size) {
     const char *params[] = {program, id};
     PGresult *r = PQexecParams(pg,
-                               lock ? "SELECT status, prizes::text, seed_sha256, coalesce(seed, '')"
+                               lock ? "SELECT status, prizes::text, seed_sha256, coalesce(seed, ''),"
+                                      " coalesce(entries_sha256, '')"
                                       " FROM sweepstakes WHERE program_id = $1 AND sweepstakes_id = $2"
                                       " FOR UPDATE"
-                                    : "SELECT status, prizes::text, seed_sha256, coalesce(seed, '')"
+                                    : "SELECT status, prizes::text, seed_sha256, coalesce(seed, ''),"
+                                      " coalesce(entries_sha256, '')"
                                       " FROM sweepstakes WHERE program_id = $1 AND sweepstakes_id = $2",
                                2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -243,28 +347,76 @@ static carrot_wallet_err_t load(PGconn *pg, const char *program, const char *id,
     snprintf(status, 16, "%s", PQgetvalue(r, 0, 0));
     snprintf(hash, 65, "%s", PQgetvalue(r, 0, 2));
     snprintf(seed, 65, "%s", PQgetvalue(r, 0, 3));
+    snprintf(entries, 65, "%s", PQgetvalue(r, 0, 4));
     int bad = parse_prizes(PQgetvalue(r, 0, 1), p, errstr, errstr_size);
     PQclear(r);
     return bad ? CARROT_WALLET_ERROR : CARROT_WALLET_OK;
 }
 
+carrot_wallet_err_t carrot_draw_close(PGconn *pg, const char *program, const char *id,
+                                      char *errstr, size_t errstr_size) {
+    char seed[65], hash[65], status[16], entries[65];
+    prizes_t p = {0};
+    long long n = 0;
+    carrot_wallet_err_t rc;
+    if (carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size)) return CARROT_WALLET_ERROR;
+    /* the lock on the sweepstakes row waits for any entry being bought */
+    if ((rc = load(pg, program, id, 1, &p, status, seed, hash, entries, errstr, errstr_size)))
+        goto fail;
+    rc = CARROT_WALLET_REFUSED;
+    if (strcmp(status, "open") != 0) {
+        snprintf(errstr, errstr_size, "sweepstakes \"%s\" is already %s", id, status);
+        goto fail;
+    }
+    rc = CARROT_WALLET_ERROR;
+    if (carrot_draw_entries_sha256(pg, program, id, entries, &n, errstr, errstr_size)) goto fail;
+    const char *params[] = {program, id, entries};
+    if (carrot_pg_command(pg,
+                          "UPDATE sweepstakes SET status = 'closed', entries_sha256 = $3,"
+                          " closed_at = now() WHERE program_id = $1 AND sweepstakes_id = $2",
+                          3, params, errstr, errstr_size) ||
+        carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size))
+        goto fail;
+    printf("sweepstakes %s closed: %lld entries; entry list sha256 %s\n", id, n, entries);
+    json_decref(p.root);
+    return CARROT_WALLET_OK;
+fail:
+    json_decref(p.root);
+    return carrot_wallet_abort(pg, rc);
+}
+
 carrot_wallet_err_t carrot_draw_run(PGconn *pg, const char *program, const char *id,
                                     const char *seed_file, char *errstr, size_t errstr_size) {
-    char seed[65], stored_seed[65], hash[65], status[16], check[65];
+    char seed[65], stored_seed[65], hash[65], status[16], check[65], entries[65];
     prizes_t p = {0};
     carrot_wallet_err_t rc;
     if (read_seed(seed_file, seed, errstr, errstr_size)) return CARROT_WALLET_REFUSED;
     if (carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size)) return CARROT_WALLET_ERROR;
-    if ((rc = load(pg, program, id, 1, &p, status, stored_seed, hash, errstr, errstr_size)))
+    if ((rc = load(pg, program, id, 1, &p, status, stored_seed, hash, entries, errstr,
+                   errstr_size)))
         goto fail;
     rc = CARROT_WALLET_REFUSED;
-    if (strcmp(status, "open") != 0) {
-        snprintf(errstr, errstr_size, "sweepstakes \"%s\" has already been drawn", id);
+    if (strcmp(status, "closed") != 0) {
+        snprintf(errstr, errstr_size,
+                 strcmp(status, "open") == 0
+                     ? "sweepstakes \"%s\" is still open: close it first (carrot-ledger close)"
+                     : "sweepstakes \"%s\" has already been drawn",
+                 id);
         goto fail;
     }
     carrot_draw_sha256_hex(seed, check);
     if (strcmp(check, hash) != 0) {
         snprintf(errstr, errstr_size, "the seed does not match the commitment %s", hash);
+        goto fail;
+    }
+    /* entries cannot change once closed; a changed list means tampering */
+    if (carrot_draw_entries_sha256(pg, program, id, check, NULL, errstr, errstr_size)) {
+        rc = CARROT_WALLET_ERROR;
+        goto fail;
+    }
+    if (strcmp(check, entries) != 0) {
+        snprintf(errstr, errstr_size, "the entry list hashes to %s, not %s as when it closed", check,
+                 entries);
         goto fail;
     }
     const char *params[] = {program, id};
@@ -282,7 +434,7 @@ carrot_wallet_err_t carrot_draw_run(PGconn *pg, const char *program, const char 
     for (int i = 0; i < PQntuples(r); i++) {
         int entry = atoi(PQgetvalue(r, i, 0));
         const char *who = PQgetvalue(r, i, 1);
-        int k = carrot_draw_outcome(seed, id, entry, p.weights, p.n);
+        int k = carrot_draw_outcome(seed, id, entries, entry, p.weights, p.n);
         char ks[16], es[16], pts[24];
         snprintf(ks, sizeof(ks), "%d", k);
         snprintf(es, sizeof(es), "%d", entry);
@@ -334,9 +486,10 @@ fail:
 carrot_wallet_err_t carrot_draw_verify(PGconn *pg, const char *program, const char *id,
                                        long long *entriesp, long long *winnersp, char *errstr,
                                        size_t errstr_size) {
-    char seed[65], hash[65], status[16], check[65];
+    char seed[65], hash[65], status[16], check[65], entries[65];
     prizes_t p = {0};
-    carrot_wallet_err_t rc = load(pg, program, id, 0, &p, status, seed, hash, errstr, errstr_size);
+    carrot_wallet_err_t rc =
+        load(pg, program, id, 0, &p, status, seed, hash, entries, errstr, errstr_size);
     *entriesp = *winnersp = 0;
     if (rc) goto out;
     rc = CARROT_WALLET_REFUSED;
@@ -348,6 +501,18 @@ carrot_wallet_err_t carrot_draw_verify(PGconn *pg, const char *program, const ch
     if (strcmp(check, hash) != 0) {
         snprintf(errstr, errstr_size, "revealed seed hashes to %s, not the commitment %s", check, hash);
         goto out;
+    }
+    /* drawn since migration 004: the outcomes depend on the entry list closed */
+    if (*entries) {
+        if (carrot_draw_entries_sha256(pg, program, id, check, NULL, errstr, errstr_size)) {
+            rc = CARROT_WALLET_ERROR;
+            goto out;
+        }
+        if (strcmp(check, entries) != 0) {
+            snprintf(errstr, errstr_size, "the entry list hashes to %s, not %s as published at close",
+                     check, entries);
+            goto out;
+        }
     }
     const char *params[] = {program, id};
     PGresult *r = PQexecParams(pg,
@@ -362,7 +527,7 @@ carrot_wallet_err_t carrot_draw_verify(PGconn *pg, const char *program, const ch
     }
     for (int i = 0; i < PQntuples(r); i++) {
         int entry = atoi(PQgetvalue(r, i, 0)), stored = atoi(PQgetvalue(r, i, 1));
-        int k = carrot_draw_outcome(seed, id, entry, p.weights, p.n);
+        int k = carrot_draw_outcome(seed, id, *entries ? entries : NULL, entry, p.weights, p.n);
         if (k != stored) {
             snprintf(errstr, errstr_size, "entry %d: stored outcome %d, the seed gives %d", entry,
                      stored, k);

@@ -20,7 +20,8 @@ static const carrot_conf_prop_t props[] = {
     {"brokers", CARROT_CONF_STR, OFF(brokers), "127.0.0.1:19092", 0, 0, "Kafka bootstrap servers"},
     {"topic", CARROT_CONF_STR, OFF(topic), "carrot.awards", 0, 0, "topic of Award events"},
     {"dlq-topic", CARROT_CONF_STR, OFF(dlq_topic), "carrot.awards.dlq", 0, 0,
-     "dead-letter topic for award messages that cannot be decoded"},
+     "dead-letter topic for award messages that cannot be decoded or that PostgreSQL refuses, with "
+     "the reason in a header and the original bytes"},
     {"group", CARROT_CONF_STR, OFF(group), "carrot-ledger", 0, 0, "Kafka consumer group"},
     {"instance", CARROT_CONF_STR, OFF(instance), NULL, 0, 0,
      "stable name of this ledger in its group (group.instance.id); default: the host name. Give "
@@ -74,7 +75,8 @@ static const char usage[] =
     "  sweepstakes-create  a spin-to-win (--program --sweepstakes --name --entry-cost --prizes "
     "--seed-file)\n"
     "  enter               buy entries (--program --sweepstakes --participant --entries)\n"
-    "  draw                reveal the seed and draw (--program --sweepstakes --seed-file)\n"
+    "  close               end a sweepstakes' entries, publishing its entry list's hash\n"
+    "  draw                reveal the seed and draw a closed sweepstakes (--seed-file)\n"
     "  verify              check the books; with --sweepstakes, re-check that draw\n"
     "Exit codes: 0 done, 1 failed, 2 bad usage, 3 refused (unknown, insufficient points, out of "
     "stock, a check failed).";
@@ -106,11 +108,12 @@ static int command(const char *cmd, const carrot_conf_t *conf, ledger_conf_t *cf
         {"expiry-set", {"program"}},
         {"sweepstakes-create", {"program", "sweepstakes", "name", "prizes", "seed-file"}},
         {"enter", {"program", "sweepstakes", "participant"}},
+        {"close", {"program", "sweepstakes"}},
         {"draw", {"program", "sweepstakes", "seed-file"}},
     };
     const char *known[] = {"migrate", "balance", "statement", "liability", "catalog-set", "redeem",
                            "fulfil", "reject", "expiry-set", "expire", "sweepstakes-create",
-                           "enter", "draw", "verify"};
+                           "enter", "close", "draw", "verify"};
     int ok = 0;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) ok |= strcmp(cmd, known[i]) == 0;
     if (!ok) {
@@ -195,6 +198,9 @@ static int command(const char *cmd, const carrot_conf_t *conf, ledger_conf_t *cf
         rc = carrot_draw_enter(pg, cf->program, cf->sweepstakes, cf->participant,
                                (int)cf->entries, &first, errstr, sizeof(errstr));
         if (!rc) printf("entries %d to %d\n", first, first + (int)cf->entries - 1);
+        exit_code = wallet_exit(rc, errstr);
+    } else if (strcmp(cmd, "close") == 0) {
+        rc = carrot_draw_close(pg, cf->program, cf->sweepstakes, errstr, sizeof(errstr));
         exit_code = wallet_exit(rc, errstr);
     } else if (strcmp(cmd, "draw") == 0) {
         rc = carrot_draw_run(pg, cf->program, cf->sweepstakes, cf->seed_file, errstr,

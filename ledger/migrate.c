@@ -8,6 +8,7 @@
 extern const char carrot_migration_001_awards[];
 extern const char carrot_migration_002_double_entry[];
 extern const char carrot_migration_003_rewards[];
+extern const char carrot_migration_004_draw_close[];
 
 static const struct {
     int version;
@@ -17,6 +18,7 @@ static const struct {
     {1, "001_awards", carrot_migration_001_awards},
     {2, "002_double_entry", carrot_migration_002_double_entry},
     {3, "003_rewards", carrot_migration_003_rewards},
+    {4, "004_draw_close", carrot_migration_004_draw_close},
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -116,6 +116,65 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     }
 }
 
+/* What the refused-award callback needs to find a message and dead-letter it. */
+typedef struct {
+    const ledger_conf_t *cf;
+    rd_kafka_t *producer;
+    rd_kafka_message_t **msgs;
+    size_t n;
+    long long *dlq_failed;
+    long long refused; /* dead-lettered from inside carrot_book_commit() */
+} dlq_t;
+
+/* Queues a dead letter of m, as the scorer writes them: the original bytes
+ * and key, the reason and where it came from in headers. Delivery is
+ * checked by the caller (flush, then dlq_failed). */
+static void dead_letter(dlq_t *d, const rd_kafka_message_t *m, const char *reason) {
+    char where[64];
+    snprintf(where, sizeof(where), "%d:%lld", (int)m->partition, (long long)m->offset);
+    carrot_warn("dead letter %s [%d] @%lld: %s", d->cf->topic, (int)m->partition,
+                (long long)m->offset, reason);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+    rd_kafka_header_add(h, "carrot.error", -1, reason, -1);
+    rd_kafka_header_add(h, "carrot.stage", -1, "ledger", -1);
+    rd_kafka_header_add(h, "carrot.source", -1, d->cf->topic, -1);
+    rd_kafka_header_add(h, "carrot.offset", -1, where, -1);
+    rd_kafka_resp_err_t perr;
+    while ((perr = rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(d->cf->dlq_topic),
+                                     RD_KAFKA_V_KEY(m->key, m->key_len),
+                                     RD_KAFKA_V_VALUE(m->payload, m->len),
+                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                     RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(d->producer, 50);
+    if (perr) {
+        rd_kafka_headers_destroy(h);
+        (*d->dlq_failed)++;
+    }
+}
+
+/* Waits until every queued dead letter is acknowledged; 0 if all were. */
+static int dead_letters_durable(dlq_t *d) {
+    while (rd_kafka_outq_len(d->producer) > 0) rd_kafka_flush(d->producer, 1000);
+    return *d->dlq_failed ? -1 : 0;
+}
+
+/* carrot_book_refused_cb: an award PostgreSQL refuses (book.h) goes to the
+ * dead-letter topic, durably, before the transaction that skips it commits. */
+static int on_refused(void *opaque, int32_t partition, int64_t offset, const char *reason) {
+    dlq_t *d = opaque;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->msgs[i]->partition != partition || d->msgs[i]->offset != offset) continue;
+        dead_letter(d, d->msgs[i], reason);
+        if (dead_letters_durable(d)) return -1;
+        d->refused++;
+        return 0;
+    }
+    carrot_error("refused award at partition %d offset %lld is not in the batch", (int)partition,
+                 (long long)offset);
+    return -1;
+}
+
 int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     char errstr[512];
     int exit_code = 1;
@@ -193,6 +252,7 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         if (!first_ms) first_ms = carrot_time_mono_ms();
         carrot_book_reset(book);
         size_t ndead = 0;
+        dlq_t d = {.cf = cf, .producer = producer, .msgs = msgs, .n = n, .dlq_failed = &dlq_failed};
         for (size_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = msgs[i];
             avro_value_t *value;
@@ -207,39 +267,25 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
                 }
                 continue;
             }
-            carrot_warn("dead letter %s [%d] @%lld: %s", cf->topic, (int)m->partition,
-                        (long long)m->offset, errstr);
-            rd_kafka_headers_t *h = rd_kafka_headers_new(3);
-            rd_kafka_header_add(h, "carrot.error", -1, errstr, -1);
-            rd_kafka_header_add(h, "carrot.stage", -1, "ledger", -1);
-            rd_kafka_header_add(h, "carrot.source", -1, cf->topic, -1);
-            rd_kafka_resp_err_t perr;
-            while ((perr = rd_kafka_producev(
-                        producer, RD_KAFKA_V_TOPIC(cf->dlq_topic), RD_KAFKA_V_KEY(m->key, m->key_len),
-                        RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(producer, 50);
-            if (perr) {
-                rd_kafka_headers_destroy(h);
-                dlq_failed++;
-            }
+            dead_letter(&d, m, errstr);
             carrot_book_advance(book, m->partition, m->offset + 1);
             ndead++;
         }
         /* A dead letter must be durable before its offset moves past it. */
-        while (ndead && rd_kafka_outq_len(producer) > 0) rd_kafka_flush(producer, 1000);
-        if (dlq_failed) {
+        if ((ndead && dead_letters_durable(&d)) || dlq_failed) {
             carrot_error("could not write %lld dead letters; stopping without booking the batch",
                          dlq_failed);
             exit_code = 1;
+            for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
             break;
         }
         long long inserted = 0;
         int backoff = 200;
         carrot_book_err_t rc;
-        while ((rc = carrot_book_commit(book, l.pg, cf->group, cf->topic, &inserted, errstr,
-                                        sizeof(errstr))) == CARROT_BOOK_RETRY) {
+        while ((rc = carrot_book_commit(book, l.pg, cf->group, cf->topic, on_refused, &d,
+                                        &inserted, errstr, sizeof(errstr))) == CARROT_BOOK_RETRY) {
             carrot_warn("%s; retrying in %d ms", errstr, backoff);
+            d.refused = 0; /* the retry finds them again */
             if (carrot_ledger_stop) break;
             carrot_ledger_sleep_ms(backoff);
             if (backoff < 5000) backoff *= 2;
@@ -253,8 +299,8 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         }
         last_ms = carrot_time_mono_ms();
         booked += inserted;
-        skipped += (long long)carrot_book_count(book) - inserted;
-        dead += (long long)ndead;
+        skipped += (long long)carrot_book_count(book) - inserted - d.refused;
+        dead += (long long)ndead + d.refused;
         /* Offsets live in PostgreSQL; copying them to Kafka keeps lag visible. */
         rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new((int)n);
         for (size_t i = 0; i < n; i++) {

@@ -4,6 +4,7 @@
 
 #include "avro_util.h"
 #include "schemas.h"
+#include "utf8.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -48,6 +49,13 @@ int carrot_change_parse(const char *name) {
 #define MS_2000 946684800000LL   /* earlier timestamps are data errors */
 #define MS_2200 7258118400000LL
 
+static int not_utf8(const char *name, const char *value, char *errstr, size_t errstr_size) {
+    size_t off;
+    const char *why = value ? carrot_utf8_check(value, strlen(value), &off) : NULL;
+    if (why) snprintf(errstr, errstr_size, "%s is not valid UTF-8: %s at byte %zu", name, why, off);
+    return why != NULL;
+}
+
 int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t errstr_size) {
     /* A change to an existing record (UPDATE, DELETE, UNDELETE) may not know
      * its owner or type (a CDC DELETE carries neither): the record id names it. */
@@ -86,6 +94,22 @@ int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t er
                 return -1;
             }
     }
+    /* Every string ends up in Avro, whose strings are UTF-8: a producer
+     * refuses what every consumer's decoder would (codec.h). */
+    const struct { const char *name, *value; } texts[] = {
+        {"event_id", a->event_id}, {"program_id", a->program_id},
+        {"source_system", a->source_system}, {"source_record_id", a->source_record_id},
+        {"activity_type", a->activity_type}, {"participant_id", a->participant_id},
+        {"segment", a->segment}, {"team_id", a->team_id}, {"region", a->region},
+        {"account_id", a->account_id}, {"opportunity_id", a->opportunity_id},
+        {"outcome", a->outcome}, {"disposition", a->disposition}, {"stage", a->stage},
+        {"currency", a->currency}};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        if (not_utf8(texts[i].name, texts[i].value, errstr, errstr_size)) return -1;
+    for (size_t i = 0; i < a->ncustom; i++)
+        if (not_utf8("a custom field's name", a->custom[i].key, errstr, errstr_size) ||
+            not_utf8("a custom field's value", a->custom[i].value, errstr, errstr_size))
+            return -1;
     if (a->activity_type && *a->activity_type && !carrot_activity_type_known(a->activity_type)) {
         snprintf(errstr, errstr_size, "unknown activity type \"%.64s\"", a->activity_type);
         return -1;

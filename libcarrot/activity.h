@@ -59,9 +59,9 @@ extern const char *const carrot_activity_types[];
 int carrot_activity_type_known(const char *type);
 
 /* Checks what the schema cannot: required strings non-empty, a known activity
- * type, plausible timestamps and amounts. A CREATE needs a participant and an
- * activity type; a change to an existing record (UPDATE, DELETE, UNDELETE)
- * may leave them empty (a CDC DELETE carries neither): its source record id
+ * type, plausible timestamps and amounts, every string UTF-8 (utf8.h). A
+ * CREATE needs a participant and an activity type; a change to an existing
+ * record (UPDATE, DELETE, UNDELETE) may leave them empty (a CDC DELETE carries neither): its source record id
  * names what it changes. Returns 0 or -1 with a reason. */
 int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t errstr_size);
 

@@ -1,9 +1,16 @@
 /* avro_check.c: walks Avro binary encoding against a schema without
- * allocating, so garbage is rejected in time linear in its size. */
+ * allocating, so garbage is rejected in time linear in its size. Strings are
+ * checked too: the Avro specification makes them UTF-8, and every consumer
+ * hands them on as C strings to Redis keys or PostgreSQL text, which can
+ * hold neither invalid UTF-8 nor a NUL byte (one would also cut the C
+ * string short, silently changing an id). */
 #include "avro_check.h"
+
+#include "utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Zero-sized items (null, empty records) cost no bytes, so a block count
  * cannot be bounded by the input size; this caps them instead. */
@@ -12,6 +19,7 @@
 typedef struct {
     const unsigned char *p, *end, *start;
     size_t items;
+    const char *field; /* the innermost record field being read, for messages */
     char *errstr;
     size_t errstr_size;
 } cur_t;
@@ -42,6 +50,30 @@ static int skip(cur_t *c, size_t n) {
     return 0;
 }
 
+/* Skips a string of n bytes after checking it is UTF-8 without NUL bytes. */
+static int skip_text(cur_t *c, size_t n) {
+    if ((size_t)(c->end - c->p) < n) return bad(c, "length past the end of the input");
+    size_t off = 0;
+    const char *why = carrot_utf8_check(c->p, n, &off);
+    const unsigned char *nul = why ? NULL : memchr(c->p, '\0', n);
+    const char *field = c->field ? c->field : "?";
+    size_t at = (size_t)(c->p - c->start);
+    if (why) {
+        snprintf(c->errstr, c->errstr_size,
+                 "invalid Avro string at byte %zu (field \"%s\"): not valid UTF-8: %s at byte %zu"
+                 " of the string", at, field, why, off);
+        return -1;
+    }
+    if (nul) {
+        snprintf(c->errstr, c->errstr_size,
+                 "invalid Avro string at byte %zu (field \"%s\"): a NUL byte at byte %zu of the"
+                 " string, which text cannot hold", at, field, (size_t)(nul - c->p));
+        return -1;
+    }
+    c->p += n;
+    return 0;
+}
+
 static int check(cur_t *c, avro_schema_t s, int depth) {
     int64_t n;
     if (depth > 64) return bad(c, "nested too deeply");
@@ -63,7 +95,7 @@ static int check(cur_t *c, avro_schema_t s, int depth) {
     case AVRO_BYTES:
         if (read_long(c, &n)) return -1;
         if (n < 0) return bad(c, "negative length");
-        return skip(c, (size_t)n);
+        return avro_typeof(s) == AVRO_STRING ? skip_text(c, (size_t)n) : skip(c, (size_t)n);
     case AVRO_FIXED: return skip(c, (size_t)avro_schema_fixed_size(s));
     case AVRO_ENUM:
         if (read_long(c, &n)) return -1;
@@ -74,8 +106,12 @@ static int check(cur_t *c, avro_schema_t s, int depth) {
         if (n < 0 || (size_t)n >= avro_schema_union_size(s)) return bad(c, "union branch out of range");
         return check(c, avro_schema_union_branch(s, (int)n), depth + 1);
     case AVRO_RECORD:
-        for (size_t i = 0; i < avro_schema_record_size(s); i++)
+        for (size_t i = 0; i < avro_schema_record_size(s); i++) {
+            const char *outer = c->field;
+            c->field = avro_schema_record_field_name(s, (int)i);
             if (check(c, avro_schema_record_field_get_by_index(s, (int)i), depth + 1)) return -1;
+            c->field = outer;
+        }
         return 0;
     case AVRO_ARRAY:
     case AVRO_MAP: {
@@ -98,7 +134,7 @@ static int check(cur_t *c, avro_schema_t s, int depth) {
                     int64_t klen;
                     if (read_long(c, &klen)) return -1;
                     if (klen < 0) return bad(c, "negative length");
-                    if (skip(c, (size_t)klen)) return -1;
+                    if (skip_text(c, (size_t)klen)) return -1;
                 }
                 if (check(c, item, depth + 1)) return -1;
             }

@@ -5,7 +5,8 @@
  * garbage block count of zero-sized items loops for a very long time. This
  * walks the bytes against the writer schema first and rejects any body whose
  * lengths, counts, union branches or enum indexes do not fit, or that has
- * bytes left over. Internal to libcarrot (used by codec.c). */
+ * bytes left over; and any string (map keys too) that is not UTF-8 or holds
+ * a NUL byte. Internal to libcarrot (used by codec.c). */
 #ifndef CARROT_AVRO_CHECK_H
 #define CARROT_AVRO_CHECK_H
 

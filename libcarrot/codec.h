@@ -86,7 +86,9 @@ carrot_codec_err_t carrot_codec_encode(carrot_codec_t *codec, avro_value_t *valu
 
 /* Decodes a single-object message into a value of the current schema, owned
  * by the codec. The input is validated before avro-c reads it: no input
- * crashes or makes it allocate more than the input's size. */
+ * crashes or makes it allocate more than the input's size, and every string
+ * is valid UTF-8 without NUL bytes (else CARROT_CODEC_ERR_BODY, the field
+ * named in errstr), so what it hands out can go into PostgreSQL text. */
 carrot_codec_err_t carrot_codec_decode(carrot_codec_t *codec, const void *buf, size_t len,
                                        avro_value_t **valuep, char *errstr, size_t errstr_size);
 

@@ -1,7 +1,9 @@
 /* test_codec.c: single-object encoding of CrmActivity: round trip, header
  * layout, schema resolution from an older writer, and every kind of bad
- * input rejected with the right error instead of a crash. */
+ * input rejected with the right error instead of a crash, including strings
+ * (of activities and awards) that are not UTF-8 or hold a NUL byte. */
 #include "activity.h"
+#include "award.h"
 #include "codec.h"
 #include "testutil.h"
 
@@ -199,8 +201,86 @@ START_TEST(validation_rejects_bad_activities) {
 }
 END_TEST
 
+/* avro-c writes whatever bytes it is given as a string, as another producer
+ * of the topic might: the decoder must refuse them. */
+START_TEST(strings_must_be_utf8_without_nul) {
+    carrot_codec_t *c = carrot_activity_codec_new(errstr, sizeof(errstr));
+    carrot_activity_t in = sample();
+    in.participant_id = "p\xed\xa0\x80"; /* a surrogate */
+    size_t len;
+    const void *enc = encode(c, &in, &len);
+    unsigned char *buf = malloc(len);
+    memcpy(buf, enc, len);
+    avro_value_t *v;
+    ck_assert_int_eq(carrot_codec_decode(c, buf, len, &v, errstr, sizeof(errstr)),
+                     CARROT_CODEC_ERR_BODY);
+    ck_assert_msg(strstr(errstr, "(field \"participant_id\"): not valid UTF-8: a surrogate") != NULL,
+                  "%s", errstr);
+    free(buf);
+    /* a custom field's key is a string too */
+    in = sample();
+    in.custom[0].key = "Prod\xc0\xafuct";
+    enc = encode(c, &in, &len);
+    buf = malloc(len);
+    memcpy(buf, enc, len);
+    ck_assert_int_eq(carrot_codec_decode(c, buf, len, &v, errstr, sizeof(errstr)),
+                     CARROT_CODEC_ERR_BODY);
+    ck_assert_msg(strstr(errstr, "(field \"custom\"): not valid UTF-8: an overlong") != NULL, "%s",
+                  errstr);
+    free(buf);
+    /* a NUL inside a string: valid UTF-8, but it would cut the id short */
+    in = sample();
+    in.event_id = "evt-XYZ";
+    enc = encode(c, &in, &len);
+    buf = malloc(len);
+    memcpy(buf, enc, len);
+    unsigned char *x = memchr(buf, 'X', len);
+    ck_assert_ptr_nonnull(x);
+    *x = '\0';
+    ck_assert_int_eq(carrot_codec_decode(c, buf, len, &v, errstr, sizeof(errstr)),
+                     CARROT_CODEC_ERR_BODY);
+    ck_assert_msg(strstr(errstr, "(field \"event_id\"): a NUL byte at byte 4 of the string") != NULL,
+                  "%s", errstr);
+    free(buf);
+    /* producers refuse the same before encoding */
+    in = sample();
+    in.segment = "d\xc3(aler";
+    ck_assert_int_eq(carrot_activity_validate(&in, errstr, sizeof(errstr)), -1);
+    ck_assert_str_eq(errstr, "segment is not valid UTF-8: a truncated sequence at byte 1");
+    carrot_codec_destroy(c);
+
+    /* and awards, through the same decoder */
+    c = carrot_award_codec_new(errstr, sizeof(errstr));
+    carrot_award_t aw = {.award_id = "a-1", .program_id = "demo", .event_id = "e-1",
+                         .participant_id = "p1", .region = "r\xf4\x90\x80\x80",
+                         .activity_type = "call", .rule_id = "r", .rules_version = "v",
+                         .points = 5, .occurred_at = 1793000000000LL, .awarded_at = 1793000000000LL};
+    v = carrot_codec_value(c);
+    ck_assert_int_eq(carrot_award_to_avro(&aw, v, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(carrot_codec_encode(c, v, &enc, &len, errstr, sizeof(errstr)), CARROT_CODEC_OK);
+    buf = malloc(len);
+    memcpy(buf, enc, len);
+    ck_assert_int_eq(carrot_codec_decode(c, buf, len, &v, errstr, sizeof(errstr)),
+                     CARROT_CODEC_ERR_BODY);
+    ck_assert_msg(strstr(errstr, "(field \"region\"): not valid UTF-8: a code point above U+10FFFF")
+                  != NULL, "%s", errstr);
+    free(buf);
+    aw.region = "r\xc3\xa9gion"; /* valid: decodes */
+    v = carrot_codec_value(c);
+    ck_assert_int_eq(carrot_award_to_avro(&aw, v, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(carrot_codec_encode(c, v, &enc, &len, errstr, sizeof(errstr)), CARROT_CODEC_OK);
+    buf = malloc(len);
+    memcpy(buf, enc, len);
+    ck_assert_msg(carrot_codec_decode(c, buf, len, &v, errstr, sizeof(errstr)) == CARROT_CODEC_OK,
+                  "%s", errstr);
+    free(buf);
+    carrot_codec_destroy(c);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {round_trip, bad_input_is_classified, older_writer_resolves,
-                            validation_rejects_bad_activities, NULL};
+                            validation_rejects_bad_activities, strings_must_be_utf8_without_nul,
+                            NULL};
     return carrot_test_run(carrot_test_suite("codec", tests));
 }
