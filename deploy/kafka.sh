@@ -233,9 +233,11 @@ cmd_start() {
         </dev/null >"$LOG_DIR/stdout.log" 2>&1 &
     local launched=$!
     echo "$launched" >"$PID_FILE"
-    # Until nohup and setsid have exec'd java, the child does not look like a broker yet.
+    # Until nohup and setsid have exec'd java, the child does not look like a broker yet;
+    # on a loaded machine that can take seconds (a test restarting the broker under load
+    # once gave up after 5 s while java was starting), so allow 30.
     local i
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < 600; i++)); do
         running_pid >/dev/null && break
         carrot_proc_running "$launched" || break
         sleep 0.05
