@@ -26,14 +26,26 @@ static const carrot_conf_prop_t props[] = {
 
 static carrot_activity_t sample(long long i, char *id) {
     sprintf(id, "evt-%lld", i);
-    carrot_activity_t a = {
-        .event_id = id, .program_id = "demo", .source_system = "salesforce",
-        .source_record_id = id, .activity_type = "call", .occurred_at = 1793628180000LL + i,
-        .recorded_at = 1793628180000LL + i, .participant_id = "0055e000001AbcDAAS",
-        .segment = "dealer", .team_id = "team-04", .region = "east", .has_tenure_days = 1,
-        .tenure_days = 400, .account_id = "0015e00000AsDfGAAX", .disposition = "connected",
-        .has_duration = 1, .duration_seconds = 300, .text_length = 120, .ncustom = 1,
-        .custom = {{"Priority", "Normal"}}};
+    carrot_activity_t a = {.event_id = id,
+                           .program_id = "demo",
+                           .source_system = "salesforce",
+                           .source_record_id = id,
+                           .activity_type = "call",
+                           .occurred_at = 1793628180000LL + i,
+                           .recorded_at = 1793628180000LL + i,
+                           .participant_id = "0055e000001AbcDAAS",
+                           .segment = "dealer",
+                           .team_id = "team-04",
+                           .region = "east",
+                           .has_tenure_days = 1,
+                           .tenure_days = 400,
+                           .account_id = "0015e00000AsDfGAAX",
+                           .disposition = "connected",
+                           .has_duration = 1,
+                           .duration_seconds = 300,
+                           .text_length = 120,
+                           .ncustom = 1,
+                           .custom = {{"Priority", "Normal"}}};
     return a;
 }
 
@@ -66,7 +78,8 @@ int main(int argc, char **argv) {
     avro_generic_value_new(iface, &back);
     char *out = malloc(4096);
     avro_writer_t w = avro_writer_memory(out, 4096);
-    avro_reader_t r = avro_reader_memory(msg + CARROT_SO_HEADER_SIZE, (int64_t)(msglen - CARROT_SO_HEADER_SIZE));
+    avro_reader_t r = avro_reader_memory(msg + CARROT_SO_HEADER_SIZE,
+                                         (int64_t)(msglen - CARROT_SO_HEADER_SIZE));
     int64_t raw_enc = 0, raw_dec = 0, c_enc = 0, c_dec = 0;
     /* two rounds, the baseline first in one and Carrot first in the other, so neither
      * side alone gets the warm caches */

@@ -80,7 +80,7 @@ static const carrot_conf_prop_t props[] = {
     {"topic", CARROT_CONF_STR, OFF(topic), NULL, 0, 0, "internal: the topic of --plain-consumer"},
     CARROT_CONF_END};
 
-static pid_t child;             /* the scorer or the plain consumer while it runs */
+static pid_t child;            /* the scorer or the plain consumer while it runs */
 static const char *rules_path; /* the rules file while it exists */
 
 /* Stops pid (SIGTERM, SIGKILL after 30 s) and reaps it: its exit status, or -1. */
@@ -387,7 +387,8 @@ static void *watch_board(void *arg) {
         long long on = rep->integer - w->base;
         freeReplyObject(rep);
         if (!w->polls++) w->first_poll = t;
-        else if (t - w->last_poll > w->max_gap) w->max_gap = t - w->last_poll;
+        else if (t - w->last_poll > w->max_gap)
+            w->max_gap = t - w->last_poll;
         w->last_poll = t;
         for (; done < on && done < r->n; done++) r->seen[done] = t;
         atomic_store(&r->nseen, done);
@@ -414,8 +415,10 @@ static void *watch_plain(void *arg) {
     while (getline(&line, &cap, w->in) >= 0) {
         char *sp = strchr(line, ' ');
         if (strncmp(line, "ready", 5) == 0) atomic_store(&w->ready, 1);
-        else if (!sp) continue;
-        else if (strncmp(line, "warm", 4) == 0) atomic_store(&w->warm, 1);
+        else if (!sp)
+            continue;
+        else if (strncmp(line, "warm", 4) == 0)
+            atomic_store(&w->warm, 1);
         else if (strncmp(line, r->side, side) == 0 && line[side] == '-') {
             long long i = atoll(line + side + 1);
             if (i >= 0 && i < r->n && !r->seen[i]) {
@@ -529,8 +532,7 @@ static double growth2(const run_t *r) {
 
 int main(int argc, char **argv) {
     bench_conf_t cf;
-    char errstr[512], program[64], topic[96], awards[96], dlq[96], rtopic[96], rules[256],
-        msg[512];
+    char errstr[512], program[64], topic[96], awards[96], dlq[96], rtopic[96], rules[256], msg[512];
     int exit_code;
     carrot_conf_t *conf = carrot_conf_init_program("bench_latency", props, &cf, argc, argv, NULL,
                                                    "usage: bench_latency [settings]", &exit_code);
@@ -579,11 +581,34 @@ int main(int argc, char **argv) {
     snprintf(port, sizeof(port), "%lld", cf.redis_port);
     snprintf(bsize, sizeof(bsize), "%lld", cf.batch_size);
     snprintf(bms, sizeof(bms), "%lld", cf.batch_ms);
-    char *scorer_argv[] = {CARROT_SCORER_BIN, "--brokers", cf.brokers, "--topic", topic,
-                           "--awards-topic", awards, "--dlq-topic", dlq, "--group", program,
-                           "--instance", program, "--rules", rules, "--redis-host", cf.redis_host,
-                           "--redis-port", port, "--batch-size", bsize, "--batch-ms", bms,
-                           "--log-level", "warn", "--rules-topic", rtopic, NULL};
+    char *scorer_argv[] = {CARROT_SCORER_BIN,
+                           "--brokers",
+                           cf.brokers,
+                           "--topic",
+                           topic,
+                           "--awards-topic",
+                           awards,
+                           "--dlq-topic",
+                           dlq,
+                           "--group",
+                           program,
+                           "--instance",
+                           program,
+                           "--rules",
+                           rules,
+                           "--redis-host",
+                           cf.redis_host,
+                           "--redis-port",
+                           port,
+                           "--batch-size",
+                           bsize,
+                           "--batch-ms",
+                           bms,
+                           "--log-level",
+                           "warn",
+                           "--rules-topic",
+                           rtopic,
+                           NULL};
     int scorer_out;
     pid_t scorer = child = spawn(scorer_argv, &scorer_out);
     char key[160];
@@ -601,8 +626,10 @@ int main(int argc, char **argv) {
         } else if (waitpid(scorer, NULL, WNOHANG) == scorer) {
             child = 0;
             die("carrot-scorer exited before its warm-up activity reached the board");
-        } else if (now_us() > deadline) die("the warm-up activity did not reach the board in time");
-        else sleep_until_us(now_us() + 10000);
+        } else if (now_us() > deadline)
+            die("the warm-up activity did not reach the board in time");
+        else
+            sleep_until_us(now_us() + 10000);
     }
     run_t sr;
     run_init(&sr, "s", n);
@@ -625,8 +652,9 @@ int main(int argc, char **argv) {
     if (scorer_rc != 0 || nscored != n + 1)
         carrot_warn("carrot-scorer exited with %d having scored %lld activities (expected %lld)",
                     scorer_rc, nscored, n + 1);
-    double poll_ms =
-        bw.polls > 1 ? (double)(bw.last_poll - bw.first_poll) / 1000.0 / (double)(bw.polls - 1) : 0;
+    double poll_ms = bw.polls > 1
+                         ? (double)(bw.last_poll - bw.first_poll) / 1000.0 / (double)(bw.polls - 1)
+                         : 0;
     redisFree(bw.rc);
 
     /* 2. the baseline: a plain read_committed consumer process of the same topic */
@@ -669,25 +697,27 @@ int main(int argc, char **argv) {
     double s_secs = (double)(sr.last_sent - sr.first_sent) / 1e6;
     double b_secs = (double)(br.last_sent - br.first_sent) / 1e6;
     printf("scorer:   %lld activities at %lld/s, first %lld s: produce to leaderboard p50 %.2f ms, "
-           "p99 %.2f ms, max %.2f ms\n", nwin, cf.rate, cf.seconds, s_win.p50, s_win.p99,
-           s_win.max);
+           "p99 %.2f ms, max %.2f ms\n",
+           nwin, cf.rate, cf.seconds, s_win.p50, s_win.p99, s_win.max);
     printf("          whole run, %lld activities in %.1f s: p50 %.2f ms, p99 %.2f ms, max %.2f ms "
-           "(board %s polled every %.2f ms, longest gap %.1f ms; scorer --batch-ms %lld)\n", n,
-           s_secs, s_all.p50, s_all.p99, s_all.max, bw.key, poll_ms, (double)bw.max_gap / 1000.0,
+           "(board %s polled every %.2f ms, longest gap %.1f ms; scorer --batch-ms %lld)\n",
+           n, s_secs, s_all.p50, s_all.p99, s_all.max, bw.key, poll_ms, (double)bw.max_gap / 1000.0,
            cf.batch_ms);
     printf("baseline: %lld messages at %lld/s, first %lld s: produce to plain read_committed "
-           "consume p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", nwin, cf.rate, cf.seconds, b_win.p50,
-           b_win.p99, b_win.max);
+           "consume p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+           nwin, cf.rate, cf.seconds, b_win.p50, b_win.p99, b_win.max);
     printf("          whole run, %lld messages in %.1f s: p50 %.2f ms, p99 %.2f ms, max %.2f ms "
-           "(producer linger.ms %lld)\n", n, b_secs, b_all.p50, b_all.p99, b_all.max,
-           cf.linger_ms);
+           "(producer linger.ms %lld)\n",
+           n, b_secs, b_all.p50, b_all.p99, b_all.max, cf.linger_ms);
     printf("scorer RSS:   start %.1f MiB, end %.1f MiB, max %.1f MiB over %lld activities "
-           "(%d samples): %+.2f MiB per 100k activities (second half %+.2f)\n", mib(sr.rss.start),
-           mib(sr.rss.end), mib(sr.rss.max), n, sr.rss.samples, growth(&sr), growth2(&sr));
+           "(%d samples): %+.2f MiB per 100k activities (second half %+.2f)\n",
+           mib(sr.rss.start), mib(sr.rss.end), mib(sr.rss.max), n, sr.rss.samples, growth(&sr),
+           growth2(&sr));
     printf("baseline RSS: start %.1f MiB, end %.1f MiB, max %.1f MiB over %lld messages "
            "(%d samples): %+.2f MiB per 100k messages (second half %+.2f; the plain consumer "
-           "process)\n", mib(br.rss.start), mib(br.rss.end), mib(br.rss.max), n, br.rss.samples,
-           growth(&br), growth2(&br));
+           "process)\n",
+           mib(br.rss.start), mib(br.rss.end), mib(br.rss.max), n, br.rss.samples, growth(&br),
+           growth2(&br));
     printf("{\"bench\":\"latency\",\"rate\":%lld,\"window_activities\":%lld,"
            "\"run_activities\":%lld,\"scorer_p50_ms\":%.3f,\"scorer_p99_ms\":%.3f,"
            "\"scorer_max_ms\":%.3f,"
@@ -704,7 +734,8 @@ int main(int argc, char **argv) {
            growth(&sr) * 1024.0, growth2(&sr) * 1024.0, br.rss.start, br.rss.end, br.rss.max,
            growth(&br) * 1024.0, growth2(&br) * 1024.0);
     printf("ratio:    leaderboard latency p50 %.1fx, p99 %.1fx of a plain consume; scorer RSS max "
-           "%.1fx of a plain consumer's\n", s_win.p50 / b_win.p50, s_win.p99 / b_win.p99,
+           "%.1fx of a plain consumer's\n",
+           s_win.p50 / b_win.p50, s_win.p99 / b_win.p99,
            (double)sr.rss.max / (double)(br.rss.max ? br.rss.max : 1));
     fflush(stdout);
 

@@ -34,7 +34,8 @@ static const carrot_conf_prop_t props[] = {
     {"pg-dsn", CARROT_CONF_STR, OFF(pg), "host=127.0.0.1 port=15432 dbname=carrot user=carrot", 0,
      0, "PostgreSQL connection string"},
     {"awards", CARROT_CONF_INT, OFF(awards), "200000", 1000, 100000000, "awards to book"},
-    {"participants", CARROT_CONF_INT, OFF(participants), "2000", 1, 10000000, "distinct participants"},
+    {"participants", CARROT_CONF_INT, OFF(participants), "2000", 1, 10000000,
+     "distinct participants"},
     {"batch", CARROT_CONF_INT, OFF(batch), "5000", 1, 1000000, "rows per transaction, both sides"},
     {"partitions", CARROT_CONF_INT, OFF(partitions), "6", 1, 1000, "partitions of the bench topic"},
     {"rounds", CARROT_CONF_INT, OFF(rounds), "2", 1, 100,
@@ -52,14 +53,20 @@ static void create_topic(rd_kafka_t *rk, const char *topic, int partitions) {
 }
 
 /* Row i of the bench, as an award and as its COPY line. */
-static void award_of(long long i, const bench_conf_t *cf, const char *program, char *id,
-                     char *who, carrot_award_t *a) {
+static void award_of(long long i, const bench_conf_t *cf, const char *program, char *id, char *who,
+                     carrot_award_t *a) {
     sprintf(id, "b-%lld", i);
     sprintf(who, "p%06lld", i % cf->participants);
-    *a = (carrot_award_t){.award_id = id, .program_id = program, .event_id = id,
-                          .participant_id = who, .segment = "dealer", .activity_type = "call",
-                          .rule_id = "base.call", .rules_version = "bench",
-                          .points = 1 + i % 50, .occurred_at = 1793628180000LL,
+    *a = (carrot_award_t){.award_id = id,
+                          .program_id = program,
+                          .event_id = id,
+                          .participant_id = who,
+                          .segment = "dealer",
+                          .activity_type = "call",
+                          .rule_id = "base.call",
+                          .rules_version = "bench",
+                          .points = 1 + i % 50,
+                          .occurred_at = 1793628180000LL,
                           .awarded_at = 1793628180000LL};
 }
 
@@ -89,8 +96,9 @@ static long long ledger_run(const bench_conf_t *cf, const char *dsn, const char 
     snprintf(batch, sizeof(batch), "%lld", cf->batch);
     setenv("CARROT_BROKERS", cf->brokers, 1);
     setenv("CARROT_PG_DSN", dsn, 1);
-    char *run[] = {CARROT_LEDGER_BIN, "run", "--topic", (char *)topic, "--group", (char *)group,
-                   "--until-drained", "--batch-size", batch, "--log-level", "warn", NULL};
+    char *run[] = {
+        CARROT_LEDGER_BIN, "run",          "--topic", (char *)topic, "--group", (char *)group,
+        "--until-drained", "--batch-size", batch,     "--log-level", "warn",    NULL};
     int fds[2];
     if (pipe(fds)) die("pipe");
     pid_t pid = fork();
@@ -109,7 +117,8 @@ static long long ledger_run(const bench_conf_t *cf, const char *dsn, const char 
     int status;
     wait4(pid, &status, 0, &ru);
     const char *busy = strstr(out, "\"busy_ms\":"), *booked = strstr(out, "\"booked\":");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) || !busy || !booked) die("carrot-ledger run failed");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) || !busy || !booked)
+        die("carrot-ledger run failed");
     if (atoll(booked + 9) != cf->awards) die("carrot-ledger did not book every award");
     *rss_kib = ru.ru_maxrss;
     return atoll(busy + 10);
@@ -143,8 +152,8 @@ static long long copy_rows(PGconn *pg, const bench_conf_t *cf, const char *progr
     static const char award_columns[] =
         "award_id, program_id, event_id, participant_id, segment, team_id, region, activity_type,"
         " rule_id, rules_version, points, occurred_at, awarded_at, source_partition, source_offset";
-    static const char *const columns[] = {award_columns, "txn_id, program_id, kind, ref, participant_id",
-                                          "txn_id, account, amount"};
+    static const char *const columns[] = {
+        award_columns, "txn_id, program_id, kind, ref, participant_id", "txn_id, account, amount"};
     char sql[1024];
     size_t cap = (size_t)cf->batch * 256;
     char *bufs[3] = {malloc(cap), malloc(cap), malloc(cap)};
@@ -156,13 +165,14 @@ static long long copy_rows(PGconn *pg, const bench_conf_t *cf, const char *progr
             char id[32], who[32];
             carrot_award_t a;
             award_of(i, cf, program, id, who, &a);
-            lens[0] += (size_t)snprintf(bufs[0] + lens[0], cap - lens[0],
-                                        "%s\t%s\t%s\t%s\tdealer\t\\N\t\\N\tcall\tbase.call\tbench\t"
-                                        "%lld\t2026-11-02T14:03:00Z\t2026-11-02T14:03:00Z\t0\t%lld\n",
-                                        a.award_id, a.program_id, a.event_id, a.participant_id,
-                                        (long long)a.points, i);
-            lens[1] += (size_t)snprintf(bufs[1] + lens[1], cap - lens[1], "%lld\t%s\taward\t%s\t%s\n",
-                                        i + 1, a.program_id, a.award_id, a.participant_id);
+            lens[0] += (size_t)snprintf(
+                bufs[0] + lens[0], cap - lens[0],
+                "%s\t%s\t%s\t%s\tdealer\t\\N\t\\N\tcall\tbase.call\tbench\t"
+                "%lld\t2026-11-02T14:03:00Z\t2026-11-02T14:03:00Z\t0\t%lld\n",
+                a.award_id, a.program_id, a.event_id, a.participant_id, (long long)a.points, i);
+            lens[1] += (size_t)snprintf(bufs[1] + lens[1], cap - lens[1],
+                                        "%lld\t%s\taward\t%s\t%s\n", i + 1, a.program_id,
+                                        a.award_id, a.participant_id);
             lens[2] += (size_t)snprintf(bufs[2] + lens[2], cap - lens[2],
                                         "%lld\twallet\t%lld\n%lld\tbudget\t%lld\n", i + 1,
                                         (long long)a.points, i + 1, -(long long)a.points);
@@ -172,8 +182,8 @@ static long long copy_rows(PGconn *pg, const bench_conf_t *cf, const char *progr
             snprintf(sql, sizeof(sql), "COPY \"%s_%s\" (%s) FROM STDIN", program, tables[t],
                      columns[t]);
             PGresult *r = PQexec(pg, sql);
-            if (PQresultStatus(r) != PGRES_COPY_IN || PQputCopyData(pg, bufs[t], (int)lens[t]) != 1 ||
-                PQputCopyEnd(pg, NULL) != 1)
+            if (PQresultStatus(r) != PGRES_COPY_IN ||
+                PQputCopyData(pg, bufs[t], (int)lens[t]) != 1 || PQputCopyEnd(pg, NULL) != 1)
                 die(PQerrorMessage(pg));
             PQclear(r);
             while ((r = PQgetResult(pg))) {
@@ -194,7 +204,8 @@ int main(int argc, char **argv) {
     carrot_conf_t *conf = carrot_conf_init_program("bench_ledger", props, &cf, argc, argv, NULL,
                                                    "usage: bench_ledger [settings]", &exit_code);
     if (!conf) return exit_code;
-    snprintf(program, sizeof(program), "bench-%d-%lld", (int)getpid(), (long long)carrot_time_now_ms() % 100000);
+    snprintf(program, sizeof(program), "bench-%d-%lld", (int)getpid(),
+             (long long)carrot_time_now_ms() % 100000);
     snprintf(topic, sizeof(topic), "%s.awards", program);
     snprintf(group, sizeof(group), "%s.ledger", program);
 
@@ -217,8 +228,8 @@ int main(int argc, char **argv) {
             die(errstr);
         while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(who, strlen(who)),
                                  RD_KAFKA_V_VALUE((void *)buf, len),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ==
-               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 10);
     }
     if (rd_kafka_flush(rk, 120000)) die("could not fill the bench topic");

@@ -115,7 +115,8 @@ int main(int argc, char **argv) {
     carrot_conf_t *conf = carrot_conf_init_program("bench_scorer", props, &cf, argc, argv, NULL,
                                                    "usage: bench_scorer [settings]", &exit_code);
     if (!conf) return exit_code;
-    snprintf(program, sizeof(program), "bsc-%d-%lld", (int)getpid(), (long long)carrot_time_now_ms() % 100000);
+    snprintf(program, sizeof(program), "bsc-%d-%lld", (int)getpid(),
+             (long long)carrot_time_now_ms() % 100000);
     snprintf(topic, sizeof(topic), "%s.activities", program);
     snprintf(awards, sizeof(awards), "%s.awards", program);
     snprintf(dlq, sizeof(dlq), "%s.dlq", program);
@@ -132,13 +133,17 @@ int main(int argc, char **argv) {
     snprintf(rules, sizeof(rules), "/tmp/%s.rules.json", program);
     snprintf(feed, sizeof(feed), "/tmp/%s.jsonl", program);
     FILE *fp = fopen(rules, "w");
-    fprintf(fp, "{\"program\":\"%s\",\"version\":\"bench\",\"points\":{\"call\":5,\"email\":2,"
-                "\"meeting\":10,\"note\":3,\"task\":2,\"lead\":8,\"quote\":15,\"opportunity_stage\":12,"
-                "\"deal_won\":50,\"training_completed\":20,\"certification_passed\":40}}", program);
+    fprintf(fp,
+            "{\"program\":\"%s\",\"version\":\"bench\",\"points\":{\"call\":5,\"email\":2,"
+            "\"meeting\":10,\"note\":3,\"task\":2,\"lead\":8,\"quote\":15,\"opportunity_stage\":12,"
+            "\"deal_won\":50,\"training_completed\":20,\"certification_passed\":40}}",
+            program);
     fclose(fp);
-    snprintf(cmd, sizeof(cmd), "%s --count %lld --participants 2000 --program %s > %s && %s --input %s "
-             "--brokers %s --topic %s --dlq-topic %s --log-level warn", CARROT_LOADGEN_BIN, cf.records,
-             program, feed, CARROT_INGEST_BIN, feed, cf.brokers, topic, dlq);
+    snprintf(cmd, sizeof(cmd),
+             "%s --count %lld --participants 2000 --program %s > %s && %s --input %s "
+             "--brokers %s --topic %s --dlq-topic %s --log-level warn",
+             CARROT_LOADGEN_BIN, cf.records, program, feed, CARROT_INGEST_BIN, feed, cf.brokers,
+             topic, dlq);
     if (run(cmd, NULL, NULL, 0) != 0) die("could not fill the bench topic");
 
     /* 2. the baseline, a plain consume of every message, before and after the scorer:
@@ -148,13 +153,15 @@ int main(int argc, char **argv) {
     /* 3. carrot-scorer scores them */
     char out[1024];
     long rss = 0;
-    snprintf(cmd, sizeof(cmd), "%s --brokers %s --topic %s --awards-topic %s --dlq-topic %s "
+    snprintf(cmd, sizeof(cmd),
+             "%s --brokers %s --topic %s --awards-topic %s --dlq-topic %s "
              "--group %s.scorer --instance %s --rules %s --batch-size %lld --until-drained "
-             "--log-level warn", CARROT_SCORER_BIN, cf.brokers, topic, awards, dlq, program,
-             program, rules, cf.batch);
+             "--log-level warn",
+             CARROT_SCORER_BIN, cf.brokers, topic, awards, dlq, program, program, rules, cf.batch);
     if (run(cmd, &rss, out, sizeof(out)) != 0) die("carrot-scorer failed");
     const char *busy = strstr(out, "\"busy_ms\":"), *consumed = strstr(out, "\"consumed\":");
-    if (!busy || !consumed || atoll(consumed + 11) != got) die("carrot-scorer did not read every activity");
+    if (!busy || !consumed || atoll(consumed + 11) != got)
+        die("carrot-scorer did not read every activity");
     long long scorer_ms = atoll(busy + 10);
     long long got2 = 0;
     plain_ms += plain_consume(&cf, topic, program, "after", &got2);
@@ -167,11 +174,13 @@ int main(int argc, char **argv) {
     printf("scorer:   %lld activities in %lld ms = %.0f activities/s (peak RSS %ld MiB)\n", got,
            scorer_ms, scored, rss / 1024);
     printf("baseline: %lld messages plainly consumed, once before and once after the scorer, in"
-           " %lld ms = %.0f messages/s\n", got, plain_ms / 2, plain);
+           " %lld ms = %.0f messages/s\n",
+           got, plain_ms / 2, plain);
     printf("ratio:    %.2f of a plain consume (batches of %lld, each one Kafka transaction)\n",
            scored / plain, cf.batch);
     printf("{\"bench\":\"scorer\",\"activities\":%lld,\"scorer_per_s\":%.0f,\"consume_per_s\":%.0f,"
-           "\"ratio\":%.3f,\"scorer_peak_rss_kib\":%ld}\n", got, scored, plain, scored / plain, rss);
+           "\"ratio\":%.3f,\"scorer_peak_rss_kib\":%ld}\n",
+           got, scored, plain, scored / plain, rss);
     carrot_conf_destroy(conf);
     return 0;
 }

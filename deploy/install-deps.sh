@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 PACKAGES=(
-    build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+    build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format
     librdkafka-dev libavro-dev libhiredis-dev libpq-dev check libjansson-dev libssl-dev uuid-dev
     redis-server postgresql postgresql-contrib
     openjdk-17-jre-headless maven ca-certificates ca-certificates-java

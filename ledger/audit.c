@@ -43,7 +43,8 @@ int carrot_audit_books(PGconn *pg, FILE *out) {
         PQclear(r);
         if (bad) failed++;
         if (bad) fprintf(out, "%-40s FAILED (%lld rows)\n", checks[i].name, bad);
-        else fprintf(out, "%-40s ok\n", checks[i].name);
+        else
+            fprintf(out, "%-40s ok\n", checks[i].name);
     }
     return failed;
 }

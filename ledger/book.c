@@ -143,9 +143,14 @@ int carrot_book_add(carrot_book_t *b, const carrot_award_t *a, int32_t partition
     carrot_time_format(a->awarded_at, awarded, sizeof(awarded));
     snprintf(part, sizeof(part), "%d", (int)partition);
     snprintf(off, sizeof(off), "%lld", (long long)offset);
-    const char *fields[] = {a->award_id, a->program_id, a->event_id, a->participant_id,
-                            a->segment, a->team_id, a->region, a->activity_type, a->rule_id,
-                            a->rules_version, points, occurred, awarded, part, off};
+    const char *fields[] = {a->award_id, a->program_id,
+                            a->event_id, a->participant_id,
+                            a->segment,  a->team_id,
+                            a->region,   a->activity_type,
+                            a->rule_id,  a->rules_version,
+                            points,      occurred,
+                            awarded,     part,
+                            off};
     const int nf = (int)(sizeof(fields) / sizeof(fields[0]));
     size_t mark = b->len;
     if (b->rows == b->caprows) {
@@ -253,8 +258,7 @@ static carrot_book_err_t isolate(carrot_book_t *b, PGconn *pg, size_t lo, size_t
                                  const refuse_t *rf, long long *insertedp, char *errstr,
                                  size_t errstr_size) {
     carrot_book_err_t rc;
-    if ((rc = exec(pg, "SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr, errstr_size)))
-        return rc;
+    if ((rc = exec(pg, "SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr, errstr_size))) return rc;
     long long inserted = 0;
     rc = copy_and_book(b, pg, lo, hi, &inserted, errstr, errstr_size);
     if (rc == CARROT_BOOK_OK) {
@@ -272,11 +276,13 @@ static carrot_book_err_t isolate(carrot_book_t *b, PGconn *pg, size_t lo, size_t
         (rc = exec(pg, "RELEASE SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr, errstr_size)))
         return rc;
     if (hi - lo == 1) {
-        if (rf->refused && rf->refused(rf->opaque, b->row[lo].partition, b->row[lo].offset, why) == 0)
+        if (rf->refused &&
+            rf->refused(rf->opaque, b->row[lo].partition, b->row[lo].offset, why) == 0)
             return CARROT_BOOK_OK;
-        snprintf(errstr, errstr_size, "could not dead-letter the award at partition %d offset %lld"
-                 " that PostgreSQL refused: %s", (int)b->row[lo].partition,
-                 (long long)b->row[lo].offset, why);
+        snprintf(errstr, errstr_size,
+                 "could not dead-letter the award at partition %d offset %lld"
+                 " that PostgreSQL refused: %s",
+                 (int)b->row[lo].partition, (long long)b->row[lo].offset, why);
         return CARROT_BOOK_FATAL;
     }
     size_t mid = lo + (hi - lo) / 2;
@@ -286,9 +292,9 @@ static carrot_book_err_t isolate(carrot_book_t *b, PGconn *pg, size_t lo, size_t
 
 /* One attempt at the batch in one transaction; with search set, row by
  * savepoint-guarded halves (isolate()) instead of all at once. */
-static carrot_book_err_t attempt(carrot_book_t *b, PGconn *pg, const char *group,
-                                 const char *topic, const refuse_t *search, long long *insertedp,
-                                 char *errstr, size_t errstr_size) {
+static carrot_book_err_t attempt(carrot_book_t *b, PGconn *pg, const char *group, const char *topic,
+                                 const refuse_t *search, long long *insertedp, char *errstr,
+                                 size_t errstr_size) {
     carrot_book_err_t rc;
     *insertedp = 0;
     if ((rc = exec(pg, "BEGIN", PGRES_COMMAND_OK, errstr, errstr_size)) ||

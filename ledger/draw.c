@@ -41,7 +41,8 @@ int carrot_draw_outcome(const char *seed, const char *sweepstakes_id, const char
                   ? snprintf(msg, sizeof(msg), "%s:%s:%d", sweepstakes_id, entries_sha256, entry_no)
                   : snprintf(msg, sizeof(msg), "%s:%d", sweepstakes_id, entry_no);
     if (len < 0 || (size_t)len >= sizeof(msg)) len = (int)strlen(msg); /* ids are short: never */
-    HMAC(EVP_sha256(), seed, (int)strlen(seed), (const unsigned char *)msg, (size_t)len, md, &mdlen);
+    HMAC(EVP_sha256(), seed, (int)strlen(seed), (const unsigned char *)msg, (size_t)len, md,
+         &mdlen);
     uint64_t r = 0;
     for (int i = 0; i < 8; i++) r = (r << 8) | md[i];
     uint64_t total = 0;
@@ -99,7 +100,8 @@ static int parse_prizes(const char *text, prizes_t *p, char *errstr, size_t errs
     memset(p, 0, sizeof(*p));
     p->root = json_loads(text, 0, &jerr);
     if (!p->root) {
-        snprintf(errstr, errstr_size, "prizes: invalid JSON at column %d: %s", jerr.column, jerr.text);
+        snprintf(errstr, errstr_size, "prizes: invalid JSON at column %d: %s", jerr.column,
+                 jerr.text);
         return -1;
     }
     if (!json_is_array(p->root) || json_array_size(p->root) == 0 ||
@@ -113,11 +115,13 @@ static int parse_prizes(const char *text, prizes_t *p, char *errstr, size_t errs
         json_t *name = json_object_get(e, "prize"), *w = json_object_get(e, "weight"),
                *pts = json_object_get(e, "points");
         if (!json_is_object(e) || !(json_is_string(name) || json_is_null(name)) ||
-            !json_is_integer(w) || json_integer_value(w) <= 0 || json_integer_value(w) > 1000000000 ||
+            !json_is_integer(w) || json_integer_value(w) <= 0 ||
+            json_integer_value(w) > 1000000000 ||
             (pts && (!json_is_integer(pts) || json_integer_value(pts) < 0))) {
             snprintf(errstr, errstr_size,
                      "prizes[%zu]: expected {\"prize\": name or null, \"weight\": 1..1000000000,"
-                     " \"points\": 0 or more (optional)}", i);
+                     " \"points\": 0 or more (optional)}",
+                     i);
             return -1;
         }
         p->names[i] = json_string_value(name);
@@ -152,8 +156,10 @@ static int write_seed(const char *path, const char *seed, char *errstr, size_t e
     }
     const char *what = NULL;
     if (fchmod(fd, 0600) != 0) what = "chmod";
-    else if (write(fd, seed, 64) != 64 || write(fd, "\n", 1) != 1) what = "write";
-    else if (fsync(fd) != 0) what = "fsync";
+    else if (write(fd, seed, 64) != 64 || write(fd, "\n", 1) != 1)
+        what = "write";
+    else if (fsync(fd) != 0)
+        what = "fsync";
     int saved = errno;
     if (close(fd) != 0 && !what) {
         what = "close";
@@ -175,8 +181,8 @@ static int write_seed(const char *path, const char *seed, char *errstr, size_t e
 
 carrot_wallet_err_t carrot_draw_create(PGconn *pg, const char *program, const char *id,
                                        const char *name, int64_t entry_cost,
-                                       const char *prizes_json, const char *seed_file,
-                                       char *errstr, size_t errstr_size) {
+                                       const char *prizes_json, const char *seed_file, char *errstr,
+                                       size_t errstr_size) {
     prizes_t p;
     int bad = parse_prizes(prizes_json, &p, errstr, errstr_size);
     json_decref(p.root);
@@ -231,8 +237,9 @@ carrot_wallet_err_t carrot_draw_enter(PGconn *pg, const char *program, const cha
                         2, p1, &row, errstr, errstr_size))
         return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
     if (!row || strncmp(row, "open ", 5) != 0) {
-        snprintf(errstr, errstr_size, row ? "sweepstakes \"%s\" is closed to entries"
-                                          : "no sweepstakes \"%s\" in program \"%s\"",
+        snprintf(errstr, errstr_size,
+                 row ? "sweepstakes \"%s\" is closed to entries"
+                     : "no sweepstakes \"%s\" in program \"%s\"",
                  id, program);
         free(row);
         return carrot_wallet_abort(pg, CARROT_WALLET_REFUSED);
@@ -256,20 +263,21 @@ carrot_wallet_err_t carrot_draw_enter(PGconn *pg, const char *program, const cha
     }
     free(left);
     const char *p3[] = {program, id, participant, num, costs};
-    if (carrot_pg_value(pg,
-                        "WITH base AS (SELECT coalesce(max(entry_no), 0) AS m FROM sweepstakes_entries"
-                        "  WHERE program_id = $1 AND sweepstakes_id = $2),"
-                        " ins AS (INSERT INTO sweepstakes_entries (program_id, sweepstakes_id, entry_no,"
-                        "  participant_id) SELECT $1, $2, base.m + g, $3 FROM base,"
-                        "  generate_series(1, $4::int) g RETURNING entry_no),"
-                        " j AS (INSERT INTO journal (program_id, kind, ref, participant_id)"
-                        "  SELECT $1, 'entry', $2 || '/' || (base.m + 1) || '-' || (base.m + $4::int), $3"
-                        "  FROM base RETURNING txn_id),"
-                        " e AS (INSERT INTO entries (txn_id, account, amount) SELECT txn_id, x.a, x.n"
-                        "  FROM j CROSS JOIN LATERAL (VALUES ('wallet', -$5::bigint),"
-                        "  ('sweepstakes', $5::bigint)) AS x(a, n))"
-                        " SELECT base.m + 1 FROM base",
-                        5, p3, &first, errstr, errstr_size) ||
+    if (carrot_pg_value(
+            pg,
+            "WITH base AS (SELECT coalesce(max(entry_no), 0) AS m FROM sweepstakes_entries"
+            "  WHERE program_id = $1 AND sweepstakes_id = $2),"
+            " ins AS (INSERT INTO sweepstakes_entries (program_id, sweepstakes_id, entry_no,"
+            "  participant_id) SELECT $1, $2, base.m + g, $3 FROM base,"
+            "  generate_series(1, $4::int) g RETURNING entry_no),"
+            " j AS (INSERT INTO journal (program_id, kind, ref, participant_id)"
+            "  SELECT $1, 'entry', $2 || '/' || (base.m + 1) || '-' || (base.m + $4::int), $3"
+            "  FROM base RETURNING txn_id),"
+            " e AS (INSERT INTO entries (txn_id, account, amount) SELECT txn_id, x.a, x.n"
+            "  FROM j CROSS JOIN LATERAL (VALUES ('wallet', -$5::bigint),"
+            "  ('sweepstakes', $5::bigint)) AS x(a, n))"
+            " SELECT base.m + 1 FROM base",
+            5, p3, &first, errstr, errstr_size) ||
         carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size)) {
         free(first);
         return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
@@ -325,15 +333,16 @@ static carrot_wallet_err_t load(PGconn *pg, const char *program, const char *id,
                                 prizes_t *p, char *status, char *seed, char *hash, char *entries,
                                 char *errstr, size_t errstr_size) {
     const char *params[] = {program, id};
-    PGresult *r = PQexecParams(pg,
-                               lock ? "SELECT status, prizes::text, seed_sha256, coalesce(seed, ''),"
-                                      " coalesce(entries_sha256, '')"
-                                      " FROM sweepstakes WHERE program_id = $1 AND sweepstakes_id = $2"
-                                      " FOR UPDATE"
-                                    : "SELECT status, prizes::text, seed_sha256, coalesce(seed, ''),"
-                                      " coalesce(entries_sha256, '')"
-                                      " FROM sweepstakes WHERE program_id = $1 AND sweepstakes_id = $2",
-                               2, NULL, params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(
+        pg,
+        lock ? "SELECT status, prizes::text, seed_sha256, coalesce(seed, ''),"
+               " coalesce(entries_sha256, '')"
+               " FROM sweepstakes WHERE program_id = $1 AND sweepstakes_id = $2"
+               " FOR UPDATE"
+             : "SELECT status, prizes::text, seed_sha256, coalesce(seed, ''),"
+               " coalesce(entries_sha256, '')"
+               " FROM sweepstakes WHERE program_id = $1 AND sweepstakes_id = $2",
+        2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         carrot_pg_error(pg, "database error", errstr, errstr_size);
@@ -353,8 +362,8 @@ static carrot_wallet_err_t load(PGconn *pg, const char *program, const char *id,
     return bad ? CARROT_WALLET_ERROR : CARROT_WALLET_OK;
 }
 
-carrot_wallet_err_t carrot_draw_close(PGconn *pg, const char *program, const char *id,
-                                      char *errstr, size_t errstr_size) {
+carrot_wallet_err_t carrot_draw_close(PGconn *pg, const char *program, const char *id, char *errstr,
+                                      size_t errstr_size) {
     char seed[65], hash[65], status[16], entries[65];
     prizes_t p = {0};
     long long n = 0;
@@ -415,8 +424,8 @@ carrot_wallet_err_t carrot_draw_run(PGconn *pg, const char *program, const char 
         goto fail;
     }
     if (strcmp(check, entries) != 0) {
-        snprintf(errstr, errstr_size, "the entry list hashes to %s, not %s as when it closed", check,
-                 entries);
+        snprintf(errstr, errstr_size, "the entry list hashes to %s, not %s as when it closed",
+                 check, entries);
         goto fail;
     }
     const char *params[] = {program, id};
@@ -441,21 +450,23 @@ carrot_wallet_err_t carrot_draw_run(PGconn *pg, const char *program, const char 
         snprintf(pts, sizeof(pts), "%lld", (long long)p.points[k]);
         const char *up[] = {program, id, es, ks};
         const char *pz[] = {program, id, es, who, pts};
-        if (carrot_pg_command(pg,
-                              "UPDATE sweepstakes_entries SET prize_index = $4 WHERE program_id = $1"
-                              " AND sweepstakes_id = $2 AND entry_no = $3",
-                              4, up, errstr, errstr_size) ||
+        if (carrot_pg_command(
+                pg,
+                "UPDATE sweepstakes_entries SET prize_index = $4 WHERE program_id = $1"
+                " AND sweepstakes_id = $2 AND entry_no = $3",
+                4, up, errstr, errstr_size) ||
             (p.points[k] > 0 &&
-             carrot_pg_command(pg,
-                               "WITH j AS (INSERT INTO journal (program_id, kind, ref, participant_id)"
-                               " VALUES ($1, 'prize', $2 || '/' || $3, $4) RETURNING txn_id),"
-                               " e AS (INSERT INTO entries (txn_id, account, amount)"
-                               " SELECT txn_id, x.a, x.n FROM j CROSS JOIN LATERAL (VALUES"
-                               " ('budget', -$5::bigint), ('wallet', $5::bigint)) AS x(a, n))"
-                               " UPDATE balances SET available = available + $5::bigint,"
-                               " earned = earned + $5::bigint"
-                               " WHERE program_id = $1 AND participant_id = $4",
-                               5, pz, errstr, errstr_size))) {
+             carrot_pg_command(
+                 pg,
+                 "WITH j AS (INSERT INTO journal (program_id, kind, ref, participant_id)"
+                 " VALUES ($1, 'prize', $2 || '/' || $3, $4) RETURNING txn_id),"
+                 " e AS (INSERT INTO entries (txn_id, account, amount)"
+                 " SELECT txn_id, x.a, x.n FROM j CROSS JOIN LATERAL (VALUES"
+                 " ('budget', -$5::bigint), ('wallet', $5::bigint)) AS x(a, n))"
+                 " UPDATE balances SET available = available + $5::bigint,"
+                 " earned = earned + $5::bigint"
+                 " WHERE program_id = $1 AND participant_id = $4",
+                 5, pz, errstr, errstr_size))) {
             PQclear(r);
             goto fail;
         }
@@ -488,8 +499,8 @@ carrot_wallet_err_t carrot_draw_verify(PGconn *pg, const char *program, const ch
                                        size_t errstr_size) {
     char seed[65], hash[65], status[16], check[65], entries[65];
     prizes_t p = {0};
-    carrot_wallet_err_t rc =
-        load(pg, program, id, 0, &p, status, seed, hash, entries, errstr, errstr_size);
+    carrot_wallet_err_t rc = load(pg, program, id, 0, &p, status, seed, hash, entries, errstr,
+                                  errstr_size);
     *entriesp = *winnersp = 0;
     if (rc) goto out;
     rc = CARROT_WALLET_REFUSED;
@@ -499,7 +510,8 @@ carrot_wallet_err_t carrot_draw_verify(PGconn *pg, const char *program, const ch
     }
     carrot_draw_sha256_hex(seed, check);
     if (strcmp(check, hash) != 0) {
-        snprintf(errstr, errstr_size, "revealed seed hashes to %s, not the commitment %s", check, hash);
+        snprintf(errstr, errstr_size, "revealed seed hashes to %s, not the commitment %s", check,
+                 hash);
         goto out;
     }
     /* drawn since migration 004: the outcomes depend on the entry list closed */
@@ -509,8 +521,8 @@ carrot_wallet_err_t carrot_draw_verify(PGconn *pg, const char *program, const ch
             goto out;
         }
         if (strcmp(check, entries) != 0) {
-            snprintf(errstr, errstr_size, "the entry list hashes to %s, not %s as published at close",
-                     check, entries);
+            snprintf(errstr, errstr_size,
+                     "the entry list hashes to %s, not %s as published at close", check, entries);
             goto out;
         }
     }

@@ -46,8 +46,8 @@ void carrot_draw_sha256_hex(const char *text, char out[65]);
  * is stored. */
 carrot_wallet_err_t carrot_draw_create(PGconn *pg, const char *program, const char *id,
                                        const char *name, int64_t entry_cost,
-                                       const char *prizes_json, const char *seed_file,
-                                       char *errstr, size_t errstr_size);
+                                       const char *prizes_json, const char *seed_file, char *errstr,
+                                       size_t errstr_size);
 
 /* Buys n entries for participant: n * entry cost leaves the wallet. *firstp
  * gets the first entry number. */
@@ -57,8 +57,8 @@ carrot_wallet_err_t carrot_draw_enter(PGconn *pg, const char *program, const cha
 
 /* Closes an open sweepstakes to entries and stores the entry list's hash,
  * printed to stdout to be published before the draw. */
-carrot_wallet_err_t carrot_draw_close(PGconn *pg, const char *program, const char *id,
-                                      char *errstr, size_t errstr_size);
+carrot_wallet_err_t carrot_draw_close(PGconn *pg, const char *program, const char *id, char *errstr,
+                                      size_t errstr_size);
 
 /* Draws a closed sweepstakes with the seed read from seed_file (refused when
  * group or others may access the file): checks the seed against the

@@ -26,8 +26,8 @@ static const carrot_conf_prop_t props[] = {
     {"instance", CARROT_CONF_STR, OFF(instance), NULL, 0, 0,
      "stable name of this ledger in its group (group.instance.id); default: the host name. Give "
      "each ledger of a group its own, and keep it across restarts"},
-    {"pg-dsn", CARROT_CONF_STR, OFF(pg), "host=127.0.0.1 port=15432 dbname=carrot user=carrot", 0, 0,
-     "PostgreSQL connection string (libpq keywords or a postgresql:// URI)"},
+    {"pg-dsn", CARROT_CONF_STR, OFF(pg), "host=127.0.0.1 port=15432 dbname=carrot user=carrot", 0,
+     0, "PostgreSQL connection string (libpq keywords or a postgresql:// URI)"},
     {"batch-size", CARROT_CONF_INT, OFF(batch_size), "5000", 1, 1000000,
      "most awards booked in one transaction"},
     {"batch-ms", CARROT_CONF_INT, OFF(batch_ms), "200", 1, 60000,
@@ -111,9 +111,10 @@ static int command(const char *cmd, const carrot_conf_t *conf, ledger_conf_t *cf
         {"close", {"program", "sweepstakes"}},
         {"draw", {"program", "sweepstakes", "seed-file"}},
     };
-    const char *known[] = {"migrate", "balance", "statement", "liability", "catalog-set", "redeem",
-                           "fulfil", "reject", "expiry-set", "expire", "sweepstakes-create",
-                           "enter", "close", "draw", "verify"};
+    const char *known[] = {
+        "migrate", "balance", "statement",  "liability", "catalog-set",        "redeem",
+        "fulfil",  "reject",  "expiry-set", "expire",    "sweepstakes-create", "enter",
+        "close",   "draw",    "verify"};
     int ok = 0;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) ok |= strcmp(cmd, known[i]) == 0;
     if (!ok) {
@@ -166,8 +167,9 @@ static int command(const char *cmd, const carrot_conf_t *conf, ledger_conf_t *cf
     } else if (strcmp(cmd, "catalog-set") == 0) {
         rc = carrot_wallet_catalog_set(pg, cf->program, cf->item, cf->name, cf->price, cf->stock,
                                        errstr, sizeof(errstr));
-        if (!rc) printf("item %s: %s, %lld points, %lld in stock\n", cf->item, cf->name, cf->price,
-                        cf->stock);
+        if (!rc)
+            printf("item %s: %s, %lld points, %lld in stock\n", cf->item, cf->name, cf->price,
+                   cf->stock);
         exit_code = wallet_exit(rc, errstr);
     } else if (strcmp(cmd, "redeem") == 0) {
         int64_t id = 0;
@@ -195,8 +197,8 @@ static int command(const char *cmd, const carrot_conf_t *conf, ledger_conf_t *cf
         exit_code = wallet_exit(rc, errstr);
     } else if (strcmp(cmd, "enter") == 0) {
         int first = 0;
-        rc = carrot_draw_enter(pg, cf->program, cf->sweepstakes, cf->participant,
-                               (int)cf->entries, &first, errstr, sizeof(errstr));
+        rc = carrot_draw_enter(pg, cf->program, cf->sweepstakes, cf->participant, (int)cf->entries,
+                               &first, errstr, sizeof(errstr));
         if (!rc) printf("entries %d to %d\n", first, first + (int)cf->entries - 1);
         exit_code = wallet_exit(rc, errstr);
     } else if (strcmp(cmd, "close") == 0) {
@@ -215,8 +217,9 @@ static int command(const char *cmd, const carrot_conf_t *conf, ledger_conf_t *cf
             } else {
                 rc = carrot_draw_verify(pg, cf->program, cf->sweepstakes, &n, &w, errstr,
                                         sizeof(errstr));
-                if (!rc) printf("draw of %s verified: %lld entries, %lld winners\n",
-                                cf->sweepstakes, n, w);
+                if (!rc)
+                    printf("draw of %s verified: %lld entries, %lld winners\n", cf->sweepstakes, n,
+                           w);
                 exit_code = wallet_exit(rc, errstr);
             }
         } else {

@@ -64,9 +64,11 @@ int carrot_ledger_migrate(PGconn *pg, int *appliedp, char *errstr, size_t errstr
     for (int i = 0; !rc && i < NMIGRATIONS; i++) {
         if (migrations[i].version <= current) continue;
         char err[1024];
-        snprintf(sql, sizeof(sql), "INSERT INTO carrot_schema_migrations (version, name) VALUES (%d, '%s')",
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO carrot_schema_migrations (version, name) VALUES (%d, '%s')",
                  migrations[i].version, migrations[i].name);
-        if (exec_ok(pg, "BEGIN", err, sizeof(err)) || exec_ok(pg, migrations[i].sql, err, sizeof(err)) ||
+        if (exec_ok(pg, "BEGIN", err, sizeof(err)) ||
+            exec_ok(pg, migrations[i].sql, err, sizeof(err)) ||
             exec_ok(pg, sql, err, sizeof(err)) || exec_ok(pg, "COMMIT", err, sizeof(err))) {
             snprintf(errstr, errstr_size, "migration %s failed: %s", migrations[i].name, err);
             exec_ok(pg, "ROLLBACK", err, sizeof(err));

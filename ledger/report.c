@@ -27,7 +27,8 @@ int carrot_report_balance(PGconn *pg, const char *program, const char *participa
         return 1;
     }
     fprintf(out, "program %s, participant %s\n", program, participant);
-    static const char *labels[] = {"earned (lifetime)", "available", "pending", "expired", "redeemed"};
+    static const char *labels[] = {"earned (lifetime)", "available", "pending", "expired",
+                                   "redeemed"};
     for (int i = 0; i < 5; i++) fprintf(out, "  %-18s %12s\n", labels[i], PQgetvalue(r, 0, i));
     PQclear(r);
     return 0;
@@ -35,13 +36,14 @@ int carrot_report_balance(PGconn *pg, const char *program, const char *participa
 
 int carrot_report_statement(PGconn *pg, const char *program, const char *participant, FILE *out) {
     const char *params[] = {program, participant};
-    PGresult *r = query(pg,
-                        "SELECT to_char(j.booked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),"
-                        " j.kind, j.ref, e.amount,"
-                        " sum(e.amount) OVER (ORDER BY j.txn_id) AS running"
-                        " FROM journal j JOIN entries e ON e.txn_id = j.txn_id AND e.account = 'wallet'"
-                        " WHERE j.program_id = $1 AND j.participant_id = $2 ORDER BY j.txn_id",
-                        2, params);
+    PGresult *r = query(
+        pg,
+        "SELECT to_char(j.booked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),"
+        " j.kind, j.ref, e.amount,"
+        " sum(e.amount) OVER (ORDER BY j.txn_id) AS running"
+        " FROM journal j JOIN entries e ON e.txn_id = j.txn_id AND e.account = 'wallet'"
+        " WHERE j.program_id = $1 AND j.participant_id = $2 ORDER BY j.txn_id",
+        2, params);
     if (!r) return -1;
     if (PQntuples(r) == 0) {
         PQclear(r);
@@ -59,14 +61,15 @@ int carrot_report_statement(PGconn *pg, const char *program, const char *partici
 
 int carrot_report_liability(PGconn *pg, const char *program, FILE *out) {
     const char *params[] = {program};
-    PGresult *r = query(pg,
-                        "SELECT b.program_id, count(*), sum(b.available), sum(b.pending),"
-                        " sum(b.available + b.pending), sum(b.earned), sum(b.redeemed), sum(b.expired),"
-                        " (SELECT count(*) FROM awards a WHERE a.program_id = b.program_id),"
-                        " (SELECT coalesce(sum(points), 0) FROM awards a WHERE a.program_id = b.program_id)"
-                        " FROM balances b WHERE $1::text IS NULL OR b.program_id = $1"
-                        " GROUP BY b.program_id ORDER BY b.program_id",
-                        1, params);
+    PGresult *r = query(
+        pg,
+        "SELECT b.program_id, count(*), sum(b.available), sum(b.pending),"
+        " sum(b.available + b.pending), sum(b.earned), sum(b.redeemed), sum(b.expired),"
+        " (SELECT count(*) FROM awards a WHERE a.program_id = b.program_id),"
+        " (SELECT coalesce(sum(points), 0) FROM awards a WHERE a.program_id = b.program_id)"
+        " FROM balances b WHERE $1::text IS NULL OR b.program_id = $1"
+        " GROUP BY b.program_id ORDER BY b.program_id",
+        1, params);
     if (!r) return -1;
     fprintf(out, "%-16s %12s %12s %10s %12s %12s %10s %10s %8s %12s\n", "program", "participants",
             "available", "pending", "outstanding", "earned", "redeemed", "expired", "awards",

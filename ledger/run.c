@@ -96,8 +96,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     for (int i = 0; i < parts->cnt; i++) {
         parts->elems[i].offset = offs[i] >= 0 ? offs[i] : RD_KAFKA_OFFSET_BEGINNING;
         if (offs[i] < 0) continue;
-        rd_kafka_topic_partition_t *b =
-            rd_kafka_topic_partition_list_find(l->booked, parts->elems[i].topic, pids[i]);
+        rd_kafka_topic_partition_t *b = rd_kafka_topic_partition_list_find(
+            l->booked, parts->elems[i].topic, pids[i]);
         if (!b) b = rd_kafka_topic_partition_list_add(l->booked, parts->elems[i].topic, pids[i]);
         if (offs[i] > b->offset) b->offset = offs[i];
     }
@@ -140,12 +140,10 @@ static void dead_letter(dlq_t *d, const rd_kafka_message_t *m, const char *reaso
     rd_kafka_header_add(h, "carrot.source", -1, d->cf->topic, -1);
     rd_kafka_header_add(h, "carrot.offset", -1, where, -1);
     rd_kafka_resp_err_t perr;
-    while ((perr = rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(d->cf->dlq_topic),
-                                     RD_KAFKA_V_KEY(m->key, m->key_len),
-                                     RD_KAFKA_V_VALUE(m->payload, m->len),
-                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                     RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)) ==
-           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    while ((perr = rd_kafka_producev(
+                d->producer, RD_KAFKA_V_TOPIC(d->cf->dlq_topic), RD_KAFKA_V_KEY(m->key, m->key_len),
+                RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(d->producer, 50);
     if (perr) {
         rd_kafka_headers_destroy(h);
@@ -282,8 +280,8 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         long long inserted = 0;
         int backoff = 200;
         carrot_book_err_t rc;
-        while ((rc = carrot_book_commit(book, l.pg, cf->group, cf->topic, on_refused, &d,
-                                        &inserted, errstr, sizeof(errstr))) == CARROT_BOOK_RETRY) {
+        while ((rc = carrot_book_commit(book, l.pg, cf->group, cf->topic, on_refused, &d, &inserted,
+                                        errstr, sizeof(errstr))) == CARROT_BOOK_RETRY) {
             carrot_warn("%s; retrying in %d ms", errstr, backoff);
             d.refused = 0; /* the retry finds them again */
             if (carrot_ledger_stop) break;
@@ -305,7 +303,8 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new((int)n);
         for (size_t i = 0; i < n; i++) {
             const char *t = rd_kafka_topic_name(msgs[i]->rkt);
-            rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(pos, t, msgs[i]->partition);
+            rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(pos, t,
+                                                                               msgs[i]->partition);
             if (!p) p = rd_kafka_topic_partition_list_add(pos, t, msgs[i]->partition);
             if (msgs[i]->offset + 1 > p->offset) p->offset = msgs[i]->offset + 1;
             p = rd_kafka_topic_partition_list_find(booked_pos, t, msgs[i]->partition);
@@ -324,7 +323,8 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
 out:
     if (consumer && booked_pos->cnt > 0) {
         rd_kafka_resp_err_t cerr = rd_kafka_commit(consumer, booked_pos, 0);
-        if (cerr) carrot_warn("could not copy the final offsets to Kafka: %s", rd_kafka_err2str(cerr));
+        if (cerr)
+            carrot_warn("could not copy the final offsets to Kafka: %s", rd_kafka_err2str(cerr));
     }
     rd_kafka_topic_partition_list_destroy(booked_pos);
     if (consumer) {
@@ -342,4 +342,3 @@ out:
     if (l.pg) PQfinish(l.pg);
     return exit_code;
 }
-

@@ -34,7 +34,8 @@ void carrot_wallet_explain_shortfall(PGconn *pg, const char *program, const char
                                      size_t errstr_size) {
     char *avail = NULL;
     const char *params[] = {program, participant};
-    carrot_pg_value(pg, "SELECT available FROM balances WHERE program_id = $1 AND participant_id = $2",
+    carrot_pg_value(pg,
+                    "SELECT available FROM balances WHERE program_id = $1 AND participant_id = $2",
                     2, params, &avail, errstr, errstr_size);
     if (avail)
         snprintf(errstr, errstr_size,
@@ -58,17 +59,19 @@ carrot_wallet_err_t carrot_wallet_redeem(PGconn *pg, const char *program, const 
     if (carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size)) return CARROT_WALLET_ERROR;
     /* 1. the item: one unit out of stock */
     const char *p1[] = {program, item};
-    if (carrot_pg_value(pg,
-                        "UPDATE catalog SET stock = stock - 1 WHERE program_id = $1 AND item_id = $2"
-                        " AND stock > 0 RETURNING price",
-                        2, p1, &price, errstr, errstr_size))
+    if (carrot_pg_value(
+            pg,
+            "UPDATE catalog SET stock = stock - 1 WHERE program_id = $1 AND item_id = $2"
+            " AND stock > 0 RETURNING price",
+            2, p1, &price, errstr, errstr_size))
         return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
     if (!price) {
         char *exists = NULL;
         carrot_pg_value(pg, "SELECT 1 FROM catalog WHERE program_id = $1 AND item_id = $2", 2, p1,
                         &exists, errstr, errstr_size);
-        snprintf(errstr, errstr_size, exists ? "item \"%s\" is out of stock"
-                                             : "no item \"%s\" in the catalog of program \"%s\"",
+        snprintf(errstr, errstr_size,
+                 exists ? "item \"%s\" is out of stock"
+                        : "no item \"%s\" in the catalog of program \"%s\"",
                  item, program);
         free(exists);
         return carrot_wallet_abort(pg, CARROT_WALLET_REFUSED);
@@ -76,11 +79,12 @@ carrot_wallet_err_t carrot_wallet_redeem(PGconn *pg, const char *program, const 
     /* 2. the wallet: available -> pending, only if it covers the price */
     const char *p2[] = {program, participant, price};
     char *left = NULL;
-    if (carrot_pg_value(pg,
-                        "UPDATE balances SET available = available - $3::bigint,"
-                        " pending = pending + $3::bigint WHERE program_id = $1 AND participant_id = $2"
-                        " AND available >= $3::bigint RETURNING available",
-                        3, p2, &left, errstr, errstr_size))
+    if (carrot_pg_value(
+            pg,
+            "UPDATE balances SET available = available - $3::bigint,"
+            " pending = pending + $3::bigint WHERE program_id = $1 AND participant_id = $2"
+            " AND available >= $3::bigint RETURNING available",
+            3, p2, &left, errstr, errstr_size))
         goto error;
     if (!left) {
         char what[300];
@@ -92,16 +96,17 @@ carrot_wallet_err_t carrot_wallet_redeem(PGconn *pg, const char *program, const 
     free(left);
     /* 3. the redemption and its journal transaction */
     const char *p3[] = {program, participant, item, price};
-    if (carrot_pg_value(pg,
-                        "WITH r AS (INSERT INTO redemptions (program_id, participant_id, item_id, price)"
-                        " VALUES ($1, $2, $3, $4) RETURNING redemption_id),"
-                        " j AS (INSERT INTO journal (program_id, kind, ref, participant_id)"
-                        " SELECT $1, 'reserve', redemption_id::text, $2 FROM r RETURNING txn_id),"
-                        " e AS (INSERT INTO entries (txn_id, account, amount)"
-                        " SELECT txn_id, x.a, x.n FROM j CROSS JOIN LATERAL"
-                        " (VALUES ('wallet', -$4::bigint), ('pending', $4::bigint)) AS x(a, n))"
-                        " SELECT redemption_id FROM r",
-                        4, p3, &id, errstr, errstr_size) ||
+    if (carrot_pg_value(
+            pg,
+            "WITH r AS (INSERT INTO redemptions (program_id, participant_id, item_id, price)"
+            " VALUES ($1, $2, $3, $4) RETURNING redemption_id),"
+            " j AS (INSERT INTO journal (program_id, kind, ref, participant_id)"
+            " SELECT $1, 'reserve', redemption_id::text, $2 FROM r RETURNING txn_id),"
+            " e AS (INSERT INTO entries (txn_id, account, amount)"
+            " SELECT txn_id, x.a, x.n FROM j CROSS JOIN LATERAL"
+            " (VALUES ('wallet', -$4::bigint), ('pending', $4::bigint)) AS x(a, n))"
+            " SELECT redemption_id FROM r",
+            4, p3, &id, errstr, errstr_size) ||
         carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size))
         goto error;
     *idp = atoll(id);
@@ -121,18 +126,20 @@ carrot_wallet_err_t carrot_wallet_settle(PGconn *pg, int64_t redemption_id, int 
     char *row = NULL;
     if (carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size)) return CARROT_WALLET_ERROR;
     const char *p1[] = {rid, fulfil ? "fulfilled" : "rejected", reason};
-    if (carrot_pg_value(pg,
-                        "UPDATE redemptions SET status = $2, reason = $3, decided_at = now()"
-                        " WHERE redemption_id = $1 AND status = 'pending'"
-                        " RETURNING program_id || '|' || participant_id || '|' || item_id || '|' || price",
-                        3, p1, &row, errstr, errstr_size))
+    if (carrot_pg_value(
+            pg,
+            "UPDATE redemptions SET status = $2, reason = $3, decided_at = now()"
+            " WHERE redemption_id = $1 AND status = 'pending'"
+            " RETURNING program_id || '|' || participant_id || '|' || item_id || '|' || price",
+            3, p1, &row, errstr, errstr_size))
         return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
     if (!row) {
         char *status = NULL;
         carrot_pg_value(pg, "SELECT status FROM redemptions WHERE redemption_id = $1", 1, p1,
                         &status, errstr, errstr_size);
         if (status) snprintf(errstr, errstr_size, "redemption %s is already %s", rid, status);
-        else snprintf(errstr, errstr_size, "no redemption %s", rid);
+        else
+            snprintf(errstr, errstr_size, "no redemption %s", rid);
         free(status);
         return carrot_wallet_abort(pg, CARROT_WALLET_REFUSED);
     }
@@ -149,29 +156,29 @@ carrot_wallet_err_t carrot_wallet_settle(PGconn *pg, int64_t redemption_id, int 
     const char *pb[] = {f[0], f[1], f[3]};
     const char *pc[] = {f[0], f[2]};
     const char *pj[] = {f[0], f[1], f[3], rid, fulfil ? "fulfil" : "reject"};
-    int failed =
-        carrot_pg_command(pg,
-                          fulfil ? "UPDATE balances SET pending = pending - $3::bigint,"
-                                   " redeemed = redeemed + $3::bigint"
-                                   " WHERE program_id = $1 AND participant_id = $2"
-                                 : "UPDATE balances SET pending = pending - $3::bigint,"
-                                   " available = available + $3::bigint"
-                                   " WHERE program_id = $1 AND participant_id = $2",
-                          3, pb, errstr, errstr_size) ||
-        (!fulfil && carrot_pg_command(pg,
-                                      "UPDATE catalog SET stock = stock + 1"
-                                      " WHERE program_id = $1 AND item_id = $2",
-                                      2, pc, errstr, errstr_size)) ||
-        carrot_pg_command(pg,
-                          "WITH j AS (INSERT INTO journal (program_id, kind, ref, participant_id)"
-                          " VALUES ($1, $5, $4, $2) RETURNING txn_id)"
-                          " INSERT INTO entries (txn_id, account, amount)"
-                          " SELECT txn_id, x.a, x.n FROM j CROSS JOIN LATERAL (VALUES"
-                          " ('pending', -$3::bigint),"
-                          " (CASE WHEN $5 = 'fulfil' THEN 'redeemed' ELSE 'wallet' END, $3::bigint))"
-                          " AS x(a, n)",
-                          5, pj, errstr, errstr_size) ||
-        carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size);
+    int failed = carrot_pg_command(pg,
+                                   fulfil ? "UPDATE balances SET pending = pending - $3::bigint,"
+                                            " redeemed = redeemed + $3::bigint"
+                                            " WHERE program_id = $1 AND participant_id = $2"
+                                          : "UPDATE balances SET pending = pending - $3::bigint,"
+                                            " available = available + $3::bigint"
+                                            " WHERE program_id = $1 AND participant_id = $2",
+                                   3, pb, errstr, errstr_size) ||
+                 (!fulfil && carrot_pg_command(pg,
+                                               "UPDATE catalog SET stock = stock + 1"
+                                               " WHERE program_id = $1 AND item_id = $2",
+                                               2, pc, errstr, errstr_size)) ||
+                 carrot_pg_command(
+                     pg,
+                     "WITH j AS (INSERT INTO journal (program_id, kind, ref, participant_id)"
+                     " VALUES ($1, $5, $4, $2) RETURNING txn_id)"
+                     " INSERT INTO entries (txn_id, account, amount)"
+                     " SELECT txn_id, x.a, x.n FROM j CROSS JOIN LATERAL (VALUES"
+                     " ('pending', -$3::bigint),"
+                     " (CASE WHEN $5 = 'fulfil' THEN 'redeemed' ELSE 'wallet' END, $3::bigint))"
+                     " AS x(a, n)",
+                     5, pj, errstr, errstr_size) ||
+                 carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size);
     free(row);
     return failed ? carrot_wallet_abort(pg, CARROT_WALLET_ERROR) : CARROT_WALLET_OK;
 }
@@ -224,8 +231,8 @@ static const char expire_sql[] =
     " SELECT coalesce(sum(pos.x), 0) || ' ' || count(*) FROM pos JOIN j USING (program_id, participant_id)";
 
 carrot_wallet_err_t carrot_wallet_expire(PGconn *pg, const char *program, const char *as_of,
-                                         long long *pointsp, long long *participantsp,
-                                         char *errstr, size_t errstr_size) {
+                                         long long *pointsp, long long *participantsp, char *errstr,
+                                         size_t errstr_size) {
     const char *params[] = {program, as_of ? as_of : "now"};
     char *v = NULL;
     if (carrot_pg_value(pg, expire_sql, 2, params, &v, errstr, errstr_size))

@@ -62,7 +62,7 @@ carrot_wallet_err_t carrot_wallet_set_expiry(PGconn *pg, const char *program, in
  * that cutoff. Idempotent for a given as_of. *pointsp and *participantsp get
  * what was expired. as_of is RFC 3339 or NULL for now. */
 carrot_wallet_err_t carrot_wallet_expire(PGconn *pg, const char *program, const char *as_of,
-                                         long long *pointsp, long long *participantsp,
-                                         char *errstr, size_t errstr_size);
+                                         long long *pointsp, long long *participantsp, char *errstr,
+                                         size_t errstr_size);
 
 #endif

@@ -13,20 +13,51 @@
 /* Field positions in schemas/crm_activity.avsc; checked against the schema
  * when a codec is created. */
 enum {
-    F_EVENT_ID, F_PROGRAM_ID, F_SOURCE_SYSTEM, F_SOURCE_RECORD_ID, F_CHANGE_TYPE,
-    F_ACTIVITY_TYPE, F_OCCURRED_AT, F_RECORDED_AT, F_PARTICIPANT_ID, F_SEGMENT, F_TEAM_ID,
-    F_REGION, F_TENURE_DAYS, F_ACCOUNT_ID, F_OPPORTUNITY_ID, F_OUTCOME, F_DISPOSITION, F_STAGE,
-    F_AMOUNT_MINOR, F_CURRENCY, F_DURATION_SECONDS, F_TEXT_LENGTH, F_CUSTOM, F_COUNT
+    F_EVENT_ID,
+    F_PROGRAM_ID,
+    F_SOURCE_SYSTEM,
+    F_SOURCE_RECORD_ID,
+    F_CHANGE_TYPE,
+    F_ACTIVITY_TYPE,
+    F_OCCURRED_AT,
+    F_RECORDED_AT,
+    F_PARTICIPANT_ID,
+    F_SEGMENT,
+    F_TEAM_ID,
+    F_REGION,
+    F_TENURE_DAYS,
+    F_ACCOUNT_ID,
+    F_OPPORTUNITY_ID,
+    F_OUTCOME,
+    F_DISPOSITION,
+    F_STAGE,
+    F_AMOUNT_MINOR,
+    F_CURRENCY,
+    F_DURATION_SECONDS,
+    F_TEXT_LENGTH,
+    F_CUSTOM,
+    F_COUNT
 };
 static const char *const field_names[F_COUNT] = {
-    "event_id", "program_id", "source_system", "source_record_id", "change_type",
-    "activity_type", "occurred_at", "recorded_at", "participant_id", "segment", "team_id",
-    "region", "tenure_days", "account_id", "opportunity_id", "outcome", "disposition", "stage",
-    "amount_minor", "currency", "duration_seconds", "text_length", "custom"};
+    "event_id",         "program_id",  "source_system", "source_record_id", "change_type",
+    "activity_type",    "occurred_at", "recorded_at",   "participant_id",   "segment",
+    "team_id",          "region",      "tenure_days",   "account_id",       "opportunity_id",
+    "outcome",          "disposition", "stage",         "amount_minor",     "currency",
+    "duration_seconds", "text_length", "custom"};
 
-const char *const carrot_activity_types[] = {
-    "call", "meeting", "email", "note", "task", "lead", "opportunity_stage", "quote",
-    "deal_won", "deal_lost", "training_completed", "certification_passed", NULL};
+const char *const carrot_activity_types[] = {"call",
+                                             "meeting",
+                                             "email",
+                                             "note",
+                                             "task",
+                                             "lead",
+                                             "opportunity_stage",
+                                             "quote",
+                                             "deal_won",
+                                             "deal_lost",
+                                             "training_completed",
+                                             "certification_passed",
+                                             NULL};
 
 int carrot_activity_type_known(const char *type) {
     for (int i = 0; carrot_activity_types[i]; i++)
@@ -46,7 +77,7 @@ int carrot_change_parse(const char *name) {
     return -1;
 }
 
-#define MS_2000 946684800000LL   /* earlier timestamps are data errors */
+#define MS_2000 946684800000LL /* earlier timestamps are data errors */
 #define MS_2200 7258118400000LL
 
 static int not_utf8(const char *name, const char *value, char *errstr, size_t errstr_size) {
@@ -60,10 +91,15 @@ int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t er
     /* A change to an existing record (UPDATE, DELETE, UNDELETE) may not know
      * its owner or type (a CDC DELETE carries neither): the record id names it. */
     int creates = a->change_type == CARROT_CHANGE_CREATE;
-    const struct { const char *name, *value; int need; } required[] = {
-        {"event_id", a->event_id, 1},           {"program_id", a->program_id, 1},
-        {"source_system", a->source_system, 1}, {"source_record_id", a->source_record_id, 1},
-        {"participant_id", a->participant_id, creates}, {"activity_type", a->activity_type, creates}};
+    const struct {
+        const char *name, *value;
+        int need;
+    } required[] = {{"event_id", a->event_id, 1},
+                    {"program_id", a->program_id, 1},
+                    {"source_system", a->source_system, 1},
+                    {"source_record_id", a->source_record_id, 1},
+                    {"participant_id", a->participant_id, creates},
+                    {"activity_type", a->activity_type, creates}};
     for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
         if ((!required[i].value || !*required[i].value) && !required[i].need) continue;
         if (!required[i].value || !*required[i].value) {
@@ -77,11 +113,16 @@ int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t er
     }
     /* Ids and scopes become Redis key names and leaderboard entries: no
      * control characters (the scorer's Redis script uses two as separators). */
-    const struct { const char *name, *value; } named[] = {
-        {"event_id", a->event_id},   {"program_id", a->program_id},
-        {"source_system", a->source_system}, {"source_record_id", a->source_record_id},
-        {"participant_id", a->participant_id}, {"segment", a->segment},
-        {"team_id", a->team_id},     {"region", a->region}};
+    const struct {
+        const char *name, *value;
+    } named[] = {{"event_id", a->event_id},
+                 {"program_id", a->program_id},
+                 {"source_system", a->source_system},
+                 {"source_record_id", a->source_record_id},
+                 {"participant_id", a->participant_id},
+                 {"segment", a->segment},
+                 {"team_id", a->team_id},
+                 {"region", a->region}};
     for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
         if (named[i].value && strlen(named[i].value) > 256) {
             snprintf(errstr, errstr_size, "%s is longer than 256 bytes", named[i].name);
@@ -96,14 +137,23 @@ int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t er
     }
     /* Every string ends up in Avro, whose strings are UTF-8: a producer
      * refuses what every consumer's decoder would (codec.h). */
-    const struct { const char *name, *value; } texts[] = {
-        {"event_id", a->event_id}, {"program_id", a->program_id},
-        {"source_system", a->source_system}, {"source_record_id", a->source_record_id},
-        {"activity_type", a->activity_type}, {"participant_id", a->participant_id},
-        {"segment", a->segment}, {"team_id", a->team_id}, {"region", a->region},
-        {"account_id", a->account_id}, {"opportunity_id", a->opportunity_id},
-        {"outcome", a->outcome}, {"disposition", a->disposition}, {"stage", a->stage},
-        {"currency", a->currency}};
+    const struct {
+        const char *name, *value;
+    } texts[] = {{"event_id", a->event_id},
+                 {"program_id", a->program_id},
+                 {"source_system", a->source_system},
+                 {"source_record_id", a->source_record_id},
+                 {"activity_type", a->activity_type},
+                 {"participant_id", a->participant_id},
+                 {"segment", a->segment},
+                 {"team_id", a->team_id},
+                 {"region", a->region},
+                 {"account_id", a->account_id},
+                 {"opportunity_id", a->opportunity_id},
+                 {"outcome", a->outcome},
+                 {"disposition", a->disposition},
+                 {"stage", a->stage},
+                 {"currency", a->currency}};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
         if (not_utf8(texts[i].name, texts[i].value, errstr, errstr_size)) return -1;
     for (size_t i = 0; i < a->ncustom; i++)

@@ -61,13 +61,15 @@ static int skip_text(cur_t *c, size_t n) {
     if (why) {
         snprintf(c->errstr, c->errstr_size,
                  "invalid Avro string at byte %zu (field \"%s\"): not valid UTF-8: %s at byte %zu"
-                 " of the string", at, field, why, off);
+                 " of the string",
+                 at, field, why, off);
         return -1;
     }
     if (nul) {
         snprintf(c->errstr, c->errstr_size,
                  "invalid Avro string at byte %zu (field \"%s\"): a NUL byte at byte %zu of the"
-                 " string, which text cannot hold", at, field, (size_t)(nul - c->p));
+                 " string, which text cannot hold",
+                 at, field, (size_t)(nul - c->p));
         return -1;
     }
     c->p += n;
@@ -99,11 +101,13 @@ static int check(cur_t *c, avro_schema_t s, int depth) {
     case AVRO_FIXED: return skip(c, (size_t)avro_schema_fixed_size(s));
     case AVRO_ENUM:
         if (read_long(c, &n)) return -1;
-        if (n < 0 || n >= avro_schema_enum_number_of_symbols(s)) return bad(c, "enum index out of range");
+        if (n < 0 || n >= avro_schema_enum_number_of_symbols(s))
+            return bad(c, "enum index out of range");
         return 0;
     case AVRO_UNION:
         if (read_long(c, &n)) return -1;
-        if (n < 0 || (size_t)n >= avro_schema_union_size(s)) return bad(c, "union branch out of range");
+        if (n < 0 || (size_t)n >= avro_schema_union_size(s))
+            return bad(c, "union branch out of range");
         return check(c, avro_schema_union_branch(s, (int)n), depth + 1);
     case AVRO_RECORD:
         for (size_t i = 0; i < avro_schema_record_size(s); i++) {
@@ -147,8 +151,11 @@ static int check(cur_t *c, avro_schema_t s, int depth) {
 
 int carrot_avro_check(avro_schema_t schema, const void *buf, size_t len, char *errstr,
                       size_t errstr_size) {
-    cur_t c = {.p = buf, .end = (const unsigned char *)buf + len, .start = buf,
-               .errstr = errstr, .errstr_size = errstr_size};
+    cur_t c = {.p = buf,
+               .end = (const unsigned char *)buf + len,
+               .start = buf,
+               .errstr = errstr,
+               .errstr_size = errstr_size};
     if (check(&c, schema, 0)) return -1;
     if (c.p != c.end) return bad(&c, "trailing bytes after the value");
     return 0;

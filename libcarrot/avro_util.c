@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#define FIELD(rec, idx, f)                                                   \
-    avro_value_t f;                                                          \
-    do {                                                                     \
-        int rc_ = avro_value_get_by_index((rec), (size_t)(idx), &f, NULL);   \
-        if (rc_) return rc_;                                                 \
+#define FIELD(rec, idx, f)                                                 \
+    avro_value_t f;                                                        \
+    do {                                                                   \
+        int rc_ = avro_value_get_by_index((rec), (size_t)(idx), &f, NULL); \
+        if (rc_) return rc_;                                               \
     } while (0)
 
 int carrot_av_set_str(avro_value_t *rec, int idx, const char *s) {

@@ -8,12 +8,25 @@
 #include <string.h>
 
 enum {
-    F_AWARD_ID, F_PROGRAM_ID, F_EVENT_ID, F_PARTICIPANT_ID, F_SEGMENT, F_TEAM_ID, F_REGION,
-    F_ACTIVITY_TYPE, F_RULE_ID, F_RULES_VERSION, F_POINTS, F_OCCURRED_AT, F_AWARDED_AT, F_COUNT
+    F_AWARD_ID,
+    F_PROGRAM_ID,
+    F_EVENT_ID,
+    F_PARTICIPANT_ID,
+    F_SEGMENT,
+    F_TEAM_ID,
+    F_REGION,
+    F_ACTIVITY_TYPE,
+    F_RULE_ID,
+    F_RULES_VERSION,
+    F_POINTS,
+    F_OCCURRED_AT,
+    F_AWARDED_AT,
+    F_COUNT
 };
 static const char *const field_names[F_COUNT] = {
-    "award_id", "program_id", "event_id", "participant_id", "segment", "team_id", "region",
-    "activity_type", "rule_id", "rules_version", "points", "occurred_at", "awarded_at"};
+    "award_id", "program_id",  "event_id",      "participant_id", "segment",
+    "team_id",  "region",      "activity_type", "rule_id",        "rules_version",
+    "points",   "occurred_at", "awarded_at"};
 
 carrot_codec_t *carrot_award_codec_new(char *errstr, size_t errstr_size) {
     carrot_codec_t *codec = carrot_codec_new(carrot_schema_award, errstr, errstr_size);
@@ -44,8 +57,7 @@ int carrot_award_to_avro(const carrot_award_t *a, avro_value_t *v, char *errstr,
     return rc ? -1 : 0;
 }
 
-int carrot_award_from_avro(avro_value_t *v, carrot_award_t *a, char *errstr,
-                           size_t errstr_size) {
+int carrot_award_from_avro(avro_value_t *v, carrot_award_t *a, char *errstr, size_t errstr_size) {
     memset(a, 0, sizeof(*a));
     int rc = carrot_av_get_str(v, F_AWARD_ID, &a->award_id) ||
              carrot_av_get_str(v, F_PROGRAM_ID, &a->program_id) ||

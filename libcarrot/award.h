@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 typedef struct carrot_award_s {
-    const char *award_id;   /* event_id + "/" + rule_id: the ledger's idempotency key */
+    const char *award_id; /* event_id + "/" + rule_id: the ledger's idempotency key */
     const char *program_id;
     const char *event_id;
     const char *participant_id;
@@ -17,8 +17,8 @@ typedef struct carrot_award_s {
     const char *activity_type;
     const char *rule_id;
     const char *rules_version;
-    int64_t points;          /* signed: penalties and reversals are negative */
-    int64_t occurred_at;     /* ms since the epoch, UTC */
+    int64_t points;      /* signed: penalties and reversals are negative */
+    int64_t occurred_at; /* ms since the epoch, UTC */
     int64_t awarded_at;
 } carrot_award_t;
 

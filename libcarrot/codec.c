@@ -13,7 +13,7 @@
 
 typedef struct {
     uint64_t fp;
-    int32_t id;                /* schema registry id, or -1 */
+    int32_t id; /* schema registry id, or -1 */
     avro_schema_t schema;
     avro_value_iface_t *iface; /* NULL for the current schema: read directly */
     avro_value_t value;        /* an older writer's bytes are read here, then resolved */
@@ -24,7 +24,7 @@ struct carrot_codec_s {
     json_t *schema_json; /* the defaults used by resolution */
     uint64_t fp;
     avro_value_iface_t *iface;
-    avro_value_t build;  /* handed out by carrot_codec_value() */
+    avro_value_t build;   /* handed out by carrot_codec_value() */
     avro_value_t decoded; /* handed out by carrot_codec_decode() */
     writer_t *writers;
     size_t nwriters;
@@ -71,8 +71,8 @@ carrot_codec_t *carrot_codec_new(const char *schema_json, char *errstr, size_t e
     codec->writers = calloc(1, sizeof(writer_t));
     codec->reader = avro_reader_memory(NULL, 0);
     codec->writer = avro_writer_memory(NULL, 0);
-    if (!codec->schema_json || !codec->iface || !codec->writers || !codec->reader || !codec->writer ||
-        avro_generic_value_new(codec->iface, &codec->build) != 0) {
+    if (!codec->schema_json || !codec->iface || !codec->writers || !codec->reader ||
+        !codec->writer || avro_generic_value_new(codec->iface, &codec->build) != 0) {
         snprintf(errstr, errstr_size, "could not create Avro value: %s", avro_strerror());
         carrot_codec_destroy(codec);
         return NULL;
@@ -183,10 +183,12 @@ static writer_t *find_id(const carrot_codec_t *codec, int32_t id) {
 }
 
 static int32_t read_id(const unsigned char *p) {
-    return (int32_t)(((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 8) | p[4]);
+    return (int32_t)(((uint32_t)p[1] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 8) |
+                     p[4]);
 }
 
-int carrot_codec_unknown_id(const carrot_codec_t *codec, const void *buf, size_t len, int32_t *idp) {
+int carrot_codec_unknown_id(const carrot_codec_t *codec, const void *buf, size_t len,
+                            int32_t *idp) {
     const unsigned char *p = buf;
     if (len < CARROT_CF_HEADER_SIZE || p[0] != CARROT_CF_MAGIC) return 0;
     *idp = read_id(p);
@@ -252,7 +254,8 @@ carrot_codec_err_t carrot_codec_decode(carrot_codec_t *codec, const void *buf, s
             snprintf(errstr, errstr_size, "unknown schema registry id %d", (int)id);
             return CARROT_CODEC_ERR_UNKNOWN;
         }
-    } else if (len < CARROT_SO_HEADER_SIZE || p[0] != CARROT_SO_MAGIC0 || p[1] != CARROT_SO_MAGIC1) {
+    } else if (len < CARROT_SO_HEADER_SIZE || p[0] != CARROT_SO_MAGIC0 ||
+               p[1] != CARROT_SO_MAGIC1) {
         snprintf(errstr, errstr_size,
                  "not an Avro single-object message (%zu bytes, expected 0xC3 0x01 header)", len);
         return CARROT_CODEC_ERR_FRAMING;

@@ -30,10 +30,10 @@
 
 typedef enum {
     CARROT_CODEC_OK = 0,
-    CARROT_CODEC_ERR_FRAMING = -1,   /* not single-object encoded (bad magic, too short) */
-    CARROT_CODEC_ERR_UNKNOWN = -2,   /* writer fingerprint not known to this codec */
-    CARROT_CODEC_ERR_BODY = -3,      /* body does not match the writer schema */
-    CARROT_CODEC_ERR_INTERNAL = -4   /* out of memory, avro-c failure */
+    CARROT_CODEC_ERR_FRAMING = -1, /* not single-object encoded (bad magic, too short) */
+    CARROT_CODEC_ERR_UNKNOWN = -2, /* writer fingerprint not known to this codec */
+    CARROT_CODEC_ERR_BODY = -3,    /* body does not match the writer schema */
+    CARROT_CODEC_ERR_INTERNAL = -4 /* out of memory, avro-c failure */
 } carrot_codec_err_t;
 
 /* Short name of an error for metrics and dead-letter headers ("framing"...). */

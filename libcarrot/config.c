@@ -205,8 +205,7 @@ static char *unquote(char *v, const char **why) {
     return v;
 }
 
-int carrot_conf_load_file(carrot_conf_t *conf, const char *path, char *errstr,
-                          size_t errstr_size) {
+int carrot_conf_load_file(carrot_conf_t *conf, const char *path, char *errstr, size_t errstr_size) {
     FILE *fp = fopen(path, "r");
     if (!fp) {
         snprintf(errstr, errstr_size, "could not open config file \"%s\": %s", path,
@@ -276,7 +275,8 @@ int carrot_conf_parse_args(carrot_conf_t *conf, int argc, char **argv, int *npos
         }
         const char *path = NULL;
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) path = argv[i + 1];
-        else if (strncmp(argv[i], "--config=", 9) == 0) path = argv[i] + 9;
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
         if (path && carrot_conf_load_file(conf, path, errstr, errstr_size) != 0) return -1;
     }
     if (carrot_conf_load_env(conf, errstr, errstr_size) != 0) return -1;
@@ -328,7 +328,8 @@ int carrot_conf_parse_args(carrot_conf_t *conf, int argc, char **argv, int *npos
                      p->type == CARROT_CONF_BOOL) {
                 memmove(name, name + 3, strlen(name + 3) + 1);
                 value = "false";
-            } else if (i + 1 < argc) value = argv[++i];
+            } else if (i + 1 < argc)
+                value = argv[++i];
             else {
                 snprintf(errstr, errstr_size, "option \"--%s\" needs a value", name);
                 return -1;
@@ -348,8 +349,10 @@ static void roff(FILE *fp, const char *text, size_t len) {
         char ch = text[i];
         if (bol && (ch == '.' || ch == '\'')) fputs("\\&", fp);
         if (ch == '\\') fputs("\\e", fp);
-        else if (ch == '-') fputs("\\-", fp);
-        else fputc(ch, fp);
+        else if (ch == '-')
+            fputs("\\-", fp);
+        else
+            fputc(ch, fp);
         bol = ch == '\n';
     }
 }
@@ -415,8 +418,9 @@ void carrot_conf_print_help(const carrot_conf_t *conf, FILE *fp, const char *usa
     if (markdown) {
         fprintf(fp, "| setting | type | default | description |\n| --- | --- | --- | --- |\n");
     } else {
-        fprintf(fp, "%s\n\nSettings (--name=value, CARROT_NAME in the environment, or "
-                    "\"name = value\" in --config FILE):\n",
+        fprintf(fp,
+                "%s\n\nSettings (--name=value, CARROT_NAME in the environment, or "
+                "\"name = value\" in --config FILE):\n",
                 usage);
     }
     for (const carrot_conf_prop_t *p = conf->props; p->name; p++) {
@@ -476,8 +480,10 @@ carrot_conf_t *carrot_conf_init_program(const char *ident, const carrot_conf_pro
     }
     int rc = carrot_conf_parse_args(conf, argc, argv, &npos, usage, errstr, sizeof(errstr));
     if (rc > 0) *exit_codep = 0; /* --help */
-    else if (rc < 0) carrot_error("%s", errstr);
-    else if (npos > 0 && !nposp) carrot_error("unexpected argument \"%s\" (see --help)", argv[1]);
+    else if (rc < 0)
+        carrot_error("%s", errstr);
+    else if (npos > 0 && !nposp)
+        carrot_error("unexpected argument \"%s\" (see --help)", argv[1]);
     if (rc != 0 || (npos > 0 && !nposp)) {
         carrot_conf_destroy(conf);
         return NULL;
@@ -497,7 +503,8 @@ carrot_conf_t *carrot_conf_init_program(const char *ident, const carrot_conf_pro
     int64_t shift = carrot_time_shift_ms();
     if (shift < 0) {
         carrot_error("CARROT_TEST_CLOCK_SHIFT: expected \"+N\" and a unit (s, m, h, d, w), "
-                     "such as \"+60d\", not \"%s\"", getenv("CARROT_TEST_CLOCK_SHIFT"));
+                     "such as \"+60d\", not \"%s\"",
+                     getenv("CARROT_TEST_CLOCK_SHIFT"));
         carrot_conf_destroy(conf);
         return NULL;
     }

@@ -21,25 +21,26 @@
 #include <stdio.h>
 
 typedef enum {
-    CARROT_CONF_STR,  /* char * */
-    CARROT_CONF_INT,  /* long long, checked against min..max */
-    CARROT_CONF_BOOL, /* int, 0 or 1; accepts true/false/yes/no/1/0 */
+    CARROT_CONF_STR,   /* char * */
+    CARROT_CONF_INT,   /* long long, checked against min..max */
+    CARROT_CONF_BOOL,  /* int, 0 or 1; accepts true/false/yes/no/1/0 */
     CARROT_CONF_SECRET /* char *, like STR but from the environment only: a flag
                         * shows in every user's `ps` (/proc/PID/cmdline) and a
                         * config file is often world-readable, so both are refused */
 } carrot_conf_type_t;
 
 typedef struct carrot_conf_prop_s {
-    const char *name;        /* e.g. "brokers"; flags are --brokers */
+    const char *name; /* e.g. "brokers"; flags are --brokers */
     carrot_conf_type_t type;
-    size_t offset;           /* offsetof(struct program_conf, field) */
-    const char *defval;      /* default as text; NULL means unset (NULL string) */
-    long long min, max;      /* CARROT_CONF_INT only */
-    const char *desc;        /* one sentence, shown by --help */
+    size_t offset;      /* offsetof(struct program_conf, field) */
+    const char *defval; /* default as text; NULL means unset (NULL string) */
+    long long min, max; /* CARROT_CONF_INT only */
+    const char *desc;   /* one sentence, shown by --help */
 } carrot_conf_prop_t;
 
 /* The table ends with an entry whose name is NULL. */
-#define CARROT_CONF_END {NULL, CARROT_CONF_STR, 0, NULL, 0, 0, NULL}
+#define CARROT_CONF_END \
+    { NULL, CARROT_CONF_STR, 0, NULL, 0, 0, NULL }
 
 typedef struct carrot_conf_s carrot_conf_t;
 
@@ -62,8 +63,7 @@ int carrot_conf_set(carrot_conf_t *conf, const char *name, const char *value, ch
  * comment. A value is bare (to the end of the line, trimmed; it may hold no
  * '#' or '"') or "quoted" (\" and \\ escaped; a "# comment" may follow
  * it). Errors name the file and line. */
-int carrot_conf_load_file(carrot_conf_t *conf, const char *path, char *errstr,
-                          size_t errstr_size);
+int carrot_conf_load_file(carrot_conf_t *conf, const char *path, char *errstr, size_t errstr_size);
 
 /* Applies CARROT_<NAME> variables for every key in the table ('.' and '-'
  * become '_', upper case), e.g. CARROT_REDIS_PORT for redis-port. */

@@ -74,8 +74,8 @@ static void fail(pcf_t *o, const char *msg) {
 }
 
 static int is_primitive(const char *t) {
-    static const char *prims[] = {"null", "boolean", "int", "long", "float",
-                                  "double", "bytes", "string"};
+    static const char *prims[] = {"null",  "boolean", "int",   "long",
+                                  "float", "double",  "bytes", "string"};
     for (size_t i = 0; i < sizeof(prims) / sizeof(prims[0]); i++)
         if (strcmp(t, prims[i]) == 0) return 1;
     return 0;
@@ -165,7 +165,8 @@ static void canon(pcf_t *o, json_t *s, const char *ns, int depth) {
     if (json_is_string(s)) {
         const char *t = json_string_value(s);
         if (is_primitive(t)) put_json_string(o, t);
-        else put_fullname(o, t, ns);
+        else
+            put_fullname(o, t, ns);
         return;
     }
     if (json_is_array(s)) {

@@ -12,7 +12,7 @@
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
     /* librdkafka uses syslog levels, as does carrot_log_level_t */
-    carrot_log_level_t l = level <= 3 ? CARROT_LOG_ERROR
+    carrot_log_level_t l = level <= 3   ? CARROT_LOG_ERROR
                            : level == 4 ? CARROT_LOG_WARN
                            : level <= 6 ? CARROT_LOG_INFO
                                         : CARROT_LOG_DEBUG;
@@ -83,8 +83,9 @@ int carrot_kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions,
         snprintf(errstr, errstr_size, "could not create topic %s: %s", topic,
                  rd_kafka_event_error_string(ev));
         rc = -1;
-    } else if (n != 1 || (rd_kafka_topic_result_error(tr[0]) &&
-                          rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)) {
+    } else if (n != 1 ||
+               (rd_kafka_topic_result_error(tr[0]) &&
+                rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)) {
         snprintf(errstr, errstr_size, "could not create topic %s: %s", topic,
                  n == 1 ? rd_kafka_topic_result_error_string(tr[0]) : "no result");
         rc = -1;
@@ -99,9 +100,11 @@ int carrot_kafka_partition_count(rd_kafka_t *rk, const char *topic, char *errstr
                                  size_t errstr_size) {
     const struct rd_kafka_metadata *md;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    rd_kafka_resp_err_t err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000) : RD_KAFKA_RESP_ERR__FAIL;
+    rd_kafka_resp_err_t err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000)
+                                  : RD_KAFKA_RESP_ERR__FAIL;
     int n = -1;
-    if (err) snprintf(errstr, errstr_size, "no metadata for topic %s: %s", topic, rd_kafka_err2str(err));
+    if (err)
+        snprintf(errstr, errstr_size, "no metadata for topic %s: %s", topic, rd_kafka_err2str(err));
     else {
         n = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : -1;
         if (n < 0)
@@ -119,7 +122,8 @@ void carrot_instance_id(const char *name, char *out, size_t out_size) {
         return;
     }
     char host[256] = "";
-    if (gethostname(host, sizeof(host) - 1) != 0 || !host[0]) snprintf(host, sizeof(host), "localhost");
+    if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+        snprintf(host, sizeof(host), "localhost");
     snprintf(out, out_size, "%s", host);
 }
 
@@ -201,7 +205,8 @@ size_t carrot_kafka_collect(rd_kafka_t *consumer, rd_kafka_message_t **msgs, siz
         }
         if (drain) carrot_drain_seen(drain, m);
         if (m->err) rd_kafka_message_destroy(m);
-        else msgs[n++] = m;
+        else
+            msgs[n++] = m;
     }
     return n;
 }
@@ -226,8 +231,9 @@ rd_kafka_t *carrot_kafka_txn_producer_new(const carrot_conf_t *conf, const char 
     }
     rd_kafka_error_t *err = rd_kafka_init_transactions(rk, 60000);
     if (err) {
-        snprintf(errstr, errstr_size, "could not initialize transactions (transactional.id %.200s): %s",
-                 txid, rd_kafka_error_string(err));
+        snprintf(errstr, errstr_size,
+                 "could not initialize transactions (transactional.id %.200s): %s", txid,
+                 rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
         rd_kafka_destroy(rk);
         return NULL;

@@ -16,9 +16,13 @@ carrot_log_level_t carrot_log_get_level(void) { return log_level; }
 void carrot_log_set_ident(const char *ident) { log_ident = ident ? ident : "carrot"; }
 
 int carrot_log_level_parse(const char *name) {
-    static const struct { const char *name; carrot_log_level_t level; } names[] = {
-        {"error", CARROT_LOG_ERROR}, {"warn", CARROT_LOG_WARN},
-        {"info", CARROT_LOG_INFO},   {"debug", CARROT_LOG_DEBUG}};
+    static const struct {
+        const char *name;
+        carrot_log_level_t level;
+    } names[] = {{"error", CARROT_LOG_ERROR},
+                 {"warn", CARROT_LOG_WARN},
+                 {"info", CARROT_LOG_INFO},
+                 {"debug", CARROT_LOG_DEBUG}};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(name, names[i].name) == 0) return (int)names[i].level;
     return -1;
@@ -26,16 +30,19 @@ int carrot_log_level_parse(const char *name) {
 
 void carrot_log(carrot_log_level_t level, const char *fmt, ...) {
     if (level > log_level) return;
-    static const char *tags[] = {[CARROT_LOG_ERROR] = "ERROR", [CARROT_LOG_WARN] = "WARN",
-                                 [CARROT_LOG_INFO] = "INFO", [CARROT_LOG_DEBUG] = "DEBUG"};
+    static const char *tags[] = {[CARROT_LOG_ERROR] = "ERROR",
+                                 [CARROT_LOG_WARN] = "WARN",
+                                 [CARROT_LOG_INFO] = "INFO",
+                                 [CARROT_LOG_DEBUG] = "DEBUG"};
     char line[2048];
     struct timeval tv;
     struct tm tm;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(tv.tv_usec / 1000), log_ident, tags[level]);
+    int n = snprintf(line, sizeof(line),
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s: ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (int)(tv.tv_usec / 1000), log_ident, tags[level]);
     va_list ap;
     va_start(ap, fmt);
     if (n > 0 && (size_t)n < sizeof(line)) vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

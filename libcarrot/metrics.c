@@ -96,8 +96,8 @@ carrot_metric_t *carrot_metrics_gauge(carrot_metrics_t *m, const char *name, con
     return add(m, GAUGE, name, help, labels);
 }
 
-carrot_metric_t *carrot_metrics_histogram(carrot_metrics_t *m, const char *name,
-                                          const char *help, const double *bounds, int nbounds) {
+carrot_metric_t *carrot_metrics_histogram(carrot_metrics_t *m, const char *name, const char *help,
+                                          const double *bounds, int nbounds) {
     double *b = malloc((size_t)nbounds * sizeof(*b));
     uint64_t *k = calloc((size_t)nbounds + 1, sizeof(*k));
     if (!b || !k) {
@@ -164,7 +164,8 @@ typedef struct {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void put(out_t *o, const char *fmt, ...) {
+static void
+put(out_t *o, const char *fmt, ...) {
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
@@ -199,7 +200,8 @@ char *carrot_metrics_render(carrot_metrics_t *m) {
         put(&o, "# HELP %s %s\n# TYPE %s %s\n", x->name, x->help, x->name, types[x->kind]);
         if (x->kind != HISTOGRAM) {
             if (x->labels) put(&o, "%s{%s} %.17g\n", x->name, x->labels, x->value);
-            else put(&o, "%s %.17g\n", x->name, x->value);
+            else
+                put(&o, "%s %.17g\n", x->name, x->value);
             continue;
         }
         uint64_t cum = 0;
@@ -236,9 +238,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", text ? "text/plain; version=0.0.4" : "text/plain");
-    enum MHD_Result ret = MHD_queue_response(c, text ? MHD_HTTP_OK
-                                             : ok    ? MHD_HTTP_INTERNAL_SERVER_ERROR
-                                                     : MHD_HTTP_NOT_FOUND, r);
+    enum MHD_Result ret = MHD_queue_response(c,
+                                             text ? MHD_HTTP_OK
+                                             : ok ? MHD_HTTP_INTERNAL_SERVER_ERROR
+                                                  : MHD_HTTP_NOT_FOUND,
+                                             r);
     MHD_destroy_response(r);
     return ret;
 }

@@ -23,8 +23,8 @@ carrot_metric_t *carrot_metrics_counter(carrot_metrics_t *m, const char *name, c
                                         const char *labels);
 carrot_metric_t *carrot_metrics_gauge(carrot_metrics_t *m, const char *name, const char *help,
                                       const char *labels);
-carrot_metric_t *carrot_metrics_histogram(carrot_metrics_t *m, const char *name,
-                                          const char *help, const double *bounds, int nbounds);
+carrot_metric_t *carrot_metrics_histogram(carrot_metrics_t *m, const char *name, const char *help,
+                                          const double *bounds, int nbounds);
 
 void carrot_metric_add(carrot_metric_t *metric, double v);     /* counter or gauge; NULL no-op */
 void carrot_metric_set(carrot_metric_t *metric, double v);     /* gauge */

@@ -56,7 +56,8 @@ static int call(carrot_registry_t *r, const char *path, const char *post, json_t
     char url[2048];
     body_t b = {0};
     snprintf(url, sizeof(url), "%s%s", r->url, path);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/vnd.schemaregistry.v1+json");
+    struct curl_slist *h = curl_slist_append(
+        NULL, "Content-Type: application/vnd.schemaregistry.v1+json");
     curl_easy_reset(r->curl);
     curl_easy_setopt(r->curl, CURLOPT_URL, url);
     curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, h);
@@ -103,7 +104,8 @@ int carrot_registry_register(carrot_registry_t *r, const char *subject, const ch
     if (rc) return -1;
     json_t *id = json_object_get(reply, "id");
     if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > INT32_MAX) {
-        snprintf(errstr, errstr_size, "schema registry: no id in the reply to registering %s", subject);
+        snprintf(errstr, errstr_size, "schema registry: no id in the reply to registering %s",
+                 subject);
         rc = -1;
     } else
         *idp = (int32_t)json_integer_value(id);
@@ -119,7 +121,8 @@ int carrot_registry_fetch(carrot_registry_t *r, int32_t id, char **schemap, char
     if (call(r, path, NULL, &reply, errstr, errstr_size)) return -1;
     const char *schema = json_string_value(json_object_get(reply, "schema"));
     int rc = schema && (*schemap = strdup(schema)) ? 0 : -1;
-    if (rc) snprintf(errstr, errstr_size, "schema registry: no schema in the reply for id %d", (int)id);
+    if (rc)
+        snprintf(errstr, errstr_size, "schema registry: no schema in the reply for id %d", (int)id);
     json_decref(reply);
     return rc;
 }

@@ -85,8 +85,8 @@ static int check(avro_schema_t w, avro_schema_t r, json_t *rj, char *errstr, siz
         return 0;
     }
     if (wt != rt && !promotable(wt, rt)) {
-        snprintf(errstr, errstr_size, "writer type %s cannot be read as %s", avro_schema_type_name(w),
-                 avro_schema_type_name(r));
+        snprintf(errstr, errstr_size, "writer type %s cannot be read as %s",
+                 avro_schema_type_name(w), avro_schema_type_name(r));
         return -1;
     }
     if (rt == AVRO_RECORD) {
@@ -151,14 +151,16 @@ static int set_default(avro_value_t *dst, avro_schema_t rs, json_t *def, char *e
                                  : EINVAL;
         break;
     case AVRO_ENUM: {
-        int idx = json_is_string(def) ? avro_schema_enum_get_by_name(rs, json_string_value(def)) : -1;
+        int idx = json_is_string(def) ? avro_schema_enum_get_by_name(rs, json_string_value(def))
+                                      : -1;
         rc = idx < 0 ? EINVAL : avro_value_set_enum(dst, idx);
         break;
     }
     case AVRO_UNION: { /* a union's default is of its first branch */
         avro_value_t branch;
         rc = avro_value_set_branch(dst, 0, &branch);
-        if (!rc) return set_default(&branch, avro_schema_union_branch(rs, 0), def, errstr, errstr_size);
+        if (!rc)
+            return set_default(&branch, avro_schema_union_branch(rs, 0), def, errstr, errstr_size);
         break;
     }
     case AVRO_MAP:
@@ -169,17 +171,21 @@ static int set_default(avro_value_t *dst, avro_schema_t rs, json_t *def, char *e
         break;
     default: rc = EINVAL;
     }
-    if (rc) snprintf(errstr, errstr_size, "unsupported default for a %s field", avro_schema_type_name(rs));
+    if (rc)
+        snprintf(errstr, errstr_size, "unsupported default for a %s field",
+                 avro_schema_type_name(rs));
     return rc ? -1 : 0;
 }
 
-static int copy(avro_value_t *dst, avro_value_t *src, json_t *rj, char *errstr,
-                size_t errstr_size, int depth);
+static int copy(avro_value_t *dst, avro_value_t *src, json_t *rj, char *errstr, size_t errstr_size,
+                int depth);
 
 static int copy_record(avro_value_t *dst, avro_value_t *src, json_t *rj, char *errstr,
                        size_t errstr_size, int depth) {
     avro_schema_t rs = avro_value_get_schema(dst);
-    json_t *type_json = rj && json_is_object(json_object_get(rj, "type")) ? json_object_get(rj, "type") : rj;
+    json_t *type_json = rj && json_is_object(json_object_get(rj, "type"))
+                            ? json_object_get(rj, "type")
+                            : rj;
     for (size_t i = 0; i < avro_schema_record_size(rs); i++) {
         const char *name = avro_schema_record_field_name(rs, (int)i);
         avro_value_t df, sf;
@@ -197,8 +203,8 @@ fail:
     return -1;
 }
 
-static int copy(avro_value_t *dst, avro_value_t *src, json_t *rj, char *errstr,
-                size_t errstr_size, int depth) {
+static int copy(avro_value_t *dst, avro_value_t *src, json_t *rj, char *errstr, size_t errstr_size,
+                int depth) {
     avro_type_t wt = avro_value_get_type(src), rt = avro_value_get_type(dst);
     int rc = 0;
     if (depth > 64) {
@@ -228,15 +234,31 @@ static int copy(avro_value_t *dst, avro_value_t *src, json_t *rj, char *errstr,
         float f = 0;
         double d = 0;
         switch (wt) {
-        case AVRO_INT32: rc = avro_value_get_int(src, &i32); i64 = i32; d = i32; break;
-        case AVRO_INT64: rc = avro_value_get_long(src, &i64); d = (double)i64; break;
-        case AVRO_FLOAT: rc = avro_value_get_float(src, &f); i64 = 0; d = f; break;
-        default: rc = avro_value_get_double(src, &d); i64 = 0; break;
+        case AVRO_INT32:
+            rc = avro_value_get_int(src, &i32);
+            i64 = i32;
+            d = i32;
+            break;
+        case AVRO_INT64:
+            rc = avro_value_get_long(src, &i64);
+            d = (double)i64;
+            break;
+        case AVRO_FLOAT:
+            rc = avro_value_get_float(src, &f);
+            i64 = 0;
+            d = f;
+            break;
+        default:
+            rc = avro_value_get_double(src, &d);
+            i64 = 0;
+            break;
         }
         if (!rc) {
             if (rt == AVRO_INT64) rc = avro_value_set_long(dst, i64);
-            else if (rt == AVRO_FLOAT) rc = avro_value_set_float(dst, (float)d);
-            else rc = avro_value_set_double(dst, d);
+            else if (rt == AVRO_FLOAT)
+                rc = avro_value_set_float(dst, (float)d);
+            else
+                rc = avro_value_set_double(dst, d);
         }
         if (rc) goto fail;
         return 0;
@@ -303,7 +325,8 @@ static int copy(avro_value_t *dst, avro_value_t *src, json_t *rj, char *errstr,
         for (size_t i = 0; i < n; i++) {
             avro_value_t se, de;
             const char *key;
-            if (avro_value_get_by_index(src, i, &se, &key) || avro_value_add(dst, key, &de, NULL, NULL))
+            if (avro_value_get_by_index(src, i, &se, &key) ||
+                avro_value_add(dst, key, &de, NULL, NULL))
                 goto fail;
             if (copy(&de, &se, NULL, errstr, errstr_size, depth + 1)) return -1;
         }

@@ -40,8 +40,7 @@ static int days_in_month(int y, int m) {
 int carrot_time_parse(const char *s, int64_t *msp) {
     int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, off = 0;
     const char *p = s;
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-        digits(&p, 2, &d))
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d))
         return -1;
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return -1;
     if (*p) {
@@ -132,7 +131,8 @@ static void shift_read(void) {
     const char *v = getenv("CARROT_TEST_CLOCK_SHIFT");
     int64_t ms;
     if (!v || !*v) shift_ms = 0;
-    else shift_ms = v[0] == '+' && carrot_duration_parse(v + 1, &ms) == 0 ? ms : -1;
+    else
+        shift_ms = v[0] == '+' && carrot_duration_parse(v + 1, &ms) == 0 ? ms : -1;
 }
 
 int64_t carrot_time_shift_ms(void) {

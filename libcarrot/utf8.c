@@ -13,9 +13,9 @@ const char *carrot_utf8_check(const void *s, size_t len, size_t *offp) {
             i++;
             continue;
         }
-        size_t need;              /* continuation bytes after b */
+        size_t need;                        /* continuation bytes after b */
         unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
-        const char *why = NULL;   /* what a second byte outside [lo, hi] means */
+        const char *why = NULL;             /* what a second byte outside [lo, hi] means */
         if (b < 0xC0) {
             if (offp) *offp = i;
             return "an unexpected continuation byte";

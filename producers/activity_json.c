@@ -49,10 +49,12 @@ static int get_int(json_t *obj, const char *name, int64_t lo, int64_t hi, int64_
 }
 
 static const char *const known_fields[] = {
-    "event_id", "program_id", "source_system", "source_record_id", "change_type",
-    "activity_type", "occurred_at", "recorded_at", "participant_id", "segment", "team_id",
-    "region", "tenure_days", "account_id", "opportunity_id", "outcome", "disposition", "stage",
-    "amount_minor", "currency", "duration_seconds", "text_length", "custom", NULL};
+    "event_id",         "program_id",    "source_system",  "source_record_id",
+    "change_type",      "activity_type", "occurred_at",    "recorded_at",
+    "participant_id",   "segment",       "team_id",        "region",
+    "tenure_days",      "account_id",    "opportunity_id", "outcome",
+    "disposition",      "stage",         "amount_minor",   "currency",
+    "duration_seconds", "text_length",   "custom",         NULL};
 
 int carrot_activity_from_json(json_t *obj, const carrot_activity_json_defaults_t *defaults,
                               carrot_activity_t *a, char *errstr, size_t errstr_size) {
@@ -67,8 +69,8 @@ int carrot_activity_from_json(json_t *obj, const carrot_activity_json_defaults_t
         int known = 0;
         for (int i = 0; known_fields[i] && !known; i++) known = strcmp(key, known_fields[i]) == 0;
         if (!known) {
-            snprintf(errstr, errstr_size, "unknown field \"%.64s\" (put extra data under \"custom\")",
-                     key);
+            snprintf(errstr, errstr_size,
+                     "unknown field \"%.64s\" (put extra data under \"custom\")", key);
             return -1;
         }
     }
@@ -97,8 +99,8 @@ int carrot_activity_from_json(json_t *obj, const carrot_activity_json_defaults_t
     if (get_int(obj, "tenure_days", 0, INT32_MAX, &n, &has, errstr, errstr_size)) return -1;
     a->has_tenure_days = has;
     a->tenure_days = (int32_t)n;
-    if (get_int(obj, "amount_minor", INT64_MIN, INT64_MAX, &a->amount_minor, &a->has_amount,
-                errstr, errstr_size))
+    if (get_int(obj, "amount_minor", INT64_MIN, INT64_MAX, &a->amount_minor, &a->has_amount, errstr,
+                errstr_size))
         return -1;
     if (get_int(obj, "duration_seconds", 0, INT32_MAX, &n, &has, errstr, errstr_size)) return -1;
     a->has_duration = has;

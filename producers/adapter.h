@@ -45,9 +45,8 @@ int carrot_adapt_hubspot(json_t *event, json_t *out, char *errstr, size_t errstr
  * sign, no spaces, within long long) is within 5 minutes of now_ms; any
  * now_ms is safe (nothing is subtracted that could overflow). Returns 0, or
  * -1 with the reason. */
-int carrot_hubspot_verify(const char *secret, const char *method, const char *uri,
-                          const char *body, size_t body_len, const char *timestamp,
-                          const char *signature, long long now_ms, char *errstr,
-                          size_t errstr_size);
+int carrot_hubspot_verify(const char *secret, const char *method, const char *uri, const char *body,
+                          size_t body_len, const char *timestamp, const char *signature,
+                          long long now_ms, char *errstr, size_t errstr_size);
 
 #endif

@@ -8,9 +8,12 @@ const char *carrot_jtext(json_t *obj, const char *key, char *buf, size_t size) {
     json_t *v = json_object_get(obj, key);
     if (json_is_string(v)) return json_string_length(v) ? json_string_value(v) : NULL;
     if (json_is_integer(v)) snprintf(buf, size, "%lld", (long long)json_integer_value(v));
-    else if (json_is_real(v)) snprintf(buf, size, "%.17g", json_real_value(v));
-    else if (json_is_boolean(v)) snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
-    else return NULL;
+    else if (json_is_real(v))
+        snprintf(buf, size, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
+    else
+        return NULL;
     return buf;
 }
 

@@ -10,13 +10,13 @@
 
 struct carrot_csv_s {
     FILE *fp;
-    char *raw;    /* the record's bytes */
+    char *raw; /* the record's bytes */
     size_t rawlen, rawcap;
-    char *buf;    /* unescaped fields, NUL-separated */
+    char *buf; /* unescaped fields, NUL-separated */
     size_t bufcap;
     char *fields[MAX_FIELDS];
-    long line;    /* lines read so far */
-    int first;    /* strip a BOM from the first record */
+    long line; /* lines read so far */
+    int first; /* strip a BOM from the first record */
 };
 
 carrot_csv_t *carrot_csv_new(FILE *fp) {
@@ -120,7 +120,8 @@ static int open_quote(const char *raw, size_t len) {
         if (in_quotes) {
             if (ch == '"') {
                 if (i + 1 < len && raw[i + 1] == '"') i++;
-                else in_quotes = 0;
+                else
+                    in_quotes = 0;
             }
             continue;
         }
@@ -156,7 +157,8 @@ int carrot_csv_next(carrot_csv_t *c, char ***fieldsp, long *linep, const char **
     *linep = start;
     *rawp = c->raw;
     *rawlenp = c->rawlen;
-    while (*rawlenp > 0 && (c->raw[*rawlenp - 1] == '\n' || c->raw[*rawlenp - 1] == '\r')) (*rawlenp)--;
+    while (*rawlenp > 0 && (c->raw[*rawlenp - 1] == '\n' || c->raw[*rawlenp - 1] == '\r'))
+        (*rawlenp)--;
     if (c->rawlen == 0) return 0;
     return split(c, c->raw, c->rawlen, fieldsp, errstr, errstr_size);
 }

@@ -15,10 +15,9 @@
 
 #define FIVE_MINUTES_MS 300000LL
 
-int carrot_hubspot_verify(const char *secret, const char *method, const char *uri,
-                          const char *body, size_t body_len, const char *timestamp,
-                          const char *signature, long long now_ms, char *errstr,
-                          size_t errstr_size) {
+int carrot_hubspot_verify(const char *secret, const char *method, const char *uri, const char *body,
+                          size_t body_len, const char *timestamp, const char *signature,
+                          long long now_ms, char *errstr, size_t errstr_size) {
     if (!timestamp || !signature) {
         snprintf(errstr, errstr_size,
                  "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp header");
@@ -76,8 +75,8 @@ int carrot_hubspot_verify(const char *secret, const char *method, const char *ur
 /* HubSpot's object type ids of the engagements that are activities. */
 static const struct {
     const char *type_id, *activity;
-} engagements[] = {{"0-48", "call"}, {"0-47", "meeting"}, {"0-46", "note"},
-                   {"0-49", "email"}, {"0-27", "task"}};
+} engagements[] = {
+    {"0-48", "call"}, {"0-47", "meeting"}, {"0-46", "note"}, {"0-49", "email"}, {"0-27", "task"}};
 
 int carrot_adapt_hubspot(json_t *e, json_t *out, char *errstr, size_t errstr_size) {
     char b1[64], b2[64], b3[64], b4[64], b5[64], id[512], rec[128], who[160];
@@ -91,8 +90,9 @@ int carrot_adapt_hubspot(json_t *e, json_t *out, char *errstr, size_t errstr_siz
     const char *sub = json_string_value(json_object_get(e, "subscriptionType"));
     json_t *occurred = json_object_get(e, "occurredAt");
     if (!event_id || !portal || !object_id || !sub || !json_is_integer(occurred)) {
-        snprintf(errstr, errstr_size,
-                 "HubSpot event needs eventId, portalId, objectId, subscriptionType and occurredAt (ms)");
+        snprintf(
+            errstr, errstr_size,
+            "HubSpot event needs eventId, portalId, objectId, subscriptionType and occurredAt (ms)");
         return -1;
     }
     const char *dot = strchr(sub, '.');
@@ -140,7 +140,8 @@ int carrot_adapt_hubspot(json_t *e, json_t *out, char *errstr, size_t errstr_siz
         snprintf(who, sizeof(who), "hubspot-user:%s", source + 7);
     if (!who[0] && strcmp(change, "CREATE") == 0) {
         snprintf(errstr, errstr_size,
-                 "HubSpot %s names no participant (no hubspot_owner_id, no sourceId userId:N)", sub);
+                 "HubSpot %s names no participant (no hubspot_owner_id, no sourceId userId:N)",
+                 sub);
         return -1;
     }
     if (stage && strcmp(change, "CREATE") == 0)

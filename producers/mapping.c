@@ -13,11 +13,14 @@ struct carrot_mapping_s {
     json_t *root, *fields, *values, *constants, *custom;
 };
 
-static const char *const carrot_fields[] = {
-    "event_id", "program_id", "source_system", "source_record_id", "change_type",
-    "activity_type", "occurred_at", "recorded_at", "participant_id", "segment", "team_id",
-    "region", "tenure_days", "account_id", "opportunity_id", "outcome", "disposition", "stage",
-    "amount_minor", "currency", "duration_seconds", "text_length", NULL};
+static const char *const carrot_fields[] = {"event_id",         "program_id",  "source_system",
+                                            "source_record_id", "change_type", "activity_type",
+                                            "occurred_at",      "recorded_at", "participant_id",
+                                            "segment",          "team_id",     "region",
+                                            "tenure_days",      "account_id",  "opportunity_id",
+                                            "outcome",          "disposition", "stage",
+                                            "amount_minor",     "currency",    "duration_seconds",
+                                            "text_length",      NULL};
 
 static int known(const char *f) {
     for (int i = 0; carrot_fields[i]; i++)
@@ -89,7 +92,8 @@ carrot_mapping_t *carrot_mapping_parse(const char *text, size_t len, const char 
         goto fail;
     }
     json_object_foreach(root, k, v) {
-        if (strcmp(k, "fields") && strcmp(k, "values") && strcmp(k, "constants") && strcmp(k, "custom")) {
+        if (strcmp(k, "fields") && strcmp(k, "values") && strcmp(k, "constants") &&
+            strcmp(k, "custom")) {
             snprintf(errstr, errstr_size,
                      "%s: unknown section \"%s\" (fields, values, constants, custom)", origin, k);
             goto fail;
@@ -99,12 +103,14 @@ carrot_mapping_t *carrot_mapping_parse(const char *text, size_t len, const char 
     m->values = json_object_get(root, "values");
     m->constants = json_object_get(root, "constants");
     m->custom = json_object_get(root, "custom");
-    if (check_section(m->fields, "fields", origin, is_string, "a source path", 1, errstr, errstr_size) ||
+    if (check_section(m->fields, "fields", origin, is_string, "a source path", 1, errstr,
+                      errstr_size) ||
         check_section(m->values, "values", origin, is_object_of_strings,
                       "an object of source value to Carrot value", 1, errstr, errstr_size) ||
-        check_section(m->constants, "constants", origin, is_scalar, "a string or integer", 1, errstr,
-                      errstr_size) ||
-        check_section(m->custom, "custom", origin, is_string, "a source path", 0, errstr, errstr_size))
+        check_section(m->constants, "constants", origin, is_scalar, "a string or integer", 1,
+                      errstr, errstr_size) ||
+        check_section(m->custom, "custom", origin, is_string, "a source path", 0, errstr,
+                      errstr_size))
         goto fail;
     return m;
 fail:
@@ -151,7 +157,9 @@ int carrot_mapping_apply(const carrot_mapping_t *m, json_t *record, json_t *out,
         json_t *src = lookup(record, json_string_value(v));
         if (!src || json_is_null(src)) continue;
         json_t *table = m->values ? json_object_get(m->values, k) : NULL;
-        json_t *translated = json_is_string(src) && table ? json_object_get(table, json_string_value(src)) : NULL;
+        json_t *translated = json_is_string(src) && table
+                                 ? json_object_get(table, json_string_value(src))
+                                 : NULL;
         json_object_set(g, k, translated ? translated : src);
     }
     if (m->custom && json_object_size(m->custom)) {

@@ -61,8 +61,8 @@ static int map_activity(json_t *r, const char *entity, json_t *g, char *errstr,
             long m = strtol(minutes, &end, 10);
             if (*end || m < 0 || m > 10000000) {
                 json_decref(custom);
-                snprintf(errstr, errstr_size, "DurationInMinutes \"%.32s\" is not a number of minutes",
-                         minutes);
+                snprintf(errstr, errstr_size,
+                         "DurationInMinutes \"%.32s\" is not a number of minutes", minutes);
                 return -1;
             }
             json_object_set_new(g, "duration_seconds", json_integer(m * 60));
@@ -141,7 +141,8 @@ int carrot_adapt_salesforce(json_t *r, const char *entity, json_t *out, char *er
 }
 
 static const char *stage_type(const char *stage, json_t *payload) {
-    if (carrot_jtrue(payload, "IsWon") || (stage && strcmp(stage, "Closed Won") == 0)) return "deal_won";
+    if (carrot_jtrue(payload, "IsWon") || (stage && strcmp(stage, "Closed Won") == 0))
+        return "deal_won";
     if (stage && strcmp(stage, "Closed Lost") == 0) return "deal_lost";
     return "opportunity_stage";
 }
@@ -159,7 +160,8 @@ int carrot_adapt_salesforce_cdc(json_t *event, json_t *out, char *errstr, size_t
     const char *entity = TXT(h, "entityName"), *change = TXT(h, "changeType");
     json_t *ids = json_object_get(h, "recordIds");
     if (!entity || !change || !json_is_array(ids) || json_array_size(ids) == 0) {
-        snprintf(errstr, errstr_size, "ChangeEventHeader needs entityName, changeType and recordIds");
+        snprintf(errstr, errstr_size,
+                 "ChangeEventHeader needs entityName, changeType and recordIds");
         return -1;
     }
     if (strncmp(change, "GAP_", 4) == 0) {
@@ -168,8 +170,9 @@ int carrot_adapt_salesforce_cdc(json_t *event, json_t *out, char *errstr, size_t
         json_t *v;
         json_array_foreach(ids, i, v) {
             const char *s = json_string_value(v);
-            if (s) n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s%s",
-                                         i ? "," : "", s);
+            if (s)
+                n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s%s",
+                                      i ? "," : "", s);
         }
         snprintf(errstr, errstr_size,
                  "%s event for %s: Salesforce could not send these changes; re-sync records [%s]",
@@ -185,8 +188,8 @@ int carrot_adapt_salesforce_cdc(json_t *event, json_t *out, char *errstr, size_t
     const char *seq = TXT(h, "sequenceNumber"), *user = TXT(h, "commitUser");
     int is_opp = strcmp(entity, "Opportunity") == 0;
     if (!is_opp && strcmp(entity, "Task") != 0 && strcmp(entity, "Event") != 0) {
-        snprintf(errstr, errstr_size, "CDC for %.32s is not an activity (Task, Event or Opportunity)",
-                 entity);
+        snprintf(errstr, errstr_size,
+                 "CDC for %.32s is not an activity (Task, Event or Opportunity)", entity);
         return -1;
     }
     int create = strcmp(change, "CREATE") == 0;
@@ -221,24 +224,28 @@ int carrot_adapt_salesforce_cdc(json_t *event, json_t *out, char *errstr, size_t
             json_t *amount = json_object_get(payload, "Amount");
             if (json_is_number(amount)) {
                 double minor = json_number_value(amount) * 100.0;
-                json_object_set_new(g, "amount_minor", json_integer((json_int_t)(minor + (minor < 0 ? -0.5 : 0.5))));
+                json_object_set_new(g, "amount_minor",
+                                    json_integer((json_int_t)(minor + (minor < 0 ? -0.5 : 0.5))));
                 carrot_jset(g, "currency", TXT(payload, "CurrencyIsoCode"));
             }
             carrot_jset(g, "occurred_at", when);
         } else {
             if (create) snprintf(id, sizeof(id), "sf:%s:%s", entity, rid);
-            else snprintf(id, sizeof(id), "sf:%s:%s:%s:%s%s%s", entity, rid, change, when,
-                          seq ? ":" : "", seq ? seq : "");
+            else
+                snprintf(id, sizeof(id), "sf:%s:%s:%s:%s%s%s", entity, rid, change, when,
+                         seq ? ":" : "", seq ? seq : "");
             carrot_jset(g, "change_type", change);
             if (is_opp) carrot_jset(g, "opportunity_id", rid);
             else if (map_activity(payload, entity, g, errstr, errstr_size) != 0) {
                 json_decref(g);
                 return -1;
             } else if (!create && strcmp(entity, "Task") == 0 &&
-                       !json_object_get(payload, "TaskSubtype") && !json_object_get(payload, "CallType"))
+                       !json_object_get(payload, "TaskSubtype") &&
+                       !json_object_get(payload, "CallType"))
                 carrot_jset(g, "activity_type", ""); /* not in the event: unknown, not "task" */
             /* a DELETE carries no fields: the record id is what scoring needs */
-            if (!json_object_get(g, "participant_id") && create) carrot_jset(g, "participant_id", user);
+            if (!json_object_get(g, "participant_id") && create)
+                carrot_jset(g, "participant_id", user);
             if (!json_object_get(g, "occurred_at") || !create) carrot_jset(g, "occurred_at", when);
             if (!create) json_object_del(g, "recorded_at");
         }

@@ -50,9 +50,9 @@ static void drop(carrot_board_t *b) {
  * failing over, a replica promoted, memory full (keys may expire). Anything
  * else (a script's runtime error, a wrong type) fails the same way again. */
 static int retriable(const char *err) {
-    static const char *const codes[] = {"NOSCRIPT", "LOADING",     "BUSY",     "TRYAGAIN",
-                                        "MOVED",    "ASK",         "CLUSTERDOWN", "MASTERDOWN",
-                                        "READONLY", "OOM",         NULL};
+    static const char *const codes[] = {"NOSCRIPT", "LOADING", "BUSY",        "TRYAGAIN",
+                                        "MOVED",    "ASK",     "CLUSTERDOWN", "MASTERDOWN",
+                                        "READONLY", "OOM",     NULL};
     for (int i = 0; codes[i]; i++) {
         size_t n = strlen(codes[i]);
         if (strncmp(err, codes[i], n) == 0 && (err[n] == ' ' || err[n] == '\0')) return 1;
@@ -67,7 +67,8 @@ static int load_script(carrot_board_t *b, const char *src, char sha[41], char *e
         snprintf(errstr, errstr_size, "could not load the leaderboard scripts into Redis: %s",
                  r && r->type == REDIS_REPLY_ERROR ? r->str : b->rc->errstr);
         /* a script Redis refuses (it does not compile) is refused again */
-        if (r && (r->type != REDIS_REPLY_ERROR || !retriable(r->str))) b->failed = CARROT_BOARD_FATAL;
+        if (r && (r->type != REDIS_REPLY_ERROR || !retriable(r->str)))
+            b->failed = CARROT_BOARD_FATAL;
         if (r) freeReplyObject(r);
         return -1;
     }
@@ -131,7 +132,8 @@ static void arg(args_t *a, const char *s, size_t len) {
     if (a->oom) return;
     if (a->n == a->ncap) {
         size_t nc = a->ncap ? a->ncap * 2 : 256;
-        size_t *o = realloc(a->off, nc * sizeof(*o)), *l = o ? realloc(a->lens, nc * sizeof(*l)) : NULL;
+        size_t *o = realloc(a->off, nc * sizeof(*o)),
+               *l = o ? realloc(a->lens, nc * sizeof(*l)) : NULL;
         if (o) a->off = o;
         if (!o || !l) {
             a->oom = 1;
@@ -172,8 +174,8 @@ static void args_free(args_t *a) {
 }
 
 /* Runs the script sha with one key and the built arguments. */
-static redisReply *run(carrot_board_t *b, const char *sha, const char *key, args_t *a,
-                       char *errstr, size_t errstr_size) {
+static redisReply *run(carrot_board_t *b, const char *sha, const char *key, args_t *a, char *errstr,
+                       size_t errstr_size) {
     b->failed = CARROT_BOARD_RETRY;
     if (a->oom) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -227,9 +229,10 @@ static void parse_lines(const char *s, carrot_board_result_t *res) {
 }
 
 carrot_board_err_t carrot_board_apply(carrot_board_t *b, const char *program, const char *stream,
-                       const carrot_board_event_t *ev, size_t n, long long seen_ttl_s,
-                       int64_t now_s, carrot_board_result_t *res, char *errstr,
-                       size_t errstr_size) {
+                                      const carrot_board_event_t *ev, size_t n,
+                                      long long seen_ttl_s, int64_t now_s,
+                                      carrot_board_result_t *res, char *errstr,
+                                      size_t errstr_size) {
     if (n == 0) return 0;
     args_t a = {0};
     char prefix[512];
@@ -280,8 +283,10 @@ carrot_board_err_t carrot_board_apply(carrot_board_t *b, const char *program, co
     args_free(&a);
     if (!r) return b->failed;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 * n) {
-        snprintf(errstr, errstr_size, "unexpected reply from the leaderboard script (apply.lua):"
-                 " %zu elements for %zu events", r->type == REDIS_REPLY_ARRAY ? r->elements : 0, n);
+        snprintf(errstr, errstr_size,
+                 "unexpected reply from the leaderboard script (apply.lua):"
+                 " %zu elements for %zu events",
+                 r->type == REDIS_REPLY_ARRAY ? r->elements : 0, n);
     } else {
         for (size_t i = 0; i < n; i++) {
             redisReply **e = r->element + 6 * i;
@@ -299,7 +304,7 @@ carrot_board_err_t carrot_board_apply(carrot_board_t *b, const char *program, co
 }
 
 carrot_board_err_t carrot_board_set_meta(carrot_board_t *b, const char *program, const char *tz,
-                          const char *version, char *errstr, size_t errstr_size) {
+                                         const char *version, char *errstr, size_t errstr_size) {
     char key[512];
     snprintf(key, sizeof(key), "carrot:{%s}:meta", program);
     const char *argv[] = {"HSET", key, "timezone", tz, "version", version};
@@ -311,8 +316,9 @@ carrot_board_err_t carrot_board_set_meta(carrot_board_t *b, const char *program,
     return 0;
 }
 
-carrot_board_err_t carrot_board_get_meta(carrot_board_t *b, const char *program, char *tz, size_t tz_size,
-                          char *version, size_t version_size, char *errstr, size_t errstr_size) {
+carrot_board_err_t carrot_board_get_meta(carrot_board_t *b, const char *program, char *tz,
+                                         size_t tz_size, char *version, size_t version_size,
+                                         char *errstr, size_t errstr_size) {
     char key[512];
     snprintf(key, sizeof(key), "carrot:{%s}:meta", program);
     const char *argv[] = {"HMGET", key, "timezone", "version"};
@@ -320,7 +326,8 @@ carrot_board_err_t carrot_board_get_meta(carrot_board_t *b, const char *program,
     for (int i = 0; i < 4; i++) lens[i] = strlen(argv[i]);
     redisReply *r = command(b, 4, argv, lens, errstr, errstr_size);
     if (!r) return b->failed;
-    snprintf(tz, tz_size, "%s", r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? rstr(r->element[0]) : "");
+    snprintf(tz, tz_size, "%s",
+             r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? rstr(r->element[0]) : "");
     snprintf(version, version_size, "%s",
              r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? rstr(r->element[1]) : "");
     freeReplyObject(r);
@@ -328,8 +335,8 @@ carrot_board_err_t carrot_board_get_meta(carrot_board_t *b, const char *program,
 }
 
 /* Runs the query script and fills out from its (board, member, score, rank, size) rows. */
-static int query(carrot_board_t *b, const char *key, args_t *a, int max,
-                 carrot_board_entry_t *out, int *noutp, char *errstr, size_t errstr_size) {
+static int query(carrot_board_t *b, const char *key, args_t *a, int max, carrot_board_entry_t *out,
+                 int *noutp, char *errstr, size_t errstr_size) {
     *noutp = 0;
     redisReply *r = run(b, b->query_sha, key, a, errstr, errstr_size);
     args_free(a);
@@ -342,7 +349,8 @@ static int query(carrot_board_t *b, const char *key, args_t *a, int max,
     int n = 0;
     for (size_t i = 0; i + 4 < r->elements && n < max; i += 5, n++) {
         snprintf(out[n].board, sizeof(out[n].board), "%s", rstr(r->element[i]));
-        snprintf(out[n].participant_id, sizeof(out[n].participant_id), "%s", rstr(r->element[i + 1]));
+        snprintf(out[n].participant_id, sizeof(out[n].participant_id), "%s",
+                 rstr(r->element[i + 1]));
         out[n].points = rnum(r->element[i + 2]);
         out[n].rank = (long)rnum(r->element[i + 3]);
         out[n].size = (long)rnum(r->element[i + 4]);
@@ -352,9 +360,9 @@ static int query(carrot_board_t *b, const char *key, args_t *a, int max,
     return 0;
 }
 
-carrot_board_err_t carrot_board_range(carrot_board_t *b, const char *program, const char *board, long start,
-                       int max, carrot_board_entry_t *out, int *noutp, char *errstr,
-                       size_t errstr_size) {
+carrot_board_err_t carrot_board_range(carrot_board_t *b, const char *program, const char *board,
+                                      long start, int max, carrot_board_entry_t *out, int *noutp,
+                                      char *errstr, size_t errstr_size) {
     char key[512];
     *noutp = 0;
     if (max <= 0 || start < 0) return 0;
@@ -367,14 +375,15 @@ carrot_board_err_t carrot_board_range(carrot_board_t *b, const char *program, co
     return query(b, key, &a, max, out, noutp, errstr, errstr_size);
 }
 
-carrot_board_err_t carrot_board_top(carrot_board_t *b, const char *program, const char *board, int n,
-                     carrot_board_entry_t *out, int *noutp, char *errstr, size_t errstr_size) {
+carrot_board_err_t carrot_board_top(carrot_board_t *b, const char *program, const char *board,
+                                    int n, carrot_board_entry_t *out, int *noutp, char *errstr,
+                                    size_t errstr_size) {
     return carrot_board_range(b, program, board, 0, n, out, noutp, errstr, errstr_size);
 }
 
 carrot_board_err_t carrot_board_around(carrot_board_t *b, const char *program, const char *board,
-                        const char *participant, int k, carrot_board_entry_t *out, int *noutp,
-                        char *errstr, size_t errstr_size) {
+                                       const char *participant, int k, carrot_board_entry_t *out,
+                                       int *noutp, char *errstr, size_t errstr_size) {
     char key[512];
     *noutp = 0;
     if (k < 0) return 0;
@@ -387,9 +396,10 @@ carrot_board_err_t carrot_board_around(carrot_board_t *b, const char *program, c
     return query(b, key, &a, 2 * k + 1, out, noutp, errstr, errstr_size);
 }
 
-carrot_board_err_t carrot_board_standing(carrot_board_t *b, const char *program, const char *participant,
-                          int max, carrot_board_entry_t *out, int *noutp, char *errstr,
-                          size_t errstr_size) {
+carrot_board_err_t carrot_board_standing(carrot_board_t *b, const char *program,
+                                         const char *participant, int max,
+                                         carrot_board_entry_t *out, int *noutp, char *errstr,
+                                         size_t errstr_size) {
     char prefix[512], key[1024];
     snprintf(prefix, sizeof(prefix), "carrot:{%s}:", program);
     snprintf(key, sizeof(key), "%spb:%s", prefix, participant);
@@ -400,8 +410,9 @@ carrot_board_err_t carrot_board_standing(carrot_board_t *b, const char *program,
     return query(b, key, &a, max, out, noutp, errstr, errstr_size);
 }
 
-carrot_board_err_t carrot_board_total(carrot_board_t *b, const char *program, const char *board, int64_t *totalp,
-                       long *membersp, char *errstr, size_t errstr_size) {
+carrot_board_err_t carrot_board_total(carrot_board_t *b, const char *program, const char *board,
+                                      int64_t *totalp, long *membersp, char *errstr,
+                                      size_t errstr_size) {
     char key[512];
     carrot_board_key(key, sizeof(key), program, board);
     const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};

@@ -78,25 +78,25 @@ typedef struct {
     const char *key;     /* "goal:<goal>:<period id>:<participant>" (carrot_settle_key) */
     const char *rule_id; /* "goal.<goal>" */
     int64_t target, bonus;
-    int64_t expire_at;   /* Unix seconds */
+    int64_t expire_at; /* Unix seconds */
 } carrot_board_goal_t;
 
 typedef struct {
-    int64_t offset;             /* Kafka offset of the activity (or a back-fill sequence) */
+    int64_t offset; /* Kafka offset of the activity (or a back-fill sequence) */
     const char *event_id;
     carrot_board_kind_t kind;
-    const char *record;         /* "<source system>:<source record id>" */
-    const char *version;        /* rules version, kept with the outcome */
+    const char *record;  /* "<source system>:<source record id>" */
+    const char *version; /* rules version, kept with the outcome */
     /* AWARD only: */
     const char *participant_id;
     const char *activity_type;
     size_t nboards;
-    const char *const *boards;  /* board names */
+    const char *const *boards;      /* board names */
     const int64_t *board_expire_at; /* Unix seconds per board; 0: never */
     size_t nlines;
     const carrot_board_line_t *lines; /* before caps and goals */
-    const char *cap_key;        /* NULL: not capped. "cap:<kpi>:<period id>:<participant>" */
-    const char *cap_rule;       /* the KPI id: a clipped event gets a "cap.<kpi>" line */
+    const char *cap_key;              /* NULL: not capped. "cap:<kpi>:<period id>:<participant>" */
+    const char *cap_rule;             /* the KPI id: a clipped event gets a "cap.<kpi>" line */
     int64_t cap_points, cap_expire_at;
     size_t ngoals;
     const carrot_board_goal_t *goals;
@@ -127,45 +127,52 @@ typedef struct {
  * program, in offset order, and fills out[0..n). seen_ttl_s is the dedup
  * window in seconds; now_s the current Unix time (boards whose retention
  * has passed are not touched by reversals). */
-carrot_board_err_t carrot_board_apply(carrot_board_t *board, const char *program, const char *stream,
-                       const carrot_board_event_t *events, size_t n, long long seen_ttl_s,
-                       int64_t now_s, carrot_board_result_t *out, char *errstr,
-                       size_t errstr_size);
+carrot_board_err_t carrot_board_apply(carrot_board_t *board, const char *program,
+                                      const char *stream, const carrot_board_event_t *events,
+                                      size_t n, long long seen_ttl_s, int64_t now_s,
+                                      carrot_board_result_t *out, char *errstr, size_t errstr_size);
 
 /* Records the program's time zone and rules version for readers. */
-carrot_board_err_t carrot_board_set_meta(carrot_board_t *board, const char *program, const char *timezone,
-                          const char *version, char *errstr, size_t errstr_size);
+carrot_board_err_t carrot_board_set_meta(carrot_board_t *board, const char *program,
+                                         const char *timezone, const char *version, char *errstr,
+                                         size_t errstr_size);
 /* Reads them; tz and version get "" when unset. */
-carrot_board_err_t carrot_board_get_meta(carrot_board_t *board, const char *program, char *tz, size_t tz_size,
-                          char *version, size_t version_size, char *errstr, size_t errstr_size);
+carrot_board_err_t carrot_board_get_meta(carrot_board_t *board, const char *program, char *tz,
+                                         size_t tz_size, char *version, size_t version_size,
+                                         char *errstr, size_t errstr_size);
 
 typedef struct {
-    char board[160];            /* set by carrot_board_standing() */
+    char board[160]; /* set by carrot_board_standing() */
     char participant_id[257];
     int64_t points;
-    long rank;                  /* competition ranking: 1, 2, 2, 4 */
-    long size;                  /* carrot_board_standing(): members on the board */
+    long rank; /* competition ranking: 1, 2, 2, 4 */
+    long size; /* carrot_board_standing(): members on the board */
 } carrot_board_entry_t;
 
 /* Entries start..start+max-1 (0-based positions) of a board. */
-carrot_board_err_t carrot_board_range(carrot_board_t *board, const char *program, const char *board_name,
-                       long start, int max, carrot_board_entry_t *out, int *noutp, char *errstr,
-                       size_t errstr_size);
+carrot_board_err_t carrot_board_range(carrot_board_t *board, const char *program,
+                                      const char *board_name, long start, int max,
+                                      carrot_board_entry_t *out, int *noutp, char *errstr,
+                                      size_t errstr_size);
 /* The top n. */
-carrot_board_err_t carrot_board_top(carrot_board_t *board, const char *program, const char *board_name, int n,
-                     carrot_board_entry_t *out, int *noutp, char *errstr, size_t errstr_size);
+carrot_board_err_t carrot_board_top(carrot_board_t *board, const char *program,
+                                    const char *board_name, int n, carrot_board_entry_t *out,
+                                    int *noutp, char *errstr, size_t errstr_size);
 /* The participant and up to k entries either side (out holds 2k+1); *noutp
  * is 0 when the participant is not on the board. */
-carrot_board_err_t carrot_board_around(carrot_board_t *board, const char *program, const char *board_name,
-                        const char *participant, int k, carrot_board_entry_t *out, int *noutp,
-                        char *errstr, size_t errstr_size);
+carrot_board_err_t carrot_board_around(carrot_board_t *board, const char *program,
+                                       const char *board_name, const char *participant, int k,
+                                       carrot_board_entry_t *out, int *noutp, char *errstr,
+                                       size_t errstr_size);
 /* A participant's points and rank on every board they are on (at most max). */
-carrot_board_err_t carrot_board_standing(carrot_board_t *board, const char *program, const char *participant,
-                          int max, carrot_board_entry_t *out, int *noutp, char *errstr,
-                          size_t errstr_size);
+carrot_board_err_t carrot_board_standing(carrot_board_t *board, const char *program,
+                                         const char *participant, int max,
+                                         carrot_board_entry_t *out, int *noutp, char *errstr,
+                                         size_t errstr_size);
 
 /* Sum of all points on a board, and the number of members. */
-carrot_board_err_t carrot_board_total(carrot_board_t *board, const char *program, const char *board_name,
-                       int64_t *totalp, long *membersp, char *errstr, size_t errstr_size);
+carrot_board_err_t carrot_board_total(carrot_board_t *board, const char *program,
+                                      const char *board_name, int64_t *totalp, long *membersp,
+                                      char *errstr, size_t errstr_size);
 
 #endif

@@ -84,7 +84,8 @@ static void print(const board_conf_t *cf, const char *board, const carrot_board_
         }
     }
     if (json && standing) printf("]}\n");
-    else if (json) printf("],\"participants\":%ld,\"total_points\":%lld}\n", members, (long long)total);
+    else if (json)
+        printf("],\"participants\":%ld,\"total_points\":%lld}\n", members, (long long)total);
     else if (!standing)
         printf("board total: %lld points, %ld participants\n", (long long)total, members);
 }
@@ -115,7 +116,8 @@ int main(int argc, char **argv) {
     }
     if (carrot_time_parse_cli(cf.at ? cf.at : "now", carrot_time_now_ms(), &at) != 0) {
         carrot_error("--at: expected an RFC 3339 time with a zone, or one relative to now "
-                     "(\"-7d\"), not \"%s\"", cf.at);
+                     "(\"-7d\"), not \"%s\"",
+                     cf.at);
         exit_code = 2;
         goto out;
     }
@@ -139,7 +141,8 @@ int main(int argc, char **argv) {
     }
     int rc;
     if (cf.participant)
-        rc = carrot_board_standing(b, cf.program, cf.participant, max, e, &n, errstr, sizeof(errstr));
+        rc = carrot_board_standing(b, cf.program, cf.participant, max, e, &n, errstr,
+                                   sizeof(errstr));
     else if (cf.around)
         rc = carrot_board_around(b, cf.program, board, cf.around, (int)cf.k, e, &n, errstr,
                                  sizeof(errstr));

@@ -30,7 +30,8 @@ int carrot_rules_publish(const carrot_conf_t *conf, const char *brokers, const c
         RD_KAFKA_V_VALUE((void *)text, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_END);
     if (err)
-        snprintf(errstr, errstr_size, "could not publish rules to %s: %s", topic, rd_kafka_err2str(err));
+        snprintf(errstr, errstr_size, "could not publish rules to %s: %s", topic,
+                 rd_kafka_err2str(err));
     else if ((err = rd_kafka_flush(rk, 30000)) || rd_kafka_outq_len(rk) > 0)
         snprintf(errstr, errstr_size, "rules not acknowledged by %s within 30 s: %s", topic,
                  rd_kafka_err2str(err));
@@ -44,14 +45,14 @@ struct carrot_rules_feed_s {
     rd_kafka_t *rk;
     char *program;
     carrot_drain_t *drain;
-    char *latest;      /* newest record for the program not yet returned */
+    char *latest; /* newest record for the program not yet returned */
     size_t latest_len;
     int have_latest;
 };
 
 carrot_rules_feed_t *carrot_rules_feed_new(const carrot_conf_t *conf, const char *brokers,
-                                           const char *topic, const char *program,
-                                           char *errstr, size_t errstr_size) {
+                                           const char *topic, const char *program, char *errstr,
+                                           size_t errstr_size) {
     carrot_rules_feed_t *f = calloc(1, sizeof(*f));
     rd_kafka_conf_t *k = NULL;
     rd_kafka_topic_partition_list_t *parts = NULL;

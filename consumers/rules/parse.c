@@ -33,7 +33,8 @@ typedef yaml_node_t node_t;
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static int fail(ctx_t *c, const node_t *n, const char *path, const char *fmt, ...) {
+static int
+fail(ctx_t *c, const node_t *n, const char *path, const char *fmt, ...) {
     if (c->failed) return -1;
     c->failed = 1;
     char msg[400];
@@ -90,7 +91,8 @@ static int check_map(ctx_t *c, node_t *n, const char *path, const char *const *a
 
 static node_t *get(ctx_t *c, node_t *map, const char *key) {
     if (!map || map->type != YAML_MAPPING_NODE) return NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         node_t *k = node(c, p->key);
         if (is_scalar(k) && strcmp(sval(k), key) == 0) return node(c, p->value);
     }
@@ -99,7 +101,8 @@ static node_t *get(ctx_t *c, node_t *map, const char *key) {
 
 /* path.key, cut to size: it only names a place in an error message */
 static void subpath(char *buf, size_t size, const char *path, const char *key) {
-    if (snprintf(buf, size, "%s%s%s", path, *path ? "." : "", key) >= (int)size) buf[size - 1] = '\0';
+    if (snprintf(buf, size, "%s%s%s", path, *path ? "." : "", key) >= (int)size)
+        buf[size - 1] = '\0';
 }
 
 static int str_at(ctx_t *c, node_t *n, const char *path, const char **out) {
@@ -108,7 +111,8 @@ static int str_at(ctx_t *c, node_t *n, const char *path, const char **out) {
     if (n->data.scalar.length > 200) return fail(c, n, path, "longer than 200 bytes");
     if (memchr(sval(n), '\0', n->data.scalar.length) || strpbrk(sval(n), "\x1e\x1f"))
         return fail(c, n, path, "contains a control character Carrot reserves");
-    if (!(*out = own(c, sval(n), n->data.scalar.length))) return fail(c, NULL, path, "out of memory");
+    if (!(*out = own(c, sval(n), n->data.scalar.length)))
+        return fail(c, NULL, path, "out of memory");
     return 0;
 }
 
@@ -189,7 +193,8 @@ static int strset_at(ctx_t *c, node_t *n, const char *path, strset_t *out) {
     }
     if (!n || n->type != YAML_SEQUENCE_NODE) return fail(c, n, path, "expected a string or a list");
     int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
-    if (count == 0) return fail(c, n, path, "an empty list matches nothing; leave it out to match any");
+    if (count == 0)
+        return fail(c, n, path, "an empty list matches nothing; leave it out to match any");
     if (count > MAX_VALUES) return fail(c, n, path, "at most %d values", MAX_VALUES);
     out->n = 0;
     for (int i = 0; i < count; i++) {
@@ -201,7 +206,8 @@ static int strset_at(ctx_t *c, node_t *n, const char *path, strset_t *out) {
 }
 
 static int filter_at(ctx_t *c, node_t *owner, const char *path, filter_t *f) {
-    static const char *const keys[] = {"activity", "segment", "region", "team", "product", "band", NULL};
+    static const char *const keys[] = {"activity", "segment", "region", "team",
+                                       "product",  "band",    NULL};
     memset(f, 0, sizeof(*f));
     node_t *n = get(c, owner, "when");
     if (!n) return 0;
@@ -226,14 +232,17 @@ static int filter_at(ctx_t *c, node_t *owner, const char *path, filter_t *f) {
             int b = 0;
             while (b < c->r->nbands && strcmp(c->r->bands[b].id, set.v[i]) != 0) b++;
             if (b == c->r->nbands)
-                return fail(c, v, q, "no band \"%s\" (bands are defined under \"bands\")", set.v[i]);
+                return fail(c, v, q, "no band \"%s\" (bands are defined under \"bands\")",
+                            set.v[i]);
             f->bands |= 1u << b;
         }
     }
     struct {
         const char *key;
         strset_t *set;
-    } sets[] = {{"segment", &f->segment}, {"region", &f->region}, {"team", &f->team},
+    } sets[] = {{"segment", &f->segment},
+                {"region", &f->region},
+                {"team", &f->team},
                 {"product", &f->product}};
     for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
         if ((v = get(c, n, sets[i].key))) {
@@ -263,7 +272,8 @@ static int each(ctx_t *c, node_t *root, const char *key, int max, item_fn fn) {
 static int unique_id(ctx_t *c, node_t *n, const char *path, const char *id, const char *const *ids,
                      int count) {
     for (int i = 0; i < count; i++)
-        if (strcmp(ids[i], id) == 0) return fail(c, get(c, n, "id"), path, "id \"%s\" is used twice", id);
+        if (strcmp(ids[i], id) == 0)
+            return fail(c, get(c, n, "id"), path, "id \"%s\" is used twice", id);
     return 0;
 }
 
@@ -274,7 +284,8 @@ static int band_item(ctx_t *c, node_t *n, const char *path, int i) {
     subpath(p, sizeof(p), path, "id");
     if (check_map(c, n, path, keys) || id_at(c, get(c, n, "id"), p, &b->id)) return -1;
     for (int j = 0; j < i; j++)
-        if (strcmp(c->r->bands[j].id, b->id) == 0) return fail(c, n, path, "band \"%s\" twice", b->id);
+        if (strcmp(c->r->bands[j].id, b->id) == 0)
+            return fail(c, n, path, "band \"%s\" twice", b->id);
     b->has_min = get(c, n, "min_tenure_days") != NULL;
     b->has_max = get(c, n, "max_tenure_days") != NULL;
     if (opt_int(c, n, path, "min_tenure_days", 0, 100000, &b->min_days) ||
@@ -304,7 +315,8 @@ static int kpi_item(ctx_t *c, node_t *n, const char *path, int i) {
     subpath(p, sizeof(p), path, "id");
     if (check_map(c, n, path, keys) || id_at(c, get(c, n, "id"), p, &k->id)) return -1;
     for (int j = 0; j < r->nkpis; j++)
-        if (strcmp(r->kpis[j].id, k->id) == 0) return fail(c, n, p, "id \"%s\" is used twice", k->id);
+        if (strcmp(r->kpis[j].id, k->id) == 0)
+            return fail(c, n, p, "id \"%s\" is used twice", k->id);
     if (filter_at(c, n, path, &k->when) ||
         req_int(c, n, path, "points", -POINTS_MAX, POINTS_MAX, &k->points))
         return -1;
@@ -325,9 +337,16 @@ static int kpi_item(ctx_t *c, node_t *n, const char *path, int i) {
 }
 
 static int quality_item(ctx_t *c, node_t *n, const char *path, int i) {
-    static const char *const keys[] = {"id", "when", "require", "picklists", "min_text_length",
-                                       "complete_bonus", "incomplete_penalty",
-                                       "incomplete_keep_percent", "description", NULL};
+    static const char *const keys[] = {"id",
+                                       "when",
+                                       "require",
+                                       "picklists",
+                                       "min_text_length",
+                                       "complete_bonus",
+                                       "incomplete_penalty",
+                                       "incomplete_keep_percent",
+                                       "description",
+                                       NULL};
     quality_t *q = &c->r->quality[i];
     char p[128];
     subpath(p, sizeof(p), path, "id");
@@ -356,9 +375,11 @@ static int quality_item(ctx_t *c, node_t *n, const char *path, int i) {
     if ((v = get(c, n, "picklists"))) {
         subpath(p, sizeof(p), path, "picklists");
         if (v->type != YAML_MAPPING_NODE) return fail(c, v, p, "expected field: [allowed values]");
-        for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top; pr++) {
+        for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
+             pr++) {
             node_t *k = node(c, pr->key);
-            if (q->npicklists == MAX_PICKLISTS) return fail(c, k, p, "at most %d pick-lists", MAX_PICKLISTS);
+            if (q->npicklists == MAX_PICKLISTS)
+                return fail(c, k, p, "at most %d pick-lists", MAX_PICKLISTS);
             picklist_t *pl = &q->picklists[q->npicklists];
             char f[300];
             if (!is_scalar(k) || !carrot_rules_field_known(sval(k)))
@@ -374,8 +395,9 @@ static int quality_item(ctx_t *c, node_t *n, const char *path, int i) {
 }
 
 static int timeliness_item(ctx_t *c, node_t *n, const char *path, int i) {
-    static const char *const keys[] = {"id", "when", "full_hours", "zero_hours", "floor_percent",
-                                       "late_hours", "late_penalty", "description", NULL};
+    static const char *const keys[] = {"id",           "when",          "full_hours",
+                                       "zero_hours",   "floor_percent", "late_hours",
+                                       "late_penalty", "description",   NULL};
     timeliness_t *t = &c->r->timeliness[i];
     char p[128];
     int64_t full, zero = -1, late = -1;
@@ -391,7 +413,8 @@ static int timeliness_item(ctx_t *c, node_t *n, const char *path, int i) {
         opt_int(c, n, path, "late_penalty", -POINTS_MAX, 0, &t->late_penalty))
         return -1;
     if (zero < 0) zero = full; /* no decay: full points, then floor_percent */
-    if (zero < full) return fail(c, get(c, n, "zero_hours"), path, "zero_hours is below full_hours");
+    if (zero < full)
+        return fail(c, get(c, n, "zero_hours"), path, "zero_hours is below full_hours");
     t->full_ms = full * 3600000;
     t->zero_ms = zero * 3600000;
     t->has_late = late >= 0;
@@ -402,13 +425,14 @@ static int timeliness_item(ctx_t *c, node_t *n, const char *path, int i) {
 
 static int time_at(ctx_t *c, node_t *n, const char *path, int64_t *out) {
     if (!is_scalar(n) || carrot_time_parse(sval(n), out) != 0)
-        return fail(c, n, path, "expected an RFC 3339 time with a zone (2026-11-01T00:00:00-06:00)");
+        return fail(c, n, path,
+                    "expected an RFC 3339 time with a zone (2026-11-01T00:00:00-06:00)");
     return 0;
 }
 
 static int promo_item(ctx_t *c, node_t *n, const char *path, int i) {
-    static const char *const keys[] = {"id", "when", "from", "to", "multiplier", "bonus",
-                                       "description", NULL};
+    static const char *const keys[] = {"id",         "when",  "from",        "to",
+                                       "multiplier", "bonus", "description", NULL};
     promo_t *pr = &c->r->promos[i];
     char p[128];
     subpath(p, sizeof(p), path, "id");
@@ -434,13 +458,15 @@ static int promo_item(ctx_t *c, node_t *n, const char *path, int i) {
         pr->multiplier_pct = (int64_t)llround(m * 100);
     }
     if (opt_int(c, n, path, "bonus", -POINTS_MAX, POINTS_MAX, &pr->bonus)) return -1;
-    if (!mult && !get(c, n, "bonus")) return fail(c, n, path, "a promotion needs a multiplier or a bonus");
+    if (!mult && !get(c, n, "bonus"))
+        return fail(c, n, path, "a promotion needs a multiplier or a bonus");
     c->r->npromos = i + 1;
     return 0;
 }
 
 static int goal_item(ctx_t *c, node_t *n, const char *path, int i) {
-    static const char *const keys[] = {"id", "when", "period", "target", "bonus", "description", NULL};
+    static const char *const keys[] = {"id",    "when",        "period", "target",
+                                       "bonus", "description", NULL};
     goal_t *g = &c->r->goals[i];
     char p[128];
     subpath(p, sizeof(p), path, "id");
@@ -465,7 +491,9 @@ static int points_shorthand(ctx_t *c, node_t *n) {
         node_t *k = node(c, p->key);
         char path[128], id[80];
         int t = is_scalar(k) ? type_index(sval(k)) : -1;
-        if (t < 0) return fail(c, k, "points", "unknown activity type \"%.60s\"", is_scalar(k) ? sval(k) : "?");
+        if (t < 0)
+            return fail(c, k, "points", "unknown activity type \"%.60s\"",
+                        is_scalar(k) ? sval(k) : "?");
         snprintf(path, sizeof(path), "points.%s", sval(k));
         if (c->r->nkpis >= MAX_KPIS) return fail(c, k, "points", "at most %d KPI rules", MAX_KPIS);
         kpi_t *kp = &c->r->kpis[c->r->nkpis];
@@ -498,9 +526,9 @@ static int retention(ctx_t *c, node_t *n) {
 }
 
 static int parse_root(ctx_t *c, node_t *root) {
-    static const char *const keys[] = {"program", "version", "timezone", "description", "bands",
-                                       "kpis", "points", "quality", "timeliness", "promotions",
-                                       "goals", "retention_days", NULL};
+    static const char *const keys[] = {
+        "program", "version",    "timezone",   "description", "bands",          "kpis", "points",
+        "quality", "timeliness", "promotions", "goals",       "retention_days", NULL};
     carrot_rules_t *r = c->r;
     if (!root) return fail(c, NULL, "", "the file is empty");
     if (check_map(c, root, "", keys)) return -1;
@@ -513,8 +541,10 @@ static int parse_root(ctx_t *c, node_t *root) {
     if ((n = get(c, root, "timezone"))) {
         if (str_at(c, n, "timezone", &r->timezone)) return -1;
         if (!carrot_tz_valid(r->timezone))
-            return fail(c, n, "timezone", "unknown time zone \"%s\" (use a tz database name such as "
-                        "America/Chicago, or UTC)", r->timezone);
+            return fail(c, n, "timezone",
+                        "unknown time zone \"%s\" (use a tz database name such as "
+                        "America/Chicago, or UTC)",
+                        r->timezone);
     }
     if (each(c, root, "bands", MAX_BANDS, band_item) || each(c, root, "kpis", MAX_KPIS, kpi_item))
         return -1;
@@ -530,8 +560,8 @@ static int parse_root(ctx_t *c, node_t *root) {
     return 0;
 }
 
-carrot_rules_t *carrot_rules_parse(const char *text, size_t len, const char *origin,
-                                   char *errstr, size_t errstr_size) {
+carrot_rules_t *carrot_rules_parse(const char *text, size_t len, const char *origin, char *errstr,
+                                   size_t errstr_size) {
     if (len > MAX_RULES_BYTES) {
         snprintf(errstr, errstr_size, "%s: larger than %d bytes", origin, MAX_RULES_BYTES);
         return NULL;
@@ -556,8 +586,8 @@ carrot_rules_t *carrot_rules_parse(const char *text, size_t len, const char *ori
     if (!yaml_parser_load(&parser, &doc)) {
         snprintf(errstr, errstr_size, "%s:%lu: %s%s%s", origin,
                  (unsigned long)(parser.problem_mark.line + 1),
-                 parser.problem ? parser.problem : "cannot be read",
-                 parser.context ? " " : "", parser.context ? parser.context : "");
+                 parser.problem ? parser.problem : "cannot be read", parser.context ? " " : "",
+                 parser.context ? parser.context : "");
         goto fail;
     }
     have_doc = 1;

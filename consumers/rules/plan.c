@@ -16,13 +16,14 @@ int64_t carrot_rules_counter_expiry(const carrot_rules_t *r, carrot_period_t p, 
 
 int carrot_rules_plan(const carrot_rules_t *r, const carrot_activity_t *a,
                       const carrot_scoring_t *sc, carrot_plan_t *p) {
-    const char *scopes[4][2] = {{"all", ""}, {"seg:", a->segment}, {"reg:", a->region},
-                                {"team:", a->team_id}};
+    const char *scopes[4][2] = {
+        {"all", ""}, {"seg:", a->segment}, {"reg:", a->region}, {"team:", a->team_id}};
     char pid[32];
     int64_t end;
     p->nboards = 0;
     for (int per = 0; per < CARROT_PERIOD_COUNT; per++) {
-        if (carrot_period_of((carrot_period_t)per, a->occurred_at, r->timezone, pid, sizeof(pid), &end))
+        if (carrot_period_of((carrot_period_t)per, a->occurred_at, r->timezone, pid, sizeof(pid),
+                             &end))
             return -1;
         int64_t exp = per == CARROT_PERIOD_PTD ? 0 : end / 1000 + r->retention_s[per];
         for (int s = 0; s < 4; s++) {
@@ -41,7 +42,8 @@ int carrot_rules_plan(const carrot_rules_t *r, const carrot_activity_t *a,
         p->cap_expire_at = carrot_rules_counter_expiry(r, sc->cap_period, end);
     }
     for (int g = 0; g < sc->ngoals; g++) {
-        if (carrot_period_of(sc->goals[g].period, a->occurred_at, r->timezone, pid, sizeof(pid), &end))
+        if (carrot_period_of(sc->goals[g].period, a->occurred_at, r->timezone, pid, sizeof(pid),
+                             &end))
             return -1;
         carrot_settle_key(p->goal_keys[g], sizeof(p->goal_keys[g]), "goal", sc->goals[g].id, pid,
                           a->participant_id);

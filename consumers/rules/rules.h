@@ -35,8 +35,8 @@ typedef struct carrot_rules_s carrot_rules_t;
  * unknown activity type \"cal\""). */
 carrot_rules_t *carrot_rules_load(const char *path, char *errstr, size_t errstr_size);
 /* The same from text; origin names it in errors. */
-carrot_rules_t *carrot_rules_parse(const char *text, size_t len, const char *origin,
-                                   char *errstr, size_t errstr_size);
+carrot_rules_t *carrot_rules_parse(const char *text, size_t len, const char *origin, char *errstr,
+                                   size_t errstr_size);
 void carrot_rules_destroy(carrot_rules_t *rules); /* NULL is a no-op */
 
 /* Checks an id as rules and back-fills name things: 1 to 48 letters, digits,
@@ -54,7 +54,7 @@ int64_t carrot_rules_retention_s(const carrot_rules_t *rules, carrot_period_t p)
 
 #define CARROT_RULES_MAX_LINES 64 /* the parser's limits keep any event below this */
 #define CARROT_RULES_MAX_GOALS 16
-#define CARROT_RULE_ID_MAX 64     /* rule ids are shorter; prefixed ids ("promo.x") fit */
+#define CARROT_RULE_ID_MAX 64 /* rule ids are shorter; prefixed ids ("promo.x") fit */
 
 typedef struct {
     char rule_id[CARROT_RULE_ID_MAX + 8];
@@ -62,7 +62,7 @@ typedef struct {
 } carrot_score_t;
 
 typedef struct {
-    const char *id;     /* "goal.<id>" is the rule id of its bonus; borrowed from the rules */
+    const char *id; /* "goal.<id>" is the rule id of its bonus; borrowed from the rules */
     carrot_period_t period;
     int64_t target, bonus;
 } carrot_goal_hit_t;
@@ -71,11 +71,11 @@ typedef struct {
 typedef struct {
     int nlines;
     carrot_score_t lines[CARROT_RULES_MAX_LINES];
-    const char *kpi;           /* the KPI rule that matched, or NULL (then nlines is 0) */
-    int capped;                /* the KPI has a cap: cap_points per cap_period */
+    const char *kpi; /* the KPI rule that matched, or NULL (then nlines is 0) */
+    int capped;      /* the KPI has a cap: cap_points per cap_period */
     carrot_period_t cap_period;
     int64_t cap_points;
-    int ngoals;                /* goals this activity counts towards */
+    int ngoals; /* goals this activity counts towards */
     carrot_goal_hit_t goals[CARROT_RULES_MAX_GOALS];
 } carrot_scoring_t;
 
@@ -90,14 +90,14 @@ int carrot_rules_score(const carrot_rules_t *rules, const carrot_activity_t *a,
 #define CARROT_RULES_MAX_BOARDS (CARROT_PERIOD_COUNT * 4)
 
 typedef struct {
-    char name[300];     /* a board name, see leaderboard.h: "w:2026-W47:seg:dealer" */
-    int64_t expire_at;  /* Unix seconds; 0: never */
+    char name[300];    /* a board name, see leaderboard.h: "w:2026-W47:seg:dealer" */
+    int64_t expire_at; /* Unix seconds; 0: never */
 } carrot_board_ref_t;
 
 typedef struct {
     int nboards;
     carrot_board_ref_t boards[CARROT_RULES_MAX_BOARDS];
-    char cap_key[400];  /* "" when the KPI has no cap */
+    char cap_key[400]; /* "" when the KPI has no cap */
     int64_t cap_expire_at;
     char goal_keys[CARROT_RULES_MAX_GOALS][400];
     char goal_rules[CARROT_RULES_MAX_GOALS][CARROT_RULE_ID_MAX + 8];
@@ -144,7 +144,7 @@ typedef struct carrot_sim_s carrot_sim_t;
 
 /* rules must outlive it; now_s as for carrot_settle_new(). */
 carrot_sim_t *carrot_sim_new(const carrot_rules_t *rules, int64_t now_s);
-void carrot_sim_destroy(carrot_sim_t *sim);                /* NULL is a no-op */
+void carrot_sim_destroy(carrot_sim_t *sim); /* NULL is a no-op */
 
 /* Feeds one activity of the rules' program, in feed order. Fills out with
  * the settled lines ("reversal" / "restore" for a DELETE / UNDELETE that
@@ -160,7 +160,7 @@ int carrot_sim_record_deleted(carrot_sim_t *sim, const char *record);
 typedef struct {
     const char *participant_id; /* owned by the simulation */
     int64_t points;
-    long awards;                /* award lines */
+    long awards; /* award lines */
 } carrot_sim_total_t;
 
 /* Every participant's total in leaderboard order (points descending, then
@@ -182,8 +182,8 @@ typedef struct carrot_rules_feed_s carrot_rules_feed_t;
 
 /* Follows topic (every partition, from the start) for program's records. */
 carrot_rules_feed_t *carrot_rules_feed_new(const carrot_conf_t *conf, const char *brokers,
-                                           const char *topic, const char *program,
-                                           char *errstr, size_t errstr_size);
+                                           const char *topic, const char *program, char *errstr,
+                                           size_t errstr_size);
 void carrot_rules_feed_destroy(carrot_rules_feed_t *feed); /* NULL is a no-op */
 
 /* Reads what has arrived within timeout_ms (with catch_up, until the end of

@@ -21,9 +21,9 @@ typedef struct {
 } strset_t;
 
 typedef struct {
-    uint32_t types;         /* bit per carrot_activity_types[] index; 0: any */
+    uint32_t types; /* bit per carrot_activity_types[] index; 0: any */
     strset_t segment, region, team, product;
-    uint32_t bands;         /* bit per band index; 0: any */
+    uint32_t bands; /* bit per band index; 0: any */
 } filter_t;
 
 typedef struct {
@@ -80,14 +80,14 @@ typedef struct {
 } goal_t;
 
 struct carrot_rules_s {
-    char *text;       /* the source, NUL-terminated */
+    char *text; /* the source, NUL-terminated */
     size_t text_len;
-    char **owned;     /* every string the rules point to */
+    char **owned; /* every string the rules point to */
     size_t nowned, owned_cap;
     const char *program, *version, *timezone;
     int nbands, nkpis, nquality, ntimeliness, npromos, ngoals;
     band_t bands[MAX_BANDS];
-    kpi_t *kpis;      /* MAX_KPIS */
+    kpi_t *kpis; /* MAX_KPIS */
     quality_t quality[MAX_QUALITY];
     timeliness_t timeliness[MAX_TIMELINESS];
     promo_t promos[MAX_PROMOTIONS];

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const fields[] = {"segment", "team_id", "region", "tenure_days",
-                                     "account_id", "opportunity_id", "outcome", "disposition",
-                                     "stage", "amount_minor", "currency", "duration_seconds",
+static const char *const fields[] = {"segment",    "team_id",        "region",   "tenure_days",
+                                     "account_id", "opportunity_id", "outcome",  "disposition",
+                                     "stage",      "amount_minor",   "currency", "duration_seconds",
                                      NULL};
 
 int carrot_rules_field_known(const char *field) {
@@ -151,9 +151,10 @@ int carrot_rules_score(const carrot_rules_t *r, const carrot_activity_t *a, carr
         for (int i = 0; i < r->nquality; i++) {
             const quality_t *q = &r->quality[i];
             if (!carrot_rules_filter_match(r, &q->when, a)) continue;
-            int64_t v = complete(q, a) ? q->complete_bonus
-                                       : (base > 0 ? pct(base, q->incomplete_keep_percent) - base : 0) +
-                                             q->incomplete_penalty;
+            int64_t v = complete(q, a)
+                            ? q->complete_bonus
+                            : (base > 0 ? pct(base, q->incomplete_keep_percent) - base : 0) +
+                                  q->incomplete_penalty;
             line(o, "quality.", q->id, v);
             if (v < 0) earned += v; /* a bonus is not multiplied; a reduction is */
         }
@@ -162,7 +163,8 @@ int carrot_rules_score(const carrot_rules_t *r, const carrot_activity_t *a, carr
             if (a->occurred_at < p->from_ms || a->occurred_at >= p->to_ms ||
                 !carrot_rules_filter_match(r, &p->when, a))
                 continue;
-            line(o, "promo.", p->id, (earned > 0 ? pct(earned, p->multiplier_pct - 100) : 0) + p->bonus);
+            line(o, "promo.", p->id,
+                 (earned > 0 ? pct(earned, p->multiplier_pct - 100) : 0) + p->bonus);
         }
     }
     for (int i = 0; i < r->ngoals; i++) {

@@ -10,10 +10,10 @@
  * the consumer offsets; (4) commit. A crash anywhere replays the batch:
  * Redis ignores what it already applied and returns the same lines, and the
  * aborted transaction's awards are never seen by read_committed readers. */
-#include "log.h"
-#include "scorer.h"
 #include "activity.h"
 #include "award.h"
+#include "log.h"
+#include "scorer.h"
 #include "timeutil.h"
 
 #include <stdio.h>
@@ -45,7 +45,9 @@ static size_t arena_put(arena_t *a, const void *data, size_t len, int *oom) {
     return a->len - len;
 }
 
-static size_t arena_str(arena_t *a, const char *s, int *oom) { return arena_put(a, s, strlen(s) + 1, oom); }
+static size_t arena_str(arena_t *a, const char *s, int *oom) {
+    return arena_put(a, s, strlen(s) + 1, oom);
+}
 
 #define NONE ((size_t)-1) /* an absent optional string */
 
@@ -62,7 +64,7 @@ typedef struct {
 } pending_t;
 
 typedef struct {
-    size_t msg;          /* index into msgs */
+    size_t msg; /* index into msgs */
     char reason[512];
 } dead_t;
 
@@ -105,14 +107,20 @@ static int produce_awards(scorer_t *s, arena_t *ar, pending_t *p, int64_t now) {
         char award_id[352], errstr[512];
         snprintf(award_id, sizeof(award_id), "%.256s/%.80s", ar->buf + p->event_id,
                  res->lines[i].rule_id);
-        carrot_award_t aw = {
-            .award_id = award_id, .program_id = ar->buf + p->program,
-            .event_id = ar->buf + p->event_id, .participant_id = res->participant_id,
-            .segment = OPT(ar, p->segment), .team_id = OPT(ar, p->team),
-            .region = OPT(ar, p->region), .activity_type = res->activity_type,
-            .rule_id = res->lines[i].rule_id,
-            .rules_version = res->version[0] ? res->version : carrot_rules_version(s->rules),
-            .points = res->lines[i].points, .occurred_at = p->occurred_at, .awarded_at = now};
+        carrot_award_t aw = {.award_id = award_id,
+                             .program_id = ar->buf + p->program,
+                             .event_id = ar->buf + p->event_id,
+                             .participant_id = res->participant_id,
+                             .segment = OPT(ar, p->segment),
+                             .team_id = OPT(ar, p->team),
+                             .region = OPT(ar, p->region),
+                             .activity_type = res->activity_type,
+                             .rule_id = res->lines[i].rule_id,
+                             .rules_version = res->version[0] ? res->version
+                                                              : carrot_rules_version(s->rules),
+                             .points = res->lines[i].points,
+                             .occurred_at = p->occurred_at,
+                             .awarded_at = now};
         avro_value_t *av = carrot_codec_value(s->award_codec);
         const void *buf;
         size_t len;
@@ -135,11 +143,13 @@ static void rewind_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const char *t = rd_kafka_topic_name(msgs[i]->rkt);
         if (!rd_kafka_topic_partition_list_find(parts, t, msgs[i]->partition))
-            rd_kafka_topic_partition_list_add(parts, t, msgs[i]->partition)->offset = msgs[i]->offset;
+            rd_kafka_topic_partition_list_add(parts, t, msgs[i]->partition)->offset =
+                msgs[i]->offset;
     }
     rd_kafka_error_t *err = rd_kafka_seek_partitions(s->consumer, parts, 10000);
     if (err) {
-        carrot_warn("could not rewind after an aborted transaction: %s", rd_kafka_error_string(err));
+        carrot_warn("could not rewind after an aborted transaction: %s",
+                    rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
     }
     rd_kafka_topic_partition_list_destroy(parts);
@@ -150,7 +160,8 @@ static rd_kafka_topic_partition_list_t *batch_offsets(rd_kafka_message_t **msgs,
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < n; i++) {
         const char *t = rd_kafka_topic_name(msgs[i]->rkt);
-        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(parts, t, msgs[i]->partition);
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(parts, t,
+                                                                           msgs[i]->partition);
         if (!p) p = rd_kafka_topic_partition_list_add(parts, t, msgs[i]->partition);
         if (msgs[i]->offset + 1 > p->offset) p->offset = msgs[i]->offset + 1;
     }
@@ -158,7 +169,8 @@ static rd_kafka_topic_partition_list_t *batch_offsets(rd_kafka_message_t **msgs,
 }
 
 /* Aborts after an abortable error; -2 if even that fails (fatal). */
-static int abort_and_rewind(scorer_t *s, rd_kafka_message_t **msgs, size_t n, rd_kafka_error_t *why) {
+static int abort_and_rewind(scorer_t *s, rd_kafka_message_t **msgs, size_t n,
+                            rd_kafka_error_t *why) {
     carrot_warn("aborting transaction: %s", why ? rd_kafka_error_string(why) : "batch failed");
     if (why) rd_kafka_error_destroy(why);
     rd_kafka_error_t *err = rd_kafka_abort_transaction(s->producer, 60000);
@@ -253,7 +265,8 @@ static int apply_board(scorer_t *s, arena_t *ar, pending_t *pend, size_t npend, 
         int backoff_ms = 100;
         carrot_board_err_t berr;
         while ((berr = carrot_board_apply(s->board, program, stream, ev, k, s->cf->seen_ttl,
-                                          now / 1000, res, errstr, sizeof(errstr))) != CARROT_BOARD_OK) {
+                                          now / 1000, res, errstr, sizeof(errstr))) !=
+               CARROT_BOARD_OK) {
             if (berr == CARROT_BOARD_FATAL) {
                 /* the same batch would fail the same way; and a script that failed half way
                  * has left its writes (Redis does not undo them): stop, and let a person look */
@@ -332,9 +345,12 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         carrot_board_kind_t kind = CARROT_BOARD_AWARD;
         int scored = 0; /* lines plus goals */
         memset(sc, 0, sizeof(*sc));
-        if (act.change_type == CARROT_CHANGE_CREATE) scored = carrot_rules_score(s->rules, &act, sc);
-        else if (act.change_type == CARROT_CHANGE_DELETE) kind = CARROT_BOARD_REVERSE;
-        else if (act.change_type == CARROT_CHANGE_UNDELETE) kind = CARROT_BOARD_RESTORE;
+        if (act.change_type == CARROT_CHANGE_CREATE)
+            scored = carrot_rules_score(s->rules, &act, sc);
+        else if (act.change_type == CARROT_CHANGE_DELETE)
+            kind = CARROT_BOARD_REVERSE;
+        else if (act.change_type == CARROT_CHANGE_UNDELETE)
+            kind = CARROT_BOARD_RESTORE;
         /* A CREATE the rules give nothing still goes to Redis: if an earlier
          * run of this batch scored it under other rules (a switch between a
          * crash and the replay), Redis returns what that run did. */
@@ -359,7 +375,8 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         p->plan->cap_key[0] = '\0';
         if (kind == CARROT_BOARD_AWARD && scored > 0 &&
             carrot_rules_plan(s->rules, &act, sc, p->plan) != 0) {
-            carrot_error("the time zone %s of the rules cannot be used", carrot_rules_timezone(s->rules));
+            carrot_error("the time zone %s of the rules cannot be used",
+                         carrot_rules_timezone(s->rules));
             rc = -2;
             goto out;
         }

@@ -2,11 +2,11 @@
  * into points. It decodes each activity, scores it with the rules file,
  * adds the points to the Redis leaderboards and produces Award events, all
  * exactly once (see batch.c). Any number can share one consumer group. */
+#include "activity.h"
+#include "award.h"
 #include "config.h"
 #include "log.h"
 #include "scorer.h"
-#include "activity.h"
-#include "award.h"
 #include "timeutil.h"
 
 #include <signal.h>
@@ -63,7 +63,8 @@ static const char usage[] = "usage: carrot-scorer [settings]\n"
 static volatile sig_atomic_t stop, reload;
 static void on_signal(int sig) {
     if (sig == SIGHUP) reload = 1;
-    else stop = 1;
+    else
+        stop = 1;
 }
 
 static void rules_info(scorer_t *s, const carrot_rules_t *r) {
@@ -102,7 +103,8 @@ static void reload_file(scorer_t *s, const carrot_conf_t *conf) {
     char errstr[512];
     carrot_rules_t *r = carrot_rules_load(s->cf->rules, errstr, sizeof(errstr));
     if (!r) {
-        carrot_error("rules not switched, version %s stays: %s", carrot_rules_version(s->rules), errstr);
+        carrot_error("rules not switched, version %s stays: %s", carrot_rules_version(s->rules),
+                     errstr);
         return;
     }
     if (strcmp(carrot_rules_program(r), carrot_rules_program(s->rules)) != 0) {
@@ -127,10 +129,12 @@ static int follow_topic(scorer_t *s, int timeout_ms, int catch_up) {
     carrot_rules_t *r;
     int got = carrot_rules_feed_poll(s->feed, timeout_ms, catch_up, &r, errstr, sizeof(errstr));
     if (got < 0) {
-        carrot_error("rules not switched, version %s stays: %s", carrot_rules_version(s->rules), errstr);
+        carrot_error("rules not switched, version %s stays: %s", carrot_rules_version(s->rules),
+                     errstr);
     } else if (got > 0) {
         if (same_text(r, s->rules)) carrot_rules_destroy(r);
-        else use_rules(s, r, s->cf->rules_topic, !catch_up);
+        else
+            use_rules(s, r, s->cf->rules_topic, !catch_up);
     }
     return got;
 }
@@ -159,7 +163,8 @@ static int make_metrics(scorer_t *s, char *errstr, size_t errstr_size) {
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-#define COUNTER(field, name, help) s->field = carrot_metrics_counter(m, "carrot_scorer_" name, help, NULL)
+#define COUNTER(field, name, help) \
+    s->field = carrot_metrics_counter(m, "carrot_scorer_" name, help, NULL)
     COUNTER(m_consumed, "activities_consumed_total", "Activities read and committed.");
     COUNTER(m_scored, "activities_scored_total", "Activities that produced awards.");
     COUNTER(m_awards, "awards_total", "Award events produced.");
@@ -184,7 +189,8 @@ static int make_metrics(scorer_t *s, char *errstr, size_t errstr_size) {
                                          "1 when the last call to Redis succeeded, else 0.", NULL);
     s->m_lag = carrot_metrics_histogram(m, "carrot_scorer_produce_to_commit_seconds",
                                         "From an activity's Kafka timestamp to its batch's commit.",
-                                        lag_bounds, (int)(sizeof(lag_bounds) / sizeof(lag_bounds[0])));
+                                        lag_bounds,
+                                        (int)(sizeof(lag_bounds) / sizeof(lag_bounds[0])));
     s->m_batch_seconds = carrot_metrics_histogram(
         m, "carrot_scorer_batch_seconds", "From a batch's start to its commit.", batch_bounds,
         (int)(sizeof(batch_bounds) / sizeof(batch_bounds[0])));
@@ -256,9 +262,9 @@ int main(int argc, char **argv) {
         (cf.schema_registry &&
          !(s.registry = carrot_registry_new(cf.schema_registry, errstr, sizeof(errstr)))) ||
         !(s.rules = carrot_rules_load(cf.rules, errstr, sizeof(errstr))) ||
-        (*cf.rules_topic &&
-         !(s.feed = carrot_rules_feed_new(conf, cf.brokers, cf.rules_topic,
-                                          carrot_rules_program(s.rules), errstr, sizeof(errstr)))) ||
+        (*cf.rules_topic && !(s.feed = carrot_rules_feed_new(conf, cf.brokers, cf.rules_topic,
+                                                             carrot_rules_program(s.rules), errstr,
+                                                             sizeof(errstr)))) ||
         !(s.activity_codec = carrot_activity_codec_new(errstr, sizeof(errstr))) ||
         !(s.award_codec = carrot_award_codec_new(errstr, sizeof(errstr))) ||
         !(s.producer = make_producer(&s, conf, errstr, sizeof(errstr))) ||
@@ -269,7 +275,8 @@ int main(int argc, char **argv) {
     carrot_info("program %s, rules version %s from %s", carrot_rules_program(s.rules),
                 carrot_rules_version(s.rules), cf.rules);
     rules_info(&s, s.rules);
-    if (cf.metrics_port) carrot_info("metrics on http://%s:%lld/metrics", cf.metrics_listen, cf.metrics_port);
+    if (cf.metrics_port)
+        carrot_info("metrics on http://%s:%lld/metrics", cf.metrics_listen, cf.metrics_port);
     s.meta_dirty = 1;
     if (s.feed) {
         /* The topic holds the group's version: follow it; when it has none
@@ -298,7 +305,7 @@ int main(int argc, char **argv) {
 
     exit_code = 0;
     int64_t first_ms = 0, last_ms = 0; /* first message seen, last batch committed */
-    int64_t redis_warned_ms = 0;        /* when "cannot reach Redis" was last said */
+    int64_t redis_warned_ms = 0;       /* when "cannot reach Redis" was last said */
     long abort_backoff_ms = 0;
     while (!stop) {
         if (reload) {
@@ -310,8 +317,8 @@ int main(int argc, char **argv) {
             if (carrot_board_set_meta(s.board, carrot_rules_program(s.rules),
                                       carrot_rules_timezone(s.rules), carrot_rules_version(s.rules),
                                       errstr, sizeof(errstr)) == 0) {
-                if (redis_warned_ms) carrot_info("Redis at %s:%lld is reachable", cf.redis_host,
-                                                 cf.redis_port);
+                if (redis_warned_ms)
+                    carrot_info("Redis at %s:%lld is reachable", cf.redis_host, cf.redis_port);
                 s.meta_dirty = 0;
                 redis_warned_ms = 0;
                 carrot_metric_set(s.m_redis_up, 1);
@@ -319,7 +326,8 @@ int main(int argc, char **argv) {
                 int64_t now_ms = carrot_time_mono_ms();
                 if (!redis_warned_ms || now_ms - redis_warned_ms >= 10000) {
                     carrot_warn("cannot reach Redis at %s:%lld (%s): no board can be written; "
-                                "retrying", cf.redis_host, cf.redis_port, errstr);
+                                "retrying",
+                                cf.redis_host, cf.redis_port, errstr);
                     redis_warned_ms = now_ms;
                 }
                 carrot_metric_set(s.m_redis_up, 0);
@@ -365,8 +373,8 @@ int main(int argc, char **argv) {
            "\"batches\":%lld,\"aborted\":%lld,\"rules_switches\":%lld,\"rules_version\":\"%s\","
            "\"busy_ms\":%lld}\n",
            s.counts.consumed, s.counts.scored, s.counts.awards, s.counts.points,
-           s.counts.duplicates, s.counts.unscored, s.counts.other_program,
-           s.counts.dead_lettered, s.counts.batches, s.counts.aborted, s.counts.rules_switches,
+           s.counts.duplicates, s.counts.unscored, s.counts.other_program, s.counts.dead_lettered,
+           s.counts.batches, s.counts.aborted, s.counts.rules_switches,
            carrot_rules_version(s.rules), (long long)(last_ms > first_ms ? last_ms - first_ms : 0));
     fflush(stdout);
 out:

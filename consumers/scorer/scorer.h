@@ -29,8 +29,8 @@ typedef struct scorer_s {
     rd_kafka_t *consumer, *producer;
     carrot_codec_t *activity_codec, *award_codec;
     carrot_registry_t *registry; /* NULL unless --schema-registry */
-    carrot_rules_t *rules;      /* the version in force; switched between batches */
-    carrot_rules_feed_t *feed;  /* the rules topic; NULL when --rules-topic is "" */
+    carrot_rules_t *rules;       /* the version in force; switched between batches */
+    carrot_rules_feed_t *feed;   /* the rules topic; NULL when --rules-topic is "" */
     carrot_board_t *board;
     carrot_drain_t *drain;
     volatile sig_atomic_t *stop;

@@ -10,13 +10,13 @@
 #include "activity.h"
 #include "activity_json.h"
 #include "adapter.h"
+#include "config.h"
 #include "csv.h"
+#include "kafka.h"
+#include "log.h"
 #include "mapping.h"
 #include "registry.h"
 #include "schemas.h"
-#include "config.h"
-#include "kafka.h"
-#include "log.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -81,7 +81,14 @@ typedef struct {
     long long delivered, dlq_delivered, failed;
 } counts_t;
 
-typedef enum { F_GENERIC, F_MAPPED, F_SALESFORCE, F_SALESFORCE_CSV, F_SALESFORCE_CDC, F_HUBSPOT } format_t;
+typedef enum {
+    F_GENERIC,
+    F_MAPPED,
+    F_SALESFORCE,
+    F_SALESFORCE_CSV,
+    F_SALESFORCE_CDC,
+    F_HUBSPOT
+} format_t;
 
 /* The opaque of each message says which topic it went to. */
 static char DEST_MAIN, DEST_DLQ;
@@ -120,8 +127,7 @@ static int produce(rd_kafka_t *rk, const char *topic, const void *key, size_t ke
 static int dead_letter(rd_kafka_t *rk, const ingest_conf_t *cf, const char *line, size_t len,
                        long long lineno, const char *reason, int truncated) {
     char where[512];
-    snprintf(where, sizeof(where), "%s:%lld", strcmp(cf->input, "-") ? cf->input : "stdin",
-             lineno);
+    snprintf(where, sizeof(where), "%s:%lld", strcmp(cf->input, "-") ? cf->input : "stdin", lineno);
     rd_kafka_headers_t *h = rd_kafka_headers_new(4);
     rd_kafka_header_add(h, "carrot.error", -1, reason, -1);
     rd_kafka_header_add(h, "carrot.stage", -1, "ingest", -1);
@@ -141,18 +147,17 @@ typedef struct {
     counts_t counts;
 } ingest_t;
 
-static const char *const format_names[] = {"generic", "mapped", "salesforce", "salesforce-csv",
-                                           "salesforce-cdc", "hubspot"};
+static const char *const format_names[] = {"generic",        "mapped",         "salesforce",
+                                           "salesforce-csv", "salesforce-cdc", "hubspot"};
 
 /* The record's activities in the generic shape, appended to out. */
 static int adapt(ingest_t *in, json_t *record, json_t *out, char *reason, size_t size) {
     switch (in->format) {
-    case F_GENERIC:
-        json_array_append(out, record);
-        return 0;
+    case F_GENERIC: json_array_append(out, record); return 0;
     case F_MAPPED: return carrot_mapping_apply(in->mapping, record, out, reason, size);
     case F_SALESFORCE:
-    case F_SALESFORCE_CSV: return carrot_adapt_salesforce(record, in->cf->entity, out, reason, size);
+    case F_SALESFORCE_CSV:
+        return carrot_adapt_salesforce(record, in->cf->entity, out, reason, size);
     case F_SALESFORCE_CDC: return carrot_adapt_salesforce_cdc(record, out, reason, size);
     case F_HUBSPOT:
         if (json_is_array(record)) { /* a whole webhook body */
@@ -187,7 +192,8 @@ static int handle(ingest_t *in, const char *raw, size_t len, json_t *record, lon
         if (carrot_activity_from_json(json_array_get(acts, i), &in->defaults, &act, why,
                                       sizeof(why)) != 0) {
             if (n > 1) snprintf(reason, sizeof(reason), "activity %zu of %zu: %s", i + 1, n, why);
-            else snprintf(reason, sizeof(reason), "%s", why);
+            else
+                snprintf(reason, sizeof(reason), "%s", why);
             bad = 1;
         }
     }
@@ -202,7 +208,8 @@ static int handle(ingest_t *in, const char *raw, size_t len, json_t *record, lon
         avro_value_t *value = carrot_codec_value(in->codec);
         const void *buf;
         size_t buflen;
-        carrot_activity_from_json(json_array_get(acts, i), &in->defaults, &act, reason, sizeof(reason));
+        carrot_activity_from_json(json_array_get(acts, i), &in->defaults, &act, reason,
+                                  sizeof(reason));
         if (carrot_activity_to_avro(&act, value, reason, sizeof(reason)) != 0 ||
             carrot_codec_encode(in->codec, value, &buf, &buflen, reason, sizeof(reason)) !=
                 CARROT_CODEC_OK) {
@@ -244,7 +251,8 @@ static int read_json_lines(ingest_t *in, FILE *fp) {
         json_error_t jerr;
         char perr[256];
         json_t *obj = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!obj) snprintf(perr, sizeof(perr), "malformed JSON at column %d: %s", jerr.column, jerr.text);
+        if (!obj)
+            snprintf(perr, sizeof(perr), "malformed JSON at column %d: %s", jerr.column, jerr.text);
         fatal = handle(in, line, (size_t)len, obj, in->counts.lines, obj ? NULL : perr);
         json_decref(obj);
     }
@@ -260,8 +268,8 @@ static int read_csv(ingest_t *in, FILE *fp) {
     long line;
     json_t *header = json_array();
     int fatal = 0, n;
-    while (!fatal && !stop && csv && (n = carrot_csv_next(csv, &fields, &line, &raw, &rawlen, errstr,
-                                                 sizeof(errstr))) != 0) {
+    while (!fatal && !stop && csv &&
+           (n = carrot_csv_next(csv, &fields, &line, &raw, &rawlen, errstr, sizeof(errstr))) != 0) {
         in->counts.lines++;
         if (n == 1 && !fields[0][0]) {
             in->counts.blank++;
@@ -269,7 +277,8 @@ static int read_csv(ingest_t *in, FILE *fp) {
         }
         if (json_array_size(header) == 0) {
             if (n < 0) {
-                carrot_error("%s:%ld: the header row is not valid CSV: %s", in->cf->input, line, errstr);
+                carrot_error("%s:%ld: the header row is not valid CSV: %s", in->cf->input, line,
+                             errstr);
                 fatal = -1;
                 break;
             }
@@ -292,7 +301,8 @@ static int read_csv(ingest_t *in, FILE *fp) {
                     json_decref(rec);
                     rec = NULL;
                 } else if (fields[i][0])
-                    json_object_set_new(rec, json_string_value(json_array_get(header, (size_t)i)), v);
+                    json_object_set_new(rec, json_string_value(json_array_get(header, (size_t)i)),
+                                        v);
                 else
                     json_decref(v);
             }
@@ -357,9 +367,11 @@ int main(int argc, char **argv) {
         char subject[512];
         int32_t id;
         snprintf(subject, sizeof(subject), "%s-value", cf.topic);
-        carrot_registry_t *reg =
-            cf.schema_registry ? carrot_registry_new(cf.schema_registry, errstr, sizeof(errstr)) : NULL;
-        if (!cf.schema_registry) snprintf(errstr, sizeof(errstr), "--wire-format confluent needs --schema-registry URL");
+        carrot_registry_t *reg = cf.schema_registry ? carrot_registry_new(cf.schema_registry,
+                                                                          errstr, sizeof(errstr))
+                                                    : NULL;
+        if (!cf.schema_registry)
+            snprintf(errstr, sizeof(errstr), "--wire-format confluent needs --schema-registry URL");
         rc = reg ? carrot_registry_register(reg, subject, carrot_schema_crm_activity, &id, errstr,
                                             sizeof(errstr))
                  : -1;
@@ -395,7 +407,8 @@ int main(int argc, char **argv) {
            c->failed, stop ? "true" : "false");
     if (stop)
         carrot_warn("stopped by a signal after %lld records: every record read was delivered; "
-                    "feed the rest again (event ids make a repeat harmless)", c->lines);
+                    "feed the rest again (event ids make a repeat harmless)",
+                    c->lines);
     carrot_info("read %lld records: %lld activities delivered, %lld records to %s, %lld skipped "
                 "(not activities), %lld failed",
                 c->lines, c->delivered, c->dlq_delivered, cf.dlq_topic, c->skipped, c->failed);

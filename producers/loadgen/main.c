@@ -31,7 +31,8 @@ typedef struct {
 static const carrot_conf_prop_t props[] = {
     {"seed", CARROT_CONF_INT, OFF(seed), "42", 0, 0x7fffffffffffffffLL, "random seed"},
     {"count", CARROT_CONF_INT, OFF(count), "3000", 0, 1000000000LL, "activities to write"},
-    {"participants", CARROT_CONF_INT, OFF(participants), "40", 1, 10000000, "distinct participants"},
+    {"participants", CARROT_CONF_INT, OFF(participants), "40", 1, 10000000,
+     "distinct participants"},
     {"program", CARROT_CONF_STR, OFF(program), "demo", 0, 0, "program id"},
     {"start", CARROT_CONF_STR, OFF(start), "-14d", 0, 0,
      "time of the first activity: RFC 3339, or relative to now (\"-14d\", \"now-36h\")"},
@@ -65,9 +66,18 @@ static long pick(long n) { return (long)(uniform() * (double)n); }
 static const struct {
     const char *type;
     double weight;
-} mix[] = {{"call", 30},  {"email", 20},  {"meeting", 12}, {"note", 12}, {"task", 8},
-           {"lead", 5},   {"quote", 4},   {"opportunity_stage", 4}, {"deal_won", 1.5},
-           {"deal_lost", 1}, {"training_completed", 2}, {"certification_passed", 0.5}};
+} mix[] = {{"call", 30},
+           {"email", 20},
+           {"meeting", 12},
+           {"note", 12},
+           {"task", 8},
+           {"lead", 5},
+           {"quote", 4},
+           {"opportunity_stage", 4},
+           {"deal_won", 1.5},
+           {"deal_lost", 1},
+           {"training_completed", 2},
+           {"certification_passed", 0.5}};
 #define NMIX (sizeof(mix) / sizeof(mix[0]))
 
 static const char *segments[] = {"direct", "dealer", "distributor"};
@@ -143,7 +153,8 @@ int main(int argc, char **argv) {
         while (lo < hi) {
             long mid = (lo + hi) / 2;
             if (cum[mid] < u) lo = mid + 1;
-            else hi = mid;
+            else
+                hi = mid;
         }
         double m = uniform() * mixtotal;
         size_t t = 0;
@@ -152,7 +163,8 @@ int main(int argc, char **argv) {
         long long record = n;
         if (cf.delete_every && n % cf.delete_every == 0 && nring > 0) {
             /* takes back an earlier record of the same feed */
-            const created_t *c = &ring[(nring - 1 - pick(nring < RING ? (long)nring : RING)) % RING];
+            const created_t *c =
+                &ring[(nring - 1 - pick(nring < RING ? (long)nring : RING)) % RING];
             change = "DELETE";
             record = c->n;
             lo = c->person;
@@ -171,15 +183,18 @@ int main(int argc, char **argv) {
             case 0: printf("{\"event_id\": \"evt-%lld\", \"activity_type\": \"call\"\n", n); break;
             case 1:
                 printf("{\"event_id\":\"evt-%lld\",\"participant_id\":\"p%04ld\",\"activity_type\":"
-                       "\"coffee_break\",\"occurred_at\":\"%s\"}\n", n, lo, occ);
+                       "\"coffee_break\",\"occurred_at\":\"%s\"}\n",
+                       n, lo, occ);
                 break;
             case 2:
-                printf("{\"event_id\":\"evt-%lld\",\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n",
-                       n, occ);
+                printf(
+                    "{\"event_id\":\"evt-%lld\",\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n",
+                    n, occ);
                 break;
             default:
                 printf("{\"event_id\":\"evt-%lld\",\"participant_id\":\"p%04ld\",\"activity_type\":"
-                       "\"call\",\"occurred_at\":\"yesterday\"}\n", n, lo);
+                       "\"call\",\"occurred_at\":\"yesterday\"}\n",
+                       n, lo);
             }
             continue;
         }
@@ -194,25 +209,28 @@ int main(int argc, char **argv) {
         }
         fprintf(out, "{\"event_id\":\"evt-%lld\",\"program_id\":", n);
         carrot_json_print_string(out, cf.program); /* any text, escaped */
-        fprintf(out, ",\"source_system\":\"loadgen\","
-               "\"source_record_id\":\"rec-%lld\",\"change_type\":\"%s\",\"activity_type\":\"%s\","
-               "\"occurred_at\":\"%s\",\"recorded_at\":\"%s\",\"participant_id\":\"p%04ld\","
-               "\"segment\":\"%s\",\"team_id\":\"team-%02d\",\"region\":\"%s\",\"tenure_days\":%d",
-               record, change, type, occ, rec, lo, segments[p->segment], p->team,
-               regions[p->region], p->tenure_days);
+        fprintf(out,
+                ",\"source_system\":\"loadgen\","
+                "\"source_record_id\":\"rec-%lld\",\"change_type\":\"%s\",\"activity_type\":\"%s\","
+                "\"occurred_at\":\"%s\",\"recorded_at\":\"%s\",\"participant_id\":\"p%04ld\","
+                "\"segment\":\"%s\",\"team_id\":\"team-%02d\",\"region\":\"%s\",\"tenure_days\":%d",
+                record, change, type, occ, rec, lo, segments[p->segment], p->team,
+                regions[p->region], p->tenure_days);
         int off_list = cf.bad_picklist_every && n % cf.bad_picklist_every == 0;
         if (strcmp(type, "call") == 0)
             fprintf(out, ",\"disposition\":\"%s\",\"duration_seconds\":%ld",
-                   off_list ? "Left VM!!" : dispositions[pick(4)], 30 + pick(1200));
+                    off_list ? "Left VM!!" : dispositions[pick(4)], 30 + pick(1200));
         if (strcmp(type, "meeting") == 0)
             fprintf(out, ",\"outcome\":\"%s\",\"duration_seconds\":%ld",
-                   off_list ? "sort of happened" : outcomes[pick(3)], 900 + pick(3600));
+                    off_list ? "sort of happened" : outcomes[pick(3)], 900 + pick(3600));
         if (strcmp(type, "opportunity_stage") == 0 || strcmp(type, "deal_won") == 0 ||
             strcmp(type, "quote") == 0)
-            fprintf(out, ",\"opportunity_id\":\"opp-%ld\",\"stage\":\"%s\",\"amount_minor\":%ld,"
-                   "\"currency\":\"USD\"", pick(500), stages[pick(4)], 50000 + pick(5000000));
+            fprintf(out,
+                    ",\"opportunity_id\":\"opp-%ld\",\"stage\":\"%s\",\"amount_minor\":%ld,"
+                    "\"currency\":\"USD\"",
+                    pick(500), stages[pick(4)], 50000 + pick(5000000));
         fprintf(out, ",\"account_id\":\"acct-%ld\",\"text_length\":%ld}\n", pick(200),
-               uniform() < 0.2 ? 0 : pick(400));
+                uniform() < 0.2 ? 0 : pick(400));
         fclose(out);
         fputs(line, stdout);
         if (cf.duplicate_every) {

@@ -156,11 +156,10 @@ typedef struct {
     const webhook_conf_t *cf;
     rd_kafka_t *rk;
     pool_t redis, codecs;
-    long long claim_ttl; /* seconds an unconfirmed claim lives */
+    long long claim_ttl;  /* seconds an unconfirmed claim lives */
     pthread_mutex_t lock; /* conns, and the counts of every batch */
     conn_t *conns;
-    atomic_llong requests, rejected, refused, accepted, duplicates, dead, skipped, cut,
-        unavailable;
+    atomic_llong requests, rejected, refused, accepted, duplicates, dead, skipped, cut, unavailable;
 } webhook_t;
 
 /* The body of a request being read. */
@@ -260,11 +259,10 @@ static int produce(webhook_t *w, slot_t *s, long long deadline_ms, const char *t
     s->b->refs++;
     pthread_mutex_unlock(&w->lock);
     rd_kafka_resp_err_t err;
-    while ((err = rd_kafka_producev(w->rk, RD_KAFKA_V_TOPIC(topic),
-                                    RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                                    RD_KAFKA_V_VALUE((void *)val, len),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                    RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END)) ==
+    while ((err = rd_kafka_producev(
+                w->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END)) ==
                RD_KAFKA_RESP_ERR__QUEUE_FULL &&
            mono_ms() < deadline_ms)
         rd_kafka_poll(w->rk, 10);
@@ -364,8 +362,8 @@ static void free_replies(redisReply **r, size_t n) {
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, const char *json) {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(json), (void *)json, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(json), (void *)json,
+                                                                MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "application/json");
     enum MHD_Result rc = MHD_queue_response(c, status, resp);
@@ -409,14 +407,16 @@ static void release(webhook_t *w, event_t *ev, size_t n, int state, char **keys)
 }
 
 /* A signed body: claim, map, produce, wait for Kafka, confirm or release. */
-static enum MHD_Result process(webhook_t *w, struct MHD_Connection *c, const char *body, size_t len) {
+static enum MHD_Result process(webhook_t *w, struct MHD_Connection *c, const char *body,
+                               size_t len) {
     long long deadline = mono_ms() + w->cf->flush_timeout_ms;
     json_error_t jerr;
     json_t *batch = json_loadb(body, len, 0, &jerr);
     char reason[512], out[256], errstr[256];
     if (!json_is_array(batch)) {
-        snprintf(reason, sizeof(reason), batch ? "webhook body is not an array of events"
-                                               : "webhook body is not JSON: %s", jerr.text);
+        snprintf(reason, sizeof(reason),
+                 batch ? "webhook body is not an array of events" : "webhook body is not JSON: %s",
+                 jerr.text);
         json_decref(batch);
         batch_t *b = batch_new(1);
         if (!b) return MHD_NO;
@@ -432,7 +432,8 @@ static enum MHD_Result process(webhook_t *w, struct MHD_Connection *c, const cha
                          "{\"error\":\"could not deliver to Kafka; retry\"}");
         }
         atomic_fetch_add(&w->dead, 1);
-        return reply(c, MHD_HTTP_OK, "{\"accepted\":0,\"dead_lettered\":1,\"error\":\"not a batch\"}");
+        return reply(c, MHD_HTTP_OK,
+                     "{\"accepted\":0,\"dead_lettered\":1,\"error\":\"not a batch\"}");
     }
     size_t n = json_array_size(batch);
     event_t *ev = calloc(n ? n : 1, sizeof(*ev));
@@ -498,8 +499,9 @@ static enum MHD_Result process(webhook_t *w, struct MHD_Connection *c, const cha
     for (size_t i = 0, j = 0; r && i < n; i++) {
         if (ev[i].state != EV_TAKEN) continue;
         redisReply *x = r[j++];
-        ev[i].state = x->type == REDIS_REPLY_STRING && strcmp(x->str, "1") == 0 ? EV_DELIVERED_BEFORE
-                                                                                : EV_IN_FLIGHT;
+        ev[i].state = x->type == REDIS_REPLY_STRING && strcmp(x->str, "1") == 0
+                          ? EV_DELIVERED_BEFORE
+                          : EV_IN_FLIGHT;
     }
     free_replies(r, k);
     for (size_t i = 0; status == MHD_HTTP_OK && i < n; i++)
@@ -542,7 +544,8 @@ static enum MHD_Result process(webhook_t *w, struct MHD_Connection *c, const cha
             const void *buf;
             size_t blen;
             char keybuf[600];
-            carrot_activity_from_json(json_array_get(acts, j), &defaults, &a, reason, sizeof(reason));
+            carrot_activity_from_json(json_array_get(acts, j), &defaults, &a, reason,
+                                      sizeof(reason));
             avro_value_t *v = codec ? carrot_codec_value(codec) : NULL;
             if (v && carrot_activity_to_avro(&a, v, reason, sizeof(reason)) == 0 &&
                 carrot_codec_encode(codec, v, &buf, &blen, reason, sizeof(reason)) == 0) {
@@ -575,7 +578,8 @@ static enum MHD_Result process(webhook_t *w, struct MHD_Connection *c, const cha
           : NULL;
     if (k && !r)
         carrot_warn("could not mark %zu event ids delivered (a retry before their claims expire "
-                    "is dropped, one after is produced again): %s", k, errstr);
+                    "is dropped, one after is produced again): %s",
+                    k, errstr);
     free_replies(r, k);
     release(w, ev, n, EV_IN_FLIGHT, keys);
     if (!all) {
@@ -603,8 +607,8 @@ answer:
 }
 
 static conn_t *conn_of(struct MHD_Connection *c) {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
 }
 
@@ -681,7 +685,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     const char *ts = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-HubSpot-Request-Timestamp");
     const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-HubSpot-Signature-v3");
     int bad = carrot_hubspot_verify(w->cf->secret, method, uri, req->body ? req->body : "",
-                                    req->len, ts, sig, carrot_time_now_ms(), errstr, sizeof(errstr));
+                                    req->len, ts, sig, carrot_time_now_ms(), errstr,
+                                    sizeof(errstr));
     free(uri);
     if (bad) {
         atomic_fetch_add(&w->rejected, 1);
@@ -734,8 +739,8 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
                               enum MHD_ConnectionNotificationCode toe) {
     webhook_t *w = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+            c, MHD_CONNECTION_INFO_CONNECTION_FD);
         conn_t *conn = ci ? calloc(1, sizeof(*conn)) : NULL;
         *socket_context = conn;
         if (!conn) return; /* untracked: only libmicrohttpd's idle timeout applies */
@@ -752,7 +757,8 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
     if (!conn) return;
     pthread_mutex_lock(&w->lock);
     if (conn->prev) conn->prev->next = conn->next;
-    else w->conns = conn->next;
+    else
+        w->conns = conn->next;
     if (conn->next) conn->next->prev = conn->prev;
     pthread_mutex_unlock(&w->lock);
     free(conn->uri);
@@ -782,7 +788,7 @@ static void cut_slow_requests(webhook_t *w) {
 
 /* libmicrohttpd's messages, through Carrot's log. A flood (every connection
  * over a limit is one message) is cut to one line a second. */
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     static long long last_s = -1, suppressed;
@@ -918,8 +924,8 @@ int main(int argc, char **argv) {
     d = MHD_start_daemon(
         MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)cf.port, NULL,
         NULL, handler, &w, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, or some escape it */
-        MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)cf.threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cf.connection_limit,
+        MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cf.threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cf.connection_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cf.per_ip_connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cf.request_timeout,
         MHD_OPTION_NOTIFY_CONNECTION, notify_connection, &w, MHD_OPTION_URI_LOG_CALLBACK, uri_log,

@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else
         (void)carrot_adapt_hubspot(body, out, errstr, sizeof(errstr));
     carrot_activity_t a;
-    json_array_foreach(out, i, e)(void) carrot_activity_from_json(e, &defaults, &a, errstr, sizeof(errstr));
+    json_array_foreach(out, i, e)(void)
+        carrot_activity_from_json(e, &defaults, &a, errstr, sizeof(errstr));
     json_decref(out);
     json_decref(body);
     return 0;

@@ -17,9 +17,11 @@ static const char fixed_map[] = "{\"fields\":{\"event_id\":\"id\",\"participant_
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char errstr[512];
     carrot_activity_json_defaults_t defaults = {"fuzz", "fuzz"};
-    carrot_mapping_t *m = carrot_mapping_parse((const char *)data, size, "fuzz", errstr, sizeof(errstr));
+    carrot_mapping_t *m = carrot_mapping_parse((const char *)data, size, "fuzz", errstr,
+                                               sizeof(errstr));
     json_t *rec = json_loads("{\"id\":\"1\",\"a\":{\"b\":\"p\",\"c\":3},\"t\":\"Phone\","
-                             "\"w\":\"2026-11-02T00:00:00Z\"}", 0, NULL);
+                             "\"w\":\"2026-11-02T00:00:00Z\"}",
+                             0, NULL);
     json_t *out = json_array();
     if (m) carrot_mapping_apply(m, rec, out, errstr, sizeof(errstr));
     carrot_mapping_destroy(m);
@@ -29,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t i;
     json_t *g;
     carrot_activity_t a;
-    json_array_foreach(out, i, g)(void) carrot_activity_from_json(g, &defaults, &a, errstr, sizeof(errstr));
+    json_array_foreach(out, i, g)(void)
+        carrot_activity_from_json(g, &defaults, &a, errstr, sizeof(errstr));
     carrot_mapping_destroy(m);
     json_decref(r2);
     json_decref(rec);

@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t i;
         json_t *g;
         carrot_activity_t a;
-        json_array_foreach(out, i, g)(void) carrot_activity_from_json(g, &defaults, &a, errstr, sizeof(errstr));
+        json_array_foreach(out, i, g)(void)
+            carrot_activity_from_json(g, &defaults, &a, errstr, sizeof(errstr));
     }
     json_decref(out);
     json_decref(obj);

@@ -63,7 +63,8 @@ void it_create_topic(const char *topic, int partitions, const char *cleanup_poli
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     ck_assert_msg(rk != NULL, "%s", errstr);
     ck_assert_msg(carrot_kafka_create_topic(rk, topic, partitions, cleanup_policy, errstr,
-                                            sizeof(errstr)) == 0, "%s", errstr);
+                                            sizeof(errstr)) == 0,
+                  "%s", errstr);
     rd_kafka_destroy(rk);
 }
 
@@ -111,7 +112,8 @@ int it_run(char *const argv[], char **outp) {
     int status;
     waitpid(pid, &status, 0);
     if (outp) *outp = buf ? buf : strdup("");
-    else free(buf);
+    else
+        free(buf);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -258,9 +260,14 @@ void it_produce_awards(const char *topic, const char *program, const char *tag, 
         char id[128], event[128];
         snprintf(id, sizeof(id), "%s-%d", tag, i);
         snprintf(event, sizeof(event), "%s-e%d", tag, i);
-        carrot_award_t a = {.award_id = id, .program_id = program, .event_id = event,
-                            .participant_id = participants[i], .activity_type = "call",
-                            .rule_id = "test", .rules_version = "test", .points = points[i],
+        carrot_award_t a = {.award_id = id,
+                            .program_id = program,
+                            .event_id = event,
+                            .participant_id = participants[i],
+                            .activity_type = "call",
+                            .rule_id = "test",
+                            .rules_version = "test",
+                            .points = points[i],
                             .occurred_at = awarded_at && awarded_at[i] ? awarded_at[i] : now,
                             .awarded_at = awarded_at && awarded_at[i] ? awarded_at[i] : now};
         avro_value_t *v = carrot_codec_value(codec);
@@ -272,8 +279,8 @@ void it_produce_awards(const char *topic, const char *program, const char *tag, 
         while ((err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
                                         RD_KAFKA_V_KEY(participants[i], strlen(participants[i])),
                                         RD_KAFKA_V_VALUE((void *)buf, len),
-                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
-               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 50);
         ck_assert_int_eq(err, 0);
         rd_kafka_poll(rk, 0);
@@ -328,7 +335,8 @@ size_t it_read_awards(const char *topic, it_award_t **awardsp) {
         avro_value_t *v;
         carrot_award_t a;
         ck_assert_int_eq(carrot_codec_decode(codec, msgs[i].value, msgs[i].value_len, &v, errstr,
-                                             sizeof(errstr)), CARROT_CODEC_OK);
+                                             sizeof(errstr)),
+                         CARROT_CODEC_OK);
         ck_assert_int_eq(carrot_award_from_avro(v, &a, errstr, sizeof(errstr)), 0);
         out[i].award_id = strdup(a.award_id);
         out[i].event_id = strdup(a.event_id);

@@ -72,8 +72,6 @@ char *it_pg_value(PGconn *pg, const char *sql, int nparams, const char *const *p
 /* Writes text to a new temporary file and returns its path (caller frees). */
 char *it_write_temp(const char *text);
 
-
-
 /* Produces one message (acks=all) and waits for its delivery. */
 void it_produce(const char *topic, const char *key, const void *value, size_t len);
 

@@ -10,13 +10,13 @@
 #include "testutil.h"
 #include "timeutil.h"
 
-#include <stdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/wait.h>
 
 /* A participant's points on a board; not on it counts as 0 (a batch that
  * awards and takes back the same points leaves no entry). */
@@ -45,17 +45,30 @@ static carrot_board_event_t award(carrot_board_line_t *line, int64_t off, const 
                                   const char *who, int64_t points, const char *rec) {
     line->rule_id = "base";
     line->points = points;
-    carrot_board_event_t e = {.offset = off, .event_id = id, .kind = CARROT_BOARD_AWARD,
-                              .record = rec, .version = "v1", .participant_id = who,
-                              .activity_type = "call", .nboards = 3, .boards = boards,
-                              .board_expire_at = expire, .nlines = 1, .lines = line};
+    carrot_board_event_t e = {.offset = off,
+                              .event_id = id,
+                              .kind = CARROT_BOARD_AWARD,
+                              .record = rec,
+                              .version = "v1",
+                              .participant_id = who,
+                              .activity_type = "call",
+                              .nboards = 3,
+                              .boards = boards,
+                              .board_expire_at = expire,
+                              .nlines = 1,
+                              .lines = line};
     return e;
 }
 
 static carrot_board_event_t change(int64_t off, const char *id, carrot_board_kind_t kind,
                                    const char *rec) {
-    carrot_board_event_t e = {.offset = off, .event_id = id, .kind = kind, .record = rec,
-                              .version = "v1", .participant_id = "", .activity_type = ""};
+    carrot_board_event_t e = {.offset = off,
+                              .event_id = id,
+                              .kind = kind,
+                              .record = rec,
+                              .version = "v1",
+                              .participant_id = "",
+                              .activity_type = ""};
     return e;
 }
 
@@ -73,11 +86,13 @@ START_TEST(order_replay_and_duplicates) {
     carrot_board_event_t del[] = {change(10, "e-del", CARROT_BOARD_REVERSE, "crm:r1")};
     carrot_board_event_t cre[] = {award(&l[0], 20, "e-cre", "ann", 5, "crm:r1"),
                                   award(&l[1], 21, "e-cre2", "ann", 7, "crm:r2")};
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:1", del, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:1", del, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 1);
     ck_assert_int_eq(res[0].amount, 0); /* nothing to take back yet */
     ck_assert_int_eq(res[0].nlines, 0);
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", cre, 2, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", cre, 2, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].amount, 0); /* deleted before it was scored: no award lines */
     ck_assert_int_eq(res[0].nlines, 0);
     ck_assert_int_eq(res[1].amount, 7);
@@ -87,14 +102,16 @@ START_TEST(order_replay_and_duplicates) {
     for (int i = 0; i < 3; i++) ck_assert_int_eq(zscore(rc, program, boards[i], "ann"), 7);
     /* the UNDELETE gives r1's points, with its participant and type, on its boards */
     carrot_board_event_t und[] = {change(11, "e-und", CARROT_BOARD_RESTORE, "crm:r1")};
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:1", und, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:1", und, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].amount, 5);
     ck_assert_str_eq(res[0].participant_id, "ann");
     ck_assert_str_eq(res[0].activity_type, "call");
     ck_assert_str_eq(res[0].lines[0].rule_id, "restore");
     for (int i = 0; i < 3; i++) ck_assert_int_eq(zscore(rc, program, boards[i], "ann"), 12);
     /* a replay of the partition-0 batch changes nothing and says the same */
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", cre, 2, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", cre, 2, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 1);
     ck_assert_int_eq(res[0].amount, 0);
     ck_assert_int_eq(res[1].amount, 7);
@@ -102,14 +119,16 @@ START_TEST(order_replay_and_duplicates) {
     ck_assert_int_eq(zscore(rc, program, "ptd:all", "ann"), 12);
     /* the same event id again at a later offset is a duplicate */
     carrot_board_event_t dup[] = {award(&l[0], 30, "e-cre2", "ann", 7, "crm:r2")};
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", dup, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", dup, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 0);
     ck_assert_int_eq(zscore(rc, program, "ptd:all", "ann"), 12);
     /* in order: CREATE, DELETE, DELETE again: the reversal leaves every board */
     carrot_board_event_t seq[] = {award(&l[0], 31, "s1", "bob", 9, "crm:r3"),
                                   change(32, "s2", CARROT_BOARD_REVERSE, "crm:r3"),
                                   change(33, "s3", CARROT_BOARD_REVERSE, "crm:r3")};
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", seq, 3, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", seq, 3, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].amount, 9);
     ck_assert_int_eq(res[1].amount, -9);
     ck_assert_str_eq(res[1].participant_id, "bob");
@@ -119,9 +138,11 @@ START_TEST(order_replay_and_duplicates) {
     /* a replay after a rules switch (the new rules give the event nothing)
      * returns what the first run did, so its award is still produced */
     carrot_board_event_t first[] = {award(&l[0], 40, "sw1", "cy", 6, "crm:r9")};
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", first, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", first, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     first[0].nlines = 0;
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", first, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", first, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 1);
     ck_assert_int_eq(res[0].amount, 6);
     ck_assert_int_eq(res[0].nlines, 1);
@@ -129,10 +150,12 @@ START_TEST(order_replay_and_duplicates) {
     /* an event that earns nothing leaves nothing behind */
     carrot_board_event_t none[] = {award(&l[0], 41, "zero", "cy", 0, "crm:r10")};
     none[0].nlines = 0;
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", none, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", none, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 1);
     ck_assert_int_eq(res[0].nlines, 0);
-    redisReply *z = redisCommand(rc, "EXISTS carrot:{%s}:seen:zero carrot:{%s}:rec:crm:r10", program, program);
+    redisReply *z = redisCommand(rc, "EXISTS carrot:{%s}:seen:zero carrot:{%s}:rec:crm:r10",
+                                 program, program);
     ck_assert_int_eq(z->integer, 0);
     freeReplyObject(z);
     /* dated boards expire; program to date does not */
@@ -141,7 +164,8 @@ START_TEST(order_replay_and_duplicates) {
     /* an offset at or below the watermark whose dedup entry is gone is not applied again */
     redisReply *r = redisCommand(rc, "DEL carrot:{%s}:seen:s1", program);
     freeReplyObject(r);
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", seq, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", seq, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 0);
     ck_assert_int_eq(zscore(rc, program, "ptd:all", "bob"), 0);
     redisFree(rc);
@@ -177,7 +201,8 @@ START_TEST(caps_and_goals) {
         ev[i].goals = &goal;
     }
     carrot_board_result_t res[4];
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", ev, 4, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", ev, 4, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].amount, 12);
     ck_assert_int_eq(res[1].amount, 12);
     ck_assert_int_eq(res[2].amount, 1 + 50); /* 1 left of the cap, and the goal's bonus */
@@ -188,7 +213,8 @@ START_TEST(caps_and_goals) {
     ck_assert_int_eq(res[3].amount, 0);
     ck_assert_int_eq(zscore(rc, program, "ptd:all", "cat"), 75);
     /* a replay after a crash settles nothing again and returns the same lines */
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", ev, 4, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", ev, 4, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[2].amount, 51);
     ck_assert_str_eq(res[2].lines[3].rule_id, "goal.g");
     ck_assert_int_eq(zscore(rc, program, "ptd:all", "cat"), 75);
@@ -200,7 +226,8 @@ START_TEST(caps_and_goals) {
     freeReplyObject(r);
     /* deleting the record that reached the goal takes back all it earned */
     carrot_board_event_t del[] = {change(104, "d2", CARROT_BOARD_REVERSE, "crm:c2")};
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", del, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", del, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].amount, -51);
     ck_assert_int_eq(zscore(rc, program, "ptd:all", "cat"), 24);
     redisFree(rc);
@@ -229,7 +256,8 @@ START_TEST(queries) {
     }
     ev[5].nboards = 1; /* p6 is only on the program-to-date board */
     carrot_board_result_t res[6];
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", ev, 6, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", ev, 6, 3600, now, res, errstr, sizeof(errstr)), 0);
     carrot_board_entry_t e[8];
     int n;
     ck_assert_int_eq(carrot_board_top(b, program, "ptd:all", 4, e, &n, errstr, sizeof(errstr)), 0);
@@ -244,7 +272,8 @@ START_TEST(queries) {
     ck_assert_int_eq(e[3].rank, 4);
     ck_assert_int_eq(e[3].points, 30);
     /* around p4, two either side */
-    ck_assert_int_eq(carrot_board_around(b, program, "ptd:all", "p4", 2, e, &n, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_around(b, program, "ptd:all", "p4", 2, e, &n, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(n, 5);
     ck_assert_str_eq(e[0].participant_id, "p3");
     ck_assert_str_eq(e[2].participant_id, "p4");
@@ -252,12 +281,15 @@ START_TEST(queries) {
     ck_assert_str_eq(e[4].participant_id, "p6");
     ck_assert_int_eq(e[4].rank, 6);
     /* around the top clips at the start; an unknown participant gives nothing */
-    ck_assert_int_eq(carrot_board_around(b, program, "ptd:all", "p1", 1, e, &n, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_around(b, program, "ptd:all", "p1", 1, e, &n, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(n, 2);
-    ck_assert_int_eq(carrot_board_around(b, program, "ptd:all", "nobody", 1, e, &n, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_around(b, program, "ptd:all", "nobody", 1, e, &n, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(n, 0);
     /* a page further down */
-    ck_assert_int_eq(carrot_board_range(b, program, "ptd:all", 4, 10, e, &n, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_range(b, program, "ptd:all", 4, 10, e, &n, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(n, 2);
     ck_assert_str_eq(e[0].participant_id, "p5");
     ck_assert_int_eq(e[0].rank, 5);
@@ -275,16 +307,31 @@ START_TEST(queries) {
     ck_assert_int_eq(n, 1);
     int64_t total;
     long members;
-    ck_assert_int_eq(carrot_board_total(b, program, "ptd:all", &total, &members, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_total(b, program, "ptd:all", &total, &members, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(total, 190);
     ck_assert_int_eq(members, 6);
     /* the CLI agrees, and finds the board of a period by time in the program's zone */
-    ck_assert_int_eq(carrot_board_set_meta(b, program, "America/Chicago", "v1", errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_set_meta(b, program, "America/Chicago", "v1", errstr, sizeof(errstr)), 0);
     char port[16], *out = NULL;
     snprintf(port, sizeof(port), "%d", it_redis_port());
-    char *argv[] = {CARROT_LEADERBOARD, "--redis-port", port, "--program", program, "--period", "day",
-                    "--at", "2026-11-11T03:00:00Z", "--scope", "seg:dealer", "--top", "2",
-                    "--format", "json", NULL};
+    char *argv[] = {CARROT_LEADERBOARD,
+                    "--redis-port",
+                    port,
+                    "--program",
+                    program,
+                    "--period",
+                    "day",
+                    "--at",
+                    "2026-11-11T03:00:00Z",
+                    "--scope",
+                    "seg:dealer",
+                    "--top",
+                    "2",
+                    "--format",
+                    "json",
+                    NULL};
     ck_assert_int_eq(it_run(argv, &out), 0);
     ck_assert_msg(strstr(out, "\"board\":\"d:2026-11-10:seg:dealer\"") &&
                       strstr(out, "{\"rank\":1,\"participant_id\":\"p1\",\"points\":50}") &&
@@ -292,14 +339,17 @@ START_TEST(queries) {
                       strstr(out, "\"participants\":5,\"total_points\":180"),
                   "%s", out);
     free(out);
-    char *argv2[] = {CARROT_LEADERBOARD, "--redis-port", port, "--program", program,
-                     "--participant", "p2", "--format", "json", NULL};
+    char *argv2[] = {CARROT_LEADERBOARD, "--redis-port", port,       "--program", program,
+                     "--participant",    "p2",           "--format", "json",      NULL};
     ck_assert_int_eq(it_run(argv2, &out), 0);
-    ck_assert_msg(strstr(out, "{\"board\":\"ptd:all\",\"size\":6,\"rank\":2,\"participant_id\":\"p2\",\"points\":40}"),
-                  "%s", out);
+    ck_assert_msg(
+        strstr(
+            out,
+            "{\"board\":\"ptd:all\",\"size\":6,\"rank\":2,\"participant_id\":\"p2\",\"points\":40}"),
+        "%s", out);
     free(out);
     char *argv3[] = {CARROT_LEADERBOARD, "--redis-port", port, "--program", program,
-                     "--around", "nobody", NULL};
+                     "--around",         "nobody",       NULL};
     ck_assert_int_eq(it_run(argv3, NULL), 3);
     carrot_board_destroy(b);
 }
@@ -329,8 +379,8 @@ static void broken_call_names_line(redisContext *rc, const char *file, const cha
     ck_assert_msg(at != NULL, "%s: no line in \"%s\"", file, r->str);
     long n = strtol(at + 12, NULL, 10);
     nth_line(src, n, line, sizeof(line));
-    ck_assert_msg(strstr(line, want), "%s: \"%s\" names line %ld, which is \"%s\"", file, r->str,
-                  n, line);
+    ck_assert_msg(strstr(line, want), "%s: \"%s\" names line %ld, which is \"%s\"", file, r->str, n,
+                  line);
     freeReplyObject(r);
     free(src);
 }
@@ -356,10 +406,12 @@ START_TEST(scripts_are_the_lua_files) {
     carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
     int64_t total;
     long members;
-    ck_assert_int_eq(carrot_board_total(b, "lua", "ptd:all", &total, &members, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_board_total(b, "lua", "ptd:all", &total, &members, errstr, sizeof(errstr)), 0);
     carrot_board_entry_t e[1];
     int n;
-    ck_assert_int_eq(carrot_board_range(b, "lua", "ptd:all", 0, 1, e, &n, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(carrot_board_range(b, "lua", "ptd:all", 0, 1, e, &n, errstr, sizeof(errstr)),
+                     0);
     redisReply *r = redisCommand(rc, "SCRIPT EXISTS %s %s", sha[0], sha[1]);
     ck_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
     ck_assert_int_eq(r->element[0]->integer, 1);
@@ -369,9 +421,28 @@ START_TEST(scripts_are_the_lua_files) {
     /* apply: a "now" that is no number fails where a board's expiry is compared with it
      * (after the record's writes: Redis does not undo a failed script's writes, which is
      * why the scorer must never retry such an error blindly) */
-    const char *apply_args[] = {"carrot:{lua}:", "t:0", "60", "soon", /* one event: */ "1", "e1",
-                                "A", "r1", "ann", "call", "v1", "1", "d:x", "5", "1", "base", "5",
-                                "", "", "0", "0", "0"};
+    const char *apply_args[] = {"carrot:{lua}:",
+                                "t:0",
+                                "60",
+                                "soon",
+                                /* one event: */ "1",
+                                "e1",
+                                "A",
+                                "r1",
+                                "ann",
+                                "call",
+                                "v1",
+                                "1",
+                                "d:x",
+                                "5",
+                                "1",
+                                "base",
+                                "5",
+                                "",
+                                "",
+                                "0",
+                                "0",
+                                "0"};
     broken_call_names_line(rc, files[0], sha[0], "exp > now", 22, apply_args);
     /* query: a page start that is no number fails at the range read */
     const char *query_args[] = {"range", "carrot:{lua}:lb:ptd:all", "first", "10"};
@@ -395,35 +466,41 @@ START_TEST(script_errors_are_fatal) {
     carrot_board_event_t ev[] = {award(&l[0], 1, "f1", "ann", 5, "crm:f1")};
     carrot_board_result_t res[1];
     carrot_board_t *gone = carrot_board_new("127.0.0.1", 1, 500); /* nothing listens on port 1 */
-    ck_assert_int_eq(carrot_board_apply(gone, program, "t:0", ev, 1, 3600, now, res, errstr,
-                                        sizeof(errstr)), CARROT_BOARD_RETRY);
+    ck_assert_int_eq(
+        carrot_board_apply(gone, program, "t:0", ev, 1, 3600, now, res, errstr, sizeof(errstr)),
+        CARROT_BOARD_RETRY);
     carrot_board_destroy(gone);
     /* a board key of the wrong type: ZINCRBY fails inside the script */
     redisContext *rc = it_redis();
     snprintf(key, sizeof(key), "carrot:{%s}:lb:ptd:all", program);
     freeReplyObject(redisCommand(rc, "SET %s not-a-board", key));
     carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
-    ck_assert_int_eq(carrot_board_apply(b, program, "t:0", ev, 1, 3600, now, res, errstr,
-                                        sizeof(errstr)), CARROT_BOARD_FATAL);
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", ev, 1, 3600, now, res, errstr, sizeof(errstr)),
+        CARROT_BOARD_FATAL);
     ck_assert_msg(strstr(errstr, "WRONGTYPE") && strstr(errstr, "user_script:"), "%s", errstr);
     carrot_board_destroy(b);
 
     /* the scorer on such a program: it must stop, not retry for ever */
     char rules_text[256], feed_text[512], at[40];
-    snprintf(rules_text, sizeof(rules_text), "{\"program\":\"%s\",\"version\":\"v1\","
-             "\"points\":{\"call\":5}}", program);
+    snprintf(rules_text, sizeof(rules_text),
+             "{\"program\":\"%s\",\"version\":\"v1\","
+             "\"points\":{\"call\":5}}",
+             program);
     it_time_ago(at, sizeof(at), 3600000);
     /* (another event id: the failed script above had already marked f1 seen before
      * ZINCRBY failed, as Redis keeps a failed script's earlier writes) */
-    snprintf(feed_text, sizeof(feed_text), "{\"event_id\":\"f2\",\"program_id\":\"%s\","
+    snprintf(feed_text, sizeof(feed_text),
+             "{\"event_id\":\"f2\",\"program_id\":\"%s\","
              "\"participant_id\":\"ann\",\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n",
              program, at);
     char *rules = it_write_temp(rules_text), *feed = it_write_temp(feed_text);
     char *ingest[] = {CARROT_INGEST, "--input", feed, "--topic", act, "--dlq-topic", dlq, NULL};
     ck_assert_int_eq(it_run(ingest, NULL), 0);
-    char *scorer[] = {CARROT_SCORER, "--topic", act, "--dlq-topic", dlq, "--awards-topic", awards,
-                      "--group", group, "--instance", program, "--rules", rules, "--rules-topic",
-                      t.rules, "--until-drained", NULL};
+    char *scorer[] = {CARROT_SCORER,     "--topic", act,       "--dlq-topic",   dlq,
+                      "--awards-topic",  awards,    "--group", group,           "--instance",
+                      program,           "--rules", rules,     "--rules-topic", t.rules,
+                      "--until-drained", NULL};
     pid_t pid = it_spawn(scorer);
     int status = 0;
     pid_t got = 0;
@@ -456,14 +533,34 @@ START_TEST(unreachable_redis_is_loud) {
     it_topics(&t, "bu", 1, 1);
     char *program = t.program, *act = t.act, *dlq = t.dlq, *awards = t.awards, *group = t.group,
          *rtopic = t.rules, rules_text[256];
-    snprintf(rules_text, sizeof(rules_text), "{\"program\":\"%s\",\"version\":\"v1\","
-             "\"points\":{\"call\":5}}", program);
+    snprintf(rules_text, sizeof(rules_text),
+             "{\"program\":\"%s\",\"version\":\"v1\","
+             "\"points\":{\"call\":5}}",
+             program);
     char *rules = it_write_temp(rules_text), *out;
     /* stderr into the captured output: the log lines are what this test is about */
-    char *argv[] = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", CARROT_SCORER, "--topic", act,
-                    "--dlq-topic", dlq, "--awards-topic", awards, "--group", group, "--instance",
-                    program, "--rules", rules, "--rules-topic", rtopic, "--redis-port", "1",
-                    "--until-drained", NULL};
+    char *argv[] = {"/bin/sh",
+                    "-c",
+                    "exec \"$0\" \"$@\" 2>&1",
+                    CARROT_SCORER,
+                    "--topic",
+                    act,
+                    "--dlq-topic",
+                    dlq,
+                    "--awards-topic",
+                    awards,
+                    "--group",
+                    group,
+                    "--instance",
+                    program,
+                    "--rules",
+                    rules,
+                    "--rules-topic",
+                    rtopic,
+                    "--redis-port",
+                    "1",
+                    "--until-drained",
+                    NULL};
     ck_assert_int_eq(it_run(argv, &out), 1);
     ck_assert_msg(strstr(out, "WARN: cannot reach Redis at 127.0.0.1:1") &&
                       strstr(out, "ERROR: drained, but Redis at 127.0.0.1:1 could not be reached"),
@@ -475,8 +572,12 @@ START_TEST(unreachable_redis_is_loud) {
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {order_replay_and_duplicates, caps_and_goals, queries,
-                            scripts_are_the_lua_files, script_errors_are_fatal,
-                            unreachable_redis_is_loud, NULL};
+    const TTest *tests[] = {order_replay_and_duplicates,
+                            caps_and_goals,
+                            queries,
+                            scripts_are_the_lua_files,
+                            script_errors_are_fatal,
+                            unreachable_redis_is_loud,
+                            NULL};
     return carrot_test_run(carrot_test_suite("board", tests));
 }

@@ -41,9 +41,14 @@
 static const struct {
     const char *type;
     long long points;
-} points_table[] = {{"call", 5},     {"meeting", 10},  {"note", 3},
-                    {"quote", 7},    {"deal_won", 50}, {"deal_lost", -4},
-                    {"opportunity_stage", 2},          {"training_completed", 20},
+} points_table[] = {{"call", 5},
+                    {"meeting", 10},
+                    {"note", 3},
+                    {"quote", 7},
+                    {"deal_won", 50},
+                    {"deal_lost", -4},
+                    {"opportunity_stage", 2},
+                    {"training_completed", 20},
                     {"certification_passed", 40}};
 #define NPOINTS (sizeof(points_table) / sizeof(points_table[0]))
 
@@ -121,10 +126,13 @@ typedef struct {
 } fixture_t;
 
 static pid_t start_scorer(fixture_t *f, int i, int until_drained) {
-    char *argv[] = {CARROT_SCORER, "--topic", f->act, "--dlq-topic", f->dlq, "--awards-topic",
-                    f->awards, "--group", f->group, "--instance", f->instance[i], "--rules",
-                    f->rules, "--batch-size", "20", "--log-level", "warn",
-                    until_drained ? "--until-drained" : NULL, NULL};
+    char *argv[] = {CARROT_SCORER, "--topic",      f->act,
+                    "--dlq-topic", f->dlq,         "--awards-topic",
+                    f->awards,     "--group",      f->group,
+                    "--instance",  f->instance[i], "--rules",
+                    f->rules,      "--batch-size", "20",
+                    "--log-level", "warn",         until_drained ? "--until-drained" : NULL,
+                    NULL};
     live[i] = spawn(argv, until_drained ? f->out[i] : NULL);
     return live[i];
 }
@@ -145,8 +153,8 @@ static void kill_scorer(int i) {
 static long long ingest_lines(fixture_t *f, const char *const *starts, size_t from, size_t to) {
     char *chunk = strndup(starts[from], (size_t)(starts[to] - starts[from]));
     char *path = it_write_temp(chunk), *out;
-    char *argv[] = {CARROT_INGEST, "--input", path, "--topic", f->act, "--dlq-topic", f->dlq,
-                    "--log-level", "warn", NULL};
+    char *argv[] = {CARROT_INGEST, "--input", path,          "--topic", f->act,
+                    "--dlq-topic", f->dlq,    "--log-level", "warn",    NULL};
     ck_assert_int_eq(it_run(argv, &out), 0);
     long long delivered = json_count(out, "delivered");
     ck_assert_int_eq(delivered, (long long)(to - from));
@@ -173,7 +181,7 @@ static long long ingest_lines(fixture_t *f, const char *const *starts, size_t fr
  * CREATE earns anything; every amount of the record (its CREATEs, its
  * DELETE's reversal, its UNDELETE's restore) moves on those boards. */
 
-#define PERIODS 5 /* day, week, month, quarter, ptd */
+#define PERIODS 5                   /* day, week, month, quarter, ptd */
 #define RECORD_BOARDS (PERIODS * 4) /* x (all, seg:, reg:, team:) */
 
 /* Retention after a period ends, in days (the rules' defaults; the test's
@@ -188,20 +196,20 @@ typedef struct {
 } board_t;
 
 typedef struct {
-    char participant[128]; /* who its points went to */
-    long long earned;      /* the sum of its CREATEs */
-    int has_earned;        /* a CREATE was applied to it */
-    int state;             /* -1 never marked, 0 deleted, 1 standing */
-    int nboards;           /* 0 until its first CREATE reaches the dedup */
+    char participant[128];     /* who its points went to */
+    long long earned;          /* the sum of its CREATEs */
+    int has_earned;            /* a CREATE was applied to it */
+    int state;                 /* -1 never marked, 0 deleted, 1 standing */
+    int nboards;               /* 0 until its first CREATE reaches the dedup */
     int boards[RECORD_BOARDS]; /* indexes into recount_t.boards */
 } record_t;
 
 typedef struct {
-    json_t *ids;     /* every event id in the feed, to count resent lines */
-    json_t *seen;    /* event id -> true, for events that reached the dedup */
-    json_t *recidx;  /* record key -> index into recs */
-    json_t *totals;  /* participant -> expected points, for everyone ever credited */
-    json_t *events;  /* event id -> expected award points (non-zero only) */
+    json_t *ids;      /* every event id in the feed, to count resent lines */
+    json_t *seen;     /* event id -> true, for events that reached the dedup */
+    json_t *recidx;   /* record key -> index into recs */
+    json_t *totals;   /* participant -> expected points, for everyone ever credited */
+    json_t *events;   /* event id -> expected award points (non-zero only) */
     json_t *boardidx; /* board name -> index into boards */
     record_t *recs;
     size_t nrecs, caprecs;
@@ -229,7 +237,8 @@ static record_t *record_of(recount_t *rc, const char *key) {
 static void add_to(json_t *map, const char *key, long long amount) {
     json_t *v = json_object_get(map, key);
     if (v) json_integer_set(v, json_integer_value(v) + amount);
-    else json_object_set_new(map, key, json_integer(amount));
+    else
+        json_object_set_new(map, key, json_integer(amount));
 }
 
 static const char *str_or(json_t *obj, const char *field, const char *dflt) {
@@ -247,10 +256,15 @@ static time_t utc_seconds(const char *s) {
                   "occurred_at \"%s\" is not an RFC 3339 time", s);
     const char *p = s + n;
     if (*p == '.')
-        for (p++; isdigit((unsigned char)*p); p++) {}
+        for (p++; isdigit((unsigned char)*p); p++) {
+        }
     ck_assert_msg(strcmp(p, "Z") == 0, "occurred_at \"%s\": this test reads UTC times only", s);
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = sec};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
     return timegm(&tm);
 }
 
@@ -283,8 +297,9 @@ static void utc_periods(time_t t, char ids[PERIODS][48], long long ends[PERIODS]
     for (int p = 0; p < PERIODS; p++) {
         char id[64];
         int64_t end;
-        ck_assert_int_eq(carrot_period_of((carrot_period_t)p, (int64_t)t * 1000, "UTC", id,
-                                          sizeof(id), &end), 0);
+        ck_assert_int_eq(
+            carrot_period_of((carrot_period_t)p, (int64_t)t * 1000, "UTC", id, sizeof(id), &end),
+            0);
         ck_assert_msg(strcmp(id, ids[p]) == 0 &&
                           (p == CARROT_PERIOD_PTD ? end == INT64_MAX : end == ends[p] * 1000),
                       "period %d of %lld: here %s ending %lld, carrot_period_of %s ending %lld ms",
@@ -363,7 +378,8 @@ static void recount_line(recount_t *rc, const char *program, const char *line, s
                   "feed line %lld: change type %s", rc->lines, change);
     int again = json_object_get(rc->ids, event_id) != NULL;
     if (again) rc->resent++;
-    else json_object_set_new(rc->ids, event_id, json_true());
+    else
+        json_object_set_new(rc->ids, event_id, json_true());
     /* an UPDATE, or a CREATE of an unlisted type (or one worth 0), never reaches Redis */
     if ((!is_create && !is_delete && !is_undelete) || (is_create && pts == 0)) {
         if (!again) *(is_create ? &rc->unscored : &rc->updates) += 1;
@@ -392,13 +408,15 @@ static void recount_line(recount_t *rc, const char *program, const char *line, s
     } else if (is_delete) {
         to = r->participant;
         if (r->state != 0 && r->has_earned) amount = -r->earned;
-        else rc->deletes_empty++;
+        else
+            rc->deletes_empty++;
         r->state = 0;
         rc->deletes++;
     } else {
         to = r->participant;
         if (r->state == 0 && r->has_earned) amount = r->earned;
-        else rc->undeletes_empty++;
+        else
+            rc->undeletes_empty++;
         r->state = 1;
         rc->undeletes++;
     }
@@ -514,7 +532,8 @@ static long long count_uncommitted(const char *topic) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
         if (!m) continue;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) eofs++;
-        else if (!m->err) n++;
+        else if (!m->err)
+            n++;
         rd_kafka_message_destroy(m);
     }
     ck_assert_msg(eofs == AWARD_PARTITIONS, "reading %s did not reach the end in 60 s", topic);
@@ -537,7 +556,8 @@ static char *read_text(const char *path) {
     }
     fclose(fp);
     if (!buf) buf = calloc(1, 1);
-    else buf[len] = '\0';
+    else
+        buf[len] = '\0';
     return buf;
 }
 
@@ -577,7 +597,8 @@ static void compare_boards(recount_t *rc, const char *program) {
         ck_assert_msg(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
                           r->element[0]->type == REDIS_REPLY_STRING &&
                           r->element[1]->type == REDIS_REPLY_ARRAY,
-                      "SCAN %s: %s", pattern, r && r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+                      "SCAN %s: %s", pattern,
+                      r && r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
         const redisReply *keys = r->element[1];
         for (size_t i = 0; i < keys->elements; i++) {
@@ -613,8 +634,8 @@ static void compare_boards(recount_t *rc, const char *program) {
                 json_t *want = json_object_get(b->scores, who);
                 long long w = want ? (long long)json_integer_value(want) : 0;
                 if (got != w)
-                    mismatch(report, sizeof(report), &bad, " %s %s: %lld, recount %lld;", name,
-                             who, got, w);
+                    mismatch(report, sizeof(report), &bad, " %s %s: %lld, recount %lld;", name, who,
+                             got, w);
                 json_object_set_new(members, who, json_true());
                 board_points += got;
                 entries++;
@@ -626,14 +647,16 @@ static void compare_boards(recount_t *rc, const char *program) {
                 if (json_object_get(members, who)) continue;
                 entries++;
                 if (json_integer_value(want) != 0)
-                    mismatch(report, sizeof(report), &bad, " %s %s: none, recount %lld;", name,
-                             who, (long long)json_integer_value(want));
-                else zeros++;
+                    mismatch(report, sizeof(report), &bad, " %s %s: none, recount %lld;", name, who,
+                             (long long)json_integer_value(want));
+                else
+                    zeros++;
             }
             json_decref(members);
             freeReplyObject(z);
             size_t nlen = strlen(name);
-            if (nlen >= 4 && strcmp(name + nlen - 4, ":all") == 0) all_points[b->period] += board_points;
+            if (nlen >= 4 && strcmp(name + nlen - 4, ":all") == 0)
+                all_points[b->period] += board_points;
             /* when it expires: retention_days after its period ends; ptd never */
             /* absolute (Redis 7), so it means the same under a test clock shift */
             long long want_exp = b->expire_at ? b->expire_at : -1;
@@ -670,7 +693,8 @@ static void compare_boards(recount_t *rc, const char *program) {
             mismatch(report, sizeof(report), &bad,
                      " %s: not in Redis, recount %lld points over %lld members;", b->name, points,
                      members);
-        else unplaced++;
+        else
+            unplaced++;
     }
     free(in_redis);
     printf("chaos: leaderboards: %lld boards in Redis, %lld compared (%lld day, %lld week, %lld"
@@ -728,9 +752,9 @@ START_TEST(killed_scorers_change_no_total) {
     const char *count = getenv("CARROT_IT_WRAPPER") ? "3000" : "20000";
     char seedarg[24];
     snprintf(seedarg, sizeof(seedarg), "%u", seed);
-    char *loadgen[] = {CARROT_LOADGEN, "--seed", seedarg, "--count", (char *)count,
-                       "--participants", "300", "--program", f.program, "--duplicate-every",
-                       DUPLICATE_EVERY, NULL};
+    char *loadgen[] = {CARROT_LOADGEN,   "--seed", seedarg,     "--count", (char *)count,
+                       "--participants", "300",    "--program", f.program, "--duplicate-every",
+                       DUPLICATE_EVERY,  NULL};
     char *generated;
     ck_assert_int_eq(it_run(loadgen, &generated), 0);
     long loadgen_lines;
@@ -739,8 +763,12 @@ START_TEST(killed_scorers_change_no_total) {
     ck_assert_int_eq(loadgen_lines, atol(count));
 
     /* The recount, and the line starts, so the feed can be ingested in parts. */
-    recount_t rc = {.ids = json_object(), .seen = json_object(), .recidx = json_object(),
-                    .totals = json_object(), .events = json_object(), .boardidx = json_object()};
+    recount_t rc = {.ids = json_object(),
+                    .seen = json_object(),
+                    .recidx = json_object(),
+                    .totals = json_object(),
+                    .events = json_object(),
+                    .boardidx = json_object()};
     /* carrot_period_of (the recount's cross-check) sets TZ: the scorers must not inherit it */
     char *tz_before = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
     size_t nlines = 0, caplines = 1024;
@@ -755,7 +783,8 @@ START_TEST(killed_scorers_change_no_total) {
     }
     starts[nlines] = feed + strlen(feed);
     if (tz_before) setenv("TZ", tz_before, 1);
-    else unsetenv("TZ");
+    else
+        unsetenv("TZ");
     tzset();
     free(tz_before);
     /* the feed must hold what this test is about, or it proves little */
@@ -837,8 +866,8 @@ START_TEST(killed_scorers_change_no_total) {
         json_t *want = json_object_get(rc.totals, who);
         board_total += got;
         json_object_set_new(on_board, who, json_true());
-        if (!want) mismatch(report, sizeof(report), &bad, " board %s: %lld, recount none;", who,
-                            got);
+        if (!want)
+            mismatch(report, sizeof(report), &bad, " board %s: %lld, recount none;", who, got);
         else if (got != json_integer_value(want))
             mismatch(report, sizeof(report), &bad, " board %s: %lld, recount %lld;", who, got,
                      json_integer_value(want));
@@ -874,13 +903,15 @@ START_TEST(killed_scorers_change_no_total) {
         avro_value_t *v;
         carrot_award_t a;
         ck_assert_int_eq(carrot_codec_decode(codec, msgs[i].value, msgs[i].value_len, &v, errstr,
-                                             sizeof(errstr)), CARROT_CODEC_OK);
+                                             sizeof(errstr)),
+                         CARROT_CODEC_OK);
         ck_assert_msg(carrot_award_from_avro(v, &a, errstr, sizeof(errstr)) == 0, "%s", errstr);
         ck_assert_str_eq(a.program_id, f.program);
         ck_assert_str_eq(a.rules_version, "v1");
         if (json_object_get(ids, a.award_id)) {
             if (!twice++) snprintf(first_twice, sizeof(first_twice), "%s", a.award_id);
-        } else json_object_set_new(ids, a.award_id, json_true());
+        } else
+            json_object_set_new(ids, a.award_id, json_true());
         add_to(by_who, a.participant_id, a.points);
         add_to(by_event, a.event_id, a.points);
         award_total += a.points;

@@ -73,17 +73,18 @@ static void call(char *buf, size_t size, size_t *len, const char *program, const
                  const char *who, int64_t at) {
     char t[40];
     carrot_time_format(at, t, sizeof(t));
-    *len += (size_t)snprintf(buf + *len, size - *len,
-                             "{\"event_id\":\"%s\",\"program_id\":\"%s\",\"activity_type\":\"call\","
-                             "\"occurred_at\":\"%s\",\"participant_id\":\"%s\"}\n",
-                             id, program, t, who);
+    *len += (size_t)snprintf(
+        buf + *len, size - *len,
+        "{\"event_id\":\"%s\",\"program_id\":\"%s\",\"activity_type\":\"call\","
+        "\"occurred_at\":\"%s\",\"participant_id\":\"%s\"}\n",
+        id, program, t, who);
     ck_assert_uint_lt(*len, size);
 }
 
 static void ingest(const char *feed, const char *topic, const char *dlq) {
     char *path = it_write_temp(feed);
-    char *argv[] = {CARROT_INGEST, "--input", path, "--topic", (char *)topic, "--dlq-topic",
-                    (char *)dlq, NULL};
+    char *argv[] = {CARROT_INGEST, "--input",     path,        "--topic",
+                    (char *)topic, "--dlq-topic", (char *)dlq, NULL};
     ck_assert_int_eq(it_run(argv, NULL), 0);
     unlink(path);
     free(path);
@@ -121,15 +122,17 @@ START_TEST(expiry_and_period_boundary_during_the_run) {
     ist_week(T, w_mon, sizeof(w_mon));
     ck_assert_str_ne(w_sun, w_mon);
 
-    snprintf(buf, sizeof(buf),
-             "program: %s\nversion: v1\ntimezone: Asia/Kolkata\n"
-             "kpis:\n  - {id: call, when: {activity: call}, points: 5, cap: {period: day, points: 10}}\n"
-             "retention_days: {day: 35, week: 91, month: 400, quarter: 800}\n",
-             program);
+    snprintf(
+        buf, sizeof(buf),
+        "program: %s\nversion: v1\ntimezone: Asia/Kolkata\n"
+        "kpis:\n  - {id: call, when: {activity: call}, points: 5, cap: {period: day, points: 10}}\n"
+        "retention_days: {day: 35, week: 91, month: 400, quarter: 800}\n",
+        program);
     char *rules = it_write_temp(buf);
-    char *scorer[] = {CARROT_SCORER, "--topic", act, "--dlq-topic", dlq, "--awards-topic", awards,
-                      "--group", group, "--instance", program, "--rules", rules, "--rules-topic",
-                      rtopic, "--batch-ms", "20", NULL};
+    char *scorer[] = {CARROT_SCORER,    "--topic", act,       "--dlq-topic",   dlq,
+                      "--awards-topic", awards,    "--group", group,           "--instance",
+                      program,          "--rules", rules,     "--rules-topic", rtopic,
+                      "--batch-ms",     "20",      NULL};
     pid_t pid = it_spawn(scorer);
     redisContext *rc = it_redis();
 
@@ -186,14 +189,15 @@ START_TEST(expiry_and_period_boundary_during_the_run) {
 
     /* the leaderboard's "now" is the shifted clock's: this week is the new one */
     char *out;
-    char *lb[] = {CARROT_LEADERBOARD, "--program", program, "--period", "week", "--format",
-                  "json", NULL};
+    char *lb[] = {CARROT_LEADERBOARD, "--program", program, "--period", "week",
+                  "--format",         "json",      NULL};
     ck_assert_int_eq(it_run(lb, &out), 0);
     snprintf(buf, sizeof(buf), "\"board\":\"%s:all\"", w_mon);
     ck_assert_msg(strstr(out, buf) && strstr(out, "\"total_points\":5"), "%s", out);
     free(out);
-    char *lb_before[] = {CARROT_LEADERBOARD, "--program", program, "--period", "week", "--at",
-                         "-1h", "--format", "json", NULL};
+    char *lb_before[] = {
+        CARROT_LEADERBOARD, "--program", program, "--period", "week", "--at", "-1h",
+        "--format",         "json",      NULL};
     ck_assert_int_eq(it_run(lb_before, &out), 0);
     snprintf(buf, sizeof(buf), "\"board\":\"%s:all\"", w_sun);
     ck_assert_msg(strstr(out, buf) && strstr(out, "\"total_points\":10"), "%s", out);
@@ -204,7 +208,8 @@ START_TEST(expiry_and_period_boundary_during_the_run) {
     waitpid(pid, &status, 0);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     if (outer_text) setenv("CARROT_TEST_CLOCK_SHIFT", outer_text, 1);
-    else unsetenv("CARROT_TEST_CLOCK_SHIFT");
+    else
+        unsetenv("CARROT_TEST_CLOCK_SHIFT");
     free(outer_text);
     redisFree(rc);
     unlink(rules);

@@ -39,8 +39,9 @@ static int expected_prize(const char *seed, const char *id, const char *list, in
 /* The entry list's hash, as documented: SHA-256 of "<entry_no>:<participant>\n" lines. */
 static void entry_list_sha256(PGconn *pg, const char *program, char out[65]) {
     const char *params[] = {program};
-    char *text = it_pg_value(pg, "SELECT string_agg(entry_no || ':' || participant_id || E'\\n', ''"
-                                 " ORDER BY entry_no) FROM sweepstakes_entries WHERE program_id = $1",
+    char *text = it_pg_value(pg,
+                             "SELECT string_agg(entry_no || ':' || participant_id || E'\\n', ''"
+                             " ORDER BY entry_no) FROM sweepstakes_entries WHERE program_id = $1",
                              1, params);
     ck_assert_ptr_nonnull(text);
     unsigned char md[32];
@@ -62,27 +63,33 @@ START_TEST(draw_is_committed_reproducible_and_booked) {
     const int64_t pts[] = {3000, 100};
     it_produce_awards(topic, program, "dr", 2, who, pts, NULL);
     ck_assert_int_eq(it_ledger(NULL, "run", "--topic", topic, "--group", group, "--until-drained",
-                               "--log-level", "warn", NULL), 0);
+                               "--log-level", "warn", NULL),
+                     0);
 
     char *out;
     ck_assert_int_eq(it_ledger(&out, "sweepstakes-create", "--program", program, "--sweepstakes",
                                "wheel", "--name", "Spin", "--entry-cost", "30", "--prizes", prizes,
-                               "--seed-file", seedfile, NULL), 0);
+                               "--seed-file", seedfile, NULL),
+                     0);
     ck_assert_ptr_nonnull(strstr(out, "commitment sha256 "));
     free(out);
     /* the seed file exists only once */
     ck_assert_int_eq(it_ledger(NULL, "sweepstakes-create", "--program", program, "--sweepstakes",
                                "wheel2", "--name", "Spin", "--entry-cost", "30", "--prizes", prizes,
-                               "--seed-file", seedfile, "--log-level", "error", NULL), 3);
+                               "--seed-file", seedfile, "--log-level", "error", NULL),
+                     3);
     ck_assert_int_eq(it_ledger(&out, "enter", "--program", program, "--sweepstakes", "wheel",
-                               "--participant", "ann", "--entries", "90", NULL), 0);
+                               "--participant", "ann", "--entries", "90", NULL),
+                     0);
     ck_assert_str_eq(out, "entries 1 to 90\n");
     free(out);
     ck_assert_int_eq(it_ledger(NULL, "enter", "--program", program, "--sweepstakes", "wheel",
                                "--participant", "bob", "--entries", "4", "--log-level", "error",
-                               NULL), 3); /* 120 > 100 */
+                               NULL),
+                     3); /* 120 > 100 */
     ck_assert_int_eq(it_ledger(&out, "enter", "--program", program, "--sweepstakes", "wheel",
-                               "--participant", "bob", "--entries", "3", NULL), 0);
+                               "--participant", "bob", "--entries", "3", NULL),
+                     0);
     ck_assert_str_eq(out, "entries 91 to 93\n");
     free(out);
 
@@ -92,18 +99,23 @@ START_TEST(draw_is_committed_reproducible_and_booked) {
     ck_assert_int_eq(st.st_mode & 0777, 0600);
     /* drawing needs the entries closed first */
     ck_assert_int_eq(it_ledger(NULL, "draw", "--program", program, "--sweepstakes", "wheel",
-                               "--seed-file", seedfile, "--log-level", "error", NULL), 3);
-    ck_assert_int_eq(it_ledger(&out, "close", "--program", program, "--sweepstakes", "wheel", NULL), 0);
+                               "--seed-file", seedfile, "--log-level", "error", NULL),
+                     3);
+    ck_assert_int_eq(it_ledger(&out, "close", "--program", program, "--sweepstakes", "wheel", NULL),
+                     0);
     char list[65], printed[128];
     PGconn *pg = it_pg();
     entry_list_sha256(pg, program, list);
     snprintf(printed, sizeof(printed), "93 entries; entry list sha256 %s\n", list);
-    ck_assert_msg(strstr(out, printed) != NULL, "close printed \"%s\", expected \"%s\"", out, printed);
+    ck_assert_msg(strstr(out, printed) != NULL, "close printed \"%s\", expected \"%s\"", out,
+                  printed);
     free(out);
     ck_assert_int_eq(it_ledger(NULL, "enter", "--program", program, "--sweepstakes", "wheel",
-                               "--participant", "ann", "--log-level", "error", NULL), 3);
+                               "--participant", "ann", "--log-level", "error", NULL),
+                     3);
     ck_assert_int_eq(it_ledger(NULL, "close", "--program", program, "--sweepstakes", "wheel",
-                               "--log-level", "error", NULL), 3);
+                               "--log-level", "error", NULL),
+                     3);
 
     /* a wrong seed is refused and changes nothing */
     char wrong[128];
@@ -113,9 +125,11 @@ START_TEST(draw_is_committed_reproducible_and_booked) {
     fclose(fp);
     chmod(wrong, 0600);
     ck_assert_int_eq(it_ledger(NULL, "draw", "--program", program, "--sweepstakes", "wheel",
-                               "--seed-file", wrong, "--log-level", "error", NULL), 3);
+                               "--seed-file", wrong, "--log-level", "error", NULL),
+                     3);
     ck_assert_int_eq(it_ledger(NULL, "verify", "--program", program, "--sweepstakes", "wheel",
-                               "--log-level", "error", NULL), 3); /* not drawn yet */
+                               "--log-level", "error", NULL),
+                     3); /* not drawn yet */
     /* a seed file others may read is refused, with the reason on stderr */
     ck_assert_int_eq(chmod(seedfile, 0640), 0);
     char errfile[160], cmd[1024];
@@ -127,16 +141,18 @@ START_TEST(draw_is_committed_reproducible_and_booked) {
     /* the whole of stderr: a test clock shift adds a warning line before the error */
     fp = fopen(errfile, "r");
     char errtext[2048] = "";
-    size_t got = fread(errtext, 1, sizeof(errtext) - 1, fp);
-    errtext[got] = '\0';
+    size_t nerr = fread(errtext, 1, sizeof(errtext) - 1, fp);
+    errtext[nerr] = '\0';
     fclose(fp);
     unlink(errfile);
     ck_assert_msg(strstr(errtext, "is accessible by group or others (mode 0640): it must be"
-                                  " readable by its owner only (chmod 600)") != NULL, "%s", errtext);
+                                  " readable by its owner only (chmod 600)") != NULL,
+                  "%s", errtext);
     ck_assert_int_eq(chmod(seedfile, 0600), 0);
 
     ck_assert_int_eq(it_ledger(&out, "draw", "--program", program, "--sweepstakes", "wheel",
-                               "--seed-file", seedfile, NULL), 0);
+                               "--seed-file", seedfile, NULL),
+                     0);
     free(out);
     char seed[80] = "";
     fp = fopen(seedfile, "r");
@@ -145,7 +161,8 @@ START_TEST(draw_is_committed_reproducible_and_booked) {
     seed[strcspn(seed, "\n")] = '\0';
 
     const char *params[] = {program};
-    PGresult *r = PQexecParams(pg, "SELECT entry_no, prize_index, participant_id FROM"
+    PGresult *r = PQexecParams(pg,
+                               "SELECT entry_no, prize_index, participant_id FROM"
                                " sweepstakes_entries WHERE program_id = $1 ORDER BY entry_no",
                                1, NULL, params, NULL, NULL, 0);
     ck_assert_int_eq(PQntuples(r), 93);
@@ -156,42 +173,56 @@ START_TEST(draw_is_committed_reproducible_and_booked) {
         ck_assert_msg(got == want, "entry %d: stored %d, expected %d", entry, got, want);
         if (want == 1) {
             if (strcmp(PQgetvalue(r, i, 2), "ann") == 0) ann_prize += 50;
-            else bob_prize += 50;
+            else
+                bob_prize += 50;
         }
     }
     PQclear(r);
-    char *v = it_pg_value(pg, "SELECT string_agg(participant_id || '=' || available, ',' ORDER BY"
-                              " participant_id) FROM balances WHERE program_id = $1", 1, params);
+    char *v = it_pg_value(pg,
+                          "SELECT string_agg(participant_id || '=' || available, ',' ORDER BY"
+                          " participant_id) FROM balances WHERE program_id = $1",
+                          1, params);
     char want[128];
-    snprintf(want, sizeof(want), "ann=%lld,bob=%lld", 3000 - 90 * 30 + ann_prize, 100 - 90 + bob_prize);
+    snprintf(want, sizeof(want), "ann=%lld,bob=%lld", 3000 - 90 * 30 + ann_prize,
+             100 - 90 + bob_prize);
     ck_assert_str_eq(v, want);
     free(v);
-    ck_assert_int_eq(it_ledger(&out, "verify", "--program", program, "--sweepstakes", "wheel", NULL), 0);
+    ck_assert_int_eq(
+        it_ledger(&out, "verify", "--program", program, "--sweepstakes", "wheel", NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "verified: 93 entries"));
     free(out);
     ck_assert_int_eq(it_ledger(NULL, "verify", NULL), 0);
     /* entering or drawing again is refused */
     ck_assert_int_eq(it_ledger(NULL, "enter", "--program", program, "--sweepstakes", "wheel",
-                               "--participant", "ann", "--log-level", "error", NULL), 3);
+                               "--participant", "ann", "--log-level", "error", NULL),
+                     3);
     ck_assert_int_eq(it_ledger(NULL, "draw", "--program", program, "--sweepstakes", "wheel",
-                               "--seed-file", seedfile, "--log-level", "error", NULL), 3);
+                               "--seed-file", seedfile, "--log-level", "error", NULL),
+                     3);
     /* tampering with one result is caught */
-    ck_assert_int_eq(PQresultStatus(r = PQexecParams(pg, "UPDATE sweepstakes_entries SET prize_index"
-                                                     " = (prize_index + 1) % 3 WHERE program_id = $1"
-                                                     " AND entry_no = 7", 1, NULL, params, NULL, NULL, 0)),
-                     PGRES_COMMAND_OK);
+    ck_assert_int_eq(
+        PQresultStatus(r = PQexecParams(pg,
+                                        "UPDATE sweepstakes_entries SET prize_index"
+                                        " = (prize_index + 1) % 3 WHERE program_id = $1"
+                                        " AND entry_no = 7",
+                                        1, NULL, params, NULL, NULL, 0)),
+        PGRES_COMMAND_OK);
     PQclear(r);
     ck_assert_int_eq(it_ledger(NULL, "verify", "--program", program, "--sweepstakes", "wheel",
-                               "--log-level", "error", NULL), 3);
+                               "--log-level", "error", NULL),
+                     3);
     /* and so is a changed entry list, even with the outcomes put back */
-    ck_assert_int_eq(PQresultStatus(r = PQexecParams(pg, "UPDATE sweepstakes_entries SET prize_index"
+    ck_assert_int_eq(PQresultStatus(r = PQexecParams(pg,
+                                                     "UPDATE sweepstakes_entries SET prize_index"
                                                      " = (prize_index + 2) % 3,"
                                                      " participant_id = 'bob' WHERE program_id = $1"
-                                                     " AND entry_no = 7", 1, NULL, params, NULL, NULL, 0)),
+                                                     " AND entry_no = 7",
+                                                     1, NULL, params, NULL, NULL, 0)),
                      PGRES_COMMAND_OK);
     PQclear(r);
     ck_assert_int_eq(it_ledger(NULL, "verify", "--program", program, "--sweepstakes", "wheel",
-                               "--log-level", "error", NULL), 3);
+                               "--log-level", "error", NULL),
+                     3);
     PQfinish(pg);
     unlink(seedfile);
     unlink(wrong);

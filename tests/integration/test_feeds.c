@@ -32,9 +32,22 @@ static char *ingest(const char *format, const char *file, const char *entity, ch
     it_create_topic(topic, 1, NULL);
     it_create_topic(dlq, 1, NULL);
     snprintf(path, sizeof(path), "%s/tests/data/%s", CARROT_SOURCE_DIR, file);
-    char *out, *argv[] = {CARROT_INGEST, "--format", (char *)format, "--input", path, "--topic", topic,
-                          "--dlq-topic", dlq, "--program", program, "--log-level", "error",
-                          entity ? "--entity" : NULL, (char *)entity, NULL};
+    char *out, *argv[] = {CARROT_INGEST,
+                          "--format",
+                          (char *)format,
+                          "--input",
+                          path,
+                          "--topic",
+                          topic,
+                          "--dlq-topic",
+                          dlq,
+                          "--program",
+                          program,
+                          "--log-level",
+                          "error",
+                          entity ? "--entity" : NULL,
+                          (char *)entity,
+                          NULL};
     ck_assert_int_eq(it_run(argv, &out), 0);
     return out;
 }
@@ -76,11 +89,13 @@ START_TEST(salesforce_csv_export) {
     carrot_codec_t *codec = carrot_activity_codec_new(errstr, sizeof(errstr));
     avro_value_t *v;
     carrot_activity_t a;
-    ck_assert_int_eq(carrot_codec_decode(codec, m[0].value, m[0].value_len, &v, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_codec_decode(codec, m[0].value, m[0].value_len, &v, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(carrot_activity_from_avro(v, &a, errstr, sizeof(errstr)), 0);
     ck_assert_str_eq(a.event_id, "sf:Task:00T5e00000Csv01AAV");
     ck_assert_int_eq(a.text_length, 51); /* the quoted description, line break and all */
-    ck_assert_int_eq(carrot_codec_decode(codec, m[2].value, m[2].value_len, &v, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(
+        carrot_codec_decode(codec, m[2].value, m[2].value_len, &v, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(carrot_activity_from_avro(v, &a, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(a.change_type, CARROT_CHANGE_DELETE);
     carrot_codec_destroy(codec);
@@ -111,22 +126,24 @@ START_TEST(mapped_json) {
     sprintf(dlq, "%s.dlq", program);
     it_create_topic(topic, 1, NULL);
     it_create_topic(dlq, 1, NULL);
-    char *map = it_write_temp("{\"fields\":{\"event_id\":\"id\",\"participant_id\":\"rep.email\","
-                              "\"activity_type\":\"kind\",\"occurred_at\":\"at\"},"
-                              "\"values\":{\"activity_type\":{\"Phone\":\"call\",\"Visit\":\"meeting\"}},"
-                              "\"constants\":{\"source_system\":\"acme\"}}");
-    char *feed = it_write_temp("{\"id\":\"a1\",\"rep\":{\"email\":\"ann@x\"},\"kind\":\"Phone\",\"at\":\"2026-11-02T10:00:00Z\"}\n"
-                               "{\"id\":\"a2\",\"rep\":{\"email\":\"bob@x\"},\"kind\":\"Visit\",\"at\":1793628180000}\n"
-                               "{\"id\":\"a3\",\"rep\":{\"email\":\"bob@x\"},\"kind\":\"Lunch\",\"at\":1793628180000}\n");
-    char *out, *argv[] = {CARROT_INGEST, "--format", "mapped", "--mapping", map, "--input", feed,
-                          "--topic", topic, "--dlq-topic", dlq, "--program", program, "--log-level",
-                          "error", NULL};
+    char *map = it_write_temp(
+        "{\"fields\":{\"event_id\":\"id\",\"participant_id\":\"rep.email\","
+        "\"activity_type\":\"kind\",\"occurred_at\":\"at\"},"
+        "\"values\":{\"activity_type\":{\"Phone\":\"call\",\"Visit\":\"meeting\"}},"
+        "\"constants\":{\"source_system\":\"acme\"}}");
+    char *feed = it_write_temp(
+        "{\"id\":\"a1\",\"rep\":{\"email\":\"ann@x\"},\"kind\":\"Phone\",\"at\":\"2026-11-02T10:00:00Z\"}\n"
+        "{\"id\":\"a2\",\"rep\":{\"email\":\"bob@x\"},\"kind\":\"Visit\",\"at\":1793628180000}\n"
+        "{\"id\":\"a3\",\"rep\":{\"email\":\"bob@x\"},\"kind\":\"Lunch\",\"at\":1793628180000}\n");
+    char *out, *argv[] = {CARROT_INGEST, "--format",    "mapped", "--mapping",   map, "--input",
+                          feed,          "--topic",     topic,    "--dlq-topic", dlq, "--program",
+                          program,       "--log-level", "error",  NULL};
     ck_assert_int_eq(it_run(argv, &out), 0);
     ck_assert_int_eq(count(out, "valid"), 2);
     ck_assert_int_eq(count(out, "invalid"), 1); /* "Lunch" is in no pick list */
     free(out);
-    char *bad[] = {CARROT_INGEST, "--format", "mapped", "--mapping", "/nonexistent.json", "--input",
-                   feed, "--log-level", "error", NULL};
+    char *bad[] = {CARROT_INGEST, "--format", "mapped",      "--mapping", "/nonexistent.json",
+                   "--input",     feed,       "--log-level", "error",     NULL};
     ck_assert_int_eq(it_run(bad, NULL), 2);
     it_msg_t *m;
     size_t n = it_consume_all(dlq, &m);
@@ -153,16 +170,20 @@ START_TEST(sigterm_delivers_what_was_read) {
     snprintf(outpath, sizeof(outpath), "/tmp/carrot-it-out-%d", (int)getpid());
     unlink(fifo);
     ck_assert_int_eq(mkfifo(fifo, 0600), 0);
-    char *argv[] = {"/bin/sh", "-c", "exec \"$0\" \"$@\" > \"$CARROT_IT_OUT\"", CARROT_INGEST,
-                    "--input", fifo, "--topic", topic, "--dlq-topic", dlq, NULL};
+    char *argv[] = {"/bin/sh",     "-c",      "exec \"$0\" \"$@\" > \"$CARROT_IT_OUT\"",
+                    CARROT_INGEST, "--input", fifo,
+                    "--topic",     topic,     "--dlq-topic",
+                    dlq,           NULL};
     setenv("CARROT_IT_OUT", outpath, 1);
     pid_t pid = it_spawn(argv);
     FILE *w = fopen(fifo, "w"); /* opens once ingest has it open for reading */
     ck_assert_ptr_nonnull(w);
     it_time_ago(at, sizeof(at), 3600000);
     for (int i = 0; i < 100; i++)
-        fprintf(w, "{\"event_id\":\"s%d\",\"program_id\":\"%s\",\"participant_id\":\"p%d\","
-                   "\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n", i, program, i % 7, at);
+        fprintf(w,
+                "{\"event_id\":\"s%d\",\"program_id\":\"%s\",\"participant_id\":\"p%d\","
+                "\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n",
+                i, program, i % 7, at);
     fflush(w);
     /* the lines are in; the pipe stays open, as a CRM export still running would */
     it_msg_t *msgs;
@@ -196,7 +217,7 @@ START_TEST(sigterm_delivers_what_was_read) {
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {salesforce_rest_json, salesforce_csv_export, salesforce_cdc, mapped_json,
-                            sigterm_delivers_what_was_read, NULL};
+    const TTest *tests[] = {salesforce_rest_json, salesforce_csv_export,          salesforce_cdc,
+                            mapped_json,          sigterm_delivers_what_was_read, NULL};
     return carrot_test_run(carrot_test_suite("feeds", tests));
 }

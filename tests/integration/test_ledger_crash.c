@@ -27,8 +27,10 @@ static void sleep_ms(int ms) {
 /* 1 when the session named app is inside a transaction that has written. */
 static int in_batch(PGconn *pg, const char *app) {
     const char *params[] = {app};
-    PGresult *r = PQexecParams(pg, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
-                               " AND backend_xid IS NOT NULL", 1, NULL, params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(pg,
+                               "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
+                               " AND backend_xid IS NOT NULL",
+                               1, NULL, params, NULL, NULL, 0);
     int yes = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) > 0;
     PQclear(r);
     return yes;
@@ -88,26 +90,29 @@ START_TEST(kill_and_restart_change_no_total) {
 
     char dsn[512];
     snprintf(dsn, sizeof(dsn), "%s application_name=%s", it_pg_dsn(), program);
-    char *argv[] = {CARROT_LEDGER, "run", "--topic", topic, "--group", group, "--batch-size", "500",
-                    "--pg-dsn", dsn, "--until-drained", "--log-level", "error", NULL};
+    char *argv[] = {CARROT_LEDGER,  "run", "--topic",  topic, "--group",         group,
+                    "--batch-size", "500", "--pg-dsn", dsn,   "--until-drained", "--log-level",
+                    "error",        NULL};
     int kills = 0, pg_restarted = 0, kafka_restarted = 0;
     pid_t pid = it_spawn(argv);
     for (int round = 0; round < 6; round++) {
         sleep_ms(300 + rand() % 500);
         if (round == 2) { /* PostgreSQL goes away under the running ledger, and comes back */
             char cmd[4096];
-            snprintf(cmd, sizeof(cmd), "bash %s/deploy/postgres.sh stop >/dev/null 2>&1 && sleep 1 &&"
-                     " bash %s/deploy/postgres.sh start >/dev/null 2>&1", CARROT_SOURCE_DIR,
-                     CARROT_SOURCE_DIR);
+            snprintf(cmd, sizeof(cmd),
+                     "bash %s/deploy/postgres.sh stop >/dev/null 2>&1 && sleep 1 &&"
+                     " bash %s/deploy/postgres.sh start >/dev/null 2>&1",
+                     CARROT_SOURCE_DIR, CARROT_SOURCE_DIR);
             ck_assert_int_eq(system(cmd), 0);
             pg_restarted = 1;
             continue;
         }
         if (round == 4) { /* and so does the Kafka broker */
             char cmd[4096];
-            snprintf(cmd, sizeof(cmd), "bash %s/deploy/kafka.sh stop >/dev/null 2>&1 &&"
-                     " bash %s/deploy/kafka.sh start >/dev/null 2>&1", CARROT_SOURCE_DIR,
-                     CARROT_SOURCE_DIR);
+            snprintf(cmd, sizeof(cmd),
+                     "bash %s/deploy/kafka.sh stop >/dev/null 2>&1 &&"
+                     " bash %s/deploy/kafka.sh start >/dev/null 2>&1",
+                     CARROT_SOURCE_DIR, CARROT_SOURCE_DIR);
             ck_assert_int_eq(system(cmd), 0);
             kafka_restarted = 1;
             continue;
@@ -125,8 +130,8 @@ START_TEST(kill_and_restart_change_no_total) {
 
     PGconn *pg = it_pg();
     const char *params[] = {program};
-    char *v = it_pg_value(pg, "SELECT count(*) || '/' || sum(points) FROM awards WHERE program_id = $1",
-                          1, params);
+    char *v = it_pg_value(
+        pg, "SELECT count(*) || '/' || sum(points) FROM awards WHERE program_id = $1", 1, params);
     char want[64];
     snprintf(want, sizeof(want), "%d/%lld", n, want_sum);
     ck_assert_str_eq(v, want);
@@ -135,8 +140,10 @@ START_TEST(kill_and_restart_change_no_total) {
     ck_assert_int_eq(atoll(v), want_sum);
     free(v);
     const char *op[] = {group, topic};
-    v = it_pg_value(pg, "SELECT sum(next_offset) FROM kafka_offsets WHERE consumer_group = $1"
-                        " AND topic = $2", 2, op);
+    v = it_pg_value(pg,
+                    "SELECT sum(next_offset) FROM kafka_offsets WHERE consumer_group = $1"
+                    " AND topic = $2",
+                    2, op);
     ck_assert_int_eq(atoll(v), n); /* every message of the topic, each exactly once */
     free(v);
     PQfinish(pg);

@@ -42,7 +42,8 @@ static char *run_ledger(const char *grp) {
     char *out;
     ck_assert_int_eq(it_ledger(&out, "run", "--topic", topic, "--dlq-topic", dlq, "--group", grp,
                                "--batch-size", "5000", "--batch-ms", "1000", "--until-drained",
-                               "--log-level", "error", NULL), 0);
+                               "--log-level", "error", NULL),
+                     0);
     return out;
 }
 
@@ -80,9 +81,16 @@ START_TEST(poison_in_mid_batch_is_dead_lettered_and_the_rest_booked_once) {
     it_produce_awards(topic, program, "before", 20, who, pts, NULL); /* offsets 0..19 */
 
     int64_t now = 1793000000000LL;
-    carrot_award_t a = {.award_id = "utf8", .program_id = program, .event_id = "e-utf8",
-                        .participant_id = "ann\xc3(", .activity_type = "call", .rule_id = "r",
-                        .rules_version = "v", .points = 1000, .occurred_at = now, .awarded_at = now};
+    carrot_award_t a = {.award_id = "utf8",
+                        .program_id = program,
+                        .event_id = "e-utf8",
+                        .participant_id = "ann\xc3(",
+                        .activity_type = "call",
+                        .rule_id = "r",
+                        .rules_version = "v",
+                        .points = 1000,
+                        .occurred_at = now,
+                        .awarded_at = now};
     blob_t poison[3];
     poison[0] = encode_award(&a); /* offset 20: not UTF-8 */
     a.award_id = "nul-X";
@@ -93,7 +101,7 @@ START_TEST(poison_in_mid_batch_is_dead_lettered_and_the_rest_booked_once) {
     *x = '\0';
     a.award_id = "far-future";
     a.occurred_at = 10000000000000000LL; /* the year 316889: beyond timestamptz */
-    poison[2] = encode_award(&a); /* offset 22 */
+    poison[2] = encode_award(&a);        /* offset 22 */
     for (int i = 0; i < 3; i++) it_produce(topic, "ann", poison[i].bytes, poison[i].len);
     it_produce_awards(topic, program, "after", 20, who, pts, NULL); /* offsets 23..42 */
 
@@ -120,8 +128,10 @@ START_TEST(poison_in_mid_batch_is_dead_lettered_and_the_rest_booked_once) {
     free(v);
     const char *op[] = {group, topic};
     PGconn *pg = it_pg();
-    v = it_pg_value(pg, "SELECT next_offset FROM kafka_offsets WHERE consumer_group = $1"
-                        " AND topic = $2", 2, op);
+    v = it_pg_value(pg,
+                    "SELECT next_offset FROM kafka_offsets WHERE consumer_group = $1"
+                    " AND topic = $2",
+                    2, op);
     ck_assert_str_eq(v, "43");
     free(v);
     PQfinish(pg);

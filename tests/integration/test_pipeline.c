@@ -12,20 +12,16 @@
 
 /* %2$s: the time of every activity, a day before the test runs */
 #define T "%2$s"
-#define GOOD(id, p, type, change, rec)                                                        \
-    "{\"event_id\":\"" id "\",\"program_id\":\"%1$s\",\"participant_id\":\"" p "\","          \
+#define GOOD(id, p, type, change, rec)                                                          \
+    "{\"event_id\":\"" id "\",\"program_id\":\"%1$s\",\"participant_id\":\"" p "\","            \
     "\"activity_type\":\"" type "\",\"change_type\":\"" change "\",\"source_record_id\":\"" rec \
     "\",\"occurred_at\":\"" T "\",\"segment\":\"dealer\"}\n"
 
-static const char feed_fmt[] =
-    GOOD("e1", "p1", "call", "CREATE", "r1")
-    GOOD("e2", "p1", "meeting", "CREATE", "r2")
-    GOOD("e3", "p1", "deal_won", "CREATE", "r3")
-    GOOD("e4", "p2", "call", "CREATE", "r4")
-    GOOD("e5", "p2", "call", "CREATE", "r5")
-    GOOD("e6", "p2", "call", "DELETE", "r5")
-    GOOD("e7", "p3", "note", "CREATE", "r7")
-    GOOD("e1", "p1", "call", "CREATE", "r1") /* a duplicate delivery of e1 */
+static const char feed_fmt[] = GOOD("e1", "p1", "call", "CREATE", "r1")
+    GOOD("e2", "p1", "meeting", "CREATE", "r2") GOOD("e3", "p1", "deal_won", "CREATE", "r3")
+        GOOD("e4", "p2", "call", "CREATE", "r4") GOOD("e5", "p2", "call", "CREATE", "r5")
+            GOOD("e6", "p2", "call", "DELETE", "r5") GOOD("e7", "p3", "note", "CREATE", "r7")
+                GOOD("e1", "p1", "call", "CREATE", "r1") /* a duplicate delivery of e1 */
     GOOD("e8", "p3", "note", "UPDATE", "r7")
     /* a DELETE that names no activity type: the record's own points come back;
      * an UNDELETE restores a deleted record; a DELETE of a record that never
@@ -38,8 +34,10 @@ static const char feed_fmt[] =
     "{\"event_id\":\"e11\",\"program_id\":\"%1$s\",\"change_type\":\"DELETE\","
     "\"participant_id\":\"p2\",\"source_record_id\":\"r99\",\"occurred_at\":\"" T "\"}\n"
     "{\"event_id\":\"b1\",\"participant_id\":\n"
-    "{\"event_id\":\"b2\",\"program_id\":\"%1$s\",\"participant_id\":\"p1\",\"activity_type\":\"coffee_break\",\"occurred_at\":\"" T "\"}\n"
-    "{\"event_id\":\"b3\",\"program_id\":\"%1$s\",\"activity_type\":\"call\",\"occurred_at\":\"" T "\"}\n";
+    "{\"event_id\":\"b2\",\"program_id\":\"%1$s\",\"participant_id\":\"p1\",\"activity_type\":\"coffee_break\",\"occurred_at\":\"" T
+    "\"}\n"
+    "{\"event_id\":\"b3\",\"program_id\":\"%1$s\",\"activity_type\":\"call\",\"occurred_at\":\"" T
+    "\"}\n";
 
 static const char rules_fmt[] =
     "{\"program\":\"%s\",\"version\":\"it-1\",\"points\":{\"call\":5,\"meeting\":10,"
@@ -90,17 +88,19 @@ static void setup_fixture(fixture_t *f) {
 
 static char *run_scorer(fixture_t *f, const char *group) {
     char *out;
-    char *argv[] = {CARROT_SCORER, "--topic", f->act, "--dlq-topic", f->dlq, "--awards-topic",
-                    f->awards, "--group", (char *)group, "--instance", f->program, "--rules",
-                    f->rules, "--until-drained", "--batch-size", "4", NULL};
+    char *argv[] = {CARROT_SCORER, "--topic",         f->act,         "--dlq-topic",
+                    f->dlq,        "--awards-topic",  f->awards,      "--group",
+                    (char *)group, "--instance",      f->program,     "--rules",
+                    f->rules,      "--until-drained", "--batch-size", "4",
+                    NULL};
     ck_assert_int_eq(it_run(argv, &out), 0);
     return out;
 }
 
 static char *run_ledger(fixture_t *f) {
     char *out;
-    char *argv[] = {CARROT_LEDGER, "run", "--topic", f->awards, "--dlq-topic", f->awards_dlq,
-                    "--group", f->lgroup, "--until-drained", NULL};
+    char *argv[] = {CARROT_LEDGER, "run",     "--topic", f->awards,         "--dlq-topic",
+                    f->awards_dlq, "--group", f->lgroup, "--until-drained", NULL};
     ck_assert_int_eq(it_run(argv, &out), 0);
     return out;
 }
@@ -111,7 +111,8 @@ START_TEST(feed_scores_exactly_once) {
     char *out;
 
     /* ingest: 12 good lines (one a duplicate delivery), 3 bad ones */
-    char *ingest[] = {CARROT_INGEST, "--input", f.feed, "--topic", f.act, "--dlq-topic", f.dlq, NULL};
+    char *ingest[] = {CARROT_INGEST, "--input",     f.feed, "--topic",
+                      f.act,         "--dlq-topic", f.dlq,  NULL};
     ck_assert_int_eq(it_run(ingest, &out), 0);
     ck_assert_int_eq(json_count(out, "valid"), 12);
     ck_assert_int_eq(json_count(out, "delivered"), 12);
@@ -140,11 +141,13 @@ START_TEST(feed_scores_exactly_once) {
     freeReplyObject(r);
 
     /* the leaderboard command agrees */
-    char *board[] = {CARROT_LEADERBOARD, "--program", f.program, "--top", "2", "--format", "json", NULL};
+    char *board[] = {CARROT_LEADERBOARD, "--program", f.program, "--top", "2",
+                     "--format",         "json",      NULL};
     ck_assert_int_eq(it_run(board, &out), 0);
     ck_assert_msg(strstr(out, "\"entries\":[{\"rank\":1,\"participant_id\":\"p1\",\"points\":65},"
                               "{\"rank\":2,\"participant_id\":\"p2\",\"points\":5}],"
-                              "\"participants\":3,\"total_points\":73}") != NULL, "%s", out);
+                              "\"participants\":3,\"total_points\":73}") != NULL,
+                  "%s", out);
     free(out);
 
     /* dead letters: reason and original bytes */
@@ -188,13 +191,18 @@ START_TEST(feed_scores_exactly_once) {
 
     PGconn *pg = it_pg();
     const char *params[] = {f.program};
-    char *v = it_pg_value(pg, "SELECT string_agg(participant_id || '=' || pts, ',' ORDER BY participant_id)"
-                              " FROM (SELECT participant_id, sum(points) AS pts FROM awards"
-                              " WHERE program_id = $1 GROUP BY 1) t", 1, params);
+    char *v = it_pg_value(
+        pg,
+        "SELECT string_agg(participant_id || '=' || pts, ',' ORDER BY participant_id)"
+        " FROM (SELECT participant_id, sum(points) AS pts FROM awards"
+        " WHERE program_id = $1 GROUP BY 1) t",
+        1, params);
     ck_assert_str_eq(v, "p1=65,p2=5,p3=3");
     free(v);
-    v = it_pg_value(pg, "SELECT string_agg(award_id || ':' || points || ':' || rules_version, ','"
-                        " ORDER BY award_id) FROM awards WHERE program_id = $1", 1, params);
+    v = it_pg_value(pg,
+                    "SELECT string_agg(award_id || ':' || points || ':' || rules_version, ','"
+                    " ORDER BY award_id) FROM awards WHERE program_id = $1",
+                    1, params);
     ck_assert_str_eq(v, "e1/base.call:5:it-1,e10/restore:5:it-1,e2/base.meeting:10:it-1,"
                         "e3/base.deal_won:50:it-1,e4/base.call:5:it-1,e5/base.call:5:it-1,"
                         "e6/reversal:-5:it-1,e7/base.note:3:it-1,e9/reversal:-5:it-1");
@@ -220,8 +228,8 @@ START_TEST(feed_scores_exactly_once) {
     ck_assert_int_eq(json_count(out, "booked"), 0);
     ck_assert_int_eq(json_count(out, "already_booked"), 9);
     free(out);
-    v = it_pg_value(pg, "SELECT count(*) || '/' || sum(points) FROM awards WHERE program_id = $1", 1,
-                    params);
+    v = it_pg_value(pg, "SELECT count(*) || '/' || sum(points) FROM awards WHERE program_id = $1",
+                    1, params);
     ck_assert_str_eq(v, "9/73");
     free(v);
 

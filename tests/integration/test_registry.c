@@ -47,7 +47,8 @@ START_TEST(confluent_wire_format) {
     carrot_registry_t *reg = carrot_registry_new(url, errstr, sizeof(errstr));
     int32_t id0 = -1;
     for (int i = 0; i < 100 && id0 < 0; i++) /* until it listens */
-        if (carrot_registry_register(reg, "other-producer-value", v0_schema, &id0, errstr, sizeof(errstr)))
+        if (carrot_registry_register(reg, "other-producer-value", v0_schema, &id0, errstr,
+                                     sizeof(errstr)))
             usleep(100000);
     ck_assert_msg(id0 >= 0, "%s", errstr);
 
@@ -55,9 +56,9 @@ START_TEST(confluent_wire_format) {
     carrot_codec_t *old = carrot_codec_new(v0_schema, errstr, sizeof(errstr));
     carrot_codec_set_registry_id(old, id0);
     avro_value_t *v = carrot_codec_value(old), f;
-    const char *strs[][2] = {{"event_id", "old-1"}, {"program_id", program}, {"source_system", "legacy"},
-                             {"source_record_id", "r1"}, {"activity_type", "meeting"},
-                             {"participant_id", "p-old"}};
+    const char *strs[][2] = {{"event_id", "old-1"},        {"program_id", program},
+                             {"source_system", "legacy"},  {"source_record_id", "r1"},
+                             {"activity_type", "meeting"}, {"participant_id", "p-old"}};
     for (int i = 0; i < 6; i++) {
         avro_value_get_by_name(v, strs[i][0], &f, NULL);
         avro_value_set_string(&f, strs[i][1]);
@@ -78,31 +79,36 @@ START_TEST(confluent_wire_format) {
     char feed[1024], at1[40], at2[40];
     it_time_ago(at1, sizeof(at1), 86400000);
     it_time_ago(at2, sizeof(at2), 86400000 - 300000);
-    snprintf(feed, sizeof(feed),
-             "{\"event_id\":\"n1\",\"program_id\":\"%s\",\"participant_id\":\"p1\",\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n"
-             "{\"event_id\":\"n2\",\"program_id\":\"%s\",\"participant_id\":\"p1\",\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n",
-             program, at1, program, at2);
+    snprintf(
+        feed, sizeof(feed),
+        "{\"event_id\":\"n1\",\"program_id\":\"%s\",\"participant_id\":\"p1\",\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n"
+        "{\"event_id\":\"n2\",\"program_id\":\"%s\",\"participant_id\":\"p1\",\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n",
+        program, at1, program, at2);
     char *feedfile = it_write_temp(feed), *out;
-    char *ingest[] = {CARROT_INGEST, "--input", feedfile, "--topic", topic, "--dlq-topic", dlq,
-                      "--wire-format", "confluent", "--schema-registry", url, NULL};
+    char *ingest[] = {CARROT_INGEST, "--input",           feedfile, "--topic",
+                      topic,         "--dlq-topic",       dlq,      "--wire-format",
+                      "confluent",   "--schema-registry", url,      NULL};
     ck_assert_int_eq(it_run(ingest, &out), 0);
     free(out);
     it_msg_t *msgs;
     size_t n = it_consume_all(topic, &msgs);
     ck_assert_uint_eq(n, 4);
     ck_assert_uint_eq((unsigned char)msgs[3].value[0], 0); /* ingest wrote Confluent framing */
-    int32_t id1 = ((unsigned char)msgs[3].value[1] << 24) | ((unsigned char)msgs[3].value[2] << 16) |
-                  ((unsigned char)msgs[3].value[3] << 8) | (unsigned char)msgs[3].value[4];
+    int32_t id1 = ((unsigned char)msgs[3].value[1] << 24) |
+                  ((unsigned char)msgs[3].value[2] << 16) | ((unsigned char)msgs[3].value[3] << 8) |
+                  (unsigned char)msgs[3].value[4];
     ck_assert_int_ne(id1, id0);
     it_msgs_free(msgs, n);
 
     char rules[512];
-    snprintf(rules, sizeof(rules), "{\"program\":\"%s\",\"version\":\"cf\",\"points\":{\"call\":5,\"meeting\":7}}",
+    snprintf(rules, sizeof(rules),
+             "{\"program\":\"%s\",\"version\":\"cf\",\"points\":{\"call\":5,\"meeting\":7}}",
              program);
     char *rulesfile = it_write_temp(rules);
-    char *scorer[] = {CARROT_SCORER, "--topic", topic, "--dlq-topic", dlq, "--awards-topic", awards,
-                      "--group", group, "--instance", program, "--rules", rulesfile,
-                      "--schema-registry", url, "--until-drained", NULL};
+    char *scorer[] = {
+        CARROT_SCORER, "--topic",           topic, "--dlq-topic",     dlq,     "--awards-topic",
+        awards,        "--group",           group, "--instance",      program, "--rules",
+        rulesfile,     "--schema-registry", url,   "--until-drained", NULL};
     ck_assert_int_eq(it_run(scorer, &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "\"scored\":3,\"awards\":3,\"points\":17"));
     ck_assert_ptr_nonnull(strstr(out, "\"dead_lettered\":1"));

@@ -97,8 +97,8 @@ static long http_get(const char *url, char **bodyp) {
 }
 
 static void ingest(const char *topic, const char *dlq, const char *feed_path) {
-    char *argv[] = {CARROT_INGEST, "--input", (char *)feed_path, "--topic", (char *)topic,
-                    "--dlq-topic", (char *)dlq, NULL};
+    char *argv[] = {CARROT_INGEST, "--input",     (char *)feed_path, "--topic",
+                    (char *)topic, "--dlq-topic", (char *)dlq,       NULL};
     ck_assert_int_eq(it_run(argv, NULL), 0);
 }
 
@@ -152,7 +152,8 @@ static long long ms_of(const char *t) { /* "YYYY-MM-DDTHH:MM:SS.mmmZ", as loadge
     struct tm tm = {0};
     int ms = 0, n = 0;
     ck_assert_msg(sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                         &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) == 7 && t[n] == '\0',
+                         &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) == 7 &&
+                      t[n] == '\0',
                   "time \"%s\"", t);
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
@@ -197,12 +198,12 @@ static void recount_line(recount_t *rc, json_t *o, long long promo_from, long lo
         long long points;
     } lines[8];
     int nl = 0;
-    const char *kpi = training && is_new                          ? "training.new"
-                      : training                                  ? "training"
-                      : !strcmp(type, "deal_won") && !is_new      ? "deal_won.seasoned"
+    const char *kpi = training && is_new                                     ? "training.new"
+                      : training                                             ? "training"
+                      : !strcmp(type, "deal_won") && !is_new                 ? "deal_won.seasoned"
                       : !strcmp(type, "quote") && !strcmp(segment, "dealer") ? "quote.dealer"
-                      : call                                      ? "call"
-                                                                  : "other";
+                      : call                                                 ? "call"
+                                                                             : "other";
     long long base = !strcmp(kpi, "training.new")        ? 40
                      : !strcmp(kpi, "training")          ? 15
                      : !strcmp(kpi, "deal_won.seasoned") ? 80
@@ -214,7 +215,9 @@ static void recount_line(recount_t *rc, json_t *o, long long promo_from, long lo
     long long earned = base;
     if (call || meeting) { /* prompt: 100% to 12 h, down to 20% at 72 h, -2 past 96 h */
         const long long h = 3600000;
-        long long keep = lag <= 12 * h ? 100 : lag > 72 * h ? 20 : 100 - 80 * (lag - 12 * h) / (60 * h);
+        long long keep = lag <= 12 * h  ? 100
+                         : lag > 72 * h ? 20
+                                        : 100 - 80 * (lag - 12 * h) / (60 * h);
         long long v = base * keep / 100 - base + (lag > 96 * h ? -2 : 0);
         if (v) lines[nl].rule = "timeliness.prompt", lines[nl++].points = v;
         earned += v;
@@ -222,7 +225,8 @@ static void recount_line(recount_t *rc, json_t *o, long long promo_from, long lo
     if (call) { /* an account, a disposition on the list, 20 characters of notes */
         const char *disp = json_string_value(json_object_get(o, "disposition"));
         const char *acct = json_string_value(json_object_get(o, "account_id"));
-        static const char *const ok[] = {"connected", "left_voicemail", "no_answer", "wrong_number"};
+        static const char *const ok[] = {"connected", "left_voicemail", "no_answer",
+                                         "wrong_number"};
         int listed = !disp || !*disp;
         for (int i = 0; i < 4 && !listed; i++) listed = !strcmp(disp, ok[i]);
         int complete = acct && *acct && listed &&
@@ -232,7 +236,8 @@ static void recount_line(recount_t *rc, json_t *o, long long promo_from, long lo
         if (v < 0) earned += v;
     }
     if (!strcmp(type, "quote") && occurred >= promo_from && occurred < promo_to)
-        lines[nl].rule = "promo.quotes", lines[nl++].points = (earned > 0 ? earned * 50 / 100 : 0) + 1;
+        lines[nl].rule = "promo.quotes",
+        lines[nl++].points = (earned > 0 ? earned * 50 / 100 : 0) + 1;
     char day[16], week[16], key[128];
     chicago(occurred, day, week);
     long long sum = 0;
@@ -313,17 +318,30 @@ START_TEST(every_rule_kind_agrees_with_simulation) {
     snprintf(buf, sizeof(buf), kinds_fmt, program, promo_from, promo_to);
     char *rules = it_write_temp(buf);
     char *feed_text;
-    char *gen[] = {CARROT_LOADGEN, "--program", program, "--count", "1200", "--participants", "8",
-                   "--seed", "7", "--bad-picklist-every", "7", "--start", start, NULL};
+    char *gen[] = {CARROT_LOADGEN,
+                   "--program",
+                   program,
+                   "--count",
+                   "1200",
+                   "--participants",
+                   "8",
+                   "--seed",
+                   "7",
+                   "--bad-picklist-every",
+                   "7",
+                   "--start",
+                   start,
+                   NULL};
     ck_assert_int_eq(it_run(gen, &feed_text), 0);
     char *feed = it_write_temp(feed_text);
     recount_t recount = recount_kinds(feed_text, promo_from, promo_to);
     free(feed_text);
     ingest(act, dlq, feed);
     char *out;
-    char *score[] = {CARROT_SCORER, "--topic", act, "--dlq-topic", dlq, "--awards-topic", awards,
-                     "--group", group, "--instance", program, "--rules", rules, "--rules-topic",
-                     rtopic, "--until-drained", NULL};
+    char *score[] = {CARROT_SCORER,     "--topic", act,       "--dlq-topic",   dlq,
+                     "--awards-topic",  awards,    "--group", group,           "--instance",
+                     program,           "--rules", rules,     "--rules-topic", rtopic,
+                     "--until-drained", NULL};
     ck_assert_int_eq(it_run(score, &out), 0);
     free(out);
     char *sim[] = {CARROT_RULES, "simulate", rules, "--input", feed, "--format", "json", NULL};
@@ -370,10 +388,19 @@ START_TEST(every_rule_kind_agrees_with_simulation) {
         ck_assert_msg(sum == json_integer_value(v), "rule %s: awards %lld, simulation %lld", rule,
                       sum, (long long)json_integer_value(v));
     }
-    static const char *const kinds[] = {"training.new", "training", "deal_won.seasoned",
-                                        "quote.dealer", "call", "other", "cap.call",
-                                        "quality.calls", "timeliness.prompt", "promo.quotes",
-                                        "goal.weekly-calls", "reversal", NULL};
+    static const char *const kinds[] = {"training.new",
+                                        "training",
+                                        "deal_won.seasoned",
+                                        "quote.dealer",
+                                        "call",
+                                        "other",
+                                        "cap.call",
+                                        "quality.calls",
+                                        "timeliness.prompt",
+                                        "promo.quotes",
+                                        "goal.weekly-calls",
+                                        "reversal",
+                                        NULL};
     for (int k = 0; kinds[k]; k++) {
         long long n = 0, neg = 0;
         for (size_t j = 0; j < naw; j++)
@@ -390,7 +417,8 @@ START_TEST(every_rule_kind_agrees_with_simulation) {
         if (strcmp(aw[k].rule_id, "quality.calls") != 0) continue;
         ck_assert_str_eq(aw[k].rules_version, "v1");
         if (aw[k].points == 2) bonus++;
-        else if (aw[k].points < 0) cut++;
+        else if (aw[k].points < 0)
+            cut++;
     }
     ck_assert_int_gt(bonus, 0);
     ck_assert_int_gt(cut, 0);
@@ -435,9 +463,9 @@ END_TEST
 /* Feeds below: %1$s is the program, %2$s the day of every activity (UTC, as
  * the rules name no time zone): yesterday, so the test runs on any date. */
 #define CALL(id, who, rec)                                                                    \
-    "{\"event_id\":\"" id "\",\"program_id\":\"%1$s\",\"source_record_id\":\"" rec "\","     \
-    "\"activity_type\":\"call\",\"occurred_at\":\"%2$sT15:00:00Z\",\"participant_id\":\"" \
-    who "\"}\n"
+    "{\"event_id\":\"" id "\",\"program_id\":\"%1$s\",\"source_record_id\":\"" rec "\","      \
+    "\"activity_type\":\"call\",\"occurred_at\":\"%2$sT15:00:00Z\",\"participant_id\":\"" who \
+    "\"}\n"
 
 /* Yesterday's date, "YYYY-MM-DD" (UTC), by Carrot's clock. */
 static void yesterday(char day[40]) {
@@ -445,7 +473,8 @@ static void yesterday(char day[40]) {
     day[10] = '\0';
 }
 
-__attribute__((format(printf, 2, 3))) static void write_file(const char *path, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void write_file(const char *path, const char *fmt,
+                                                             ...) {
     FILE *fp = fopen(path, "w");
     ck_assert_ptr_nonnull(fp);
     va_list ap;
@@ -511,10 +540,11 @@ START_TEST(hot_switch) {
     for (int i = 0; i < 2; i++) {
         snprintf(inst[i], sizeof(inst[i]), "%s-%d", program, i);
         snprintf(mport[i], sizeof(mport[i]), "%d", i == 0 ? port0 : 0);
-        char *argv[] = {CARROT_SCORER, "--topic", act, "--dlq-topic", dlq, "--awards-topic", awards,
-                        "--group", group, "--instance", inst[i], "--rules", rules,
-                        "--rules-topic", rtopic, "--batch-ms", "20", "--metrics-port", mport[i],
-                        NULL};
+        char *argv[] = {CARROT_SCORER, "--topic",        act,      "--dlq-topic",
+                        dlq,           "--awards-topic", awards,   "--group",
+                        group,         "--instance",     inst[i],  "--rules",
+                        rules,         "--rules-topic",  rtopic,   "--batch-ms",
+                        "20",          "--metrics-port", mport[i], NULL};
         pids[i] = it_spawn(argv);
     }
     redisContext *rc = it_redis();
@@ -551,8 +581,10 @@ START_TEST(hot_switch) {
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port0);
     ck_assert_int_eq(http_get(url, &metrics), 200);
     char want[256];
-    snprintf(want, sizeof(want), "carrot_scorer_rules_info{program=\"%s\",version=\"v3\"} 1\n", program);
-    ck_assert_msg(strstr(metrics, want) && strstr(metrics, "carrot_scorer_rules_switches_total 2\n") &&
+    snprintf(want, sizeof(want), "carrot_scorer_rules_info{program=\"%s\",version=\"v3\"} 1\n",
+             program);
+    ck_assert_msg(strstr(metrics, want) &&
+                      strstr(metrics, "carrot_scorer_rules_switches_total 2\n") &&
                       strstr(metrics, "# TYPE carrot_scorer_produce_to_commit_seconds histogram") &&
                       strstr(metrics, "carrot_scorer_batches_total "),
                   "%s", metrics);
@@ -570,9 +602,10 @@ START_TEST(hot_switch) {
         ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
     char *out;
-    char *argv[] = {CARROT_SCORER, "--topic", act, "--dlq-topic", dlq, "--awards-topic", awards,
-                    "--group", group, "--instance", inst[0], "--rules", rules, "--rules-topic",
-                    rtopic, "--until-drained", NULL};
+    char *argv[] = {CARROT_SCORER,     "--topic", act,       "--dlq-topic",   dlq,
+                    "--awards-topic",  awards,    "--group", group,           "--instance",
+                    inst[0],           "--rules", rules,     "--rules-topic", rtopic,
+                    "--until-drained", NULL};
     ck_assert_int_eq(it_run(argv, &out), 0);
     ck_assert_msg(strstr(out, "\"rules_version\":\"v3\""), "%s", out);
     free(out);
@@ -584,16 +617,16 @@ START_TEST(hot_switch) {
 }
 END_TEST
 
-static const char bf_feed[] =
-    CALL("e1", "p1", "r1") CALL("e2", "p1", "r2")
-    "{\"event_id\":\"e3\",\"program_id\":\"%1$s\",\"source_record_id\":\"r3\",\"activity_type\":"
-    "\"meeting\",\"occurred_at\":\"%2$sT16:00:00Z\",\"participant_id\":\"p1\"}\n"
-    CALL("e4", "p2", "r4")
-    "{\"event_id\":\"e5\",\"program_id\":\"%1$s\",\"source_record_id\":\"r5\",\"activity_type\":"
-    "\"email\",\"occurred_at\":\"%2$sT16:00:00Z\",\"participant_id\":\"p2\"}\n"
-    "{\"event_id\":\"e6\",\"program_id\":\"%1$s\",\"source_record_id\":\"r4\",\"change_type\":"
-    "\"DELETE\",\"activity_type\":\"call\",\"occurred_at\":\"%2$sT17:00:00Z\","
-    "\"participant_id\":\"p2\"}\n";
+static const char bf_feed[] = CALL("e1", "p1", "r1") CALL(
+    "e2", "p1",
+    "r2") "{\"event_id\":\"e3\",\"program_id\":\"%1$s\",\"source_record_id\":\"r3\",\"activity_type\":"
+          "\"meeting\",\"occurred_at\":\"%2$sT16:00:00Z\",\"participant_id\":\"p1\"}\n" CALL(
+              "e4", "p2",
+              "r4") "{\"event_id\":\"e5\",\"program_id\":\"%1$s\",\"source_record_id\":\"r5\",\"activity_type\":"
+                    "\"email\",\"occurred_at\":\"%2$sT16:00:00Z\",\"participant_id\":\"p2\"}\n"
+                    "{\"event_id\":\"e6\",\"program_id\":\"%1$s\",\"source_record_id\":\"r4\",\"change_type\":"
+                    "\"DELETE\",\"activity_type\":\"call\",\"occurred_at\":\"%2$sT17:00:00Z\","
+                    "\"participant_id\":\"p2\"}\n";
 
 static long long award_sum(const char *awards, const char *who, size_t *np) {
     it_award_t *aw;
@@ -626,9 +659,10 @@ START_TEST(backfill_books_only_differences) {
     snprintf(dayboard, sizeof(dayboard), "d:%s:all", day);
     write_file(feed, bf_feed, program, day);
     ingest(act, dlq, feed);
-    char *score[] = {CARROT_SCORER, "--topic", act, "--dlq-topic", dlq, "--awards-topic", awards,
-                     "--group", group, "--instance", program, "--rules", v1, "--rules-topic",
-                     rtopic, "--until-drained", NULL};
+    char *score[] = {CARROT_SCORER,     "--topic", act,       "--dlq-topic",   dlq,
+                     "--awards-topic",  awards,    "--group", group,           "--instance",
+                     program,           "--rules", v1,        "--rules-topic", rtopic,
+                     "--until-drained", NULL};
     ck_assert_int_eq(it_run(score, NULL), 0);
     redisContext *rc = it_redis();
     ck_assert_int_eq(zscore(rc, program, "ptd:all", "p1"), 20);
@@ -641,15 +675,39 @@ START_TEST(backfill_books_only_differences) {
     ck_assert_uint_eq(strlen(long_id), 49);
     const char *bad_ids[] = {"bf 1", "bf/1", "", long_id, NULL};
     for (int k = 0; bad_ids[k]; k++) {
-        char *bad[] = {CARROT_RULES, "backfill", v2, "--id", (char *)bad_ids[k], "--topic", act,
-                       "--awards-topic", awards, "--from", "2000-01-01T00:00:00Z", "--redis-port",
-                       port, NULL};
+        char *bad[] = {CARROT_RULES,
+                       "backfill",
+                       v2,
+                       "--id",
+                       (char *)bad_ids[k],
+                       "--topic",
+                       act,
+                       "--awards-topic",
+                       awards,
+                       "--from",
+                       "2000-01-01T00:00:00Z",
+                       "--redis-port",
+                       port,
+                       NULL};
         ck_assert_msg(it_run(bad, NULL) == 2, "backfill --id \"%s\" was not refused", bad_ids[k]);
     }
     /* a dry run reports and writes nothing */
     char *out;
-    char *dry[] = {CARROT_RULES, "backfill", v2, "--id", "bf1", "--topic", act, "--awards-topic",
-                   awards, "--from", "2000-01-01T00:00:00Z", "--redis-port", port, "--dry-run", NULL};
+    char *dry[] = {CARROT_RULES,
+                   "backfill",
+                   v2,
+                   "--id",
+                   "bf1",
+                   "--topic",
+                   act,
+                   "--awards-topic",
+                   awards,
+                   "--from",
+                   "2000-01-01T00:00:00Z",
+                   "--redis-port",
+                   port,
+                   "--dry-run",
+                   NULL};
     ck_assert_int_eq(it_run(dry, &out), 0);
     ck_assert_msg(strstr(out, "e1 p1 base.call +3") && strstr(out, "e5 p2 base.email +2") &&
                       strstr(out, "3 with differences") && !strstr(out, "base.meeting") &&
@@ -659,8 +717,20 @@ START_TEST(backfill_books_only_differences) {
     ck_assert_int_eq(zscore(rc, program, "ptd:all", "p1"), 20);
     /* the back-fill: +3 per call, +2 for the email; the deleted call nets to zero under
      * any rules and is left as it is */
-    char *bf[] = {CARROT_RULES, "backfill", v2, "--id", "bf1", "--topic", act, "--awards-topic",
-                  awards, "--from", "2000-01-01T00:00:00Z", "--redis-port", port, NULL};
+    char *bf[] = {CARROT_RULES,
+                  "backfill",
+                  v2,
+                  "--id",
+                  "bf1",
+                  "--topic",
+                  act,
+                  "--awards-topic",
+                  awards,
+                  "--from",
+                  "2000-01-01T00:00:00Z",
+                  "--redis-port",
+                  port,
+                  NULL};
     ck_assert_int_eq(it_run(bf, &out), 0);
     ck_assert_msg(strstr(out, "3 adjustment awards, +8 points"), "%s", out);
     free(out);
@@ -679,8 +749,8 @@ START_TEST(backfill_books_only_differences) {
                   "%s", out);
     free(out);
     /* a simulation of the topic itself (every partition, from the start) agrees */
-    char *simt[] = {CARROT_RULES, "simulate", v2, "--topic", act, "--from", "2000-01-01T00:00:00Z",
-                    "--format", "json", NULL};
+    char *simt[] = {CARROT_RULES,           "simulate", v2,     "--topic", act, "--from",
+                    "2000-01-01T00:00:00Z", "--format", "json", NULL};
     ck_assert_int_eq(it_run(simt, &out), 0);
     ck_assert_msg(strstr(out, "\"events\":6,") &&
                       strstr(out, "{\"participant_id\":\"p1\",\"points\":26,") &&

@@ -19,7 +19,8 @@ static void book(const char *tag, int n, const char *const *who, const int64_t *
     it_produce_awards(topic, program, tag, n, who, pts, at);
     char *out;
     ck_assert_int_eq(it_ledger(&out, "run", "--topic", topic, "--group", group, "--until-drained",
-                               "--log-level", "warn", NULL), 0);
+                               "--log-level", "warn", NULL),
+                     0);
     free(out);
 }
 
@@ -34,8 +35,8 @@ static void setup(void) {
 static long long balance(const char *participant, const char *column) {
     PGconn *pg = it_pg();
     char sql[256];
-    snprintf(sql, sizeof(sql), "SELECT %s FROM balances WHERE program_id = $1 AND participant_id = $2",
-             column);
+    snprintf(sql, sizeof(sql),
+             "SELECT %s FROM balances WHERE program_id = $1 AND participant_id = $2", column);
     const char *params[] = {program, participant};
     char *v = it_pg_value(pg, sql, 2, params);
     PQfinish(pg);
@@ -79,8 +80,17 @@ static const char *liability(const char *out, const char *name) {
 static int redeem_concurrently(int k, const char *const *participants, const char *item) {
     pid_t *pids = calloc((size_t)k, sizeof(*pids));
     for (int i = 0; i < k; i++) {
-        char *argv[] = {CARROT_LEDGER, "redeem", "--program", program, "--participant",
-                        (char *)participants[i], "--item", (char *)item, "--log-level", "error", NULL};
+        char *argv[] = {CARROT_LEDGER,
+                        "redeem",
+                        "--program",
+                        program,
+                        "--participant",
+                        (char *)participants[i],
+                        "--item",
+                        (char *)item,
+                        "--log-level",
+                        "error",
+                        NULL};
         pids[i] = it_spawn(argv);
     }
     int ok = 0;
@@ -108,7 +118,8 @@ START_TEST(booking_balances_and_audit) {
     ck_assert_int_eq(it_ledger(&out, "verify", NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "every transaction balances               ok"));
     free(out);
-    ck_assert_int_eq(it_ledger(&out, "statement", "--program", program, "--participant", "a", NULL), 0);
+    ck_assert_int_eq(it_ledger(&out, "statement", "--program", program, "--participant", "a", NULL),
+                     0);
     ck_assert_ptr_nonnull(strstr(out, "bk-3"));
     ck_assert_ptr_nonnull(strstr(out, "-20        130")); /* running balance */
     free(out);
@@ -122,7 +133,8 @@ START_TEST(booking_balances_and_audit) {
     ck_assert_str_eq(liability(out, "awards"), "4");
     free(out);
     ck_assert_int_eq(it_ledger(NULL, "balance", "--program", program, "--participant", "nobody",
-                               "--log-level", "error", NULL), 3);
+                               "--log-level", "error", NULL),
+                     3);
 }
 END_TEST
 
@@ -132,7 +144,8 @@ START_TEST(one_wallet_many_clients) {
     const int64_t pts[] = {100};
     book("ow", 1, who, pts, NULL);
     ck_assert_int_eq(it_ledger(NULL, "catalog-set", "--program", program, "--item", "mug", "--name",
-                               "Mug", "--price", "30", "--stock", "100", NULL), 0);
+                               "Mug", "--price", "30", "--stock", "100", NULL),
+                     0);
     const char *same[20];
     for (int i = 0; i < 20; i++) same[i] = "w";
     ck_assert_int_eq(redeem_concurrently(20, same, "mug"), 3); /* 100 / 30 */
@@ -154,33 +167,43 @@ START_TEST(one_last_item_many_wallets) {
     }
     book("li", 10, who, pts, NULL);
     ck_assert_int_eq(it_ledger(NULL, "catalog-set", "--program", program, "--item", "tv", "--name",
-                               "TV", "--price", "400", "--stock", "1", NULL), 0);
+                               "TV", "--price", "400", "--stock", "1", NULL),
+                     0);
     ck_assert_int_eq(redeem_concurrently(10, who, "tv"), 1);
     PGconn *pg = it_pg();
     const char *params[] = {program};
-    char *v = it_pg_value(pg, "SELECT stock || '/' || (SELECT sum(pending) FROM balances WHERE"
-                              " program_id = $1) FROM catalog WHERE program_id = $1", 1, params);
+    char *v = it_pg_value(pg,
+                          "SELECT stock || '/' || (SELECT sum(pending) FROM balances WHERE"
+                          " program_id = $1) FROM catalog WHERE program_id = $1",
+                          1, params);
     ck_assert_str_eq(v, "0/400");
     free(v);
-    v = it_pg_value(pg, "SELECT min(redemption_id) FROM redemptions WHERE program_id = $1", 1, params);
+    v = it_pg_value(pg, "SELECT min(redemption_id) FROM redemptions WHERE program_id = $1", 1,
+                    params);
     char *rid = v;
     /* reject returns the points and the item; fulfil of a settled one is refused */
     char *out;
-    ck_assert_int_eq(it_ledger(&out, "reject", "--redemption", rid, "--reason", "no address", NULL), 0);
+    ck_assert_int_eq(it_ledger(&out, "reject", "--redemption", rid, "--reason", "no address", NULL),
+                     0);
     free(out);
-    v = it_pg_value(pg, "SELECT stock || '/' || (SELECT sum(pending) || '/' || sum(available) FROM"
-                        " balances WHERE program_id = $1) FROM catalog WHERE program_id = $1", 1, params);
+    v = it_pg_value(pg,
+                    "SELECT stock || '/' || (SELECT sum(pending) || '/' || sum(available) FROM"
+                    " balances WHERE program_id = $1) FROM catalog WHERE program_id = $1",
+                    1, params);
     ck_assert_str_eq(v, "1/0/5000");
     free(v);
-    ck_assert_int_eq(it_ledger(NULL, "fulfil", "--redemption", rid, "--log-level", "error", NULL), 3);
+    ck_assert_int_eq(it_ledger(NULL, "fulfil", "--redemption", rid, "--log-level", "error", NULL),
+                     3);
     free(rid);
     /* a second round, fulfilled */
     ck_assert_int_eq(redeem_concurrently(10, who, "tv"), 1);
-    v = it_pg_value(pg, "SELECT max(redemption_id) FROM redemptions WHERE program_id = $1", 1, params);
+    v = it_pg_value(pg, "SELECT max(redemption_id) FROM redemptions WHERE program_id = $1", 1,
+                    params);
     ck_assert_int_eq(it_ledger(NULL, "fulfil", "--redemption", v, NULL), 0);
     free(v);
-    v = it_pg_value(pg, "SELECT sum(redeemed) || '/' || sum(pending) FROM balances WHERE program_id = $1",
-                    1, params);
+    v = it_pg_value(
+        pg, "SELECT sum(redeemed) || '/' || sum(pending) FROM balances WHERE program_id = $1", 1,
+        params);
     ck_assert_str_eq(v, "400/0");
     free(v);
     PQfinish(pg);
@@ -194,15 +217,20 @@ START_TEST(refusals_are_clear) {
     const int64_t pts[] = {10};
     book("rf", 1, who, pts, NULL);
     ck_assert_int_eq(it_ledger(NULL, "catalog-set", "--program", program, "--item", "pen", "--name",
-                               "Pen", "--price", "50", "--stock", "1", NULL), 0);
+                               "Pen", "--price", "50", "--stock", "1", NULL),
+                     0);
     /* stderr carries the message; the exit code says refused */
     ck_assert_int_eq(it_ledger(NULL, "redeem", "--program", program, "--participant", "r", "--item",
-                               "pen", "--log-level", "error", NULL), 3);
+                               "pen", "--log-level", "error", NULL),
+                     3);
     ck_assert_int_eq(it_ledger(NULL, "redeem", "--program", program, "--participant", "ghost",
-                               "--item", "pen", "--log-level", "error", NULL), 3);
+                               "--item", "pen", "--log-level", "error", NULL),
+                     3);
     ck_assert_int_eq(it_ledger(NULL, "redeem", "--program", program, "--participant", "r", "--item",
-                               "nothing", "--log-level", "error", NULL), 3);
-    ck_assert_int_eq(it_ledger(NULL, "redeem", "--program", program, "--log-level", "error", NULL), 2);
+                               "nothing", "--log-level", "error", NULL),
+                     3);
+    ck_assert_int_eq(it_ledger(NULL, "redeem", "--program", program, "--log-level", "error", NULL),
+                     2);
     ck_assert_int_eq(balance("r", "available"), 10);
     ck_assert_int_eq(balance("r", "pending"), 0);
 }
@@ -213,21 +241,27 @@ START_TEST(expiry_first_in_first_out) {
     /* 100 earned in January 2025, 50 in June 2026; 30 spent */
     const char *who[] = {"x", "x"};
     const int64_t pts[] = {100, 50};
-    const int64_t at[] = {1735732800000LL /* 2025-01-01T12:00Z */, 1780315200000LL /* 2026-06-01T12:00Z */};
+    const int64_t at[] = {1735732800000LL /* 2025-01-01T12:00Z */,
+                          1780315200000LL /* 2026-06-01T12:00Z */};
     book("ex", 2, who, pts, at);
     ck_assert_int_eq(it_ledger(NULL, "catalog-set", "--program", program, "--item", "cap", "--name",
-                               "Cap", "--price", "30", "--stock", "5", NULL), 0);
+                               "Cap", "--price", "30", "--stock", "5", NULL),
+                     0);
     ck_assert_int_eq(it_ledger(NULL, "redeem", "--program", program, "--participant", "x", "--item",
-                               "cap", NULL), 0);
-    ck_assert_int_eq(it_ledger(NULL, "expiry-set", "--program", program, "--months", "12", NULL), 0);
+                               "cap", NULL),
+                     0);
+    ck_assert_int_eq(it_ledger(NULL, "expiry-set", "--program", program, "--months", "12", NULL),
+                     0);
     char *out;
     /* as of 2026-07-01 the cutoff is 2025-07-01: of the 120 available, 50 were earned since */
-    ck_assert_int_eq(it_ledger(&out, "expire", "--program", program, "--as-of",
-                               "2026-07-01T00:00:00Z", NULL), 0);
+    ck_assert_int_eq(
+        it_ledger(&out, "expire", "--program", program, "--as-of", "2026-07-01T00:00:00Z", NULL),
+        0);
     ck_assert_str_eq(out, "expired 70 points of 1 participants\n");
     free(out);
-    ck_assert_int_eq(it_ledger(&out, "expire", "--program", program, "--as-of",
-                               "2026-07-01T00:00:00Z", NULL), 0);
+    ck_assert_int_eq(
+        it_ledger(&out, "expire", "--program", program, "--as-of", "2026-07-01T00:00:00Z", NULL),
+        0);
     ck_assert_str_eq(out, "expired 0 points of 0 participants\n");
     free(out);
     ck_assert_int_eq(balance("x", "available"), 50);
@@ -241,6 +275,6 @@ END_TEST
 int main(void) {
     const TTest *tests[] = {booking_balances_and_audit, one_wallet_many_clients,
                             one_last_item_many_wallets, refusals_are_clear,
-                            expiry_first_in_first_out, NULL};
+                            expiry_first_in_first_out,  NULL};
     return carrot_test_run(carrot_test_suite("wallet", tests));
 }

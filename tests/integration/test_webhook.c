@@ -240,9 +240,10 @@ START_TEST(signed_batches_once) {
     char public_url[64];
     snprintf(public_url, sizeof(public_url), "http://127.0.0.1:%s", port);
     char *secret = secret_file("s3cret", 0600);
-    char *argv[] = {CARROT_WEBHOOK, "--port", port, "--public-url", public_url, "--secret-file",
-                    secret, "--topic", topic, "--dlq-topic", dlq, "--program", program,
-                    "--log-level", "warn", NULL};
+    char *argv[] = {CARROT_WEBHOOK, "--port",        port,   "--public-url",
+                    public_url,     "--secret-file", secret, "--topic",
+                    topic,          "--dlq-topic",   dlq,    "--program",
+                    program,        "--log-level",   "warn", NULL};
     pid_t pid = spawn_webhook(argv + 1, NULL);
     char *batch = fresh_batch();
     long status = 0;
@@ -251,9 +252,11 @@ START_TEST(signed_batches_once) {
         if (!status) usleep(100000);
     }
     ck_assert_int_eq(status, 200);
-    ck_assert_str_eq(response, "{\"accepted\":3,\"duplicates\":0,\"dead_lettered\":0,\"skipped\":2}");
+    ck_assert_str_eq(response,
+                     "{\"accepted\":3,\"duplicates\":0,\"dead_lettered\":0,\"skipped\":2}");
     ck_assert_int_eq(post(url, batch, "s3cret", now_ms()), 200); /* HubSpot's retry */
-    ck_assert_str_eq(response, "{\"accepted\":0,\"duplicates\":5,\"dead_lettered\":0,\"skipped\":0}");
+    ck_assert_str_eq(response,
+                     "{\"accepted\":0,\"duplicates\":5,\"dead_lettered\":0,\"skipped\":0}");
     ck_assert_int_eq(post(url, batch, "wrong", now_ms()), 401);
     ck_assert_ptr_nonnull(strstr(response, "does not match"));
     ck_assert_int_eq(post(url, batch, NULL, now_ms()), 401);
@@ -276,7 +279,8 @@ START_TEST(signed_batches_once) {
         avro_value_t *v;
         carrot_activity_t a;
         ck_assert_int_eq(carrot_codec_decode(codec, msgs[i].value, msgs[i].value_len, &v, errstr,
-                                             sizeof(errstr)), 0);
+                                             sizeof(errstr)),
+                         0);
         ck_assert_int_eq(carrot_activity_from_avro(v, &a, errstr, sizeof(errstr)), 0);
         ck_assert_str_eq(a.program_id, program);
         calls += strcmp(a.activity_type, "call") == 0;
@@ -308,8 +312,8 @@ START_TEST(secret_only_from_env_or_file) {
     ck_assert_int_eq(it_run(argv, &out), 2);
     free(out);
     char *open_file = secret_file("s3cret", 0644);
-    char *argv2[] = {CARROT_WEBHOOK, "--secret-file", open_file, "--listen", "not-an-address",
-                     NULL};
+    char *argv2[] = {CARROT_WEBHOOK, "--secret-file",  open_file,
+                     "--listen",     "not-an-address", NULL};
     ck_assert_int_eq(it_run(argv2, &out), 2);
     free(out);
     unlink(open_file);
@@ -329,9 +333,10 @@ static pid_t start(const topics_t *t, char *url, size_t url_size, const char *co
     snprintf(port, sizeof(port), "%d", free_port());
     snprintf(public_url, sizeof(public_url), "http://127.0.0.1:%s", port);
     snprintf(url, url_size, "%s", public_url);
-    char *argv[48] = {"--port", port, "--public-url", public_url, "--topic", (char *)t->topic,
-                      "--dlq-topic", (char *)t->dlq, "--program", (char *)t->program,
-                      "--log-level", "warn"};
+    char *argv[48] = {"--port",           port,           "--public-url",
+                      public_url,         "--topic",      (char *)t->topic,
+                      "--dlq-topic",      (char *)t->dlq, "--program",
+                      (char *)t->program, "--log-level",  "warn"};
     int n = 12;
     for (int i = 0; extra && extra[i] && n < 46; i++) argv[n++] = (char *)extra[i];
     argv[n] = NULL;
@@ -353,10 +358,12 @@ START_TEST(signed_over_the_raw_uri) {
     char *batch = fresh_batch();
     snprintf(url, sizeof(url), "%s/webhooks/hubspot?portal=7&tag=a%%2Fb%%20c", base);
     ck_assert_int_eq(post(url, batch, "s3cret", now_ms()), 200);
-    ck_assert_str_eq(response, "{\"accepted\":3,\"duplicates\":0,\"dead_lettered\":0,\"skipped\":2}");
+    ck_assert_str_eq(response,
+                     "{\"accepted\":3,\"duplicates\":0,\"dead_lettered\":0,\"skipped\":2}");
     snprintf(url, sizeof(url), "%s/webhooks/hub%%73pot?x=%%41%%2B", base);
     ck_assert_int_eq(post(url, batch, "s3cret", now_ms()), 200);
-    ck_assert_str_eq(response, "{\"accepted\":0,\"duplicates\":5,\"dead_lettered\":0,\"skipped\":0}");
+    ck_assert_str_eq(response,
+                     "{\"accepted\":0,\"duplicates\":5,\"dead_lettered\":0,\"skipped\":0}");
     /* timestamps that cannot be subtracted from now */
     static const char *const bad_ts[] = {"-9223372036854775808", "9223372036854775808",
                                          "9223372036854775807", "-1"};
@@ -393,9 +400,11 @@ START_TEST(redis_down_then_back) {
     pid = start(&t, base, sizeof(base), NULL, NULL); /* the real Redis, same topic */
     snprintf(url, sizeof(url), "%s/webhooks/hubspot", base);
     ck_assert_int_eq(post(url, batch, "s3cret", now_ms()), 200);
-    ck_assert_str_eq(response, "{\"accepted\":3,\"duplicates\":0,\"dead_lettered\":0,\"skipped\":2}");
+    ck_assert_str_eq(response,
+                     "{\"accepted\":3,\"duplicates\":0,\"dead_lettered\":0,\"skipped\":2}");
     ck_assert_int_eq(post(url, batch, "s3cret", now_ms()), 200);
-    ck_assert_str_eq(response, "{\"accepted\":0,\"duplicates\":5,\"dead_lettered\":0,\"skipped\":0}");
+    ck_assert_str_eq(response,
+                     "{\"accepted\":0,\"duplicates\":5,\"dead_lettered\":0,\"skipped\":0}");
     stop_webhook(pid);
     ck_assert_uint_eq(count_messages(t.topic), 3);
     free(batch);
@@ -448,16 +457,19 @@ START_TEST(concurrent_and_repeated_once) {
     pthread_barrier_destroy(&go);
     ck_assert_int_ge(ok, 1);
     ck_assert_int_eq(post(url, batch, "s3cret", now_ms()), 200); /* a retry afterwards */
-    ck_assert_str_eq(response, "{\"accepted\":0,\"duplicates\":5,\"dead_lettered\":0,\"skipped\":0}");
+    ck_assert_str_eq(response,
+                     "{\"accepted\":0,\"duplicates\":5,\"dead_lettered\":0,\"skipped\":0}");
     /* one call, three times in one batch */
     char ev[512], repeated[1600];
     snprintf(ev, sizeof(ev),
              "{\"eventId\":1,\"portalId\":%lld,\"occurredAt\":1793637845000,\"subscriptionType\":"
              "\"object.creation\",\"objectId\":9001,\"objectTypeId\":\"0-48\",\"sourceId\":"
-             "\"userId:4711\"}", (long long)time(NULL) * 100000 + getpid() % 100000);
+             "\"userId:4711\"}",
+             (long long)time(NULL) * 100000 + getpid() % 100000);
     snprintf(repeated, sizeof(repeated), "[%s,%s,%s]", ev, ev, ev);
     ck_assert_int_eq(post(url, repeated, "s3cret", now_ms()), 200);
-    ck_assert_str_eq(response, "{\"accepted\":1,\"duplicates\":2,\"dead_lettered\":0,\"skipped\":0}");
+    ck_assert_str_eq(response,
+                     "{\"accepted\":1,\"duplicates\":2,\"dead_lettered\":0,\"skipped\":0}");
     stop_webhook(pid);
     ck_assert_uint_eq(count_messages(t.topic), 3 + 1);
     free(batch);
@@ -516,8 +528,10 @@ END_TEST
 static int connect_from(int ip, int port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (fd < 0) return -1;
-    struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000000u | (unsigned)ip)};
-    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in src = {.sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(0x7f000000u | (unsigned)ip)};
+    struct sockaddr_in dst = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
         (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) != 0 && errno != EINPROGRESS)) {
@@ -532,7 +546,8 @@ static int connect_from(int ip, int port) {
  * must stop taking it long before 64 MiB. Returns the bytes it took. */
 static size_t big_upload(int port, int chunked, char *status, size_t status_size) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in dst = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0);
     struct timeval tv = {10, 0};
@@ -570,7 +585,8 @@ static size_t big_upload(int port, int chunked, char *status, size_t status_size
  * later), and signed deliveries from 127.0.0.1 meanwhile all get 200. */
 START_TEST(survives_slow_connections) {
     int slowed = getenv("CARROT_IT_WRAPPER") && *getenv("CARROT_IT_WRAPPER");
-    int nslow = slowed ? 200 : 2000, nips = 10, timeout_s = 3, rounds = timeout_s + (slowed ? 20 : 8);
+    int nslow = slowed ? 200 : 2000, nips = 10, timeout_s = 3,
+        rounds = timeout_s + (slowed ? 20 : 8);
     struct rlimit rl;
     ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
     if (rl.rlim_cur < (rlim_t)nslow + 512) {
@@ -607,7 +623,8 @@ START_TEST(survives_slow_connections) {
     int open = nslow, signed_ok = 0, signed_sent = 0;
     char *batch = fresh_batch();
     for (int round = 0; round <= rounds && open > 0; round++) {
-        for (int i = 0; i < nslow; i++) pfd[i] = (struct pollfd){cut_at[i] < 0 ? fds[i] : -1, POLLIN, 0};
+        for (int i = 0; i < nslow; i++)
+            pfd[i] = (struct pollfd){cut_at[i] < 0 ? fds[i] : -1, POLLIN, 0};
         poll(pfd, (nfds_t)nslow, 0);
         for (int i = 0; i < nslow; i++) {
             if (cut_at[i] >= 0) continue;
@@ -647,11 +664,14 @@ START_TEST(survives_slow_connections) {
     int by_limit = 0, by_time = 0;
     for (int i = 0; i < nslow; i++) {
         if (cut_at[i] < 0) close(fds[i]);
-        else if (cut_at[i] <= 1) by_limit++;
-        else by_time++;
+        else if (cut_at[i] <= 1)
+            by_limit++;
+        else
+            by_time++;
     }
-    fprintf(stderr, "slow connections: %d cut within a second (limits), %d later (request-timeout), "
-                    "%d never; %d of %d signed deliveries got 200\n",
+    fprintf(stderr,
+            "slow connections: %d cut within a second (limits), %d later (request-timeout), "
+            "%d never; %d of %d signed deliveries got 200\n",
             by_limit, by_time, open, signed_ok, signed_sent);
     ck_assert_msg(open == 0, "%d of %d slow connections were never cut", open, nslow);
     ck_assert_int_eq(post(url, batch, "s3cret", now_ms()), 200);
@@ -665,10 +685,10 @@ END_TEST
 
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    const TTest *tests[] = {signed_batches_once,   secret_only_from_env_or_file,
-                            signed_over_the_raw_uri, redis_down_then_back,
+    const TTest *tests[] = {signed_batches_once,          secret_only_from_env_or_file,
+                            signed_over_the_raw_uri,      redis_down_then_back,
                             concurrent_and_repeated_once, kafka_down_bounded_503,
-                            survives_slow_connections, NULL};
+                            survives_slow_connections,    NULL};
     int rc = carrot_test_run(carrot_test_suite("webhook", tests));
     curl_global_cleanup();
     return rc;

@@ -13,14 +13,26 @@ int main(int argc, char **argv) {
     carrot_codec_t *codec = carrot_activity_codec_new(errstr, sizeof(errstr));
     if (!codec) return fprintf(stderr, "%s\n", errstr), 1;
     if (strcmp(argv[1], "write") == 0) {
-        carrot_activity_t a = {
-            .event_id = "carrot-evt-1", .program_id = "interop", .source_system = "carrot",
-            .source_record_id = "rec-1", .change_type = CARROT_CHANGE_DELETE,
-            .activity_type = "meeting", .occurred_at = 1793628180250LL,
-            .recorded_at = 1793628181000LL, .participant_id = "p-carrot", .segment = "dealer",
-            .has_tenure_days = 1, .tenure_days = 365, .has_amount = 1, .amount_minor = -1234,
-            .currency = "USD", .has_duration = 1, .duration_seconds = 1800, .text_length = 99,
-            .ncustom = 1, .custom = {{"Kanal", "Außendienst"}}};
+        carrot_activity_t a = {.event_id = "carrot-evt-1",
+                               .program_id = "interop",
+                               .source_system = "carrot",
+                               .source_record_id = "rec-1",
+                               .change_type = CARROT_CHANGE_DELETE,
+                               .activity_type = "meeting",
+                               .occurred_at = 1793628180250LL,
+                               .recorded_at = 1793628181000LL,
+                               .participant_id = "p-carrot",
+                               .segment = "dealer",
+                               .has_tenure_days = 1,
+                               .tenure_days = 365,
+                               .has_amount = 1,
+                               .amount_minor = -1234,
+                               .currency = "USD",
+                               .has_duration = 1,
+                               .duration_seconds = 1800,
+                               .text_length = 99,
+                               .ncustom = 1,
+                               .custom = {{"Kanal", "Außendienst"}}};
         avro_value_t *v = carrot_codec_value(codec);
         const void *buf;
         size_t len;

@@ -9,8 +9,8 @@
 #include "mapping.h"
 #include "testutil.h"
 
-#include <stdio.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +21,8 @@ static const carrot_activity_json_defaults_t defaults = {"demo", "generic"};
 static carrot_activity_t valid(json_t *out, size_t i) {
     carrot_activity_t a;
     ck_assert_msg(carrot_activity_from_json(json_array_get(out, i), &defaults, &a, errstr,
-                                            sizeof(errstr)) == 0, "activity %zu: %s", i, errstr);
+                                            sizeof(errstr)) == 0,
+                  "activity %zu: %s", i, errstr);
     return a;
 }
 
@@ -52,7 +53,7 @@ START_TEST(salesforce_rest_records) {
     ck_assert_int_eq(a.text_length, 64); /* characters, not bytes */
     a = valid(out, 1);
     ck_assert_str_eq(a.activity_type, "email");
-    ck_assert_ptr_null(a.opportunity_id); /* WhatId is an account */
+    ck_assert_ptr_null(a.opportunity_id);             /* WhatId is an account */
     ck_assert_int_eq(a.occurred_at, 1793664000000LL); /* ActivityDate: UTC midnight, unshifted */
     a = valid(out, 2);
     ck_assert_int_eq(a.change_type, CARROT_CHANGE_DELETE);
@@ -73,8 +74,9 @@ START_TEST(salesforce_rest_records) {
     json_t *noowner = line_of(text, 2);
     out = json_array();
     ck_assert_int_eq(carrot_adapt_salesforce(noowner, NULL, out, errstr, sizeof(errstr)), 0);
-    ck_assert_int_eq(carrot_activity_from_json(json_array_get(out, 0), &defaults, &a, errstr,
-                                               sizeof(errstr)), -1);
+    ck_assert_int_eq(
+        carrot_activity_from_json(json_array_get(out, 0), &defaults, &a, errstr, sizeof(errstr)),
+        -1);
     ck_assert_str_eq(errstr, "missing participant_id");
     json_decref(noowner);
     json_decref(out);
@@ -116,8 +118,8 @@ START_TEST(salesforce_csv_export) {
     /* a CSV row as an object of column -> text maps like a REST record */
     json_t *row = json_pack("{ssssssssssssssss}", "Id", "00T5e00000Csv04AAV", "OwnerId", "005x",
                             "TaskSubtype", "Call", "CallDurationInSeconds", "a lot", "CreatedDate",
-                            "2026-11-01T09:00:00.000Z", "IsDeleted", "0", "ActivityDate", "2026-11-01",
-                            "Status", "Completed");
+                            "2026-11-01T09:00:00.000Z", "IsDeleted", "0", "ActivityDate",
+                            "2026-11-01", "Status", "Completed");
     json_t *out = json_array();
     ck_assert_int_eq(carrot_adapt_salesforce(row, "Task", out, errstr, sizeof(errstr)), -1);
     ck_assert_str_eq(errstr, "CallDurationInSeconds \"a lot\" is not a number of seconds");
@@ -134,8 +136,9 @@ START_TEST(salesforce_change_data_capture) {
         int rc = carrot_adapt_salesforce_cdc(e, out, errstr, sizeof(errstr));
         if (i == 4) {
             ck_assert_int_eq(rc, -1); /* GAP: reported, with the records to re-sync */
-            ck_assert_str_eq(errstr, "GAP_OVERFLOW event for Task: Salesforce could not send these "
-                                     "changes; re-sync records [00T5e00000Cdc03AAV,00T5e00000Cdc04AAV]");
+            ck_assert_str_eq(errstr,
+                             "GAP_OVERFLOW event for Task: Salesforce could not send these "
+                             "changes; re-sync records [00T5e00000Cdc03AAV,00T5e00000Cdc04AAV]");
         } else
             ck_assert_msg(rc == 0, "event %d: %s", i, errstr);
         json_decref(e);
@@ -175,8 +178,10 @@ START_TEST(hubspot_webhook_batch) {
     char *body = carrot_test_read("tests/data/hubspot-webhook.json", &len);
     json_t *arr = json_loadb(body, len, 0, NULL), *out = json_array(), *e;
     size_t i;
-    json_array_foreach(arr, i, e) ck_assert_int_eq(carrot_adapt_hubspot(e, out, errstr, sizeof(errstr)), 0);
-    ck_assert_uint_eq(json_array_size(out), 3); /* contact creation and an owner change are skipped */
+    json_array_foreach(arr, i, e)
+        ck_assert_int_eq(carrot_adapt_hubspot(e, out, errstr, sizeof(errstr)), 0);
+    ck_assert_uint_eq(json_array_size(out),
+                      3); /* contact creation and an owner change are skipped */
     carrot_activity_t a = valid(out, 0);
     ck_assert_str_eq(a.event_id, "hs:62515:1001");
     ck_assert_str_eq(a.activity_type, "call");
@@ -190,7 +195,8 @@ START_TEST(hubspot_webhook_batch) {
     ck_assert_int_eq(a.change_type, CARROT_CHANGE_DELETE);
     ck_assert_str_eq(a.source_record_id, "0-48:9001");
     json_t *bad = json_pack("{sisisssisI}", "eventId", 9, "portalId", 1, "subscriptionType",
-                            "object.creation", "objectId", 5, "occurredAt", (json_int_t)1793637845000LL);
+                            "object.creation", "objectId", 5, "occurredAt",
+                            (json_int_t)1793637845000LL);
     json_object_set_new(bad, "objectTypeId", json_string("0-48"));
     ck_assert_int_eq(carrot_adapt_hubspot(bad, out, errstr, sizeof(errstr)), -1);
     ck_assert_ptr_nonnull(strstr(errstr, "names no participant"));
@@ -208,35 +214,49 @@ START_TEST(hubspot_signature_v3) {
                *ts = "1793637845000", *sig = "0wdP//L2tzWXGs5fAepEQdrE6SUbjrLJsDp0fQMmm0s=";
     long long now = 1793637845000LL + 60000;
     ck_assert_msg(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), ts, sig, now,
-                                        errstr, sizeof(errstr)) == 0, "%s", errstr);
+                                        errstr, sizeof(errstr)) == 0,
+                  "%s", errstr);
     ck_assert_int_eq(carrot_hubspot_verify("other", "POST", uri, body, strlen(body), ts, sig, now,
-                                           errstr, sizeof(errstr)), -1);
+                                           errstr, sizeof(errstr)),
+                     -1);
     ck_assert_str_eq(errstr, "X-HubSpot-Signature-v3 does not match the request");
-    ck_assert_int_eq(carrot_hubspot_verify("secret", "POST", uri, "[]", 2, ts, sig, now, errstr,
-                                           sizeof(errstr)), -1);
+    ck_assert_int_eq(
+        carrot_hubspot_verify("secret", "POST", uri, "[]", 2, ts, sig, now, errstr, sizeof(errstr)),
+        -1);
     ck_assert_int_eq(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), ts, sig,
-                                           now + 300000, errstr, sizeof(errstr)), -1);
+                                           now + 300000, errstr, sizeof(errstr)),
+                     -1);
     ck_assert_ptr_nonnull(strstr(errstr, "away from now"));
-    ck_assert_int_eq(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), NULL, sig, now,
-                                           errstr, sizeof(errstr)), -1);
+    ck_assert_int_eq(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), NULL, sig,
+                                           now, errstr, sizeof(errstr)),
+                     -1);
     /* timestamps that are not plain milliseconds, or too far away to subtract from now */
-    static const char *const not_ms[] = {"-9223372036854775808", "9223372036854775808",
-                                         "99999999999999999999999", " 1793637845000",
-                                         "+1793637845000", "-1", "1793637845000 ", "", "0x10"};
+    static const char *const not_ms[] = {"-9223372036854775808",
+                                         "9223372036854775808",
+                                         "99999999999999999999999",
+                                         " 1793637845000",
+                                         "+1793637845000",
+                                         "-1",
+                                         "1793637845000 ",
+                                         "",
+                                         "0x10"};
     for (size_t i = 0; i < sizeof(not_ms) / sizeof(not_ms[0]); i++) {
         ck_assert_int_eq(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), not_ms[i],
-                                               sig, now, errstr, sizeof(errstr)), -1);
+                                               sig, now, errstr, sizeof(errstr)),
+                         -1);
         ck_assert_msg(strstr(errstr, "is not milliseconds"), "\"%s\": %s", not_ms[i], errstr);
     }
     ck_assert_int_eq(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body),
-                                           "9223372036854775807", sig, now, errstr,
-                                           sizeof(errstr)), -1);
+                                           "9223372036854775807", sig, now, errstr, sizeof(errstr)),
+                     -1);
     ck_assert_ptr_nonnull(strstr(errstr, "away from now"));
     ck_assert_int_eq(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), "0", sig,
-                                           LLONG_MAX, errstr, sizeof(errstr)), -1);
+                                           LLONG_MAX, errstr, sizeof(errstr)),
+                     -1);
     ck_assert_ptr_nonnull(strstr(errstr, "away from now"));
     ck_assert_int_eq(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), ts, sig,
-                                           LLONG_MIN, errstr, sizeof(errstr)), -1);
+                                           LLONG_MIN, errstr, sizeof(errstr)),
+                     -1);
     ck_assert_ptr_nonnull(strstr(errstr, "away from now"));
     /* the window's edges are inside it */
     ck_assert_msg(carrot_hubspot_verify("secret", "POST", uri, body, strlen(body), ts, sig,
@@ -249,15 +269,17 @@ START_TEST(hubspot_signature_v3) {
 END_TEST
 
 START_TEST(mapping_file) {
-    const char *m = "{\"fields\":{\"event_id\":\"id\",\"participant_id\":\"owner.id\","
-                    "\"activity_type\":\"kind\",\"occurred_at\":\"when\",\"duration_seconds\":\"secs\"},"
-                    "\"values\":{\"activity_type\":{\"Phone call\":\"call\",\"Visit\":\"meeting\"}},"
-                    "\"constants\":{\"source_system\":\"acme-crm\"},\"custom\":{\"sku\":\"product.sku\"}}";
+    const char *m =
+        "{\"fields\":{\"event_id\":\"id\",\"participant_id\":\"owner.id\","
+        "\"activity_type\":\"kind\",\"occurred_at\":\"when\",\"duration_seconds\":\"secs\"},"
+        "\"values\":{\"activity_type\":{\"Phone call\":\"call\",\"Visit\":\"meeting\"}},"
+        "\"constants\":{\"source_system\":\"acme-crm\"},\"custom\":{\"sku\":\"product.sku\"}}";
     carrot_mapping_t *map = carrot_mapping_parse(m, strlen(m), "map.json", errstr, sizeof(errstr));
     ck_assert_msg(map != NULL, "%s", errstr);
-    json_t *rec = json_loads("{\"id\":\"a-1\",\"owner\":{\"id\":\"u7\"},\"kind\":\"Visit\","
-                             "\"when\":\"2026-11-02T10:00:00Z\",\"secs\":600,\"product\":{\"sku\":42}}",
-                             0, NULL);
+    json_t *rec = json_loads(
+        "{\"id\":\"a-1\",\"owner\":{\"id\":\"u7\"},\"kind\":\"Visit\","
+        "\"when\":\"2026-11-02T10:00:00Z\",\"secs\":600,\"product\":{\"sku\":42}}",
+        0, NULL);
     json_t *out = json_array();
     ck_assert_int_eq(carrot_mapping_apply(map, rec, out, errstr, sizeof(errstr)), 0);
     carrot_activity_t a = valid(out, 0);
@@ -272,14 +294,19 @@ START_TEST(mapping_file) {
     ck_assert_ptr_null(carrot_mapping_parse("{\"fields\":{\"owner\":\"x\"}}", 24, "m.json", errstr,
                                             sizeof(errstr)));
     ck_assert_str_eq(errstr, "m.json: fields: \"owner\" is not a Carrot activity field");
-    ck_assert_ptr_null(carrot_mapping_parse("{\"feilds\":{}}", 13, "m.json", errstr, sizeof(errstr)));
+    ck_assert_ptr_null(
+        carrot_mapping_parse("{\"feilds\":{}}", 13, "m.json", errstr, sizeof(errstr)));
     ck_assert_ptr_nonnull(strstr(errstr, "unknown section \"feilds\""));
 }
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {salesforce_rest_records, salesforce_csv_export,
-                            salesforce_change_data_capture, hubspot_webhook_batch,
-                            hubspot_signature_v3, mapping_file, NULL};
+    const TTest *tests[] = {salesforce_rest_records,
+                            salesforce_csv_export,
+                            salesforce_change_data_capture,
+                            hubspot_webhook_batch,
+                            hubspot_signature_v3,
+                            mapping_file,
+                            NULL};
     return carrot_test_run(carrot_test_suite("adapters", tests));
 }

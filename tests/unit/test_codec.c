@@ -13,15 +13,28 @@
 static char errstr[512];
 
 static carrot_activity_t sample(void) {
-    carrot_activity_t a = {
-        .event_id = "evt-1", .program_id = "demo", .source_system = "salesforce",
-        .source_record_id = "00T5e00000AbCdE", .change_type = CARROT_CHANGE_CREATE,
-        .activity_type = "call", .occurred_at = 1793000000000LL, .recorded_at = 1793000060000LL,
-        .participant_id = "005xx0001", .segment = "dealer", .region = "west",
-        .has_tenure_days = 1, .tenure_days = 400, .disposition = "connected",
-        .has_amount = 1, .amount_minor = 123456, .currency = "USD", .has_duration = 1,
-        .duration_seconds = 300, .text_length = 42, .ncustom = 2,
-        .custom = {{"Product__c", "pump-x"}, {"Channel__c", "phone"}}};
+    carrot_activity_t a = {.event_id = "evt-1",
+                           .program_id = "demo",
+                           .source_system = "salesforce",
+                           .source_record_id = "00T5e00000AbCdE",
+                           .change_type = CARROT_CHANGE_CREATE,
+                           .activity_type = "call",
+                           .occurred_at = 1793000000000LL,
+                           .recorded_at = 1793000060000LL,
+                           .participant_id = "005xx0001",
+                           .segment = "dealer",
+                           .region = "west",
+                           .has_tenure_days = 1,
+                           .tenure_days = 400,
+                           .disposition = "connected",
+                           .has_amount = 1,
+                           .amount_minor = 123456,
+                           .currency = "USD",
+                           .has_duration = 1,
+                           .duration_seconds = 300,
+                           .text_length = 42,
+                           .ncustom = 2,
+                           .custom = {{"Product__c", "pump-x"}, {"Channel__c", "phone"}}};
     return a;
 }
 
@@ -29,7 +42,8 @@ static const void *encode(carrot_codec_t *c, const carrot_activity_t *a, size_t 
     avro_value_t *v = carrot_codec_value(c);
     ck_assert_int_eq(carrot_activity_to_avro(a, v, errstr, sizeof(errstr)), 0);
     const void *buf;
-    ck_assert_int_eq(carrot_codec_encode(c, v, &buf, lenp, errstr, sizeof(errstr)), CARROT_CODEC_OK);
+    ck_assert_int_eq(carrot_codec_encode(c, v, &buf, lenp, errstr, sizeof(errstr)),
+                     CARROT_CODEC_OK);
     return buf;
 }
 
@@ -47,7 +61,8 @@ START_TEST(round_trip) {
     char *copy = malloc(len);
     memcpy(copy, buf, len);
     avro_value_t *v;
-    ck_assert_int_eq(carrot_codec_decode(c, copy, len, &v, errstr, sizeof(errstr)), CARROT_CODEC_OK);
+    ck_assert_int_eq(carrot_codec_decode(c, copy, len, &v, errstr, sizeof(errstr)),
+                     CARROT_CODEC_OK);
     ck_assert_int_eq(carrot_activity_from_avro(v, &out, errstr, sizeof(errstr)), 0);
     ck_assert_str_eq(out.event_id, "evt-1");
     ck_assert_str_eq(out.source_record_id, "00T5e00000AbCdE");
@@ -92,7 +107,7 @@ START_TEST(bad_input_is_classified) {
     ck_assert_ptr_nonnull(strstr(errstr, "trailing bytes"));
     free(longer);
     /* a string length of ~2^62: rejected before avro-c would allocate it */
-    unsigned char huge[] = {0xC3, 0x01, 0, 0, 0, 0, 0, 0, 0, 0,
+    unsigned char huge[] = {0xC3, 0x01, 0,    0,    0,    0,    0,    0,    0,   0,
                             0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
     memcpy(huge + 2, buf + 2, 8);
     ck_assert_int_eq(carrot_codec_decode(c, huge, sizeof(huge), &v, errstr, sizeof(errstr)),
@@ -109,8 +124,7 @@ START_TEST(bad_input_is_classified) {
     const size_t change_at = 10 + (1 + 5) + (1 + 4) + (1 + 10) + (1 + 15);
     ck_assert_uint_eq(buf[change_at], 0x00); /* CREATE: index 0 */
     ck_assert_int_eq(carrot_codec_decode(c, buf, len, &v, errstr, sizeof(errstr)), CARROT_CODEC_OK);
-    const unsigned char beyond[] = {0x08 /* 4: one past UNDELETE */, 0x12 /* 9 */,
-                                    0x01 /* -1 */};
+    const unsigned char beyond[] = {0x08 /* 4: one past UNDELETE */, 0x12 /* 9 */, 0x01 /* -1 */};
     for (size_t i = 0; i < sizeof(beyond); i++) {
         buf[change_at] = beyond[i];
         ck_assert_int_eq(carrot_codec_decode(c, buf, len, &v, errstr, sizeof(errstr)),
@@ -144,9 +158,9 @@ START_TEST(older_writer_resolves) {
     carrot_codec_t *old = carrot_codec_new(v0_schema, errstr, sizeof(errstr));
     ck_assert_ptr_nonnull(old);
     avro_value_t *v = carrot_codec_value(old), f;
-    const char *strs[][2] = {{"event_id", "e0"}, {"program_id", "demo"}, {"source_system", "old"},
-                             {"source_record_id", "r0"}, {"activity_type", "meeting"},
-                             {"participant_id", "p7"}};
+    const char *strs[][2] = {{"event_id", "e0"},           {"program_id", "demo"},
+                             {"source_system", "old"},     {"source_record_id", "r0"},
+                             {"activity_type", "meeting"}, {"participant_id", "p7"}};
     for (size_t i = 0; i < 6; i++) {
         ck_assert_int_eq(avro_value_get_by_name(v, strs[i][0], &f, NULL), 0);
         ck_assert_int_eq(avro_value_set_string(&f, strs[i][1]), 0);
@@ -159,15 +173,18 @@ START_TEST(older_writer_resolves) {
     avro_value_set_long(&f, 1793000000001LL);
     const void *buf;
     size_t len;
-    ck_assert_int_eq(carrot_codec_encode(old, v, &buf, &len, errstr, sizeof(errstr)), CARROT_CODEC_OK);
+    ck_assert_int_eq(carrot_codec_encode(old, v, &buf, &len, errstr, sizeof(errstr)),
+                     CARROT_CODEC_OK);
 
     avro_value_t *out;
     /* not registered yet: unknown */
     ck_assert_int_eq(carrot_codec_decode(cur, buf, len, &out, errstr, sizeof(errstr)),
                      CARROT_CODEC_ERR_UNKNOWN);
-    ck_assert_msg(carrot_codec_add_writer(cur, v0_schema, errstr, sizeof(errstr)) == 0, "%s", errstr);
+    ck_assert_msg(carrot_codec_add_writer(cur, v0_schema, errstr, sizeof(errstr)) == 0, "%s",
+                  errstr);
     ck_assert_int_eq(carrot_codec_add_writer(cur, v0_schema, errstr, sizeof(errstr)), 0);
-    ck_assert_msg(carrot_codec_decode(cur, buf, len, &out, errstr, sizeof(errstr)) == CARROT_CODEC_OK,
+    ck_assert_msg(carrot_codec_decode(cur, buf, len, &out, errstr, sizeof(errstr)) ==
+                      CARROT_CODEC_OK,
                   "%s", errstr);
     carrot_activity_t a;
     ck_assert_msg(carrot_activity_from_avro(out, &a, errstr, sizeof(errstr)) == 0, "%s", errstr);
@@ -214,7 +231,8 @@ START_TEST(strings_must_be_utf8_without_nul) {
     avro_value_t *v;
     ck_assert_int_eq(carrot_codec_decode(c, buf, len, &v, errstr, sizeof(errstr)),
                      CARROT_CODEC_ERR_BODY);
-    ck_assert_msg(strstr(errstr, "(field \"participant_id\"): not valid UTF-8: a surrogate") != NULL,
+    ck_assert_msg(strstr(errstr, "(field \"participant_id\"): not valid UTF-8: a surrogate") !=
+                      NULL,
                   "%s", errstr);
     free(buf);
     /* a custom field's key is a string too */
@@ -239,7 +257,8 @@ START_TEST(strings_must_be_utf8_without_nul) {
     *x = '\0';
     ck_assert_int_eq(carrot_codec_decode(c, buf, len, &v, errstr, sizeof(errstr)),
                      CARROT_CODEC_ERR_BODY);
-    ck_assert_msg(strstr(errstr, "(field \"event_id\"): a NUL byte at byte 4 of the string") != NULL,
+    ck_assert_msg(strstr(errstr, "(field \"event_id\"): a NUL byte at byte 4 of the string") !=
+                      NULL,
                   "%s", errstr);
     free(buf);
     /* producers refuse the same before encoding */
@@ -251,24 +270,34 @@ START_TEST(strings_must_be_utf8_without_nul) {
 
     /* and awards, through the same decoder */
     c = carrot_award_codec_new(errstr, sizeof(errstr));
-    carrot_award_t aw = {.award_id = "a-1", .program_id = "demo", .event_id = "e-1",
-                         .participant_id = "p1", .region = "r\xf4\x90\x80\x80",
-                         .activity_type = "call", .rule_id = "r", .rules_version = "v",
-                         .points = 5, .occurred_at = 1793000000000LL, .awarded_at = 1793000000000LL};
+    carrot_award_t aw = {.award_id = "a-1",
+                         .program_id = "demo",
+                         .event_id = "e-1",
+                         .participant_id = "p1",
+                         .region = "r\xf4\x90\x80\x80",
+                         .activity_type = "call",
+                         .rule_id = "r",
+                         .rules_version = "v",
+                         .points = 5,
+                         .occurred_at = 1793000000000LL,
+                         .awarded_at = 1793000000000LL};
     v = carrot_codec_value(c);
     ck_assert_int_eq(carrot_award_to_avro(&aw, v, errstr, sizeof(errstr)), 0);
-    ck_assert_int_eq(carrot_codec_encode(c, v, &enc, &len, errstr, sizeof(errstr)), CARROT_CODEC_OK);
+    ck_assert_int_eq(carrot_codec_encode(c, v, &enc, &len, errstr, sizeof(errstr)),
+                     CARROT_CODEC_OK);
     buf = malloc(len);
     memcpy(buf, enc, len);
     ck_assert_int_eq(carrot_codec_decode(c, buf, len, &v, errstr, sizeof(errstr)),
                      CARROT_CODEC_ERR_BODY);
-    ck_assert_msg(strstr(errstr, "(field \"region\"): not valid UTF-8: a code point above U+10FFFF")
-                  != NULL, "%s", errstr);
+    ck_assert_msg(
+        strstr(errstr, "(field \"region\"): not valid UTF-8: a code point above U+10FFFF") != NULL,
+        "%s", errstr);
     free(buf);
     aw.region = "r\xc3\xa9gion"; /* valid: decodes */
     v = carrot_codec_value(c);
     ck_assert_int_eq(carrot_award_to_avro(&aw, v, errstr, sizeof(errstr)), 0);
-    ck_assert_int_eq(carrot_codec_encode(c, v, &enc, &len, errstr, sizeof(errstr)), CARROT_CODEC_OK);
+    ck_assert_int_eq(carrot_codec_encode(c, v, &enc, &len, errstr, sizeof(errstr)),
+                     CARROT_CODEC_OK);
     buf = malloc(len);
     memcpy(buf, enc, len);
     ck_assert_msg(carrot_codec_decode(c, buf, len, &v, errstr, sizeof(errstr)) == CARROT_CODEC_OK,
@@ -279,8 +308,11 @@ START_TEST(strings_must_be_utf8_without_nul) {
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {round_trip, bad_input_is_classified, older_writer_resolves,
-                            validation_rejects_bad_activities, strings_must_be_utf8_without_nul,
+    const TTest *tests[] = {round_trip,
+                            bad_input_is_classified,
+                            older_writer_resolves,
+                            validation_rejects_bad_activities,
+                            strings_must_be_utf8_without_nul,
                             NULL};
     return carrot_test_run(carrot_test_suite("codec", tests));
 }

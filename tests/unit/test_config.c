@@ -73,10 +73,11 @@ START_TEST(precedence_file_env_flags) {
     setenv("CARROT_TEST_PORT", "300", 1);
     tconf_t c;
     carrot_conf_t *conf = carrot_conf_new(props, &c, errstr, sizeof(errstr));
-    char *argv[] = {"prog", "pos1", "--flag", "--config", path, "-X", "kafka.acks=all",
-                    "pos2", NULL};
+    char *argv[] = {"prog", "pos1",           "--flag", "--config", path,
+                    "-X",   "kafka.acks=all", "pos2",   NULL};
     int npos = -1;
-    ck_assert_int_eq(carrot_conf_parse_args(conf, 8, argv, &npos, "usage", errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(carrot_conf_parse_args(conf, 8, argv, &npos, "usage", errstr, sizeof(errstr)),
+                     0);
     ck_assert_str_eq(c.name, "from-file");
     ck_assert_int_eq(c.port, 300); /* environment beats the file */
     ck_assert_int_eq(c.flag, 1);
@@ -90,7 +91,8 @@ START_TEST(precedence_file_env_flags) {
 
     conf = carrot_conf_new(props, &c, errstr, sizeof(errstr));
     char *argv2[] = {"prog", "--test-port=400", "--config", path, NULL};
-    ck_assert_int_eq(carrot_conf_parse_args(conf, 4, argv2, &npos, "usage", errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(carrot_conf_parse_args(conf, 4, argv2, &npos, "usage", errstr, sizeof(errstr)),
+                     0);
     ck_assert_int_eq(c.port, 400); /* flags beat the environment */
     carrot_conf_destroy(conf);
     unsetenv("CARROT_TEST_PORT");
@@ -198,7 +200,8 @@ START_TEST(help_lists_every_setting) {
     fclose(fp);
     ck_assert_ptr_nonnull(strstr(buf, ".TH \"PROG\" 1 "));
     ck_assert_ptr_nonnull(strstr(buf, ".SH NAME\nprog \\- \\&.Does things\\enow.\n"));
-    ck_assert_ptr_nonnull(strstr(buf, "\\fB\\-\\-test\\-port\\fR \\fIinteger\\fR (1..1000)\ndefault: 100\n"));
+    ck_assert_ptr_nonnull(
+        strstr(buf, "\\fB\\-\\-test\\-port\\fR \\fIinteger\\fR (1..1000)\ndefault: 100\n"));
     free(buf);
     carrot_conf_destroy(conf);
 }
@@ -236,9 +239,14 @@ START_TEST(secrets_only_from_the_environment) {
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {defaults_apply, set_checks_types_and_ranges, precedence_file_env_flags,
-                            file_errors_name_the_line, bad_flags_are_errors,
-                            help_lists_every_setting, file_values_quoting,
-                            secrets_only_from_the_environment, NULL};
+    const TTest *tests[] = {defaults_apply,
+                            set_checks_types_and_ranges,
+                            precedence_file_env_flags,
+                            file_errors_name_the_line,
+                            bad_flags_are_errors,
+                            help_lists_every_setting,
+                            file_values_quoting,
+                            secrets_only_from_the_environment,
+                            NULL};
     return carrot_test_run(carrot_test_suite("config", tests));
 }

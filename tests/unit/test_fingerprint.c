@@ -13,7 +13,8 @@ static char errstr[512];
 
 static uint64_t fp_of(const char *schema) {
     uint64_t fp = 0;
-    ck_assert_msg(carrot_schema_fingerprint(schema, &fp, errstr, sizeof(errstr)) == 0, "%s", errstr);
+    ck_assert_msg(carrot_schema_fingerprint(schema, &fp, errstr, sizeof(errstr)) == 0, "%s",
+                  errstr);
     return fp;
 }
 
@@ -34,7 +35,8 @@ START_TEST(canonical_form_rules) {
     pcf = carrot_schema_canonical(
         "[\"null\", {\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"B\"],\"default\":\"A\"}]",
         errstr, sizeof(errstr));
-    ck_assert_str_eq(pcf, "[\"null\",{\"name\":\"E\",\"type\":\"enum\",\"symbols\":[\"A\",\"B\"]}]");
+    ck_assert_str_eq(pcf,
+                     "[\"null\",{\"name\":\"E\",\"type\":\"enum\",\"symbols\":[\"A\",\"B\"]}]");
     free(pcf);
     /* logicalType is stripped; a nested named type inherits the namespace */
     pcf = carrot_schema_canonical(
@@ -44,11 +46,12 @@ START_TEST(canonical_form_rules) {
         "{\"name\":\"e2\",\"type\":\"E\"},"
         "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"string\"},\"default\":{}}]}",
         errstr, sizeof(errstr));
-    ck_assert_str_eq(pcf, "{\"name\":\"n.R\",\"type\":\"record\",\"fields\":["
-                          "{\"name\":\"t\",\"type\":\"long\"},"
-                          "{\"name\":\"e\",\"type\":{\"name\":\"n.E\",\"type\":\"enum\",\"symbols\":[\"X\"]}},"
-                          "{\"name\":\"e2\",\"type\":\"n.E\"},"
-                          "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"string\"}}]}");
+    ck_assert_str_eq(
+        pcf, "{\"name\":\"n.R\",\"type\":\"record\",\"fields\":["
+             "{\"name\":\"t\",\"type\":\"long\"},"
+             "{\"name\":\"e\",\"type\":{\"name\":\"n.E\",\"type\":\"enum\",\"symbols\":[\"X\"]}},"
+             "{\"name\":\"e2\",\"type\":\"n.E\"},"
+             "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"string\"}}]}");
     free(pcf);
 }
 END_TEST
@@ -61,7 +64,8 @@ START_TEST(carrot_schemas_match_java_avro) {
     ck_assert_uint_eq(fp_of(carrot_schema_award), 0xd287162255af69d2ULL);
     ck_assert_uint_eq(fp_of(carrot_schema_participant), 0x6c13908e8f4f2922ULL);
     /* and avro-c takes every one of them */
-    const char *all[] = {carrot_schema_crm_activity, carrot_schema_award, carrot_schema_participant};
+    const char *all[] = {carrot_schema_crm_activity, carrot_schema_award,
+                         carrot_schema_participant};
     for (int i = 0; i < 3; i++) {
         carrot_codec_t *c = carrot_codec_new(all[i], errstr, sizeof(errstr));
         ck_assert_msg(c != NULL, "%s", errstr);
@@ -75,14 +79,15 @@ START_TEST(bad_schemas_are_errors) {
     ck_assert_int_eq(carrot_schema_fingerprint("{not json", &fp, errstr, sizeof(errstr)), -1);
     ck_assert_ptr_nonnull(strstr(errstr, "invalid schema JSON"));
     ck_assert_int_eq(carrot_schema_fingerprint("{\"type\":\"record\",\"name\":\"R\"}", &fp, errstr,
-                                               sizeof(errstr)), -1);
+                                               sizeof(errstr)),
+                     -1);
     ck_assert_ptr_nonnull(strstr(errstr, "record without fields"));
     ck_assert_int_eq(carrot_schema_fingerprint("42", &fp, errstr, sizeof(errstr)), -1);
 }
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {primitive_vectors, canonical_form_rules,
-                            carrot_schemas_match_java_avro, bad_schemas_are_errors, NULL};
+    const TTest *tests[] = {primitive_vectors, canonical_form_rules, carrot_schemas_match_java_avro,
+                            bad_schemas_are_errors, NULL};
     return carrot_test_run(carrot_test_suite("fingerprint", tests));
 }

@@ -6,7 +6,6 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -115,7 +114,8 @@ START_TEST(updates_while_served) {
     ck_assert_int_ne(port, 0);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
     pthread_t t[WRITERS];
-    for (int i = 0; i < WRITERS; i++) ck_assert_int_eq(pthread_create(&t[i], NULL, writer, NULL), 0);
+    for (int i = 0; i < WRITERS; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, writer, NULL), 0);
     long long last = -1;
     for (int k = 0; k < 20; k++) { /* scrapes during the updates */
         ck_assert_int_eq(get(url, body), 200);

@@ -56,7 +56,8 @@ START_TEST(invalid_rules_name_line_and_problem) {
     static const struct {
         const char *text, *expect;
     } cases[] = {
-        {"{\"program\":\"p\",\n\"version\":\"1\",\n\"points\":{\"call\":5}\n", "rules.yaml:4: did not find expected"},
+        {"{\"program\":\"p\",\n\"version\":\"1\",\n\"points\":{\"call\":5}\n",
+         "rules.yaml:4: did not find expected"},
         {"program: p\nversion: \"1\"\npoints: {coffee: 5}\n",
          "rules.yaml:3: points: unknown activity type \"coffee\""},
         {"program: p\nversion: \"1\"\npoints:\n  call: five\n",
@@ -83,15 +84,16 @@ START_TEST(invalid_rules_name_line_and_problem) {
         {"program: p\nversion: v1\n", "rules.yaml:1: no \"kpis\", \"points\" or \"goals\""},
         {"program: p\nversion: v1\nbands: [{id: b}]\npoints: {call: 1}\n",
          "rules.yaml:3: bands[0]: a band needs min_tenure_days, max_tenure_days or levels"},
-        {"program: p\nversion: v1\npoints: {call: 1}\n---\nprogram: q\n", "more than one YAML document"},
+        {"program: p\nversion: v1\npoints: {call: 1}\n---\nprogram: q\n",
+         "more than one YAML document"},
         {"", "rules.yaml: the file is empty"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         errstr[0] = '\0';
         carrot_rules_t *r = parse(cases[i].text);
         ck_assert_msg(r == NULL, "case %zu accepted", i);
-        ck_assert_msg(strstr(errstr, cases[i].expect) != NULL, "case %zu: got \"%s\", want \"%s\"", i,
-                      errstr, cases[i].expect);
+        ck_assert_msg(strstr(errstr, cases[i].expect) != NULL, "case %zu: got \"%s\", want \"%s\"",
+                      i, errstr, cases[i].expect);
     }
     ck_assert_ptr_null(carrot_rules_load("/nonexistent.yaml", errstr, sizeof(errstr)));
     ck_assert_ptr_nonnull(strstr(errstr, "could not open rules file"));
@@ -99,7 +101,8 @@ START_TEST(invalid_rules_name_line_and_problem) {
 END_TEST
 
 START_TEST(change_types_and_json_shorthand) {
-    carrot_rules_t *r = parse("{\"program\":\"p\",\"version\":\"v7\",\"points\":{\"call\":5,\"note\":0}}");
+    carrot_rules_t *r = parse(
+        "{\"program\":\"p\",\"version\":\"v7\",\"points\":{\"call\":5,\"note\":0}}");
     ck_assert_msg(r != NULL, "%s", errstr);
     ck_assert_str_eq(carrot_rules_timezone(r), "UTC");
     carrot_activity_t a = {.activity_type = "call", .change_type = CARROT_CHANGE_CREATE};
@@ -158,8 +161,11 @@ START_TEST(each_rule_kind) {
     ck_assert_msg(r != NULL, "%s", errstr);
     carrot_scoring_t sc;
     carrot_kv_t product = {"product", "X200"};
-    carrot_activity_t a = {.activity_type = "training_completed", .change_type = CARROT_CHANGE_CREATE,
-                           .participant_id = "ann", .has_tenure_days = 1, .tenure_days = 30,
+    carrot_activity_t a = {.activity_type = "training_completed",
+                           .change_type = CARROT_CHANGE_CREATE,
+                           .participant_id = "ann",
+                           .has_tenure_days = 1,
+                           .tenure_days = 30,
                            .occurred_at = at("2026-11-10T10:00:00Z")};
     a.recorded_at = a.occurred_at;
     /* maturity bands: first match wins */
@@ -211,7 +217,7 @@ START_TEST(each_rule_kind) {
     a.recorded_at = a.occurred_at + 24 * 3600000LL;
     carrot_rules_score(r, &a, &sc);
     ck_assert_int_eq(line(&sc, "timeliness.on_time"), -999); /* nothing taken */
-    a.recorded_at = a.occurred_at + 74 * 3600000LL;                   /* half way */
+    a.recorded_at = a.occurred_at + 74 * 3600000LL;          /* half way */
     carrot_rules_score(r, &a, &sc);
     ck_assert_int_eq(line(&sc, "timeliness.on_time"), -5);
     a.recorded_at = a.occurred_at + 201 * 3600000LL;
@@ -247,9 +253,14 @@ START_TEST(caps_and_goals_settle) {
     ck_assert_msg(r != NULL, "%s", errstr);
     carrot_settle_t *st = carrot_settle_new(at("2026-11-12T00:00:00Z") / 1000);
     carrot_kv_t product = {"product", "X200"};
-    carrot_activity_t a = {.activity_type = "call", .change_type = CARROT_CHANGE_CREATE,
-                           .participant_id = "bob", .segment = "direct", .account_id = "a",
-                           .disposition = "connected", .text_length = 50, .ncustom = 1,
+    carrot_activity_t a = {.activity_type = "call",
+                           .change_type = CARROT_CHANGE_CREATE,
+                           .participant_id = "bob",
+                           .segment = "direct",
+                           .account_id = "a",
+                           .disposition = "connected",
+                           .text_length = 50,
+                           .ncustom = 1,
                            .occurred_at = at("2026-11-10T10:00:00Z")};
     a.custom[0] = product;
     a.recorded_at = a.occurred_at;
@@ -292,7 +303,8 @@ START_TEST(periods_in_time_zone) {
     int64_t end;
     /* 05:30 UTC on Monday 2026-11-23 is still Sunday evening in Chicago (UTC-6) */
     int64_t t = at("2026-11-23T05:30:00Z");
-    ck_assert_int_eq(carrot_period_of(CARROT_PERIOD_DAY, t, "America/Chicago", id, sizeof(id), &end), 0);
+    ck_assert_int_eq(
+        carrot_period_of(CARROT_PERIOD_DAY, t, "America/Chicago", id, sizeof(id), &end), 0);
     ck_assert_str_eq(id, "d:2026-11-22");
     ck_assert_int_eq(end, at("2026-11-23T06:00:00Z"));
     carrot_period_of(CARROT_PERIOD_WEEK, t, "America/Chicago", id, sizeof(id), &end);
@@ -319,15 +331,18 @@ START_TEST(periods_in_time_zone) {
     /* repeated calls (answered from the last period found) agree at the edges */
     carrot_period_of(CARROT_PERIOD_DAY, at("2026-11-10T12:00:00Z"), "UTC", id, sizeof(id), &end);
     ck_assert_str_eq(id, "d:2026-11-10");
-    carrot_period_of(CARROT_PERIOD_DAY, at("2026-11-10T23:59:59.999Z"), "UTC", id, sizeof(id), &end);
+    carrot_period_of(CARROT_PERIOD_DAY, at("2026-11-10T23:59:59.999Z"), "UTC", id, sizeof(id),
+                     &end);
     ck_assert_str_eq(id, "d:2026-11-10");
     carrot_period_of(CARROT_PERIOD_DAY, at("2026-11-11T00:00:00Z"), "UTC", id, sizeof(id), &end);
     ck_assert_str_eq(id, "d:2026-11-11");
     carrot_period_of(CARROT_PERIOD_DAY, at("2026-11-10T23:00:00Z"), "UTC", id, sizeof(id), &end);
     ck_assert_str_eq(id, "d:2026-11-10");
-    carrot_period_of(CARROT_PERIOD_DAY, at("2026-11-10T23:00:00Z"), "America/Chicago", id, sizeof(id), &end);
+    carrot_period_of(CARROT_PERIOD_DAY, at("2026-11-10T23:00:00Z"), "America/Chicago", id,
+                     sizeof(id), &end);
     ck_assert_str_eq(id, "d:2026-11-10");
-    carrot_period_of(CARROT_PERIOD_DAY, at("2026-11-11T05:59:59Z"), "America/Chicago", id, sizeof(id), &end);
+    carrot_period_of(CARROT_PERIOD_DAY, at("2026-11-11T05:59:59Z"), "America/Chicago", id,
+                     sizeof(id), &end);
     ck_assert_str_eq(id, "d:2026-11-10");
     carrot_period_of(CARROT_PERIOD_WEEK, at("2026-11-15T23:59:59Z"), "UTC", id, sizeof(id), NULL);
     ck_assert_str_eq(id, "w:2026-W46");
@@ -335,13 +350,16 @@ START_TEST(periods_in_time_zone) {
     ck_assert_str_eq(id, "w:2026-W46");
     carrot_period_of(CARROT_PERIOD_WEEK, at("2026-11-08T23:59:59Z"), "UTC", id, sizeof(id), NULL);
     ck_assert_str_eq(id, "w:2026-W45");
-    carrot_period_of(CARROT_PERIOD_QUARTER, at("2026-10-01T00:00:00Z"), "UTC", id, sizeof(id), NULL);
+    carrot_period_of(CARROT_PERIOD_QUARTER, at("2026-10-01T00:00:00Z"), "UTC", id, sizeof(id),
+                     NULL);
     ck_assert_str_eq(id, "q:2026-Q4");
-    carrot_period_of(CARROT_PERIOD_QUARTER, at("2026-09-30T23:59:59Z"), "UTC", id, sizeof(id), NULL);
+    carrot_period_of(CARROT_PERIOD_QUARTER, at("2026-09-30T23:59:59Z"), "UTC", id, sizeof(id),
+                     NULL);
     ck_assert_str_eq(id, "q:2026-Q3");
     ck_assert_int_eq(carrot_period_of(CARROT_PERIOD_PTD, t, "UTC", id, sizeof(id), NULL), 0);
     ck_assert_str_eq(id, "ptd");
-    ck_assert_int_eq(carrot_period_of(CARROT_PERIOD_DAY, t, "Nowhere/City", id, sizeof(id), NULL), -1);
+    ck_assert_int_eq(carrot_period_of(CARROT_PERIOD_DAY, t, "Nowhere/City", id, sizeof(id), NULL),
+                     -1);
     ck_assert_int_eq(carrot_tz_valid("../../etc/passwd"), 0);
     ck_assert_int_eq(carrot_period_parse("quarter"), CARROT_PERIOD_QUARTER);
     ck_assert_int_eq(carrot_period_parse("year"), -1);
@@ -349,8 +367,12 @@ START_TEST(periods_in_time_zone) {
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {demo_rules_load, invalid_rules_name_line_and_problem,
-                            change_types_and_json_shorthand, each_rule_kind, caps_and_goals_settle,
-                            periods_in_time_zone, NULL};
+    const TTest *tests[] = {demo_rules_load,
+                            invalid_rules_name_line_and_problem,
+                            change_types_and_json_shorthand,
+                            each_rule_kind,
+                            caps_and_goals_settle,
+                            periods_in_time_zone,
+                            NULL};
     return carrot_test_run(carrot_test_suite("rules", tests));
 }

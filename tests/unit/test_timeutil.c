@@ -25,9 +25,17 @@ END_TEST
 
 START_TEST(rejects_ambiguous_and_invalid) {
     int64_t ms;
-    const char *bad[] = {"", "yesterday", "2026-11-02T14:03:00", "2026-02-30", "2025-02-29",
-                         "2026-13-01T00:00:00Z", "2026-11-02T24:00:00Z", "2026-11-02T14:03:00Zjunk",
-                         "2026-11-02T14:03:00.Z", "20261102", NULL};
+    const char *bad[] = {"",
+                         "yesterday",
+                         "2026-11-02T14:03:00",
+                         "2026-02-30",
+                         "2025-02-29",
+                         "2026-13-01T00:00:00Z",
+                         "2026-11-02T24:00:00Z",
+                         "2026-11-02T14:03:00Zjunk",
+                         "2026-11-02T14:03:00.Z",
+                         "20261102",
+                         NULL};
     for (int i = 0; bad[i]; i++)
         ck_assert_msg(carrot_time_parse(bad[i], &ms) == -1, "accepted \"%s\"", bad[i]);
 }
@@ -57,8 +65,17 @@ START_TEST(durations) {
     ck_assert_int_eq(ms, 1209600000);
     ck_assert_int_eq(carrot_duration_parse("0s", &ms), 0);
     ck_assert_int_eq(ms, 0);
-    const char *bad[] = {"", "d", "14", "14x", "14dd", "-1d", "1.5h", " 1d",
-                         "99999999999999999999d", "100000000000w", NULL};
+    const char *bad[] = {"",
+                         "d",
+                         "14",
+                         "14x",
+                         "14dd",
+                         "-1d",
+                         "1.5h",
+                         " 1d",
+                         "99999999999999999999d",
+                         "100000000000w",
+                         NULL};
     for (int i = 0; bad[i]; i++)
         ck_assert_msg(carrot_duration_parse(bad[i], &ms) == -1, "accepted \"%s\"", bad[i]);
 }
@@ -92,7 +109,8 @@ static int64_t shift_in_child(const char *value) {
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         if (value) setenv("CARROT_TEST_CLOCK_SHIFT", value, 1);
-        else unsetenv("CARROT_TEST_CLOCK_SHIFT");
+        else
+            unsetenv("CARROT_TEST_CLOCK_SHIFT");
         int64_t before = carrot_time_wall_ms(), now = carrot_time_now_ms();
         int64_t out[2] = {carrot_time_shift_ms(), now - before};
         _exit(write(fd[1], out, sizeof(out)) == sizeof(out) ? 0 : 1);
@@ -124,8 +142,12 @@ START_TEST(test_clock_shift) {
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {parses_zones_fractions_and_dates, rejects_ambiguous_and_invalid,
-                            formats_round_trip, durations, cli_times_relative_to_now,
-                            test_clock_shift, NULL};
+    const TTest *tests[] = {parses_zones_fractions_and_dates,
+                            rejects_ambiguous_and_invalid,
+                            formats_round_trip,
+                            durations,
+                            cli_times_relative_to_now,
+                            test_clock_shift,
+                            NULL};
     return carrot_test_run(carrot_test_suite("timeutil", tests));
 }

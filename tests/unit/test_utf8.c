@@ -17,7 +17,11 @@ static const char *check(const char *s, size_t n, size_t *off) {
 
 START_TEST(accepts_every_boundary) {
     size_t off;
-    static const struct { const char *bytes; size_t n; const char *what; } ok[] = {
+    static const struct {
+        const char *bytes;
+        size_t n;
+        const char *what;
+    } ok[] = {
         {"", 0, "empty"},
         {"plain ascii", 11, "ASCII"},
         {"\x00", 1, "a NUL byte (valid UTF-8; refused by the decoder separately)"},
@@ -49,13 +53,14 @@ START_TEST(rejects_overlong_encodings) {
     ck_assert_str_eq(CHECK("\xe0\x9f\xbf", &off), "an overlong encoding"); /* U+07FF */
     ck_assert_str_eq(CHECK("\xf0\x80\x80\x80", &off), "an overlong encoding");
     ck_assert_str_eq(CHECK("\xf0\x8f\xbf\xbf", &off), "an overlong encoding"); /* U+FFFF */
-    ck_assert_str_eq(CHECK("\xc0\xaf", &off), "an overlong encoding"); /* '/' : the classic attack */
+    ck_assert_str_eq(CHECK("\xc0\xaf", &off),
+                     "an overlong encoding"); /* '/' : the classic attack */
 }
 END_TEST
 
 START_TEST(rejects_surrogates) {
     size_t off;
-    ck_assert_str_eq(CHECK("\xed\xa0\x80", &off), "a surrogate (U+D800..U+DFFF)"); /* U+D800 */
+    ck_assert_str_eq(CHECK("\xed\xa0\x80", &off), "a surrogate (U+D800..U+DFFF)");  /* U+D800 */
     ck_assert_str_eq(CHECK("x\xed\xbf\xbf", &off), "a surrogate (U+D800..U+DFFF)"); /* U+DFFF */
     ck_assert_uint_eq(off, 1);
     /* a surrogate pair encoded separately (CESU-8) is not UTF-8 either */
@@ -93,7 +98,8 @@ START_TEST(rejects_truncated_and_stray_bytes) {
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {accepts_every_boundary, rejects_overlong_encodings, rejects_surrogates,
-                            rejects_above_u10ffff, rejects_truncated_and_stray_bytes, NULL};
+    const TTest *tests[] = {
+        accepts_every_boundary, rejects_overlong_encodings,        rejects_surrogates,
+        rejects_above_u10ffff,  rejects_truncated_and_stray_bytes, NULL};
     return carrot_test_run(carrot_test_suite("utf8", tests));
 }

@@ -130,7 +130,8 @@ static int diff(const carrot_scoring_t *sc, const given_t *g, long ng, const car
     for (int i = 0; i < sc->nlines; i++) {
         int64_t d = sc->lines[i].points - given_points(g, ng, a->event_id, sc->lines[i].rule_id);
         if (d == 0) continue;
-        snprintf(out->rules_buf[out->nlines], sizeof(out->rules_buf[0]), "%s", sc->lines[i].rule_id);
+        snprintf(out->rules_buf[out->nlines], sizeof(out->rules_buf[0]), "%s",
+                 sc->lines[i].rule_id);
         out->lines[out->nlines].points = d;
         out->nlines++;
     }
@@ -142,7 +143,8 @@ static int diff(const carrot_scoring_t *sc, const given_t *g, long ng, const car
     while (lo < hi) { /* first key >= prefix */
         long mid = (lo + hi) / 2;
         if (cmp_given(&g[mid], &k) < 0) lo = mid + 1;
-        else hi = mid;
+        else
+            hi = mid;
     }
     for (long i = lo; i < ng && strncmp(g[i].key, prefix, (size_t)plen) == 0; i++) {
         const char *rule = g[i].key + plen;
@@ -168,7 +170,7 @@ static int book_chunk(const rules_conf_t *cf, const carrot_rules_t *r, carrot_bo
     carrot_board_result_t *res = malloc((size_t)n * sizeof(*res));
     const char **names = malloc((size_t)n * CARROT_RULES_MAX_BOARDS * sizeof(*names));
     int64_t *exp = malloc((size_t)n * CARROT_RULES_MAX_BOARDS * sizeof(*exp));
-    char (*ids)[320] = malloc((size_t)n * sizeof(*ids));
+    char(*ids)[320] = malloc((size_t)n * sizeof(*ids));
     int rc = -1;
     if (!ev || !res || !names || !exp || !ids) {
         carrot_error("out of memory");
@@ -182,13 +184,18 @@ static int book_chunk(const rules_conf_t *cf, const carrot_rules_t *r, carrot_bo
             names[i * CARROT_RULES_MAX_BOARDS + b] = a->plan.boards[b].name;
             exp[i * CARROT_RULES_MAX_BOARDS + b] = a->plan.boards[b].expire_at;
         }
-        ev[i] = (carrot_board_event_t){
-            .offset = a->pos, .event_id = ids[i], .kind = CARROT_BOARD_AWARD,
-            .record = a->record, .version = carrot_rules_version(r),
-            .participant_id = a->participant, .activity_type = a->type,
-            .nboards = (size_t)a->plan.nboards, .boards = names + i * CARROT_RULES_MAX_BOARDS,
-            .board_expire_at = exp + i * CARROT_RULES_MAX_BOARDS, .nlines = (size_t)a->nlines,
-            .lines = a->lines};
+        ev[i] = (carrot_board_event_t){.offset = a->pos,
+                                       .event_id = ids[i],
+                                       .kind = CARROT_BOARD_AWARD,
+                                       .record = a->record,
+                                       .version = carrot_rules_version(r),
+                                       .participant_id = a->participant,
+                                       .activity_type = a->type,
+                                       .nboards = (size_t)a->plan.nboards,
+                                       .boards = names + i * CARROT_RULES_MAX_BOARDS,
+                                       .board_expire_at = exp + i * CARROT_RULES_MAX_BOARDS,
+                                       .nlines = (size_t)a->nlines,
+                                       .lines = a->lines};
     }
     if (carrot_board_apply(board, carrot_rules_program(r), stream, ev, (size_t)n, cf->seen_ttl,
                            carrot_time_now_ms() / 1000, res, errstr, sizeof(errstr)) != 0) {
@@ -204,17 +211,25 @@ static int book_chunk(const rules_conf_t *cf, const carrot_rules_t *r, carrot_bo
             char award_id[420];
             snprintf(award_id, sizeof(award_id), "%.256s/%.80s@%.48s", a->event_id,
                      res[i].lines[l].rule_id, cf->id);
-            carrot_award_t aw = {
-                .award_id = award_id, .program_id = carrot_rules_program(r), .event_id = a->event_id,
-                .participant_id = res[i].participant_id, .segment = a->segment, .team_id = a->team,
-                .region = a->region, .activity_type = res[i].activity_type,
-                .rule_id = res[i].lines[l].rule_id, .rules_version = res[i].version,
-                .points = res[i].lines[l].points, .occurred_at = a->occurred_at, .awarded_at = now};
+            carrot_award_t aw = {.award_id = award_id,
+                                 .program_id = carrot_rules_program(r),
+                                 .event_id = a->event_id,
+                                 .participant_id = res[i].participant_id,
+                                 .segment = a->segment,
+                                 .team_id = a->team,
+                                 .region = a->region,
+                                 .activity_type = res[i].activity_type,
+                                 .rule_id = res[i].lines[l].rule_id,
+                                 .rules_version = res[i].version,
+                                 .points = res[i].lines[l].points,
+                                 .occurred_at = a->occurred_at,
+                                 .awarded_at = now};
             avro_value_t *av = carrot_codec_value(codec);
             const void *buf;
             size_t len;
             if (carrot_award_to_avro(&aw, av, errstr, sizeof(errstr)) != 0 ||
-                carrot_codec_encode(codec, av, &buf, &len, errstr, sizeof(errstr)) != CARROT_CODEC_OK) {
+                carrot_codec_encode(codec, av, &buf, &len, errstr, sizeof(errstr)) !=
+                    CARROT_CODEC_OK) {
                 carrot_error("%s", errstr);
                 rd_kafka_error_destroy(rd_kafka_abort_transaction(rk, 30000));
                 goto out;
@@ -223,11 +238,13 @@ static int book_chunk(const rules_conf_t *cf, const carrot_rules_t *r, carrot_bo
             while ((err = rd_kafka_producev(
                         rk, RD_KAFKA_V_TOPIC(cf->awards_topic),
                         RD_KAFKA_V_KEY(aw.participant_id, strlen(aw.participant_id)),
-                        RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        RD_KAFKA_V_VALUE((void *)buf, len),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+                   RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rd_kafka_poll(rk, 50);
             if (err) {
-                carrot_error("could not produce to %s: %s", cf->awards_topic, rd_kafka_err2str(err));
+                carrot_error("could not produce to %s: %s", cf->awards_topic,
+                             rd_kafka_err2str(err));
                 rd_kafka_error_destroy(rd_kafka_abort_transaction(rk, 30000));
                 goto out;
             }
@@ -382,7 +399,8 @@ out:
     for (long i = 0; i < ngiven; i++) free(given[i].key);
     free(given);
     if (nmsgs > 0) range_free(msgs, nmsgs);
-    else free(msgs);
+    else
+        free(msgs);
     if (rk) rd_kafka_destroy(rk);
     carrot_board_destroy(board);
     carrot_codec_destroy(acodec);

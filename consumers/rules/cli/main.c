@@ -187,8 +187,8 @@ static int simulate_file(const rules_conf_t *cf, const carrot_rules_t *r, sim_st
     return rc;
 }
 
-static int simulate_topic(const carrot_conf_t *conf, const rules_conf_t *cf, const carrot_rules_t *r,
-                          sim_state_t *st, int64_t from, int64_t to) {
+static int simulate_topic(const carrot_conf_t *conf, const rules_conf_t *cf,
+                          const carrot_rules_t *r, sim_state_t *st, int64_t from, int64_t to) {
     char errstr[512];
     range_msg_t *msgs;
     long n = range_read(conf, cf->brokers, cf->topic, from, to, &msgs, errstr, sizeof(errstr));
@@ -223,7 +223,8 @@ static int simulate(const carrot_conf_t *conf, const rules_conf_t *cf, const car
     carrot_sim_total_t *t = NULL;
     int exit_code = 1;
     if (!st.sim) goto oom;
-    if (cf->input ? simulate_file(cf, r, &st) : simulate_topic(conf, cf, r, &st, from, to)) goto out;
+    if (cf->input ? simulate_file(cf, r, &st) : simulate_topic(conf, cf, r, &st, from, to))
+        goto out;
     long n = carrot_sim_totals(st.sim, &t);
     if (n < 0) goto oom;
     sim_report(cf, r, &st, t, n);
@@ -246,7 +247,8 @@ static int parse_time(const char *name, const char *text, int64_t dflt, int64_t 
     /* relative to the wall clock: ranges are of Kafka timestamps, which it stamps */
     if (carrot_time_parse_cli(text, carrot_time_wall_ms(), out) == 0) return 0;
     carrot_error("--%s: expected an RFC 3339 time with a zone, or one relative to now (\"-7d\"), "
-                 "not \"%s\"", name, text);
+                 "not \"%s\"",
+                 name, text);
     return -1;
 }
 

@@ -35,7 +35,9 @@ static int offsets_at(rd_kafka_t *rk, const char *topic, int nparts, int64_t ms,
         out[i] = l->elems[i].err || l->elems[i].offset < 0 ? hi : l->elems[i].offset;
     }
     rd_kafka_topic_partition_list_destroy(l);
-    if (err) snprintf(errstr, errstr_size, "could not find offsets of %s: %s", topic, rd_kafka_err2str(err));
+    if (err)
+        snprintf(errstr, errstr_size, "could not find offsets of %s: %s", topic,
+                 rd_kafka_err2str(err));
     return err ? -1 : 0;
 }
 
