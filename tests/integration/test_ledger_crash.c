@@ -86,13 +86,20 @@ START_TEST(kill_and_restart_change_no_total) {
         if (pts[i] == 0) pts[i] = 1;
         want_sum += pts[i];
     }
-    it_produce_awards(topic, program, "kl", n, who, pts, NULL);
+    /* The awards arrive in five parts, one before the start and one before each kill,
+     * so every kill finds a batch to land in; the killed runs never stop by themselves
+     * (no --until-drained), only the final one does. */
+    const int parts = 5, part = n / parts;
+    int produced = 0;
+    char tag[16];
+    it_produce_awards(topic, program, "kl0", part, who, pts, NULL);
+    produced += part;
 
     char dsn[512];
     snprintf(dsn, sizeof(dsn), "%s application_name=%s", it_pg_dsn(), program);
-    char *argv[] = {CARROT_LEDGER,  "run", "--topic",  topic, "--group",         group,
-                    "--batch-size", "500", "--pg-dsn", dsn,   "--until-drained", "--log-level",
-                    "error",        NULL};
+    char *argv[] = {CARROT_LEDGER, "run",          "--topic", topic,      "--group",
+                    group,         "--batch-size", "500",     "--pg-dsn", dsn,
+                    "--log-level", "error",        NULL,      NULL};
     int kills = 0, pg_restarted = 0, kafka_restarted = 0;
     pid_t pid = it_spawn(argv);
     for (int round = 0; round < 6; round++) {
@@ -117,10 +124,18 @@ START_TEST(kill_and_restart_change_no_total) {
             kafka_restarted = 1;
             continue;
         }
-        if (!kill_mid_batch(pid, program)) break; /* finished before we got to it */
+        int count = kills + 2 == parts ? n - produced : part; /* the last part: the rest */
+        snprintf(tag, sizeof(tag), "kl%d", kills + 1);
+        it_produce_awards(topic, program, tag, count, who + produced, pts + produced, NULL);
+        produced += count;
+        ck_assert_msg(kill_mid_batch(pid, program), "the ledger exited before kill %d", kills + 1);
         kills++;
-        pid = it_spawn(argv);
+        if (round < 5) pid = it_spawn(argv);
     }
+    ck_assert_int_eq(produced, n);
+    /* the final run, to the end */
+    argv[12] = "--until-drained";
+    pid = it_spawn(argv);
     int status;
     waitpid(pid, &status, 0);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "final ledger run failed");
