@@ -56,6 +56,23 @@ void it_topics(it_topics_t *t, const char *prefix, int act_partitions, int award
     it_create_topic(t->awards, awards_partitions, NULL);
 }
 
+long long it_zscore(redisContext *rc, const char *program, const char *board, const char *who) {
+    redisReply *r = redisCommand(rc, "ZSCORE carrot:{%s}:lb:%s %s", program, board, who);
+    ck_assert_msg(r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL),
+                  "ZSCORE %s %s", board, who);
+    long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+    freeReplyObject(r);
+    return v;
+}
+
+long long it_expiretime(redisContext *rc, const char *program, const char *board) {
+    redisReply *r = redisCommand(rc, "EXPIRETIME carrot:{%s}:lb:%s", program, board);
+    ck_assert_msg(r && r->type == REDIS_REPLY_INTEGER, "EXPIRETIME %s", board);
+    long long v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
 void it_create_topic(const char *topic, int partitions, const char *cleanup_policy) {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();

@@ -36,6 +36,14 @@ typedef struct {
 } it_topics_t;
 void it_topics(it_topics_t *t, const char *prefix, int act_partitions, int awards_partitions);
 
+/* A participant's points on a program's board ("ptd:all", "d:2026-11-10:all");
+ * not on it counts as 0. */
+long long it_zscore(redisContext *rc, const char *program, const char *board, const char *who);
+
+/* When a program's board expires (Unix seconds; -1 never): absolute, so it
+ * means the same under a test clock shift, while Redis keeps the real clock. */
+long long it_expiretime(redisContext *rc, const char *program, const char *board);
+
 /* Creates topic with partitions (fails the test on error). */
 void it_create_topic(const char *topic, int partitions, const char *cleanup_policy);
 

@@ -18,25 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A participant's points on a board; not on it counts as 0 (a batch that
- * awards and takes back the same points leaves no entry). */
-static long long zscore(redisContext *rc, const char *program, const char *board, const char *who) {
-    redisReply *r = redisCommand(rc, "ZSCORE carrot:{%s}:lb:%s %s", program, board, who);
-    ck_assert(r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL));
-    long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
-    freeReplyObject(r);
-    return v;
-}
-
-/* When the board expires (Unix seconds; -1 never): absolute, so it means the
- * same under a test clock shift, while Redis keeps the real clock. */
-static long long expiretime(redisContext *rc, const char *program, const char *board) {
-    redisReply *r = redisCommand(rc, "EXPIRETIME carrot:{%s}:lb:%s", program, board);
-    long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -3;
-    freeReplyObject(r);
-    return v;
-}
-
 static const char *const boards[] = {"ptd:all", "d:2026-11-10:all", "d:2026-11-10:seg:dealer"};
 static int64_t expire[3];
 
@@ -99,7 +80,7 @@ START_TEST(order_replay_and_duplicates) {
     ck_assert_int_eq(res[1].nlines, 1);
     ck_assert_str_eq(res[1].lines[0].rule_id, "base");
     ck_assert_str_eq(res[1].version, "v1");
-    for (int i = 0; i < 3; i++) ck_assert_int_eq(zscore(rc, program, boards[i], "ann"), 7);
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(it_zscore(rc, program, boards[i], "ann"), 7);
     /* the UNDELETE gives r1's points, with its participant and type, on its boards */
     carrot_board_event_t und[] = {change(11, "e-und", CARROT_BOARD_RESTORE, "crm:r1")};
     ck_assert_int_eq(
@@ -108,7 +89,7 @@ START_TEST(order_replay_and_duplicates) {
     ck_assert_str_eq(res[0].participant_id, "ann");
     ck_assert_str_eq(res[0].activity_type, "call");
     ck_assert_str_eq(res[0].lines[0].rule_id, "restore");
-    for (int i = 0; i < 3; i++) ck_assert_int_eq(zscore(rc, program, boards[i], "ann"), 12);
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(it_zscore(rc, program, boards[i], "ann"), 12);
     /* a replay of the partition-0 batch changes nothing and says the same */
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:0", cre, 2, 3600, now, res, errstr, sizeof(errstr)), 0);
@@ -116,13 +97,13 @@ START_TEST(order_replay_and_duplicates) {
     ck_assert_int_eq(res[0].amount, 0);
     ck_assert_int_eq(res[1].amount, 7);
     ck_assert_int_eq(res[1].nlines, 1);
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "ann"), 12);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "ann"), 12);
     /* the same event id again at a later offset is a duplicate */
     carrot_board_event_t dup[] = {award(&l[0], 30, "e-cre2", "ann", 7, "crm:r2")};
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:0", dup, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 0);
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "ann"), 12);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "ann"), 12);
     /* in order: CREATE, DELETE, DELETE again: the reversal leaves every board */
     carrot_board_event_t seq[] = {award(&l[0], 31, "s1", "bob", 9, "crm:r3"),
                                   change(32, "s2", CARROT_BOARD_REVERSE, "crm:r3"),
@@ -134,7 +115,7 @@ START_TEST(order_replay_and_duplicates) {
     ck_assert_str_eq(res[1].participant_id, "bob");
     ck_assert_str_eq(res[1].lines[0].rule_id, "reversal");
     ck_assert_int_eq(res[2].amount, 0);
-    for (int i = 0; i < 3; i++) ck_assert_int_eq(zscore(rc, program, boards[i], "bob"), 0);
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(it_zscore(rc, program, boards[i], "bob"), 0);
     /* a replay after a rules switch (the new rules give the event nothing)
      * returns what the first run did, so its award is still produced */
     carrot_board_event_t first[] = {award(&l[0], 40, "sw1", "cy", 6, "crm:r9")};
@@ -146,7 +127,7 @@ START_TEST(order_replay_and_duplicates) {
     ck_assert_int_eq(res[0].fresh, 1);
     ck_assert_int_eq(res[0].amount, 6);
     ck_assert_int_eq(res[0].nlines, 1);
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "cy"), 6);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "cy"), 6);
     /* an event that earns nothing leaves nothing behind */
     carrot_board_event_t none[] = {award(&l[0], 41, "zero", "cy", 0, "crm:r10")};
     none[0].nlines = 0;
@@ -159,15 +140,15 @@ START_TEST(order_replay_and_duplicates) {
     ck_assert_int_eq(z->integer, 0);
     freeReplyObject(z);
     /* dated boards expire; program to date does not */
-    ck_assert_int_eq(expiretime(rc, program, "ptd:all"), -1);
-    ck_assert_int_eq(expiretime(rc, program, "d:2026-11-10:all"), expire[1]);
+    ck_assert_int_eq(it_expiretime(rc, program, "ptd:all"), -1);
+    ck_assert_int_eq(it_expiretime(rc, program, "d:2026-11-10:all"), expire[1]);
     /* an offset at or below the watermark whose dedup entry is gone is not applied again */
     redisReply *r = redisCommand(rc, "DEL carrot:{%s}:seen:s1", program);
     freeReplyObject(r);
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:0", seq, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 0);
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "bob"), 0);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "bob"), 0);
     redisFree(rc);
     carrot_board_destroy(b);
 }
@@ -211,13 +192,13 @@ START_TEST(caps_and_goals) {
     ck_assert_int_eq(res[2].lines[2].points, -11);
     ck_assert_str_eq(res[2].lines[3].rule_id, "goal.g");
     ck_assert_int_eq(res[3].amount, 0);
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "cat"), 75);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "cat"), 75);
     /* a replay after a crash settles nothing again and returns the same lines */
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:0", ev, 4, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[2].amount, 51);
     ck_assert_str_eq(res[2].lines[3].rule_id, "goal.g");
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "cat"), 75);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "cat"), 75);
     redisReply *r = redisCommand(rc, "GET carrot:{%s}:cap:call:d:2026-11-10:cat", program);
     ck_assert_str_eq(r->str, "25");
     freeReplyObject(r);
@@ -229,7 +210,7 @@ START_TEST(caps_and_goals) {
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:0", del, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].amount, -51);
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "cat"), 24);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "cat"), 24);
     redisFree(rc);
     carrot_board_destroy(b);
 }

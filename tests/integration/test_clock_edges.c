@@ -30,11 +30,11 @@ static int64_t delta_ms; /* the children's clock minus this process's */
 
 static int64_t child_now(void) { return carrot_time_now_ms() + delta_ms; }
 
-/* The local (IST) day and ISO week of t (ms), as the scorer names boards. */
+/* The all-scope boards of t's local (IST) day and ISO week, as the scorer names them. */
 static void ist_day(int64_t t, char *buf, size_t size) {
     char iso[40];
     carrot_time_format(t + IST_MS, iso, sizeof(iso));
-    snprintf(buf, size, "d:%.10s", iso);
+    snprintf(buf, size, "d:%.10s:all", iso);
 }
 
 static void ist_week(int64_t t, char *buf, size_t size) {
@@ -43,29 +43,14 @@ static void ist_week(int64_t t, char *buf, size_t size) {
     ck_assert_ptr_nonnull(gmtime_r(&s, &tm));
     char w[16];
     ck_assert_uint_gt(strftime(w, sizeof(w), "%G-W%V", &tm), 0);
-    snprintf(buf, size, "w:%s", w);
-}
-
-static long long zscore(redisContext *rc, const char *program, const char *board, const char *who) {
-    redisReply *r = redisCommand(rc, "ZSCORE carrot:{%s}:lb:%s:all %s", program, board, who);
-    ck_assert(r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL));
-    long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
-    freeReplyObject(r);
-    return v;
-}
-
-static long long expiretime(redisContext *rc, const char *program, const char *board) {
-    redisReply *r = redisCommand(rc, "EXPIRETIME carrot:{%s}:lb:%s:all", program, board);
-    ck_assert_msg(r && r->type == REDIS_REPLY_INTEGER, "EXPIRETIME %s", board);
-    long long v = r->integer;
-    freeReplyObject(r);
-    return v;
+    snprintf(buf, size, "w:%s:all", w);
 }
 
 /* Waits (up to 60 s) until who has want points program to date. */
 static void wait_ptd(redisContext *rc, const char *program, const char *who, long long want) {
     long long got = 0;
-    for (int i = 0; i < 600 && (got = zscore(rc, program, "ptd", who)) != want; i++) usleep(100000);
+    for (int i = 0; i < 600 && (got = it_zscore(rc, program, "ptd:all", who)) != want; i++)
+        usleep(100000);
     ck_assert_msg(got == want, "%s has %lld points program to date, want %lld", who, got, want);
 }
 
@@ -151,10 +136,10 @@ START_TEST(expiry_and_period_boundary_during_the_run) {
     ck_assert_msg(child_now() < T - 1000,
                   "the first round was scored only %lld ms before the boundary it must precede",
                   (long long)(T - child_now()));
-    ck_assert_int_eq(zscore(rc, program, d_old, "ann"), 5);
-    ck_assert_int_eq(expiretime(rc, program, d_old), T / 1000);
-    ck_assert_int_eq(zscore(rc, program, d_sun, "bob"), 10);
-    ck_assert_int_eq(zscore(rc, program, w_sun, "bob"), 10);
+    ck_assert_int_eq(it_zscore(rc, program, d_old, "ann"), 5);
+    ck_assert_int_eq(it_expiretime(rc, program, d_old), T / 1000);
+    ck_assert_int_eq(it_zscore(rc, program, d_sun, "bob"), 10);
+    ck_assert_int_eq(it_zscore(rc, program, w_sun, "bob"), 10);
 
     /* after T: the oldest day board has expired by the scorer's clock (Redis, on the real
      * clock, still holds it); Monday has a day, a week and a cap of its own */
@@ -166,12 +151,12 @@ START_TEST(expiry_and_period_boundary_during_the_run) {
     ingest(buf, act, dlq);
     wait_ptd(rc, program, "ann", 10);
     wait_ptd(rc, program, "bob", 15);
-    ck_assert_int_eq(zscore(rc, program, d_old, "ann"), 5);
-    ck_assert_int_eq(zscore(rc, program, w_old, "ann"), 10);
-    ck_assert_int_eq(zscore(rc, program, d_sun, "bob"), 10);
-    ck_assert_int_eq(zscore(rc, program, w_sun, "bob"), 10);
-    ck_assert_int_eq(zscore(rc, program, d_mon, "bob"), 5);
-    ck_assert_int_eq(zscore(rc, program, w_mon, "bob"), 5);
+    ck_assert_int_eq(it_zscore(rc, program, d_old, "ann"), 5);
+    ck_assert_int_eq(it_zscore(rc, program, w_old, "ann"), 10);
+    ck_assert_int_eq(it_zscore(rc, program, d_sun, "bob"), 10);
+    ck_assert_int_eq(it_zscore(rc, program, w_sun, "bob"), 10);
+    ck_assert_int_eq(it_zscore(rc, program, d_mon, "bob"), 5);
+    ck_assert_int_eq(it_zscore(rc, program, w_mon, "bob"), 5);
 
     /* the awards: every call booked once, the cap's line negative */
     it_award_t *aw;
@@ -192,14 +177,14 @@ START_TEST(expiry_and_period_boundary_during_the_run) {
     char *lb[] = {CARROT_LEADERBOARD, "--program", program, "--period", "week",
                   "--format",         "json",      NULL};
     ck_assert_int_eq(it_run(lb, &out), 0);
-    snprintf(buf, sizeof(buf), "\"board\":\"%s:all\"", w_mon);
+    snprintf(buf, sizeof(buf), "\"board\":\"%s\"", w_mon);
     ck_assert_msg(strstr(out, buf) && strstr(out, "\"total_points\":5"), "%s", out);
     free(out);
     char *lb_before[] = {
         CARROT_LEADERBOARD, "--program", program, "--period", "week", "--at", "-1h",
         "--format",         "json",      NULL};
     ck_assert_int_eq(it_run(lb_before, &out), 0);
-    snprintf(buf, sizeof(buf), "\"board\":\"%s:all\"", w_sun);
+    snprintf(buf, sizeof(buf), "\"board\":\"%s\"", w_sun);
     ck_assert_msg(strstr(out, buf) && strstr(out, "\"total_points\":10"), "%s", out);
     free(out);
 

@@ -23,13 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long zscore(redisContext *rc, const char *program, const char *board, const char *who) {
-    redisReply *r = redisCommand(rc, "ZSCORE carrot:{%s}:lb:%s %s", program, board, who);
-    long long v = r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
-    freeReplyObject(r);
-    return v;
-}
-
 /* Sum of who's scores over the boards matching pattern (a SCAN glob). */
 static long long sum_boards(redisContext *rc, const char *program, const char *pattern,
                             const char *who, int *nboards) {
@@ -360,7 +353,7 @@ START_TEST(every_rule_kind_agrees_with_simulation) {
     json_array_foreach(people, i, p) {
         const char *who = json_string_value(json_object_get(p, "participant_id"));
         long long pts = json_integer_value(json_object_get(p, "points"));
-        ck_assert_int_eq(zscore(rc, program, "ptd:all", who), pts);
+        ck_assert_int_eq(it_zscore(rc, program, "ptd:all", who), pts);
         total += pts;
         /* every period's boards add up to program to date; so do the segments */
         static const char *const patterns[] = {"d:\?\?\?\?-\?\?-\?\?:all", "w:\?\?\?\?-W\?\?:all",
@@ -440,7 +433,7 @@ START_TEST(every_rule_kind_agrees_with_simulation) {
             if (!strcmp(aw[k].participant_id, key)) sum += aw[k].points;
         ck_assert_msg(sum == json_integer_value(want), "%s: awards %lld, recount %lld", key, sum,
                       (long long)json_integer_value(want));
-        ck_assert_int_eq(zscore(rc, program, "ptd:all", key), json_integer_value(want));
+        ck_assert_int_eq(it_zscore(rc, program, "ptd:all", key), json_integer_value(want));
     }
     ck_assert_int_eq(json_object_size(recount.who), 8);
     for (size_t k = 0; k < naw; k++) /* no award under a rule the recount never gave */
@@ -665,8 +658,8 @@ START_TEST(backfill_books_only_differences) {
                      "--until-drained", NULL};
     ck_assert_int_eq(it_run(score, NULL), 0);
     redisContext *rc = it_redis();
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "p1"), 20);
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "p2"), 0);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "p1"), 20);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "p2"), 0);
     size_t before;
     award_sum(awards, "p1", &before);
     /* a back-fill id names its awards and its Redis stream: one outside the id alphabet,
@@ -693,30 +686,6 @@ START_TEST(backfill_books_only_differences) {
     }
     /* a dry run reports and writes nothing */
     char *out;
-    char *dry[] = {CARROT_RULES,
-                   "backfill",
-                   v2,
-                   "--id",
-                   "bf1",
-                   "--topic",
-                   act,
-                   "--awards-topic",
-                   awards,
-                   "--from",
-                   "2000-01-01T00:00:00Z",
-                   "--redis-port",
-                   port,
-                   "--dry-run",
-                   NULL};
-    ck_assert_int_eq(it_run(dry, &out), 0);
-    ck_assert_msg(strstr(out, "e1 p1 base.call +3") && strstr(out, "e5 p2 base.email +2") &&
-                      strstr(out, "3 with differences") && !strstr(out, "base.meeting") &&
-                      !strstr(out, "e4 "),
-                  "%s", out);
-    free(out);
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "p1"), 20);
-    /* the back-fill: +3 per call, +2 for the email; the deleted call nets to zero under
-     * any rules and is left as it is */
     char *bf[] = {CARROT_RULES,
                   "backfill",
                   v2,
@@ -730,13 +699,26 @@ START_TEST(backfill_books_only_differences) {
                   "2000-01-01T00:00:00Z",
                   "--redis-port",
                   port,
+                  NULL,
                   NULL};
+    char *dry[sizeof(bf) / sizeof(bf[0])]; /* the same back-fill, --dry-run */
+    memcpy(dry, bf, sizeof(bf));
+    dry[sizeof(bf) / sizeof(bf[0]) - 2] = "--dry-run";
+    ck_assert_int_eq(it_run(dry, &out), 0);
+    ck_assert_msg(strstr(out, "e1 p1 base.call +3") && strstr(out, "e5 p2 base.email +2") &&
+                      strstr(out, "3 with differences") && !strstr(out, "base.meeting") &&
+                      !strstr(out, "e4 "),
+                  "%s", out);
+    free(out);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "p1"), 20);
+    /* the back-fill: +3 per call, +2 for the email; the deleted call nets to zero under
+     * any rules and is left as it is */
     ck_assert_int_eq(it_run(bf, &out), 0);
     ck_assert_msg(strstr(out, "3 adjustment awards, +8 points"), "%s", out);
     free(out);
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "p1"), 26);
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "p2"), 2);
-    ck_assert_int_eq(zscore(rc, program, dayboard, "p1"), 26);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "p1"), 26);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "p2"), 2);
+    ck_assert_int_eq(it_zscore(rc, program, dayboard, "p1"), 26);
     size_t after;
     ck_assert_int_eq(award_sum(awards, "p1", &after), 26);
     ck_assert_int_eq(award_sum(awards, "p2", NULL), 2);
@@ -761,7 +743,7 @@ START_TEST(backfill_books_only_differences) {
     ck_assert_int_eq(it_run(bf, &out), 0);
     ck_assert_msg(strstr(out, "0 with differences"), "%s", out);
     free(out);
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "p1"), 26);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "p1"), 26);
     ck_assert_int_eq(award_sum(awards, "p1", &after), 26);
     ck_assert_int_eq(after, before + 3);
     /* an adjusted record carries its adjustment: a DELETE of r1 takes back 5 + 3; an
@@ -777,9 +759,9 @@ START_TEST(backfill_books_only_differences) {
                program, day);
     ingest(act, dlq, und);
     ck_assert_int_eq(it_run(score, NULL), 0);
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "p2"), 7);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "p2"), 7);
     ck_assert_int_eq(award_sum(awards, "p2", NULL), 7);
-    ck_assert_int_eq(zscore(rc, program, "ptd:all", "p1"), 18);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "p1"), 18);
     ck_assert_int_eq(award_sum(awards, "p1", NULL), 18);
     redisFree(rc);
     char *files[] = {v1, v2, feed, und};
