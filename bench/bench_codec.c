@@ -5,10 +5,10 @@
  * value -> bytes; bytes -> value -> the same struct, with no framing and no
  * check), in the same run, in two rounds that alternate which side goes
  * first. Needs no service. */
-#include "activity.h"
-#include "config.h"
-#include "log.h"
-#include "timeutil.h"
+#include "carrot/activity.h"
+#include "carrot/config.h"
+#include "carrot/log.h"
+#include "carrot/timeutil.h"
 
 #include <stddef.h>
 #include <stdio.h>

@@ -28,11 +28,11 @@
  * Every topic and Redis key of the bench's
  * program is removed at the end. Needs the services of deploy/services.sh.
  * Reports figures and ratios; asserts nothing about timing. */
-#include "activity.h"
-#include "config.h"
-#include "kafka.h"
-#include "log.h"
-#include "timeutil.h"
+#include "carrot/activity.h"
+#include "carrot/config.h"
+#include "carrot/kafka.h"
+#include "carrot/log.h"
+#include "carrot/timeutil.h"
 
 #include <errno.h>
 #include <fcntl.h>

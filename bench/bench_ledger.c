@@ -8,11 +8,11 @@
  * ledger's extra work is decoding from Kafka, skipping awards already booked,
  * the balance upsert and the offsets. Also reports the ledger's peak memory.
  * Needs the services of deploy/services.sh and a role that may CREATE DATABASE. */
-#include "award.h"
-#include "config.h"
-#include "kafka.h"
-#include "log.h"
-#include "timeutil.h"
+#include "carrot/award.h"
+#include "carrot/config.h"
+#include "carrot/kafka.h"
+#include "carrot/log.h"
+#include "carrot/timeutil.h"
 
 #include <libpq-fe.h>
 #include <stddef.h>

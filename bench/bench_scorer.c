@@ -4,10 +4,10 @@
  * it) in the same run, once before and once after the scorer (so the broker's
  * cache is as warm for one as for the other); and the scorer's peak memory. Needs the services of
  * deploy/services.sh. */
-#include "config.h"
-#include "kafka.h"
-#include "log.h"
-#include "timeutil.h"
+#include "carrot/config.h"
+#include "carrot/kafka.h"
+#include "carrot/log.h"
+#include "carrot/timeutil.h"
 
 #include <stddef.h>
 #include <stdio.h>

@@ -39,7 +39,7 @@ bash deploy/install-deps.sh
 bash deploy/build.sh build
 bash deploy/services.sh start
 
-bin=build
+bin=build/bin
 tz=America/Chicago # the demo rules' time zone
 demo_dir="$CARROT_RUN_DIR/demo"
 mkdir -p "$demo_dir"
@@ -67,43 +67,43 @@ sed -e "s/^program: demo$/program: $program/" \
     -e "s/@1@/$(moved 2026-11-02)/; s/@2@/$(moved 2026-11-09)/; s/@3@/$(moved 2026-11-16)/" \
     deploy/demo/rules.yaml >"$rules"
 feed="$demo_dir/crm-feed-$program.jsonl"
-"$bin/producers/carrot-loadgen" --seed 42 --count 3000 --participants 40 --bad-every 500 \
+"$bin/carrot-loadgen" --seed 42 --count 3000 --participants 40 --bad-every 500 \
     --program "$program" --start "$start" >"$feed"
 carrot_say "the demo feed starts at $start (promotions moved $weeks weeks): $feed"
 
 carrot_say "applying ledger migrations"
-"$bin/ledger/carrot-ledger" migrate
+"$bin/carrot-ledger" migrate
 
 carrot_say "ingesting the demo feed"
-"$bin/producers/carrot-ingest" --input "$feed" --program "$program"
+"$bin/carrot-ingest" --input "$feed" --program "$program"
 
 carrot_say "checking the rules, and putting them in force through the carrot.rules topic"
-"$bin/consumers/carrot-rules" check "$rules"
-"$bin/consumers/carrot-rules" publish "$rules" --log-level warn
+"$bin/carrot-rules" check "$rules"
+"$bin/carrot-rules" publish "$rules" --log-level warn
 
 carrot_say "scoring until the activities topic is drained"
-"$bin/consumers/carrot-scorer" --rules "$rules" --until-drained --log-level warn
+"$bin/carrot-scorer" --rules "$rules" --until-drained --log-level warn
 
 carrot_say "booking awards until the awards topic is drained"
-"$bin/ledger/carrot-ledger" run --until-drained --log-level warn
+"$bin/carrot-ledger" run --until-drained --log-level warn
 
 echo
 echo "== leaderboard: program $program, program to date =="
-"$bin/consumers/carrot-leaderboard" --program "$program" --top 10
+"$bin/carrot-leaderboard" --program "$program" --top 10
 echo
 echo "== leaderboard: dealers, last week (program time zone) =="
-"$bin/consumers/carrot-leaderboard" --program "$program" --period week --at -7d \
+"$bin/carrot-leaderboard" --program "$program" --period week --at -7d \
     --scope seg:dealer --top 5
 echo
 echo "== p0005: rank and points on every board (days left out here) =="
-"$bin/consumers/carrot-leaderboard" --program "$program" --participant p0005 | grep -E "^(board|ptd|q:|m:|w:)"
+"$bin/carrot-leaderboard" --program "$program" --participant p0005 | grep -E "^(board|ptd|q:|m:|w:)"
 echo
 echo "== ledger =="
-"$bin/ledger/carrot-ledger" liability --program "$program"
+"$bin/carrot-ledger" liability --program "$program"
 
-board_total=$("$bin/consumers/carrot-leaderboard" --program "$program" --format json --top 1 |
+board_total=$("$bin/carrot-leaderboard" --program "$program" --format json --top 1 |
     sed -n 's/.*"total_points":\(-\{0,1\}[0-9]*\).*/\1/p')
-week_total=$("$bin/consumers/carrot-leaderboard" --program "$program" --period week --at -7d \
+week_total=$("$bin/carrot-leaderboard" --program "$program" --period week --at -7d \
     --format json --top 1 | sed -n 's/.*"total_points":\(-\{0,1\}[0-9]*\).*/\1/p')
 ledger_total=$(bash deploy/postgres.sh psql -tAc \
     "SELECT coalesce(sum(points), 0) FROM awards WHERE program_id = '$program'")

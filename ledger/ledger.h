@@ -3,7 +3,7 @@
 #ifndef CARROT_LEDGER_H
 #define CARROT_LEDGER_H
 
-#include "config.h"
+#include "carrot/config.h"
 
 #include <libpq-fe.h>
 #include <signal.h>

@@ -1,13 +1,13 @@
 /* carrot-ledger: the points ledger in PostgreSQL. `run` books every award
  * from carrot.awards exactly once into a double-entry book (run.c, book.c);
  * the other commands spend, expire, report and audit points. */
-#include "audit.h"
-#include "draw.h"
+#include "carrot/audit.h"
+#include "carrot/draw.h"
+#include "carrot/log.h"
+#include "carrot/migrate.h"
+#include "carrot/report.h"
+#include "carrot/wallet.h"
 #include "ledger.h"
-#include "log.h"
-#include "migrate.h"
-#include "report.h"
-#include "wallet.h"
 
 #include <signal.h>
 #include <stddef.h>

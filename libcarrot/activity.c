@@ -1,10 +1,10 @@
 /* activity.c: CrmActivity <-> Avro value, and the checks every producer
  * applies before an activity enters Kafka. */
-#include "activity.h"
+#include "carrot/activity.h"
 
 #include "avro_util.h"
-#include "schemas.h"
-#include "utf8.h"
+#include "carrot/schemas.h"
+#include "carrot/utf8.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -6,7 +6,7 @@
  * string short, silently changing an id). */
 #include "avro_check.h"
 
-#include "utf8.h"
+#include "carrot/utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /* award.c: Award <-> Avro value. */
-#include "award.h"
+#include "carrot/award.h"
 
 #include "avro_util.h"
-#include "schemas.h"
+#include "carrot/schemas.h"
 
 #include <stdio.h>
 #include <string.h>

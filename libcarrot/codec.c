@@ -1,6 +1,6 @@
 /* codec.c: single-object framing, a table of known writer schemas by
  * fingerprint, and resolution of older writers to the current schema. */
-#include "codec.h"
+#include "carrot/codec.h"
 
 #include "avro_check.h"
 #include "fingerprint.h"

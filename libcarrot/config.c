@@ -1,9 +1,9 @@
 /* config.c: table-driven settings (see config.h for precedence and ownership). */
-#include "config.h"
+#include "carrot/config.h"
 
-#include "log.h"
-#include "timeutil.h"
-#include "version.h"
+#include "carrot/log.h"
+#include "carrot/timeutil.h"
+#include "carrot/version.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* file.c: see file.h. */
-#include "file.h"
+#include "carrot/file.h"
 
 #include <jansson.h>
 

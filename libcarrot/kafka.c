@@ -1,8 +1,8 @@
 /* kafka.c: librdkafka configuration and log routing, and drain tracking. */
-#include "kafka.h"
+#include "carrot/kafka.h"
 
-#include "log.h"
-#include "timeutil.h"
+#include "carrot/log.h"
+#include "carrot/timeutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>

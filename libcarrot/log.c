@@ -1,6 +1,6 @@
 /* log.c: level-gated logging to stderr, one line per call, with a UTC
  * timestamp so interleaved logs of several processes can be merged. */
-#include "log.h"
+#include "carrot/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* metrics.c: see metrics.h. The HTTP side is libmicrohttpd's. */
-#include "metrics.h"
+#include "carrot/metrics.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>

@@ -1,7 +1,7 @@
 /* period.c: period ids and ends through the C library's time zone rules
  * (localtime_r and mktime under TZ). */
 #define _GNU_SOURCE
-#include "period.h"
+#include "carrot/period.h"
 
 #include <limits.h>
 #include <stdio.h>

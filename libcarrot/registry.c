@@ -1,6 +1,6 @@
 /* registry.c: two REST calls of the Confluent schema registry API, with
  * jansson for the JSON bodies. */
-#include "registry.h"
+#include "carrot/registry.h"
 
 #include <curl/curl.h>
 #include <jansson.h>

@@ -1,6 +1,6 @@
 /* timeutil.c: strict timestamp parsing without the C library's time zone
  * state (timegm and TZ are not thread-safe or portable enough to trust). */
-#include "timeutil.h"
+#include "carrot/timeutil.h"
 
 #include <ctype.h>
 #include <pthread.h>

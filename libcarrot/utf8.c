@@ -2,7 +2,7 @@
  * the second byte's range depends on the first: that is what rules out
  * overlong forms (E0 80..9F, F0 80..8F), surrogates (ED A0..BF) and code
  * points above U+10FFFF (F4 90..BF), without decoding the code point. */
-#include "utf8.h"
+#include "carrot/utf8.h"
 
 const char *carrot_utf8_check(const void *s, size_t len, size_t *offp) {
     const unsigned char *p = s;

@@ -1,5 +1,5 @@
 /* version.c: the version string every program prints for --version. */
-#include "version.h"
+#include "carrot/version.h"
 
 #include "revision.h" /* generated at each build by libcarrot/revision.cmake */
 

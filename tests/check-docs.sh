@@ -8,10 +8,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 readme="$root/README.md"
 generated="$(mktemp)"
 trap 'rm -f "$generated"' EXIT
-for p in producers/carrot-ingest producers/carrot-webhook producers/carrot-loadgen consumers/carrot-scorer \
-    consumers/carrot-leaderboard consumers/carrot-rules ledger/carrot-ledger; do
-    printf '#### %s\n\n' "$(basename "$p")"
-    "$build/$p" --help-markdown
+for p in carrot-ingest carrot-webhook carrot-loadgen carrot-scorer carrot-leaderboard carrot-rules \
+    carrot-ledger; do
+    printf '#### %s\n\n' "$p"
+    "$build/bin/$p" --help-markdown
     printf '\n'
 done >"$generated"
 begin='<!-- config-reference:begin -->'

@@ -10,11 +10,11 @@
  * the consumer offsets; (4) commit. A crash anywhere replays the batch:
  * Redis ignores what it already applied and returns the same lines, and the
  * aborted transaction's awards are never seen by read_committed readers. */
-#include "activity.h"
-#include "award.h"
-#include "log.h"
+#include "carrot/activity.h"
+#include "carrot/award.h"
+#include "carrot/log.h"
+#include "carrot/timeutil.h"
 #include "scorer.h"
-#include "timeutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,12 +2,12 @@
  * into points. It decodes each activity, scores it with the rules file,
  * adds the points to the Redis leaderboards and produces Award events, all
  * exactly once (see batch.c). Any number can share one consumer group. */
-#include "activity.h"
-#include "award.h"
-#include "config.h"
-#include "log.h"
+#include "carrot/activity.h"
+#include "carrot/award.h"
+#include "carrot/config.h"
+#include "carrot/log.h"
+#include "carrot/timeutil.h"
 #include "scorer.h"
-#include "timeutil.h"
 
 #include <signal.h>
 #include <stddef.h>

@@ -3,12 +3,13 @@
 #ifndef CARROT_SCORER_H
 #define CARROT_SCORER_H
 
-#include "codec.h"
-#include "kafka.h"
-#include "leaderboard.h"
-#include "metrics.h"
-#include "registry.h"
-#include "rules.h"
+#include "carrot/board.h"
+#include "carrot/codec.h"
+#include "carrot/kafka.h"
+#include "carrot/metrics.h"
+#include "carrot/registry.h"
+#include "carrot/rules.h"
+#include "carrot/rules_topic.h"
 
 #include <signal.h>
 
@@ -45,7 +46,7 @@ typedef struct scorer_s {
 } scorer_t;
 
 /* Scores msgs[0..n) in one Kafka transaction: dead letters, Redis increments
- * (guarded, see leaderboard.h), awards and the consumer offsets commit
+ * (guarded, see carrot/board.h), awards and the consumer offsets commit
  * together or not at all. Returns 0; -1 when the transaction was aborted and
  * the partitions rewound to the batch start (the caller just goes on); -2 on
  * a fatal error (the caller exits; a restart resumes exactly once). The

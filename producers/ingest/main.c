@@ -7,16 +7,16 @@
  * once every message is acknowledged, and reports the counts. Exit codes: 0
  * done, 1 a record could not be delivered or the input not read, 2 bad
  * settings, 3 stopped by SIGTERM or SIGINT (what was read is delivered). */
-#include "activity.h"
-#include "activity_json.h"
-#include "adapter.h"
-#include "config.h"
-#include "csv.h"
-#include "kafka.h"
-#include "log.h"
-#include "mapping.h"
-#include "registry.h"
-#include "schemas.h"
+#include "carrot/activity.h"
+#include "carrot/activity_json.h"
+#include "carrot/adapter.h"
+#include "carrot/config.h"
+#include "carrot/csv.h"
+#include "carrot/kafka.h"
+#include "carrot/log.h"
+#include "carrot/mapping.h"
+#include "carrot/registry.h"
+#include "carrot/schemas.h"
 
 #include <errno.h>
 #include <jansson.h>

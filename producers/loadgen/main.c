@@ -8,11 +8,11 @@
  * makes every Nth line invalid in one of several ways, for the dead-letter
  * path; --duplicate-every and --bad-picklist-every add resent lines and
  * off-list pick-list values; --rate paces the output for latency runs. */
-#include "activity.h"
-#include "config.h"
-#include "file.h"
-#include "log.h"
-#include "timeutil.h"
+#include "carrot/activity.h"
+#include "carrot/config.h"
+#include "carrot/file.h"
+#include "carrot/log.h"
+#include "carrot/timeutil.h"
 
 #include <math.h>
 #include <stddef.h>

@@ -31,13 +31,13 @@
  * between claim and answer delays a retry by a minute rather than losing the
  * event for dedup-ttl. Redis unreachable means 503: HubSpot retries, and
  * nothing is produced that could be produced again. See the README. */
-#include "activity.h"
-#include "activity_json.h"
-#include "adapter.h"
-#include "config.h"
-#include "kafka.h"
-#include "log.h"
-#include "timeutil.h"
+#include "carrot/activity.h"
+#include "carrot/activity_json.h"
+#include "carrot/adapter.h"
+#include "carrot/config.h"
+#include "carrot/kafka.h"
+#include "carrot/log.h"
+#include "carrot/timeutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* fuzz_activity_json.c: libFuzzer target for a JSON feed line: parse, map to
  * an activity (with its timestamp parser), and encode what is accepted. */
-#include "activity_json.h"
+#include "carrot/activity_json.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* fuzz_codec.c: libFuzzer target for the Avro single-object decoder, with
  * both event schemas, and the mapping of a decoded value to C structs. Half
  * the inputs get a valid header so the fuzzer spends its time in the body. */
-#include "activity.h"
-#include "award.h"
-#include "codec.h"
+#include "carrot/activity.h"
+#include "carrot/award.h"
+#include "carrot/codec.h"
 
 #include <stdint.h>
 #include <stdlib.h>

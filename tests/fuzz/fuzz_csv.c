@@ -1,5 +1,5 @@
 /* fuzz_csv.c: libFuzzer target for the CSV record parser. */
-#include "csv.h"
+#include "carrot/csv.h"
 
 #include <stdint.h>
 #include <stdlib.h>

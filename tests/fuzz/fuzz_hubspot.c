@@ -1,7 +1,7 @@
 /* fuzz_hubspot.c: libFuzzer target for a HubSpot webhook body: the signature
  * check over it, then every event through the adapter and the mapping. */
-#include "activity_json.h"
-#include "adapter.h"
+#include "carrot/activity_json.h"
+#include "carrot/adapter.h"
 
 #include <stdint.h>
 #include <stdlib.h>

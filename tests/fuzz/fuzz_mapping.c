@@ -1,7 +1,7 @@
 /* fuzz_mapping.c: libFuzzer target for a mapping file, applied to a fixed
  * record, and for records applied to a fixed mapping. */
-#include "activity_json.h"
-#include "mapping.h"
+#include "carrot/activity_json.h"
+#include "carrot/mapping.h"
 
 #include <stdint.h>
 #include <stdlib.h>

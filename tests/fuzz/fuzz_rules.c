@@ -1,6 +1,6 @@
 /* fuzz_rules.c: libFuzzer target for the rules file parser (YAML and JSON),
  * and for scoring and settling with whatever rules it accepts. */
-#include "rules.h"
+#include "carrot/rules.h"
 
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 /* fuzz_salesforce.c: libFuzzer target for the Salesforce adapters (REST
  * records and Change Data Capture events) and the generic mapping after them. */
-#include "activity_json.h"
-#include "adapter.h"
+#include "carrot/activity_json.h"
+#include "carrot/adapter.h"
 
 #include <stdint.h>
 #include <stdlib.h>

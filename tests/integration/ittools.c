@@ -2,9 +2,9 @@
  * integration tests. Every failure fails the calling test (ck_assert). */
 #include "ittools.h"
 
-#include "award.h"
-#include "kafka.h"
-#include "timeutil.h"
+#include "carrot/award.h"
+#include "carrot/kafka.h"
+#include "carrot/timeutil.h"
 
 #include <stdarg.h>
 

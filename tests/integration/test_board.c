@@ -5,10 +5,10 @@
  * watermark, board expiry, and every query: top N with competition ranks,
  * the entries around a participant, and a participant's standing on every
  * board. */
+#include "carrot/board.h"
+#include "carrot/timeutil.h"
 #include "ittools.h"
-#include "leaderboard.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -369,8 +369,8 @@ static void broken_call_names_line(redisContext *rc, const char *file, const cha
 /* The scripts are the .lua files: loaded as they are (the library's embedded
  * copies are the same bytes), each error names a line a reader can find. */
 START_TEST(scripts_are_the_lua_files) {
-    static const char *const files[] = {"consumers/leaderboard/apply.lua",
-                                        "consumers/leaderboard/query.lua"};
+    static const char *const files[] = {"consumers/ranking/apply.lua",
+                                        "consumers/ranking/query.lua"};
     char sha[2][41], errstr[512];
     redisContext *rc = it_redis();
     for (int i = 0; i < 2; i++) {

@@ -11,9 +11,9 @@
 #include "ittools.h"
 #include "testutil.h"
 
-#include "award.h"
-#include "period.h"
-#include "timeutil.h"
+#include "carrot/award.h"
+#include "carrot/period.h"
+#include "carrot/timeutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -168,14 +168,14 @@ static long long ingest_lines(fixture_t *f, const char *const *starts, size_t fr
 
 /* ---- the recount ----
  * What the documented semantics say each participant ends with, from the
- * feed lines alone (README "Scoring", leaderboard.h): a CREATE of a listed
+ * feed lines alone (README "Scoring", carrot/board.h): a CREATE of a listed
  * type earns its points once per event id; its record (source system +
  * source record id) remembers what it earned; a DELETE takes that back once
  * (and leaves a tombstone when the record earned nothing yet, so a CREATE
  * arriving after it earns nothing); an UNDELETE gives it back; an UPDATE or
  * an unlisted type earns nothing and never reaches the dedup.
  *
- * Boards (README "Leaderboards", leaderboard.h): a record's boards are
+ * Boards (README "Leaderboards", carrot/board.h): a record's boards are
  * those of its first CREATE that reaches the dedup (each period of its
  * occurred_at, for all and for each scope it names), whether or not that
  * CREATE earns anything; every amount of the record (its CREATEs, its

@@ -11,9 +11,9 @@
  * every key at least as long as the scorer's clock says, and the scorer
  * decides what has expired. Board names and expiry times are worked out
  * here from the clock, independently of libcarrot's period code. */
+#include "carrot/timeutil.h"
 #include "ittools.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * tests/data/ into the real Kafka: Salesforce REST JSON, a data-export CSV
  * and Change Data Capture; what maps becomes activities, the rest lands in
  * the dead-letter topic whole, with its reason and original bytes. */
-#include "activity.h"
+#include "carrot/activity.h"
 #include "ittools.h"
 #include "testutil.h"
 

@@ -6,7 +6,7 @@
  * before and after is booked exactly once, in the same transaction; the
  * ledger goes on to later awards; a restart and a replay of the whole topic
  * by another group book nothing twice. */
-#include "award.h"
+#include "carrot/award.h"
 #include "ittools.h"
 #include "testutil.h"
 

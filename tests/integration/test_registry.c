@@ -4,9 +4,9 @@
  * resolved; carrot-scorer reads both through the registry; an id the
  * registry does not know goes to the dead-letter topic. The registry is
  * tests/integration/schema_registry.py (see there why). */
-#include "activity.h"
+#include "carrot/activity.h"
+#include "carrot/registry.h"
 #include "ittools.h"
-#include "registry.h"
 #include "testutil.h"
 
 #include <signal.h>

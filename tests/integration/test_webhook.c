@@ -12,10 +12,10 @@
  * Settings the webhook did not always have are passed in its environment
  * (CARROT_*), which an older build ignores: the same test then shows what
  * that build does without them. */
-#include "activity.h"
+#include "carrot/activity.h"
+#include "carrot/timeutil.h"
 #include "ittools.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>

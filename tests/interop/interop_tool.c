@@ -1,7 +1,7 @@
 /* interop_tool: the Carrot side of the interoperability test.
  *   interop_tool write FILE   writes a known CrmActivity, single-object encoded
  *   interop_tool read FILE    decodes FILE and prints its fields, one per line */
-#include "activity.h"
+#include "carrot/activity.h"
 
 #include <stdio.h>
 #include <stdlib.h>

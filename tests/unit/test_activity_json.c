@@ -1,6 +1,6 @@
 /* test_activity_json.c: the generic JSON-lines feed: defaults, every field,
  * and the bad lines that must go to the dead-letter topic with a reason. */
-#include "activity_json.h"
+#include "carrot/activity_json.h"
 #include "testutil.h"
 
 #include <string.h>

@@ -3,10 +3,10 @@
  * line breaks, a BOM, a deleted row and broken rows; Change Data Capture
  * with several record ids, DELETE, UNDELETE, GAP and an opportunity closing;
  * HubSpot webhook batches and their v3 signatures; a mapping file. */
-#include "activity_json.h"
-#include "adapter.h"
-#include "csv.h"
-#include "mapping.h"
+#include "carrot/activity_json.h"
+#include "carrot/adapter.h"
+#include "carrot/csv.h"
+#include "carrot/mapping.h"
 #include "testutil.h"
 
 #include <limits.h>

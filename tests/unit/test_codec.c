@@ -2,9 +2,9 @@
  * layout, schema resolution from an older writer, and every kind of bad
  * input rejected with the right error instead of a crash, including strings
  * (of activities and awards) that are not UTF-8 or hold a NUL byte. */
-#include "activity.h"
-#include "award.h"
-#include "codec.h"
+#include "carrot/activity.h"
+#include "carrot/award.h"
+#include "carrot/codec.h"
 #include "testutil.h"
 
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* test_config.c: the config table: defaults, file, environment, flags, their
  * precedence, range checks, kafka.* pass-through and the generated help. */
-#include "config.h"
+#include "carrot/config.h"
 #include "testutil.h"
 
 #include <check.h>

@@ -1,9 +1,9 @@
 /* test_fingerprint.c: Parsing Canonical Form and CRC-64-AVRO against values
  * computed by the Apache Avro Java implementation (the reference:
  * SchemaNormalization.parsingFingerprint64, avro 1.11.4). */
-#include "codec.h"
+#include "carrot/codec.h"
+#include "carrot/schemas.h"
 #include "fingerprint.h"
-#include "schemas.h"
 #include "testutil.h"
 
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* test_metrics.c: the Prometheus text the metrics module writes, and its
  * HTTP endpoint. */
-#include "metrics.h"
+#include "carrot/metrics.h"
 #include "testutil.h"
 
 #include <curl/curl.h>

@@ -1,9 +1,9 @@
 /* test_rules.c: the rules file (YAML and JSON): loading, clear errors that
  * name the line and the problem, and what each kind of rule gives an
  * activity, with caps and goals settled in memory as a simulation does. */
-#include "rules.h"
+#include "carrot/rules.h"
+#include "carrot/timeutil.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>

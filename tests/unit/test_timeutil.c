@@ -1,7 +1,7 @@
 /* test_timeutil.c: strict RFC 3339 parsing and formatting, durations,
  * command-line times relative to now, and the test clock shift. */
+#include "carrot/timeutil.h"
 #include "testutil.h"
-#include "timeutil.h"
 
 #include <stdlib.h>
 #include <sys/wait.h>

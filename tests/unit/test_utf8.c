@@ -3,8 +3,8 @@
  * surrogates, code points above U+10FFFF, truncated sequences and stray
  * bytes rejected with the offset of the offending sequence. The byte strings
  * are written out by hand from RFC 3629's table, not produced by an encoder. */
+#include "carrot/utf8.h"
 #include "testutil.h"
-#include "utf8.h"
 
 #include <string.h>
 

@@ -1,0 +1,429 @@
+/* board.c: Redis side of scoring: the guarded apply script, and the
+ * read queries. One hiredis connection, reconnected on failure. */
+#include "carrot/board.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The scripts, apply.lua and query.lua beside this file, embedded at build
+ * time (libcarrot/embed.cmake). */
+extern const char carrot_lua_apply[], carrot_lua_query[];
+
+struct carrot_board_s {
+    char *host;
+    int port, timeout_ms;
+    redisContext *rc;
+    char apply_sha[41], query_sha[41];
+    carrot_board_err_t failed; /* what the last failed command was: RETRY or FATAL */
+};
+
+void carrot_board_key(char *buf, size_t size, const char *program, const char *board) {
+    snprintf(buf, size, "carrot:{%s}:lb:%s", program, board);
+}
+
+carrot_board_t *carrot_board_new(const char *host, int port, int timeout_ms) {
+    carrot_board_t *b = calloc(1, sizeof(*b));
+    if (!b || !(b->host = strdup(host))) {
+        free(b);
+        return NULL;
+    }
+    b->port = port;
+    b->timeout_ms = timeout_ms;
+    return b;
+}
+
+void carrot_board_destroy(carrot_board_t *b) {
+    if (!b) return;
+    if (b->rc) redisFree(b->rc);
+    free(b->host);
+    free(b);
+}
+
+static void drop(carrot_board_t *b) {
+    if (b->rc) redisFree(b->rc);
+    b->rc = NULL;
+}
+
+/* Redis errors that pass: a server loading or busy, a cluster moving or
+ * failing over, a replica promoted, memory full (keys may expire). Anything
+ * else (a script's runtime error, a wrong type) fails the same way again. */
+static int retriable(const char *err) {
+    static const char *const codes[] = {"NOSCRIPT", "LOADING", "BUSY",        "TRYAGAIN",
+                                        "MOVED",    "ASK",     "CLUSTERDOWN", "MASTERDOWN",
+                                        "READONLY", "OOM",     NULL};
+    for (int i = 0; codes[i]; i++) {
+        size_t n = strlen(codes[i]);
+        if (strncmp(err, codes[i], n) == 0 && (err[n] == ' ' || err[n] == '\0')) return 1;
+    }
+    return 0;
+}
+
+static int load_script(carrot_board_t *b, const char *src, char sha[41], char *errstr,
+                       size_t errstr_size) {
+    redisReply *r = redisCommand(b->rc, "SCRIPT LOAD %s", src);
+    if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
+        snprintf(errstr, errstr_size, "could not load the leaderboard scripts into Redis: %s",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : b->rc->errstr);
+        /* a script Redis refuses (it does not compile) is refused again */
+        if (r && (r->type != REDIS_REPLY_ERROR || !retriable(r->str)))
+            b->failed = CARROT_BOARD_FATAL;
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    memcpy(sha, r->str, 41);
+    freeReplyObject(r);
+    return 0;
+}
+
+static int connect_(carrot_board_t *b, char *errstr, size_t errstr_size) {
+    if (b->rc) return 0;
+    struct timeval tv = {b->timeout_ms / 1000, (b->timeout_ms % 1000) * 1000};
+    b->rc = redisConnectWithTimeout(b->host, b->port, tv);
+    if (!b->rc || b->rc->err) {
+        snprintf(errstr, errstr_size, "could not connect to Redis at %s:%d: %s", b->host, b->port,
+                 b->rc ? b->rc->errstr : "out of memory");
+        drop(b);
+        return -1;
+    }
+    redisSetTimeout(b->rc, tv);
+    if (load_script(b, carrot_lua_apply, b->apply_sha, errstr, errstr_size) ||
+        load_script(b, carrot_lua_query, b->query_sha, errstr, errstr_size)) {
+        drop(b);
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs argv; on a transport error drops the connection. Caller frees reply.
+ * NULL on failure, with b->failed saying whether to retry. */
+static redisReply *command(carrot_board_t *b, int argc, const char **argv, const size_t *lens,
+                           char *errstr, size_t errstr_size) {
+    b->failed = CARROT_BOARD_RETRY;
+    if (connect_(b, errstr, errstr_size)) return NULL;
+    redisReply *r = redisCommandArgv(b->rc, argc, argv, lens);
+    if (!r) {
+        snprintf(errstr, errstr_size, "Redis command failed: %s", b->rc->errstr);
+        drop(b);
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        /* a script's error names its line in apply.lua or query.lua ("user_script:N") */
+        snprintf(errstr, errstr_size, "Redis error: %s", r->str);
+        if (!retriable(r->str)) b->failed = CARROT_BOARD_FATAL;
+        if (strncmp(r->str, "NOSCRIPT", 8) == 0) drop(b); /* reloads on reconnect */
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Arguments built into one growing buffer; pointers are fixed at the end
+ * because the buffer may move while it grows. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    size_t *off, *lens, n, ncap;
+    int oom;
+} args_t;
+
+static void arg(args_t *a, const char *s, size_t len) {
+    if (a->oom) return;
+    if (a->n == a->ncap) {
+        size_t nc = a->ncap ? a->ncap * 2 : 256;
+        size_t *o = realloc(a->off, nc * sizeof(*o)),
+               *l = o ? realloc(a->lens, nc * sizeof(*l)) : NULL;
+        if (o) a->off = o;
+        if (!o || !l) {
+            a->oom = 1;
+            return;
+        }
+        a->lens = l;
+        a->ncap = nc;
+    }
+    if (a->len + len + 1 > a->cap) {
+        size_t nc = a->cap ? a->cap : 65536;
+        while (nc < a->len + len + 1) nc *= 2;
+        char *nb = realloc(a->buf, nc);
+        if (!nb) {
+            a->oom = 1;
+            return;
+        }
+        a->buf = nb;
+        a->cap = nc;
+    }
+    memcpy(a->buf + a->len, s, len);
+    a->buf[a->len + len] = '\0';
+    a->off[a->n] = a->len;
+    a->lens[a->n++] = len;
+    a->len += len + 1;
+}
+
+static void arg_s(args_t *a, const char *s) { arg(a, s ? s : "", s ? strlen(s) : 0); }
+
+static void arg_i(args_t *a, long long v) {
+    char num[24];
+    arg(a, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
+}
+
+static void args_free(args_t *a) {
+    free(a->buf);
+    free(a->off);
+    free(a->lens);
+}
+
+/* Runs the script sha with one key and the built arguments. */
+static redisReply *run(carrot_board_t *b, const char *sha, const char *key, args_t *a, char *errstr,
+                       size_t errstr_size) {
+    b->failed = CARROT_BOARD_RETRY;
+    if (a->oom) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    if (connect_(b, errstr, errstr_size)) return NULL;
+    const char **argv = malloc((a->n + 4) * sizeof(*argv));
+    size_t *lens = malloc((a->n + 4) * sizeof(*lens));
+    redisReply *r = NULL;
+    if (!argv || !lens) {
+        snprintf(errstr, errstr_size, "out of memory");
+    } else {
+        argv[0] = "EVALSHA";
+        argv[1] = sha;
+        argv[2] = "1";
+        argv[3] = key;
+        lens[0] = 7;
+        lens[1] = 40;
+        lens[2] = 1;
+        lens[3] = strlen(key);
+        for (size_t i = 0; i < a->n; i++) {
+            argv[i + 4] = a->buf + a->off[i];
+            lens[i + 4] = a->lens[i];
+        }
+        r = command(b, (int)a->n + 4, argv, lens, errstr, errstr_size);
+    }
+    free(argv);
+    free(lens);
+    return r;
+}
+
+static const char *rstr(const redisReply *e) { return e->type == REDIS_REPLY_STRING ? e->str : ""; }
+
+static long long rnum(const redisReply *e) {
+    if (e->type == REDIS_REPLY_INTEGER) return e->integer;
+    return e->type == REDIS_REPLY_STRING ? strtoll(e->str, NULL, 10) : 0;
+}
+
+/* "rule\x1epoints\x1e..." (Lua's decimal \30) into res->lines. */
+static void parse_lines(const char *s, carrot_board_result_t *res) {
+    res->nlines = 0;
+    while (*s && res->nlines < CARROT_BOARD_MAX_LINES) {
+        const char *sep = strchr(s, '\x1e');
+        if (!sep) break;
+        carrot_board_out_line_t *l = &res->lines[res->nlines++];
+        snprintf(l->rule_id, sizeof(l->rule_id), "%.*s", (int)(sep - s), s);
+        char *end;
+        l->points = strtoll(sep + 1, &end, 10);
+        s = *end == '\x1e' ? end + 1 : end;
+    }
+}
+
+carrot_board_err_t carrot_board_apply(carrot_board_t *b, const char *program, const char *stream,
+                                      const carrot_board_event_t *ev, size_t n,
+                                      long long seen_ttl_s, int64_t now_s,
+                                      carrot_board_result_t *res, char *errstr,
+                                      size_t errstr_size) {
+    if (n == 0) return 0;
+    args_t a = {0};
+    char prefix[512];
+    snprintf(prefix, sizeof(prefix), "carrot:{%s}:", program);
+    arg_s(&a, prefix);
+    arg_s(&a, stream);
+    arg_i(&a, seen_ttl_s);
+    arg_i(&a, (long long)now_s);
+    for (size_t i = 0; i < n; i++) {
+        const carrot_board_event_t *e = &ev[i];
+        char kind[2] = {(char)e->kind, '\0'};
+        int award = e->kind == CARROT_BOARD_AWARD;
+        arg_i(&a, (long long)e->offset);
+        arg_s(&a, e->event_id);
+        arg_s(&a, kind);
+        arg_s(&a, e->record);
+        arg_s(&a, e->participant_id);
+        arg_s(&a, e->activity_type);
+        arg_s(&a, e->version);
+        arg_i(&a, award ? (long long)e->nboards : 0);
+        for (size_t j = 0; award && j < e->nboards; j++) {
+            arg_s(&a, e->boards[j]);
+            arg_i(&a, (long long)e->board_expire_at[j]);
+        }
+        arg_i(&a, award ? (long long)e->nlines : 0);
+        for (size_t j = 0; award && j < e->nlines; j++) {
+            arg_s(&a, e->lines[j].rule_id);
+            arg_i(&a, (long long)e->lines[j].points);
+        }
+        int capped = award && e->cap_key;
+        arg_s(&a, capped ? e->cap_key : "");
+        arg_s(&a, capped ? e->cap_rule : "");
+        arg_i(&a, capped ? (long long)e->cap_points : 0);
+        arg_i(&a, capped ? (long long)e->cap_expire_at : 0);
+        arg_i(&a, award ? (long long)e->ngoals : 0);
+        for (size_t j = 0; award && j < e->ngoals; j++) {
+            arg_s(&a, e->goals[j].key);
+            arg_s(&a, e->goals[j].rule_id);
+            arg_i(&a, (long long)e->goals[j].target);
+            arg_i(&a, (long long)e->goals[j].bonus);
+            arg_i(&a, (long long)e->goals[j].expire_at);
+        }
+    }
+    carrot_board_err_t rc = CARROT_BOARD_FATAL;
+    char wm[1024];
+    snprintf(wm, sizeof(wm), "%swm:%s", prefix, stream);
+    redisReply *r = run(b, b->apply_sha, wm, &a, errstr, errstr_size);
+    args_free(&a);
+    if (!r) return b->failed;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 * n) {
+        snprintf(errstr, errstr_size,
+                 "unexpected reply from the leaderboard script (apply.lua):"
+                 " %zu elements for %zu events",
+                 r->type == REDIS_REPLY_ARRAY ? r->elements : 0, n);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            redisReply **e = r->element + 6 * i;
+            res[i].fresh = rnum(e[0]) == 1;
+            res[i].amount = rnum(e[1]);
+            snprintf(res[i].participant_id, sizeof(res[i].participant_id), "%s", rstr(e[2]));
+            snprintf(res[i].activity_type, sizeof(res[i].activity_type), "%s", rstr(e[3]));
+            snprintf(res[i].version, sizeof(res[i].version), "%s", rstr(e[4]));
+            parse_lines(rstr(e[5]), &res[i]);
+        }
+        rc = CARROT_BOARD_OK;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+carrot_board_err_t carrot_board_set_meta(carrot_board_t *b, const char *program, const char *tz,
+                                         const char *version, char *errstr, size_t errstr_size) {
+    char key[512];
+    snprintf(key, sizeof(key), "carrot:{%s}:meta", program);
+    const char *argv[] = {"HSET", key, "timezone", tz, "version", version};
+    size_t lens[6];
+    for (int i = 0; i < 6; i++) lens[i] = strlen(argv[i]);
+    redisReply *r = command(b, 6, argv, lens, errstr, errstr_size);
+    if (!r) return b->failed;
+    freeReplyObject(r);
+    return 0;
+}
+
+carrot_board_err_t carrot_board_get_meta(carrot_board_t *b, const char *program, char *tz,
+                                         size_t tz_size, char *version, size_t version_size,
+                                         char *errstr, size_t errstr_size) {
+    char key[512];
+    snprintf(key, sizeof(key), "carrot:{%s}:meta", program);
+    const char *argv[] = {"HMGET", key, "timezone", "version"};
+    size_t lens[4];
+    for (int i = 0; i < 4; i++) lens[i] = strlen(argv[i]);
+    redisReply *r = command(b, 4, argv, lens, errstr, errstr_size);
+    if (!r) return b->failed;
+    snprintf(tz, tz_size, "%s",
+             r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? rstr(r->element[0]) : "");
+    snprintf(version, version_size, "%s",
+             r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? rstr(r->element[1]) : "");
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Runs the query script and fills out from its (board, member, score, rank, size) rows. */
+static int query(carrot_board_t *b, const char *key, args_t *a, int max, carrot_board_entry_t *out,
+                 int *noutp, char *errstr, size_t errstr_size) {
+    *noutp = 0;
+    redisReply *r = run(b, b->query_sha, key, a, errstr, errstr_size);
+    args_free(a);
+    if (!r) return b->failed;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 5) {
+        snprintf(errstr, errstr_size, "unexpected reply from the leaderboard query (query.lua)");
+        freeReplyObject(r);
+        return CARROT_BOARD_FATAL;
+    }
+    int n = 0;
+    for (size_t i = 0; i + 4 < r->elements && n < max; i += 5, n++) {
+        snprintf(out[n].board, sizeof(out[n].board), "%s", rstr(r->element[i]));
+        snprintf(out[n].participant_id, sizeof(out[n].participant_id), "%s",
+                 rstr(r->element[i + 1]));
+        out[n].points = rnum(r->element[i + 2]);
+        out[n].rank = (long)rnum(r->element[i + 3]);
+        out[n].size = (long)rnum(r->element[i + 4]);
+    }
+    *noutp = n;
+    freeReplyObject(r);
+    return 0;
+}
+
+carrot_board_err_t carrot_board_range(carrot_board_t *b, const char *program, const char *board,
+                                      long start, int max, carrot_board_entry_t *out, int *noutp,
+                                      char *errstr, size_t errstr_size) {
+    char key[512];
+    *noutp = 0;
+    if (max <= 0 || start < 0) return 0;
+    carrot_board_key(key, sizeof(key), program, board);
+    args_t a = {0};
+    arg_s(&a, "range");
+    arg_s(&a, key);
+    arg_i(&a, start);
+    arg_i(&a, start + max - 1);
+    return query(b, key, &a, max, out, noutp, errstr, errstr_size);
+}
+
+carrot_board_err_t carrot_board_top(carrot_board_t *b, const char *program, const char *board,
+                                    int n, carrot_board_entry_t *out, int *noutp, char *errstr,
+                                    size_t errstr_size) {
+    return carrot_board_range(b, program, board, 0, n, out, noutp, errstr, errstr_size);
+}
+
+carrot_board_err_t carrot_board_around(carrot_board_t *b, const char *program, const char *board,
+                                       const char *participant, int k, carrot_board_entry_t *out,
+                                       int *noutp, char *errstr, size_t errstr_size) {
+    char key[512];
+    *noutp = 0;
+    if (k < 0) return 0;
+    carrot_board_key(key, sizeof(key), program, board);
+    args_t a = {0};
+    arg_s(&a, "around");
+    arg_s(&a, key);
+    arg_s(&a, participant);
+    arg_i(&a, k);
+    return query(b, key, &a, 2 * k + 1, out, noutp, errstr, errstr_size);
+}
+
+carrot_board_err_t carrot_board_standing(carrot_board_t *b, const char *program,
+                                         const char *participant, int max,
+                                         carrot_board_entry_t *out, int *noutp, char *errstr,
+                                         size_t errstr_size) {
+    char prefix[512], key[1024];
+    snprintf(prefix, sizeof(prefix), "carrot:{%s}:", program);
+    snprintf(key, sizeof(key), "%spb:%s", prefix, participant);
+    args_t a = {0};
+    arg_s(&a, "standing");
+    arg_s(&a, prefix);
+    arg_s(&a, participant);
+    return query(b, key, &a, max, out, noutp, errstr, errstr_size);
+}
+
+carrot_board_err_t carrot_board_total(carrot_board_t *b, const char *program, const char *board,
+                                      int64_t *totalp, long *membersp, char *errstr,
+                                      size_t errstr_size) {
+    char key[512];
+    carrot_board_key(key, sizeof(key), program, board);
+    const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+    size_t lens[5];
+    for (int i = 0; i < 5; i++) lens[i] = strlen(argv[i]);
+    redisReply *r = command(b, 5, argv, lens, errstr, errstr_size);
+    if (!r) return b->failed;
+    int64_t total = 0;
+    for (size_t i = 1; i < r->elements; i += 2) total += strtoll(r->element[i]->str, NULL, 10);
+    *totalp = total;
+    *membersp = (long)(r->elements / 2);
+    freeReplyObject(r);
+    return 0;
+}

@@ -1,0 +1,178 @@
+/* board.h: the real-time leaderboards in Redis, and the guarded
+ * script that keeps them exactly once.
+ *
+ * Boards. A board is named "<period>:<scope>":
+ *   period  ptd | d:2026-11-22 | w:2026-W47 | m:2026-11 | q:2026-Q4   (period.h; the
+ *           period that holds the activity's occurred_at, in the program's time zone)
+ *   scope   all | seg:<segment> | reg:<region> | team:<team or dealer id>
+ * Every award adds to each board of its activity: 5 periods x (all + the
+ * scopes the activity names).
+ *
+ * Keys. Every key of a program carries the hash tag {P}, so a program's keys
+ * share one Redis Cluster slot and one script can update them atomically:
+ *   carrot:{P}:lb:<board>           sorted set: points by participant; expires
+ *                                   retention_days after its period ends (ptd never)
+ *   carrot:{P}:pb:<participant>     set: the boards a participant is on (for standing)
+ *   carrot:{P}:wm:<topic>:<part>    highest Kafka offset applied, per partition
+ *   carrot:{P}:seen:<event_id>      an event's first delivery ("<topic>:<part>:<offset>") and
+ *                                   what it did (points, lines), kept for the dedup window
+ *   carrot:{P}:rec:<source>:<id>    hash: what a CRM record earned (participant p, points n,
+ *                                   activity type t, boards k) and whether it stands (on)
+ *   carrot:{P}:cap:<kpi>:<period>:<participant>   points used of a KPI's cap
+ *   carrot:{P}:goal:<goal>:<period>:<participant> count towards a goal
+ *   carrot:{P}:meta                 hash: the program's time zone and rules version
+ *
+ * Exactly once: carrot_board_apply() runs one Lua script per batch of one
+ * partition of one program. An event is applied only if its offset is
+ * above the partition's watermark, so a batch replayed after a crash or a
+ * rebalance changes nothing and returns what the first run did; an event
+ * id seen before at another offset is a duplicate and is neither applied
+ * nor reported fresh. Caps and goal counters move under the same guard.
+ *
+ * Ranking: points descending; equal points share a rank (competition
+ * ranking: 1, 2, 2, 4); among equal points, entries are listed in
+ * descending participant id byte order (Redis's own order, so every query
+ * and every page agree).
+ *
+ * Errors: functions return a carrot_board_err_t with errstr: RETRY when
+ * Redis could not be reached or asked to come back (the connection is
+ * dropped and re-opened on the next call), FATAL when the same call would
+ * fail again: a script's runtime error (errstr names its line in apply.lua
+ * or query.lua, as "user_script:N"), a reply of the wrong shape, a wrong
+ * key type. A caller retries RETRY and stops on FATAL. */
+#ifndef CARROT_BOARD_H
+#define CARROT_BOARD_H
+
+#include <stddef.h>
+
+typedef enum {
+    CARROT_BOARD_OK = 0,
+    CARROT_BOARD_RETRY = -1, /* unreachable, loading, failing over, memory full: call again */
+    CARROT_BOARD_FATAL = -2  /* the same call fails again: stop */
+} carrot_board_err_t;
+#include <stdint.h>
+
+typedef struct carrot_board_s carrot_board_t;
+
+/* Connects lazily: creation does not fail when Redis is down. host is copied. */
+carrot_board_t *carrot_board_new(const char *host, int port, int timeout_ms);
+void carrot_board_destroy(carrot_board_t *board); /* NULL is a no-op */
+
+/* The Redis key of a board: "carrot:{<program>}:lb:<board>". */
+void carrot_board_key(char *buf, size_t size, const char *program, const char *board);
+
+typedef enum {
+    CARROT_BOARD_AWARD = 'A',   /* a record earns points (and the record remembers them) */
+    CARROT_BOARD_REVERSE = 'D', /* a record is deleted: take back what it earned */
+    CARROT_BOARD_RESTORE = 'U'  /* a record is undeleted: give it back */
+} carrot_board_kind_t;
+
+#define CARROT_BOARD_MAX_LINES 80
+
+typedef struct {
+    const char *rule_id;
+    int64_t points;
+} carrot_board_line_t;
+
+typedef struct {
+    const char *key;     /* "goal:<goal>:<period id>:<participant>" (carrot_settle_key) */
+    const char *rule_id; /* "goal.<goal>" */
+    int64_t target, bonus;
+    int64_t expire_at; /* Unix seconds */
+} carrot_board_goal_t;
+
+typedef struct {
+    int64_t offset; /* Kafka offset of the activity (or a back-fill sequence) */
+    const char *event_id;
+    carrot_board_kind_t kind;
+    const char *record;  /* "<source system>:<source record id>" */
+    const char *version; /* rules version, kept with the outcome */
+    /* AWARD only: */
+    const char *participant_id;
+    const char *activity_type;
+    size_t nboards;
+    const char *const *boards;      /* board names */
+    const int64_t *board_expire_at; /* Unix seconds per board; 0: never */
+    size_t nlines;
+    const carrot_board_line_t *lines; /* before caps and goals */
+    const char *cap_key;              /* NULL: not capped. "cap:<kpi>:<period id>:<participant>" */
+    const char *cap_rule;             /* the KPI id: a clipped event gets a "cap.<kpi>" line */
+    int64_t cap_points, cap_expire_at;
+    size_t ngoals;
+    const carrot_board_goal_t *goals;
+} carrot_board_event_t;
+
+typedef struct {
+    char rule_id[80];
+    int64_t points;
+} carrot_board_out_line_t;
+
+/* What an event did. fresh is 0 for a duplicate delivery. amount is what
+ * was applied to the boards: the sum of lines for an AWARD (0 when its
+ * record was already deleted), or what the record earned for a REVERSE
+ * (negative) or RESTORE. lines are the settled award lines (caps and goals
+ * included; "reversal" or "restore" for those kinds), participant, type
+ * and version those of the first delivery. */
+typedef struct {
+    int fresh;
+    int64_t amount;
+    char participant_id[257];
+    char activity_type[64];
+    char version[208];
+    int nlines;
+    carrot_board_out_line_t lines[CARROT_BOARD_MAX_LINES];
+} carrot_board_result_t;
+
+/* Applies n events of one partition (stream = "<topic>:<partition>") of one
+ * program, in offset order, and fills out[0..n). seen_ttl_s is the dedup
+ * window in seconds; now_s the current Unix time (boards whose retention
+ * has passed are not touched by reversals). */
+carrot_board_err_t carrot_board_apply(carrot_board_t *board, const char *program,
+                                      const char *stream, const carrot_board_event_t *events,
+                                      size_t n, long long seen_ttl_s, int64_t now_s,
+                                      carrot_board_result_t *out, char *errstr, size_t errstr_size);
+
+/* Records the program's time zone and rules version for readers. */
+carrot_board_err_t carrot_board_set_meta(carrot_board_t *board, const char *program,
+                                         const char *timezone, const char *version, char *errstr,
+                                         size_t errstr_size);
+/* Reads them; tz and version get "" when unset. */
+carrot_board_err_t carrot_board_get_meta(carrot_board_t *board, const char *program, char *tz,
+                                         size_t tz_size, char *version, size_t version_size,
+                                         char *errstr, size_t errstr_size);
+
+typedef struct {
+    char board[160]; /* set by carrot_board_standing() */
+    char participant_id[257];
+    int64_t points;
+    long rank; /* competition ranking: 1, 2, 2, 4 */
+    long size; /* carrot_board_standing(): members on the board */
+} carrot_board_entry_t;
+
+/* Entries start..start+max-1 (0-based positions) of a board. */
+carrot_board_err_t carrot_board_range(carrot_board_t *board, const char *program,
+                                      const char *board_name, long start, int max,
+                                      carrot_board_entry_t *out, int *noutp, char *errstr,
+                                      size_t errstr_size);
+/* The top n. */
+carrot_board_err_t carrot_board_top(carrot_board_t *board, const char *program,
+                                    const char *board_name, int n, carrot_board_entry_t *out,
+                                    int *noutp, char *errstr, size_t errstr_size);
+/* The participant and up to k entries either side (out holds 2k+1); *noutp
+ * is 0 when the participant is not on the board. */
+carrot_board_err_t carrot_board_around(carrot_board_t *board, const char *program,
+                                       const char *board_name, const char *participant, int k,
+                                       carrot_board_entry_t *out, int *noutp, char *errstr,
+                                       size_t errstr_size);
+/* A participant's points and rank on every board they are on (at most max). */
+carrot_board_err_t carrot_board_standing(carrot_board_t *board, const char *program,
+                                         const char *participant, int max,
+                                         carrot_board_entry_t *out, int *noutp, char *errstr,
+                                         size_t errstr_size);
+
+/* Sum of all points on a board, and the number of members. */
+carrot_board_err_t carrot_board_total(carrot_board_t *board, const char *program,
+                                      const char *board_name, int64_t *totalp, long *membersp,
+                                      char *errstr, size_t errstr_size);
+
+#endif

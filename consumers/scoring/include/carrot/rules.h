@@ -1,0 +1,171 @@
+/* rules.h: a program's scoring rules: read from a YAML or JSON file,
+ * checked, and applied to one activity at a time.
+ *
+ * The format is documented in README.md ("Rules"); in short:
+ *
+ *   program: acme            version: "2026.11-2"      timezone: America/Chicago
+ *   bands:      maturity bands by tenure_days (first match wins)
+ *   kpis:       base points; the FIRST rule whose `when` matches applies,
+ *               with an optional cap per participant per period
+ *   quality:    required fields, pick-lists, note length: bonus or penalty
+ *   timeliness: full points within N hours of occurring, decaying, a penalty when very late
+ *   promotions: a window, a filter, a multiplier and/or a bonus
+ *   goals:      a count of matching activities per period; a one-time bonus at the target
+ *   points:     shorthand: {call: 5, ...} adds KPI rules "base.<type>"
+ *
+ * Scoring is pure: carrot_rules_score() reads only the rules and the
+ * activity. What depends on earlier activities (caps used, goal counts)
+ * is settled where the state lives: atomically in Redis by the scorer
+ * (carrot/board.h), in memory by a simulation (carrot_settle_t below); both
+ * follow carrot_settle_apply()'s arithmetic. */
+#ifndef CARROT_RULES_H
+#define CARROT_RULES_H
+
+#include "carrot/activity.h"
+#include "carrot/config.h"
+#include "carrot/period.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct carrot_rules_s carrot_rules_t;
+
+/* Reads and checks a rules file. On error returns NULL and errstr names the
+ * file, the line and the problem ("rules.yaml:12: kpis[1].when.activity:
+ * unknown activity type \"cal\""). */
+carrot_rules_t *carrot_rules_load(const char *path, char *errstr, size_t errstr_size);
+/* The same from text; origin names it in errors. */
+carrot_rules_t *carrot_rules_parse(const char *text, size_t len, const char *origin, char *errstr,
+                                   size_t errstr_size);
+void carrot_rules_destroy(carrot_rules_t *rules); /* NULL is a no-op */
+
+/* Checks an id as rules and back-fills name things: 1 to 48 letters, digits,
+ * '_', '-' or '.' (it becomes part of award ids and Redis keys). Returns 0,
+ * or -1 with the reason in errstr. */
+int carrot_rules_id_check(const char *id, char *errstr, size_t errstr_size);
+
+const char *carrot_rules_program(const carrot_rules_t *rules);
+const char *carrot_rules_version(const carrot_rules_t *rules);
+const char *carrot_rules_timezone(const carrot_rules_t *rules); /* default "UTC" */
+/* The exact text the rules were parsed from (to publish it to carrot.rules). */
+const char *carrot_rules_text(const carrot_rules_t *rules, size_t *lenp);
+/* Seconds a board of period p is kept after the period ends (0 for ptd: kept). */
+int64_t carrot_rules_retention_s(const carrot_rules_t *rules, carrot_period_t p);
+
+#define CARROT_RULES_MAX_LINES 64 /* the parser's limits keep any event below this */
+#define CARROT_RULES_MAX_GOALS 16
+#define CARROT_RULE_ID_MAX 64 /* rule ids are shorter; prefixed ids ("promo.x") fit */
+
+typedef struct {
+    char rule_id[CARROT_RULE_ID_MAX + 8];
+    int64_t points;
+} carrot_score_t;
+
+typedef struct {
+    const char *id; /* "goal.<id>" is the rule id of its bonus; borrowed from the rules */
+    carrot_period_t period;
+    int64_t target, bonus;
+} carrot_goal_hit_t;
+
+/* What the rules say of one activity, before caps and goals are settled. */
+typedef struct {
+    int nlines;
+    carrot_score_t lines[CARROT_RULES_MAX_LINES];
+    const char *kpi; /* the KPI rule that matched, or NULL (then nlines is 0) */
+    int capped;      /* the KPI has a cap: cap_points per cap_period */
+    carrot_period_t cap_period;
+    int64_t cap_points;
+    int ngoals; /* goals this activity counts towards */
+    carrot_goal_hit_t goals[CARROT_RULES_MAX_GOALS];
+} carrot_scoring_t;
+
+/* Scores one activity of the rules' program. Only a CREATE earns; for other
+ * changes out is empty. Returns the number of lines plus goals (0 when the
+ * activity earns and counts for nothing). */
+int carrot_rules_score(const carrot_rules_t *rules, const carrot_activity_t *a,
+                       carrot_scoring_t *out);
+
+/* --- where an award goes ------------------------------------------------ */
+
+#define CARROT_RULES_MAX_BOARDS (CARROT_PERIOD_COUNT * 4)
+
+typedef struct {
+    char name[300];    /* a board name, see carrot/board.h: "w:2026-W47:seg:dealer" */
+    int64_t expire_at; /* Unix seconds; 0: never */
+} carrot_board_ref_t;
+
+typedef struct {
+    int nboards;
+    carrot_board_ref_t boards[CARROT_RULES_MAX_BOARDS];
+    char cap_key[400]; /* "" when the KPI has no cap */
+    int64_t cap_expire_at;
+    char goal_keys[CARROT_RULES_MAX_GOALS][400];
+    char goal_rules[CARROT_RULES_MAX_GOALS][CARROT_RULE_ID_MAX + 8];
+    int64_t goal_expire_at[CARROT_RULES_MAX_GOALS];
+} carrot_plan_t;
+
+/* The boards an award of activity a adds to (each period of occurred_at in
+ * the rules' time zone, for all and for each scope a names, expiring
+ * retention_days after the period ends) and, for sc (may be NULL), the
+ * keys of its cap and goal counters. Returns 0, or -1 if the time zone
+ * cannot be used. */
+int carrot_rules_plan(const carrot_rules_t *rules, const carrot_activity_t *a,
+                      const carrot_scoring_t *sc, carrot_plan_t *plan);
+
+/* --- settling caps and goals ------------------------------------------- */
+
+/* The state key of a cap or goal counter, shared by Redis and simulations:
+ * "cap:<kpi>:<period id>:<participant>", "goal:<goal>:<period id>:<participant>". */
+void carrot_settle_key(char *buf, size_t size, const char *kind, const char *id,
+                       const char *period_id, const char *participant);
+
+/* In-memory cap and goal counters, for simulations and back-fills. now_s
+ * (Unix seconds) plays Redis's clock: a counter whose period ended longer
+ * ago than its retention is gone in Redis, so every activity of that
+ * period starts from an empty counter, here too. */
+typedef struct carrot_settle_s carrot_settle_t;
+carrot_settle_t *carrot_settle_new(int64_t now_s);
+void carrot_settle_destroy(carrot_settle_t *st); /* NULL is a no-op */
+
+/* Settles sc for activity a in place, as the Redis script does: clips the
+ * KPI's lines to what is left of its cap this period (adding a
+ * "cap.<kpi>" line), then counts each goal and adds "goal.<id>" when the
+ * count reaches the target exactly. Returns 0, or -1 when out of memory or
+ * the time zone is invalid. */
+int carrot_settle_apply(carrot_settle_t *st, const carrot_rules_t *rules,
+                        const carrot_activity_t *a, carrot_scoring_t *sc);
+
+/* --- simulation -----------------------------------------------------------
+ * Scores a feed in memory exactly as the scorer would, writing nothing:
+ * duplicates of an event id count once, a DELETE takes back what its
+ * record earned and an UNDELETE gives it back, caps and goals settle as in
+ * Redis. Used by `carrot-rules simulate` and `carrot-rules backfill`. */
+typedef struct carrot_sim_s carrot_sim_t;
+
+/* rules must outlive it; now_s as for carrot_settle_new(). */
+carrot_sim_t *carrot_sim_new(const carrot_rules_t *rules, int64_t now_s);
+void carrot_sim_destroy(carrot_sim_t *sim); /* NULL is a no-op */
+
+/* Feeds one activity of the rules' program, in feed order. Fills out with
+ * the settled lines ("reversal" / "restore" for a DELETE / UNDELETE that
+ * moved points) and *freshp (0 for a duplicate, which earns nothing).
+ * Returns 0, or -1 when out of memory. */
+int carrot_sim_feed(carrot_sim_t *sim, const carrot_activity_t *a, carrot_scoring_t *out,
+                    int *freshp);
+
+/* 1 when the CRM record "<source system>:<source record id>" is deleted
+ * after what was fed so far, else 0. */
+int carrot_sim_record_deleted(carrot_sim_t *sim, const char *record);
+
+typedef struct {
+    const char *participant_id; /* owned by the simulation */
+    int64_t points;
+    long awards; /* award lines */
+} carrot_sim_total_t;
+
+/* Every participant's total in leaderboard order (points descending, then
+ * participant id descending). *totalsp is the caller's to free(). Returns
+ * the count, or -1 when out of memory. */
+long carrot_sim_totals(const carrot_sim_t *sim, carrot_sim_total_t **totalsp);
+
+#endif

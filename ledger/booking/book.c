@@ -1,0 +1,373 @@
+/* book.c: COPY into a per-session temporary table, then one statement that
+ * inserts the new awards and books them (journal, entries, balances), then
+ * the offsets, in one transaction.
+ * COPY is the fastest way into PostgreSQL; the staging table lets the
+ * primary key drop rows that were already booked.
+ * One bad row fails the whole COPY, and a replay would fail the same way
+ * for ever; so on a data error the batch is booked again in halves under
+ * savepoints until the rows PostgreSQL refuses stand alone. The search costs
+ * about 2 log2(n) statements per bad row, and only when there is one: the
+ * usual batch takes the single fast path. */
+#include "carrot/book.h"
+
+#include "carrot/pgutil.h"
+
+#include "carrot/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* New awards only (the primary key drops those booked before) enter the
+ * book: one journal transaction each, wallet +points and budget -points, and
+ * the participant's balances. Balances are locked in key order, so two
+ * ledgers never deadlock on them. */
+static const char book_sql[] =
+    "WITH ins AS ("
+    "  INSERT INTO awards SELECT * FROM awards_in ON CONFLICT (program_id, award_id) DO NOTHING"
+    "  RETURNING program_id, award_id, participant_id, points"
+    "), j AS ("
+    "  INSERT INTO journal (program_id, kind, ref, participant_id)"
+    "  SELECT program_id, 'award', award_id, participant_id FROM ins"
+    "  RETURNING txn_id, program_id, ref"
+    "), e AS ("
+    "  INSERT INTO entries (txn_id, account, amount)"
+    "  SELECT j.txn_id, x.account, x.amount"
+    "  FROM j JOIN ins ON ins.program_id = j.program_id AND ins.award_id = j.ref"
+    "  CROSS JOIN LATERAL (VALUES ('wallet', ins.points), ('budget', -ins.points)) AS x(account, amount)"
+    "), b AS ("
+    "  INSERT INTO balances AS bal (program_id, participant_id, earned, available)"
+    "  SELECT program_id, participant_id, sum(points), sum(points) FROM ins"
+    "  GROUP BY 1, 2 ORDER BY 1, 2"
+    "  ON CONFLICT (program_id, participant_id) DO UPDATE"
+    "  SET earned = bal.earned + EXCLUDED.earned, available = bal.available + EXCLUDED.available"
+    ")"
+    " SELECT count(*) FROM ins";
+
+typedef struct {
+    int32_t partition;
+    int64_t next;
+} advance_t;
+
+typedef struct {
+    size_t start; /* where the row's COPY line starts in buf */
+    int32_t partition;
+    int64_t offset;
+} row_t;
+
+struct carrot_book_s {
+    char *buf;
+    size_t len, cap, rows, caprows;
+    row_t *row;
+    advance_t *adv;
+    int nadv, capadv;
+};
+
+carrot_book_t *carrot_book_new(void) { return calloc(1, sizeof(carrot_book_t)); }
+
+void carrot_book_destroy(carrot_book_t *b) {
+    if (!b) return;
+    free(b->buf);
+    free(b->row);
+    free(b->adv);
+    free(b);
+}
+
+void carrot_book_reset(carrot_book_t *b) {
+    b->len = b->rows = 0;
+    b->nadv = 0;
+}
+
+size_t carrot_book_count(const carrot_book_t *b) { return b->rows; }
+
+static int reserve(carrot_book_t *b, size_t more) {
+    if (b->len + more <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap < b->len + more) cap *= 2;
+    char *nb = realloc(b->buf, cap);
+    if (!nb) return -1;
+    b->buf = nb;
+    b->cap = cap;
+    return 0;
+}
+
+/* Appends s in COPY text format (\N for NULL, backslash escapes), then sep. */
+static int put_field(carrot_book_t *b, const char *s, char sep) {
+    size_t n = s ? strlen(s) : 0;
+    if (reserve(b, 2 * n + 4)) return -1;
+    if (!s) {
+        memcpy(b->buf + b->len, "\\N", 2);
+        b->len += 2;
+    } else {
+        for (const char *p = s; *p; p++) {
+            char c = *p, e = 0;
+            switch (c) {
+            case '\\': e = '\\'; break;
+            case '\t': e = 't'; break;
+            case '\n': e = 'n'; break;
+            case '\r': e = 'r'; break;
+            }
+            if (e) {
+                b->buf[b->len++] = '\\';
+                b->buf[b->len++] = e;
+            } else
+                b->buf[b->len++] = c;
+        }
+    }
+    b->buf[b->len++] = sep;
+    return 0;
+}
+
+int carrot_book_advance(carrot_book_t *b, int32_t partition, int64_t next_offset) {
+    for (int i = 0; i < b->nadv; i++) {
+        if (b->adv[i].partition == partition) {
+            if (next_offset > b->adv[i].next) b->adv[i].next = next_offset;
+            return 0;
+        }
+    }
+    if (b->nadv == b->capadv) {
+        int cap = b->capadv ? b->capadv * 2 : 16;
+        advance_t *na = realloc(b->adv, (size_t)cap * sizeof(*na));
+        if (!na) return -1;
+        b->adv = na;
+        b->capadv = cap;
+    }
+    b->adv[b->nadv++] = (advance_t){partition, next_offset};
+    return 0;
+}
+
+int carrot_book_add(carrot_book_t *b, const carrot_award_t *a, int32_t partition, int64_t offset) {
+    char points[24], occurred[40], awarded[40], part[16], off[24];
+    snprintf(points, sizeof(points), "%lld", (long long)a->points);
+    carrot_time_format(a->occurred_at, occurred, sizeof(occurred));
+    carrot_time_format(a->awarded_at, awarded, sizeof(awarded));
+    snprintf(part, sizeof(part), "%d", (int)partition);
+    snprintf(off, sizeof(off), "%lld", (long long)offset);
+    const char *fields[] = {a->award_id, a->program_id,
+                            a->event_id, a->participant_id,
+                            a->segment,  a->team_id,
+                            a->region,   a->activity_type,
+                            a->rule_id,  a->rules_version,
+                            points,      occurred,
+                            awarded,     part,
+                            off};
+    const int nf = (int)(sizeof(fields) / sizeof(fields[0]));
+    size_t mark = b->len;
+    if (b->rows == b->caprows) {
+        size_t cap = b->caprows ? 2 * b->caprows : 1024;
+        row_t *nr = realloc(b->row, cap * sizeof(*nr));
+        if (!nr) return -1;
+        b->row = nr;
+        b->caprows = cap;
+    }
+    b->row[b->rows] = (row_t){mark, partition, offset};
+    for (int i = 0; i < nf; i++) {
+        if (put_field(b, fields[i], i + 1 < nf ? '\t' : '\n')) {
+            b->len = mark;
+            return -1;
+        }
+    }
+    b->rows++;
+    return carrot_book_advance(b, partition, offset + 1);
+}
+
+/* A failure caused by the rows themselves, which a retry would repeat:
+ * data exceptions (22: invalid UTF-8, a value out of range), integrity
+ * constraint violations (23) and program limits (54: a key too long for its
+ * index). Internal to this file. */
+#define BOOK_DATA (-3)
+
+/* Classifies a failure by connection state and SQLSTATE class. */
+static carrot_book_err_t classify(PGconn *pg, PGresult *r, const char *what, char *errstr,
+                                  size_t errstr_size) {
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(errstr, errstr_size, "%s: %s", what, PQerrorMessage(pg));
+    /* trim libpq's trailing newline */
+    size_t n = strlen(errstr);
+    while (n > 0 && errstr[n - 1] == '\n') errstr[--n] = '\0';
+    if (PQstatus(pg) != CONNECTION_OK || !state) return CARROT_BOOK_RETRY;
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "40", 2) == 0 ||
+        strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0)
+        return CARROT_BOOK_RETRY;
+    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+        strncmp(state, "54", 2) == 0) {
+        /* the reason a dead letter carries: PostgreSQL's words, without libpq's
+         * "ERROR:" and with where it was found (COPY names the column) */
+        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        const char *ctx = PQresultErrorField(r, PG_DIAG_CONTEXT);
+        snprintf(errstr, errstr_size, "PostgreSQL refused the award: %s (SQLSTATE %s%s%.*s)",
+                 msg ? msg : "?", state, ctx ? "; " : "", ctx ? (int)strcspn(ctx, "\n") : 0,
+                 ctx ? ctx : "");
+        return (carrot_book_err_t)BOOK_DATA;
+    }
+    return CARROT_BOOK_FATAL;
+}
+
+static carrot_book_err_t exec(PGconn *pg, const char *sql, ExecStatusType want, char *errstr,
+                              size_t errstr_size) {
+    PGresult *r = PQexec(pg, sql);
+    carrot_book_err_t rc = CARROT_BOOK_OK;
+    if (PQresultStatus(r) != want) rc = classify(pg, r, sql, errstr, errstr_size);
+    PQclear(r);
+    return rc;
+}
+
+/* COPYs rows [lo, hi) into awards_in and books them; *insertedp += the new ones. */
+static carrot_book_err_t copy_and_book(carrot_book_t *b, PGconn *pg, size_t lo, size_t hi,
+                                       long long *insertedp, char *errstr, size_t errstr_size) {
+    carrot_book_err_t rc;
+    if ((rc = exec(pg,
+                   "COPY awards_in (award_id, program_id, event_id, participant_id, segment,"
+                   " team_id, region, activity_type, rule_id, rules_version, points,"
+                   " occurred_at, awarded_at, source_partition, source_offset) FROM STDIN",
+                   PGRES_COPY_IN, errstr, errstr_size)))
+        return rc;
+    size_t from = b->row[lo].start, to = hi < b->rows ? b->row[hi].start : b->len;
+    if (PQputCopyData(pg, b->buf + from, (int)(to - from)) != 1 || PQputCopyEnd(pg, NULL) != 1)
+        return classify(pg, NULL, "COPY", errstr, errstr_size);
+    PGresult *r = PQgetResult(pg);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        rc = classify(pg, r, "COPY", errstr, errstr_size);
+        PQclear(r);
+        while ((r = PQgetResult(pg))) PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    while ((r = PQgetResult(pg))) PQclear(r);
+    r = PQexec(pg, book_sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = classify(pg, r, "booking awards", errstr, errstr_size);
+        PQclear(r);
+        return rc;
+    }
+    *insertedp += atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return CARROT_BOOK_OK;
+}
+
+typedef struct {
+    carrot_book_refused_cb refused;
+    void *opaque;
+} refuse_t;
+
+/* Books rows [lo, hi) under a savepoint; on a data error, rolls back to it
+ * and books each half the same way; a single refused row goes to the
+ * callback. Rows booked earlier in the transaction stay booked, so a row
+ * refused only together with another (a balance overflowing) is found too. */
+static carrot_book_err_t isolate(carrot_book_t *b, PGconn *pg, size_t lo, size_t hi,
+                                 const refuse_t *rf, long long *insertedp, char *errstr,
+                                 size_t errstr_size) {
+    carrot_book_err_t rc;
+    if ((rc = exec(pg, "SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr, errstr_size))) return rc;
+    long long inserted = 0;
+    rc = copy_and_book(b, pg, lo, hi, &inserted, errstr, errstr_size);
+    if (rc == CARROT_BOOK_OK) {
+        *insertedp += inserted;
+        /* emptied by hand: ON COMMIT DELETE ROWS waits for the commit */
+        if ((rc = exec(pg, "DELETE FROM awards_in", PGRES_COMMAND_OK, errstr, errstr_size)))
+            return rc;
+        return exec(pg, "RELEASE SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr, errstr_size);
+    }
+    if ((int)rc != BOOK_DATA) return rc;
+    char why[1024];
+    snprintf(why, sizeof(why), "%s", errstr);
+    if ((rc = exec(pg, "ROLLBACK TO SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr,
+                   errstr_size)) ||
+        (rc = exec(pg, "RELEASE SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr, errstr_size)))
+        return rc;
+    if (hi - lo == 1) {
+        if (rf->refused &&
+            rf->refused(rf->opaque, b->row[lo].partition, b->row[lo].offset, why) == 0)
+            return CARROT_BOOK_OK;
+        snprintf(errstr, errstr_size,
+                 "could not dead-letter the award at partition %d offset %lld"
+                 " that PostgreSQL refused: %s",
+                 (int)b->row[lo].partition, (long long)b->row[lo].offset, why);
+        return CARROT_BOOK_FATAL;
+    }
+    size_t mid = lo + (hi - lo) / 2;
+    if ((rc = isolate(b, pg, lo, mid, rf, insertedp, errstr, errstr_size))) return rc;
+    return isolate(b, pg, mid, hi, rf, insertedp, errstr, errstr_size);
+}
+
+/* One attempt at the batch in one transaction; with search set, row by
+ * savepoint-guarded halves (isolate()) instead of all at once. */
+static carrot_book_err_t attempt(carrot_book_t *b, PGconn *pg, const char *group, const char *topic,
+                                 const refuse_t *search, long long *insertedp, char *errstr,
+                                 size_t errstr_size) {
+    carrot_book_err_t rc;
+    *insertedp = 0;
+    if ((rc = exec(pg, "BEGIN", PGRES_COMMAND_OK, errstr, errstr_size)) ||
+        (rc = exec(pg,
+                   "CREATE TEMP TABLE IF NOT EXISTS awards_in"
+                   " (LIKE awards INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                   PGRES_COMMAND_OK, errstr, errstr_size)))
+        goto fail;
+    if (b->rows > 0) {
+        rc = search ? isolate(b, pg, 0, b->rows, search, insertedp, errstr, errstr_size)
+                    : copy_and_book(b, pg, 0, b->rows, insertedp, errstr, errstr_size);
+        if (rc) goto fail;
+    }
+    for (int i = 0; i < b->nadv; i++) {
+        char part[16], next[24];
+        snprintf(part, sizeof(part), "%d", (int)b->adv[i].partition);
+        snprintf(next, sizeof(next), "%lld", (long long)b->adv[i].next);
+        const char *params[] = {group, topic, part, next};
+        /* never move an offset backwards: a fenced-out ledger may still commit */
+        PGresult *r = PQexecParams(
+            pg,
+            "INSERT INTO kafka_offsets (consumer_group, topic, partition, next_offset)"
+            " VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (consumer_group, topic, partition) DO UPDATE"
+            " SET next_offset = EXCLUDED.next_offset, updated_at = now()"
+            " WHERE kafka_offsets.next_offset < EXCLUDED.next_offset",
+            4, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            rc = classify(pg, r, "storing offsets", errstr, errstr_size);
+            PQclear(r);
+            goto fail;
+        }
+        PQclear(r);
+    }
+    if ((rc = exec(pg, "COMMIT", PGRES_COMMAND_OK, errstr, errstr_size))) goto fail;
+    return CARROT_BOOK_OK;
+fail:
+    carrot_pg_rollback(pg);
+    *insertedp = 0;
+    return rc;
+}
+
+carrot_book_err_t carrot_book_commit(carrot_book_t *b, PGconn *pg, const char *group,
+                                     const char *topic, carrot_book_refused_cb refused,
+                                     void *opaque, long long *insertedp, char *errstr,
+                                     size_t errstr_size) {
+    carrot_book_err_t rc = attempt(b, pg, group, topic, NULL, insertedp, errstr, errstr_size);
+    if ((int)rc != BOOK_DATA) return rc;
+    const refuse_t rf = {refused, opaque};
+    rc = attempt(b, pg, group, topic, &rf, insertedp, errstr, errstr_size);
+    /* a data error outside the rows (the offsets): nothing to set aside */
+    return (int)rc == BOOK_DATA ? CARROT_BOOK_FATAL : rc;
+}
+
+carrot_book_err_t carrot_book_load_offsets(PGconn *pg, const char *group, const char *topic,
+                                           const int32_t *partitions, int64_t *offsets, int n,
+                                           char *errstr, size_t errstr_size) {
+    const char *params[] = {group, topic};
+    PGresult *r = PQexecParams(pg,
+                               "SELECT partition, next_offset FROM kafka_offsets"
+                               " WHERE consumer_group = $1 AND topic = $2",
+                               2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        carrot_book_err_t rc = classify(pg, r, "reading stored offsets", errstr, errstr_size);
+        PQclear(r);
+        return (int)rc == BOOK_DATA ? CARROT_BOOK_FATAL : rc;
+    }
+    for (int i = 0; i < n; i++) offsets[i] = -1;
+    for (int row = 0; row < PQntuples(r); row++) {
+        int32_t p = (int32_t)atoi(PQgetvalue(r, row, 0));
+        for (int i = 0; i < n; i++)
+            if (partitions[i] == p) offsets[i] = atoll(PQgetvalue(r, row, 1));
+    }
+    PQclear(r);
+    return CARROT_BOOK_OK;
+}
