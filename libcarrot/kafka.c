@@ -240,3 +240,22 @@ rd_kafka_t *carrot_kafka_txn_producer_new(const carrot_conf_t *conf, const char 
     }
     return rk;
 }
+
+int carrot_kafka_produce(rd_kafka_t *rk, const carrot_kafka_msg_t *m, int timeout_ms, char *errstr,
+                         size_t errstr_size) {
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : carrot_time_mono_ms() + timeout_ms;
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_PARTITION(m->partition),
+            RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(m->hdrs),
+            RD_KAFKA_V_OPAQUE(m->opaque), RD_KAFKA_V_END);
+        if (!err) return 0;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || carrot_time_mono_ms() >= deadline) {
+            snprintf(errstr, errstr_size, "could not produce to %s: %s", m->topic,
+                     rd_kafka_err2str(err));
+            return -1;
+        }
+        rd_kafka_poll(rk, 50); /* delivery reports make room */
+    }
+}

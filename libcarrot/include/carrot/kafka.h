@@ -49,6 +49,30 @@ int carrot_kafka_partition_count(rd_kafka_t *rk, const char *topic, char *errstr
  * session to time out) and for transactional ids. */
 void carrot_instance_id(const char *name, char *out, size_t out_size);
 
+/* --- producing ----------------------------------------------------------- */
+
+/* A message to produce. Key, value and headers as librdkafka takes them:
+ * key and value are copied; hdrs (may be NULL) pass to librdkafka on
+ * success and stay the caller's on failure. partition is
+ * RD_KAFKA_PARTITION_UA to let the partitioner choose; opaque reaches the
+ * delivery report callback. */
+typedef struct {
+    const char *topic;
+    int32_t partition;
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+    rd_kafka_headers_t *hdrs;
+    void *opaque;
+} carrot_kafka_msg_t;
+
+/* Produces m, serving delivery reports (rd_kafka_poll) while the local
+ * queue is full instead of dropping, for up to timeout_ms (-1: as long as
+ * it takes). 0, or -1 with errstr ("could not produce to T: ..."). */
+int carrot_kafka_produce(rd_kafka_t *rk, const carrot_kafka_msg_t *m, int timeout_ms, char *errstr,
+                         size_t errstr_size);
+
 /* Tracks which assigned partitions have reached their end (needs
  * enable.partition.eof=true on the consumer). Not thread safe. */
 typedef struct carrot_drain_s carrot_drain_t;
