@@ -8,3 +8,5 @@
 #endif
 
 const char *carrot_version(void) { return CARROT_PROJECT_VERSION " (git " CARROT_REVISION ")"; }
+const char *carrot_version_number(void) { return CARROT_PROJECT_VERSION; }
+const char *carrot_version_revision(void) { return CARROT_REVISION; }

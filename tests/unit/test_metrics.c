@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 START_TEST(exposition_format) {
@@ -80,6 +81,90 @@ START_TEST(served_over_http) {
 }
 END_TEST
 
+/* Series of one name share one HELP and TYPE, in the order first registered. */
+START_TEST(series_of_one_name_grouped) {
+    carrot_metrics_t *m = carrot_metrics_new();
+    carrot_metric_set(carrot_metrics_gauge(m, "lag", "Lag.", "partition=\"0\""), 3);
+    carrot_metric_set(carrot_metrics_gauge(m, "other", "Other.", NULL), 1);
+    carrot_metric_set(carrot_metrics_gauge(m, "lag", "ignored", "partition=\"1\""), 4);
+    char *text = carrot_metrics_render(m);
+    ck_assert_str_eq(text, "# HELP lag Lag.\n# TYPE lag gauge\nlag{partition=\"0\"} 3\n"
+                           "lag{partition=\"1\"} 4\n# HELP other Other.\n# TYPE other gauge\n"
+                           "other 1\n");
+    free(text);
+    carrot_metrics_destroy(m);
+}
+END_TEST
+
+static double sample(const char *text, const char *name) {
+    char key[128];
+    snprintf(key, sizeof(key), "\n%s ", name);
+    const char *p = strstr(text, key);
+    ck_assert_msg(p != NULL, "no %s in %s", name, text);
+    return strtod(p + strlen(key), NULL);
+}
+
+/* The process metrics are this process's: memory it holds, descriptors it
+ * opened, a start time before now, CPU it burnt. */
+START_TEST(process_metrics_are_this_process) {
+    carrot_metrics_t *m = carrot_metrics_new();
+    ck_assert_int_eq(carrot_metrics_add_process(m, "carrot-test"), 0);
+    volatile double x = 0;
+    for (long i = 0; i < 30000000; i++) x += (double)i; /* some CPU time to see */
+    FILE *extra[8];
+    char *before = carrot_metrics_render(m);
+    for (int i = 0; i < 8; i++) extra[i] = fopen("/dev/null", "r");
+    char *after = carrot_metrics_render(m);
+    ck_assert_double_eq_tol(sample(after, "process_open_fds") - sample(before, "process_open_fds"),
+                            8, 0.1);
+    ck_assert_double_gt(sample(after, "process_resident_memory_bytes"), 1 << 20);
+    ck_assert_double_ge(sample(after, "process_virtual_memory_bytes"),
+                        sample(after, "process_resident_memory_bytes"));
+    ck_assert_double_gt(sample(after, "process_cpu_seconds_total"), 0);
+    double start = sample(after, "process_start_time_seconds"), now = (double)time(NULL);
+    ck_assert_double_le(start, now + 1);
+    ck_assert_double_gt(start, now - 3600);
+    ck_assert_double_ge(sample(after, "process_max_fds"), sample(after, "process_open_fds"));
+    ck_assert_ptr_nonnull(strstr(after, "\ncarrot_build_info{program=\"carrot-test\",version=\""));
+    for (int i = 0; i < 8; i++)
+        if (extra[i]) fclose(extra[i]);
+    free(before);
+    free(after);
+    carrot_metrics_destroy(m);
+}
+END_TEST
+
+/* /healthz answers while the process does; /readyz only when every check
+ * is up, naming the ones that are not; a check is a gauge too. */
+START_TEST(health_and_readiness) {
+    char errstr[256], url[64], body[4096];
+    carrot_metrics_t *m = carrot_metrics_new();
+    int port = 0;
+    for (int p = 39950 + getpid() % 40; p < 39995 && !port; p++)
+        if (carrot_metrics_serve(m, "127.0.0.1", p, errstr, sizeof(errstr)) == 0) port = p;
+    ck_assert_int_ne(port, 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
+    ck_assert_int_eq(get(url, body), 200);
+    ck_assert_str_eq(body, "ok\n");
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", port);
+    ck_assert_int_eq(get(url, body), 200); /* no check yet */
+    ck_assert_int_eq(carrot_metrics_check(m, "kafka", 1, NULL), 0);
+    ck_assert_int_eq(carrot_metrics_check(m, "redis", 0, "connection refused"), 0);
+    ck_assert_int_eq(get(url, body), 503);
+    ck_assert_str_eq(body, "redis: connection refused\n");
+    ck_assert_int_eq(carrot_metrics_ready(m), 0);
+    char *text = carrot_metrics_render(m);
+    ck_assert_ptr_nonnull(strstr(text, "carrot_ready{check=\"kafka\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "carrot_ready{check=\"redis\"} 0\n"));
+    free(text);
+    ck_assert_int_eq(carrot_metrics_check(m, "redis", 1, "ignored when up"), 0);
+    ck_assert_int_eq(get(url, body), 200);
+    ck_assert_str_eq(body, "ready\n");
+    ck_assert_int_eq(carrot_metrics_ready(m), 1);
+    carrot_metrics_destroy(m);
+}
+END_TEST
+
 /* Four threads update while the endpoint's thread renders: every scrape is a
  * consistent set (the histogram's count equals its last bucket) and nothing
  * is lost. Under ThreadSanitizer (tests/run.sh's TSAN phase) a data race fails it. */
@@ -133,6 +218,12 @@ START_TEST(updates_while_served) {
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {exposition_format, served_over_http, updates_while_served, NULL};
+    const TTest *tests[] = {exposition_format,
+                            series_of_one_name_grouped,
+                            process_metrics_are_this_process,
+                            health_and_readiness,
+                            served_over_http,
+                            updates_while_served,
+                            NULL};
     return carrot_test_run(carrot_test_suite("metrics", tests));
 }

@@ -5,5 +5,8 @@
 
 /* "0.1.0 (git 1a2b3c4d5e6f)" or "0.1.0 (git 1a2b3c4d5e6f-dirty)": a static string. */
 const char *carrot_version(void);
+/* The parts: "0.1.0" and "1a2b3c4d5e6f" (or "unknown"); static strings. */
+const char *carrot_version_number(void);
+const char *carrot_version_revision(void);
 
 #endif
