@@ -33,7 +33,10 @@ commands:
   logs [LINES|-f]                print the last LINES (default 100) lines of the broker log, or follow it
   topics [PARTITIONS]            create the default topics if missing: crm.activities,
                                  crm.activities.dlq, carrot.awards and carrot.awards.dlq with PARTITIONS
-                                 (default $CARROT_PARTITIONS) partitions, carrot.rules with 1 (compacted)
+                                 (default $CARROT_PARTITIONS) partitions, carrot.rules with 1 (compacted);
+                                 retention: activities $CARROT_ACTIVITIES_RETENTION_MS ms, awards
+                                 $CARROT_AWARDS_RETENTION_MS ms (-1: forever), dead letters
+                                 $CARROT_DLQ_RETENTION_MS ms (CARROT_*_RETENTION_MS)
   topic NAME PARTITIONS [K=V...] create topic NAME if missing, with topic configs K=V
   delete-topic NAME              delete topic NAME if it exists
   list-topics                    list the topics
@@ -342,11 +345,15 @@ cmd_topics() {
     need_broker
     local existing
     existing=$(topic_command --list) || carrot_die "could not list kafka topics on $CARROT_BROKERS"
+    # Retention (README "Topics and retention"): the activities and awards are the
+    # source of truth for simulations, back-fills and a ledger rebuilt from scratch, so
+    # they are kept (-1: forever) unless CARROT_*_RETENTION_MS says otherwise; dead
+    # letters are kept 30 days to be read and replayed; carrot.rules is compacted.
     local -a specs=(
-        "crm.activities $partitions"
-        "crm.activities.dlq $partitions"
-        "carrot.awards $partitions"
-        "carrot.awards.dlq $partitions"
+        "crm.activities $partitions retention.ms=$CARROT_ACTIVITIES_RETENTION_MS"
+        "crm.activities.dlq $partitions retention.ms=$CARROT_DLQ_RETENTION_MS"
+        "carrot.awards $partitions retention.ms=$CARROT_AWARDS_RETENTION_MS"
+        "carrot.awards.dlq $partitions retention.ms=$CARROT_DLQ_RETENTION_MS"
         "carrot.rules 1 cleanup.policy=compact"
     )
     local spec name rc=0
