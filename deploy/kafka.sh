@@ -40,6 +40,7 @@ commands:
   topic NAME PARTITIONS [K=V...] create topic NAME if missing, with topic configs K=V
   delete-topic NAME              delete topic NAME if it exists
   list-topics                    list the topics
+  consumer-groups ARGS...        Kafka's consumer-groups tool, e.g. --describe --group carrot-ledger
   describe-topic [NAME]          describe topic NAME, or all topics
 
 The broker keeps its data, logs and pid file under $KAFKA_DIR.
@@ -326,6 +327,16 @@ check_partitions() {
 }
 
 # create_topic NAME PARTITIONS [K=V...]
+# Kafka's own consumer-groups tool (kafka-consumer-groups.sh), e.g. --describe --group G.
+group_command() {
+    need_jars
+    need_broker
+    write_tools_log4j
+    "$CARROT_JAVA" "${TOOL_JVM_OPTS[@]}" -Dlog4j.configuration="file:$TOOLS_LOG4J" \
+        -cp "$JARS/*" org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
+        --bootstrap-server "$CARROT_BROKERS" "$@"
+}
+
 create_topic() {
     local name=$1 partitions=$2 kv
     shift 2
@@ -408,6 +419,7 @@ main() {
         topic) cmd_topic "$@" ;;
         delete-topic) cmd_delete_topic "$@" ;;
         list-topics) topic_command --list ;;
+        consumer-groups) group_command "$@" ;;
         describe-topic)
             if (($# > 0)); then
                 topic_command --describe --topic "$1"

@@ -499,6 +499,17 @@ carrot_conf_t *carrot_conf_init_program(const char *ident, const carrot_conf_pro
         }
         carrot_log_set_level((carrot_log_level_t)level);
     }
+    p = find_prop(conf, "log-format");
+    if (p && p->type == CARROT_CONF_STR) {
+        const char *name = *(char **)(conf->dst + p->offset);
+        int format = name ? carrot_log_format_parse(name) : -1;
+        if (format < 0) {
+            carrot_error("invalid log-format \"%s\" (text, logfmt or json)", name ? name : "");
+            carrot_conf_destroy(conf);
+            return NULL;
+        }
+        carrot_log_set_format((carrot_log_format_t)format);
+    }
     /* a shifted clock dates every award: refuse a bad one, and never run it unnoticed */
     int64_t shift = carrot_time_shift_ms();
     if (shift < 0) {

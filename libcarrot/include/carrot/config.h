@@ -79,8 +79,8 @@ int carrot_conf_parse_args(carrot_conf_t *conf, int argc, char **argv, int *npos
 
 /* What every program's main() does first: names the program in logs, applies
  * the table's defaults into dst, reads --config, the environment and argv
- * (as carrot_conf_parse_args()), and applies the "log-level" setting when
- * the table has one. Positional arguments end up in argv[1..*nposp]; pass
+ * (as carrot_conf_parse_args()), and applies the "log-level" and
+ * "log-format" settings when the table has them. Positional arguments end up in argv[1..*nposp]; pass
  * nposp NULL to refuse any. Returns the conf (the caller destroys it), or
  * NULL with *exit_codep set: 0 after --help, 2 on bad usage (logged). */
 carrot_conf_t *carrot_conf_init_program(const char *ident, const carrot_conf_prop_t *props,

@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""test_observability.py BUILD_DIR: the pipeline watched by a real Prometheus.
+
+Runs carrot-webhook, carrot-scorer and carrot-ledger run against the real
+services, each serving /metrics, /healthz and /readyz, with Prometheus
+(deploy/prometheus.sh) scraping all three, then checks:
+  - Kafka's own consumer-groups tool reports lag 0 on every partition for the
+    scorer's and the ledger's groups once drained, and so do the programs'
+    carrot_consumer_lag_messages gauges;
+  - every panel expression of deploy/grafana/carrot.json, evaluated by
+    Prometheus over its HTTP API, returns data and no error;
+  - the boards and the ledger agree (carrot_ledger_drift_points 0, and
+    carrot-ledger reconcile exits 0);
+  - the scorer is unready (503 naming redis) while Redis is down, and ready
+    again once it is back.
+Needs the environment of deploy/env.sh (tests/run.sh and ctest provide it).
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import pathlib
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BUILD = pathlib.Path(sys.argv[1]).resolve()
+BIN = BUILD / "bin"
+ENV = dict(os.environ)
+TAG = f"ob-{os.getpid()}-{int(time.time()) % 100000}"
+PROGRAM = TAG
+TOPIC, AWARDS = f"{TAG}.activities", f"{TAG}.awards"
+DLQ, AWARDS_DLQ = f"{TAG}.activities.dlq", f"{TAG}.awards.dlq"
+SCORER_GROUP, LEDGER_GROUP = f"{TAG}.scorer", f"{TAG}.ledger"
+SECRET = "observability-test-secret"
+ACTIVITIES = 2000
+BAD_EVERY = 200  # loadgen writes an invalid line every BAD_EVERY: ingest dead-letters them
+procs = []
+failures = []
+
+
+def say(msg):
+    print(f"test_observability: {msg}", flush=True)
+
+
+def fail(msg):
+    failures.append(msg)
+    say(f"FAIL: {msg}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(url, data=None, headers=None, timeout=10):
+    req = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (urllib.error.URLError, ConnectionError, socket.timeout) as e:
+        return 0, str(e)
+
+
+def wait_for(what, check, timeout=120, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+def start(name, args, extra_env=None):
+    log = open(BUILD / f"{TAG}-{name}.log", "w")
+    env = dict(ENV, **(extra_env or {}))
+    p = subprocess.Popen([str(BIN / args[0])] + args[1:], stdout=log, stderr=subprocess.STDOUT,
+                         env=env, cwd=ROOT)
+    procs.append((name, p, log))
+    return p
+
+
+def metrics(port):
+    status, body = http(f"http://127.0.0.1:{port}/metrics")
+    return body if status == 200 else ""
+
+
+def sample_sum(text, name):
+    """The sum of every series of metric name in an exposition text (None: no series)."""
+    total, seen = 0.0, False
+    for line in text.splitlines():
+        m = re.match(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", line)
+        if m:
+            total += float(m.group(1))
+            seen = True
+    return total if seen else None
+
+
+def kafka(*args):
+    return subprocess.run(["bash", str(ROOT / "deploy/kafka.sh"), *args], env=ENV, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def group_lags(group):
+    """LAG per partition from Kafka's own kafka-consumer-groups --describe."""
+    out = kafka("consumer-groups", "--describe", "--group", group)
+    lags = {}
+    for line in out.splitlines():
+        cols = line.split()
+        if len(cols) >= 6 and cols[0] == group and cols[2].isdigit():
+            lags[int(cols[2])] = cols[5]
+    return lags
+
+
+def prom_query(port, expr):
+    q = urllib.parse.urlencode({"query": expr})
+    status, body = http(f"http://127.0.0.1:{port}/api/v1/query?{q}")
+    if status != 200:
+        return None, f"HTTP {status}: {body[:300]}"
+    doc = json.loads(body)
+    if doc.get("status") != "success":
+        return None, doc.get("error", body[:300])
+    return doc["data"]["result"], None
+
+
+def hubspot_post(url, body):
+    ts = str(int(time.time() * 1000))
+    msg = ("POST" + url + body + ts).encode()
+    sig = base64.b64encode(hmac.new(SECRET.encode(), msg, hashlib.sha256).digest()).decode()
+    return http(url, body.encode(), {"Content-Type": "application/json",
+                                     "X-HubSpot-Signature-v3": sig,
+                                     "X-HubSpot-Request-Timestamp": ts})
+
+
+def main():
+    prom_port = int(ENV.get("CARROT_PROMETHEUS_PORT") or free_port())
+    ENV["CARROT_PROMETHEUS_PORT"] = str(prom_port)
+    ENV["CARROT_PROMETHEUS_SCRAPE_INTERVAL"] = "1s"
+    ENV["CARROT_RUN_DIR"] = ENV.get("CARROT_RUN_DIR", str(ROOT / ".run"))
+    scorer_m, ledger_m, hook_m, hook_port = free_port(), free_port(), free_port(), free_port()
+
+    for t in (TOPIC, AWARDS, DLQ, AWARDS_DLQ):
+        kafka("topic", t, "3")
+    rules = pathlib.Path(tempfile.mkdtemp()) / "rules.yaml"
+    text = (ROOT / "deploy/demo/rules.yaml").read_text()
+    rules.write_text(re.sub(r"(?m)^program:.*$", f"program: {PROGRAM}", text, count=1))
+
+    subprocess.run(["bash", str(ROOT / "deploy/prometheus.sh"), "targets",
+                    f"127.0.0.1:{scorer_m}", f"127.0.0.1:{ledger_m}", f"127.0.0.1:{hook_m}"],
+                   env=ENV, check=True)
+    subprocess.run(["bash", str(ROOT / "deploy/prometheus.sh"), "start"], env=ENV, check=True)
+
+    subprocess.run([str(BIN / "carrot-ledger"), "migrate"], env=ENV, check=True, cwd=ROOT)
+    common = ["--brokers", ENV["CARROT_BROKERS"], "--log-format", "json"]
+    redis = ["--redis-host", ENV["CARROT_REDIS_HOST"], "--redis-port", ENV["CARROT_REDIS_PORT"]]
+    start("scorer", ["carrot-scorer", *common, *redis, "--topic", TOPIC, "--awards-topic", AWARDS,
+                     "--dlq-topic", DLQ, "--group", SCORER_GROUP, "--instance", "s1",
+                     "--rules", str(rules), "--rules-topic", "", "--metrics-port", str(scorer_m)])
+    start("ledger", ["carrot-ledger", "run", *common, *redis, "--topic", AWARDS,
+                     "--dlq-topic", AWARDS_DLQ, "--group", LEDGER_GROUP, "--instance", "l1",
+                     "--pg-dsn", ENV["CARROT_PG_DSN"], "--metrics-port", str(ledger_m),
+                     "--drift-interval", "2"])
+    public = f"http://127.0.0.1:{hook_port}"
+    start("webhook", ["carrot-webhook", *common, *redis, "--port", str(hook_port),
+                      "--public-url", public, "--topic", TOPIC, "--dlq-topic", DLQ,
+                      "--program", PROGRAM, "--metrics-port", str(hook_m)],
+          {"CARROT_SECRET": SECRET})
+
+    for name, port in (("scorer", scorer_m), ("ledger", ledger_m), ("webhook", hook_m)):
+        wait_for(f"{name} /healthz", lambda p=port: http(f"http://127.0.0.1:{p}/healthz")[0] == 200)
+        wait_for(f"{name} /readyz", lambda p=port: http(f"http://127.0.0.1:{p}/readyz")[0] == 200)
+    say("scorer, ledger and webhook are alive and ready")
+
+    feed = subprocess.run([str(BIN / "carrot-loadgen"), "--seed", "7", "--count", str(ACTIVITIES),
+                           "--participants", "20", "--program", PROGRAM,
+                           "--bad-every", str(BAD_EVERY)],
+                          env=ENV, check=True, capture_output=True, text=True).stdout
+    ingest = subprocess.run([str(BIN / "carrot-ingest"), "--brokers", ENV["CARROT_BROKERS"],
+                             "--topic", TOPIC, "--dlq-topic", DLQ, "--program", PROGRAM],
+                            input=feed, env=ENV, capture_output=True, text=True)
+    if ingest.returncode != 0:
+        fail(f"carrot-ingest exited {ingest.returncode}: {ingest.stderr[-500:]}")
+    hook_body = (ROOT / "tests/data/hubspot-webhook.json").read_text().strip()
+    status, body = hubspot_post(public + "/webhooks/hubspot", hook_body)
+    if status != 200:
+        fail(f"webhook answered {status}: {body}")
+    status, _ = http(public + "/webhooks/hubspot", hook_body.encode(),
+                     {"Content-Type": "application/json"})  # unsigned: refused
+    if status != 401:
+        fail(f"an unsigned webhook call answered {status}, not 401")
+
+    def drained():
+        s, l = metrics(scorer_m), metrics(ledger_m)
+        consumed = sample_sum(s, "carrot_scorer_activities_consumed_total") or 0
+        awards = sample_sum(s, "carrot_scorer_awards_total") or 0
+        booked = sample_sum(l, "carrot_ledger_awards_consumed_total") or 0
+        lag_s = sample_sum(s, "carrot_consumer_lag_messages")
+        lag_l = sample_sum(l, "carrot_consumer_lag_messages")
+        return (consumed > 0 and awards > 0 and booked >= awards and lag_s == 0 and lag_l == 0
+                and (consumed, awards, booked))
+    consumed, awards, booked = wait_for("the scorer and the ledger to drain", drained, 180)
+    say(f"drained: {consumed:.0f} activities consumed, {awards:.0f} awards, {booked:.0f} booked")
+
+    for group in (SCORER_GROUP, LEDGER_GROUP):
+        def zero(g=group):
+            lags = group_lags(g)
+            return len(lags) == 3 and all(v == "0" for v in lags.values()) and lags
+        try:
+            lags = wait_for(f"kafka-consumer-groups lag 0 for {group}", zero, 60, 2)
+            say(f"kafka-consumer-groups: {group} lag {lags}")
+        except TimeoutError:
+            fail(f"kafka-consumer-groups --describe --group {group}: lag {group_lags(group)}, not 0")
+
+    # Prometheus: every target up, then every panel of the dashboard
+    def targets_up():
+        res, _ = prom_query(prom_port, 'up{job="carrot"} == 1')
+        return res is not None and len(res) == 3
+    wait_for("prometheus to scrape all three programs", targets_up, 60)
+    time.sleep(6)  # a few scrapes after the drain, for rate() windows
+    dash = json.loads((ROOT / "deploy/grafana/carrot.json").read_text())
+    checked = 0
+    for panel in dash["panels"]:
+        for t in panel.get("targets", []):
+            expr = t["expr"].replace("$__rate_interval", "1m")
+            res, err = prom_query(prom_port, expr)
+            checked += 1
+            if err:
+                fail(f"panel \"{panel['title']}\": {expr}: {err}")
+            elif not res:
+                fail(f"panel \"{panel['title']}\": {expr}: no data")
+    say(f"dashboard: {checked} panel queries evaluated by prometheus")
+
+    drift = wait_for("a drift check",
+                     lambda: sample_sum(metrics(ledger_m), "carrot_ledger_drift_points") is not None
+                     and sample_sum(metrics(ledger_m), "carrot_ledger_drift_checks_total"), 30)
+    d = sample_sum(metrics(ledger_m), "carrot_ledger_drift_points")
+    if d != 0:
+        fail(f"carrot_ledger_drift_points is {d}, not 0 (after {drift:.0f} checks)")
+    rec = subprocess.run([str(BIN / "carrot-ledger"), "reconcile", "--program", PROGRAM,
+                          *redis, "--pg-dsn", ENV["CARROT_PG_DSN"]],
+                         env=ENV, capture_output=True, text=True, cwd=ROOT)
+    if rec.returncode != 0:
+        fail(f"carrot-ledger reconcile exited {rec.returncode}: {rec.stdout[-400:]} {rec.stderr[-400:]}")
+    else:
+        say(f"reconcile: {rec.stdout.strip().splitlines()[-1] if rec.stdout.strip() else ''}")
+
+    # readiness follows Redis
+    ready = f"http://127.0.0.1:{scorer_m}/readyz"
+    subprocess.run(["bash", str(ROOT / "deploy/redis.sh"), "stop"], env=ENV, check=True)
+    try:
+        status, body = wait_for("the scorer to turn unready without Redis",
+                                lambda: (lambda r: r if r[0] == 503 else None)(http(ready)), 60)
+        if "redis" not in body:
+            fail(f"/readyz without Redis says {body!r}, not naming redis")
+        say(f"without redis: /readyz {status} {body.strip()}")
+    except TimeoutError:
+        fail("the scorer stayed ready with Redis stopped")
+    finally:
+        subprocess.run(["bash", str(ROOT / "deploy/redis.sh"), "start"], env=ENV, check=True)
+    try:
+        wait_for("the scorer to be ready again", lambda: http(ready)[0] == 200, 60)
+        say("redis back: /readyz 200")
+    except TimeoutError:
+        fail(f"the scorer did not become ready again: {http(ready)}")
+
+
+def stop_all():
+    for name, p, log in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for name, p, log in procs:
+        try:
+            rc = p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = p.wait()
+            fail(f"{name} did not stop within 60 s of SIGTERM")
+        log.close()
+        if rc != 0:
+            fail(f"{name} exited {rc} on SIGTERM (log: {log.name})")
+    subprocess.run(["bash", str(ROOT / "deploy/prometheus.sh"), "stop"], env=ENV)
+    if not failures:
+        for _, _, log in procs:
+            os.unlink(log.name)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:  # a timeout or a failed command: report it as the test's failure
+        fail(f"{type(e).__name__}: {e}")
+    finally:
+        stop_all()
+    say("passed" if not failures else f"{len(failures)} failure(s)")
+    sys.exit(1 if failures else 0)
