@@ -22,6 +22,18 @@ static long long count(const char *json, const char *key) {
     return atoll(p + strlen(pat));
 }
 
+/* Asserts a dead letter of ingest came from line of tests/data/file, and not
+ * from Kafka (no carrot.topic, carrot.partition, carrot.offset). */
+static void assert_from_line(const it_msg_t *m, const char *file, int line) {
+    char where[4200];
+    snprintf(where, sizeof(where), "%s/tests/data/%s:%d", CARROT_SOURCE_DIR, file, line);
+    ck_assert_str_eq(m->stage, "ingest");
+    ck_assert_str_eq(m->source, where);
+    ck_assert_ptr_null(m->orig_topic);
+    ck_assert_ptr_null(m->orig_partition);
+    ck_assert_ptr_null(m->orig_offset);
+}
+
 /* Ingests file in format into fresh topics; returns ingest's JSON counts. */
 static char *ingest(const char *format, const char *file, const char *entity, char *topic,
                     char *dlq) {
@@ -65,6 +77,8 @@ START_TEST(salesforce_rest_json) {
     ck_assert_str_eq(m[0].error, "missing participant_id");
     ck_assert_str_eq(m[1].error, "a Lead record is not a Task or an Event");
     ck_assert_ptr_nonnull(strstr(m[1].value, "\"00Q5e00000AAAAAAA1\""));
+    assert_from_line(&m[0], "salesforce-tasks.json", 3);
+    assert_from_line(&m[1], "salesforce-tasks.json", 4);
     it_msgs_free(m, n);
 }
 END_TEST
@@ -82,6 +96,7 @@ START_TEST(salesforce_csv_export) {
     ck_assert_str_eq(m[1].error, "malformed CSV: text after the closing quote of field 3");
     ck_assert_ptr_nonnull(strstr(m[1].value, "\"x\"y\""));
     ck_assert_str_eq(m[2].error, "3 fields where the header has 18");
+    for (int i = 0; i < 3; i++) assert_from_line(&m[i], "salesforce-tasks.csv", 6 + i);
     it_msgs_free(m, n);
     n = it_consume_all(topic, &m);
     ck_assert_uint_eq(n, 3);
