@@ -327,9 +327,10 @@ int carrot_kafka_dead_letter(rd_kafka_t *rk, const char *dlq_topic, const carrot
 rd_kafka_t *carrot_kafka_consumer_new(const carrot_conf_t *conf,
                                       const carrot_kafka_consumer_opts_t *o, char *errstr,
                                       size_t errstr_size) {
+    static const char *const defaults[] = {"session.timeout.ms", "15000", NULL};
     char instance[256];
     carrot_instance_id(o->instance, instance, sizeof(instance));
-    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, o->brokers, o->defaults, errstr, errstr_size);
+    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, o->brokers, defaults, errstr, errstr_size);
     if (!k) return NULL;
     if (carrot_kafka_set(k, "group.id", o->group, errstr, errstr_size) ||
         carrot_kafka_set(k, "group.instance.id", instance, errstr, errstr_size) ||

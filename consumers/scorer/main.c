@@ -204,15 +204,13 @@ static int make_metrics(scorer_t *s, char *errstr, size_t errstr_size) {
 static rd_kafka_t *make_consumer(scorer_t *s, const carrot_conf_t *conf, char *errstr,
                                  size_t errstr_size) {
     const scorer_conf_t *cf = s->cf;
-    /* Static membership: a scorer restarted after a crash takes its partitions
-     * back at once instead of waiting for the old session to time out. */
-    static const char *const defaults[] = {"session.timeout.ms", "15000", NULL};
+    /* Static membership (kafka.h): a scorer restarted after a crash takes its
+     * partitions back at once. A new group starts at the topic's beginning. */
     static const char *const settings[] = {"auto.offset.reset", "earliest", NULL};
     carrot_kafka_consumer_opts_t o = {.brokers = cf->brokers,
                                       .group = cf->group,
                                       .instance = cf->instance,
                                       .topic = cf->topic,
-                                      .defaults = defaults,
                                       .settings = settings,
                                       .partition_eof = cf->until_drained,
                                       .rebalance_cb = rebalance_cb,

@@ -197,13 +197,12 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         rd_kafka_conf_destroy(k);
         goto out;
     }
-    /* Static membership, as in the scorer: a restarted ledger resumes at once. */
-    static const char *const defaults[] = {"session.timeout.ms", "15000", NULL};
+    /* Static membership, as in the scorer: a restarted ledger resumes at once;
+     * where it starts is the rebalance callback's (the offsets in PostgreSQL). */
     carrot_kafka_consumer_opts_t co = {.brokers = cf->brokers,
                                        .group = cf->group,
                                        .instance = cf->instance,
                                        .topic = cf->topic,
-                                       .defaults = defaults,
                                        .partition_eof = cf->until_drained,
                                        .rebalance_cb = rebalance_cb,
                                        .opaque = &l};

@@ -201,6 +201,7 @@ size_t it_consume_all(const char *topic, it_msg_t **msgsp) {
             o->orig_topic = dup_header(m, "carrot.topic");
             o->orig_partition = dup_header(m, "carrot.partition");
             o->orig_offset = dup_header(m, "carrot.offset");
+            o->truncated = dup_header(m, "carrot.truncated");
         }
         rd_kafka_message_destroy(m);
     }
@@ -221,6 +222,7 @@ void it_msgs_free(it_msg_t *msgs, size_t n) {
         free(msgs[i].orig_topic);
         free(msgs[i].orig_partition);
         free(msgs[i].orig_offset);
+        free(msgs[i].truncated);
     }
     free(msgs);
 }

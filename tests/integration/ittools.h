@@ -65,6 +65,7 @@ typedef struct {
      * carrot.stage, carrot.source, and carrot.topic, carrot.partition,
      * carrot.offset (the original message's place) */
     char *error, *stage, *source, *orig_topic, *orig_partition, *orig_offset;
+    char *truncated; /* carrot.truncated (ingest: a line cut at max-line-bytes) */
 } it_msg_t;
 
 /* Reads every committed message of topic from the beginning until all

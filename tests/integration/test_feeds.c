@@ -172,6 +172,49 @@ START_TEST(mapped_json) {
 }
 END_TEST
 
+/* A line longer than max-line-bytes goes to the dead-letter topic cut to
+ * that size and marked carrot.truncated; other dead letters are not marked. */
+START_TEST(overlong_line_is_cut) {
+    char program[48], topic[96], dlq[96], text[2100];
+    it_unique(program, sizeof(program), "ol");
+    sprintf(topic, "%s.activities", program);
+    sprintf(dlq, "%s.dlq", program);
+    it_create_topic(topic, 1, NULL);
+    it_create_topic(dlq, 1, NULL);
+    memset(text, 'x', 2000);
+    strcpy(text + 2000, "\nnot json\n");
+    char *feed = it_write_temp(text);
+    char *out, *argv[] = {CARROT_INGEST, "--input",     feed,        "--topic", topic,
+                          "--dlq-topic", dlq,           "--program", program,   "--max-line-bytes",
+                          "1024",        "--log-level", "error",     NULL};
+    ck_assert_int_eq(it_run(argv, &out), 0);
+    ck_assert_msg(strstr(out, "\"valid\":0,\"invalid\":2,\"skipped\":0,\"delivered\":0,"
+                              "\"dead_lettered\":2,\"failed\":0") != NULL,
+                  "%s", out);
+    free(out);
+    it_msg_t *m;
+    char where[4200];
+    ck_assert_uint_eq(it_consume_all(dlq, &m), 2);
+    ck_assert_uint_eq(m[0].value_len, 1024);
+    ck_assert_int_eq(memcmp(m[0].value, text, 1024), 0);
+    ck_assert_str_eq(m[0].truncated, "true");
+    ck_assert_str_eq(m[0].error, "line of 2000 bytes is longer than max-line-bytes 1024");
+    snprintf(where, sizeof(where), "%s:1", feed);
+    ck_assert_str_eq(m[0].source, where);
+    ck_assert_str_eq(m[1].value, "not json");
+    ck_assert_ptr_null(m[1].truncated);
+    snprintf(where, sizeof(where), "%s:2", feed);
+    ck_assert_str_eq(m[1].source, where);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_str_eq(m[i].stage, "ingest");
+        ck_assert_ptr_null(m[i].orig_topic);
+    }
+    it_msgs_free(m, 2);
+    unlink(feed);
+    free(feed);
+}
+END_TEST
+
 /* SIGTERM while ingest waits on a pipe: it stops reading, delivers every
  * record it read, prints its counts and exits 3 (it used to die with none). */
 START_TEST(sigterm_delivers_what_was_read) {
@@ -232,7 +275,12 @@ START_TEST(sigterm_delivers_what_was_read) {
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {salesforce_rest_json, salesforce_csv_export,          salesforce_cdc,
-                            mapped_json,          sigterm_delivers_what_was_read, NULL};
+    const TTest *tests[] = {salesforce_rest_json,
+                            salesforce_csv_export,
+                            salesforce_cdc,
+                            mapped_json,
+                            overlong_line_is_cut,
+                            sigterm_delivers_what_was_read,
+                            NULL};
     return carrot_test_run(carrot_test_suite("feeds", tests));
 }

@@ -129,8 +129,8 @@ typedef struct {
     const char *brokers, *group;
     const char *instance;        /* as for carrot_instance_id(): NULL is the host name */
     const char *topic;           /* subscribed to */
-    const char *const *defaults; /* as for carrot_kafka_conf_new() */
-    const char *const *settings; /* set after the user's kafka.* ones, as defaults; may be NULL */
+    const char *const *settings; /* set after the user's kafka.* ones (key, value pairs,
+                                    NULL-terminated); may be NULL */
     int partition_eof;           /* enable.partition.eof, for carrot_drain_t */
     void (*rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
@@ -140,6 +140,8 @@ typedef struct {
 /* A consumer with group.id, group.instance.id, enable.auto.commit=false,
  * isolation.level=read_committed and enable.partition.eof as o says, o's
  * rebalance callback, its poll queue the consumer's, subscribed to o->topic.
+ * Its session times out after 15 s unless kafka.session.timeout.ms says
+ * otherwise: that long, a member gone for good keeps its partitions.
  * NULL with errstr on failure. */
 rd_kafka_t *carrot_kafka_consumer_new(const carrot_conf_t *conf,
                                       const carrot_kafka_consumer_opts_t *o, char *errstr,
