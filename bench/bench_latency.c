@@ -226,15 +226,13 @@ static int64_t produce_call(producer_t *p, const char *participant, const char *
         carrot_codec_encode(p->codec, v, &buf, &len, errstr, sizeof(errstr)) != CARROT_CODEC_OK)
         die(errstr);
     int64_t sent = now_us();
-    for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(participant, strlen(participant)),
-            RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_END);
-        if (!err) break;
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) die(rd_kafka_err2str(err));
-        rd_kafka_poll(p->rk, 10);
-    }
+    carrot_kafka_msg_t m = {.topic = p->topic,
+                            .partition = RD_KAFKA_PARTITION_UA,
+                            .key = participant,
+                            .key_len = strlen(participant),
+                            .value = buf,
+                            .value_len = len};
+    if (carrot_kafka_produce(p->rk, &m, -1, errstr, sizeof(errstr)) != 0) die(errstr);
     rd_kafka_poll(p->rk, 0);
     return sent;
 }

@@ -220,17 +220,8 @@ int main(int argc, char **argv) {
         char id[32], who[32];
         carrot_award_t a;
         award_of(i, &cf, program, id, who, &a);
-        avro_value_t *v = carrot_codec_value(codec);
-        const void *buf = NULL;
-        size_t len = 0;
-        if (carrot_award_to_avro(&a, v, errstr, sizeof(errstr)) ||
-            carrot_codec_encode(codec, v, &buf, &len, errstr, sizeof(errstr)))
-            die(errstr);
-        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(who, strlen(who)),
-                                 RD_KAFKA_V_VALUE((void *)buf, len),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(rk, 10);
+        if (carrot_kafka_produce_award(rk, codec, topic, &a, -1, errstr, sizeof(errstr)))
+            die(errstr); /* keyed by participant (who), as the scorer writes them */
     }
     if (rd_kafka_flush(rk, 120000)) die("could not fill the bench topic");
     rd_kafka_destroy(rk);

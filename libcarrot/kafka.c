@@ -1,4 +1,5 @@
-/* kafka.c: librdkafka configuration and log routing, and drain tracking. */
+/* kafka.c: librdkafka configuration and log routing, the group consumer,
+ * drain tracking, and the sink: produce, Award emission, dead letters. */
 #include "carrot/kafka.h"
 
 #include "carrot/log.h"
@@ -251,11 +252,119 @@ int carrot_kafka_produce(rd_kafka_t *rk, const carrot_kafka_msg_t *m, int timeou
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(m->hdrs),
             RD_KAFKA_V_OPAQUE(m->opaque), RD_KAFKA_V_END);
         if (!err) return 0;
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || carrot_time_mono_ms() >= deadline) {
+        int64_t left = deadline - carrot_time_mono_ms();
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || left <= 0) {
             snprintf(errstr, errstr_size, "could not produce to %s: %s", m->topic,
                      rd_kafka_err2str(err));
             return -1;
         }
-        rd_kafka_poll(rk, 50); /* delivery reports make room */
+        rd_kafka_poll(rk, left < 50 ? (int)left : 50); /* delivery reports make room */
     }
+}
+
+int carrot_kafka_produce_award(rd_kafka_t *rk, carrot_codec_t *codec, const char *topic,
+                               const carrot_award_t *a, int timeout_ms, char *errstr,
+                               size_t errstr_size) {
+    avro_value_t *av = carrot_codec_value(codec);
+    const void *buf;
+    size_t len;
+    if (carrot_award_to_avro(a, av, errstr, errstr_size) != 0 ||
+        carrot_codec_encode(codec, av, &buf, &len, errstr, errstr_size) != CARROT_CODEC_OK)
+        return -1;
+    carrot_kafka_msg_t m = {.topic = topic,
+                            .partition = RD_KAFKA_PARTITION_UA,
+                            .key = a->participant_id,
+                            .key_len = strlen(a->participant_id),
+                            .value = buf,
+                            .value_len = len};
+    return carrot_kafka_produce(rk, &m, timeout_ms, errstr, errstr_size);
+}
+
+carrot_dead_letter_t carrot_dead_letter_of(const rd_kafka_message_t *m, const char *stage,
+                                           const char *reason) {
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    return (carrot_dead_letter_t){.reason = reason,
+                                  .stage = stage,
+                                  .source = topic,
+                                  .topic = topic,
+                                  .partition = m->partition,
+                                  .offset = m->offset,
+                                  .key = m->key,
+                                  .key_len = m->key_len,
+                                  .value = m->payload,
+                                  .value_len = m->len};
+}
+
+int carrot_kafka_dead_letter(rd_kafka_t *rk, const char *dlq_topic, const carrot_dead_letter_t *dl,
+                             void *opaque, int timeout_ms, char *errstr, size_t errstr_size) {
+    rd_kafka_headers_t *h = rd_kafka_headers_new(8);
+    rd_kafka_header_add(h, "carrot.error", -1, dl->reason, -1);
+    rd_kafka_header_add(h, "carrot.stage", -1, dl->stage, -1);
+    rd_kafka_header_add(h, "carrot.source", -1, dl->source, -1);
+    if (dl->topic) {
+        char partition[16], offset[24];
+        snprintf(partition, sizeof(partition), "%d", (int)dl->partition);
+        snprintf(offset, sizeof(offset), "%lld", (long long)dl->offset);
+        rd_kafka_header_add(h, "carrot.topic", -1, dl->topic, -1);
+        rd_kafka_header_add(h, "carrot.partition", -1, partition, -1);
+        rd_kafka_header_add(h, "carrot.offset", -1, offset, -1);
+    }
+    for (const char *const *x = dl->extra; x && x[0]; x += 2)
+        rd_kafka_header_add(h, x[0], -1, x[1], -1);
+    carrot_kafka_msg_t m = {.topic = dlq_topic,
+                            .partition = RD_KAFKA_PARTITION_UA,
+                            .key = dl->key,
+                            .key_len = dl->key_len,
+                            .value = dl->value,
+                            .value_len = dl->value_len,
+                            .hdrs = h,
+                            .opaque = opaque};
+    int rc = carrot_kafka_produce(rk, &m, timeout_ms, errstr, errstr_size);
+    if (rc) rd_kafka_headers_destroy(h); /* librdkafka owns them only once produced */
+    return rc;
+}
+
+rd_kafka_t *carrot_kafka_consumer_new(const carrot_conf_t *conf,
+                                      const carrot_kafka_consumer_opts_t *o, char *errstr,
+                                      size_t errstr_size) {
+    static const char *const defaults[] = {"session.timeout.ms", "15000", NULL};
+    char instance[256];
+    carrot_instance_id(o->instance, instance, sizeof(instance));
+    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, o->brokers, defaults, errstr, errstr_size);
+    if (!k) return NULL;
+    if (carrot_kafka_set(k, "group.id", o->group, errstr, errstr_size) ||
+        carrot_kafka_set(k, "group.instance.id", instance, errstr, errstr_size) ||
+        carrot_kafka_set(k, "enable.auto.commit", "false", errstr, errstr_size) ||
+        carrot_kafka_set(k, "isolation.level", "read_committed", errstr, errstr_size) ||
+        carrot_kafka_set(k, "enable.partition.eof", o->partition_eof ? "true" : "false", errstr,
+                         errstr_size)) {
+        rd_kafka_conf_destroy(k);
+        return NULL;
+    }
+    for (const char *const *s = o->settings; s && s[0]; s += 2) {
+        if (carrot_kafka_set(k, s[0], s[1], errstr, errstr_size) != 0) {
+            rd_kafka_conf_destroy(k);
+            return NULL;
+        }
+    }
+    if (o->rebalance_cb) rd_kafka_conf_set_rebalance_cb(k, o->rebalance_cb);
+    rd_kafka_conf_set_opaque(k, o->opaque);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, k, errstr, errstr_size);
+    if (!rk) {
+        rd_kafka_conf_destroy(k);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, o->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err) {
+        snprintf(errstr, errstr_size, "could not subscribe to %s: %s", o->topic,
+                 rd_kafka_err2str(err));
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
 }

@@ -68,34 +68,6 @@ typedef struct {
     char reason[512];
 } dead_t;
 
-static int produce_txn(scorer_t *s, const char *topic, const void *key, size_t keylen,
-                       const void *val, size_t len, rd_kafka_headers_t *hdrs) {
-    for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            s->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
-            RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
-        if (!err) return 0;
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            carrot_error("could not produce to %s: %s", topic, rd_kafka_err2str(err));
-            if (hdrs) rd_kafka_headers_destroy(hdrs);
-            return -1;
-        }
-        rd_kafka_poll(s->producer, 50);
-    }
-}
-
-static int dead_letter(scorer_t *s, const rd_kafka_message_t *m, const char *reason) {
-    char where[64];
-    snprintf(where, sizeof(where), "%d:%lld", (int)m->partition, (long long)m->offset);
-    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-    rd_kafka_header_add(h, "carrot.error", -1, reason, -1);
-    rd_kafka_header_add(h, "carrot.stage", -1, "scorer", -1);
-    rd_kafka_header_add(h, "carrot.source", -1, rd_kafka_topic_name(m->rkt), -1);
-    rd_kafka_header_add(h, "carrot.offset", -1, where, -1);
-    return produce_txn(s, s->cf->dlq_topic, m->key, m->key_len, m->payload, m->len, h);
-}
-
 #define OPT(ar, off) ((off) == NONE ? NULL : (ar)->buf + (off))
 
 /* Produces the awards of one event, one per settled line, as Redis returned
@@ -121,18 +93,11 @@ static int produce_awards(scorer_t *s, arena_t *ar, pending_t *p, int64_t now) {
                              .points = res->lines[i].points,
                              .occurred_at = p->occurred_at,
                              .awarded_at = now};
-        avro_value_t *av = carrot_codec_value(s->award_codec);
-        const void *buf;
-        size_t len;
-        if (carrot_award_to_avro(&aw, av, errstr, sizeof(errstr)) != 0 ||
-            carrot_codec_encode(s->award_codec, av, &buf, &len, errstr, sizeof(errstr)) !=
-                CARROT_CODEC_OK) {
-            carrot_error("%s", errstr); /* our own schema: a bug, not bad input */
+        if (carrot_kafka_produce_award(s->producer, s->award_codec, s->cf->awards_topic, &aw, -1,
+                                       errstr, sizeof(errstr)) != 0) {
+            carrot_error("%s", errstr);
             return -1;
         }
-        if (produce_txn(s, s->cf->awards_topic, aw.participant_id, strlen(aw.participant_id), buf,
-                        len, NULL) != 0)
-            return -1;
     }
     return res->nlines;
 }
@@ -401,7 +366,11 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         carrot_warn("dead letter %s [%d] @%lld: %s", rd_kafka_topic_name(msgs[dead[d].msg]->rkt),
                     (int)msgs[dead[d].msg]->partition, (long long)msgs[dead[d].msg]->offset,
                     dead[d].reason);
-        if (dead_letter(s, msgs[dead[d].msg], dead[d].reason) != 0) {
+        carrot_dead_letter_t dl = carrot_dead_letter_of(msgs[dead[d].msg], "scorer",
+                                                        dead[d].reason);
+        if (carrot_kafka_dead_letter(s->producer, s->cf->dlq_topic, &dl, NULL, -1, errstr,
+                                     sizeof(errstr)) != 0) {
+            carrot_error("%s", errstr);
             rc = abort_and_rewind(s, msgs, n, NULL);
             goto out;
         }

@@ -204,28 +204,18 @@ static int make_metrics(scorer_t *s, char *errstr, size_t errstr_size) {
 static rd_kafka_t *make_consumer(scorer_t *s, const carrot_conf_t *conf, char *errstr,
                                  size_t errstr_size) {
     const scorer_conf_t *cf = s->cf;
-    /* Static membership: a scorer restarted after a crash takes its partitions
-     * back at once instead of waiting for the old session to time out. */
-    static const char *const defaults[] = {"session.timeout.ms", "15000", NULL};
-    char instance[256];
-    carrot_instance_id(cf->instance, instance, sizeof(instance));
-    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, defaults, errstr, errstr_size);
-    if (!k) return NULL;
-    if (carrot_kafka_set(k, "group.id", cf->group, errstr, errstr_size) ||
-        carrot_kafka_set(k, "group.instance.id", instance, errstr, errstr_size) ||
-        carrot_kafka_set(k, "enable.auto.commit", "false", errstr, errstr_size) ||
-        carrot_kafka_set(k, "auto.offset.reset", "earliest", errstr, errstr_size) ||
-        carrot_kafka_set(k, "isolation.level", "read_committed", errstr, errstr_size) ||
-        carrot_kafka_set(k, "enable.partition.eof", cf->until_drained ? "true" : "false", errstr,
-                         errstr_size)) {
-        rd_kafka_conf_destroy(k);
-        return NULL;
-    }
-    rd_kafka_conf_set_rebalance_cb(k, rebalance_cb);
-    rd_kafka_conf_set_opaque(k, s);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, k, errstr, errstr_size);
-    if (!rk) rd_kafka_conf_destroy(k);
-    return rk;
+    /* Static membership (kafka.h): a scorer restarted after a crash takes its
+     * partitions back at once. A new group starts at the topic's beginning. */
+    static const char *const settings[] = {"auto.offset.reset", "earliest", NULL};
+    carrot_kafka_consumer_opts_t o = {.brokers = cf->brokers,
+                                      .group = cf->group,
+                                      .instance = cf->instance,
+                                      .topic = cf->topic,
+                                      .settings = settings,
+                                      .partition_eof = cf->until_drained,
+                                      .rebalance_cb = rebalance_cb,
+                                      .opaque = s};
+    return carrot_kafka_consumer_new(conf, &o, errstr, errstr_size);
 }
 
 static rd_kafka_t *make_producer(scorer_t *s, const carrot_conf_t *conf, char *errstr,
@@ -267,8 +257,7 @@ int main(int argc, char **argv) {
                                                              sizeof(errstr)))) ||
         !(s.activity_codec = carrot_activity_codec_new(errstr, sizeof(errstr))) ||
         !(s.award_codec = carrot_award_codec_new(errstr, sizeof(errstr))) ||
-        !(s.producer = make_producer(&s, conf, errstr, sizeof(errstr))) ||
-        !(s.consumer = make_consumer(&s, conf, errstr, sizeof(errstr)))) {
+        !(s.producer = make_producer(&s, conf, errstr, sizeof(errstr)))) {
         carrot_error("%s", errstr);
         goto out;
     }
@@ -290,13 +279,9 @@ int main(int argc, char **argv) {
             follow_topic(&s, 0, 0); /* our own record: same text, no switch */
         }
     }
-    rd_kafka_poll_set_consumer(s.consumer);
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(topics, cf.topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t err = rd_kafka_subscribe(s.consumer, topics);
-    rd_kafka_topic_partition_list_destroy(topics);
-    if (err) {
-        carrot_error("could not subscribe to %s: %s", cf.topic, rd_kafka_err2str(err));
+    /* subscribed (so joining the group) once the rules are in force, as always */
+    if (!(s.consumer = make_consumer(&s, conf, errstr, sizeof(errstr)))) {
+        carrot_error("%s", errstr);
         goto out;
     }
     signal(SIGINT, on_signal);

@@ -126,27 +126,17 @@ typedef struct {
     long long refused; /* dead-lettered from inside carrot_book_commit() */
 } dlq_t;
 
-/* Queues a dead letter of m, as the scorer writes them: the original bytes
- * and key, the reason and where it came from in headers. Delivery is
- * checked by the caller (flush, then dlq_failed). */
+/* Queues a dead letter of m (kafka.h: the original bytes and key, the reason
+ * and where it came from in headers). Delivery is checked by the caller
+ * (flush, then dlq_failed). */
 static void dead_letter(dlq_t *d, const rd_kafka_message_t *m, const char *reason) {
-    char where[64];
-    snprintf(where, sizeof(where), "%d:%lld", (int)m->partition, (long long)m->offset);
+    char errstr[512];
     carrot_warn("dead letter %s [%d] @%lld: %s", d->cf->topic, (int)m->partition,
                 (long long)m->offset, reason);
-    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-    rd_kafka_header_add(h, "carrot.error", -1, reason, -1);
-    rd_kafka_header_add(h, "carrot.stage", -1, "ledger", -1);
-    rd_kafka_header_add(h, "carrot.source", -1, d->cf->topic, -1);
-    rd_kafka_header_add(h, "carrot.offset", -1, where, -1);
-    rd_kafka_resp_err_t perr;
-    while ((perr = rd_kafka_producev(
-                d->producer, RD_KAFKA_V_TOPIC(d->cf->dlq_topic), RD_KAFKA_V_KEY(m->key, m->key_len),
-                RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        rd_kafka_poll(d->producer, 50);
-    if (perr) {
-        rd_kafka_headers_destroy(h);
+    carrot_dead_letter_t dl = carrot_dead_letter_of(m, "ledger", reason);
+    if (carrot_kafka_dead_letter(d->producer, d->cf->dlq_topic, &dl, NULL, -1, errstr,
+                                 sizeof(errstr)) != 0) {
+        carrot_error("%s", errstr);
         (*d->dlq_failed)++;
     }
 }
@@ -207,35 +197,17 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         rd_kafka_conf_destroy(k);
         goto out;
     }
-    /* Static membership, as in the scorer: a restarted ledger resumes at once. */
-    static const char *const defaults[] = {"session.timeout.ms", "15000", NULL};
-    char instance[256];
-    carrot_instance_id(cf->instance, instance, sizeof(instance));
-    k = carrot_kafka_conf_new(conf, cf->brokers, defaults, errstr, sizeof(errstr));
-    if (!k || carrot_kafka_set(k, "group.id", cf->group, errstr, sizeof(errstr)) ||
-        carrot_kafka_set(k, "group.instance.id", instance, errstr, sizeof(errstr)) ||
-        carrot_kafka_set(k, "enable.auto.commit", "false", errstr, sizeof(errstr)) ||
-        carrot_kafka_set(k, "isolation.level", "read_committed", errstr, sizeof(errstr)) ||
-        carrot_kafka_set(k, "enable.partition.eof", cf->until_drained ? "true" : "false", errstr,
-                         sizeof(errstr))) {
+    /* Static membership, as in the scorer: a restarted ledger resumes at once;
+     * where it starts is the rebalance callback's (the offsets in PostgreSQL). */
+    carrot_kafka_consumer_opts_t co = {.brokers = cf->brokers,
+                                       .group = cf->group,
+                                       .instance = cf->instance,
+                                       .topic = cf->topic,
+                                       .partition_eof = cf->until_drained,
+                                       .rebalance_cb = rebalance_cb,
+                                       .opaque = &l};
+    if (!(consumer = carrot_kafka_consumer_new(conf, &co, errstr, sizeof(errstr)))) {
         carrot_error("%s", errstr);
-        if (k) rd_kafka_conf_destroy(k);
-        goto out;
-    }
-    rd_kafka_conf_set_rebalance_cb(k, rebalance_cb);
-    rd_kafka_conf_set_opaque(k, &l);
-    if (!(consumer = rd_kafka_new(RD_KAFKA_CONSUMER, k, errstr, sizeof(errstr)))) {
-        carrot_error("%s", errstr);
-        rd_kafka_conf_destroy(k);
-        goto out;
-    }
-    rd_kafka_poll_set_consumer(consumer);
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(topics, cf->topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t kerr = rd_kafka_subscribe(consumer, topics);
-    rd_kafka_topic_partition_list_destroy(topics);
-    if (kerr) {
-        carrot_error("could not subscribe to %s: %s", cf->topic, rd_kafka_err2str(kerr));
         goto out;
     }
 

@@ -108,33 +108,37 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
 
 /* Produces, waiting for room in the queue rather than dropping. */
 static int produce(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
-                   const void *val, size_t len, rd_kafka_headers_t *hdrs, void *dest) {
-    for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
-            RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(dest), RD_KAFKA_V_END);
-        if (!err) return 0; /* headers now owned by librdkafka */
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            carrot_error("could not produce to %s: %s", topic, rd_kafka_err2str(err));
-            if (hdrs) rd_kafka_headers_destroy(hdrs);
-            return -1;
-        }
-        rd_kafka_poll(rk, 100);
-    }
+                   const void *val, size_t len) {
+    char errstr[512];
+    carrot_kafka_msg_t m = {.topic = topic,
+                            .partition = RD_KAFKA_PARTITION_UA,
+                            .key = key,
+                            .key_len = keylen,
+                            .value = val,
+                            .value_len = len,
+                            .opaque = &DEST_MAIN};
+    if (carrot_kafka_produce(rk, &m, -1, errstr, sizeof(errstr)) == 0) return 0;
+    carrot_error("%s", errstr);
+    return -1;
 }
 
 static int dead_letter(rd_kafka_t *rk, const ingest_conf_t *cf, const char *line, size_t len,
                        long long lineno, const char *reason, int truncated) {
-    char where[512];
+    static const char *const truncated_hdr[] = {"carrot.truncated", "true", NULL};
+    char where[512], errstr[512];
     snprintf(where, sizeof(where), "%s:%lld", strcmp(cf->input, "-") ? cf->input : "stdin", lineno);
-    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-    rd_kafka_header_add(h, "carrot.error", -1, reason, -1);
-    rd_kafka_header_add(h, "carrot.stage", -1, "ingest", -1);
-    rd_kafka_header_add(h, "carrot.source", -1, where, -1);
-    if (truncated) rd_kafka_header_add(h, "carrot.truncated", -1, "true", -1);
     carrot_warn("%s: %s", where, reason);
-    return produce(rk, cf->dlq_topic, NULL, 0, line, len, h, &DEST_DLQ);
+    carrot_dead_letter_t dl = {.reason = reason,
+                               .stage = "ingest",
+                               .source = where,
+                               .value = line,
+                               .value_len = len,
+                               .extra = truncated ? truncated_hdr : NULL};
+    if (carrot_kafka_dead_letter(rk, cf->dlq_topic, &dl, &DEST_DLQ, -1, errstr, sizeof(errstr)) ==
+        0)
+        return 0;
+    carrot_error("%s", errstr);
+    return -1;
 }
 
 typedef struct {
@@ -220,7 +224,7 @@ static int handle(ingest_t *in, const char *raw, size_t len, json_t *record, lon
         in->counts.valid++;
         char keybuf[600];
         const char *key = carrot_activity_key(&act, keybuf, sizeof(keybuf));
-        fatal = produce(in->rk, in->cf->topic, key, strlen(key), buf, buflen, NULL, &DEST_MAIN);
+        fatal = produce(in->rk, in->cf->topic, key, strlen(key), buf, buflen);
     }
     json_decref(acts);
     rd_kafka_poll(in->rk, 0);

@@ -224,27 +224,9 @@ static int book_chunk(const rules_conf_t *cf, const carrot_rules_t *r, carrot_bo
                                  .points = res[i].lines[l].points,
                                  .occurred_at = a->occurred_at,
                                  .awarded_at = now};
-            avro_value_t *av = carrot_codec_value(codec);
-            const void *buf;
-            size_t len;
-            if (carrot_award_to_avro(&aw, av, errstr, sizeof(errstr)) != 0 ||
-                carrot_codec_encode(codec, av, &buf, &len, errstr, sizeof(errstr)) !=
-                    CARROT_CODEC_OK) {
+            if (carrot_kafka_produce_award(rk, codec, cf->awards_topic, &aw, -1, errstr,
+                                           sizeof(errstr)) != 0) {
                 carrot_error("%s", errstr);
-                rd_kafka_error_destroy(rd_kafka_abort_transaction(rk, 30000));
-                goto out;
-            }
-            rd_kafka_resp_err_t err;
-            while ((err = rd_kafka_producev(
-                        rk, RD_KAFKA_V_TOPIC(cf->awards_topic),
-                        RD_KAFKA_V_KEY(aw.participant_id, strlen(aw.participant_id)),
-                        RD_KAFKA_V_VALUE((void *)buf, len),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
-                   RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(rk, 50);
-            if (err) {
-                carrot_error("could not produce to %s: %s", cf->awards_topic,
-                             rd_kafka_err2str(err));
                 rd_kafka_error_destroy(rd_kafka_abort_transaction(rk, 30000));
                 goto out;
             }

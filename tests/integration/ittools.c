@@ -197,6 +197,11 @@ size_t it_consume_all(const char *topic, it_msg_t **msgsp) {
             o->value_len = m->len;
             o->error = dup_header(m, "carrot.error");
             o->stage = dup_header(m, "carrot.stage");
+            o->source = dup_header(m, "carrot.source");
+            o->orig_topic = dup_header(m, "carrot.topic");
+            o->orig_partition = dup_header(m, "carrot.partition");
+            o->orig_offset = dup_header(m, "carrot.offset");
+            o->truncated = dup_header(m, "carrot.truncated");
         }
         rd_kafka_message_destroy(m);
     }
@@ -213,6 +218,11 @@ void it_msgs_free(it_msg_t *msgs, size_t n) {
         free(msgs[i].value);
         free(msgs[i].error);
         free(msgs[i].stage);
+        free(msgs[i].source);
+        free(msgs[i].orig_topic);
+        free(msgs[i].orig_partition);
+        free(msgs[i].orig_offset);
+        free(msgs[i].truncated);
     }
     free(msgs);
 }
@@ -287,19 +297,9 @@ void it_produce_awards(const char *topic, const char *program, const char *tag, 
                             .points = points[i],
                             .occurred_at = awarded_at && awarded_at[i] ? awarded_at[i] : now,
                             .awarded_at = awarded_at && awarded_at[i] ? awarded_at[i] : now};
-        avro_value_t *v = carrot_codec_value(codec);
-        const void *buf;
-        size_t len;
-        ck_assert_int_eq(carrot_award_to_avro(&a, v, errstr, sizeof(errstr)), 0);
-        ck_assert_int_eq(carrot_codec_encode(codec, v, &buf, &len, errstr, sizeof(errstr)), 0);
-        rd_kafka_resp_err_t err;
-        while ((err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                        RD_KAFKA_V_KEY(participants[i], strlen(participants[i])),
-                                        RD_KAFKA_V_VALUE((void *)buf, len),
-                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(rk, 50);
-        ck_assert_int_eq(err, 0);
+        ck_assert_msg(
+            carrot_kafka_produce_award(rk, codec, topic, &a, -1, errstr, sizeof(errstr)) == 0, "%s",
+            errstr);
         rd_kafka_poll(rk, 0);
     }
     ck_assert_int_eq(rd_kafka_flush(rk, 60000), 0);

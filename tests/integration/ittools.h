@@ -61,7 +61,11 @@ typedef struct {
     int64_t offset;
     char *key, *value;
     size_t key_len, value_len;
-    char *error, *stage; /* carrot.error / carrot.stage headers, or NULL */
+    /* dead-letter headers (kafka.h), each NULL when absent: carrot.error,
+     * carrot.stage, carrot.source, and carrot.topic, carrot.partition,
+     * carrot.offset (the original message's place) */
+    char *error, *stage, *source, *orig_topic, *orig_partition, *orig_offset;
+    char *truncated; /* carrot.truncated (ingest: a line cut at max-line-bytes) */
 } it_msg_t;
 
 /* Reads every committed message of topic from the beginning until all

@@ -22,6 +22,18 @@ static long long count(const char *json, const char *key) {
     return atoll(p + strlen(pat));
 }
 
+/* Asserts a dead letter of ingest came from line of tests/data/file, and not
+ * from Kafka (no carrot.topic, carrot.partition, carrot.offset). */
+static void assert_from_line(const it_msg_t *m, const char *file, int line) {
+    char where[4200];
+    snprintf(where, sizeof(where), "%s/tests/data/%s:%d", CARROT_SOURCE_DIR, file, line);
+    ck_assert_str_eq(m->stage, "ingest");
+    ck_assert_str_eq(m->source, where);
+    ck_assert_ptr_null(m->orig_topic);
+    ck_assert_ptr_null(m->orig_partition);
+    ck_assert_ptr_null(m->orig_offset);
+}
+
 /* Ingests file in format into fresh topics; returns ingest's JSON counts. */
 static char *ingest(const char *format, const char *file, const char *entity, char *topic,
                     char *dlq) {
@@ -65,6 +77,8 @@ START_TEST(salesforce_rest_json) {
     ck_assert_str_eq(m[0].error, "missing participant_id");
     ck_assert_str_eq(m[1].error, "a Lead record is not a Task or an Event");
     ck_assert_ptr_nonnull(strstr(m[1].value, "\"00Q5e00000AAAAAAA1\""));
+    assert_from_line(&m[0], "salesforce-tasks.json", 3);
+    assert_from_line(&m[1], "salesforce-tasks.json", 4);
     it_msgs_free(m, n);
 }
 END_TEST
@@ -82,6 +96,7 @@ START_TEST(salesforce_csv_export) {
     ck_assert_str_eq(m[1].error, "malformed CSV: text after the closing quote of field 3");
     ck_assert_ptr_nonnull(strstr(m[1].value, "\"x\"y\""));
     ck_assert_str_eq(m[2].error, "3 fields where the header has 18");
+    for (int i = 0; i < 3; i++) assert_from_line(&m[i], "salesforce-tasks.csv", 6 + i);
     it_msgs_free(m, n);
     n = it_consume_all(topic, &m);
     ck_assert_uint_eq(n, 3);
@@ -157,6 +172,49 @@ START_TEST(mapped_json) {
 }
 END_TEST
 
+/* A line longer than max-line-bytes goes to the dead-letter topic cut to
+ * that size and marked carrot.truncated; other dead letters are not marked. */
+START_TEST(overlong_line_is_cut) {
+    char program[48], topic[96], dlq[96], text[2100];
+    it_unique(program, sizeof(program), "ol");
+    sprintf(topic, "%s.activities", program);
+    sprintf(dlq, "%s.dlq", program);
+    it_create_topic(topic, 1, NULL);
+    it_create_topic(dlq, 1, NULL);
+    memset(text, 'x', 2000);
+    strcpy(text + 2000, "\nnot json\n");
+    char *feed = it_write_temp(text);
+    char *out, *argv[] = {CARROT_INGEST, "--input",     feed,        "--topic", topic,
+                          "--dlq-topic", dlq,           "--program", program,   "--max-line-bytes",
+                          "1024",        "--log-level", "error",     NULL};
+    ck_assert_int_eq(it_run(argv, &out), 0);
+    ck_assert_msg(strstr(out, "\"valid\":0,\"invalid\":2,\"skipped\":0,\"delivered\":0,"
+                              "\"dead_lettered\":2,\"failed\":0") != NULL,
+                  "%s", out);
+    free(out);
+    it_msg_t *m;
+    char where[4200];
+    ck_assert_uint_eq(it_consume_all(dlq, &m), 2);
+    ck_assert_uint_eq(m[0].value_len, 1024);
+    ck_assert_int_eq(memcmp(m[0].value, text, 1024), 0);
+    ck_assert_str_eq(m[0].truncated, "true");
+    ck_assert_str_eq(m[0].error, "line of 2000 bytes is longer than max-line-bytes 1024");
+    snprintf(where, sizeof(where), "%s:1", feed);
+    ck_assert_str_eq(m[0].source, where);
+    ck_assert_str_eq(m[1].value, "not json");
+    ck_assert_ptr_null(m[1].truncated);
+    snprintf(where, sizeof(where), "%s:2", feed);
+    ck_assert_str_eq(m[1].source, where);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_str_eq(m[i].stage, "ingest");
+        ck_assert_ptr_null(m[i].orig_topic);
+    }
+    it_msgs_free(m, 2);
+    unlink(feed);
+    free(feed);
+}
+END_TEST
+
 /* SIGTERM while ingest waits on a pipe: it stops reading, delivers every
  * record it read, prints its counts and exits 3 (it used to die with none). */
 START_TEST(sigterm_delivers_what_was_read) {
@@ -217,7 +275,12 @@ START_TEST(sigterm_delivers_what_was_read) {
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {salesforce_rest_json, salesforce_csv_export,          salesforce_cdc,
-                            mapped_json,          sigterm_delivers_what_was_read, NULL};
+    const TTest *tests[] = {salesforce_rest_json,
+                            salesforce_csv_export,
+                            salesforce_cdc,
+                            mapped_json,
+                            overlong_line_is_cut,
+                            sigterm_delivers_what_was_read,
+                            NULL};
     return carrot_test_run(carrot_test_suite("feeds", tests));
 }

@@ -154,6 +154,14 @@ START_TEST(poison_in_mid_batch_is_dead_lettered_and_the_rest_booked_once) {
         ck_assert_msg(strstr(msgs[i].error, reasons[i]) != NULL, "dead letter %zu: reason \"%s\"",
                       i, msgs[i].error);
         ck_assert_str_eq(msgs[i].stage, "ledger");
+        /* where the original is: the awards topic, its one partition, offsets 20..22 */
+        char offset[16];
+        snprintf(offset, sizeof(offset), "%zu", 20 + i);
+        ck_assert_str_eq(msgs[i].source, topic);
+        ck_assert_str_eq(msgs[i].orig_topic, topic);
+        ck_assert_str_eq(msgs[i].orig_partition, "0");
+        ck_assert_str_eq(msgs[i].orig_offset, offset);
+        ck_assert_str_eq(msgs[i].key, "ann");
     }
     /* where COPY found it */
     ck_assert_msg(strstr(msgs[2].error, "column occurred_at") != NULL, "%s", msgs[2].error);

@@ -150,9 +150,14 @@ START_TEST(feed_scores_exactly_once) {
                   "%s", out);
     free(out);
 
-    /* dead letters: reason and original bytes */
-    it_msg_t *dl;
-    size_t ndl = it_consume_all(f.dlq, &dl);
+    /* dead letters: reason, original bytes and where they came from (kafka.h) */
+    it_msg_t *act, *dl;
+    size_t nact = it_consume_all(f.act, &act), ndl = it_consume_all(f.dlq, &dl);
+    const it_msg_t *raw = NULL; /* the bytes that are not Avro, as the scorer read them */
+    for (size_t i = 0; i < nact; i++)
+        if (act[i].value_len == 8 && memcmp(act[i].value, "not avro", 8) == 0) raw = &act[i];
+    ck_assert_ptr_nonnull(raw);
+    char raw_partition[16], raw_offset[24], where[4200];
     ck_assert_uint_eq(ndl, 4);
     int ingest_seen = 0, scorer_seen = 0;
     for (size_t i = 0; i < ndl; i++) {
@@ -161,23 +166,40 @@ START_TEST(feed_scores_exactly_once) {
             scorer_seen++;
             ck_assert_str_eq(dl[i].value, "not avro");
             ck_assert_ptr_nonnull(strstr(dl[i].error, "not an Avro single-object message"));
+            snprintf(raw_partition, sizeof(raw_partition), "%d", (int)raw->partition);
+            snprintf(raw_offset, sizeof(raw_offset), "%lld", (long long)raw->offset);
+            ck_assert_str_eq(dl[i].key, "p9");
+            ck_assert_str_eq(dl[i].source, f.act);
+            ck_assert_str_eq(dl[i].orig_topic, f.act);
+            ck_assert_str_eq(dl[i].orig_partition, raw_partition);
+            ck_assert_str_eq(dl[i].orig_offset, raw_offset);
             continue;
         }
         ck_assert_str_eq(dl[i].stage, "ingest");
         ingest_seen++;
+        ck_assert_ptr_null(dl[i].orig_topic); /* from a file, not from Kafka */
+        ck_assert_ptr_null(dl[i].orig_partition);
+        ck_assert_ptr_null(dl[i].orig_offset);
+        int line;
         if (strncmp(dl[i].value, "{\"event_id\":\"b1\"", 16) == 0) {
             ck_assert_str_eq(dl[i].value, "{\"event_id\":\"b1\",\"participant_id\":");
             ck_assert_ptr_nonnull(strstr(dl[i].error, "malformed JSON"));
-        } else if (strstr(dl[i].value, "\"b2\""))
+            line = 13;
+        } else if (strstr(dl[i].value, "\"b2\"")) {
             ck_assert_str_eq(dl[i].error, "unknown activity type \"coffee_break\"");
-        else {
+            line = 14;
+        } else {
             ck_assert_ptr_nonnull(strstr(dl[i].value, "\"b3\""));
             ck_assert_str_eq(dl[i].error, "missing participant_id");
+            line = 15;
         }
+        snprintf(where, sizeof(where), "%s:%d", f.feed, line); /* the feed file's line */
+        ck_assert_str_eq(dl[i].source, where);
     }
     ck_assert_int_eq(ingest_seen, 3);
     ck_assert_int_eq(scorer_seen, 1);
     it_msgs_free(dl, ndl);
+    it_msgs_free(act, nact);
 
     /* ledger: migrate (twice: idempotent), then book, with one undecodable award */
     char *migrate[] = {CARROT_LEDGER, "migrate", NULL};
@@ -212,6 +234,23 @@ START_TEST(feed_scores_exactly_once) {
     ck_assert_uint_eq(nadl, 1);
     ck_assert_str_eq(adl[0].stage, "ledger");
     ck_assert_ptr_nonnull(strstr(adl[0].error, "unknown writer schema fingerprint"));
+    it_msg_t *aw;
+    size_t naw = it_consume_all(f.awards, &aw);
+    raw = NULL;
+    for (size_t i = 0; i < naw; i++)
+        if (aw[i].value_len == 17 && memcmp(aw[i].value, "\xC3\x01ZZZZZZZZgarbage", 17) == 0)
+            raw = &aw[i];
+    ck_assert_ptr_nonnull(raw);
+    snprintf(raw_partition, sizeof(raw_partition), "%d", (int)raw->partition);
+    snprintf(raw_offset, sizeof(raw_offset), "%lld", (long long)raw->offset);
+    ck_assert_uint_eq(adl[0].value_len, 17);
+    ck_assert_int_eq(memcmp(adl[0].value, raw->value, 17), 0);
+    ck_assert_str_eq(adl[0].key, "p1");
+    ck_assert_str_eq(adl[0].source, f.awards);
+    ck_assert_str_eq(adl[0].orig_topic, f.awards);
+    ck_assert_str_eq(adl[0].orig_partition, raw_partition);
+    ck_assert_str_eq(adl[0].orig_offset, raw_offset);
+    it_msgs_free(aw, naw);
     it_msgs_free(adl, nadl);
 
     /* A second scorer group replays the whole topic (as after lost offsets):

@@ -297,6 +297,11 @@ START_TEST(signed_batches_once) {
     ck_assert_uint_eq(n, 1);
     ck_assert_str_eq(msgs[0].value, "{\"not\":\"a batch\"}");
     ck_assert_str_eq(msgs[0].error, "webhook body is not an array of events");
+    ck_assert_str_eq(msgs[0].stage, "webhook");
+    ck_assert_str_eq(msgs[0].source, "/webhooks/hubspot"); /* the path it was posted to */
+    ck_assert_ptr_null(msgs[0].orig_topic);                /* not from Kafka */
+    ck_assert_ptr_null(msgs[0].orig_partition);
+    ck_assert_ptr_null(msgs[0].orig_offset);
     it_msgs_free(msgs, n);
     free(batch);
     unlink(secret);

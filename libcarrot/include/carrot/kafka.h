@@ -1,10 +1,14 @@
 /* kafka.h: what every Carrot Kafka client shares: building an rd_kafka_conf_t
  * from the program's settings (the "kafka.*" keys pass through untouched),
- * routing librdkafka's logs to carrot_log(), and knowing when a consumer has
- * read everything there is ("drained"), for batch runs and tests. */
+ * routing librdkafka's logs to carrot_log(), the consumer every group member
+ * starts with, and knowing when a consumer has read everything there is
+ * ("drained"), for batch runs and tests. It owns Carrot's Kafka sink: the one
+ * produce (with retry on a full queue), the one dead-letter writer and its
+ * header contract, and the one Award emitter. */
 #ifndef CARROT_KAFKA_H
 #define CARROT_KAFKA_H
 
+#include "carrot/award.h"
 #include "carrot/config.h"
 
 #include <librdkafka/rdkafka.h>
@@ -72,6 +76,76 @@ typedef struct {
  * it takes). 0, or -1 with errstr ("could not produce to T: ..."). */
 int carrot_kafka_produce(rd_kafka_t *rk, const carrot_kafka_msg_t *m, int timeout_ms, char *errstr,
                          size_t errstr_size);
+
+/* Encodes a with codec (from carrot_award_codec_new()) and produces it to
+ * topic keyed by its participant id, as the scorer and back-fill write every
+ * Award (a participant's awards stay in order on one partition). timeout_ms
+ * as for carrot_kafka_produce(). 0, or -1 with errstr. */
+int carrot_kafka_produce_award(rd_kafka_t *rk, carrot_codec_t *codec, const char *topic,
+                               const carrot_award_t *a, int timeout_ms, char *errstr,
+                               size_t errstr_size);
+
+/* --- dead letters --------------------------------------------------------- */
+
+/* A dead letter: bytes a program gave up on, kept unchanged with why and
+ * where from. Every program writes these headers (README "Dead letters"):
+ *   carrot.error      reason, always
+ *   carrot.stage      stage, always (scorer, ingest, webhook, ledger)
+ *   carrot.source     source, always: a file:line, an HTTP path, or the topic
+ *   carrot.topic      topic, partition and offset (decimal) of the original
+ *   carrot.partition  message, when the bytes came from Kafka (topic is not
+ *   carrot.offset     NULL)
+ * then each extra header (NULL-terminated name, value pairs; may be NULL). */
+typedef struct {
+    const char *reason, *stage, *source;
+    const char *topic; /* NULL: the bytes did not come from Kafka */
+    int32_t partition;
+    int64_t offset;
+    const void *key; /* the original key and value, produced as they are */
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+    const char *const *extra;
+} carrot_dead_letter_t;
+
+/* The dead letter of a consumed message m: its key, value and place, with
+ * its topic as the source. */
+carrot_dead_letter_t carrot_dead_letter_of(const rd_kafka_message_t *m, const char *stage,
+                                           const char *reason);
+
+/* Produces dl to dlq_topic with the headers above; opaque reaches the
+ * delivery report callback, timeout_ms as for carrot_kafka_produce().
+ * 0, or -1 with errstr. */
+int carrot_kafka_dead_letter(rd_kafka_t *rk, const char *dlq_topic, const carrot_dead_letter_t *dl,
+                             void *opaque, int timeout_ms, char *errstr, size_t errstr_size);
+
+/* --- consuming ------------------------------------------------------------ */
+
+/* How a Carrot group member consumes: it commits offsets itself, reads only
+ * committed transactions, and is a static member (group.instance.id): one
+ * restarted with the same instance takes its partitions back at once
+ * instead of waiting for its old session to time out. */
+typedef struct {
+    const char *brokers, *group;
+    const char *instance;        /* as for carrot_instance_id(): NULL is the host name */
+    const char *topic;           /* subscribed to */
+    const char *const *settings; /* set after the user's kafka.* ones (key, value pairs,
+                                    NULL-terminated); may be NULL */
+    int partition_eof;           /* enable.partition.eof, for carrot_drain_t */
+    void (*rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque);
+    void *opaque; /* the rebalance callback's */
+} carrot_kafka_consumer_opts_t;
+
+/* A consumer with group.id, group.instance.id, enable.auto.commit=false,
+ * isolation.level=read_committed and enable.partition.eof as o says, o's
+ * rebalance callback, its poll queue the consumer's, subscribed to o->topic.
+ * Its session times out after 15 s unless kafka.session.timeout.ms says
+ * otherwise: that long, a member gone for good keeps its partitions.
+ * NULL with errstr on failure. */
+rd_kafka_t *carrot_kafka_consumer_new(const carrot_conf_t *conf,
+                                      const carrot_kafka_consumer_opts_t *o, char *errstr,
+                                      size_t errstr_size);
 
 /* Tracks which assigned partitions have reached their end (needs
  * enable.partition.eof=true on the consumer). Not thread safe. */
