@@ -193,8 +193,8 @@ static int apply_board(scorer_t *s, arena_t *ar, pending_t *pend, size_t npend, 
     carrot_board_event_t *ev = calloc(cnt, sizeof(*ev));
     carrot_board_line_t *lines = malloc(cnt * CARROT_RULES_MAX_LINES * sizeof(*lines));
     carrot_board_goal_t *goals = malloc(cnt * CARROT_RULES_MAX_GOALS * sizeof(*goals));
-    const char **names = malloc(cnt * CARROT_RULES_MAX_BOARDS * sizeof(*names));
-    int64_t *expires = malloc(cnt * CARROT_RULES_MAX_BOARDS * sizeof(*expires));
+    const char **names = malloc(cnt * CARROT_BOARD_MAX_BOARDS * sizeof(*names));
+    int64_t *expires = malloc(cnt * CARROT_BOARD_MAX_BOARDS * sizeof(*expires));
     carrot_board_result_t *res = malloc(cnt * sizeof(*res));
     size_t *idx = malloc(cnt * sizeof(*idx));
     unsigned char *done = calloc(cnt, 1);
@@ -225,8 +225,8 @@ static int apply_board(scorer_t *s, arena_t *ar, pending_t *pend, size_t npend, 
             if (p->kind == CARROT_BOARD_AWARD) {
                 const carrot_scoring_t *sc = p->sc;
                 const carrot_plan_t *pl = p->plan;
-                const char **nm = names + k * CARROT_RULES_MAX_BOARDS;
-                int64_t *ex = expires + k * CARROT_RULES_MAX_BOARDS;
+                const char **nm = names + k * CARROT_BOARD_MAX_BOARDS;
+                int64_t *ex = expires + k * CARROT_BOARD_MAX_BOARDS;
                 for (int b = 0; b < pl->nboards; b++) {
                     nm[b] = pl->boards[b].name;
                     ex[b] = pl->boards[b].expire_at;
@@ -374,9 +374,9 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         p->plan->nboards = 0;
         p->plan->cap_key[0] = '\0';
         if (kind == CARROT_BOARD_AWARD && scored > 0 &&
-            carrot_rules_plan(s->rules, &act, sc, p->plan) != 0) {
-            carrot_error("the time zone %s of the rules cannot be used",
-                         carrot_rules_timezone(s->rules));
+            carrot_board_plan(s->rules, &act, sc, p->plan, errstr, sizeof(errstr)) !=
+                CARROT_BOARD_OK) {
+            carrot_error("%s", errstr);
             rc = -2;
             goto out;
         }

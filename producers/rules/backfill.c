@@ -168,8 +168,8 @@ static int book_chunk(const rules_conf_t *cf, const carrot_rules_t *r, carrot_bo
     snprintf(stream, sizeof(stream), "backfill:%s", cf->id);
     carrot_board_event_t *ev = calloc((size_t)n, sizeof(*ev));
     carrot_board_result_t *res = malloc((size_t)n * sizeof(*res));
-    const char **names = malloc((size_t)n * CARROT_RULES_MAX_BOARDS * sizeof(*names));
-    int64_t *exp = malloc((size_t)n * CARROT_RULES_MAX_BOARDS * sizeof(*exp));
+    const char **names = malloc((size_t)n * CARROT_BOARD_MAX_BOARDS * sizeof(*names));
+    int64_t *exp = malloc((size_t)n * CARROT_BOARD_MAX_BOARDS * sizeof(*exp));
     char(*ids)[320] = malloc((size_t)n * sizeof(*ids));
     int rc = -1;
     if (!ev || !res || !names || !exp || !ids) {
@@ -181,8 +181,8 @@ static int book_chunk(const rules_conf_t *cf, const carrot_rules_t *r, carrot_bo
         snprintf(ids[i], sizeof(ids[i]), "%.256s@%.48s", a->event_id, cf->id);
         for (int l = 0; l < a->nlines; l++) a->lines[l].rule_id = a->rules_buf[l];
         for (int b = 0; b < a->plan.nboards; b++) {
-            names[i * CARROT_RULES_MAX_BOARDS + b] = a->plan.boards[b].name;
-            exp[i * CARROT_RULES_MAX_BOARDS + b] = a->plan.boards[b].expire_at;
+            names[i * CARROT_BOARD_MAX_BOARDS + b] = a->plan.boards[b].name;
+            exp[i * CARROT_BOARD_MAX_BOARDS + b] = a->plan.boards[b].expire_at;
         }
         ev[i] = (carrot_board_event_t){.offset = a->pos,
                                        .event_id = ids[i],
@@ -192,8 +192,8 @@ static int book_chunk(const rules_conf_t *cf, const carrot_rules_t *r, carrot_bo
                                        .participant_id = a->participant,
                                        .activity_type = a->type,
                                        .nboards = (size_t)a->plan.nboards,
-                                       .boards = names + i * CARROT_RULES_MAX_BOARDS,
-                                       .board_expire_at = exp + i * CARROT_RULES_MAX_BOARDS,
+                                       .boards = names + i * CARROT_BOARD_MAX_BOARDS,
+                                       .board_expire_at = exp + i * CARROT_BOARD_MAX_BOARDS,
                                        .nlines = (size_t)a->nlines,
                                        .lines = a->lines};
     }
@@ -339,9 +339,12 @@ int backfill_run(const carrot_conf_t *conf, const rules_conf_t *cf, const carrot
         d->occurred_at = a.occurred_at;
         d->pos = i;
         nadj++;
-        if (!d->event_id || !d->record || !d->participant || !d->type ||
-            carrot_rules_plan(r, &a, NULL, &d->plan) != 0) {
+        if (!d->event_id || !d->record || !d->participant || !d->type) {
             carrot_error("out of memory");
+            goto out;
+        }
+        if (carrot_board_plan(r, &a, NULL, &d->plan, errstr, sizeof(errstr)) != CARROT_BOARD_OK) {
+            carrot_error("%s", errstr);
             goto out;
         }
     }

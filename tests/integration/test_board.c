@@ -366,6 +366,21 @@ static void broken_call_names_line(redisContext *rc, const char *file, const cha
     free(src);
 }
 
+/* The library's error for a failed script starts "<file>:N: " (the .lua
+ * file's base name), and line N of that file holds want. */
+static void error_names_line(const char *errstr, const char *file, const char *want) {
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    size_t blen = strlen(base), len;
+    ck_assert_msg(strncmp(errstr, base, blen) == 0 && errstr[blen] == ':',
+                  "\"%s\" does not start with %s:N", errstr, base);
+    long n = strtol(errstr + blen + 1, NULL, 10);
+    char *src = carrot_test_read(file, &len), line[512];
+    nth_line(src, n, line, sizeof(line));
+    ck_assert_msg(strstr(line, want), "\"%s\" names line %ld of %s, which is \"%s\"", errstr, n,
+                  file, line);
+    free(src);
+}
+
 /* The scripts are the .lua files: loaded as they are (the library's embedded
  * copies are the same bytes), each error names a line a reader can find. */
 START_TEST(scripts_are_the_lua_files) {
@@ -433,7 +448,7 @@ START_TEST(scripts_are_the_lua_files) {
 END_TEST
 
 /* The error contract: Redis out of reach is RETRY; a script's runtime error is
- * FATAL, naming its line in apply.lua; and the scorer stops on it (exit 1)
+ * FATAL, naming its line in apply.lua (or query.lua); and the scorer stops on it (exit 1)
  * instead of retrying the batch for ever. */
 START_TEST(script_errors_are_fatal) {
     char errstr[512], key[160];
@@ -460,6 +475,21 @@ START_TEST(script_errors_are_fatal) {
         carrot_board_apply(b, program, "t:0", ev, 1, 3600, now, res, errstr, sizeof(errstr)),
         CARROT_BOARD_FATAL);
     ck_assert_msg(strstr(errstr, "WRONGTYPE") && strstr(errstr, "user_script:"), "%s", errstr);
+    /* the error names the line of apply.lua that failed; a query's, its line of query.lua */
+    error_names_line(errstr, "consumers/ranking/apply.lua", "ZINCRBY");
+    carrot_board_entry_t e[1];
+    int got_n;
+    ck_assert_int_eq(
+        carrot_board_range(b, program, "ptd:all", 0, 1, e, &got_n, errstr, sizeof(errstr)),
+        CARROT_BOARD_FATAL);
+    error_names_line(errstr, "consumers/ranking/query.lua", "ZREVRANGE");
+    /* a plain command's error is FATAL too */
+    int64_t total;
+    long members;
+    ck_assert_int_eq(
+        carrot_board_total(b, program, "ptd:all", &total, &members, errstr, sizeof(errstr)),
+        CARROT_BOARD_FATAL);
+    ck_assert_msg(strstr(errstr, "WRONGTYPE"), "%s", errstr);
     carrot_board_destroy(b);
 
     /* the scorer on such a program: it must stop, not retry for ever */

@@ -6,7 +6,7 @@
  *           period that holds the activity's occurred_at, in the program's time zone)
  *   scope   all | seg:<segment> | reg:<region> | team:<team or dealer id>
  * Every award adds to each board of its activity: 5 periods x (all + the
- * scopes the activity names).
+ * scopes the activity names); carrot_board_plan() names them.
  *
  * Keys. Every key of a program carries the hash tag {P}, so a program's keys
  * share one Redis Cluster slot and one script can update them atomically:
@@ -37,20 +37,26 @@
  * Errors: functions return a carrot_board_err_t with errstr: RETRY when
  * Redis could not be reached or asked to come back (the connection is
  * dropped and re-opened on the next call), FATAL when the same call would
- * fail again: a script's runtime error (errstr names its line in apply.lua
- * or query.lua, as "user_script:N"), a reply of the wrong shape, a wrong
- * key type. A caller retries RETRY and stops on FATAL. */
+ * fail again: a script's runtime error or a wrong key type met by it
+ * (errstr starts with the script's file and line, "apply.lua:N: ", then
+ * Redis's own message, which calls it "user_script:N"), a reply of the
+ * wrong shape. A caller retries RETRY and stops on FATAL; a script that
+ * failed half way has left its writes, so retrying it blindly is wrong.
+ * Nothing here prints or exits. */
 #ifndef CARROT_BOARD_H
 #define CARROT_BOARD_H
 
+#include "carrot/activity.h"
+#include "carrot/rules.h"
+
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
     CARROT_BOARD_OK = 0,
     CARROT_BOARD_RETRY = -1, /* unreachable, loading, failing over, memory full: call again */
     CARROT_BOARD_FATAL = -2  /* the same call fails again: stop */
 } carrot_board_err_t;
-#include <stdint.h>
 
 typedef struct carrot_board_s carrot_board_t;
 
@@ -66,6 +72,37 @@ typedef enum {
     CARROT_BOARD_REVERSE = 'D', /* a record is deleted: take back what it earned */
     CARROT_BOARD_RESTORE = 'U'  /* a record is undeleted: give it back */
 } carrot_board_kind_t;
+
+/* --- where an award goes ------------------------------------------------ */
+
+#define CARROT_BOARD_MAX_BOARDS (CARROT_PERIOD_COUNT * 4)
+
+typedef struct {
+    char name[300];    /* "w:2026-W47:seg:dealer" */
+    int64_t expire_at; /* Unix seconds; 0: never */
+} carrot_board_ref_t;
+
+/* The boards of an award, and the keys of its cap and goal counters. */
+typedef struct {
+    int nboards;
+    carrot_board_ref_t boards[CARROT_BOARD_MAX_BOARDS];
+    char cap_key[400]; /* "" when the KPI has no cap; "cap:<kpi>:<period id>:<participant>" */
+    int64_t cap_expire_at;
+    char goal_keys[CARROT_RULES_MAX_GOALS][400]; /* per sc->goals[]: "goal:<goal>:<period>:<who>" */
+    char goal_rules[CARROT_RULES_MAX_GOALS][CARROT_RULE_ID_MAX + 8]; /* "goal.<goal>" */
+    int64_t goal_expire_at[CARROT_RULES_MAX_GOALS];
+} carrot_plan_t;
+
+/* Fills plan with the boards an award of activity a adds to (each period of
+ * occurred_at in the rules' time zone, for all and for each scope a names,
+ * expiring retention_days after the period ends) and, for sc (may be NULL:
+ * boards only), the keys of its cap and goal counters. FATAL if the time
+ * zone cannot be used. */
+carrot_board_err_t carrot_board_plan(const carrot_rules_t *rules, const carrot_activity_t *a,
+                                     const carrot_scoring_t *sc, carrot_plan_t *plan, char *errstr,
+                                     size_t errstr_size);
+
+/* --- applying events ------------------------------------------------------ */
 
 #define CARROT_BOARD_MAX_LINES 80
 
