@@ -230,14 +230,54 @@ static long long rnum(const redisReply *e) {
 /* "rule\x1epoints\x1e..." (Lua's decimal \30) into res->lines. */
 static void parse_lines(const char *s, carrot_board_result_t *res) {
     res->nlines = 0;
-    while (*s && res->nlines < CARROT_BOARD_MAX_LINES) {
+    while (*s && res->nlines < CARROT_RULES_MAX_LINES) {
         const char *sep = strchr(s, '\x1e');
         if (!sep) break;
-        carrot_board_out_line_t *l = &res->lines[res->nlines++];
+        carrot_score_t *l = &res->lines[res->nlines++];
         snprintf(l->rule_id, sizeof(l->rule_id), "%.*s", (int)(sep - s), s);
         char *end;
         l->points = strtoll(sep + 1, &end, 10);
         s = *end == '\x1e' ? end + 1 : end;
+    }
+}
+
+/* One event's arguments, as apply.lua reads them (see its header). */
+static void event_args(args_t *a, const carrot_board_event_t *e) {
+    const carrot_activity_t *act = e->activity;
+    const carrot_scoring_t *sc = e->kind == CARROT_BOARD_AWARD ? e->scoring : NULL;
+    const carrot_plan_t *pl = sc ? e->plan : NULL;
+    char kind[2] = {(char)e->kind, '\0'}, record[600];
+    snprintf(record, sizeof(record), "%.256s:%.256s", act->source_system, act->source_record_id);
+    arg_i(a, (long long)e->offset);
+    arg_s(a, e->event_id);
+    arg_s(a, kind);
+    arg_s(a, record);
+    arg_s(a, act->participant_id);
+    arg_s(a, act->activity_type);
+    arg_s(a, e->version);
+    arg_i(a, pl ? pl->nboards : 0);
+    for (int j = 0; pl && j < pl->nboards; j++) {
+        arg_s(a, pl->boards[j].name);
+        arg_i(a, (long long)pl->boards[j].expire_at);
+    }
+    arg_i(a, sc ? sc->nlines : 0);
+    for (int j = 0; sc && j < sc->nlines; j++) {
+        arg_s(a, sc->lines[j].rule_id);
+        arg_i(a, (long long)sc->lines[j].points);
+    }
+    int capped = pl && pl->cap_key[0];
+    arg_s(a, capped ? pl->cap_key : "");
+    arg_s(a, capped ? sc->kpi : "");
+    arg_i(a, capped ? (long long)sc->cap_points : 0);
+    arg_i(a, capped ? (long long)pl->cap_expire_at : 0);
+    int ngoals = pl ? sc->ngoals : 0; /* the goal keys are the plan's */
+    arg_i(a, ngoals);
+    for (int j = 0; j < ngoals; j++) {
+        arg_s(a, pl->goal_keys[j]);
+        arg_s(a, pl->goal_rules[j]);
+        arg_i(a, (long long)sc->goals[j].target);
+        arg_i(a, (long long)sc->goals[j].bonus);
+        arg_i(a, (long long)pl->goal_expire_at[j]);
     }
 }
 
@@ -254,41 +294,7 @@ carrot_board_err_t carrot_board_apply(carrot_board_t *b, const char *program, co
     arg_s(&a, stream);
     arg_i(&a, seen_ttl_s);
     arg_i(&a, (long long)now_s);
-    for (size_t i = 0; i < n; i++) {
-        const carrot_board_event_t *e = &ev[i];
-        char kind[2] = {(char)e->kind, '\0'};
-        int award = e->kind == CARROT_BOARD_AWARD;
-        arg_i(&a, (long long)e->offset);
-        arg_s(&a, e->event_id);
-        arg_s(&a, kind);
-        arg_s(&a, e->record);
-        arg_s(&a, e->participant_id);
-        arg_s(&a, e->activity_type);
-        arg_s(&a, e->version);
-        arg_i(&a, award ? (long long)e->nboards : 0);
-        for (size_t j = 0; award && j < e->nboards; j++) {
-            arg_s(&a, e->boards[j]);
-            arg_i(&a, (long long)e->board_expire_at[j]);
-        }
-        arg_i(&a, award ? (long long)e->nlines : 0);
-        for (size_t j = 0; award && j < e->nlines; j++) {
-            arg_s(&a, e->lines[j].rule_id);
-            arg_i(&a, (long long)e->lines[j].points);
-        }
-        int capped = award && e->cap_key;
-        arg_s(&a, capped ? e->cap_key : "");
-        arg_s(&a, capped ? e->cap_rule : "");
-        arg_i(&a, capped ? (long long)e->cap_points : 0);
-        arg_i(&a, capped ? (long long)e->cap_expire_at : 0);
-        arg_i(&a, award ? (long long)e->ngoals : 0);
-        for (size_t j = 0; award && j < e->ngoals; j++) {
-            arg_s(&a, e->goals[j].key);
-            arg_s(&a, e->goals[j].rule_id);
-            arg_i(&a, (long long)e->goals[j].target);
-            arg_i(&a, (long long)e->goals[j].bonus);
-            arg_i(&a, (long long)e->goals[j].expire_at);
-        }
-    }
+    for (size_t i = 0; i < n; i++) event_args(&a, &ev[i]);
     carrot_board_err_t rc = CARROT_BOARD_FATAL;
     char wm[1024];
     snprintf(wm, sizeof(wm), "%swm:%s", prefix, stream);

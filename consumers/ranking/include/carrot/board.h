@@ -104,52 +104,28 @@ carrot_board_err_t carrot_board_plan(const carrot_rules_t *rules, const carrot_a
 
 /* --- applying events ------------------------------------------------------ */
 
-#define CARROT_BOARD_MAX_LINES 80
-
-typedef struct {
-    const char *rule_id;
-    int64_t points;
-} carrot_board_line_t;
-
-typedef struct {
-    const char *key;     /* "goal:<goal>:<period id>:<participant>" (carrot_settle_key) */
-    const char *rule_id; /* "goal.<goal>" */
-    int64_t target, bonus;
-    int64_t expire_at; /* Unix seconds */
-} carrot_board_goal_t;
-
+/* One event to apply, by pointer: nothing is copied, everything pointed to
+ * is the caller's and must outlive the call. */
 typedef struct {
     int64_t offset; /* Kafka offset of the activity (or a back-fill sequence) */
-    const char *event_id;
     carrot_board_kind_t kind;
-    const char *record;  /* "<source system>:<source record id>" */
+    const char *event_id; /* the activity's, or a back-fill's own */
+    /* never NULL: its participant and type (either may be "" for a REVERSE or
+     * RESTORE) and its CRM record "<source system>:<source record id>" */
+    const carrot_activity_t *activity;
     const char *version; /* rules version, kept with the outcome */
-    /* AWARD only: */
-    const char *participant_id;
-    const char *activity_type;
-    size_t nboards;
-    const char *const *boards;      /* board names */
-    const int64_t *board_expire_at; /* Unix seconds per board; 0: never */
-    size_t nlines;
-    const carrot_board_line_t *lines; /* before caps and goals */
-    const char *cap_key;              /* NULL: not capped. "cap:<kpi>:<period id>:<participant>" */
-    const char *cap_rule;             /* the KPI id: a clipped event gets a "cap.<kpi>" line */
-    int64_t cap_points, cap_expire_at;
-    size_t ngoals;
-    const carrot_board_goal_t *goals;
+    /* AWARD only; scoring NULL when the event earns and counts for nothing: */
+    const carrot_scoring_t *scoring; /* lines before caps and goals; the cap; the goals */
+    const carrot_plan_t *plan;       /* with scoring: its boards and counter keys */
 } carrot_board_event_t;
 
-typedef struct {
-    char rule_id[80];
-    int64_t points;
-} carrot_board_out_line_t;
-
-/* What an event did. fresh is 0 for a duplicate delivery. amount is what
- * was applied to the boards: the sum of lines for an AWARD (0 when its
- * record was already deleted), or what the record earned for a REVERSE
- * (negative) or RESTORE. lines are the settled award lines (caps and goals
- * included; "reversal" or "restore" for those kinds), participant, type
- * and version those of the first delivery. */
+/* What an event did, filled in place by carrot_board_apply() (about 7 KB:
+ * point to it where it was filled rather than copy it). fresh is 0 for a
+ * duplicate delivery. amount is what was applied to the boards: the sum of
+ * lines for an AWARD (0 when its record was already deleted), or what the
+ * record earned for a REVERSE (negative) or RESTORE. lines are the settled
+ * award lines (caps and goals included; "reversal" or "restore" for those
+ * kinds), participant, type and version those of the first delivery. */
 typedef struct {
     int fresh;
     int64_t amount;
@@ -157,7 +133,7 @@ typedef struct {
     char activity_type[64];
     char version[208];
     int nlines;
-    carrot_board_out_line_t lines[CARROT_BOARD_MAX_LINES];
+    carrot_score_t lines[CARROT_RULES_MAX_LINES];
 } carrot_board_result_t;
 
 /* Applies n events of one partition (stream = "<topic>:<partition>") of one

@@ -58,10 +58,15 @@ int64_t carrot_rules_retention_s(const carrot_rules_t *rules, carrot_period_t p)
  * period still sees the period's count. */
 int64_t carrot_rules_counter_expiry(const carrot_rules_t *rules, carrot_period_t p, int64_t end_ms);
 
-#define CARROT_RULES_MAX_LINES 64 /* the parser's limits keep any event below this */
+/* Lines of one event: the parser's limits keep a scored and settled event
+ * below this, and a back-fill's differences (old and new rules) fit too. */
+#define CARROT_RULES_MAX_LINES 80
 #define CARROT_RULES_MAX_GOALS 16
 #define CARROT_RULE_ID_MAX 64 /* rule ids are shorter; prefixed ids ("promo.x") fit */
 
+/* A rule and its points: one line of a scoring, of what Redis settled
+ * (carrot/board.h) and of an award. The one such type, so a line moves from
+ * the rules to the board to the award without changing form. */
 typedef struct {
     char rule_id[CARROT_RULE_ID_MAX + 8];
     int64_t points;
