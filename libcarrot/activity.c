@@ -194,6 +194,29 @@ int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t er
     return 0;
 }
 
+typedef const char *(*copy_fn)(void *ctx, const char *s);
+
+static const char *keep_str(copy_fn copy, void *ctx, const char *s) {
+    return s ? copy(ctx, s) : NULL;
+}
+
+void carrot_activity_keep(const carrot_activity_t *a, carrot_activity_t *k, copy_fn copy,
+                          void *ctx) {
+    memset(k, 0, sizeof(*k));
+    k->event_id = keep_str(copy, ctx, a->event_id);
+    k->program_id = keep_str(copy, ctx, a->program_id);
+    k->source_system = keep_str(copy, ctx, a->source_system);
+    k->source_record_id = keep_str(copy, ctx, a->source_record_id);
+    k->change_type = a->change_type;
+    k->activity_type = keep_str(copy, ctx, a->activity_type);
+    k->occurred_at = a->occurred_at;
+    k->recorded_at = a->recorded_at;
+    k->participant_id = keep_str(copy, ctx, a->participant_id);
+    k->segment = keep_str(copy, ctx, a->segment);
+    k->team_id = keep_str(copy, ctx, a->team_id);
+    k->region = keep_str(copy, ctx, a->region);
+}
+
 const char *carrot_activity_key(const carrot_activity_t *a, char *buf, size_t size) {
     if (a->participant_id && *a->participant_id) return a->participant_id;
     snprintf(buf, size, "%s:%s", a->source_system, a->source_record_id);

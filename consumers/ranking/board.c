@@ -60,11 +60,11 @@ static int retriable(const char *err) {
     return 0;
 }
 
-static int load_script(carrot_board_t *b, const char *src, char sha[41], char *errstr,
-                       size_t errstr_size) {
+static int load_script(carrot_board_t *b, const char *name, const char *src, char sha[41],
+                       char *errstr, size_t errstr_size) {
     redisReply *r = redisCommand(b->rc, "SCRIPT LOAD %s", src);
     if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
-        snprintf(errstr, errstr_size, "could not load the leaderboard scripts into Redis: %s",
+        snprintf(errstr, errstr_size, "could not load %s into Redis: %s", name,
                  r && r->type == REDIS_REPLY_ERROR ? r->str : b->rc->errstr);
         /* a script Redis refuses (it does not compile) is refused again */
         if (r && (r->type != REDIS_REPLY_ERROR || !retriable(r->str)))
@@ -88,18 +88,32 @@ static int connect_(carrot_board_t *b, char *errstr, size_t errstr_size) {
         return -1;
     }
     redisSetTimeout(b->rc, tv);
-    if (load_script(b, carrot_lua_apply, b->apply_sha, errstr, errstr_size) ||
-        load_script(b, carrot_lua_query, b->query_sha, errstr, errstr_size)) {
+    if (load_script(b, "apply.lua", carrot_lua_apply, b->apply_sha, errstr, errstr_size) ||
+        load_script(b, "query.lua", carrot_lua_query, b->query_sha, errstr, errstr_size)) {
         drop(b);
         return -1;
     }
     return 0;
 }
 
-/* Runs argv; on a transport error drops the connection. Caller frees reply.
- * NULL on failure, with b->failed saying whether to retry. */
-static redisReply *command(carrot_board_t *b, int argc, const char **argv, const size_t *lens,
-                           char *errstr, size_t errstr_size) {
+/* A Redis error into errstr. A script's names the .lua file and line first:
+ * Redis numbers the lines of the text it loaded ("user_script:N"), which
+ * is the file as it is (embedded byte for byte). */
+static void redis_error(const char *script, const char *err, char *errstr, size_t errstr_size) {
+    const char *at = script ? strstr(err, "user_script:") : NULL;
+    if (at)
+        snprintf(errstr, errstr_size, "%s:%ld: Redis error: %s", script, strtol(at + 12, NULL, 10),
+                 err);
+    else
+        snprintf(errstr, errstr_size, "Redis error%s%s: %s", script ? " in " : "",
+                 script ? script : "", err);
+}
+
+/* Runs argv (a call of script, or a plain command when script is NULL); on
+ * a transport error drops the connection. Caller frees reply. NULL on
+ * failure, with b->failed saying whether to retry. */
+static redisReply *command(carrot_board_t *b, const char *script, int argc, const char **argv,
+                           const size_t *lens, char *errstr, size_t errstr_size) {
     b->failed = CARROT_BOARD_RETRY;
     if (connect_(b, errstr, errstr_size)) return NULL;
     redisReply *r = redisCommandArgv(b->rc, argc, argv, lens);
@@ -109,8 +123,7 @@ static redisReply *command(carrot_board_t *b, int argc, const char **argv, const
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        /* a script's error names its line in apply.lua or query.lua ("user_script:N") */
-        snprintf(errstr, errstr_size, "Redis error: %s", r->str);
+        redis_error(script, r->str, errstr, errstr_size);
         if (!retriable(r->str)) b->failed = CARROT_BOARD_FATAL;
         if (strncmp(r->str, "NOSCRIPT", 8) == 0) drop(b); /* reloads on reconnect */
         freeReplyObject(r);
@@ -173,9 +186,9 @@ static void args_free(args_t *a) {
     free(a->lens);
 }
 
-/* Runs the script sha with one key and the built arguments. */
-static redisReply *run(carrot_board_t *b, const char *sha, const char *key, args_t *a, char *errstr,
-                       size_t errstr_size) {
+/* Runs the script sha (its file is script) with one key and the built arguments. */
+static redisReply *run(carrot_board_t *b, const char *script, const char *sha, const char *key,
+                       args_t *a, char *errstr, size_t errstr_size) {
     b->failed = CARROT_BOARD_RETRY;
     if (a->oom) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -200,7 +213,7 @@ static redisReply *run(carrot_board_t *b, const char *sha, const char *key, args
             argv[i + 4] = a->buf + a->off[i];
             lens[i + 4] = a->lens[i];
         }
-        r = command(b, (int)a->n + 4, argv, lens, errstr, errstr_size);
+        r = command(b, script, (int)a->n + 4, argv, lens, errstr, errstr_size);
     }
     free(argv);
     free(lens);
@@ -217,14 +230,54 @@ static long long rnum(const redisReply *e) {
 /* "rule\x1epoints\x1e..." (Lua's decimal \30) into res->lines. */
 static void parse_lines(const char *s, carrot_board_result_t *res) {
     res->nlines = 0;
-    while (*s && res->nlines < CARROT_BOARD_MAX_LINES) {
+    while (*s && res->nlines < CARROT_RULES_MAX_LINES) {
         const char *sep = strchr(s, '\x1e');
         if (!sep) break;
-        carrot_board_out_line_t *l = &res->lines[res->nlines++];
+        carrot_score_t *l = &res->lines[res->nlines++];
         snprintf(l->rule_id, sizeof(l->rule_id), "%.*s", (int)(sep - s), s);
         char *end;
         l->points = strtoll(sep + 1, &end, 10);
         s = *end == '\x1e' ? end + 1 : end;
+    }
+}
+
+/* One event's arguments, as apply.lua reads them (see its header). */
+static void event_args(args_t *a, const carrot_board_event_t *e) {
+    const carrot_activity_t *act = e->activity;
+    const carrot_scoring_t *sc = e->kind == CARROT_BOARD_AWARD ? e->scoring : NULL;
+    const carrot_plan_t *pl = sc ? e->plan : NULL;
+    char kind[2] = {(char)e->kind, '\0'}, record[600];
+    snprintf(record, sizeof(record), "%.256s:%.256s", act->source_system, act->source_record_id);
+    arg_i(a, (long long)e->offset);
+    arg_s(a, e->event_id);
+    arg_s(a, kind);
+    arg_s(a, record);
+    arg_s(a, act->participant_id);
+    arg_s(a, act->activity_type);
+    arg_s(a, e->version);
+    arg_i(a, pl ? pl->nboards : 0);
+    for (int j = 0; pl && j < pl->nboards; j++) {
+        arg_s(a, pl->boards[j].name);
+        arg_i(a, (long long)pl->boards[j].expire_at);
+    }
+    arg_i(a, sc ? sc->nlines : 0);
+    for (int j = 0; sc && j < sc->nlines; j++) {
+        arg_s(a, sc->lines[j].rule_id);
+        arg_i(a, (long long)sc->lines[j].points);
+    }
+    int capped = pl && pl->cap_key[0];
+    arg_s(a, capped ? pl->cap_key : "");
+    arg_s(a, capped ? sc->kpi : "");
+    arg_i(a, capped ? (long long)sc->cap_points : 0);
+    arg_i(a, capped ? (long long)pl->cap_expire_at : 0);
+    int ngoals = pl ? sc->ngoals : 0; /* the goal keys are the plan's */
+    arg_i(a, ngoals);
+    for (int j = 0; j < ngoals; j++) {
+        arg_s(a, pl->goal_keys[j]);
+        arg_s(a, pl->goal_rules[j]);
+        arg_i(a, (long long)sc->goals[j].target);
+        arg_i(a, (long long)sc->goals[j].bonus);
+        arg_i(a, (long long)pl->goal_expire_at[j]);
     }
 }
 
@@ -233,7 +286,7 @@ carrot_board_err_t carrot_board_apply(carrot_board_t *b, const char *program, co
                                       long long seen_ttl_s, int64_t now_s,
                                       carrot_board_result_t *res, char *errstr,
                                       size_t errstr_size) {
-    if (n == 0) return 0;
+    if (n == 0) return CARROT_BOARD_OK;
     args_t a = {0};
     char prefix[512];
     snprintf(prefix, sizeof(prefix), "carrot:{%s}:", program);
@@ -241,45 +294,11 @@ carrot_board_err_t carrot_board_apply(carrot_board_t *b, const char *program, co
     arg_s(&a, stream);
     arg_i(&a, seen_ttl_s);
     arg_i(&a, (long long)now_s);
-    for (size_t i = 0; i < n; i++) {
-        const carrot_board_event_t *e = &ev[i];
-        char kind[2] = {(char)e->kind, '\0'};
-        int award = e->kind == CARROT_BOARD_AWARD;
-        arg_i(&a, (long long)e->offset);
-        arg_s(&a, e->event_id);
-        arg_s(&a, kind);
-        arg_s(&a, e->record);
-        arg_s(&a, e->participant_id);
-        arg_s(&a, e->activity_type);
-        arg_s(&a, e->version);
-        arg_i(&a, award ? (long long)e->nboards : 0);
-        for (size_t j = 0; award && j < e->nboards; j++) {
-            arg_s(&a, e->boards[j]);
-            arg_i(&a, (long long)e->board_expire_at[j]);
-        }
-        arg_i(&a, award ? (long long)e->nlines : 0);
-        for (size_t j = 0; award && j < e->nlines; j++) {
-            arg_s(&a, e->lines[j].rule_id);
-            arg_i(&a, (long long)e->lines[j].points);
-        }
-        int capped = award && e->cap_key;
-        arg_s(&a, capped ? e->cap_key : "");
-        arg_s(&a, capped ? e->cap_rule : "");
-        arg_i(&a, capped ? (long long)e->cap_points : 0);
-        arg_i(&a, capped ? (long long)e->cap_expire_at : 0);
-        arg_i(&a, award ? (long long)e->ngoals : 0);
-        for (size_t j = 0; award && j < e->ngoals; j++) {
-            arg_s(&a, e->goals[j].key);
-            arg_s(&a, e->goals[j].rule_id);
-            arg_i(&a, (long long)e->goals[j].target);
-            arg_i(&a, (long long)e->goals[j].bonus);
-            arg_i(&a, (long long)e->goals[j].expire_at);
-        }
-    }
+    for (size_t i = 0; i < n; i++) event_args(&a, &ev[i]);
     carrot_board_err_t rc = CARROT_BOARD_FATAL;
     char wm[1024];
     snprintf(wm, sizeof(wm), "%swm:%s", prefix, stream);
-    redisReply *r = run(b, b->apply_sha, wm, &a, errstr, errstr_size);
+    redisReply *r = run(b, "apply.lua", b->apply_sha, wm, &a, errstr, errstr_size);
     args_free(&a);
     if (!r) return b->failed;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 * n) {
@@ -310,10 +329,12 @@ carrot_board_err_t carrot_board_set_meta(carrot_board_t *b, const char *program,
     const char *argv[] = {"HSET", key, "timezone", tz, "version", version};
     size_t lens[6];
     for (int i = 0; i < 6; i++) lens[i] = strlen(argv[i]);
-    redisReply *r = command(b, 6, argv, lens, errstr, errstr_size);
+    redisReply *r = command(b, NULL, 6, argv, lens, errstr, errstr_size);
     if (!r) return b->failed;
+    carrot_board_err_t rc = r->type == REDIS_REPLY_INTEGER ? CARROT_BOARD_OK : CARROT_BOARD_FATAL;
+    if (rc) snprintf(errstr, errstr_size, "unexpected reply from Redis to HSET %s", key);
     freeReplyObject(r);
-    return 0;
+    return rc;
 }
 
 carrot_board_err_t carrot_board_get_meta(carrot_board_t *b, const char *program, char *tz,
@@ -324,21 +345,25 @@ carrot_board_err_t carrot_board_get_meta(carrot_board_t *b, const char *program,
     const char *argv[] = {"HMGET", key, "timezone", "version"};
     size_t lens[4];
     for (int i = 0; i < 4; i++) lens[i] = strlen(argv[i]);
-    redisReply *r = command(b, 4, argv, lens, errstr, errstr_size);
+    redisReply *r = command(b, NULL, 4, argv, lens, errstr, errstr_size);
     if (!r) return b->failed;
-    snprintf(tz, tz_size, "%s",
-             r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? rstr(r->element[0]) : "");
-    snprintf(version, version_size, "%s",
-             r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? rstr(r->element[1]) : "");
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        snprintf(errstr, errstr_size, "unexpected reply from Redis to HMGET %s", key);
+        freeReplyObject(r);
+        return CARROT_BOARD_FATAL;
+    }
+    snprintf(tz, tz_size, "%s", rstr(r->element[0]));
+    snprintf(version, version_size, "%s", rstr(r->element[1]));
     freeReplyObject(r);
-    return 0;
+    return CARROT_BOARD_OK;
 }
 
 /* Runs the query script and fills out from its (board, member, score, rank, size) rows. */
-static int query(carrot_board_t *b, const char *key, args_t *a, int max, carrot_board_entry_t *out,
-                 int *noutp, char *errstr, size_t errstr_size) {
+static carrot_board_err_t query(carrot_board_t *b, const char *key, args_t *a, int max,
+                                carrot_board_entry_t *out, int *noutp, char *errstr,
+                                size_t errstr_size) {
     *noutp = 0;
-    redisReply *r = run(b, b->query_sha, key, a, errstr, errstr_size);
+    redisReply *r = run(b, "query.lua", b->query_sha, key, a, errstr, errstr_size);
     args_free(a);
     if (!r) return b->failed;
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 5) {
@@ -357,7 +382,7 @@ static int query(carrot_board_t *b, const char *key, args_t *a, int max, carrot_
     }
     *noutp = n;
     freeReplyObject(r);
-    return 0;
+    return CARROT_BOARD_OK;
 }
 
 carrot_board_err_t carrot_board_range(carrot_board_t *b, const char *program, const char *board,
@@ -365,7 +390,7 @@ carrot_board_err_t carrot_board_range(carrot_board_t *b, const char *program, co
                                       char *errstr, size_t errstr_size) {
     char key[512];
     *noutp = 0;
-    if (max <= 0 || start < 0) return 0;
+    if (max <= 0 || start < 0) return CARROT_BOARD_OK;
     carrot_board_key(key, sizeof(key), program, board);
     args_t a = {0};
     arg_s(&a, "range");
@@ -386,7 +411,7 @@ carrot_board_err_t carrot_board_around(carrot_board_t *b, const char *program, c
                                        int *noutp, char *errstr, size_t errstr_size) {
     char key[512];
     *noutp = 0;
-    if (k < 0) return 0;
+    if (k < 0) return CARROT_BOARD_OK;
     carrot_board_key(key, sizeof(key), program, board);
     args_t a = {0};
     arg_s(&a, "around");
@@ -418,12 +443,20 @@ carrot_board_err_t carrot_board_total(carrot_board_t *b, const char *program, co
     const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
     size_t lens[5];
     for (int i = 0; i < 5; i++) lens[i] = strlen(argv[i]);
-    redisReply *r = command(b, 5, argv, lens, errstr, errstr_size);
+    redisReply *r = command(b, NULL, 5, argv, lens, errstr, errstr_size);
     if (!r) return b->failed;
+    int shaped = r->type == REDIS_REPLY_ARRAY && r->elements % 2 == 0;
+    for (size_t i = 0; shaped && i < r->elements; i++)
+        shaped = r->element[i]->type == REDIS_REPLY_STRING;
+    if (!shaped) {
+        snprintf(errstr, errstr_size, "unexpected reply from Redis to ZRANGE %s", key);
+        freeReplyObject(r);
+        return CARROT_BOARD_FATAL;
+    }
     int64_t total = 0;
     for (size_t i = 1; i < r->elements; i += 2) total += strtoll(r->element[i]->str, NULL, 10);
     *totalp = total;
     *membersp = (long)(r->elements / 2);
     freeReplyObject(r);
-    return 0;
+    return CARROT_BOARD_OK;
 }

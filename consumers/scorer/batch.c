@@ -21,45 +21,52 @@
 #include <string.h>
 #include <time.h>
 
-/* Per batch scratch: strings and encoded awards copied out of the codecs,
- * whose values are reused per message. */
-typedef struct {
-    char *buf;
+/* Per batch scratch for the strings an event keeps after the codec's next
+ * decode. Blocks never move, so pointers into them stay valid all batch. */
+typedef struct block_s {
+    struct block_s *next;
     size_t len, cap;
+    char data[];
+} block_t;
+
+typedef struct {
+    block_t *head;
+    int oom;
 } arena_t;
 
-static size_t arena_put(arena_t *a, const void *data, size_t len, int *oom) {
-    if (a->len + len > a->cap) {
-        size_t cap = a->cap ? a->cap : 65536;
-        while (cap < a->len + len) cap *= 2;
-        char *nb = realloc(a->buf, cap);
-        if (!nb) {
-            *oom = 1;
-            return 0;
+/* A copy of s for carrot_activity_keep(); "" (and oom set) when out of memory. */
+static const char *arena_str(void *ctx, const char *s) {
+    arena_t *a = ctx;
+    size_t len = strlen(s) + 1;
+    block_t *b = a->head;
+    if (!b || b->cap - b->len < len) {
+        size_t cap = len > 65536 ? len : 65536;
+        if (!(b = malloc(sizeof(*b) + cap))) {
+            a->oom = 1;
+            return "";
         }
-        a->buf = nb;
-        a->cap = cap;
+        *b = (block_t){.next = a->head, .cap = cap};
+        a->head = b;
     }
-    memcpy(a->buf + a->len, data, len);
-    a->len += len;
-    return a->len - len;
+    char *p = memcpy(b->data + b->len, s, len);
+    b->len += len;
+    return p;
 }
 
-static size_t arena_str(arena_t *a, const char *s, int *oom) {
-    return arena_put(a, s, strlen(s) + 1, oom);
+static void arena_free(arena_t *a) {
+    for (block_t *b = a->head, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
 }
-
-#define NONE ((size_t)-1) /* an absent optional string */
 
 typedef struct {
     int32_t partition;
-    int64_t offset, occurred_at;
+    int64_t offset;
     carrot_board_kind_t kind;
-    /* arena offsets */
-    size_t program, event_id, participant, record, type, segment, team, region;
-    /* AWARD: what the rules say, and where it goes */
-    carrot_scoring_t *sc;
-    carrot_plan_t *plan;
+    carrot_activity_t act;      /* kept in the arena (carrot_activity_keep) */
+    carrot_scoring_t *sc;       /* AWARD that earns or counts: what the rules say; else NULL */
+    carrot_plan_t *plan;        /* with sc: where it goes */
     carrot_board_result_t *res; /* what Redis says the event did */
 } pending_t;
 
@@ -68,30 +75,29 @@ typedef struct {
     char reason[512];
 } dead_t;
 
-#define OPT(ar, off) ((off) == NONE ? NULL : (ar)->buf + (off))
 
 /* Produces the awards of one event, one per settled line, as Redis returned
  * them (a replay returns the first delivery's lines and rules version).
  * Returns the number produced, or -1. */
-static int produce_awards(scorer_t *s, arena_t *ar, pending_t *p, int64_t now) {
+static int produce_awards(scorer_t *s, pending_t *p, int64_t now) {
     const carrot_board_result_t *res = p->res;
     for (int i = 0; i < res->nlines; i++) {
         char award_id[352], errstr[512];
-        snprintf(award_id, sizeof(award_id), "%.256s/%.80s", ar->buf + p->event_id,
+        snprintf(award_id, sizeof(award_id), "%.256s/%.80s", p->act.event_id,
                  res->lines[i].rule_id);
         carrot_award_t aw = {.award_id = award_id,
-                             .program_id = ar->buf + p->program,
-                             .event_id = ar->buf + p->event_id,
+                             .program_id = p->act.program_id,
+                             .event_id = p->act.event_id,
                              .participant_id = res->participant_id,
-                             .segment = OPT(ar, p->segment),
-                             .team_id = OPT(ar, p->team),
-                             .region = OPT(ar, p->region),
+                             .segment = p->act.segment,
+                             .team_id = p->act.team_id,
+                             .region = p->act.region,
                              .activity_type = res->activity_type,
                              .rule_id = res->lines[i].rule_id,
                              .rules_version = res->version[0] ? res->version
                                                               : carrot_rules_version(s->rules),
                              .points = res->lines[i].points,
-                             .occurred_at = p->occurred_at,
+                             .occurred_at = p->act.occurred_at,
                              .awarded_at = now};
         if (carrot_kafka_produce_award(s->producer, s->award_codec, s->cf->awards_topic, &aw, -1,
                                        errstr, sizeof(errstr)) != 0) {
@@ -150,122 +156,91 @@ static int abort_and_rewind(scorer_t *s, rd_kafka_message_t **msgs, size_t n,
     return -1;
 }
 
-/* Applies the events to Redis, one script call per partition. Retries
- * while Redis is unreachable: the script is idempotent. */
-static int apply_board(scorer_t *s, arena_t *ar, pending_t *pend, size_t npend, int64_t now,
+/* Applies one partition's events, retrying while Redis is unreachable: the
+ * script is idempotent. 0, -1 when stopped, -2 on a fatal error. */
+static int apply_partition(scorer_t *s, int32_t partition, const carrot_board_event_t *ev, size_t n,
+                           int64_t now, carrot_board_result_t *res) {
+    char stream[300], errstr[512];
+    snprintf(stream, sizeof(stream), "%s:%d", s->cf->topic, (int)partition);
+    int backoff_ms = 100;
+    carrot_board_err_t berr;
+    while ((berr = carrot_board_apply(s->board, carrot_rules_program(s->rules), stream, ev, n,
+                                      s->cf->seen_ttl, now / 1000, res, errstr, sizeof(errstr))) !=
+           CARROT_BOARD_OK) {
+        if (berr == CARROT_BOARD_FATAL) {
+            /* the same batch would fail the same way; and a script that failed half way
+             * has left its writes (Redis does not undo them): stop, and let a person look */
+            carrot_error("%s: stopping; nothing of this batch was committed to Kafka", errstr);
+            return -2;
+        }
+        carrot_metric_set(s->m_redis_up, 0);
+        if (*s->stop) return -1;
+        carrot_warn("%s; retrying in %d ms", errstr, backoff_ms);
+        struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (backoff_ms < 5000) backoff_ms *= 2;
+    }
+    carrot_metric_set(s->m_redis_up, 1);
+    return 0;
+}
+
+/* Applies the events to Redis, one script call per partition, partitions in
+ * the order the batch first names them (a DELETE and its CREATE may sit on
+ * two), each partition's events in offset order. Grouped by a counting sort:
+ * results[] ends up in that grouped order, and each pending points to its
+ * own. */
+static int apply_board(scorer_t *s, pending_t *pend, size_t npend, int64_t now,
                        carrot_board_result_t *results) {
-    size_t cnt = npend ? npend : 1;
-    carrot_board_event_t *ev = calloc(cnt, sizeof(*ev));
-    carrot_board_line_t *lines = malloc(cnt * CARROT_RULES_MAX_LINES * sizeof(*lines));
-    carrot_board_goal_t *goals = malloc(cnt * CARROT_RULES_MAX_GOALS * sizeof(*goals));
-    const char **names = malloc(cnt * CARROT_RULES_MAX_BOARDS * sizeof(*names));
-    int64_t *expires = malloc(cnt * CARROT_RULES_MAX_BOARDS * sizeof(*expires));
-    carrot_board_result_t *res = malloc(cnt * sizeof(*res));
-    size_t *idx = malloc(cnt * sizeof(*idx));
-    unsigned char *done = calloc(cnt, 1);
+    int32_t maxp = 0;
+    for (size_t i = 0; i < npend; i++)
+        if (pend[i].partition > maxp) maxp = pend[i].partition;
+    size_t cnt = npend ? npend : 1, none = (size_t)-1, ngroups = 0;
+    size_t *group_of = malloc(((size_t)maxp + 1) * sizeof(*group_of)); /* by partition */
+    size_t *group = malloc(cnt * sizeof(*group));                      /* by pending: its group */
+    size_t *start = calloc(cnt + 1, sizeof(*start));       /* by group: its first event */
+    int32_t *partition = malloc(cnt * sizeof(*partition)); /* by group */
+    carrot_board_event_t *ev = malloc(cnt * sizeof(*ev));
     int rc = 0;
-    if (!ev || !lines || !goals || !names || !expires || !idx || !res || !done) {
+    if (!group_of || !group || !start || !partition || !ev) {
         carrot_error("out of memory");
         rc = -2;
         goto out;
     }
-    const char *program = carrot_rules_program(s->rules);
+    for (int32_t p = 0; p <= maxp; p++) group_of[p] = none;
     for (size_t i = 0; i < npend; i++) {
-        if (done[i]) continue;
-        size_t k = 0;
-        for (size_t j = i; j < npend; j++) {
-            if (done[j] || pend[j].partition != pend[i].partition) continue;
-            pending_t *p = &pend[j];
-            carrot_board_event_t *e = &ev[k];
-            done[j] = 1;
-            idx[k] = j;
-            memset(e, 0, sizeof(*e));
-            e->offset = p->offset;
-            e->event_id = ar->buf + p->event_id;
-            e->kind = p->kind;
-            e->record = ar->buf + p->record;
-            e->version = carrot_rules_version(s->rules);
-            e->participant_id = ar->buf + p->participant;
-            e->activity_type = ar->buf + p->type;
-            if (p->kind == CARROT_BOARD_AWARD) {
-                const carrot_scoring_t *sc = p->sc;
-                const carrot_plan_t *pl = p->plan;
-                const char **nm = names + k * CARROT_RULES_MAX_BOARDS;
-                int64_t *ex = expires + k * CARROT_RULES_MAX_BOARDS;
-                for (int b = 0; b < pl->nboards; b++) {
-                    nm[b] = pl->boards[b].name;
-                    ex[b] = pl->boards[b].expire_at;
-                }
-                e->nboards = (size_t)pl->nboards;
-                e->boards = nm;
-                e->board_expire_at = ex;
-                carrot_board_line_t *ln = lines + k * CARROT_RULES_MAX_LINES;
-                for (int l = 0; l < sc->nlines; l++) {
-                    ln[l].rule_id = sc->lines[l].rule_id;
-                    ln[l].points = sc->lines[l].points;
-                }
-                e->nlines = (size_t)sc->nlines;
-                e->lines = ln;
-                if (pl->cap_key[0]) {
-                    e->cap_key = pl->cap_key;
-                    e->cap_rule = sc->kpi;
-                    e->cap_points = sc->cap_points;
-                    e->cap_expire_at = pl->cap_expire_at;
-                }
-                carrot_board_goal_t *g = goals + k * CARROT_RULES_MAX_GOALS;
-                for (int q = 0; q < sc->ngoals; q++) {
-                    g[q].key = pl->goal_keys[q];
-                    g[q].rule_id = pl->goal_rules[q];
-                    g[q].target = sc->goals[q].target;
-                    g[q].bonus = sc->goals[q].bonus;
-                    g[q].expire_at = pl->goal_expire_at[q];
-                }
-                e->ngoals = (size_t)sc->ngoals;
-                e->goals = g;
-            }
-            k++;
+        size_t *g = &group_of[pend[i].partition];
+        if (*g == none) {
+            partition[ngroups] = pend[i].partition;
+            *g = ngroups++;
         }
-        char stream[300], errstr[512];
-        snprintf(stream, sizeof(stream), "%s:%d", s->cf->topic, (int)pend[i].partition);
-        int backoff_ms = 100;
-        carrot_board_err_t berr;
-        while ((berr = carrot_board_apply(s->board, program, stream, ev, k, s->cf->seen_ttl,
-                                          now / 1000, res, errstr, sizeof(errstr))) !=
-               CARROT_BOARD_OK) {
-            if (berr == CARROT_BOARD_FATAL) {
-                /* the same batch would fail the same way; and a script that failed half way
-                 * has left its writes (Redis does not undo them): stop, and let a person look */
-                carrot_error("%s: stopping; nothing of this batch was committed to Kafka", errstr);
-                rc = -2;
-                goto out;
-            }
-            carrot_metric_set(s->m_redis_up, 0);
-            if (*s->stop) {
-                rc = -1;
-                goto out;
-            }
-            carrot_warn("%s; retrying in %d ms", errstr, backoff_ms);
-            struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-            if (backoff_ms < 5000) backoff_ms *= 2;
-        }
-        carrot_metric_set(s->m_redis_up, 1);
-        for (size_t m = 0; m < k; m++) {
-            results[idx[m]] = res[m];
-            pend[idx[m]].res = &results[idx[m]];
-        }
+        group[i] = *g;
+        start[*g + 1]++;
     }
+    for (size_t g = 0; g < ngroups; g++) start[g + 1] += start[g];
+    const char *version = carrot_rules_version(s->rules);
+    for (size_t i = 0; i < npend; i++) { /* afterwards start[g] is where group g ends */
+        pending_t *p = &pend[i];
+        size_t at = start[group[i]]++;
+        ev[at] = (carrot_board_event_t){.offset = p->offset,
+                                        .kind = p->kind,
+                                        .event_id = p->act.event_id,
+                                        .activity = &p->act,
+                                        .version = version,
+                                        .scoring = p->sc,
+                                        .plan = p->plan};
+        p->res = &results[at];
+    }
+    for (size_t g = 0, first = 0; g < ngroups && !rc; first = start[g++])
+        rc = apply_partition(s, partition[g], ev + first, start[g] - first, now, results + first);
 out:
+    free(group_of);
+    free(group);
+    free(start);
+    free(partition);
     free(ev);
-    free(lines);
-    free(goals);
-    free(names);
-    free(expires);
-    free(idx);
-    free(res);
-    free(done);
     return rc;
 }
+
 int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     arena_t ar = {0};
     pending_t *pend = calloc(n, sizeof(*pend));
@@ -275,7 +250,7 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     dead_t *dead = calloc(n, sizeof(*dead));
     size_t npend = 0, ndead = 0;
     long long other = 0, unscored = 0; /* counted only once the batch commits */
-    int oom = 0, rc = 0;
+    int rc = 0;
     char errstr[512];
     const char *program = carrot_rules_program(s->rules);
     int64_t now = carrot_time_now_ms();
@@ -287,7 +262,7 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         goto out;
     }
     /* (1) decode and score */
-    for (size_t i = 0; i < n && !oom; i++) {
+    for (size_t i = 0; i < n && !ar.oom; i++) {
         rd_kafka_message_t *m = msgs[i];
         avro_value_t *value;
         carrot_activity_t act;
@@ -309,7 +284,6 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         carrot_scoring_t *sc = &scorings[npend];
         carrot_board_kind_t kind = CARROT_BOARD_AWARD;
         int scored = 0; /* lines plus goals */
-        memset(sc, 0, sizeof(*sc));
         if (act.change_type == CARROT_CHANGE_CREATE)
             scored = carrot_rules_score(s->rules, &act, sc);
         else if (act.change_type == CARROT_CHANGE_DELETE)
@@ -319,40 +293,30 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         /* A CREATE the rules give nothing still goes to Redis: if an earlier
          * run of this batch scored it under other rules (a switch between a
          * crash and the replay), Redis returns what that run did. */
-        char record[600];
-        snprintf(record, sizeof(record), "%.256s:%.256s", act.source_system, act.source_record_id);
-        pending_t *p = &pend[npend++];
+        pending_t *p = &pend[npend];
         p->partition = m->partition;
         p->offset = m->offset;
-        p->occurred_at = act.occurred_at;
         p->kind = kind;
-        p->sc = sc;
-        p->plan = &plans[npend - 1];
-        p->program = arena_str(&ar, act.program_id, &oom);
-        p->event_id = arena_str(&ar, act.event_id, &oom);
-        p->participant = arena_str(&ar, act.participant_id, &oom);
-        p->record = arena_str(&ar, record, &oom);
-        p->type = arena_str(&ar, act.activity_type, &oom);
-        p->segment = act.segment ? arena_str(&ar, act.segment, &oom) : NONE;
-        p->team = act.team_id ? arena_str(&ar, act.team_id, &oom) : NONE;
-        p->region = act.region ? arena_str(&ar, act.region, &oom) : NONE;
-        p->plan->nboards = 0;
-        p->plan->cap_key[0] = '\0';
-        if (kind == CARROT_BOARD_AWARD && scored > 0 &&
-            carrot_rules_plan(s->rules, &act, sc, p->plan) != 0) {
-            carrot_error("the time zone %s of the rules cannot be used",
-                         carrot_rules_timezone(s->rules));
-            rc = -2;
-            goto out;
+        carrot_activity_keep(&act, &p->act, arena_str, &ar);
+        if (kind == CARROT_BOARD_AWARD && scored > 0) {
+            p->sc = sc;
+            p->plan = &plans[npend];
+            if (carrot_board_plan(s->rules, &act, sc, p->plan, errstr, sizeof(errstr)) !=
+                CARROT_BOARD_OK) {
+                carrot_error("%s", errstr);
+                rc = -2;
+                goto out;
+            }
         }
+        npend++;
     }
-    if (oom) {
+    if (ar.oom) {
         carrot_error("out of memory");
         rc = -2;
         goto out;
     }
     /* (2) Redis, before the transaction commits: a replay is absorbed there */
-    rc = apply_board(s, &ar, pend, npend, now, results);
+    rc = apply_board(s, pend, npend, now, results);
     if (rc) goto out;
 
     /* (3) the transaction */
@@ -387,7 +351,7 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
             unscored++;
             continue;
         }
-        int k = produce_awards(s, &ar, p, now);
+        int k = produce_awards(s, p, now);
         if (k < 0) {
             rc = abort_and_rewind(s, msgs, n, NULL);
             goto out;
@@ -447,7 +411,7 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         if (ts > 0) carrot_metric_observe(s->m_lag, (double)(wall - ts) / 1000.0);
     }
 out:
-    free(ar.buf);
+    arena_free(&ar);
     free(pend);
     free(scorings);
     free(plans);

@@ -299,9 +299,15 @@ int main(int argc, char **argv) {
         }
         if (s.feed) follow_topic(&s, 0, 0);
         if (s.meta_dirty) { /* also the first call to Redis: say at once when it is out of reach */
-            if (carrot_board_set_meta(s.board, carrot_rules_program(s.rules),
-                                      carrot_rules_timezone(s.rules), carrot_rules_version(s.rules),
-                                      errstr, sizeof(errstr)) == 0) {
+            carrot_board_err_t berr = carrot_board_set_meta(
+                s.board, carrot_rules_program(s.rules), carrot_rules_timezone(s.rules),
+                carrot_rules_version(s.rules), errstr, sizeof(errstr));
+            if (berr == CARROT_BOARD_FATAL) { /* fails again if retried: stop */
+                carrot_error("%s: stopping", errstr);
+                exit_code = 1;
+                break;
+            }
+            if (berr == CARROT_BOARD_OK) {
                 if (redis_warned_ms)
                     carrot_info("Redis at %s:%lld is reachable", cf.redis_host, cf.redis_port);
                 s.meta_dirty = 0;

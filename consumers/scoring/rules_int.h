@@ -123,12 +123,6 @@ const char *carrot_rules_field(const carrot_activity_t *a, const char *field, ch
                                size_t size);
 int carrot_rules_field_known(const char *field);
 
-/* When Redis may drop a cap or goal counter of period p, whose end is end_ms
- * (ms since the epoch): returned in Unix seconds, as long as the period's
- * boards are kept, and at least a day, so a late record of the period still
- * sees the period's count. */
-int64_t carrot_rules_counter_expiry(const carrot_rules_t *r, carrot_period_t p, int64_t end_ms);
-
 int carrot_rules_filter_match(const carrot_rules_t *r, const filter_t *f,
                               const carrot_activity_t *a);
 

@@ -13,6 +13,14 @@ struct carrot_settle_s {
     int64_t scratch; /* the counter of a period whose counters Redis has dropped */
 };
 
+#define FAR_FUTURE_S 4102444800LL /* 2100-01-01: counters of "ptd" caps and goals */
+
+int64_t carrot_rules_counter_expiry(const carrot_rules_t *r, carrot_period_t p, int64_t end_ms) {
+    if (end_ms == INT64_MAX) return FAR_FUTURE_S;
+    int64_t keep = r->retention_s[p] > 86400 ? r->retention_s[p] : 86400;
+    return end_ms / 1000 + keep;
+}
+
 void carrot_settle_key(char *buf, size_t size, const char *kind, const char *id,
                        const char *period_id, const char *participant) {
     snprintf(buf, size, "%s:%s:%s:%s", kind, id, period_id, participant);

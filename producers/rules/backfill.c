@@ -99,39 +99,39 @@ static int64_t given_points(const given_t *g, long n, const char *event_id, cons
     return hit ? hit->points : 0;
 }
 
-/* One adjustment event, copied out of the decoded activity. */
+/* One adjustment event: the activity kept past the codec's next decode,
+ * its lines and its boards. */
 typedef struct {
-    char *event_id, *record, *participant, *type, *segment, *team, *region;
-    int64_t occurred_at;
-    long pos; /* its place in the range: the Redis offset, the same on a rerun */
-    int nlines;
-    carrot_board_line_t lines[CARROT_RULES_MAX_LINES + 16];
-    char rules_buf[CARROT_RULES_MAX_LINES + 16][CARROT_RULE_ID_MAX + 8];
+    carrot_activity_t act; /* strings strdup'd (carrot_activity_keep) */
+    char *record;          /* "<source system>:<source record id>" */
+    long pos;              /* its place in the range: the Redis offset, the same on a rerun */
+    carrot_scoring_t sc;   /* the adjustment lines; no cap, no goals */
     carrot_plan_t plan;
 } adj_t;
 
 static void adj_free(adj_t *a) {
-    free(a->event_id);
+    const char *const s[] = {a->act.event_id,         a->act.program_id,    a->act.source_system,
+                             a->act.source_record_id, a->act.activity_type, a->act.participant_id,
+                             a->act.segment,          a->act.team_id,       a->act.region};
+    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) free((void *)s[i]);
     free(a->record);
-    free(a->participant);
-    free(a->type);
-    free(a->segment);
-    free(a->team);
-    free(a->region);
 }
 
-static char *dup_opt(const char *s) { return s ? strdup(s) : NULL; }
+/* A copy of s for carrot_activity_keep(); NULL when out of memory. */
+static const char *dup_str(void *ctx, const char *s) {
+    (void)ctx;
+    return strdup(s);
+}
 
 /* The adjustment lines of one CREATE: new minus given, per rule. */
 static int diff(const carrot_scoring_t *sc, const given_t *g, long ng, const carrot_activity_t *a,
-                adj_t *out) {
+                carrot_scoring_t *out) {
     out->nlines = 0;
     /* rules the new scoring names */
     for (int i = 0; i < sc->nlines; i++) {
         int64_t d = sc->lines[i].points - given_points(g, ng, a->event_id, sc->lines[i].rule_id);
         if (d == 0) continue;
-        snprintf(out->rules_buf[out->nlines], sizeof(out->rules_buf[0]), "%s",
-                 sc->lines[i].rule_id);
+        out->lines[out->nlines] = sc->lines[i];
         out->lines[out->nlines].points = d;
         out->nlines++;
     }
@@ -152,12 +152,12 @@ static int diff(const carrot_scoring_t *sc, const given_t *g, long ng, const car
         int named = 0;
         for (int j = 0; j < sc->nlines; j++)
             if (!strcmp(sc->lines[j].rule_id, rule)) named = 1;
-        if (named || g[i].points == 0 || out->nlines >= CARROT_RULES_MAX_LINES + 16) continue;
-        snprintf(out->rules_buf[out->nlines], sizeof(out->rules_buf[0]), "%s", rule);
+        if (named || g[i].points == 0 || out->nlines >= CARROT_RULES_MAX_LINES) continue;
+        snprintf(out->lines[out->nlines].rule_id, sizeof(out->lines[0].rule_id), "%s", rule);
         out->lines[out->nlines].points = -g[i].points;
         out->nlines++;
     }
-    return out->nlines; /* lines[].rule_id is set when booked: the struct may move */
+    return out->nlines;
 }
 
 /* Applies adj[0..n) to Redis and produces their awards in one transaction. */
@@ -166,36 +166,24 @@ static int book_chunk(const rules_conf_t *cf, const carrot_rules_t *r, carrot_bo
                       long long *awardsp, int64_t *pointsp) {
     char stream[300], errstr[512];
     snprintf(stream, sizeof(stream), "backfill:%s", cf->id);
-    carrot_board_event_t *ev = calloc((size_t)n, sizeof(*ev));
+    carrot_board_event_t *ev = malloc((size_t)n * sizeof(*ev));
     carrot_board_result_t *res = malloc((size_t)n * sizeof(*res));
-    const char **names = malloc((size_t)n * CARROT_RULES_MAX_BOARDS * sizeof(*names));
-    int64_t *exp = malloc((size_t)n * CARROT_RULES_MAX_BOARDS * sizeof(*exp));
     char(*ids)[320] = malloc((size_t)n * sizeof(*ids));
     int rc = -1;
-    if (!ev || !res || !names || !exp || !ids) {
+    if (!ev || !res || !ids) {
         carrot_error("out of memory");
         goto out;
     }
     for (long i = 0; i < n; i++) {
         adj_t *a = &adj[first + i];
-        snprintf(ids[i], sizeof(ids[i]), "%.256s@%.48s", a->event_id, cf->id);
-        for (int l = 0; l < a->nlines; l++) a->lines[l].rule_id = a->rules_buf[l];
-        for (int b = 0; b < a->plan.nboards; b++) {
-            names[i * CARROT_RULES_MAX_BOARDS + b] = a->plan.boards[b].name;
-            exp[i * CARROT_RULES_MAX_BOARDS + b] = a->plan.boards[b].expire_at;
-        }
+        snprintf(ids[i], sizeof(ids[i]), "%.256s@%.48s", a->act.event_id, cf->id);
         ev[i] = (carrot_board_event_t){.offset = a->pos,
-                                       .event_id = ids[i],
                                        .kind = CARROT_BOARD_AWARD,
-                                       .record = a->record,
+                                       .event_id = ids[i],
+                                       .activity = &a->act,
                                        .version = carrot_rules_version(r),
-                                       .participant_id = a->participant,
-                                       .activity_type = a->type,
-                                       .nboards = (size_t)a->plan.nboards,
-                                       .boards = names + i * CARROT_RULES_MAX_BOARDS,
-                                       .board_expire_at = exp + i * CARROT_RULES_MAX_BOARDS,
-                                       .nlines = (size_t)a->nlines,
-                                       .lines = a->lines};
+                                       .scoring = &a->sc,
+                                       .plan = &a->plan};
     }
     if (carrot_board_apply(board, carrot_rules_program(r), stream, ev, (size_t)n, cf->seen_ttl,
                            carrot_time_now_ms() / 1000, res, errstr, sizeof(errstr)) != 0) {
@@ -209,20 +197,20 @@ static int book_chunk(const rules_conf_t *cf, const carrot_rules_t *r, carrot_bo
         if (!res[i].fresh) continue;
         for (int l = 0; l < res[i].nlines; l++) {
             char award_id[420];
-            snprintf(award_id, sizeof(award_id), "%.256s/%.80s@%.48s", a->event_id,
+            snprintf(award_id, sizeof(award_id), "%.256s/%.80s@%.48s", a->act.event_id,
                      res[i].lines[l].rule_id, cf->id);
             carrot_award_t aw = {.award_id = award_id,
                                  .program_id = carrot_rules_program(r),
-                                 .event_id = a->event_id,
+                                 .event_id = a->act.event_id,
                                  .participant_id = res[i].participant_id,
-                                 .segment = a->segment,
-                                 .team_id = a->team,
-                                 .region = a->region,
+                                 .segment = a->act.segment,
+                                 .team_id = a->act.team_id,
+                                 .region = a->act.region,
                                  .activity_type = res[i].activity_type,
                                  .rule_id = res[i].lines[l].rule_id,
                                  .rules_version = res[i].version,
                                  .points = res[i].lines[l].points,
-                                 .occurred_at = a->occurred_at,
+                                 .occurred_at = a->act.occurred_at,
                                  .awarded_at = now};
             if (carrot_kafka_produce_award(rk, codec, cf->awards_topic, &aw, -1, errstr,
                                            sizeof(errstr)) != 0) {
@@ -245,8 +233,6 @@ static int book_chunk(const rules_conf_t *cf, const carrot_rules_t *r, carrot_bo
 out:
     free(ev);
     free(res);
-    free(names);
-    free(exp);
     free(ids);
     return rc;
 }
@@ -308,22 +294,20 @@ int backfill_run(const carrot_conf_t *conf, const rules_conf_t *cf, const carrot
         }
         adj_t *d = &adj[nadj];
         memset(d, 0, sizeof(*d));
-        if (diff(&sc, given, ngiven, &a, d) == 0) continue;
+        if (diff(&sc, given, ngiven, &a, &d->sc) == 0) continue;
         char record[600];
         snprintf(record, sizeof(record), "%.256s:%.256s", a.source_system, a.source_record_id);
-        d->event_id = strdup(a.event_id);
+        carrot_activity_keep(&a, &d->act, dup_str, NULL);
         d->record = strdup(record);
-        d->participant = strdup(a.participant_id);
-        d->type = strdup(a.activity_type);
-        d->segment = dup_opt(a.segment);
-        d->team = dup_opt(a.team_id);
-        d->region = dup_opt(a.region);
-        d->occurred_at = a.occurred_at;
         d->pos = i;
         nadj++;
-        if (!d->event_id || !d->record || !d->participant || !d->type ||
-            carrot_rules_plan(r, &a, NULL, &d->plan) != 0) {
+        if (!d->act.event_id || !d->record || !d->act.participant_id || !d->act.activity_type ||
+            !d->act.source_system || !d->act.source_record_id) {
             carrot_error("out of memory");
+            goto out;
+        }
+        if (carrot_board_plan(r, &a, NULL, &d->plan, errstr, sizeof(errstr)) != CARROT_BOARD_OK) {
+            carrot_error("%s", errstr);
             goto out;
         }
     }
@@ -339,12 +323,12 @@ int backfill_run(const carrot_conf_t *conf, const rules_conf_t *cf, const carrot
     }
     nadj = kept;
     for (long i = 0; i < nadj; i++)
-        for (int l = 0; l < adj[i].nlines; l++) {
-            adj_t *d = &adj[i];
-            delta += d->lines[l].points;
+        for (int l = 0; l < adj[i].sc.nlines; l++) {
+            const carrot_score_t *line = &adj[i].sc.lines[l];
+            delta += line->points;
             if (cf->dry_run)
-                printf("%s %s %s %+lld\n", d->event_id, d->participant, d->rules_buf[l],
-                       (long long)d->lines[l].points);
+                printf("%s %s %s %+lld\n", adj[i].act.event_id, adj[i].act.participant_id,
+                       line->rule_id, (long long)line->points);
         }
     printf("backfill %s: %ld activities in the range, %ld with differences under rules version "
            "%s, %+lld points in all%s\n",

@@ -21,35 +21,48 @@
 static const char *const boards[] = {"ptd:all", "d:2026-11-10:all", "d:2026-11-10:seg:dealer"};
 static int64_t expire[3];
 
-/* An AWARD of points under rule "base" on the three boards above. */
-static carrot_board_event_t award(carrot_board_line_t *line, int64_t off, const char *id,
-                                  const char *who, int64_t points, const char *rec) {
-    line->rule_id = "base";
-    line->points = points;
-    carrot_board_event_t e = {.offset = off,
-                              .event_id = id,
-                              .kind = CARROT_BOARD_AWARD,
-                              .record = rec,
-                              .version = "v1",
-                              .participant_id = who,
-                              .activity_type = "call",
-                              .nboards = 3,
-                              .boards = boards,
-                              .board_expire_at = expire,
-                              .nlines = 1,
-                              .lines = line};
+/* What an event points to: its activity, what the rules say and its plan. */
+typedef struct {
+    carrot_activity_t act;
+    carrot_scoring_t sc;
+    carrot_plan_t plan;
+    char system[32], record[64];
+} parts_t;
+
+/* A change of CRM record rec ("<system>:<id>") in p, not yet scored. */
+static carrot_board_event_t change(parts_t *p, int64_t off, const char *id,
+                                   carrot_board_kind_t kind, const char *rec) {
+    const char *colon = strchr(rec, ':');
+    ck_assert_msg(colon != NULL, "record %s names no system", rec);
+    memset(p, 0, sizeof(*p));
+    snprintf(p->system, sizeof(p->system), "%.*s", (int)(colon - rec), rec);
+    snprintf(p->record, sizeof(p->record), "%s", colon + 1);
+    p->act = (carrot_activity_t){.event_id = id,
+                                 .source_system = p->system,
+                                 .source_record_id = p->record,
+                                 .participant_id = "",
+                                 .activity_type = ""};
+    carrot_board_event_t e = {
+        .offset = off, .kind = kind, .event_id = id, .activity = &p->act, .version = "v1"};
     return e;
 }
 
-static carrot_board_event_t change(int64_t off, const char *id, carrot_board_kind_t kind,
-                                   const char *rec) {
-    carrot_board_event_t e = {.offset = off,
-                              .event_id = id,
-                              .kind = kind,
-                              .record = rec,
-                              .version = "v1",
-                              .participant_id = "",
-                              .activity_type = ""};
+/* An AWARD of points under rule "base" on the three boards above, in p. */
+static carrot_board_event_t award(parts_t *p, int64_t off, const char *id, const char *who,
+                                  int64_t points, const char *rec) {
+    carrot_board_event_t e = change(p, off, id, CARROT_BOARD_AWARD, rec);
+    p->act.participant_id = who;
+    p->act.activity_type = "call";
+    p->sc.nlines = 1;
+    snprintf(p->sc.lines[0].rule_id, sizeof(p->sc.lines[0].rule_id), "base");
+    p->sc.lines[0].points = points;
+    p->plan.nboards = 3;
+    for (int i = 0; i < 3; i++) {
+        snprintf(p->plan.boards[i].name, sizeof(p->plan.boards[i].name), "%s", boards[i]);
+        p->plan.boards[i].expire_at = expire[i];
+    }
+    e.scoring = &p->sc;
+    e.plan = &p->plan;
     return e;
 }
 
@@ -62,11 +75,11 @@ START_TEST(order_replay_and_duplicates) {
     carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
     redisContext *rc = it_redis();
     carrot_board_result_t res[4];
-    carrot_board_line_t l[4];
+    static parts_t pt[10];
     /* partition 1 carries the DELETE (keyed by record), partition 0 the CREATE */
-    carrot_board_event_t del[] = {change(10, "e-del", CARROT_BOARD_REVERSE, "crm:r1")};
-    carrot_board_event_t cre[] = {award(&l[0], 20, "e-cre", "ann", 5, "crm:r1"),
-                                  award(&l[1], 21, "e-cre2", "ann", 7, "crm:r2")};
+    carrot_board_event_t del[] = {change(&pt[0], 10, "e-del", CARROT_BOARD_REVERSE, "crm:r1")};
+    carrot_board_event_t cre[] = {award(&pt[1], 20, "e-cre", "ann", 5, "crm:r1"),
+                                  award(&pt[2], 21, "e-cre2", "ann", 7, "crm:r2")};
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:1", del, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 1);
@@ -82,7 +95,7 @@ START_TEST(order_replay_and_duplicates) {
     ck_assert_str_eq(res[1].version, "v1");
     for (int i = 0; i < 3; i++) ck_assert_int_eq(it_zscore(rc, program, boards[i], "ann"), 7);
     /* the UNDELETE gives r1's points, with its participant and type, on its boards */
-    carrot_board_event_t und[] = {change(11, "e-und", CARROT_BOARD_RESTORE, "crm:r1")};
+    carrot_board_event_t und[] = {change(&pt[3], 11, "e-und", CARROT_BOARD_RESTORE, "crm:r1")};
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:1", und, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].amount, 5);
@@ -99,15 +112,15 @@ START_TEST(order_replay_and_duplicates) {
     ck_assert_int_eq(res[1].nlines, 1);
     ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "ann"), 12);
     /* the same event id again at a later offset is a duplicate */
-    carrot_board_event_t dup[] = {award(&l[0], 30, "e-cre2", "ann", 7, "crm:r2")};
+    carrot_board_event_t dup[] = {award(&pt[4], 30, "e-cre2", "ann", 7, "crm:r2")};
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:0", dup, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 0);
     ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "ann"), 12);
     /* in order: CREATE, DELETE, DELETE again: the reversal leaves every board */
-    carrot_board_event_t seq[] = {award(&l[0], 31, "s1", "bob", 9, "crm:r3"),
-                                  change(32, "s2", CARROT_BOARD_REVERSE, "crm:r3"),
-                                  change(33, "s3", CARROT_BOARD_REVERSE, "crm:r3")};
+    carrot_board_event_t seq[] = {award(&pt[5], 31, "s1", "bob", 9, "crm:r3"),
+                                  change(&pt[6], 32, "s2", CARROT_BOARD_REVERSE, "crm:r3"),
+                                  change(&pt[7], 33, "s3", CARROT_BOARD_REVERSE, "crm:r3")};
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:0", seq, 3, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].amount, 9);
@@ -118,10 +131,10 @@ START_TEST(order_replay_and_duplicates) {
     for (int i = 0; i < 3; i++) ck_assert_int_eq(it_zscore(rc, program, boards[i], "bob"), 0);
     /* a replay after a rules switch (the new rules give the event nothing)
      * returns what the first run did, so its award is still produced */
-    carrot_board_event_t first[] = {award(&l[0], 40, "sw1", "cy", 6, "crm:r9")};
+    carrot_board_event_t first[] = {award(&pt[8], 40, "sw1", "cy", 6, "crm:r9")};
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:0", first, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
-    first[0].nlines = 0;
+    pt[8].sc.nlines = 0;
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:0", first, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 1);
@@ -129,8 +142,8 @@ START_TEST(order_replay_and_duplicates) {
     ck_assert_int_eq(res[0].nlines, 1);
     ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "cy"), 6);
     /* an event that earns nothing leaves nothing behind */
-    carrot_board_event_t none[] = {award(&l[0], 41, "zero", "cy", 0, "crm:r10")};
-    none[0].nlines = 0;
+    carrot_board_event_t none[] = {award(&pt[9], 41, "zero", "cy", 0, "crm:r10")};
+    pt[9].sc.nlines = 0;
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:0", none, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 1);
@@ -163,23 +176,28 @@ START_TEST(caps_and_goals) {
     expire[1] = expire[2] = now + 3600;
     carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
     redisContext *rc = it_redis();
-    carrot_board_line_t l[4][2];
-    carrot_board_goal_t goal = {"goal:g:w:2026-W46:cat", "goal.g", 3, 50, now + 3600};
+    static parts_t pt[5];
     carrot_board_event_t ev[4];
     char ids[4][16], recs[4][16];
     for (int i = 0; i < 4; i++) { /* 10 + 2 a call, capped at 25 a day; a goal at 3 calls */
         snprintf(ids[i], sizeof(ids[i]), "c%d", i);
         snprintf(recs[i], sizeof(recs[i]), "crm:c%d", i);
-        ev[i] = award(&l[i][0], 100 + i, ids[i], "cat", 10, recs[i]);
-        l[i][1].rule_id = "quality.q";
-        l[i][1].points = 2;
-        ev[i].nlines = 2;
-        ev[i].cap_key = "cap:call:d:2026-11-10:cat";
-        ev[i].cap_rule = "call";
-        ev[i].cap_points = 25;
-        ev[i].cap_expire_at = now + 3600;
-        ev[i].ngoals = 1;
-        ev[i].goals = &goal;
+        ev[i] = award(&pt[i], 100 + i, ids[i], "cat", 10, recs[i]);
+        carrot_scoring_t *sc = &pt[i].sc;
+        carrot_plan_t *pl = &pt[i].plan;
+        snprintf(sc->lines[1].rule_id, sizeof(sc->lines[1].rule_id), "quality.q");
+        sc->lines[1].points = 2;
+        sc->nlines = 2;
+        sc->kpi = "call";
+        sc->capped = 1;
+        sc->cap_points = 25;
+        snprintf(pl->cap_key, sizeof(pl->cap_key), "cap:call:d:2026-11-10:cat");
+        pl->cap_expire_at = now + 3600;
+        sc->ngoals = 1;
+        sc->goals[0] = (carrot_goal_hit_t){.id = "g", .target = 3, .bonus = 50};
+        snprintf(pl->goal_keys[0], sizeof(pl->goal_keys[0]), "goal:g:w:2026-W46:cat");
+        snprintf(pl->goal_rules[0], sizeof(pl->goal_rules[0]), "goal.g");
+        pl->goal_expire_at[0] = now + 3600;
     }
     carrot_board_result_t res[4];
     ck_assert_int_eq(
@@ -206,7 +224,7 @@ START_TEST(caps_and_goals) {
     ck_assert_str_eq(r->str, "4");
     freeReplyObject(r);
     /* deleting the record that reached the goal takes back all it earned */
-    carrot_board_event_t del[] = {change(104, "d2", CARROT_BOARD_REVERSE, "crm:c2")};
+    carrot_board_event_t del[] = {change(&pt[4], 104, "d2", CARROT_BOARD_REVERSE, "crm:c2")};
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:0", del, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].amount, -51);
@@ -228,14 +246,15 @@ START_TEST(queries) {
         const char *who;
         int points;
     } people[] = {{"p1", 50}, {"p2", 40}, {"p3", 40}, {"p4", 30}, {"p5", 20}, {"p6", 10}};
-    carrot_board_line_t l[6];
+    static parts_t pt[6];
     carrot_board_event_t ev[6];
-    char ids[6][8];
+    char ids[6][8], recs[6][16];
     for (int i = 0; i < 6; i++) {
         snprintf(ids[i], sizeof(ids[i]), "q%d", i);
-        ev[i] = award(&l[i], i, ids[i], people[i].who, people[i].points, ids[i]);
+        snprintf(recs[i], sizeof(recs[i]), "crm:q%d", i);
+        ev[i] = award(&pt[i], i, ids[i], people[i].who, people[i].points, recs[i]);
     }
-    ev[5].nboards = 1; /* p6 is only on the program-to-date board */
+    pt[5].plan.nboards = 1; /* p6 is only on the program-to-date board */
     carrot_board_result_t res[6];
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:0", ev, 6, 3600, now, res, errstr, sizeof(errstr)), 0);
@@ -366,6 +385,21 @@ static void broken_call_names_line(redisContext *rc, const char *file, const cha
     free(src);
 }
 
+/* The library's error for a failed script starts "<file>:N: " (the .lua
+ * file's base name), and line N of that file holds want. */
+static void error_names_line(const char *errstr, const char *file, const char *want) {
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    size_t blen = strlen(base), len;
+    ck_assert_msg(strncmp(errstr, base, blen) == 0 && errstr[blen] == ':',
+                  "\"%s\" does not start with %s:N", errstr, base);
+    long n = strtol(errstr + blen + 1, NULL, 10);
+    char *src = carrot_test_read(file, &len), line[512];
+    nth_line(src, n, line, sizeof(line));
+    ck_assert_msg(strstr(line, want), "\"%s\" names line %ld of %s, which is \"%s\"", errstr, n,
+                  file, line);
+    free(src);
+}
+
 /* The scripts are the .lua files: loaded as they are (the library's embedded
  * copies are the same bytes), each error names a line a reader can find. */
 START_TEST(scripts_are_the_lua_files) {
@@ -433,7 +467,7 @@ START_TEST(scripts_are_the_lua_files) {
 END_TEST
 
 /* The error contract: Redis out of reach is RETRY; a script's runtime error is
- * FATAL, naming its line in apply.lua; and the scorer stops on it (exit 1)
+ * FATAL, naming its line in apply.lua (or query.lua); and the scorer stops on it (exit 1)
  * instead of retrying the batch for ever. */
 START_TEST(script_errors_are_fatal) {
     char errstr[512], key[160];
@@ -443,8 +477,8 @@ START_TEST(script_errors_are_fatal) {
     int64_t now = carrot_time_now_ms() / 1000;
     expire[0] = 0;
     expire[1] = expire[2] = now + 3600;
-    carrot_board_line_t l[1];
-    carrot_board_event_t ev[] = {award(&l[0], 1, "f1", "ann", 5, "crm:f1")};
+    static parts_t pt[1];
+    carrot_board_event_t ev[] = {award(&pt[0], 1, "f1", "ann", 5, "crm:f1")};
     carrot_board_result_t res[1];
     carrot_board_t *gone = carrot_board_new("127.0.0.1", 1, 500); /* nothing listens on port 1 */
     ck_assert_int_eq(
@@ -460,6 +494,21 @@ START_TEST(script_errors_are_fatal) {
         carrot_board_apply(b, program, "t:0", ev, 1, 3600, now, res, errstr, sizeof(errstr)),
         CARROT_BOARD_FATAL);
     ck_assert_msg(strstr(errstr, "WRONGTYPE") && strstr(errstr, "user_script:"), "%s", errstr);
+    /* the error names the line of apply.lua that failed; a query's, its line of query.lua */
+    error_names_line(errstr, "consumers/ranking/apply.lua", "ZINCRBY");
+    carrot_board_entry_t e[1];
+    int got_n;
+    ck_assert_int_eq(
+        carrot_board_range(b, program, "ptd:all", 0, 1, e, &got_n, errstr, sizeof(errstr)),
+        CARROT_BOARD_FATAL);
+    error_names_line(errstr, "consumers/ranking/query.lua", "ZREVRANGE");
+    /* a plain command's error is FATAL too */
+    int64_t total;
+    long members;
+    ck_assert_int_eq(
+        carrot_board_total(b, program, "ptd:all", &total, &members, errstr, sizeof(errstr)),
+        CARROT_BOARD_FATAL);
+    ck_assert_msg(strstr(errstr, "WRONGTYPE"), "%s", errstr);
     carrot_board_destroy(b);
 
     /* the scorer on such a program: it must stop, not retry for ever */

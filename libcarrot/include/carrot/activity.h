@@ -71,6 +71,13 @@ int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t er
  * changes of one record stay in order. Returns buf or a string of a. */
 const char *carrot_activity_key(const carrot_activity_t *a, char *buf, size_t size);
 
+/* Keeps what outlives a's codec value for scoring and awards (ids, record,
+ * type, participant, scopes, times; not the custom fields or amounts) in
+ * kept, each string through copy(ctx, s), which owns the copy (NULL stays
+ * NULL). For a batch that holds activities past the codec's next decode. */
+void carrot_activity_keep(const carrot_activity_t *a, carrot_activity_t *kept,
+                          const char *(*copy)(void *ctx, const char *s), void *ctx);
+
 /* A codec for CrmActivity that knows every released version of the schema. */
 carrot_codec_t *carrot_activity_codec_new(char *errstr, size_t errstr_size);
 

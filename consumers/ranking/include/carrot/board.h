@@ -6,7 +6,7 @@
  *           period that holds the activity's occurred_at, in the program's time zone)
  *   scope   all | seg:<segment> | reg:<region> | team:<team or dealer id>
  * Every award adds to each board of its activity: 5 periods x (all + the
- * scopes the activity names).
+ * scopes the activity names); carrot_board_plan() names them.
  *
  * Keys. Every key of a program carries the hash tag {P}, so a program's keys
  * share one Redis Cluster slot and one script can update them atomically:
@@ -37,20 +37,26 @@
  * Errors: functions return a carrot_board_err_t with errstr: RETRY when
  * Redis could not be reached or asked to come back (the connection is
  * dropped and re-opened on the next call), FATAL when the same call would
- * fail again: a script's runtime error (errstr names its line in apply.lua
- * or query.lua, as "user_script:N"), a reply of the wrong shape, a wrong
- * key type. A caller retries RETRY and stops on FATAL. */
+ * fail again: a script's runtime error or a wrong key type met by it
+ * (errstr starts with the script's file and line, "apply.lua:N: ", then
+ * Redis's own message, which calls it "user_script:N"), a reply of the
+ * wrong shape. A caller retries RETRY and stops on FATAL; a script that
+ * failed half way has left its writes, so retrying it blindly is wrong.
+ * Nothing here prints or exits. */
 #ifndef CARROT_BOARD_H
 #define CARROT_BOARD_H
 
+#include "carrot/activity.h"
+#include "carrot/rules.h"
+
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
     CARROT_BOARD_OK = 0,
     CARROT_BOARD_RETRY = -1, /* unreachable, loading, failing over, memory full: call again */
     CARROT_BOARD_FATAL = -2  /* the same call fails again: stop */
 } carrot_board_err_t;
-#include <stdint.h>
 
 typedef struct carrot_board_s carrot_board_t;
 
@@ -67,52 +73,59 @@ typedef enum {
     CARROT_BOARD_RESTORE = 'U'  /* a record is undeleted: give it back */
 } carrot_board_kind_t;
 
-#define CARROT_BOARD_MAX_LINES 80
+/* --- where an award goes ------------------------------------------------ */
+
+#define CARROT_BOARD_MAX_BOARDS (CARROT_PERIOD_COUNT * 4)
 
 typedef struct {
-    const char *rule_id;
-    int64_t points;
-} carrot_board_line_t;
+    char name[300];    /* "w:2026-W47:seg:dealer" */
+    int64_t expire_at; /* Unix seconds; 0: never */
+} carrot_board_ref_t;
 
+/* The boards of an award, and the keys of its cap and goal counters. */
 typedef struct {
-    const char *key;     /* "goal:<goal>:<period id>:<participant>" (carrot_settle_key) */
-    const char *rule_id; /* "goal.<goal>" */
-    int64_t target, bonus;
-    int64_t expire_at; /* Unix seconds */
-} carrot_board_goal_t;
+    int nboards;
+    carrot_board_ref_t boards[CARROT_BOARD_MAX_BOARDS];
+    char cap_key[400]; /* "" when the KPI has no cap; "cap:<kpi>:<period id>:<participant>" */
+    int64_t cap_expire_at;
+    char goal_keys[CARROT_RULES_MAX_GOALS][400]; /* per sc->goals[]: "goal:<goal>:<period>:<who>" */
+    char goal_rules[CARROT_RULES_MAX_GOALS][CARROT_RULE_ID_MAX + 8]; /* "goal.<goal>" */
+    int64_t goal_expire_at[CARROT_RULES_MAX_GOALS];
+} carrot_plan_t;
 
+/* Fills plan with the boards an award of activity a adds to (each period of
+ * occurred_at in the rules' time zone, for all and for each scope a names,
+ * expiring retention_days after the period ends) and, for sc (may be NULL:
+ * boards only), the keys of its cap and goal counters. FATAL if the time
+ * zone cannot be used. */
+carrot_board_err_t carrot_board_plan(const carrot_rules_t *rules, const carrot_activity_t *a,
+                                     const carrot_scoring_t *sc, carrot_plan_t *plan, char *errstr,
+                                     size_t errstr_size);
+
+/* --- applying events ------------------------------------------------------ */
+
+/* One event to apply, by pointer: nothing is copied, everything pointed to
+ * is the caller's and must outlive the call. */
 typedef struct {
     int64_t offset; /* Kafka offset of the activity (or a back-fill sequence) */
-    const char *event_id;
     carrot_board_kind_t kind;
-    const char *record;  /* "<source system>:<source record id>" */
+    const char *event_id; /* the activity's, or a back-fill's own */
+    /* never NULL: its participant and type (either may be "" for a REVERSE or
+     * RESTORE) and its CRM record "<source system>:<source record id>" */
+    const carrot_activity_t *activity;
     const char *version; /* rules version, kept with the outcome */
-    /* AWARD only: */
-    const char *participant_id;
-    const char *activity_type;
-    size_t nboards;
-    const char *const *boards;      /* board names */
-    const int64_t *board_expire_at; /* Unix seconds per board; 0: never */
-    size_t nlines;
-    const carrot_board_line_t *lines; /* before caps and goals */
-    const char *cap_key;              /* NULL: not capped. "cap:<kpi>:<period id>:<participant>" */
-    const char *cap_rule;             /* the KPI id: a clipped event gets a "cap.<kpi>" line */
-    int64_t cap_points, cap_expire_at;
-    size_t ngoals;
-    const carrot_board_goal_t *goals;
+    /* AWARD only; scoring NULL when the event earns and counts for nothing: */
+    const carrot_scoring_t *scoring; /* lines before caps and goals; the cap; the goals */
+    const carrot_plan_t *plan;       /* with scoring: its boards and counter keys */
 } carrot_board_event_t;
 
-typedef struct {
-    char rule_id[80];
-    int64_t points;
-} carrot_board_out_line_t;
-
-/* What an event did. fresh is 0 for a duplicate delivery. amount is what
- * was applied to the boards: the sum of lines for an AWARD (0 when its
- * record was already deleted), or what the record earned for a REVERSE
- * (negative) or RESTORE. lines are the settled award lines (caps and goals
- * included; "reversal" or "restore" for those kinds), participant, type
- * and version those of the first delivery. */
+/* What an event did, filled in place by carrot_board_apply() (about 7 KB:
+ * point to it where it was filled rather than copy it). fresh is 0 for a
+ * duplicate delivery. amount is what was applied to the boards: the sum of
+ * lines for an AWARD (0 when its record was already deleted), or what the
+ * record earned for a REVERSE (negative) or RESTORE. lines are the settled
+ * award lines (caps and goals included; "reversal" or "restore" for those
+ * kinds), participant, type and version those of the first delivery. */
 typedef struct {
     int fresh;
     int64_t amount;
@@ -120,7 +133,7 @@ typedef struct {
     char activity_type[64];
     char version[208];
     int nlines;
-    carrot_board_out_line_t lines[CARROT_BOARD_MAX_LINES];
+    carrot_score_t lines[CARROT_RULES_MAX_LINES];
 } carrot_board_result_t;
 
 /* Applies n events of one partition (stream = "<topic>:<partition>") of one

@@ -17,7 +17,8 @@
  * activity. What depends on earlier activities (caps used, goal counts)
  * is settled where the state lives: atomically in Redis by the scorer
  * (carrot/board.h), in memory by a simulation (carrot_settle_t below); both
- * follow carrot_settle_apply()'s arithmetic. */
+ * follow carrot_settle_apply()'s arithmetic. Which boards an award goes to
+ * is the ranking's business (carrot_board_plan() in carrot/board.h). */
 #ifndef CARROT_RULES_H
 #define CARROT_RULES_H
 
@@ -51,11 +52,21 @@ const char *carrot_rules_timezone(const carrot_rules_t *rules); /* default "UTC"
 const char *carrot_rules_text(const carrot_rules_t *rules, size_t *lenp);
 /* Seconds a board of period p is kept after the period ends (0 for ptd: kept). */
 int64_t carrot_rules_retention_s(const carrot_rules_t *rules, carrot_period_t p);
+/* When Redis may drop a cap or goal counter of period p, whose end is end_ms
+ * (ms since the epoch; INT64_MAX for ptd): Unix seconds, as long as the
+ * period's boards are kept and at least a day, so a late record of the
+ * period still sees the period's count. */
+int64_t carrot_rules_counter_expiry(const carrot_rules_t *rules, carrot_period_t p, int64_t end_ms);
 
-#define CARROT_RULES_MAX_LINES 64 /* the parser's limits keep any event below this */
+/* Lines of one event: the parser's limits keep a scored and settled event
+ * below this, and a back-fill's differences (old and new rules) fit too. */
+#define CARROT_RULES_MAX_LINES 80
 #define CARROT_RULES_MAX_GOALS 16
 #define CARROT_RULE_ID_MAX 64 /* rule ids are shorter; prefixed ids ("promo.x") fit */
 
+/* A rule and its points: one line of a scoring, of what Redis settled
+ * (carrot/board.h) and of an award. The one such type, so a line moves from
+ * the rules to the board to the award without changing form. */
 typedef struct {
     char rule_id[CARROT_RULE_ID_MAX + 8];
     int64_t points;
@@ -84,33 +95,6 @@ typedef struct {
  * activity earns and counts for nothing). */
 int carrot_rules_score(const carrot_rules_t *rules, const carrot_activity_t *a,
                        carrot_scoring_t *out);
-
-/* --- where an award goes ------------------------------------------------ */
-
-#define CARROT_RULES_MAX_BOARDS (CARROT_PERIOD_COUNT * 4)
-
-typedef struct {
-    char name[300];    /* a board name, see carrot/board.h: "w:2026-W47:seg:dealer" */
-    int64_t expire_at; /* Unix seconds; 0: never */
-} carrot_board_ref_t;
-
-typedef struct {
-    int nboards;
-    carrot_board_ref_t boards[CARROT_RULES_MAX_BOARDS];
-    char cap_key[400]; /* "" when the KPI has no cap */
-    int64_t cap_expire_at;
-    char goal_keys[CARROT_RULES_MAX_GOALS][400];
-    char goal_rules[CARROT_RULES_MAX_GOALS][CARROT_RULE_ID_MAX + 8];
-    int64_t goal_expire_at[CARROT_RULES_MAX_GOALS];
-} carrot_plan_t;
-
-/* The boards an award of activity a adds to (each period of occurred_at in
- * the rules' time zone, for all and for each scope a names, expiring
- * retention_days after the period ends) and, for sc (may be NULL), the
- * keys of its cap and goal counters. Returns 0, or -1 if the time zone
- * cannot be used. */
-int carrot_rules_plan(const carrot_rules_t *rules, const carrot_activity_t *a,
-                      const carrot_scoring_t *sc, carrot_plan_t *plan);
 
 /* --- settling caps and goals ------------------------------------------- */
 
