@@ -1,5 +1,6 @@
 /* ledger.h: the carrot-ledger program's internals shared by main.c (the
- * commands) and run.c (booking from Kafka). */
+ * settings and command tables), commands.c (the commands) and run.c
+ * (booking from Kafka). */
 #ifndef CARROT_LEDGER_H
 #define CARROT_LEDGER_H
 
@@ -16,6 +17,36 @@ typedef struct {
     char *program, *participant, *item, *name, *reason, *as_of, *sweepstakes, *prizes, *seed_file;
     long long price, stock, redemption, months, entry_cost, entries;
 } ledger_conf_t;
+
+/* What a command is handed: the settings (conf owns cf's strings), and a
+ * connection for the commands the table marks as using the database. */
+typedef struct {
+    const carrot_conf_t *conf;
+    const ledger_conf_t *cf;
+    PGconn *pg; /* NULL for a command that connects itself (run) */
+} ledger_ctx_t;
+
+/* A command; returns the process exit code (0 done, 1 failed, 2 bad usage,
+ * 3 refused). Messages for the user go to stdout, errors to the log. */
+typedef int (*ledger_command_fn)(const ledger_ctx_t *ctx);
+
+/* The commands, in commands.c (run's calls run.c's carrot_ledger_run). */
+int ledger_cmd_migrate(const ledger_ctx_t *ctx);
+int ledger_cmd_run(const ledger_ctx_t *ctx);
+int ledger_cmd_balance(const ledger_ctx_t *ctx);
+int ledger_cmd_statement(const ledger_ctx_t *ctx);
+int ledger_cmd_liability(const ledger_ctx_t *ctx);
+int ledger_cmd_catalog_set(const ledger_ctx_t *ctx);
+int ledger_cmd_redeem(const ledger_ctx_t *ctx);
+int ledger_cmd_fulfil(const ledger_ctx_t *ctx);
+int ledger_cmd_reject(const ledger_ctx_t *ctx);
+int ledger_cmd_expiry_set(const ledger_ctx_t *ctx);
+int ledger_cmd_expire(const ledger_ctx_t *ctx);
+int ledger_cmd_sweepstakes_create(const ledger_ctx_t *ctx);
+int ledger_cmd_enter(const ledger_ctx_t *ctx);
+int ledger_cmd_close(const ledger_ctx_t *ctx);
+int ledger_cmd_draw(const ledger_ctx_t *ctx);
+int ledger_cmd_verify(const ledger_ctx_t *ctx);
 
 /* Set by SIGINT/SIGTERM: finish the batch in hand and stop. */
 extern volatile sig_atomic_t carrot_ledger_stop;

@@ -1,15 +1,14 @@
 /* carrot-ledger: the points ledger in PostgreSQL. `run` books every award
  * from carrot.awards exactly once into a double-entry book (run.c, book.c);
- * the other commands spend, expire, report and audit points. */
-#include "carrot/audit.h"
-#include "carrot/draw.h"
+ * the other commands (commands.c) spend, expire, report and audit points.
+ * This file holds the program's two tables, its settings and its commands,
+ * and dispatches a command line through them. */
 #include "carrot/log.h"
-#include "carrot/migrate.h"
-#include "carrot/report.h"
-#include "carrot/wallet.h"
 #include "ledger.h"
 
+#include <ctype.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,181 +58,270 @@ static const carrot_conf_prop_t props[] = {
     {"entries", CARROT_CONF_INT, OFF(entries), "1", 1, 100000, "sweepstakes entries to buy"},
     CARROT_CONF_END};
 
-static const char usage[] =
-    "usage: carrot-ledger COMMAND [settings]\n"
-    "  migrate             apply the ledger's schema migrations (safe to run twice)\n"
-    "  run                 book awards from Kafka into PostgreSQL, exactly once\n"
-    "  balance             a participant's balances (--program --participant)\n"
-    "  statement           a participant's history with running balance\n"
-    "  liability           points outstanding per program (--program to pick one)\n"
-    "  catalog-set         add or change an item (--program --item --name --price --stock)\n"
-    "  redeem              reserve an item's price (--program --participant --item)\n"
-    "  fulfil              settle a redemption as delivered (--redemption)\n"
-    "  reject              settle a redemption as refused, returning points (--redemption --reason)\n"
-    "  expiry-set          a program's expiry policy (--program --months)\n"
-    "  expire              expire points past the policy (--as-of, --program)\n"
-    "  sweepstakes-create  a spin-to-win (--program --sweepstakes --name --entry-cost --prizes "
-    "--seed-file)\n"
-    "  enter               buy entries (--program --sweepstakes --participant --entries)\n"
-    "  close               end a sweepstakes' entries, publishing its entry list's hash\n"
-    "  draw                reveal the seed and draw a closed sweepstakes (--seed-file)\n"
-    "  verify              check the books; with --sweepstakes, re-check that draw\n"
-    "Exit codes: 0 done, 1 failed, 2 bad usage, 3 refused (unknown, insufficient points, out of "
-    "stock, a check failed).";
+#define MAX_SETTINGS 12
+
+/* One command: what --help says of it, the settings it needs (a string set
+ * and not empty, a number above 0; checked in this order before it runs)
+ * and the others it reads, and its function. log-level, and pg-dsn for a
+ * command marked db, go with every one. */
+typedef struct {
+    const char *name;
+    const char *summary;
+    const char *needs[MAX_SETTINGS];
+    const char *takes[MAX_SETTINGS];
+    int db; /* connected to PostgreSQL (pg-dsn) before fn runs */
+    ledger_command_fn fn;
+} ledger_command_t;
+
+static const ledger_command_t commands[] = {
+    {.name = "migrate",
+     .summary = "apply the ledger's schema migrations (safe to run twice)",
+     .db = 1,
+     .fn = ledger_cmd_migrate},
+    {.name = "run",
+     .summary = "book awards from Kafka into PostgreSQL, exactly once",
+     .takes = {"brokers", "topic", "dlq-topic", "group", "instance", "pg-dsn", "batch-size",
+               "batch-ms", "until-drained"},
+     .fn = ledger_cmd_run},
+    {.name = "balance",
+     .summary = "a participant's balances",
+     .needs = {"program", "participant"},
+     .db = 1,
+     .fn = ledger_cmd_balance},
+    {.name = "statement",
+     .summary = "a participant's history with running balance",
+     .needs = {"program", "participant"},
+     .db = 1,
+     .fn = ledger_cmd_statement},
+    {.name = "liability",
+     .summary = "points outstanding per program (--program to pick one)",
+     .takes = {"program"},
+     .db = 1,
+     .fn = ledger_cmd_liability},
+    {.name = "catalog-set",
+     .summary = "add or change an item, with its --price and --stock",
+     .needs = {"program", "item", "name"},
+     .takes = {"price", "stock"},
+     .db = 1,
+     .fn = ledger_cmd_catalog_set},
+    {.name = "redeem",
+     .summary = "reserve an item's price",
+     .needs = {"program", "participant", "item"},
+     .db = 1,
+     .fn = ledger_cmd_redeem},
+    {.name = "fulfil",
+     .summary = "settle a redemption as delivered",
+     .needs = {"redemption"},
+     .db = 1,
+     .fn = ledger_cmd_fulfil},
+    {.name = "reject",
+     .summary = "settle a redemption as refused, returning points",
+     .needs = {"reason", "redemption"},
+     .db = 1,
+     .fn = ledger_cmd_reject},
+    {.name = "expiry-set",
+     .summary = "a program's expiry policy: --months after earning (0: never)",
+     .needs = {"program"},
+     .takes = {"months"},
+     .db = 1,
+     .fn = ledger_cmd_expiry_set},
+    {.name = "expire",
+     .summary = "expire points past the policy (--as-of, --program)",
+     .takes = {"as-of", "program"},
+     .db = 1,
+     .fn = ledger_cmd_expire},
+    {.name = "sweepstakes-create",
+     .summary = "a spin-to-win, each entry for --entry-cost points",
+     .needs = {"program", "sweepstakes", "name", "prizes", "seed-file"},
+     .takes = {"entry-cost"},
+     .db = 1,
+     .fn = ledger_cmd_sweepstakes_create},
+    {.name = "enter",
+     .summary = "buy --entries (1 unless given)",
+     .needs = {"program", "sweepstakes", "participant"},
+     .takes = {"entries"},
+     .db = 1,
+     .fn = ledger_cmd_enter},
+    {.name = "close",
+     .summary = "end a sweepstakes' entries, publishing its entry list's hash",
+     .needs = {"program", "sweepstakes"},
+     .db = 1,
+     .fn = ledger_cmd_close},
+    {.name = "draw",
+     .summary = "reveal the seed and draw a closed sweepstakes",
+     .needs = {"program", "sweepstakes", "seed-file"},
+     .db = 1,
+     .fn = ledger_cmd_draw},
+    {.name = "verify",
+     .summary = "check the books; with --sweepstakes, re-check that draw",
+     .takes = {"program", "sweepstakes"},
+     .db = 1,
+     .fn = ledger_cmd_verify},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char exit_codes[] = "Exit codes: 0 done, 1 failed, 2 bad usage, 3 refused (unknown, "
+                                 "insufficient points, out of stock, a check failed).";
+
+static const ledger_command_t *find_command(const char *name) {
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+static const carrot_conf_prop_t *find_prop(const char *name) {
+    for (const carrot_conf_prop_t *p = props; p->name; p++)
+        if (strcmp(p->name, name) == 0) return p;
+    return NULL;
+}
+
+static int listed(const char *const *names, const char *name) {
+    for (int i = 0; i < MAX_SETTINGS && names[i]; i++)
+        if (strcmp(names[i], name) == 0) return 1;
+    return 0;
+}
+
+/* Whether c reads setting name. */
+static int takes(const ledger_command_t *c, const char *name) {
+    return listed(c->needs, name) || listed(c->takes, name) || strcmp(name, "log-level") == 0 ||
+           (c->db && strcmp(name, "pg-dsn") == 0);
+}
+
+/* Appends printf-style text to buf (size bytes), truncating. */
+static void append(char *buf, size_t size, const char *fmt, ...) {
+    size_t len = strlen(buf);
+    if (len + 1 >= size) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + len, size - len, fmt, ap);
+    va_end(ap);
+}
+
+/* The program's usage: the commands, from the table. */
+static void program_usage(char *buf, size_t size) {
+    snprintf(buf, size,
+             "usage: carrot-ledger COMMAND [settings]\n"
+             "Books awards from Kafka into a double-entry ledger in PostgreSQL exactly once, and "
+             "spends, expires, reports and audits the points; carrot-ledger COMMAND --help shows "
+             "one command's settings.\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const ledger_command_t *c = &commands[i];
+        append(buf, size, "  %-19s %s", c->name, c->summary);
+        for (int k = 0; k < MAX_SETTINGS && c->needs[k]; k++)
+            append(buf, size, "%s--%s", k ? " " : " (", c->needs[k]);
+        append(buf, size, "%s\n", c->needs[0] ? ")" : "");
+    }
+    append(buf, size, "%s", exit_codes);
+}
+
+/* One command's usage: its synopsis with the settings it needs. */
+static void command_usage(const ledger_command_t *c, char *buf, size_t size) {
+    snprintf(buf, size, "usage: carrot-ledger %s", c->name);
+    for (int k = 0; k < MAX_SETTINGS && c->needs[k]; k++) {
+        char var[64];
+        snprintf(var, sizeof(var), "%s", c->needs[k]);
+        for (char *v = var; *v; v++) *v = *v == '-' ? '_' : (char)toupper((unsigned char)*v);
+        append(buf, size, " --%s %s", c->needs[k], var);
+    }
+    /* the second line is the man page's one-line description: a sentence */
+    append(buf, size, " [settings]\n%c%s.\n%s", toupper((unsigned char)c->summary[0]),
+           c->summary + 1, exit_codes);
+}
+
+/* The --help flag asked for before any "--", as carrot_conf_parse_args()
+ * reads it: -1 for none. --version wins, as it does there. */
+static int help_format(int argc, char **argv) {
+    int format = -1;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--version") == 0) return -1;
+        if (format >= 0) continue;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) format = CARROT_HELP_TEXT;
+        else if (strcmp(argv[i], "--help-markdown") == 0)
+            format = CARROT_HELP_MARKDOWN;
+        else if (strcmp(argv[i], "--help-man") == 0)
+            format = CARROT_HELP_MAN;
+    }
+    return format;
+}
+
+/* `carrot-ledger CMD --help`: CMD's usage and only the settings it reads,
+ * generated from both tables. */
+static int command_help(const ledger_command_t *c, carrot_help_format_t format) {
+    carrot_conf_prop_t mine[sizeof(props) / sizeof(props[0])];
+    size_t n = 0;
+    for (const carrot_conf_prop_t *p = props; p->name; p++)
+        if (takes(c, p->name)) mine[n++] = *p;
+    mine[n] = (carrot_conf_prop_t)CARROT_CONF_END;
+    ledger_conf_t cf;
+    char errstr[256], usage[1024];
+    carrot_conf_t *conf = carrot_conf_new(mine, &cf, errstr, sizeof(errstr));
+    if (!conf) {
+        carrot_error("%s", errstr);
+        return 1;
+    }
+    command_usage(c, usage, sizeof(usage));
+    carrot_conf_print_help(conf, stdout, usage, format);
+    carrot_conf_destroy(conf);
+    return 0;
+}
+
+/* The README's reference starts with the commands, then the settings. */
+static void print_commands_markdown(void) {
+    printf("| command | needs | also reads | what it does |\n| --- | --- | --- | --- |\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const ledger_command_t *c = &commands[i];
+        printf("| `%s` |", c->name);
+        for (int k = 0; k < MAX_SETTINGS && c->needs[k]; k++)
+            printf("%s`--%s`", k ? ", " : " ", c->needs[k]);
+        printf(" |");
+        const char *sep = " ";
+        for (const carrot_conf_prop_t *p = props; p->name; p++)
+            if (takes(c, p->name) && !listed(c->needs, p->name)) {
+                printf("%s`--%s`", sep, p->name);
+                sep = ", ";
+            }
+        printf(" | %s |\n", c->summary);
+    }
+    printf("\n");
+}
 
 static void on_signal(int sig) {
     (void)sig;
     carrot_ledger_stop = 1;
 }
 
-static int wallet_exit(carrot_wallet_err_t rc, const char *errstr) {
-    if (rc != CARROT_WALLET_OK) carrot_error("%s", errstr);
-    return rc == CARROT_WALLET_OK ? 0 : rc == CARROT_WALLET_REFUSED ? 3 : 1;
-}
-
-static int command(const char *cmd, const carrot_conf_t *conf, ledger_conf_t *cf) {
-    char errstr[1024];
-    carrot_wallet_err_t rc;
-    if (strcmp(cmd, "run") == 0) return carrot_ledger_run(conf, cf);
-
-    static const struct {
-        const char *cmd;
-        const char *need[6];
-    } needs[] = {
-        {"balance", {"program", "participant"}},
-        {"statement", {"program", "participant"}},
-        {"catalog-set", {"program", "item", "name"}},
-        {"redeem", {"program", "participant", "item"}},
-        {"reject", {"reason"}},
-        {"expiry-set", {"program"}},
-        {"sweepstakes-create", {"program", "sweepstakes", "name", "prizes", "seed-file"}},
-        {"enter", {"program", "sweepstakes", "participant"}},
-        {"close", {"program", "sweepstakes"}},
-        {"draw", {"program", "sweepstakes", "seed-file"}},
-    };
-    const char *known[] = {
-        "migrate", "balance", "statement",  "liability", "catalog-set",        "redeem",
-        "fulfil",  "reject",  "expiry-set", "expire",    "sweepstakes-create", "enter",
-        "close",   "draw",    "verify"};
-    int ok = 0;
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) ok |= strcmp(cmd, known[i]) == 0;
-    if (!ok) {
-        carrot_error("unknown command \"%s\" (see --help)", cmd);
-        return 2;
-    }
-    for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
-        if (strcmp(cmd, needs[i].cmd) != 0) continue;
-        for (int k = 0; k < 6 && needs[i].need[k]; k++) {
-            const char *n = needs[i].need[k];
-            const char *v = strcmp(n, "program") == 0       ? cf->program
-                            : strcmp(n, "participant") == 0 ? cf->participant
-                            : strcmp(n, "item") == 0        ? cf->item
-                            : strcmp(n, "name") == 0        ? cf->name
-                            : strcmp(n, "reason") == 0      ? cf->reason
-                            : strcmp(n, "sweepstakes") == 0 ? cf->sweepstakes
-                            : strcmp(n, "prizes") == 0      ? cf->prizes
-                                                            : cf->seed_file;
-            if (!v || !*v) {
-                carrot_error("%s needs --%s", cmd, n);
-                return 2;
-            }
+/* Checks what c needs, connects if it uses the database, and runs it. */
+static int dispatch(const ledger_command_t *c, const carrot_conf_t *conf, const ledger_conf_t *cf) {
+    for (int k = 0; k < MAX_SETTINGS && c->needs[k]; k++) {
+        const carrot_conf_prop_t *p = find_prop(c->needs[k]);
+        if (!p) { /* a mistake in the command table */
+            carrot_error("%s needs \"%s\", which is no setting", c->name, c->needs[k]);
+            return 1;
+        }
+        const char *base = (const char *)cf + p->offset;
+        int set = p->type == CARROT_CONF_INT ? *(const long long *)base > 0
+                                             : *(char *const *)base && **(char *const *)base;
+        if (!set) {
+            carrot_error("%s needs --%s", c->name, p->name);
+            return 2;
         }
     }
-    if ((strcmp(cmd, "fulfil") == 0 || strcmp(cmd, "reject") == 0) && cf->redemption <= 0) {
-        carrot_error("%s needs --redemption", cmd);
-        return 2;
-    }
-
-    PGconn *pg = carrot_ledger_connect(cf->pg, 1);
-    if (!pg) return 1;
-    int exit_code = 0;
-    if (strcmp(cmd, "migrate") == 0) {
-        int applied = 0;
-        if (carrot_ledger_migrate(pg, &applied, errstr, sizeof(errstr)) == 0)
-            carrot_info("schema at version %d (%d migrations applied)",
-                        carrot_ledger_schema_version(), applied);
-        else {
-            carrot_error("%s", errstr);
-            exit_code = 1;
-        }
-    } else if (strcmp(cmd, "balance") == 0) {
-        int r = carrot_report_balance(pg, cf->program, cf->participant, stdout);
-        exit_code = r < 0 ? 1 : r ? 3 : 0;
-    } else if (strcmp(cmd, "statement") == 0) {
-        int r = carrot_report_statement(pg, cf->program, cf->participant, stdout);
-        exit_code = r < 0 ? 1 : r ? 3 : 0;
-    } else if (strcmp(cmd, "liability") == 0) {
-        exit_code = carrot_report_liability(pg, cf->program, stdout) ? 1 : 0;
-    } else if (strcmp(cmd, "catalog-set") == 0) {
-        rc = carrot_wallet_catalog_set(pg, cf->program, cf->item, cf->name, cf->price, cf->stock,
-                                       errstr, sizeof(errstr));
-        if (!rc)
-            printf("item %s: %s, %lld points, %lld in stock\n", cf->item, cf->name, cf->price,
-                   cf->stock);
-        exit_code = wallet_exit(rc, errstr);
-    } else if (strcmp(cmd, "redeem") == 0) {
-        int64_t id = 0;
-        rc = carrot_wallet_redeem(pg, cf->program, cf->participant, cf->item, &id, errstr,
-                                  sizeof(errstr));
-        if (!rc) printf("redemption %lld pending\n", (long long)id);
-        exit_code = wallet_exit(rc, errstr);
-    } else if (strcmp(cmd, "fulfil") == 0 || strcmp(cmd, "reject") == 0) {
-        int fulfil = cmd[0] == 'f';
-        rc = carrot_wallet_settle(pg, cf->redemption, fulfil, cf->reason, errstr, sizeof(errstr));
-        if (!rc) printf("redemption %lld %s\n", cf->redemption, fulfil ? "fulfilled" : "rejected");
-        exit_code = wallet_exit(rc, errstr);
-    } else if (strcmp(cmd, "expiry-set") == 0) {
-        rc = carrot_wallet_set_expiry(pg, cf->program, (int)cf->months, errstr, sizeof(errstr));
-        exit_code = wallet_exit(rc, errstr);
-    } else if (strcmp(cmd, "expire") == 0) {
-        long long points = 0, people = 0;
-        rc = carrot_wallet_expire(pg, cf->program, cf->as_of, &points, &people, errstr,
-                                  sizeof(errstr));
-        if (!rc) printf("expired %lld points of %lld participants\n", points, people);
-        exit_code = wallet_exit(rc, errstr);
-    } else if (strcmp(cmd, "sweepstakes-create") == 0) {
-        rc = carrot_draw_create(pg, cf->program, cf->sweepstakes, cf->name, cf->entry_cost,
-                                cf->prizes, cf->seed_file, errstr, sizeof(errstr));
-        exit_code = wallet_exit(rc, errstr);
-    } else if (strcmp(cmd, "enter") == 0) {
-        int first = 0;
-        rc = carrot_draw_enter(pg, cf->program, cf->sweepstakes, cf->participant, (int)cf->entries,
-                               &first, errstr, sizeof(errstr));
-        if (!rc) printf("entries %d to %d\n", first, first + (int)cf->entries - 1);
-        exit_code = wallet_exit(rc, errstr);
-    } else if (strcmp(cmd, "close") == 0) {
-        rc = carrot_draw_close(pg, cf->program, cf->sweepstakes, errstr, sizeof(errstr));
-        exit_code = wallet_exit(rc, errstr);
-    } else if (strcmp(cmd, "draw") == 0) {
-        rc = carrot_draw_run(pg, cf->program, cf->sweepstakes, cf->seed_file, errstr,
-                             sizeof(errstr));
-        exit_code = wallet_exit(rc, errstr);
-    } else if (strcmp(cmd, "verify") == 0) {
-        if (cf->sweepstakes) {
-            long long n = 0, w = 0;
-            if (!cf->program) {
-                carrot_error("verify --sweepstakes needs --program");
-                exit_code = 2;
-            } else {
-                rc = carrot_draw_verify(pg, cf->program, cf->sweepstakes, &n, &w, errstr,
-                                        sizeof(errstr));
-                if (!rc)
-                    printf("draw of %s verified: %lld entries, %lld winners\n", cf->sweepstakes, n,
-                           w);
-                exit_code = wallet_exit(rc, errstr);
-            }
-        } else {
-            int failed = carrot_audit_books(pg, stdout);
-            exit_code = failed < 0 ? 1 : failed ? 3 : 0;
-        }
-    }
-    PQfinish(pg);
+    ledger_ctx_t ctx = {.conf = conf, .cf = cf, .pg = NULL};
+    if (c->db && !(ctx.pg = carrot_ledger_connect(cf->pg, 1))) return 1;
+    int exit_code = c->fn(&ctx);
+    if (ctx.pg) PQfinish(ctx.pg);
     return exit_code;
 }
 
 int main(int argc, char **argv) {
     ledger_conf_t cf;
     int npos = 0, exit_code;
+    int format = help_format(argc, argv);
+    const ledger_command_t *c = argc > 1 ? find_command(argv[1]) : NULL;
+    if (format >= 0 && c) return command_help(c, (carrot_help_format_t)format);
+    if (format == CARROT_HELP_MARKDOWN) print_commands_markdown();
+    char usage[4096];
+    program_usage(usage, sizeof(usage));
     carrot_conf_t *conf = carrot_conf_init_program("carrot-ledger", props, &cf, argc, argv, &npos,
                                                    usage, &exit_code);
     if (!conf) return exit_code;
@@ -242,9 +330,14 @@ int main(int argc, char **argv) {
         carrot_conf_destroy(conf);
         return 2;
     }
+    if (!(c = find_command(argv[1]))) {
+        carrot_error("unknown command \"%s\" (see --help)", argv[1]);
+        carrot_conf_destroy(conf);
+        return 2;
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    exit_code = command(argv[1], conf, &cf);
+    exit_code = dispatch(c, conf, &cf);
     carrot_conf_destroy(conf);
     return exit_code;
 }

@@ -10,39 +10,11 @@
  * usual batch takes the single fast path. */
 #include "carrot/book.h"
 
-#include "carrot/pgutil.h"
-
 #include "carrot/timeutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* New awards only (the primary key drops those booked before) enter the
- * book: one journal transaction each, wallet +points and budget -points, and
- * the participant's balances. Balances are locked in key order, so two
- * ledgers never deadlock on them. */
-static const char book_sql[] =
-    "WITH ins AS ("
-    "  INSERT INTO awards SELECT * FROM awards_in ON CONFLICT (program_id, award_id) DO NOTHING"
-    "  RETURNING program_id, award_id, participant_id, points"
-    "), j AS ("
-    "  INSERT INTO journal (program_id, kind, ref, participant_id)"
-    "  SELECT program_id, 'award', award_id, participant_id FROM ins"
-    "  RETURNING txn_id, program_id, ref"
-    "), e AS ("
-    "  INSERT INTO entries (txn_id, account, amount)"
-    "  SELECT j.txn_id, x.account, x.amount"
-    "  FROM j JOIN ins ON ins.program_id = j.program_id AND ins.award_id = j.ref"
-    "  CROSS JOIN LATERAL (VALUES ('wallet', ins.points), ('budget', -ins.points)) AS x(account, amount)"
-    "), b AS ("
-    "  INSERT INTO balances AS bal (program_id, participant_id, earned, available)"
-    "  SELECT program_id, participant_id, sum(points), sum(points) FROM ins"
-    "  GROUP BY 1, 2 ORDER BY 1, 2"
-    "  ON CONFLICT (program_id, participant_id) DO UPDATE"
-    "  SET earned = bal.earned + EXCLUDED.earned, available = bal.available + EXCLUDED.available"
-    ")"
-    " SELECT count(*) FROM ins";
 
 typedef struct {
     int32_t partition;
@@ -118,25 +90,26 @@ static int put_field(carrot_book_t *b, const char *s, char sep) {
     return 0;
 }
 
-int carrot_book_advance(carrot_book_t *b, int32_t partition, int64_t next_offset) {
+carrot_ledger_err_t carrot_book_advance(carrot_book_t *b, int32_t partition, int64_t next_offset) {
     for (int i = 0; i < b->nadv; i++) {
         if (b->adv[i].partition == partition) {
             if (next_offset > b->adv[i].next) b->adv[i].next = next_offset;
-            return 0;
+            return CARROT_LEDGER_OK;
         }
     }
     if (b->nadv == b->capadv) {
         int cap = b->capadv ? b->capadv * 2 : 16;
         advance_t *na = realloc(b->adv, (size_t)cap * sizeof(*na));
-        if (!na) return -1;
+        if (!na) return CARROT_LEDGER_FATAL;
         b->adv = na;
         b->capadv = cap;
     }
     b->adv[b->nadv++] = (advance_t){partition, next_offset};
-    return 0;
+    return CARROT_LEDGER_OK;
 }
 
-int carrot_book_add(carrot_book_t *b, const carrot_award_t *a, int32_t partition, int64_t offset) {
+carrot_ledger_err_t carrot_book_add(carrot_book_t *b, const carrot_award_t *a, int32_t partition,
+                                    int64_t offset) {
     char points[24], occurred[40], awarded[40], part[16], off[24];
     snprintf(points, sizeof(points), "%lld", (long long)a->points);
     carrot_time_format(a->occurred_at, occurred, sizeof(occurred));
@@ -156,7 +129,7 @@ int carrot_book_add(carrot_book_t *b, const carrot_award_t *a, int32_t partition
     if (b->rows == b->caprows) {
         size_t cap = b->caprows ? 2 * b->caprows : 1024;
         row_t *nr = realloc(b->row, cap * sizeof(*nr));
-        if (!nr) return -1;
+        if (!nr) return CARROT_LEDGER_FATAL;
         b->row = nr;
         b->caprows = cap;
     }
@@ -164,58 +137,71 @@ int carrot_book_add(carrot_book_t *b, const carrot_award_t *a, int32_t partition
     for (int i = 0; i < nf; i++) {
         if (put_field(b, fields[i], i + 1 < nf ? '\t' : '\n')) {
             b->len = mark;
-            return -1;
+            return CARROT_LEDGER_FATAL;
         }
     }
     b->rows++;
     return carrot_book_advance(b, partition, offset + 1);
 }
 
-/* A failure caused by the rows themselves, which a retry would repeat:
- * data exceptions (22: invalid UTF-8, a value out of range), integrity
+/* Classifies a failure as carrot_pg_failure() does, and tells apart a
+ * failure caused by the rows themselves, which a retry would repeat: data
+ * exceptions (22: invalid UTF-8, a value out of range), integrity
  * constraint violations (23) and program limits (54: a key too long for its
- * index). Internal to this file. */
-#define BOOK_DATA (-3)
-
-/* Classifies a failure by connection state and SQLSTATE class. */
-static carrot_book_err_t classify(PGconn *pg, PGresult *r, const char *what, char *errstr,
-                                  size_t errstr_size) {
+ * index). Those are CARROT_LEDGER_REFUSED inside this file, which never
+ * returns REFUSED to its callers. */
+static carrot_ledger_err_t classify(PGconn *pg, const PGresult *r, const char *what, char *errstr,
+                                    size_t errstr_size) {
+    carrot_ledger_err_t rc = carrot_pg_failure(pg, r, what, errstr, errstr_size);
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    snprintf(errstr, errstr_size, "%s: %s", what, PQerrorMessage(pg));
-    /* trim libpq's trailing newline */
-    size_t n = strlen(errstr);
-    while (n > 0 && errstr[n - 1] == '\n') errstr[--n] = '\0';
-    if (PQstatus(pg) != CONNECTION_OK || !state) return CARROT_BOOK_RETRY;
-    if (strncmp(state, "08", 2) == 0 || strncmp(state, "40", 2) == 0 ||
-        strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0)
-        return CARROT_BOOK_RETRY;
-    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
-        strncmp(state, "54", 2) == 0) {
-        /* the reason a dead letter carries: PostgreSQL's words, without libpq's
-         * "ERROR:" and with where it was found (COPY names the column) */
-        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-        const char *ctx = PQresultErrorField(r, PG_DIAG_CONTEXT);
-        snprintf(errstr, errstr_size, "PostgreSQL refused the award: %s (SQLSTATE %s%s%.*s)",
-                 msg ? msg : "?", state, ctx ? "; " : "", ctx ? (int)strcspn(ctx, "\n") : 0,
-                 ctx ? ctx : "");
-        return (carrot_book_err_t)BOOK_DATA;
-    }
-    return CARROT_BOOK_FATAL;
+    if (rc != CARROT_LEDGER_FATAL || !state ||
+        (strncmp(state, "22", 2) != 0 && strncmp(state, "23", 2) != 0 &&
+         strncmp(state, "54", 2) != 0))
+        return rc;
+    /* the reason a dead letter carries: PostgreSQL's words, without libpq's
+     * "ERROR:" and with where it was found (COPY names the column) */
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    const char *ctx = PQresultErrorField(r, PG_DIAG_CONTEXT);
+    snprintf(errstr, errstr_size, "PostgreSQL refused the award: %s (SQLSTATE %s%s%.*s)",
+             msg ? msg : "?", state, ctx ? "; " : "", ctx ? (int)strcspn(ctx, "\n") : 0,
+             ctx ? ctx : "");
+    return CARROT_LEDGER_REFUSED;
 }
 
-static carrot_book_err_t exec(PGconn *pg, const char *sql, ExecStatusType want, char *errstr,
-                              size_t errstr_size) {
+static carrot_ledger_err_t exec(PGconn *pg, const char *sql, ExecStatusType want, char *errstr,
+                                size_t errstr_size) {
     PGresult *r = PQexec(pg, sql);
-    carrot_book_err_t rc = CARROT_BOOK_OK;
+    carrot_ledger_err_t rc = CARROT_LEDGER_OK;
     if (PQresultStatus(r) != want) rc = classify(pg, r, sql, errstr, errstr_size);
     PQclear(r);
     return rc;
 }
 
+/* New awards only (the primary key drops those booked before) enter the
+ * book: one journal transaction each, budget -points and wallet +points, and
+ * the participant's balances. Balances are locked in key order, so two
+ * ledgers never deadlock on them. */
+static const carrot_posting_t book_posting = {
+    .with = "ins AS ("
+            "  INSERT INTO awards SELECT * FROM awards_in ON CONFLICT (program_id, award_id)"
+            "  DO NOTHING RETURNING program_id, award_id, participant_id, points)",
+    .rows = "SELECT program_id, 'award', award_id, participant_id, 'budget', 'wallet', points"
+            " FROM ins",
+    .after = "b AS ("
+             "  INSERT INTO balances AS bal (program_id, participant_id, earned, available)"
+             "  SELECT program_id, participant_id, sum(points), sum(points) FROM ins"
+             "  GROUP BY 1, 2 ORDER BY 1, 2"
+             "  ON CONFLICT (program_id, participant_id) DO UPDATE"
+             "  SET earned = bal.earned + EXCLUDED.earned,"
+             "  available = bal.available + EXCLUDED.available)",
+    .result = "SELECT count(*) FROM ins",
+    .what = "booking awards",
+    .classify = classify};
+
 /* COPYs rows [lo, hi) into awards_in and books them; *insertedp += the new ones. */
-static carrot_book_err_t copy_and_book(carrot_book_t *b, PGconn *pg, size_t lo, size_t hi,
-                                       long long *insertedp, char *errstr, size_t errstr_size) {
-    carrot_book_err_t rc;
+static carrot_ledger_err_t copy_and_book(carrot_book_t *b, PGconn *pg, size_t lo, size_t hi,
+                                         long long *insertedp, char *errstr, size_t errstr_size) {
+    carrot_ledger_err_t rc;
     if ((rc = exec(pg,
                    "COPY awards_in (award_id, program_id, event_id, participant_id, segment,"
                    " team_id, region, activity_type, rule_id, rules_version, points,"
@@ -234,15 +220,12 @@ static carrot_book_err_t copy_and_book(carrot_book_t *b, PGconn *pg, size_t lo, 
     }
     PQclear(r);
     while ((r = PQgetResult(pg))) PQclear(r);
-    r = PQexec(pg, book_sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        rc = classify(pg, r, "booking awards", errstr, errstr_size);
-        PQclear(r);
+    char *count = NULL;
+    if ((rc = carrot_journal_post(pg, &book_posting, 0, NULL, &count, errstr, errstr_size)))
         return rc;
-    }
-    *insertedp += atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return CARROT_BOOK_OK;
+    *insertedp += count ? atoll(count) : 0;
+    free(count);
+    return CARROT_LEDGER_OK;
 }
 
 typedef struct {
@@ -254,21 +237,21 @@ typedef struct {
  * and books each half the same way; a single refused row goes to the
  * callback. Rows booked earlier in the transaction stay booked, so a row
  * refused only together with another (a balance overflowing) is found too. */
-static carrot_book_err_t isolate(carrot_book_t *b, PGconn *pg, size_t lo, size_t hi,
-                                 const refuse_t *rf, long long *insertedp, char *errstr,
-                                 size_t errstr_size) {
-    carrot_book_err_t rc;
+static carrot_ledger_err_t isolate(carrot_book_t *b, PGconn *pg, size_t lo, size_t hi,
+                                   const refuse_t *rf, long long *insertedp, char *errstr,
+                                   size_t errstr_size) {
+    carrot_ledger_err_t rc;
     if ((rc = exec(pg, "SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr, errstr_size))) return rc;
     long long inserted = 0;
     rc = copy_and_book(b, pg, lo, hi, &inserted, errstr, errstr_size);
-    if (rc == CARROT_BOOK_OK) {
+    if (rc == CARROT_LEDGER_OK) {
         *insertedp += inserted;
         /* emptied by hand: ON COMMIT DELETE ROWS waits for the commit */
         if ((rc = exec(pg, "DELETE FROM awards_in", PGRES_COMMAND_OK, errstr, errstr_size)))
             return rc;
         return exec(pg, "RELEASE SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr, errstr_size);
     }
-    if ((int)rc != BOOK_DATA) return rc;
+    if (rc != CARROT_LEDGER_REFUSED) return rc;
     char why[1024];
     snprintf(why, sizeof(why), "%s", errstr);
     if ((rc = exec(pg, "ROLLBACK TO SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr,
@@ -278,12 +261,12 @@ static carrot_book_err_t isolate(carrot_book_t *b, PGconn *pg, size_t lo, size_t
     if (hi - lo == 1) {
         if (rf->refused &&
             rf->refused(rf->opaque, b->row[lo].partition, b->row[lo].offset, why) == 0)
-            return CARROT_BOOK_OK;
+            return CARROT_LEDGER_OK;
         snprintf(errstr, errstr_size,
                  "could not dead-letter the award at partition %d offset %lld"
                  " that PostgreSQL refused: %s",
                  (int)b->row[lo].partition, (long long)b->row[lo].offset, why);
-        return CARROT_BOOK_FATAL;
+        return CARROT_LEDGER_FATAL;
     }
     size_t mid = lo + (hi - lo) / 2;
     if ((rc = isolate(b, pg, lo, mid, rf, insertedp, errstr, errstr_size))) return rc;
@@ -292,10 +275,10 @@ static carrot_book_err_t isolate(carrot_book_t *b, PGconn *pg, size_t lo, size_t
 
 /* One attempt at the batch in one transaction; with search set, row by
  * savepoint-guarded halves (isolate()) instead of all at once. */
-static carrot_book_err_t attempt(carrot_book_t *b, PGconn *pg, const char *group, const char *topic,
-                                 const refuse_t *search, long long *insertedp, char *errstr,
-                                 size_t errstr_size) {
-    carrot_book_err_t rc;
+static carrot_ledger_err_t attempt(carrot_book_t *b, PGconn *pg, const char *group,
+                                   const char *topic, const refuse_t *search, long long *insertedp,
+                                   char *errstr, size_t errstr_size) {
+    carrot_ledger_err_t rc;
     *insertedp = 0;
     if ((rc = exec(pg, "BEGIN", PGRES_COMMAND_OK, errstr, errstr_size)) ||
         (rc = exec(pg,
@@ -330,37 +313,37 @@ static carrot_book_err_t attempt(carrot_book_t *b, PGconn *pg, const char *group
         PQclear(r);
     }
     if ((rc = exec(pg, "COMMIT", PGRES_COMMAND_OK, errstr, errstr_size))) goto fail;
-    return CARROT_BOOK_OK;
+    return CARROT_LEDGER_OK;
 fail:
     carrot_pg_rollback(pg);
     *insertedp = 0;
     return rc;
 }
 
-carrot_book_err_t carrot_book_commit(carrot_book_t *b, PGconn *pg, const char *group,
-                                     const char *topic, carrot_book_refused_cb refused,
-                                     void *opaque, long long *insertedp, char *errstr,
-                                     size_t errstr_size) {
-    carrot_book_err_t rc = attempt(b, pg, group, topic, NULL, insertedp, errstr, errstr_size);
-    if ((int)rc != BOOK_DATA) return rc;
+carrot_ledger_err_t carrot_book_commit(carrot_book_t *b, PGconn *pg, const char *group,
+                                       const char *topic, carrot_book_refused_cb refused,
+                                       void *opaque, long long *insertedp, char *errstr,
+                                       size_t errstr_size) {
+    carrot_ledger_err_t rc = attempt(b, pg, group, topic, NULL, insertedp, errstr, errstr_size);
+    if (rc != CARROT_LEDGER_REFUSED) return rc;
     const refuse_t rf = {refused, opaque};
     rc = attempt(b, pg, group, topic, &rf, insertedp, errstr, errstr_size);
     /* a data error outside the rows (the offsets): nothing to set aside */
-    return (int)rc == BOOK_DATA ? CARROT_BOOK_FATAL : rc;
+    return rc == CARROT_LEDGER_REFUSED ? CARROT_LEDGER_FATAL : rc;
 }
 
-carrot_book_err_t carrot_book_load_offsets(PGconn *pg, const char *group, const char *topic,
-                                           const int32_t *partitions, int64_t *offsets, int n,
-                                           char *errstr, size_t errstr_size) {
+carrot_ledger_err_t carrot_book_load_offsets(PGconn *pg, const char *group, const char *topic,
+                                             const int32_t *partitions, int64_t *offsets, int n,
+                                             char *errstr, size_t errstr_size) {
     const char *params[] = {group, topic};
     PGresult *r = PQexecParams(pg,
                                "SELECT partition, next_offset FROM kafka_offsets"
                                " WHERE consumer_group = $1 AND topic = $2",
                                2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        carrot_book_err_t rc = classify(pg, r, "reading stored offsets", errstr, errstr_size);
+        carrot_ledger_err_t rc = classify(pg, r, "reading stored offsets", errstr, errstr_size);
         PQclear(r);
-        return (int)rc == BOOK_DATA ? CARROT_BOOK_FATAL : rc;
+        return rc == CARROT_LEDGER_REFUSED ? CARROT_LEDGER_FATAL : rc;
     }
     for (int i = 0; i < n; i++) offsets[i] = -1;
     for (int row = 0; row < PQntuples(r); row++) {
@@ -369,5 +352,5 @@ carrot_book_err_t carrot_book_load_offsets(PGconn *pg, const char *group, const 
             if (partitions[i] == p) offsets[i] = atoll(PQgetvalue(r, row, 1));
     }
     PQclear(r);
-    return CARROT_BOOK_OK;
+    return CARROT_LEDGER_OK;
 }

@@ -75,9 +75,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     for (int i = 0; pids && i < parts->cnt; i++) pids[i] = parts->elems[i].partition;
     int backoff = 200, loaded = 0;
     while (pids && offs && !carrot_ledger_stop) {
-        carrot_book_err_t rc = carrot_book_load_offsets(l->pg, l->cf->group, l->cf->topic, pids,
-                                                        offs, parts->cnt, errstr, sizeof(errstr));
-        if (rc == CARROT_BOOK_OK) {
+        carrot_ledger_err_t rc = carrot_book_load_offsets(l->pg, l->cf->group, l->cf->topic, pids,
+                                                          offs, parts->cnt, errstr, sizeof(errstr));
+        if (rc == CARROT_LEDGER_OK) {
             loaded = 1;
             break;
         }
@@ -251,9 +251,9 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         }
         long long inserted = 0;
         int backoff = 200;
-        carrot_book_err_t rc;
+        carrot_ledger_err_t rc;
         while ((rc = carrot_book_commit(book, l.pg, cf->group, cf->topic, on_refused, &d, &inserted,
-                                        errstr, sizeof(errstr))) == CARROT_BOOK_RETRY) {
+                                        errstr, sizeof(errstr))) == CARROT_LEDGER_RETRY) {
             carrot_warn("%s; retrying in %d ms", errstr, backoff);
             d.refused = 0; /* the retry finds them again */
             if (carrot_ledger_stop) break;
@@ -261,9 +261,9 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
             if (backoff < 5000) backoff *= 2;
             if (PQstatus(l.pg) != CONNECTION_OK) PQreset(l.pg);
         }
-        if (rc != CARROT_BOOK_OK) {
-            if (rc == CARROT_BOOK_FATAL) carrot_error("%s", errstr);
-            exit_code = rc == CARROT_BOOK_FATAL ? 1 : 0; /* stopped while retrying: replays */
+        if (rc != CARROT_LEDGER_OK) {
+            if (rc == CARROT_LEDGER_FATAL) carrot_error("%s", errstr);
+            exit_code = rc == CARROT_LEDGER_FATAL ? 1 : 0; /* stopped while retrying: replays */
             for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
             break;
         }

@@ -1,6 +1,6 @@
 /* migrate.c: applies the embedded migrations; versions are recorded in
  * carrot_schema_migrations. */
-#include "carrot/migrate.h"
+#include "carrot/ledger_db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,31 +27,36 @@ static const struct {
 
 int carrot_ledger_schema_version(void) { return migrations[NMIGRATIONS - 1].version; }
 
-static int exec_ok(PGconn *pg, const char *sql, char *errstr, size_t errstr_size) {
+/* Runs sql; on failure errstr gets PostgreSQL's message as it is. */
+static carrot_ledger_err_t exec_ok(PGconn *pg, const char *sql, char *errstr, size_t errstr_size) {
     PGresult *r = PQexec(pg, sql);
     ExecStatusType st = PQresultStatus(r);
-    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (!ok) snprintf(errstr, errstr_size, "%s", PQerrorMessage(pg));
+    carrot_ledger_err_t rc = CARROT_LEDGER_OK;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        rc = carrot_pg_failure(pg, r, NULL, NULL, 0);
+        snprintf(errstr, errstr_size, "%s", PQerrorMessage(pg));
+    }
     PQclear(r);
-    return ok ? 0 : -1;
+    return rc;
 }
 
-int carrot_ledger_migrate(PGconn *pg, int *appliedp, char *errstr, size_t errstr_size) {
+carrot_ledger_err_t carrot_ledger_migrate(PGconn *pg, int *appliedp, char *errstr,
+                                          size_t errstr_size) {
     char sql[256];
+    carrot_ledger_err_t rc;
     *appliedp = 0;
     snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%d)", MIGRATE_LOCK_ID);
-    if (exec_ok(pg, sql, errstr, errstr_size) ||
-        exec_ok(pg,
-                "CREATE TABLE IF NOT EXISTS carrot_schema_migrations ("
-                " version integer PRIMARY KEY, name text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())",
-                errstr, errstr_size))
-        return -1;
-    int rc = 0;
+    if ((rc = exec_ok(pg, sql, errstr, errstr_size)) ||
+        (rc = exec_ok(pg,
+                      "CREATE TABLE IF NOT EXISTS carrot_schema_migrations ("
+                      " version integer PRIMARY KEY, name text NOT NULL,"
+                      " applied_at timestamptz NOT NULL DEFAULT now())",
+                      errstr, errstr_size)))
+        return rc;
     PGresult *r = PQexec(pg, "SELECT coalesce(max(version), 0) FROM carrot_schema_migrations");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = carrot_pg_failure(pg, r, NULL, NULL, 0);
         snprintf(errstr, errstr_size, "could not read the schema version: %s", PQerrorMessage(pg));
-        rc = -1;
     }
     int current = rc ? 0 : atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -59,7 +64,7 @@ int carrot_ledger_migrate(PGconn *pg, int *appliedp, char *errstr, size_t errstr
         snprintf(errstr, errstr_size,
                  "database schema version %d is newer than this carrot-ledger knows (%d)", current,
                  carrot_ledger_schema_version());
-        rc = -1;
+        rc = CARROT_LEDGER_FATAL;
     }
     for (int i = 0; !rc && i < NMIGRATIONS; i++) {
         if (migrations[i].version <= current) continue;
@@ -67,12 +72,12 @@ int carrot_ledger_migrate(PGconn *pg, int *appliedp, char *errstr, size_t errstr
         snprintf(sql, sizeof(sql),
                  "INSERT INTO carrot_schema_migrations (version, name) VALUES (%d, '%s')",
                  migrations[i].version, migrations[i].name);
-        if (exec_ok(pg, "BEGIN", err, sizeof(err)) ||
-            exec_ok(pg, migrations[i].sql, err, sizeof(err)) ||
-            exec_ok(pg, sql, err, sizeof(err)) || exec_ok(pg, "COMMIT", err, sizeof(err))) {
+        if ((rc = exec_ok(pg, "BEGIN", err, sizeof(err))) ||
+            (rc = exec_ok(pg, migrations[i].sql, err, sizeof(err))) ||
+            (rc = exec_ok(pg, sql, err, sizeof(err))) ||
+            (rc = exec_ok(pg, "COMMIT", err, sizeof(err)))) {
             snprintf(errstr, errstr_size, "migration %s failed: %s", migrations[i].name, err);
-            exec_ok(pg, "ROLLBACK", err, sizeof(err));
-            rc = -1;
+            carrot_pg_rollback(pg);
         } else
             (*appliedp)++;
     }

@@ -1,5 +1,6 @@
-/* pgutil.c: see pgutil.h. */
-#include "carrot/pgutil.h"
+/* pgutil.c: the libpq helpers of ledger_db.h and how a failure is read. */
+#include "carrot/ledger_db.h"
+#include "pgutil_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,34 +12,61 @@ void carrot_pg_error(PGconn *pg, const char *what, char *errstr, size_t errstr_s
     while (n > 0 && (errstr[n - 1] == '\n' || errstr[n - 1] == ' ')) errstr[--n] = '\0';
 }
 
+carrot_ledger_err_t carrot_pg_failure(PGconn *pg, const PGresult *r, const char *what, char *errstr,
+                                      size_t errstr_size) {
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (errstr_size) carrot_pg_error(pg, what, errstr, errstr_size);
+    /* no SQLSTATE: libpq itself failed, as when the connection drops */
+    if (PQstatus(pg) != CONNECTION_OK || !state) return CARROT_LEDGER_RETRY;
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "40", 2) == 0 ||
+        strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0)
+        return CARROT_LEDGER_RETRY;
+    return CARROT_LEDGER_FATAL;
+}
+
 void carrot_pg_rollback(PGconn *pg) {
     if (PQstatus(pg) == CONNECTION_OK) PQclear(PQexec(pg, "ROLLBACK"));
+}
+
+carrot_ledger_err_t carrot_pg_abort(PGconn *pg, carrot_ledger_err_t rc) {
+    carrot_pg_rollback(pg);
+    return rc;
 }
 
 static PGresult *exec(PGconn *pg, const char *sql, int nparams, const char *const *params) {
     return nparams ? PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0) : PQexec(pg, sql);
 }
 
-int carrot_pg_command(PGconn *pg, const char *sql, int nparams, const char *const *params,
-                      char *errstr, size_t errstr_size) {
+carrot_ledger_err_t carrot_pg_command(PGconn *pg, const char *sql, int nparams,
+                                      const char *const *params, char *errstr, size_t errstr_size) {
     PGresult *r = exec(pg, sql, nparams, params);
     ExecStatusType st = PQresultStatus(r);
+    carrot_ledger_err_t rc = CARROT_LEDGER_OK;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        rc = carrot_pg_failure(pg, r, "database error", errstr, errstr_size);
     PQclear(r);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return 0;
-    carrot_pg_error(pg, "database error", errstr, errstr_size);
-    return -1;
+    return rc;
 }
 
-int carrot_pg_value(PGconn *pg, const char *sql, int nparams, const char *const *params,
-                    char **valuep, char *errstr, size_t errstr_size) {
-    *valuep = NULL;
+carrot_ledger_err_t carrot_pg_value_as(PGconn *pg, const char *sql, int nparams,
+                                       const char *const *params, const char *what,
+                                       carrot_pg_classify_fn classify, char **valuep, char *errstr,
+                                       size_t errstr_size) {
+    if (valuep) *valuep = NULL;
     PGresult *r = exec(pg, sql, nparams, params);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        carrot_ledger_err_t rc = (classify ? classify : carrot_pg_failure)(
+            pg, r, what ? what : "database error", errstr, errstr_size);
         PQclear(r);
-        carrot_pg_error(pg, "database error", errstr, errstr_size);
-        return -1;
+        return rc;
     }
-    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) *valuep = strdup(PQgetvalue(r, 0, 0));
+    if (valuep && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) *valuep = strdup(PQgetvalue(r, 0, 0));
     PQclear(r);
-    return 0;
+    return CARROT_LEDGER_OK;
+}
+
+carrot_ledger_err_t carrot_pg_value(PGconn *pg, const char *sql, int nparams,
+                                    const char *const *params, char **valuep, char *errstr,
+                                    size_t errstr_size) {
+    return carrot_pg_value_as(pg, sql, nparams, params, NULL, NULL, valuep, errstr, errstr_size);
 }

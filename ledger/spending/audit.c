@@ -1,5 +1,7 @@
 /* audit.c: each check is one query that counts the rows in violation. */
-#include "carrot/audit.h"
+#include "carrot/spending.h"
+
+#include <stdio.h>
 
 #include <stdlib.h>
 
@@ -30,21 +32,23 @@ static const struct {
      " AND r.status = 'pending'), 0)"},
 };
 
-int carrot_audit_books(PGconn *pg, FILE *out) {
-    int failed = 0;
+carrot_ledger_err_t carrot_audit_books(PGconn *pg, FILE *out, int *failedp, char *errstr,
+                                       size_t errstr_size) {
+    *failedp = 0;
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
         PGresult *r = PQexec(pg, checks[i].sql);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             fprintf(out, "%-40s ERROR %s", checks[i].name, PQerrorMessage(pg));
+            carrot_ledger_err_t rc = carrot_pg_failure(pg, r, checks[i].name, errstr, errstr_size);
             PQclear(r);
-            return -1;
+            return rc;
         }
         long long bad = atoll(PQgetvalue(r, 0, 0));
         PQclear(r);
-        if (bad) failed++;
+        if (bad) (*failedp)++;
         if (bad) fprintf(out, "%-40s FAILED (%lld rows)\n", checks[i].name, bad);
         else
             fprintf(out, "%-40s ok\n", checks[i].name);
     }
-    return failed;
+    return CARROT_LEDGER_OK;
 }

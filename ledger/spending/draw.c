@@ -1,10 +1,8 @@
-/* draw.c: commit-reveal sweepstakes (see draw.h for the formula). SHA-256
+/* draw.c: commit-reveal sweepstakes (see spending.h for the formula). SHA-256
  * and HMAC come from OpenSSL's libcrypto rather than our own code. The seed
  * file is the one secret: it is made durable before its commitment is, and
  * refused when anyone but its owner may read it. */
-#include "carrot/draw.h"
-
-#include "carrot/pgutil.h"
+#include "spending_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,18 +53,31 @@ int carrot_draw_outcome(const char *seed, const char *sweepstakes_id, const char
     return n - 1; /* unreachable */
 }
 
-int carrot_draw_entries_sha256(PGconn *pg, const char *program, const char *id, char out[65],
-                               long long *countp, char *errstr, size_t errstr_size) {
+/* The entry list, (entry_no, participant_id) in entry order: *rp gets the
+ * rows (caller clears). */
+static carrot_ledger_err_t entry_list(PGconn *pg, const char *program, const char *id,
+                                      PGresult **rp, char *errstr, size_t errstr_size) {
     const char *params[] = {program, id};
     PGresult *r = PQexecParams(pg,
                                "SELECT entry_no, participant_id FROM sweepstakes_entries"
                                " WHERE program_id = $1 AND sweepstakes_id = $2 ORDER BY entry_no",
                                2, NULL, params, NULL, NULL, 0);
+    *rp = NULL;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        carrot_pg_error(pg, "database error", errstr, errstr_size);
+        carrot_ledger_err_t rc = carrot_pg_failure(pg, r, "database error", errstr, errstr_size);
         PQclear(r);
-        return -1;
+        return rc;
     }
+    *rp = r;
+    return CARROT_LEDGER_OK;
+}
+
+carrot_ledger_err_t carrot_draw_entries_sha256(PGconn *pg, const char *program, const char *id,
+                                               char out[65], long long *countp, char *errstr,
+                                               size_t errstr_size) {
+    PGresult *r;
+    carrot_ledger_err_t rc = entry_list(pg, program, id, &r, errstr, errstr_size);
+    if (rc) return rc;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
     for (int i = 0; ok && i < PQntuples(r); i++) {
@@ -82,10 +93,10 @@ int carrot_draw_entries_sha256(PGconn *pg, const char *program, const char *id, 
     PQclear(r);
     if (!ok) {
         snprintf(errstr, errstr_size, "could not hash the entry list");
-        return -1;
+        return CARROT_LEDGER_FATAL;
     }
     hex(md, 32, out);
-    return 0;
+    return CARROT_LEDGER_OK;
 }
 
 typedef struct {
@@ -179,112 +190,112 @@ static int write_seed(const char *path, const char *seed, char *errstr, size_t e
     return 0;
 }
 
-carrot_wallet_err_t carrot_draw_create(PGconn *pg, const char *program, const char *id,
+carrot_ledger_err_t carrot_draw_create(PGconn *pg, const char *program, const char *id,
                                        const char *name, int64_t entry_cost,
-                                       const char *prizes_json, const char *seed_file, char *errstr,
-                                       size_t errstr_size) {
+                                       const char *prizes_json, const char *seed_file,
+                                       char commitment[65], char *errstr, size_t errstr_size) {
     prizes_t p;
     int bad = parse_prizes(prizes_json, &p, errstr, errstr_size);
     json_decref(p.root);
-    if (bad) return CARROT_WALLET_REFUSED;
+    if (bad) return CARROT_LEDGER_REFUSED;
     if (entry_cost <= 0) {
         snprintf(errstr, errstr_size, "entry cost must be positive");
-        return CARROT_WALLET_REFUSED;
+        return CARROT_LEDGER_REFUSED;
     }
     unsigned char raw[32];
-    char seed[65], hash[65], cost[24];
+    char seed[65], cost[24];
     if (RAND_bytes(raw, sizeof(raw)) != 1) {
         snprintf(errstr, errstr_size, "could not generate a random seed");
-        return CARROT_WALLET_ERROR;
+        return CARROT_LEDGER_FATAL;
     }
     hex(raw, sizeof(raw), seed);
-    carrot_draw_sha256_hex(seed, hash);
-    if (write_seed(seed_file, seed, errstr, errstr_size)) return CARROT_WALLET_REFUSED;
+    carrot_draw_sha256_hex(seed, commitment);
+    if (write_seed(seed_file, seed, errstr, errstr_size)) return CARROT_LEDGER_REFUSED;
     snprintf(cost, sizeof(cost), "%lld", (long long)entry_cost);
-    const char *params[] = {program, id, name, cost, prizes_json, hash};
-    if (carrot_pg_command(pg,
-                          "INSERT INTO sweepstakes (program_id, sweepstakes_id, name, entry_cost,"
-                          " prizes, seed_sha256) VALUES ($1, $2, $3, $4, $5, $6)",
-                          6, params, errstr, errstr_size)) {
+    const char *params[] = {program, id, name, cost, prizes_json, commitment};
+    carrot_ledger_err_t rc = carrot_pg_command(
+        pg,
+        "INSERT INTO sweepstakes (program_id, sweepstakes_id, name, entry_cost,"
+        " prizes, seed_sha256) VALUES ($1, $2, $3, $4, $5, $6)",
+        6, params, errstr, errstr_size);
+    if (rc) {
         unlink(seed_file); /* no sweepstakes: the seed commits to nothing */
-        return strstr(errstr, "duplicate key") ? CARROT_WALLET_REFUSED : CARROT_WALLET_ERROR;
+        return strstr(errstr, "duplicate key") ? CARROT_LEDGER_REFUSED : rc;
     }
-    printf("sweepstakes %s created; commitment sha256 %s; seed kept in %s\n", id, hash, seed_file);
-    return CARROT_WALLET_OK;
+    return CARROT_LEDGER_OK;
 }
 
-carrot_wallet_err_t carrot_draw_enter(PGconn *pg, const char *program, const char *id,
+/* n entries numbered after the last and their one journal transaction. */
+static const carrot_posting_t entry_posting = {
+    .with = "base AS (SELECT coalesce(max(entry_no), 0) AS m FROM sweepstakes_entries"
+            "  WHERE program_id = $1 AND sweepstakes_id = $2),"
+            " ins AS (INSERT INTO sweepstakes_entries (program_id, sweepstakes_id, entry_no,"
+            "  participant_id) SELECT $1, $2, base.m + g, $3 FROM base,"
+            "  generate_series(1, $4::int) g RETURNING entry_no)",
+    .rows = "SELECT $1, 'entry', $2 || '/' || (base.m + 1) || '-' || (base.m + $4::int), $3,"
+            " 'wallet', 'sweepstakes', $5::bigint FROM base",
+    .result = "SELECT base.m + 1 FROM base"};
+
+carrot_ledger_err_t carrot_draw_enter(PGconn *pg, const char *program, const char *id,
                                       const char *participant, int n, int *firstp, char *errstr,
                                       size_t errstr_size) {
     if (n <= 0 || n > 100000) {
         snprintf(errstr, errstr_size, "entries must be from 1 to 100000");
-        return CARROT_WALLET_REFUSED;
+        return CARROT_LEDGER_REFUSED;
     }
     /* the entry list is hashed as lines "<entry_no>:<participant>\n" (draw.h) */
     for (const unsigned char *c = (const unsigned char *)participant; *c; c++)
         if (*c < 0x20 || *c == 0x7f) {
             snprintf(errstr, errstr_size, "participant id holds a control character (0x%02x)", *c);
-            return CARROT_WALLET_REFUSED;
+            return CARROT_LEDGER_REFUSED;
         }
     char *row = NULL, *left = NULL, *first = NULL, num[16];
+    carrot_ledger_err_t rc;
     snprintf(num, sizeof(num), "%d", n);
-    if (carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size)) return CARROT_WALLET_ERROR;
+    if ((rc = carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size))) return rc;
     /* the sweepstakes row first: it serializes entry numbers */
     const char *p1[] = {program, id};
-    if (carrot_pg_value(pg,
-                        "SELECT status || ' ' || entry_cost FROM sweepstakes"
-                        " WHERE program_id = $1 AND sweepstakes_id = $2 FOR UPDATE",
-                        2, p1, &row, errstr, errstr_size))
-        return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
+    if ((rc = carrot_pg_value(pg,
+                              "SELECT status || ' ' || entry_cost FROM sweepstakes"
+                              " WHERE program_id = $1 AND sweepstakes_id = $2 FOR UPDATE",
+                              2, p1, &row, errstr, errstr_size)))
+        return carrot_pg_abort(pg, rc);
     if (!row || strncmp(row, "open ", 5) != 0) {
         snprintf(errstr, errstr_size,
                  row ? "sweepstakes \"%s\" is closed to entries"
                      : "no sweepstakes \"%s\" in program \"%s\"",
                  id, program);
         free(row);
-        return carrot_wallet_abort(pg, CARROT_WALLET_REFUSED);
+        return carrot_pg_abort(pg, CARROT_LEDGER_REFUSED);
     }
     long long cost = atoll(row + 5) * n;
     free(row);
     char costs[24];
     snprintf(costs, sizeof(costs), "%lld", cost);
     const char *p2[] = {program, participant, costs};
-    if (carrot_pg_value(pg,
-                        "UPDATE balances SET available = available - $3::bigint,"
-                        " redeemed = redeemed + $3::bigint WHERE program_id = $1"
-                        " AND participant_id = $2 AND available >= $3::bigint RETURNING available",
-                        3, p2, &left, errstr, errstr_size))
-        return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
+    if ((rc = carrot_pg_value(pg,
+                              "UPDATE balances SET available = available - $3::bigint,"
+                              " redeemed = redeemed + $3::bigint WHERE program_id = $1"
+                              " AND participant_id = $2 AND available >= $3::bigint"
+                              " RETURNING available",
+                              3, p2, &left, errstr, errstr_size)))
+        return carrot_pg_abort(pg, rc);
     if (!left) {
         char what[64];
         snprintf(what, sizeof(what), "%d entries", n);
         carrot_wallet_explain_shortfall(pg, program, participant, what, costs, errstr, errstr_size);
-        return carrot_wallet_abort(pg, CARROT_WALLET_REFUSED);
+        return carrot_pg_abort(pg, CARROT_LEDGER_REFUSED);
     }
     free(left);
     const char *p3[] = {program, id, participant, num, costs};
-    if (carrot_pg_value(
-            pg,
-            "WITH base AS (SELECT coalesce(max(entry_no), 0) AS m FROM sweepstakes_entries"
-            "  WHERE program_id = $1 AND sweepstakes_id = $2),"
-            " ins AS (INSERT INTO sweepstakes_entries (program_id, sweepstakes_id, entry_no,"
-            "  participant_id) SELECT $1, $2, base.m + g, $3 FROM base,"
-            "  generate_series(1, $4::int) g RETURNING entry_no),"
-            " j AS (INSERT INTO journal (program_id, kind, ref, participant_id)"
-            "  SELECT $1, 'entry', $2 || '/' || (base.m + 1) || '-' || (base.m + $4::int), $3"
-            "  FROM base RETURNING txn_id),"
-            " e AS (INSERT INTO entries (txn_id, account, amount) SELECT txn_id, x.a, x.n"
-            "  FROM j CROSS JOIN LATERAL (VALUES ('wallet', -$5::bigint),"
-            "  ('sweepstakes', $5::bigint)) AS x(a, n))"
-            " SELECT base.m + 1 FROM base",
-            5, p3, &first, errstr, errstr_size) ||
-        carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size)) {
+    if ((rc = carrot_journal_post(pg, &entry_posting, 5, p3, &first, errstr, errstr_size)) ||
+        (rc = carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size))) {
         free(first);
-        return carrot_wallet_abort(pg, CARROT_WALLET_ERROR);
+        return carrot_pg_abort(pg, rc);
     }
     *firstp = atoi(first);
     free(first);
-    return CARROT_WALLET_OK;
+    return CARROT_LEDGER_OK;
 }
 
 /* Reads the seed; refuses a file that group or others may access (as ssh
@@ -329,7 +340,7 @@ static int read_seed(const char *path, char seed[65], char *errstr, size_t errst
 /* Loads the sweepstakes (locking it if lock) and its prizes; entries gets
  * the entry list's hash stored at close ("" before close, and for a draw
  * made before migration 004). */
-static carrot_wallet_err_t load(PGconn *pg, const char *program, const char *id, int lock,
+static carrot_ledger_err_t load(PGconn *pg, const char *program, const char *id, int lock,
                                 prizes_t *p, char *status, char *seed, char *hash, char *entries,
                                 char *errstr, size_t errstr_size) {
     const char *params[] = {program, id};
@@ -344,14 +355,14 @@ static carrot_wallet_err_t load(PGconn *pg, const char *program, const char *id,
                " FROM sweepstakes WHERE program_id = $1 AND sweepstakes_id = $2",
         2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        carrot_ledger_err_t rc = carrot_pg_failure(pg, r, "database error", errstr, errstr_size);
         PQclear(r);
-        carrot_pg_error(pg, "database error", errstr, errstr_size);
-        return CARROT_WALLET_ERROR;
+        return rc;
     }
     if (PQntuples(r) == 0) {
         PQclear(r);
         snprintf(errstr, errstr_size, "no sweepstakes \"%s\" in program \"%s\"", id, program);
-        return CARROT_WALLET_REFUSED;
+        return CARROT_LEDGER_REFUSED;
     }
     snprintf(status, 16, "%s", PQgetvalue(r, 0, 0));
     snprintf(hash, 65, "%s", PQgetvalue(r, 0, 2));
@@ -359,52 +370,100 @@ static carrot_wallet_err_t load(PGconn *pg, const char *program, const char *id,
     snprintf(entries, 65, "%s", PQgetvalue(r, 0, 4));
     int bad = parse_prizes(PQgetvalue(r, 0, 1), p, errstr, errstr_size);
     PQclear(r);
-    return bad ? CARROT_WALLET_ERROR : CARROT_WALLET_OK;
+    return bad ? CARROT_LEDGER_FATAL : CARROT_LEDGER_OK; /* stored prizes were checked once */
 }
 
-carrot_wallet_err_t carrot_draw_close(PGconn *pg, const char *program, const char *id, char *errstr,
+carrot_ledger_err_t carrot_draw_close(PGconn *pg, const char *program, const char *id,
+                                      long long *entriesp, char entries_sha256[65], char *errstr,
                                       size_t errstr_size) {
     char seed[65], hash[65], status[16], entries[65];
     prizes_t p = {0};
-    long long n = 0;
-    carrot_wallet_err_t rc;
-    if (carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size)) return CARROT_WALLET_ERROR;
+    carrot_ledger_err_t rc;
+    *entriesp = 0;
+    if ((rc = carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size))) return rc;
     /* the lock on the sweepstakes row waits for any entry being bought */
     if ((rc = load(pg, program, id, 1, &p, status, seed, hash, entries, errstr, errstr_size)))
         goto fail;
-    rc = CARROT_WALLET_REFUSED;
     if (strcmp(status, "open") != 0) {
         snprintf(errstr, errstr_size, "sweepstakes \"%s\" is already %s", id, status);
+        rc = CARROT_LEDGER_REFUSED;
         goto fail;
     }
-    rc = CARROT_WALLET_ERROR;
-    if (carrot_draw_entries_sha256(pg, program, id, entries, &n, errstr, errstr_size)) goto fail;
-    const char *params[] = {program, id, entries};
-    if (carrot_pg_command(pg,
-                          "UPDATE sweepstakes SET status = 'closed', entries_sha256 = $3,"
-                          " closed_at = now() WHERE program_id = $1 AND sweepstakes_id = $2",
-                          3, params, errstr, errstr_size) ||
-        carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size))
+    const char *params[] = {program, id, entries_sha256};
+    if ((rc = carrot_draw_entries_sha256(pg, program, id, entries_sha256, entriesp, errstr,
+                                         errstr_size)) ||
+        (rc = carrot_pg_command(pg,
+                                "UPDATE sweepstakes SET status = 'closed', entries_sha256 = $3,"
+                                " closed_at = now() WHERE program_id = $1 AND sweepstakes_id = $2",
+                                3, params, errstr, errstr_size)) ||
+        (rc = carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size)))
         goto fail;
-    printf("sweepstakes %s closed: %lld entries; entry list sha256 %s\n", id, n, entries);
     json_decref(p.root);
-    return CARROT_WALLET_OK;
+    return CARROT_LEDGER_OK;
 fail:
     json_decref(p.root);
-    return carrot_wallet_abort(pg, rc);
+    return carrot_pg_abort(pg, rc);
 }
 
-carrot_wallet_err_t carrot_draw_run(PGconn *pg, const char *program, const char *id,
-                                    const char *seed_file, char *errstr, size_t errstr_size) {
-    char seed[65], stored_seed[65], hash[65], status[16], check[65], entries[65];
+/* A points prize: its journal transaction and the winner's balances. */
+static const carrot_posting_t prize_posting = {
+    .rows = "SELECT $1::text, 'prize', $2 || '/' || $3, $4::text, 'budget', 'wallet', $5::bigint",
+    .after = "b AS (UPDATE balances SET available = available + $5::bigint,"
+             " earned = earned + $5::bigint"
+             " WHERE program_id = $1 AND participant_id = $4)"};
+
+/* Stores every entry's outcome (and books points prizes) in the open
+ * transaction, reporting each winner; *entriesp and *winnersp get counts. */
+static carrot_ledger_err_t draw_entries(PGconn *pg, const char *program, const char *id,
+                                        const char *seed, const char *entries, const prizes_t *p,
+                                        carrot_draw_winner_cb on_winner, void *opaque,
+                                        int *entriesp, int *winnersp, char *errstr,
+                                        size_t errstr_size) {
+    PGresult *r;
+    carrot_ledger_err_t rc = entry_list(pg, program, id, &r, errstr, errstr_size);
+    if (rc) return rc;
+    for (int i = 0; !rc && i < PQntuples(r); i++) {
+        int entry = atoi(PQgetvalue(r, i, 0));
+        const char *who = PQgetvalue(r, i, 1);
+        int k = carrot_draw_outcome(seed, id, entries, entry, p->weights, p->n);
+        char ks[16], es[16], pts[24];
+        snprintf(ks, sizeof(ks), "%d", k);
+        snprintf(es, sizeof(es), "%d", entry);
+        snprintf(pts, sizeof(pts), "%lld", (long long)p->points[k]);
+        const char *up[] = {program, id, es, ks};
+        const char *pz[] = {program, id, es, who, pts};
+        if ((rc = carrot_pg_command(pg,
+                                    "UPDATE sweepstakes_entries SET prize_index = $4"
+                                    " WHERE program_id = $1 AND sweepstakes_id = $2"
+                                    " AND entry_no = $3",
+                                    4, up, errstr, errstr_size)) ||
+            (p->points[k] > 0 &&
+             (rc = carrot_journal_post(pg, &prize_posting, 5, pz, NULL, errstr, errstr_size))))
+            break;
+        if (p->names[k]) {
+            (*winnersp)++;
+            if (on_winner) on_winner(opaque, entry, who, p->names[k], p->points[k]);
+        }
+    }
+    *entriesp = PQntuples(r);
+    PQclear(r);
+    return rc;
+}
+
+carrot_ledger_err_t carrot_draw_run(PGconn *pg, const char *program, const char *id,
+                                    const char *seed_file, carrot_draw_winner_cb on_winner,
+                                    void *opaque, int *entriesp, int *winnersp, char seed[65],
+                                    char *errstr, size_t errstr_size) {
+    char stored_seed[65], hash[65], status[16], check[65], entries[65];
     prizes_t p = {0};
-    carrot_wallet_err_t rc;
-    if (read_seed(seed_file, seed, errstr, errstr_size)) return CARROT_WALLET_REFUSED;
-    if (carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size)) return CARROT_WALLET_ERROR;
+    carrot_ledger_err_t rc;
+    *entriesp = *winnersp = 0;
+    if (read_seed(seed_file, seed, errstr, errstr_size)) return CARROT_LEDGER_REFUSED;
+    if ((rc = carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size))) return rc;
     if ((rc = load(pg, program, id, 1, &p, status, stored_seed, hash, entries, errstr,
                    errstr_size)))
         goto fail;
-    rc = CARROT_WALLET_REFUSED;
+    rc = CARROT_LEDGER_REFUSED;
     if (strcmp(status, "closed") != 0) {
         snprintf(errstr, errstr_size,
                  strcmp(status, "open") == 0
@@ -419,91 +478,40 @@ carrot_wallet_err_t carrot_draw_run(PGconn *pg, const char *program, const char 
         goto fail;
     }
     /* entries cannot change once closed; a changed list means tampering */
-    if (carrot_draw_entries_sha256(pg, program, id, check, NULL, errstr, errstr_size)) {
-        rc = CARROT_WALLET_ERROR;
+    if ((rc = carrot_draw_entries_sha256(pg, program, id, check, NULL, errstr, errstr_size)))
         goto fail;
-    }
     if (strcmp(check, entries) != 0) {
         snprintf(errstr, errstr_size, "the entry list hashes to %s, not %s as when it closed",
                  check, entries);
+        rc = CARROT_LEDGER_REFUSED;
         goto fail;
     }
-    const char *params[] = {program, id};
-    PGresult *r = PQexecParams(pg,
-                               "SELECT entry_no, participant_id FROM sweepstakes_entries"
-                               " WHERE program_id = $1 AND sweepstakes_id = $2 ORDER BY entry_no",
-                               2, NULL, params, NULL, NULL, 0);
-    rc = CARROT_WALLET_ERROR;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        PQclear(r);
-        carrot_pg_error(pg, "database error", errstr, errstr_size);
-        goto fail;
-    }
-    int winners = 0;
-    for (int i = 0; i < PQntuples(r); i++) {
-        int entry = atoi(PQgetvalue(r, i, 0));
-        const char *who = PQgetvalue(r, i, 1);
-        int k = carrot_draw_outcome(seed, id, entries, entry, p.weights, p.n);
-        char ks[16], es[16], pts[24];
-        snprintf(ks, sizeof(ks), "%d", k);
-        snprintf(es, sizeof(es), "%d", entry);
-        snprintf(pts, sizeof(pts), "%lld", (long long)p.points[k]);
-        const char *up[] = {program, id, es, ks};
-        const char *pz[] = {program, id, es, who, pts};
-        if (carrot_pg_command(
-                pg,
-                "UPDATE sweepstakes_entries SET prize_index = $4 WHERE program_id = $1"
-                " AND sweepstakes_id = $2 AND entry_no = $3",
-                4, up, errstr, errstr_size) ||
-            (p.points[k] > 0 &&
-             carrot_pg_command(
-                 pg,
-                 "WITH j AS (INSERT INTO journal (program_id, kind, ref, participant_id)"
-                 " VALUES ($1, 'prize', $2 || '/' || $3, $4) RETURNING txn_id),"
-                 " e AS (INSERT INTO entries (txn_id, account, amount)"
-                 " SELECT txn_id, x.a, x.n FROM j CROSS JOIN LATERAL (VALUES"
-                 " ('budget', -$5::bigint), ('wallet', $5::bigint)) AS x(a, n))"
-                 " UPDATE balances SET available = available + $5::bigint,"
-                 " earned = earned + $5::bigint"
-                 " WHERE program_id = $1 AND participant_id = $4",
-                 5, pz, errstr, errstr_size))) {
-            PQclear(r);
-            goto fail;
-        }
-        if (p.names[k]) {
-            winners++;
-            printf("entry %d (%s) wins %s%s\n", entry, who, p.names[k],
-                   p.points[k] > 0 ? " (points credited)" : "");
-        }
-    }
-    int nentries = PQntuples(r);
-    PQclear(r);
     const char *fin[] = {program, id, seed};
-    if (carrot_pg_command(pg,
-                          "UPDATE sweepstakes SET seed = $3, status = 'drawn', drawn_at = now()"
-                          " WHERE program_id = $1 AND sweepstakes_id = $2",
-                          3, fin, errstr, errstr_size) ||
-        carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size))
+    if ((rc = draw_entries(pg, program, id, seed, entries, &p, on_winner, opaque, entriesp,
+                           winnersp, errstr, errstr_size)) ||
+        (rc = carrot_pg_command(pg,
+                                "UPDATE sweepstakes SET seed = $3, status = 'drawn',"
+                                " drawn_at = now() WHERE program_id = $1 AND sweepstakes_id = $2",
+                                3, fin, errstr, errstr_size)) ||
+        (rc = carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size)))
         goto fail;
-    printf("sweepstakes %s drawn: %d entries, %d winners; seed %s revealed\n", id, nentries,
-           winners, seed);
     json_decref(p.root);
-    return CARROT_WALLET_OK;
+    return CARROT_LEDGER_OK;
 fail:
     json_decref(p.root);
-    return carrot_wallet_abort(pg, rc);
+    return carrot_pg_abort(pg, rc);
 }
 
-carrot_wallet_err_t carrot_draw_verify(PGconn *pg, const char *program, const char *id,
+carrot_ledger_err_t carrot_draw_verify(PGconn *pg, const char *program, const char *id,
                                        long long *entriesp, long long *winnersp, char *errstr,
                                        size_t errstr_size) {
     char seed[65], hash[65], status[16], check[65], entries[65];
     prizes_t p = {0};
-    carrot_wallet_err_t rc = load(pg, program, id, 0, &p, status, seed, hash, entries, errstr,
+    carrot_ledger_err_t rc = load(pg, program, id, 0, &p, status, seed, hash, entries, errstr,
                                   errstr_size);
     *entriesp = *winnersp = 0;
     if (rc) goto out;
-    rc = CARROT_WALLET_REFUSED;
+    rc = CARROT_LEDGER_REFUSED;
     if (strcmp(status, "drawn") != 0) {
         snprintf(errstr, errstr_size, "sweepstakes \"%s\" has not been drawn yet", id);
         goto out;
@@ -516,10 +524,9 @@ carrot_wallet_err_t carrot_draw_verify(PGconn *pg, const char *program, const ch
     }
     /* drawn since migration 004: the outcomes depend on the entry list closed */
     if (*entries) {
-        if (carrot_draw_entries_sha256(pg, program, id, check, NULL, errstr, errstr_size)) {
-            rc = CARROT_WALLET_ERROR;
+        if ((rc = carrot_draw_entries_sha256(pg, program, id, check, NULL, errstr, errstr_size)))
             goto out;
-        }
+        rc = CARROT_LEDGER_REFUSED;
         if (strcmp(check, entries) != 0) {
             snprintf(errstr, errstr_size,
                      "the entry list hashes to %s, not %s as published at close", check, entries);
@@ -532,9 +539,8 @@ carrot_wallet_err_t carrot_draw_verify(PGconn *pg, const char *program, const ch
                                " WHERE program_id = $1 AND sweepstakes_id = $2 ORDER BY entry_no",
                                2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        carrot_pg_error(pg, "database error", errstr, errstr_size);
+        rc = carrot_pg_failure(pg, r, "database error", errstr, errstr_size);
         PQclear(r);
-        rc = CARROT_WALLET_ERROR;
         goto out;
     }
     for (int i = 0; i < PQntuples(r); i++) {
@@ -550,7 +556,7 @@ carrot_wallet_err_t carrot_draw_verify(PGconn *pg, const char *program, const ch
         (*entriesp)++;
     }
     PQclear(r);
-    rc = CARROT_WALLET_OK;
+    rc = CARROT_LEDGER_OK;
 out:
     json_decref(p.root);
     return rc;

@@ -4,7 +4,7 @@
  * it; the counts over 20,000 and 10,000 entries, exactly, and a chi-squared
  * test of them against the weights; and that the seed, the sweepstakes, the
  * entry list and the entry number each change the outcome. */
-#include "carrot/draw.h"
+#include "carrot/spending.h"
 #include "testutil.h"
 
 #include <string.h>
