@@ -75,7 +75,6 @@ typedef struct {
     char reason[512];
 } dead_t;
 
-
 /* Produces the awards of one event, one per settled line, as Redis returned
  * them (a replay returns the first delivery's lines and rules version).
  * Returns the number produced, or -1. */
