@@ -88,9 +88,12 @@ cmd_start() {
     fi
     local deadline=$((SECONDS + CARROT_PROMETHEUS_WAIT_TIMEOUT))
     until ready; do
-        if ! running_pid >/dev/null || ((SECONDS >= deadline)); then
+        local why=""
+        running_pid >/dev/null || why="it exited"
+        ((SECONDS < deadline)) || why="not within $CARROT_PROMETHEUS_WAIT_TIMEOUT s"
+        if [[ -n "$why" ]]; then
             tail -n 30 "$LOG_FILE" >&2 || true
-            carrot_die "prometheus did not become ready on $URL: see $LOG_FILE"
+            carrot_die "prometheus did not become ready on $URL ($why): see $LOG_FILE"
         fi
         sleep 0.2
     done

@@ -7,11 +7,13 @@
 #include "carrot/config.h"
 
 #include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
 #include <signal.h>
 
 typedef struct {
-    char *brokers, *topic, *dlq_topic, *group, *instance, *pg, *log_level;
-    long long batch_size, batch_ms;
+    char *brokers, *topic, *dlq_topic, *group, *instance, *pg, *log_level, *log_format;
+    char *metrics_listen;
+    long long batch_size, batch_ms, metrics_port;
     int until_drained;
     /* command arguments */
     char *program, *participant, *item, *name, *reason, *as_of, *sweepstakes, *prizes, *seed_file;
@@ -56,6 +58,21 @@ void carrot_ledger_sleep_ms(int ms);
 /* Connects; when once is 0, waits (with backoff) while PostgreSQL is
  * unreachable, until carrot_ledger_stop. NULL on failure, logged. */
 PGconn *carrot_ledger_connect(const char *dsn, int once);
+
+/* watch.c: run's metrics and health on metrics-port; with metrics-port 0
+ * the handle exists and every call is a no-op. NULL with errstr. */
+typedef struct ledger_watch_s ledger_watch_t;
+ledger_watch_t *ledger_watch_new(const ledger_conf_t *cf, char *errstr, size_t errstr_size);
+void ledger_watch_destroy(ledger_watch_t *w); /* NULL is a no-op */
+/* A readiness check ("kafka", "postgres"), as carrot_metrics_check(). */
+void ledger_watch_check(ledger_watch_t *w, const char *check, int up, const char *why);
+/* A PostgreSQL call failed (retried): counted, and postgres unready. */
+void ledger_watch_pg_error(ledger_watch_t *w, const char *why);
+/* A batch of n messages committed: booked, already booked, dead-lettered. */
+void ledger_watch_batch(ledger_watch_t *w, rd_kafka_message_t **msgs, size_t n, long long booked,
+                        long long already, long long dead);
+/* librdkafka's statistics, for the consumer lag gauges. */
+void ledger_watch_stats(ledger_watch_t *w, const char *json, size_t len);
 
 /* `carrot-ledger run`: consume and book awards until stopped (or drained).
  * Returns the process exit code. */

@@ -34,6 +34,12 @@ static const carrot_conf_prop_t props[] = {
     {"until-drained", CARROT_CONF_BOOL, OFF(until_drained), "false", 0, 0,
      "run: exit once every assigned partition is read to its end (batch runs, tests)"},
     {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
+    {"log-format", CARROT_CONF_STR, OFF(log_format), "text", 0, 0,
+     "text, logfmt or json: one event per line either way"},
+    {"metrics-port", CARROT_CONF_INT, OFF(metrics_port), "0", 0, 65535,
+     "run: serve /metrics, /healthz and /readyz on this port (0: off)"},
+    {"metrics-listen", CARROT_CONF_STR, OFF(metrics_listen), "127.0.0.1", 0, 0,
+     "run: address the metrics endpoint listens on (0.0.0.0: every interface)"},
     {"program", CARROT_CONF_STR, OFF(program), NULL, 0, 0, "program the command is about"},
     {"participant", CARROT_CONF_STR, OFF(participant), NULL, 0, 0, "participant id"},
     {"item", CARROT_CONF_STR, OFF(item), NULL, 0, 0, "catalog item id"},
@@ -62,7 +68,7 @@ static const carrot_conf_prop_t props[] = {
 
 /* One command: what --help says of it, the settings it needs (a string set
  * and not empty, a number above 0; checked in this order before it runs)
- * and the others it reads, and its function. log-level, and pg-dsn for a
+ * and the others it reads, and its function. log-level, log-format, and pg-dsn for a
  * command marked db, go with every one. */
 typedef struct {
     const char *name;
@@ -81,7 +87,7 @@ static const ledger_command_t commands[] = {
     {.name = "run",
      .summary = "book awards from Kafka into PostgreSQL, exactly once",
      .takes = {"brokers", "topic", "dlq-topic", "group", "instance", "pg-dsn", "batch-size",
-               "batch-ms", "until-drained"},
+               "batch-ms", "until-drained", "metrics-port", "metrics-listen"},
      .fn = ledger_cmd_run},
     {.name = "balance",
      .summary = "a participant's balances",
@@ -184,7 +190,7 @@ static int listed(const char *const *names, const char *name) {
 /* Whether c reads setting name. */
 static int takes(const ledger_command_t *c, const char *name) {
     return listed(c->needs, name) || listed(c->takes, name) || strcmp(name, "log-level") == 0 ||
-           (c->db && strcmp(name, "pg-dsn") == 0);
+           strcmp(name, "log-format") == 0 || (c->db && strcmp(name, "pg-dsn") == 0);
 }
 
 /* Appends printf-style text to buf (size bytes), truncating. */

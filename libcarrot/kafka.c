@@ -41,12 +41,19 @@ static int apply_one(const char *key, const char *value, void *opaque) {
     return carrot_kafka_set(a->kconf, key, value, a->errstr, a->errstr_size);
 }
 
-rd_kafka_conf_t *carrot_kafka_conf_new(const carrot_conf_t *conf, const char *brokers,
-                                       const char *const *defaults, char *errstr,
-                                       size_t errstr_size) {
+/* As carrot_kafka_conf_new(), with client.id set first (defaults and the
+ * user's kafka.client.id still override it), so Kafka's tools name the
+ * program and, where there is one, its instance. */
+static rd_kafka_conf_t *conf_new_named(const carrot_conf_t *conf, const char *brokers,
+                                       const char *client_id, const char *const *defaults,
+                                       char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *kconf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(kconf, log_cb);
     apply_t a = {kconf, errstr, errstr_size};
+    if (carrot_kafka_set(kconf, "client.id", client_id, errstr, errstr_size) != 0) {
+        rd_kafka_conf_destroy(kconf);
+        return NULL;
+    }
     for (; defaults && defaults[0]; defaults += 2) {
         if (carrot_kafka_set(kconf, defaults[0], defaults[1], errstr, errstr_size) != 0) {
             rd_kafka_conf_destroy(kconf);
@@ -59,6 +66,12 @@ rd_kafka_conf_t *carrot_kafka_conf_new(const carrot_conf_t *conf, const char *br
         return NULL;
     }
     return kconf;
+}
+
+rd_kafka_conf_t *carrot_kafka_conf_new(const carrot_conf_t *conf, const char *brokers,
+                                       const char *const *defaults, char *errstr,
+                                       size_t errstr_size) {
+    return conf_new_named(conf, brokers, carrot_log_get_ident(), defaults, errstr, errstr_size);
 }
 
 int carrot_kafka_create_topic(rd_kafka_t *rk, const char *topic, int partitions,
@@ -218,7 +231,8 @@ rd_kafka_t *carrot_kafka_txn_producer_new(const carrot_conf_t *conf, const char 
                                           size_t errstr_size) {
     char timeout[32];
     snprintf(timeout, sizeof(timeout), "%lld", txn_timeout_ms);
-    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, brokers, defaults, errstr, errstr_size);
+    /* the transactional id already names the program, its group and instance */
+    rd_kafka_conf_t *k = conf_new_named(conf, brokers, txid, defaults, errstr, errstr_size);
     if (!k) return NULL;
     if (carrot_kafka_set(k, "transactional.id", txid, errstr, errstr_size) ||
         carrot_kafka_set(k, "transaction.timeout.ms", timeout, errstr, errstr_size)) {
@@ -327,10 +341,16 @@ int carrot_kafka_dead_letter(rd_kafka_t *rk, const char *dlq_topic, const carrot
 rd_kafka_t *carrot_kafka_consumer_new(const carrot_conf_t *conf,
                                       const carrot_kafka_consumer_opts_t *o, char *errstr,
                                       size_t errstr_size) {
-    static const char *const defaults[] = {"session.timeout.ms", "15000", NULL};
+    static const char *const defaults[] = {"session.timeout.ms", "15000", "statistics.interval.ms",
+                                           "5000", NULL};
     char instance[256];
     carrot_instance_id(o->instance, instance, sizeof(instance));
-    rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, o->brokers, defaults, errstr, errstr_size);
+    /* without a statistics callback, the defaults end before statistics.interval.ms */
+    static const char *const no_stats[] = {"session.timeout.ms", "15000", NULL};
+    char client_id[512];
+    snprintf(client_id, sizeof(client_id), "%s.%s", carrot_log_get_ident(), instance);
+    rd_kafka_conf_t *k = conf_new_named(conf, o->brokers, client_id,
+                                        o->stats_cb ? defaults : no_stats, errstr, errstr_size);
     if (!k) return NULL;
     if (carrot_kafka_set(k, "group.id", o->group, errstr, errstr_size) ||
         carrot_kafka_set(k, "group.instance.id", instance, errstr, errstr_size) ||
@@ -348,6 +368,7 @@ rd_kafka_t *carrot_kafka_consumer_new(const carrot_conf_t *conf,
         }
     }
     if (o->rebalance_cb) rd_kafka_conf_set_rebalance_cb(k, o->rebalance_cb);
+    if (o->stats_cb) rd_kafka_conf_set_stats_cb(k, o->stats_cb);
     rd_kafka_conf_set_opaque(k, o->opaque);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, k, errstr, errstr_size);
     if (!rk) {

@@ -15,6 +15,7 @@ static const char *log_ident = "carrot";
 void carrot_log_set_level(carrot_log_level_t level) { log_level = level; }
 carrot_log_level_t carrot_log_get_level(void) { return log_level; }
 void carrot_log_set_ident(const char *ident) { log_ident = ident ? ident : "carrot"; }
+const char *carrot_log_get_ident(void) { return log_ident; }
 
 int carrot_log_level_parse(const char *name) {
     static const struct {

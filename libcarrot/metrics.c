@@ -40,6 +40,8 @@ struct carrot_metrics_s {
     struct MHD_Daemon *daemon;
     check_t *checks;
     size_t nchecks;
+    void (*collect)(void *opaque); /* see carrot_metrics_on_scrape() */
+    void *collect_opaque;
     /* process_* metrics, refreshed at each scrape; NULL unless added */
     carrot_metric_t *p_cpu, *p_rss, *p_vsize, *p_fds, *p_maxfds, *p_start;
 };
@@ -273,9 +275,21 @@ static void render_one(out_t *o, const carrot_metric_t *x) {
         (unsigned long long)x->count, x->name, x->sum, x->name, (unsigned long long)x->count);
 }
 
+void carrot_metrics_on_scrape(carrot_metrics_t *m, void (*collect)(void *opaque), void *opaque) {
+    pthread_mutex_lock(&m->lock);
+    m->collect = collect;
+    m->collect_opaque = opaque;
+    pthread_mutex_unlock(&m->lock);
+}
+
 char *carrot_metrics_render(carrot_metrics_t *m) {
     out_t o = {0};
     static const char *const types[] = {"counter", "gauge", "histogram"};
+    pthread_mutex_lock(&m->lock);
+    void (*collect)(void *) = m->collect;
+    void *opaque = m->collect_opaque;
+    pthread_mutex_unlock(&m->lock);
+    if (collect) collect(opaque); /* it sets metrics, which takes the lock */
     pthread_mutex_lock(&m->lock);
     process_collect(m);
     for (size_t i = 0; i < m->n && !o.oom; i++) {

@@ -25,11 +25,11 @@ expect() {
     got=$(settings "$1")
     [[ "$got" == "$2" ]] || fail "$1 --help lists \"$got\", expected \"$2\""
 }
-expect balance "--pg-dsn --log-level --program --participant "
-expect run "--brokers --topic --dlq-topic --group --instance --pg-dsn --batch-size --batch-ms --until-drained --log-level "
-expect reject "--pg-dsn --log-level --redemption --reason "
-expect sweepstakes-create "--pg-dsn --log-level --program --name --sweepstakes --entry-cost --prizes --seed-file "
-expect verify "--pg-dsn --log-level --program --sweepstakes "
+expect balance "--pg-dsn --log-level --log-format --program --participant "
+expect run "--brokers --topic --dlq-topic --group --instance --pg-dsn --batch-size --batch-ms --until-drained --log-level --log-format --metrics-port --metrics-listen "
+expect reject "--pg-dsn --log-level --log-format --redemption --reason "
+expect sweepstakes-create "--pg-dsn --log-level --log-format --program --name --sweepstakes --entry-cost --prizes --seed-file "
+expect verify "--pg-dsn --log-level --log-format --program --sweepstakes "
 "$ledger" balance --help | grep -qx 'usage: carrot-ledger balance --program PROGRAM --participant PARTICIPANT \[settings\]' \
     || fail "balance --help: no synopsis with its needed settings"
 

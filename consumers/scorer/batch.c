@@ -172,14 +172,14 @@ static int apply_partition(scorer_t *s, int32_t partition, const carrot_board_ev
             carrot_error("%s: stopping; nothing of this batch was committed to Kafka", errstr);
             return -2;
         }
-        carrot_metric_set(s->m_redis_up, 0);
+        scorer_redis_state(s, 0, errstr);
         if (*s->stop) return -1;
         carrot_warn("%s; retrying in %d ms", errstr, backoff_ms);
         struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         if (backoff_ms < 5000) backoff_ms *= 2;
     }
-    carrot_metric_set(s->m_redis_up, 1);
+    scorer_redis_state(s, 1, NULL);
     return 0;
 }
 
@@ -397,6 +397,7 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     carrot_metric_add(s->m_points, (double)points);
     carrot_metric_add(s->m_duplicates, (double)dups);
     carrot_metric_add(s->m_dead, (double)ndead);
+    carrot_metric_add(s->m_dead_letters, (double)ndead);
     carrot_metric_add(s->m_other, (double)other);
     carrot_metric_add(s->m_unscored, (double)unscored);
     carrot_metric_add(s->m_batches, 1);
@@ -409,6 +410,11 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         /* Kafka stamps by the wall clock, which a test clock shift leaves alone */
         if (ts > 0) carrot_metric_observe(s->m_lag, (double)(wall - ts) / 1000.0);
     }
+    if (s->lag && n > 0) /* the newest message per partition is the last of its run */
+        for (size_t i = 0; i < n; i++)
+            if (i + 1 == n || msgs[i + 1]->partition != msgs[i]->partition)
+                carrot_lag_seen(s->lag, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition,
+                                rd_kafka_message_timestamp(msgs[i], NULL));
 out:
     arena_free(&ar);
     free(pend);

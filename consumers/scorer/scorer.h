@@ -6,6 +6,7 @@
 #include "carrot/board.h"
 #include "carrot/codec.h"
 #include "carrot/kafka.h"
+#include "carrot/kafka_lag.h"
 #include "carrot/metrics.h"
 #include "carrot/registry.h"
 #include "carrot/rules.h"
@@ -15,7 +16,7 @@
 
 typedef struct {
     char *brokers, *topic, *awards_topic, *dlq_topic, *group, *instance, *rules, *rules_topic;
-    char *redis_host, *log_level, *schema_registry, *metrics_listen;
+    char *redis_host, *log_level, *log_format, *schema_registry, *metrics_listen;
     long long redis_port, batch_size, batch_ms, seen_ttl, txn_timeout_ms, metrics_port;
     int until_drained;
 } scorer_conf_t;
@@ -42,7 +43,9 @@ typedef struct scorer_s {
     carrot_metrics_t *metrics;
     carrot_metric_t *m_consumed, *m_scored, *m_awards, *m_points, *m_duplicates, *m_unscored;
     carrot_metric_t *m_other, *m_dead, *m_batches, *m_aborted, *m_switches, *m_rules_info;
-    carrot_metric_t *m_lag, *m_batch_seconds, *m_last_commit, *m_redis_up;
+    carrot_metric_t *m_lag, *m_batch_seconds, *m_last_commit, *m_redis_up, *m_redis_errors;
+    carrot_metric_t *m_dead_letters; /* carrot_dead_letters_total{stage="scorer"} */
+    carrot_lag_t *lag;               /* consumer lag per partition; NULL without metrics */
 } scorer_t;
 
 /* Scores msgs[0..n) in one Kafka transaction: dead letters, Redis increments
@@ -52,5 +55,9 @@ typedef struct scorer_s {
  * a fatal error (the caller exits; a restart resumes exactly once). The
  * messages stay owned by the caller. */
 int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n);
+
+/* Records whether the last call to Redis worked: the carrot_scorer_redis_up
+ * gauge, the "redis" readiness check (why: the error), the error counter. */
+void scorer_redis_state(scorer_t *s, int up, const char *why);
 
 #endif

@@ -56,7 +56,44 @@ typedef struct {
     carrot_drain_t *drain;
     int rebalanced;
     rd_kafka_topic_partition_list_t *booked;
+    ledger_watch_t *watch;
 } ledger_t;
+
+/* Copies the booked offsets to Kafka, each moved on to the consumer's
+ * position where that is further: after a transaction's last award comes
+ * its commit marker, which the consumer steps over but never hands out, so
+ * "last award + 1" would leave kafka-consumer-groups showing a lag of 1
+ * forever. Called between batches, when every message handed out is booked. */
+static rd_kafka_resp_err_t commit_to_kafka(rd_kafka_t *consumer,
+                                           const rd_kafka_topic_partition_list_t *booked,
+                                           rd_kafka_topic_partition_list_t **lastp, int async) {
+    rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_copy(booked);
+    rd_kafka_topic_partition_list_t *cur = rd_kafka_topic_partition_list_copy(booked);
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (!rd_kafka_position(consumer, cur))
+        for (int i = 0; i < pos->cnt; i++)
+            if (cur->elems[i].offset > pos->elems[i].offset)
+                pos->elems[i].offset = cur->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(cur);
+    int same = *lastp && (*lastp)->cnt == pos->cnt;
+    for (int i = 0; same && i < pos->cnt; i++)
+        same = (*lastp)->elems[i].partition == pos->elems[i].partition &&
+               (*lastp)->elems[i].offset == pos->elems[i].offset;
+    if (same || pos->cnt == 0) { /* nothing new to say */
+        rd_kafka_topic_partition_list_destroy(pos);
+        return err;
+    }
+    err = rd_kafka_commit(consumer, pos, async);
+    if (*lastp) rd_kafka_topic_partition_list_destroy(*lastp);
+    *lastp = pos;
+    return err;
+}
+
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk;
+    ledger_watch_stats(((ledger_t *)opaque)->watch, json, len);
+    return 0; /* librdkafka frees json */
+}
 
 /* On assignment, start every partition at the offset stored in PostgreSQL. */
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -67,6 +104,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         carrot_info("revoked %d partitions", parts->cnt);
         rd_kafka_assign(rk, NULL);
         carrot_drain_assign(l->drain, NULL);
+        ledger_watch_check(l->watch, "kafka", 0, "rebalancing: no partitions assigned");
         return;
     }
     int32_t *pids = calloc((size_t)parts->cnt + 1, sizeof(*pids));
@@ -82,6 +120,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             break;
         }
         carrot_warn("%s; retrying in %d ms", errstr, backoff);
+        ledger_watch_pg_error(l->watch, errstr);
         carrot_ledger_sleep_ms(backoff);
         if (backoff < 5000) backoff *= 2;
         if (PQstatus(l->pg) != CONNECTION_OK) PQreset(l->pg);
@@ -106,6 +145,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     carrot_info("assigned %d partitions, resuming at the offsets stored in PostgreSQL", parts->cnt);
     rd_kafka_assign(rk, parts);
     carrot_drain_assign(l->drain, parts);
+    ledger_watch_check(l->watch, "kafka", 1, NULL); /* in the group (maybe with none) */
+    ledger_watch_check(l->watch, "postgres", 1, NULL);
 }
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -168,6 +209,8 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     int exit_code = 1;
     long long dlq_failed = 0, booked = 0, skipped = 0, dead = 0;
     int64_t first_ms = 0, last_ms = 0; /* first message seen, last batch committed */
+    int64_t idle_checked_ms = 0;       /* when an idle ledger last looked at its positions */
+    rd_kafka_topic_partition_list_t *kafka_pos = NULL; /* the offsets last copied to Kafka */
 
     /* booked: the next offset per partition known to be booked (from
      * PostgreSQL at assignment, then per batch); committed to Kafka
@@ -182,7 +225,12 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         carrot_error("%s", errstr);
         goto out;
     }
+    if (!(l.watch = ledger_watch_new(cf, errstr, sizeof(errstr)))) {
+        carrot_error("%s", errstr);
+        goto out;
+    }
     if (!l.drain || !book || !msgs || !(l.pg = carrot_ledger_connect(cf->pg, 0))) goto out;
+    ledger_watch_check(l.watch, "postgres", 1, NULL);
 
     rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, NULL, errstr, sizeof(errstr));
     if (!k || carrot_kafka_set(k, "enable.idempotence", "true", errstr, sizeof(errstr))) {
@@ -205,6 +253,7 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
                                        .topic = cf->topic,
                                        .partition_eof = cf->until_drained,
                                        .rebalance_cb = rebalance_cb,
+                                       .stats_cb = stats_cb,
                                        .opaque = &l};
     if (!(consumer = carrot_kafka_consumer_new(conf, &co, errstr, sizeof(errstr)))) {
         carrot_error("%s", errstr);
@@ -216,6 +265,13 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         size_t n = carrot_kafka_collect(consumer, msgs, (size_t)cf->batch_size, (int)cf->batch_ms,
                                         l.drain, &l.rebalanced, &carrot_ledger_stop);
         if (n == 0) {
+            /* idle: step the copy in Kafka over the last commit marker too, once the
+             * consumer has (checked each second; committed only when it moved) */
+            int64_t mono = carrot_time_mono_ms();
+            if (mono - idle_checked_ms >= 1000) {
+                idle_checked_ms = mono;
+                commit_to_kafka(consumer, booked_pos, &kafka_pos, 1);
+            }
             if (cf->until_drained && carrot_drain_done(l.drain)) break;
             continue;
         }
@@ -255,6 +311,7 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         while ((rc = carrot_book_commit(book, l.pg, cf->group, cf->topic, on_refused, &d, &inserted,
                                         errstr, sizeof(errstr))) == CARROT_LEDGER_RETRY) {
             carrot_warn("%s; retrying in %d ms", errstr, backoff);
+            ledger_watch_pg_error(l.watch, errstr);
             d.refused = 0; /* the retry finds them again */
             if (carrot_ledger_stop) break;
             carrot_ledger_sleep_ms(backoff);
@@ -268,23 +325,20 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
             break;
         }
         last_ms = carrot_time_mono_ms();
+        long long already = (long long)carrot_book_count(book) - inserted - d.refused;
         booked += inserted;
-        skipped += (long long)carrot_book_count(book) - inserted - d.refused;
+        skipped += already;
         dead += (long long)ndead + d.refused;
+        ledger_watch_batch(l.watch, msgs, n, inserted, already, (long long)ndead + d.refused);
         /* Offsets live in PostgreSQL; copying them to Kafka keeps lag visible. */
-        rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new((int)n);
         for (size_t i = 0; i < n; i++) {
             const char *t = rd_kafka_topic_name(msgs[i]->rkt);
-            rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(pos, t,
+            rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(booked_pos, t,
                                                                                msgs[i]->partition);
-            if (!p) p = rd_kafka_topic_partition_list_add(pos, t, msgs[i]->partition);
-            if (msgs[i]->offset + 1 > p->offset) p->offset = msgs[i]->offset + 1;
-            p = rd_kafka_topic_partition_list_find(booked_pos, t, msgs[i]->partition);
             if (!p) p = rd_kafka_topic_partition_list_add(booked_pos, t, msgs[i]->partition);
             if (msgs[i]->offset + 1 > p->offset) p->offset = msgs[i]->offset + 1;
         }
-        rd_kafka_commit(consumer, pos, 1);
-        rd_kafka_topic_partition_list_destroy(pos);
+        commit_to_kafka(consumer, booked_pos, &kafka_pos, 1);
         for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
     }
     carrot_info("stopping: %lld awards booked, %lld already booked, %lld dead-lettered", booked,
@@ -294,11 +348,14 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     fflush(stdout);
 out:
     if (consumer && booked_pos->cnt > 0) {
-        rd_kafka_resp_err_t cerr = rd_kafka_commit(consumer, booked_pos, 0);
+        rd_kafka_topic_partition_list_t *once = NULL; /* synchronous, whatever went before */
+        rd_kafka_resp_err_t cerr = commit_to_kafka(consumer, booked_pos, &once, 0);
+        if (once) rd_kafka_topic_partition_list_destroy(once);
         if (cerr)
             carrot_warn("could not copy the final offsets to Kafka: %s", rd_kafka_err2str(cerr));
     }
     rd_kafka_topic_partition_list_destroy(booked_pos);
+    if (kafka_pos) rd_kafka_topic_partition_list_destroy(kafka_pos);
     if (consumer) {
         rd_kafka_consumer_close(consumer);
         rd_kafka_destroy(consumer);
@@ -310,6 +367,7 @@ out:
     carrot_codec_destroy(codec);
     carrot_book_destroy(book);
     carrot_drain_destroy(l.drain);
+    ledger_watch_destroy(l.watch);
     free(msgs);
     if (l.pg) PQfinish(l.pg);
     return exit_code;

@@ -34,8 +34,8 @@ static void on_signal(int sig) {
 }
 
 typedef struct {
-    char *brokers, *topic, *dlq_topic, *input, *program, *source, *log_level, *format, *mapping,
-        *entity, *wire_format, *schema_registry;
+    char *brokers, *topic, *dlq_topic, *input, *program, *source, *log_level, *log_format, *format,
+        *mapping, *entity, *wire_format, *schema_registry;
     long long max_line_bytes;
 } ingest_conf_t;
 
@@ -68,6 +68,8 @@ static const carrot_conf_prop_t props[] = {
      "base URL of a Confluent-compatible schema registry; the schema is registered under "
      "<topic>-value"},
     {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
+    {"log-format", CARROT_CONF_STR, OFF(log_format), "text", 0, 0,
+     "text, logfmt or json: one event per line either way"},
     CARROT_CONF_END};
 
 static const char usage[] =

@@ -12,7 +12,7 @@
 
 typedef struct {
     char *brokers, *rules_topic, *input, *topic, *from, *to, *format, *id, *awards_topic;
-    char *redis_host, *log_level;
+    char *redis_host, *log_level, *log_format;
     long long redis_port, top, seen_ttl;
     int dry_run;
 } rules_conf_t;

@@ -49,7 +49,13 @@ static const carrot_conf_prop_t props[] = {
     {"flush-timeout-ms", CARROT_CONF_INT, OFF(flush_timeout_ms), "10000", 100, 300000,
      "longest wait for Kafka to acknowledge a request's messages; then the answer is 503 "
      "(also the default kafka.message.timeout.ms)"},
+    {"metrics-port", CARROT_CONF_INT, OFF(metrics_port), "0", 0, 65535,
+     "serve /metrics, /healthz and /readyz on this port (0: off)"},
+    {"metrics-listen", CARROT_CONF_STR, OFF(metrics_listen), "127.0.0.1", 0, 0,
+     "address the metrics endpoint listens on (0.0.0.0: every interface)"},
     {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
+    {"log-format", CARROT_CONF_STR, OFF(log_format), "text", 0, 0,
+     "text, logfmt or json: one event per line either way"},
     CARROT_CONF_END};
 
 static const char usage[] = "usage: CARROT_SECRET=S carrot-webhook [settings], or "
@@ -115,7 +121,8 @@ int main(int argc, char **argv) {
         carrot_error("out of memory");
         goto out;
     }
-    if (!(d = webhook_http_start(&w, errstr, sizeof(errstr)))) {
+    if (webhook_metrics_start(&w, errstr, sizeof(errstr)) != 0 ||
+        !(d = webhook_http_start(&w, errstr, sizeof(errstr)))) {
         carrot_error("%s", errstr);
         goto out;
     }
@@ -126,6 +133,7 @@ int main(int argc, char **argv) {
     while (!stop) {
         rd_kafka_poll(w.rk, 200);
         webhook_cut_slow_requests(&w);
+        webhook_metrics_tick(&w);
     }
     exit_code = 0;
 out:
@@ -143,6 +151,7 @@ out:
                 (long long)w.requests, (long long)w.refused, (long long)w.rejected,
                 (long long)w.unavailable, (long long)w.accepted, (long long)w.duplicates,
                 (long long)w.skipped, (long long)w.dead, (long long)w.cut);
+    carrot_metrics_destroy(w.metrics); /* stops serving first */
     pool_destroy(&w.codecs);
     pool_destroy(&w.redis);
     pthread_mutex_destroy(&w.lock);

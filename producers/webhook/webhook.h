@@ -37,6 +37,8 @@
 
 #include "carrot/config.h"
 
+#include "carrot/metrics.h"
+
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -47,9 +49,9 @@
 
 typedef struct {
     char *listen, *path, *public_url, *secret, *secret_file, *brokers, *topic, *dlq_topic, *program;
-    char *redis_host, *log_level;
-    long long port, redis_port, redis_timeout_ms, dedup_ttl, max_body, threads, connection_limit,
-        per_ip_connection_limit, request_timeout, flush_timeout_ms;
+    char *redis_host, *log_level, *log_format, *metrics_listen;
+    long long metrics_port, port, redis_port, redis_timeout_ms, dedup_ttl, max_body, threads,
+        connection_limit, per_ip_connection_limit, request_timeout, flush_timeout_ms;
 } webhook_conf_t;
 
 /* A stack of objects that are not thread safe (hiredis contexts, Avro
@@ -99,6 +101,9 @@ typedef struct {
     pthread_mutex_t lock; /* conns, and the counts of every batch */
     conn_t *conns;
     atomic_llong requests, rejected, refused, accepted, duplicates, dead, skipped, cut, unavailable;
+    carrot_metrics_t *metrics;    /* NULL unless metrics-port */
+    carrot_metric_t *m_counts[9]; /* the counts above, copied in at each scrape (metrics.c) */
+    long long kafka_checked_ms;   /* when the readiness probe last asked the broker */
 } webhook_t;
 
 /* The body of a request being read. */
@@ -171,6 +176,13 @@ int webhook_verify(const webhook_t *w, struct MHD_Connection *c, const char *met
                    size_t errstr_size);
 /* The client secret from path, which only its owner may read. NULL with errstr. */
 char *webhook_read_secret_file(const char *path, char *errstr, size_t errstr_size);
+
+/* metrics.c: /metrics, /healthz and /readyz on metrics-port */
+/* Starts serving when metrics-port is set (else does nothing). 0, or -1 with errstr. */
+int webhook_metrics_start(webhook_t *w, char *errstr, size_t errstr_size);
+/* From the main loop: every few seconds asks the broker for its metadata,
+ * which is the "kafka" readiness check. */
+void webhook_metrics_tick(webhook_t *w);
 
 /* http.c: libmicrohttpd, the limits, the connections */
 /* Listens as cf says. NULL with errstr. */

@@ -9,8 +9,6 @@ services, each serving /metrics, /healthz and /readyz, with Prometheus
     carrot_consumer_lag_messages gauges;
   - every panel expression of deploy/grafana/carrot.json, evaluated by
     Prometheus over its HTTP API, returns data and no error;
-  - the boards and the ledger agree (carrot_ledger_drift_points 0, and
-    carrot-ledger reconcile exits 0);
   - the scorer is unready (503 naming redis) while Redis is down, and ready
     again once it is back.
 Needs the environment of deploy/env.sh (tests/run.sh and ctest provide it).
@@ -22,6 +20,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -46,6 +45,7 @@ ACTIVITIES = 2000
 BAD_EVERY = 200  # loadgen writes an invalid line every BAD_EVERY: ingest dead-letters them
 procs = []
 failures = []
+PROM_ENV = {}
 
 
 def say(msg):
@@ -145,11 +145,37 @@ def hubspot_post(url, body):
                                      "X-HubSpot-Request-Timestamp": ts})
 
 
+def screenshot(prom_port, path):
+    """Prometheus's own page of the dashboard's main figures (its Console tab:
+    the values now, readable across a room), in headless Chromium; prints the
+    same queries' answers from the HTTP API to compare with the picture."""
+    # one query, so the page has one panel and nothing scrolls out of sight
+    exprs = ['sum by (__name__, stage, group, check) ({__name__=~"'
+             'carrot_webhook_activities_produced_total|carrot_scorer_activities_consumed_total|'
+             'carrot_scorer_awards_total|carrot_ledger_awards_booked_total|'
+             'carrot_dead_letters_total|carrot_consumer_lag_messages|carrot_ready"})']
+    q = {}
+    for i, e in enumerate(exprs):
+        q.update({f"g{i}.expr": e, f"g{i}.tab": "1"})
+    url = f"http://127.0.0.1:{prom_port}/classic/graph?" + urllib.parse.urlencode(q)
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                    "--hide-scrollbars", "--window-size=1100,760",
+                    "--force-device-scale-factor=1.25", "--virtual-time-budget=15000",
+                    f"--screenshot={path}", url], check=True, capture_output=True)
+    say(f"screenshot of Prometheus's console in {path}; the API says:")
+    for e in exprs:
+        res, _ = prom_query(prom_port, e)
+        for r in res or []:
+            say(f"  {r['metric']} {r['value'][1]}")
+
+
 def main():
     prom_port = int(ENV.get("CARROT_PROMETHEUS_PORT") or free_port())
     ENV["CARROT_PROMETHEUS_PORT"] = str(prom_port)
-    ENV["CARROT_PROMETHEUS_SCRAPE_INTERVAL"] = "1s"
+    ENV["CARROT_PROMETHEUS_SCRAPE_INTERVAL"] = "2s"  # also the scrape timeout: a busy CI host
     ENV["CARROT_RUN_DIR"] = ENV.get("CARROT_RUN_DIR", str(ROOT / ".run"))
+    # Prometheus in a directory of this run's: an earlier run's series are not ours
+    PROM_ENV.update(ENV, CARROT_RUN_DIR=tempfile.mkdtemp(prefix="carrot-prom-"))
     scorer_m, ledger_m, hook_m, hook_port = free_port(), free_port(), free_port(), free_port()
 
     for t in (TOPIC, AWARDS, DLQ, AWARDS_DLQ):
@@ -160,8 +186,8 @@ def main():
 
     subprocess.run(["bash", str(ROOT / "deploy/prometheus.sh"), "targets",
                     f"127.0.0.1:{scorer_m}", f"127.0.0.1:{ledger_m}", f"127.0.0.1:{hook_m}"],
-                   env=ENV, check=True)
-    subprocess.run(["bash", str(ROOT / "deploy/prometheus.sh"), "start"], env=ENV, check=True)
+                   env=PROM_ENV, check=True)
+    subprocess.run(["bash", str(ROOT / "deploy/prometheus.sh"), "start"], env=PROM_ENV, check=True)
 
     subprocess.run([str(BIN / "carrot-ledger"), "migrate"], env=ENV, check=True, cwd=ROOT)
     common = ["--brokers", ENV["CARROT_BROKERS"], "--log-format", "json"]
@@ -169,10 +195,9 @@ def main():
     start("scorer", ["carrot-scorer", *common, *redis, "--topic", TOPIC, "--awards-topic", AWARDS,
                      "--dlq-topic", DLQ, "--group", SCORER_GROUP, "--instance", "s1",
                      "--rules", str(rules), "--rules-topic", "", "--metrics-port", str(scorer_m)])
-    start("ledger", ["carrot-ledger", "run", *common, *redis, "--topic", AWARDS,
+    start("ledger", ["carrot-ledger", "run", *common, "--topic", AWARDS,
                      "--dlq-topic", AWARDS_DLQ, "--group", LEDGER_GROUP, "--instance", "l1",
-                     "--pg-dsn", ENV["CARROT_PG_DSN"], "--metrics-port", str(ledger_m),
-                     "--drift-interval", "2"])
+                     "--pg-dsn", ENV["CARROT_PG_DSN"], "--metrics-port", str(ledger_m)])
     public = f"http://127.0.0.1:{hook_port}"
     start("webhook", ["carrot-webhook", *common, *redis, "--port", str(hook_port),
                       "--public-url", public, "--topic", TOPIC, "--dlq-topic", DLQ,
@@ -193,7 +218,10 @@ def main():
                             input=feed, env=ENV, capture_output=True, text=True)
     if ingest.returncode != 0:
         fail(f"carrot-ingest exited {ingest.returncode}: {ingest.stderr[-500:]}")
-    hook_body = (ROOT / "tests/data/hubspot-webhook.json").read_text().strip()
+    events = json.loads((ROOT / "tests/data/hubspot-webhook.json").read_text())
+    for e in events:  # ids of this run's: the webhook remembers delivered ones for days
+        e["eventId"] = e["eventId"] + os.getpid() * 1000 + int(time.time()) % 1000 * 10**9
+    hook_body = json.dumps(events, separators=(",", ":"))
     status, body = hubspot_post(public + "/webhooks/hubspot", hook_body)
     if status != 200:
         fail(f"webhook answered {status}: {body}")
@@ -213,6 +241,9 @@ def main():
                 and (consumed, awards, booked))
     consumed, awards, booked = wait_for("the scorer and the ledger to drain", drained, 180)
     say(f"drained: {consumed:.0f} activities consumed, {awards:.0f} awards, {booked:.0f} booked")
+    produced = sample_sum(metrics(hook_m), "carrot_webhook_activities_produced_total")
+    if not produced:
+        fail(f"carrot_webhook_activities_produced_total is {produced} after a signed batch")
 
     for group in (SCORER_GROUP, LEDGER_GROUP):
         def zero(g=group):
@@ -226,10 +257,11 @@ def main():
 
     # Prometheus: every target up, then every panel of the dashboard
     def targets_up():
-        res, _ = prom_query(prom_port, 'up{job="carrot"} == 1')
+        # each scraped recently: a scrape that timed out on a busy host is no failure here
+        res, _ = prom_query(prom_port, 'max_over_time(up{job="carrot"}[30s]) == 1')
         return res is not None and len(res) == 3
     wait_for("prometheus to scrape all three programs", targets_up, 60)
-    time.sleep(6)  # a few scrapes after the drain, for rate() windows
+    time.sleep(8)  # a few scrapes after the drain, for rate() windows
     dash = json.loads((ROOT / "deploy/grafana/carrot.json").read_text())
     checked = 0
     for panel in dash["panels"]:
@@ -242,20 +274,8 @@ def main():
             elif not res:
                 fail(f"panel \"{panel['title']}\": {expr}: no data")
     say(f"dashboard: {checked} panel queries evaluated by prometheus")
-
-    drift = wait_for("a drift check",
-                     lambda: sample_sum(metrics(ledger_m), "carrot_ledger_drift_points") is not None
-                     and sample_sum(metrics(ledger_m), "carrot_ledger_drift_checks_total"), 30)
-    d = sample_sum(metrics(ledger_m), "carrot_ledger_drift_points")
-    if d != 0:
-        fail(f"carrot_ledger_drift_points is {d}, not 0 (after {drift:.0f} checks)")
-    rec = subprocess.run([str(BIN / "carrot-ledger"), "reconcile", "--program", PROGRAM,
-                          *redis, "--pg-dsn", ENV["CARROT_PG_DSN"]],
-                         env=ENV, capture_output=True, text=True, cwd=ROOT)
-    if rec.returncode != 0:
-        fail(f"carrot-ledger reconcile exited {rec.returncode}: {rec.stdout[-400:]} {rec.stderr[-400:]}")
-    else:
-        say(f"reconcile: {rec.stdout.strip().splitlines()[-1] if rec.stdout.strip() else ''}")
+    if ENV.get("CARROT_SCREENSHOT"):  # README's picture: the main panels in Prometheus's graph
+        screenshot(prom_port, ENV["CARROT_SCREENSHOT"])
 
     # readiness follows Redis
     ready = f"http://127.0.0.1:{scorer_m}/readyz"
@@ -291,7 +311,9 @@ def stop_all():
         log.close()
         if rc != 0:
             fail(f"{name} exited {rc} on SIGTERM (log: {log.name})")
-    subprocess.run(["bash", str(ROOT / "deploy/prometheus.sh"), "stop"], env=ENV)
+    if PROM_ENV:
+        subprocess.run(["bash", str(ROOT / "deploy/prometheus.sh"), "stop"], env=PROM_ENV)
+        shutil.rmtree(PROM_ENV["CARROT_RUN_DIR"], ignore_errors=True)
     if not failures:
         for _, _, log in procs:
             os.unlink(log.name)

@@ -96,6 +96,25 @@ START_TEST(series_of_one_name_grouped) {
 }
 END_TEST
 
+static void copy_in(void *opaque) {
+    static int scrapes;
+    carrot_metric_set(opaque, ++scrapes * 10);
+}
+
+/* A program's own counters are copied in at each scrape. */
+START_TEST(collected_at_scrape) {
+    carrot_metrics_t *m = carrot_metrics_new();
+    carrot_metric_t *g = carrot_metrics_counter(m, "copied_total", "Copied.", NULL);
+    carrot_metrics_on_scrape(m, copy_in, g);
+    char *a = carrot_metrics_render(m), *b = carrot_metrics_render(m);
+    ck_assert_ptr_nonnull(strstr(a, "\ncopied_total 10\n"));
+    ck_assert_ptr_nonnull(strstr(b, "\ncopied_total 20\n"));
+    free(a);
+    free(b);
+    carrot_metrics_destroy(m);
+}
+END_TEST
+
 static double sample(const char *text, const char *name) {
     char key[128];
     snprintf(key, sizeof(key), "\n%s ", name);
@@ -218,12 +237,9 @@ START_TEST(updates_while_served) {
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {exposition_format,
-                            series_of_one_name_grouped,
-                            process_metrics_are_this_process,
-                            health_and_readiness,
-                            served_over_http,
-                            updates_while_served,
-                            NULL};
+    const TTest *tests[] = {exposition_format,    series_of_one_name_grouped,
+                            collected_at_scrape,  process_metrics_are_this_process,
+                            health_and_readiness, served_over_http,
+                            updates_while_served, NULL};
     return carrot_test_run(carrot_test_suite("metrics", tests));
 }

@@ -15,6 +15,8 @@
 #include <signal.h>
 
 /* Returns a new conf with bootstrap.servers = brokers, Carrot's log callback,
+ * client.id = the program's name (carrot_log_set_ident; a group member's is
+ * "<program>.<instance>", a transactional producer's its transactional.id),
  * the program's defaults (NULL-terminated key, value pairs; may be NULL), then
  * every "kafka.<key>" setting of conf applied as <key>, so users can override
  * the defaults. Settings a program depends on for correctness are set by the
@@ -134,7 +136,10 @@ typedef struct {
     int partition_eof;           /* enable.partition.eof, for carrot_drain_t */
     void (*rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
-    void *opaque; /* the rebalance callback's */
+    void *opaque; /* the rebalance and statistics callbacks' */
+    /* librdkafka's statistics (JSON, see kafka_lag.h), every 5 s unless
+     * kafka.statistics.interval.ms says otherwise; NULL: none. Return 0. */
+    int (*stats_cb)(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 } carrot_kafka_consumer_opts_t;
 
 /* A consumer with group.id, group.instance.id, enable.auto.commit=false,

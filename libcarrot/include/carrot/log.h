@@ -46,6 +46,8 @@ void carrot_log_set_instance(const char *instance);
 /* Sets the program name printed before each line (not copied: pass a
  * string that outlives the program, such as a literal or argv[0]). */
 void carrot_log_set_ident(const char *ident);
+/* The program name set above ("carrot" until then). */
+const char *carrot_log_get_ident(void);
 
 void carrot_log(carrot_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -53,6 +53,12 @@ int carrot_metrics_check(carrot_metrics_t *m, const char *check, int up, const c
 /* 1 when every check is up (or there is none), else 0. */
 int carrot_metrics_ready(carrot_metrics_t *m);
 
+/* Calls collect(opaque) at the start of every scrape (on the HTTP thread,
+ * before the text is written), for a program that keeps its figures in
+ * counters of its own: the callback copies them in with carrot_metric_set().
+ * NULL removes it. Set it before carrot_metrics_serve(). */
+void carrot_metrics_on_scrape(carrot_metrics_t *m, void (*collect)(void *opaque), void *opaque);
+
 /* The exposition text; the caller frees it. NULL when out of memory. */
 char *carrot_metrics_render(carrot_metrics_t *m);
 
