@@ -36,12 +36,14 @@ static int in_batch(PGconn *pg, const char *app) {
     return yes;
 }
 
-/* Waits (up to 60 s) until pid is inside a batch's transaction, stopped there,
- * then kills it. Returns 1 for a kill mid-batch, 0 when pid exited first. */
+/* Waits (up to 180 s: after a broker restart the ledger first reconnects and
+ * rejoins its group, which a loaded CI host can make slow) until pid is inside
+ * a batch's transaction, stopped there, then kills it. Returns 1 for a kill
+ * mid-batch, 0 when pid exited first. */
 static int kill_mid_batch(pid_t pid, const char *app) {
     PGconn *pg = it_pg();
     int killed = 0, status;
-    time_t deadline = time(NULL) + 60;
+    time_t deadline = time(NULL) + 180;
     while (!killed && time(NULL) < deadline) {
         if (waitpid(pid, &status, WNOHANG) == pid) break; /* finished before we got to it */
         if (!in_batch(pg, app)) {
@@ -60,7 +62,7 @@ static int kill_mid_batch(pid_t pid, const char *app) {
             kill(pid, SIGCONT);
     }
     PQfinish(pg);
-    ck_assert_msg(killed || time(NULL) < deadline, "the ledger never opened a batch in 60 s");
+    ck_assert_msg(killed || time(NULL) < deadline, "the ledger never opened a batch in 180 s");
     return killed;
 }
 
