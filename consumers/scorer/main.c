@@ -285,6 +285,9 @@ int main(int argc, char **argv) {
     exit_code = 1;
 
     scorer_t s = {.cf = &cf, .stop = &stop};
+    char instance[128];
+    carrot_instance_id(cf.instance, instance, sizeof(instance));
+    carrot_log_set_instance(instance); /* in logfmt and JSON lines */
     rd_kafka_message_t **msgs = calloc((size_t)cf.batch_size, sizeof(*msgs));
     s.drain = carrot_drain_new();
     s.board = carrot_board_new(cf.redis_host, (int)cf.redis_port, 5000);

@@ -215,6 +215,9 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     /* booked: the next offset per partition known to be booked (from
      * PostgreSQL at assignment, then per batch); committed to Kafka
      * synchronously on the way out, as the per-batch commits are asynchronous */
+    char instance[128];
+    carrot_instance_id(cf->instance, instance, sizeof(instance));
+    carrot_log_set_instance(instance); /* in logfmt and JSON lines */
     rd_kafka_topic_partition_list_t *booked_pos = rd_kafka_topic_partition_list_new(8);
     ledger_t l = {.cf = cf, .drain = carrot_drain_new(), .booked = booked_pos};
     carrot_book_t *book = carrot_book_new();
