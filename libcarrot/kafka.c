@@ -212,6 +212,14 @@ size_t carrot_kafka_collect(rd_kafka_t *consumer, rd_kafka_message_t **msgs, siz
             *rebalanced = 0;
         }
         if (!m) continue;
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL) { /* the consumer is dead (e.g. fenced) */
+            char why[512];
+            rd_kafka_fatal_error(consumer, why, sizeof(why));
+            carrot_error("consumer: fatal error: %s", why);
+            rd_kafka_message_destroy(m);
+            for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+            return 0; /* the caller sees rd_kafka_fatal_error() and stops */
+        }
         if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             carrot_warn("consumer: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);

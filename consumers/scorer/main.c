@@ -374,6 +374,13 @@ int main(int argc, char **argv) {
         }
         size_t n = carrot_kafka_collect(s.consumer, msgs, (size_t)cf.batch_size, (int)cf.batch_ms,
                                         s.drain, &s.rebalanced, &stop);
+        if (rd_kafka_fatal_error(s.consumer, errstr, sizeof(errstr))) {
+            carrot_error("stopping: the consumer failed for good (%s); a restart resumes from "
+                         "the committed offsets",
+                         errstr);
+            exit_code = 1;
+            break;
+        }
         if (n == 0) {
             /* idle: look at Redis now and then, so readiness says when it is gone (a
              * batch run ends on its own, and what it reports is its exit code) */

@@ -67,6 +67,13 @@ typedef struct {
 static rd_kafka_resp_err_t commit_to_kafka(rd_kafka_t *consumer,
                                            const rd_kafka_topic_partition_list_t *booked,
                                            rd_kafka_topic_partition_list_t **lastp, int async) {
+    /* Not while rejoining (after a broker restart, say): a commit sent with no
+     * member id fences this static member for good. The copy is cosmetic;
+     * the next batch or idle second sends it. */
+    char *member = rd_kafka_memberid(consumer);
+    int joined = member && *member;
+    if (member) rd_kafka_mem_free(consumer, member);
+    if (!joined) return RD_KAFKA_RESP_ERR__STATE;
     rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_copy(booked);
     rd_kafka_topic_partition_list_t *cur = rd_kafka_topic_partition_list_copy(booked);
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -267,6 +274,13 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     while (!carrot_ledger_stop) {
         size_t n = carrot_kafka_collect(consumer, msgs, (size_t)cf->batch_size, (int)cf->batch_ms,
                                         l.drain, &l.rebalanced, &carrot_ledger_stop);
+        if (rd_kafka_fatal_error(consumer, errstr, sizeof(errstr))) {
+            carrot_error("stopping: the consumer failed for good (%s); a restart resumes at the "
+                         "offsets in PostgreSQL",
+                         errstr);
+            exit_code = 1;
+            break;
+        }
         if (n == 0) {
             /* idle: step the copy in Kafka over the last commit marker too, once the
              * consumer has (checked each second; committed only when it moved) */

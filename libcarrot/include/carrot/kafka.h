@@ -170,7 +170,10 @@ int carrot_drain_done(const carrot_drain_t *drain);
  * poll (the caller's rebalance callback sets it), the messages collected so
  * far are dropped: their partitions restart from the committed offsets
  * wherever they are assigned now. Stops early when *stop is set. Returns the
- * count; the caller owns msgs[0..n) (rd_kafka_message_destroy each). */
+ * count; the caller owns msgs[0..n) (rd_kafka_message_destroy each). A
+ * fatal consumer error (a fenced static member, say) is logged and returns
+ * 0: the caller checks rd_kafka_fatal_error() and stops, for a restart to
+ * resume from the committed offsets, rather than polling a dead consumer. */
 size_t carrot_kafka_collect(rd_kafka_t *consumer, rd_kafka_message_t **msgs, size_t max,
                             int timeout_ms, carrot_drain_t *drain, int *rebalanced,
                             volatile sig_atomic_t *stop);
