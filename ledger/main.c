@@ -194,7 +194,8 @@ static int takes(const ledger_command_t *c, const char *name) {
 }
 
 /* Appends printf-style text to buf (size bytes), truncating. */
-static void append(char *buf, size_t size, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void append(char *buf, size_t size, const char *fmt,
+                                                         ...) {
     size_t len = strlen(buf);
     if (len + 1 >= size) return;
     va_list ap;

@@ -94,8 +94,8 @@ static void fold_lines(char *msg) {
     *w = '\0';
 }
 
-static void vlog(carrot_log_level_t level, const carrot_log_kafka_t *k, const char *fmt,
-                 va_list ap) {
+__attribute__((format(printf, 3, 0))) static void
+vlog(carrot_log_level_t level, const carrot_log_kafka_t *k, const char *fmt, va_list ap) {
     static const char *tags[] = {[CARROT_LOG_ERROR] = "ERROR",
                                  [CARROT_LOG_WARN] = "WARN",
                                  [CARROT_LOG_INFO] = "INFO",
