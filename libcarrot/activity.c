@@ -224,15 +224,9 @@ const char *carrot_activity_key(const carrot_activity_t *a, char *buf, size_t si
 }
 
 carrot_codec_t *carrot_activity_codec_new(char *errstr, size_t errstr_size) {
-    carrot_codec_t *codec = carrot_codec_new(carrot_schema_crm_activity, errstr, errstr_size);
-    if (!codec) return NULL;
-    if (carrot_av_check_fields(carrot_codec_schema(codec), field_names, F_COUNT, errstr,
-                               errstr_size) != 0) {
-        carrot_codec_destroy(codec);
-        return NULL;
-    }
     /* Older released versions are registered here with carrot_codec_add_writer(). */
-    return codec;
+    return carrot_av_codec_new(carrot_schema_crm_activity, field_names, F_COUNT, errstr,
+                               errstr_size);
 }
 
 int carrot_activity_to_avro(const carrot_activity_t *a, avro_value_t *v, char *errstr,

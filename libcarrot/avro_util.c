@@ -114,8 +114,8 @@ int carrot_av_get_enum(avro_value_t *rec, int idx, int *vp) {
     return avro_value_get_enum(&f, vp);
 }
 
-int carrot_av_check_fields(avro_schema_t schema, const char *const *names, int n, char *errstr,
-                           size_t errstr_size) {
+static int check_fields(avro_schema_t schema, const char *const *names, int n, char *errstr,
+                        size_t errstr_size) {
     if ((int)avro_schema_record_size(schema) != n) {
         snprintf(errstr, errstr_size, "schema has %zu fields, code expects %d",
                  avro_schema_record_size(schema), n);
@@ -130,4 +130,14 @@ int carrot_av_check_fields(avro_schema_t schema, const char *const *names, int n
         }
     }
     return 0;
+}
+
+carrot_codec_t *carrot_av_codec_new(const char *schema_json, const char *const *names, int n,
+                                    char *errstr, size_t errstr_size) {
+    carrot_codec_t *codec = carrot_codec_new(schema_json, errstr, errstr_size);
+    if (codec && check_fields(carrot_codec_schema(codec), names, n, errstr, errstr_size) != 0) {
+        carrot_codec_destroy(codec);
+        return NULL;
+    }
+    return codec;
 }

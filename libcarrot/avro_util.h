@@ -4,6 +4,8 @@
 #ifndef CARROT_AVRO_UTIL_H
 #define CARROT_AVRO_UTIL_H
 
+#include "carrot/codec.h"
+
 #include <avro.h>
 #include <stdint.h>
 
@@ -24,8 +26,10 @@ int carrot_av_get_opt_long(avro_value_t *rec, int idx, int *hasp, int64_t *vp);
 int carrot_av_get_opt_int(avro_value_t *rec, int idx, int *hasp, int32_t *vp);
 int carrot_av_get_enum(avro_value_t *rec, int idx, int *vp);
 
-/* Checks that the record schema's field names are, in order, names[0..n). */
-int carrot_av_check_fields(avro_schema_t schema, const char *const *names, int n, char *errstr,
-                           size_t errstr_size);
+/* A codec of schema_json whose record fields are, in order, names[0..n): the
+ * code reads fields by index, so a schema edited out of step with it is
+ * refused here rather than misread. NULL with errstr on failure. */
+carrot_codec_t *carrot_av_codec_new(const char *schema_json, const char *const *names, int n,
+                                    char *errstr, size_t errstr_size);
 
 #endif

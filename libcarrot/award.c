@@ -29,13 +29,7 @@ static const char *const field_names[F_COUNT] = {
     "points",   "occurred_at", "awarded_at"};
 
 carrot_codec_t *carrot_award_codec_new(char *errstr, size_t errstr_size) {
-    carrot_codec_t *codec = carrot_codec_new(carrot_schema_award, errstr, errstr_size);
-    if (codec && carrot_av_check_fields(carrot_codec_schema(codec), field_names, F_COUNT, errstr,
-                                        errstr_size) != 0) {
-        carrot_codec_destroy(codec);
-        return NULL;
-    }
-    return codec;
+    return carrot_av_codec_new(carrot_schema_award, field_names, F_COUNT, errstr, errstr_size);
 }
 
 int carrot_award_to_avro(const carrot_award_t *a, avro_value_t *v, char *errstr,

@@ -49,13 +49,8 @@ static const carrot_conf_prop_t props[] = {
     {"schema-registry", CARROT_CONF_STR, OFF(schema_registry), NULL, 0, 0,
      "base URL of a Confluent-compatible schema registry, to read activities in the Confluent "
      "wire format (single-object messages need none)"},
-    {"metrics-port", CARROT_CONF_INT, OFF(metrics_port), "0", 0, 65535,
-     "serve Prometheus metrics on this port at /metrics (0: off)"},
-    {"metrics-listen", CARROT_CONF_STR, OFF(metrics_listen), "127.0.0.1", 0, 0,
-     "address the metrics endpoint listens on (0.0.0.0: every interface)"},
-    {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
-    {"log-format", CARROT_CONF_STR, OFF(log_format), "text", 0, 0,
-     "text, logfmt or json: one event per line either way"},
+    CARROT_CONF_METRICS_ROWS(scorer_conf_t),
+    CARROT_CONF_LOG_ROWS(scorer_conf_t),
     CARROT_CONF_END};
 
 static const char usage[] = "usage: carrot-scorer [settings]\n"

@@ -373,6 +373,17 @@ static carrot_ledger_err_t load(PGconn *pg, const char *program, const char *id,
     return bad ? CARROT_LEDGER_FATAL : CARROT_LEDGER_OK; /* stored prizes were checked once */
 }
 
+/* Ends a close or draw: the sweepstakes row's new state (sql, with
+ * program, id and one value), the commit; frees p and aborts on failure. */
+static carrot_ledger_err_t finish(PGconn *pg, const char *sql, const char *const params[3],
+                                  prizes_t *p, char *errstr, size_t errstr_size) {
+    carrot_ledger_err_t rc;
+    if ((rc = carrot_pg_command(pg, sql, 3, params, errstr, errstr_size)) == CARROT_LEDGER_OK)
+        rc = carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size);
+    json_decref(p->root);
+    return rc == CARROT_LEDGER_OK ? rc : carrot_pg_abort(pg, rc);
+}
+
 carrot_ledger_err_t carrot_draw_close(PGconn *pg, const char *program, const char *id,
                                       long long *entriesp, char entries_sha256[65], char *errstr,
                                       size_t errstr_size) {
@@ -391,15 +402,12 @@ carrot_ledger_err_t carrot_draw_close(PGconn *pg, const char *program, const cha
     }
     const char *params[] = {program, id, entries_sha256};
     if ((rc = carrot_draw_entries_sha256(pg, program, id, entries_sha256, entriesp, errstr,
-                                         errstr_size)) ||
-        (rc = carrot_pg_command(pg,
-                                "UPDATE sweepstakes SET status = 'closed', entries_sha256 = $3,"
-                                " closed_at = now() WHERE program_id = $1 AND sweepstakes_id = $2",
-                                3, params, errstr, errstr_size)) ||
-        (rc = carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size)))
+                                         errstr_size)))
         goto fail;
-    json_decref(p.root);
-    return CARROT_LEDGER_OK;
+    return finish(pg,
+                  "UPDATE sweepstakes SET status = 'closed', entries_sha256 = $3,"
+                  " closed_at = now() WHERE program_id = $1 AND sweepstakes_id = $2",
+                  params, &p, errstr, errstr_size);
 fail:
     json_decref(p.root);
     return carrot_pg_abort(pg, rc);
@@ -488,15 +496,12 @@ carrot_ledger_err_t carrot_draw_run(PGconn *pg, const char *program, const char 
     }
     const char *fin[] = {program, id, seed};
     if ((rc = draw_entries(pg, program, id, seed, entries, &p, on_winner, opaque, entriesp,
-                           winnersp, errstr, errstr_size)) ||
-        (rc = carrot_pg_command(pg,
-                                "UPDATE sweepstakes SET seed = $3, status = 'drawn',"
-                                " drawn_at = now() WHERE program_id = $1 AND sweepstakes_id = $2",
-                                3, fin, errstr, errstr_size)) ||
-        (rc = carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size)))
+                           winnersp, errstr, errstr_size)))
         goto fail;
-    json_decref(p.root);
-    return CARROT_LEDGER_OK;
+    return finish(pg,
+                  "UPDATE sweepstakes SET seed = $3, status = 'drawn',"
+                  " drawn_at = now() WHERE program_id = $1 AND sweepstakes_id = $2",
+                  fin, &p, errstr, errstr_size);
 fail:
     json_decref(p.root);
     return carrot_pg_abort(pg, rc);

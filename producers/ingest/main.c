@@ -67,9 +67,7 @@ static const carrot_conf_prop_t props[] = {
     {"schema-registry", CARROT_CONF_STR, OFF(schema_registry), NULL, 0, 0,
      "base URL of a Confluent-compatible schema registry; the schema is registered under "
      "<topic>-value"},
-    {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
-    {"log-format", CARROT_CONF_STR, OFF(log_format), "text", 0, 0,
-     "text, logfmt or json: one event per line either way"},
+    CARROT_CONF_LOG_ROWS(ingest_conf_t),
     CARROT_CONF_END};
 
 static const char usage[] =

@@ -47,9 +47,7 @@ static const carrot_conf_prop_t props[] = {
     {"redis-port", CARROT_CONF_INT, OFF(redis_port), "16379", 1, 65535, "backfill: Redis port"},
     {"seen-ttl", CARROT_CONF_INT, OFF(seen_ttl), "2592000", 60, 315360000,
      "backfill: seconds its adjustments are remembered, so a rerun applies none twice"},
-    {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
-    {"log-format", CARROT_CONF_STR, OFF(log_format), "text", 0, 0,
-     "text, logfmt or json: one event per line either way"},
+    CARROT_CONF_LOG_ROWS(rules_conf_t),
     CARROT_CONF_END};
 
 static const char usage[] =

@@ -49,13 +49,8 @@ static const carrot_conf_prop_t props[] = {
     {"flush-timeout-ms", CARROT_CONF_INT, OFF(flush_timeout_ms), "10000", 100, 300000,
      "longest wait for Kafka to acknowledge a request's messages; then the answer is 503 "
      "(also the default kafka.message.timeout.ms)"},
-    {"metrics-port", CARROT_CONF_INT, OFF(metrics_port), "0", 0, 65535,
-     "serve /metrics, /healthz and /readyz on this port (0: off)"},
-    {"metrics-listen", CARROT_CONF_STR, OFF(metrics_listen), "127.0.0.1", 0, 0,
-     "address the metrics endpoint listens on (0.0.0.0: every interface)"},
-    {"log-level", CARROT_CONF_STR, OFF(log_level), "info", 0, 0, "error, warn, info or debug"},
-    {"log-format", CARROT_CONF_STR, OFF(log_format), "text", 0, 0,
-     "text, logfmt or json: one event per line either way"},
+    CARROT_CONF_METRICS_ROWS(webhook_conf_t),
+    CARROT_CONF_LOG_ROWS(webhook_conf_t),
     CARROT_CONF_END};
 
 static const char usage[] = "usage: CARROT_SECRET=S carrot-webhook [settings], or "

@@ -38,6 +38,22 @@ typedef struct carrot_conf_prop_s {
     const char *desc;   /* one sentence, shown by --help */
 } carrot_conf_prop_t;
 
+/* The rows every program shares, for a struct type with the fields
+ * log_level and log_format (char *), and metrics_port (int) and
+ * metrics_listen (char *): one wording of them everywhere. */
+/* clang-format off */
+#define CARROT_CONF_LOG_ROWS(type)                                                       \
+    {"log-level", CARROT_CONF_STR, offsetof(type, log_level), "info", 0, 0,              \
+     "error, warn, info or debug"},                                                      \
+    {"log-format", CARROT_CONF_STR, offsetof(type, log_format), "text", 0, 0,            \
+     "text, logfmt or json: one event per line either way"}
+#define CARROT_CONF_METRICS_ROWS(type)                                                   \
+    {"metrics-port", CARROT_CONF_INT, offsetof(type, metrics_port), "0", 0, 65535,       \
+     "serve /metrics, /healthz and /readyz on this port (0: off)"},                      \
+    {"metrics-listen", CARROT_CONF_STR, offsetof(type, metrics_listen), "127.0.0.1", 0, 0, \
+     "address the metrics endpoint listens on (0.0.0.0: every interface)"}
+/* clang-format on */
+
 /* The table ends with an entry whose name is NULL. */
 #define CARROT_CONF_END \
     { NULL, CARROT_CONF_STR, 0, NULL, 0, 0, NULL }
