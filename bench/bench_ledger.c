@@ -220,7 +220,7 @@ int main(int argc, char **argv) {
         char id[32], who[32];
         carrot_award_t a;
         award_of(i, &cf, program, id, who, &a);
-        if (carrot_kafka_produce_award(rk, codec, topic, &a, -1, errstr, sizeof(errstr)))
+        if (carrot_kafka_produce_award(rk, codec, topic, &a, NULL, 0, -1, errstr, sizeof(errstr)))
             die(errstr); /* keyed by participant (who), as the scorer writes them */
     }
     if (rd_kafka_flush(rk, 120000)) die("could not fill the bench topic");

@@ -173,3 +173,55 @@ int ledger_cmd_verify(const ledger_ctx_t *ctx) {
         printf("draw of %s verified: %lld entries, %lld winners\n", cf->sweepstakes, n, w);
     return exit_code(rc, errstr);
 }
+
+int ledger_cmd_reconcile(const ledger_ctx_t *ctx) {
+    const ledger_conf_t *cf = ctx->cf;
+    char errstr[1024];
+    carrot_reconcile_conf_t rcf = ledger_reconcile_conf(cf);
+    carrot_reconcile_t *r = carrot_reconcile_new(ctx->conf, &rcf, errstr, sizeof(errstr));
+    carrot_board_t *board = carrot_board_new(cf->redis_host, (int)cf->redis_port,
+                                             (int)cf->redis_timeout_ms);
+    if (!r || !board) {
+        carrot_error("%s", r ? "out of memory" : errstr);
+        carrot_reconcile_destroy(r);
+        carrot_board_destroy(board);
+        return 1;
+    }
+    carrot_drift_t *d = NULL;
+    const char *programs[] = {cf->program};
+    carrot_ledger_err_t rc = carrot_reconcile_run(r, ctx->pg, board, programs, cf->program ? 1 : 0,
+                                                  &d, errstr, sizeof(errstr));
+    carrot_board_destroy(board);
+    carrot_reconcile_destroy(r);
+    if (rc != CARROT_LEDGER_OK) return exit_code(rc, errstr);
+    int differ = 0;
+    for (int i = 0; i < d->nprograms; i++) {
+        const carrot_drift_program_t *p = &d->programs[i];
+        printf("%s: %ld participants; board %lld, ledger %lld + in flight %lld: ", p->program_id,
+               p->participants, (long long)p->board_total, (long long)p->ledger_total,
+               (long long)p->in_flight);
+        if (!p->differing) {
+            printf("they agree\n");
+            continue;
+        }
+        differ = 1;
+        printf("%ld participants differ by %lld points in all\n", p->differing,
+               (long long)p->drift);
+    }
+    if (d->nrows) {
+        printf("%-16s %-24s %12s %12s %12s %12s\n", "program", "participant", "board", "ledger",
+               "in flight", "drift");
+        for (size_t i = 0; i < d->nrows && i < 50; i++) {
+            const carrot_drift_row_t *w = &d->rows[i];
+            printf("%-16s %-24s %12lld %12lld %12lld %+12lld\n", w->program_id, w->participant_id,
+                   (long long)w->board, (long long)w->ledger, (long long)w->in_flight,
+                   (long long)(w->board - w->ledger - w->in_flight));
+        }
+        if (d->nrows > 50) printf("(%zu more)\n", d->nrows - 50);
+    }
+    if (d->nprograms == 0)
+        printf("nothing booked%s%s yet\n", cf->program ? " for " : "",
+               cf->program ? cf->program : "");
+    carrot_drift_destroy(d);
+    return differ ? 3 : 0;
+}

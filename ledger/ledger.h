@@ -5,6 +5,7 @@
 #define CARROT_LEDGER_H
 
 #include "carrot/config.h"
+#include "carrot/reconcile.h"
 
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
@@ -14,6 +15,9 @@ typedef struct {
     char *brokers, *topic, *dlq_topic, *group, *instance, *pg, *log_level, *log_format;
     char *metrics_listen;
     long long batch_size, batch_ms, metrics_port;
+    /* the boards, for reconcile and run's drift check */
+    char *redis_host, *activities_topic, *scorer_group;
+    long long redis_port, redis_timeout_ms, fence_timeout_ms, drift_interval;
     int until_drained;
     /* command arguments */
     char *program, *participant, *item, *name, *reason, *as_of, *sweepstakes, *prizes, *seed_file;
@@ -49,6 +53,7 @@ int ledger_cmd_enter(const ledger_ctx_t *ctx);
 int ledger_cmd_close(const ledger_ctx_t *ctx);
 int ledger_cmd_draw(const ledger_ctx_t *ctx);
 int ledger_cmd_verify(const ledger_ctx_t *ctx);
+int ledger_cmd_reconcile(const ledger_ctx_t *ctx);
 
 /* Set by SIGINT/SIGTERM: finish the batch in hand and stop. */
 extern volatile sig_atomic_t carrot_ledger_stop;
@@ -73,6 +78,28 @@ void ledger_watch_batch(ledger_watch_t *w, rd_kafka_message_t **msgs, size_t n, 
                         long long already, long long dead);
 /* librdkafka's statistics, for the consumer lag gauges. */
 void ledger_watch_stats(ledger_watch_t *w, const char *json, size_t len);
+/* A drift check of program: participants whose board and ledger differ,
+ * and by how many points in all (carrot_ledger_drift_*{program}). */
+void ledger_watch_drift(ledger_watch_t *w, const char *program, long differing, long long points);
+/* A drift check ended: ok, or it could not be made (a service down, the
+ * fence not closing). */
+void ledger_watch_drift_checked(ledger_watch_t *w, int ok);
+
+/* drift.c: run's periodic reconcile (every drift-interval seconds; 0: off),
+ * on its own thread with its own PostgreSQL, Redis and Kafka connections,
+ * so booking never waits for it; results go to w. NULL when off or when
+ * the thread cannot start (logged). conf, cf and w must outlive it. */
+typedef struct ledger_drift_s ledger_drift_t;
+ledger_drift_t *ledger_drift_start(const carrot_conf_t *conf, const ledger_conf_t *cf,
+                                   ledger_watch_t *w);
+void ledger_drift_stop(ledger_drift_t *d); /* stops and joins; NULL is a no-op */
+/* The run booked an award of program: the check covers it from now on (a
+ * PostgreSQL shared by ledgers of other topics holds programs whose awards
+ * in flight this ledger cannot see). NULL d is a no-op. */
+void ledger_drift_seen(ledger_drift_t *d, const char *program);
+
+/* The reconcile settings of cf, for carrot_reconcile_new() (borrowed). */
+carrot_reconcile_conf_t ledger_reconcile_conf(const ledger_conf_t *cf);
 
 /* `carrot-ledger run`: consume and book awards until stopped (or drained).
  * Returns the process exit code. */

@@ -35,6 +35,20 @@ static const carrot_conf_prop_t props[] = {
      "run: exit once every assigned partition is read to its end (batch runs, tests)"},
     CARROT_CONF_LOG_ROWS(ledger_conf_t),
     CARROT_CONF_METRICS_ROWS(ledger_conf_t),
+    {"redis-host", CARROT_CONF_STR, OFF(redis_host), "127.0.0.1", 0, 0,
+     "Redis host of the leaderboards (reconcile, and run's drift check)"},
+    {"redis-port", CARROT_CONF_INT, OFF(redis_port), "16379", 1, 65535, "Redis port"},
+    {"redis-timeout-ms", CARROT_CONF_INT, OFF(redis_timeout_ms), "5000", 10, 600000,
+     "longest wait to connect to Redis and for each reply"},
+    {"activities-topic", CARROT_CONF_STR, OFF(activities_topic), "crm.activities", 0, 0,
+     "the scorers' topic of CRM activities, whose board watermarks the drift check fences on"},
+    {"scorer-group", CARROT_CONF_STR, OFF(scorer_group), "carrot-scorer", 0, 0,
+     "the scorers' consumer group"},
+    {"fence-timeout-ms", CARROT_CONF_INT, OFF(fence_timeout_ms), "30000", 100, 3600000,
+     "longest wait, in a drift check, for the scorers to commit what the boards hold, and to "
+     "read the awards in flight; past it the check is skipped"},
+    {"drift-interval", CARROT_CONF_INT, OFF(drift_interval), "60", 0, 86400,
+     "run: seconds between drift checks of the boards against the ledger (0: none)"},
     {"program", CARROT_CONF_STR, OFF(program), NULL, 0, 0, "program the command is about"},
     {"participant", CARROT_CONF_STR, OFF(participant), NULL, 0, 0, "participant id"},
     {"item", CARROT_CONF_STR, OFF(item), NULL, 0, 0, "catalog item id"},
@@ -59,7 +73,7 @@ static const carrot_conf_prop_t props[] = {
     {"entries", CARROT_CONF_INT, OFF(entries), "1", 1, 100000, "sweepstakes entries to buy"},
     CARROT_CONF_END};
 
-#define MAX_SETTINGS 12
+#define MAX_SETTINGS 20
 
 /* One command: what --help says of it, the settings it needs (a string set
  * and not empty, a number above 0; checked in this order before it runs)
@@ -82,7 +96,9 @@ static const ledger_command_t commands[] = {
     {.name = "run",
      .summary = "book awards from Kafka into PostgreSQL, exactly once",
      .takes = {"brokers", "topic", "dlq-topic", "group", "instance", "pg-dsn", "batch-size",
-               "batch-ms", "until-drained", "metrics-port", "metrics-listen"},
+               "batch-ms", "until-drained", "metrics-port", "metrics-listen", "drift-interval",
+               "redis-host", "redis-port", "redis-timeout-ms", "activities-topic", "scorer-group",
+               "fence-timeout-ms"},
      .fn = ledger_cmd_run},
     {.name = "balance",
      .summary = "a participant's balances",
@@ -158,6 +174,13 @@ static const ledger_command_t commands[] = {
      .takes = {"program", "sweepstakes"},
      .db = 1,
      .fn = ledger_cmd_verify},
+    {.name = "reconcile",
+     .summary = "hold the leaderboards in Redis against the ledger, counting the awards in flight; "
+                "exit 3 when they differ",
+     .takes = {"program", "brokers", "topic", "group", "redis-host", "redis-port",
+               "redis-timeout-ms", "activities-topic", "scorer-group", "fence-timeout-ms"},
+     .db = 1,
+     .fn = ledger_cmd_reconcile},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -285,8 +285,8 @@ int carrot_kafka_produce(rd_kafka_t *rk, const carrot_kafka_msg_t *m, int timeou
 }
 
 int carrot_kafka_produce_award(rd_kafka_t *rk, carrot_codec_t *codec, const char *topic,
-                               const carrot_award_t *a, int timeout_ms, char *errstr,
-                               size_t errstr_size) {
+                               const carrot_award_t *a, const char *stream, int64_t offset,
+                               int timeout_ms, char *errstr, size_t errstr_size) {
     avro_value_t *av = carrot_codec_value(codec);
     const void *buf;
     size_t len;
@@ -299,7 +299,16 @@ int carrot_kafka_produce_award(rd_kafka_t *rk, carrot_codec_t *codec, const char
                             .key_len = strlen(a->participant_id),
                             .value = buf,
                             .value_len = len};
-    return carrot_kafka_produce(rk, &m, timeout_ms, errstr, errstr_size);
+    if (stream) {
+        char off[24];
+        snprintf(off, sizeof(off), "%lld", (long long)offset);
+        m.hdrs = rd_kafka_headers_new(2);
+        rd_kafka_header_add(m.hdrs, "carrot.stream", -1, stream, -1);
+        rd_kafka_header_add(m.hdrs, "carrot.offset", -1, off, -1);
+    }
+    int rc = carrot_kafka_produce(rk, &m, timeout_ms, errstr, errstr_size);
+    if (rc && m.hdrs) rd_kafka_headers_destroy(m.hdrs); /* librdkafka's only once produced */
+    return rc;
 }
 
 carrot_dead_letter_t carrot_dead_letter_of(const rd_kafka_message_t *m, const char *stage,

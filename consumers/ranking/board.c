@@ -460,3 +460,87 @@ carrot_board_err_t carrot_board_total(carrot_board_t *b, const char *program, co
     freeReplyObject(r);
     return CARROT_BOARD_OK;
 }
+
+/* MULTI, ZRANGE of the ptd board, MGET of the watermarks, EXEC: pipelined,
+ * one round trip. */
+carrot_board_err_t carrot_board_snapshot(carrot_board_t *b, const char *program,
+                                         const char *const *streams, int n, int64_t *wm,
+                                         carrot_board_entry_cb on_entry, void *opaque, char *errstr,
+                                         size_t errstr_size) {
+    char key[512], prefix[512];
+    carrot_board_key(key, sizeof(key), program, "ptd:all");
+    snprintf(prefix, sizeof(prefix), "carrot:{%s}:wm:", program);
+    args_t a = {0};
+    arg_s(&a, "MGET");
+    for (int i = 0; i < n; i++) {
+        char k[1024];
+        snprintf(k, sizeof(k), "%s%s", prefix, streams[i]);
+        arg_s(&a, k);
+    }
+    const char **argv = a.oom ? NULL : malloc(a.n * sizeof(*argv));
+    if (!argv) {
+        args_free(&a);
+        snprintf(errstr, errstr_size, "out of memory");
+        return CARROT_BOARD_FATAL;
+    }
+    for (size_t i = 0; i < a.n; i++) argv[i] = a.buf + a.off[i];
+    b->failed = CARROT_BOARD_RETRY;
+    if (connect_(b, errstr, errstr_size)) {
+        free(argv);
+        args_free(&a);
+        return b->failed;
+    }
+    const char *zr[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+    size_t zl[5];
+    for (int i = 0; i < 5; i++) zl[i] = strlen(zr[i]);
+    redisAppendCommand(b->rc, "MULTI");
+    redisAppendCommandArgv(b->rc, 5, zr, zl);
+    if (n > 0) redisAppendCommandArgv(b->rc, (int)a.n, argv, a.lens);
+    redisAppendCommand(b->rc, "EXEC");
+    free(argv);
+    args_free(&a);
+    redisReply *r = NULL;
+    int replies = n > 0 ? 4 : 3, bad = 0;
+    for (int i = 0; i < replies; i++) {
+        if (r) freeReplyObject(r);
+        r = NULL;
+        if (redisGetReply(b->rc, (void **)&r) != REDIS_OK || !r) {
+            snprintf(errstr, errstr_size, "Redis command failed: %s", b->rc->errstr);
+            drop(b);
+            return CARROT_BOARD_RETRY;
+        }
+        if (r->type == REDIS_REPLY_ERROR && !bad) {
+            redis_error(NULL, r->str, errstr, errstr_size);
+            bad = retriable(r->str) ? CARROT_BOARD_RETRY : CARROT_BOARD_FATAL;
+        }
+    }
+    if (bad) {
+        freeReplyObject(r);
+        return (carrot_board_err_t)bad;
+    }
+    /* r is EXEC's: [ZRANGE's, MGET's] */
+    redisReply *z = r->type == REDIS_REPLY_ARRAY && (int)r->elements == replies - 2 ? r->element[0]
+                                                                                    : NULL,
+               *m = z && n > 0 ? r->element[1] : NULL;
+    int shaped = z && z->type == REDIS_REPLY_ARRAY && z->elements % 2 == 0 &&
+                 (n == 0 || (m->type == REDIS_REPLY_ARRAY && (int)m->elements == n));
+    for (size_t i = 0; shaped && i < z->elements; i++)
+        shaped = z->element[i]->type == REDIS_REPLY_STRING;
+    if (!shaped) {
+        snprintf(errstr, errstr_size, "unexpected reply from Redis to a snapshot of %s", key);
+        freeReplyObject(r);
+        return CARROT_BOARD_FATAL;
+    }
+    for (int i = 0; i < n; i++)
+        wm[i] = m->element[i]->type == REDIS_REPLY_STRING ? strtoll(m->element[i]->str, NULL, 10)
+                                                          : -1;
+    carrot_board_err_t rc = CARROT_BOARD_OK;
+    for (size_t i = 0; i < z->elements; i += 2)
+        if (on_entry(opaque, z->element[i]->str, strtoll(z->element[i + 1]->str, NULL, 10))) {
+            snprintf(errstr, errstr_size, "stopped");
+            rc = CARROT_BOARD_FATAL;
+            break;
+        }
+    freeReplyObject(r);
+    return rc;
+}

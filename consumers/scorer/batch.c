@@ -80,6 +80,8 @@ typedef struct {
  * Returns the number produced, or -1. */
 static int produce_awards(scorer_t *s, pending_t *p, int64_t now) {
     const carrot_board_result_t *res = p->res;
+    char stream[300]; /* the board watermark's, as apply_partition() names it */
+    snprintf(stream, sizeof(stream), "%s:%d", s->cf->topic, (int)p->partition);
     for (int i = 0; i < res->nlines; i++) {
         char award_id[352], errstr[512];
         snprintf(award_id, sizeof(award_id), "%.256s/%.80s", p->act.event_id,
@@ -98,8 +100,8 @@ static int produce_awards(scorer_t *s, pending_t *p, int64_t now) {
                              .points = res->lines[i].points,
                              .occurred_at = p->act.occurred_at,
                              .awarded_at = now};
-        if (carrot_kafka_produce_award(s->producer, s->award_codec, s->cf->awards_topic, &aw, -1,
-                                       errstr, sizeof(errstr)) != 0) {
+        if (carrot_kafka_produce_award(s->producer, s->award_codec, s->cf->awards_topic, &aw,
+                                       stream, p->offset, -1, errstr, sizeof(errstr)) != 0) {
             carrot_error("%s", errstr);
             return -1;
         }

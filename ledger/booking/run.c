@@ -231,6 +231,8 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     carrot_codec_t *codec = carrot_award_codec_new(errstr, sizeof(errstr));
     rd_kafka_message_t **msgs = calloc((size_t)cf->batch_size, sizeof(*msgs));
     rd_kafka_t *consumer = NULL, *producer = NULL;
+    ledger_drift_t *drift = NULL;
+    char last_program[256] = "";
     if (!codec) {
         carrot_error("%s", errstr);
         goto out;
@@ -270,6 +272,7 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         goto out;
     }
 
+    drift = ledger_drift_start(conf, cf, l.watch);
     exit_code = 0;
     while (!carrot_ledger_stop) {
         size_t n = carrot_kafka_collect(consumer, msgs, (size_t)cf->batch_size, (int)cf->batch_ms,
@@ -303,6 +306,10 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
             if (carrot_codec_decode(codec, m->payload, m->len, &value, errstr, sizeof(errstr)) ==
                     CARROT_CODEC_OK &&
                 carrot_award_from_avro(value, &award, errstr, sizeof(errstr)) == 0) {
+                if (drift && strcmp(award.program_id, last_program) != 0) { /* cheap: runs */
+                    ledger_drift_seen(drift, award.program_id);
+                    snprintf(last_program, sizeof(last_program), "%s", award.program_id);
+                }
                 if (carrot_book_add(book, &award, m->partition, m->offset) != 0) {
                     carrot_error("out of memory");
                     exit_code = 1;
@@ -384,6 +391,7 @@ out:
     carrot_codec_destroy(codec);
     carrot_book_destroy(book);
     carrot_drain_destroy(l.drain);
+    ledger_drift_stop(drift); /* it writes to the watch */
     ledger_watch_destroy(l.watch);
     free(msgs);
     if (l.pg) PQfinish(l.pg);

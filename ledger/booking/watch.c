@@ -10,12 +10,19 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct ledger_watch_s {
     carrot_metrics_t *m;
     carrot_lag_t *lag;
     carrot_metric_t *consumed, *booked, *already, *dead, *pg_errors, *batches, *last_commit;
     carrot_metric_t *freshness;
+    carrot_metric_t *drift_ok, *drift_failed, *drift_checked;
+    struct drift_gauges {
+        char *program;
+        carrot_metric_t *differing, *points;
+    } * drift;
+    int ndrift;
 };
 
 ledger_watch_t *ledger_watch_new(const ledger_conf_t *cf, char *errstr, size_t errstr_size) {
@@ -48,8 +55,18 @@ ledger_watch_t *ledger_watch_new(const ledger_conf_t *cf, char *errstr, size_t e
         !(w->freshness = carrot_metrics_histogram(
               m, "carrot_ledger_produce_to_commit_seconds",
               "From an award's Kafka timestamp to the commit of the batch that booked it.", bounds,
-              (int)(sizeof(bounds) / sizeof(bounds[0])))))
+              (int)(sizeof(bounds) / sizeof(bounds[0])))) ||
+        !(w->drift_ok = carrot_metrics_counter(m, "carrot_ledger_drift_checks_total",
+                                               "Drift checks of the boards against the ledger, by "
+                                               "result (failed: a service down, the fence open).",
+                                               "result=\"ok\"")) ||
+        !(w->drift_failed = carrot_metrics_counter(m, "carrot_ledger_drift_checks_total", "",
+                                                   "result=\"failed\"")) ||
+        !(w->drift_checked = carrot_metrics_gauge(
+              m, "carrot_ledger_drift_check_timestamp_seconds",
+              "When the last drift check succeeded, or the ledger started (Unix time).", NULL)))
         goto oom;
+    carrot_metric_set(w->drift_checked, (double)carrot_time_now_ms() / 1000.0);
     carrot_metric_set(w->last_commit, (double)carrot_time_now_ms() / 1000.0);
     if (carrot_metrics_serve(m, cf->metrics_listen, (int)cf->metrics_port, errstr, errstr_size)) {
         ledger_watch_destroy(w);
@@ -65,6 +82,8 @@ oom:
 
 void ledger_watch_destroy(ledger_watch_t *w) {
     if (!w) return;
+    for (int i = 0; i < w->ndrift; i++) free(w->drift[i].program);
+    free(w->drift);
     carrot_metrics_destroy(w->m); /* stops serving first */
     carrot_lag_destroy(w->lag);
     free(w);
@@ -104,4 +123,54 @@ void ledger_watch_stats(ledger_watch_t *w, const char *json, size_t len) {
     if (w && w->lag &&
         carrot_lag_stats(w->lag, json, len, carrot_time_wall_ms(), errstr, sizeof(errstr)) != 0)
         carrot_warn("%s", errstr);
+}
+
+/* The label set program="<id>", escaped as the text format wants. */
+static void program_label(char *buf, size_t size, const char *program) {
+    size_t n = (size_t)snprintf(buf, size, "program=\"");
+    for (const char *c = program; *c && n + 4 < size; c++) {
+        if (*c == '"' || *c == '\\') buf[n++] = '\\';
+        if (*c == '\n') {
+            buf[n++] = '\\';
+            buf[n++] = 'n';
+        } else {
+            buf[n++] = *c;
+        }
+    }
+    snprintf(buf + n, size - n, "\"");
+}
+
+/* Only the drift thread calls this: the list needs no lock of its own. */
+void ledger_watch_drift(ledger_watch_t *w, const char *program, long differing, long long points) {
+    if (!w || !w->m) return;
+    int i = 0;
+    while (i < w->ndrift && strcmp(w->drift[i].program, program) != 0) i++;
+    if (i == w->ndrift) {
+        char labels[600];
+        program_label(labels, sizeof(labels), program);
+        struct drift_gauges *g = realloc(w->drift, (size_t)(w->ndrift + 1) * sizeof(*g));
+        if (!g) return;
+        w->drift = g;
+        g[i] = (struct drift_gauges){
+            .program = strdup(program),
+            .differing = carrot_metrics_gauge(
+                w->m, "carrot_ledger_drift_participants",
+                "Participants whose program-to-date board points differ from the ledger's "
+                "(booked plus in flight), at the last drift check.",
+                labels),
+            .points = carrot_metrics_gauge(w->m, "carrot_ledger_drift_points",
+                                           "Sum of the differences, in points, at the last drift "
+                                           "check: 0 when the boards and the ledger agree.",
+                                           labels)};
+        if (!g[i].program) return;
+        w->ndrift++;
+    }
+    carrot_metric_set(w->drift[i].differing, (double)differing);
+    carrot_metric_set(w->drift[i].points, (double)points);
+}
+
+void ledger_watch_drift_checked(ledger_watch_t *w, int ok) {
+    if (!w || !w->m) return;
+    carrot_metric_add(ok ? w->drift_ok : w->drift_failed, 1);
+    if (ok) carrot_metric_set(w->drift_checked, (double)carrot_time_now_ms() / 1000.0);
 }

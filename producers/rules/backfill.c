@@ -212,8 +212,8 @@ static int book_chunk(const rules_conf_t *cf, const carrot_rules_t *r, carrot_bo
                                  .points = res[i].lines[l].points,
                                  .occurred_at = a->act.occurred_at,
                                  .awarded_at = now};
-            if (carrot_kafka_produce_award(rk, codec, cf->awards_topic, &aw, -1, errstr,
-                                           sizeof(errstr)) != 0) {
+            if (carrot_kafka_produce_award(rk, codec, cf->awards_topic, &aw, stream,
+                                           (int64_t)a->pos, -1, errstr, sizeof(errstr)) != 0) {
                 carrot_error("%s", errstr);
                 rd_kafka_error_destroy(rd_kafka_abort_transaction(rk, 30000));
                 goto out;

@@ -297,9 +297,9 @@ void it_produce_awards(const char *topic, const char *program, const char *tag, 
                             .points = points[i],
                             .occurred_at = awarded_at && awarded_at[i] ? awarded_at[i] : now,
                             .awarded_at = awarded_at && awarded_at[i] ? awarded_at[i] : now};
-        ck_assert_msg(
-            carrot_kafka_produce_award(rk, codec, topic, &a, -1, errstr, sizeof(errstr)) == 0, "%s",
-            errstr);
+        ck_assert_msg(carrot_kafka_produce_award(rk, codec, topic, &a, NULL, 0, -1, errstr,
+                                                 sizeof(errstr)) == 0,
+                      "%s", errstr);
         rd_kafka_poll(rk, 0);
     }
     ck_assert_int_eq(rd_kafka_flush(rk, 60000), 0);

@@ -197,7 +197,9 @@ def main():
                      "--rules", str(rules), "--rules-topic", "", "--metrics-port", str(scorer_m)])
     start("ledger", ["carrot-ledger", "run", *common, "--topic", AWARDS,
                      "--dlq-topic", AWARDS_DLQ, "--group", LEDGER_GROUP, "--instance", "l1",
-                     "--pg-dsn", ENV["CARROT_PG_DSN"], "--metrics-port", str(ledger_m)])
+                     "--pg-dsn", ENV["CARROT_PG_DSN"], "--metrics-port", str(ledger_m),
+                     "--drift-interval", "2", "--activities-topic", TOPIC,
+                     "--scorer-group", SCORER_GROUP, *redis])
     public = f"http://127.0.0.1:{hook_port}"
     start("webhook", ["carrot-webhook", *common, *redis, "--port", str(hook_port),
                       "--public-url", public, "--topic", TOPIC, "--dlq-topic", DLQ,
@@ -244,6 +246,16 @@ def main():
     produced = sample_sum(metrics(hook_m), "carrot_webhook_activities_produced_total")
     if not produced:
         fail(f"carrot_webhook_activities_produced_total is {produced} after a signed batch")
+
+    def no_drift():
+        m = metrics(ledger_m)
+        return (sample_sum(m, "carrot_ledger_drift_points") == 0
+                and (sample_sum(m, "carrot_ledger_drift_checks_total") or 0) > 0)
+    try:
+        wait_for("the ledger's drift check to read 0", no_drift, 60)
+    except TimeoutError:
+        fail("carrot_ledger_drift_points is not 0 once drained: "
+             f"{sample_sum(metrics(ledger_m), 'carrot_ledger_drift_points')}")
 
     for group in (SCORER_GROUP, LEDGER_GROUP):
         def zero(g=group):

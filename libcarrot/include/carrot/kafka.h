@@ -81,11 +81,16 @@ int carrot_kafka_produce(rd_kafka_t *rk, const carrot_kafka_msg_t *m, int timeou
 
 /* Encodes a with codec (from carrot_award_codec_new()) and produces it to
  * topic keyed by its participant id, as the scorer and back-fill write every
- * Award (a participant's awards stay in order on one partition). timeout_ms
- * as for carrot_kafka_produce(). 0, or -1 with errstr. */
+ * Award (a participant's awards stay in order on one partition). stream
+ * (may be NULL: no headers) and offset name what the boards applied it as:
+ * the board watermark stream ("crm.activities:3", "backfill:<id>") and the
+ * position in it, sent as the headers carrot.stream and carrot.offset
+ * (decimal), so a reconciliation can tell the awards the boards hold from
+ * those scored since it read them. timeout_ms as for
+ * carrot_kafka_produce(). 0, or -1 with errstr. */
 int carrot_kafka_produce_award(rd_kafka_t *rk, carrot_codec_t *codec, const char *topic,
-                               const carrot_award_t *a, int timeout_ms, char *errstr,
-                               size_t errstr_size);
+                               const carrot_award_t *a, const char *stream, int64_t offset,
+                               int timeout_ms, char *errstr, size_t errstr_size);
 
 /* --- dead letters --------------------------------------------------------- */
 

@@ -188,4 +188,20 @@ carrot_board_err_t carrot_board_total(carrot_board_t *board, const char *program
                                       const char *board_name, int64_t *totalp, long *membersp,
                                       char *errstr, size_t errstr_size);
 
+/* --- reconciling ------------------------------------------------------- */
+
+/* Called per participant of a snapshot; participant is valid during the
+ * call. Non-zero stops the snapshot (FATAL with errstr "stopped"). */
+typedef int (*carrot_board_entry_cb)(void *opaque, const char *participant, int64_t points);
+
+/* Reads every participant's program-to-date points (board "ptd:all") and
+ * the watermarks of streams[0..n) (wm[i]: the highest offset applied from
+ * streams[i], -1 when none) in one MULTI/EXEC, so the points are exactly
+ * the effect of what the watermarks say was applied. For carrot-ledger
+ * reconcile, which holds the ledger against them. */
+carrot_board_err_t carrot_board_snapshot(carrot_board_t *board, const char *program,
+                                         const char *const *streams, int n, int64_t *wm,
+                                         carrot_board_entry_cb on_entry, void *opaque, char *errstr,
+                                         size_t errstr_size);
+
 #endif
