@@ -64,6 +64,18 @@ static void free_replies(redisReply **r, size_t n) {
     free(r);
 }
 
+int webhook_redis_ping(webhook_t *w, char *errstr, size_t errstr_size) {
+    char *none[] = {""}; /* PING takes no key: the one "%s" is not in the format */
+    redisReply **r = redis_run(w, "PING", none, 1, 0, errstr, errstr_size);
+    if (!r) return -1;
+    int ok = r[0]->type == REDIS_REPLY_STATUS;
+    if (!ok)
+        snprintf(errstr, errstr_size, "Redis answered PING with %s",
+                 r[0]->type == REDIS_REPLY_ERROR ? r[0]->str : "an unexpected reply");
+    free_replies(r, 1);
+    return ok ? 0 : -1;
+}
+
 /* Orders pointers into one array of events by key, then by position. */
 static int by_key(const void *a, const void *b) {
     const event_t *ea = *(const event_t *const *)a, *eb = *(const event_t *const *)b;

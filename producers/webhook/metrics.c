@@ -37,7 +37,8 @@ int webhook_metrics_start(webhook_t *w, char *errstr, size_t errstr_size) {
     if (!cf->metrics_port) return 0;
     if (!(w->metrics = carrot_metrics_new()) ||
         carrot_metrics_add_process(w->metrics, "carrot-webhook") != 0 ||
-        carrot_metrics_check(w->metrics, "kafka", 0, "the broker has not answered yet") != 0) {
+        carrot_metrics_check(w->metrics, "kafka", 0, "the broker has not answered yet") != 0 ||
+        carrot_metrics_check(w->metrics, "redis", 0, "not yet asked") != 0) {
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
@@ -64,4 +65,7 @@ void webhook_metrics_tick(webhook_t *w) {
     rd_kafka_resp_err_t err = rd_kafka_metadata(w->rk, 0, NULL, &md, 2000);
     carrot_metrics_check(w->metrics, "kafka", !err, err ? rd_kafka_err2str(err) : NULL);
     if (md) rd_kafka_metadata_destroy(md);
+    char why[512];
+    int down = webhook_redis_ping(w, why, sizeof(why));
+    carrot_metrics_check(w->metrics, "redis", !down, down ? why : NULL);
 }

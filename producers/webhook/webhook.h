@@ -161,6 +161,8 @@ unsigned int webhook_dedup_claim(webhook_t *w, json_t *batch, event_t *ev, size_
  * for dedup-ttl, those EV_IN_FLIGHT released for the retry. */
 void webhook_dedup_settle(webhook_t *w, event_t *ev, size_t n, char **keys);
 void webhook_redis_free(void *rc); /* a pool's destroy */
+/* PING on a pooled connection: 0, or -1 with errstr (readiness). */
+int webhook_redis_ping(webhook_t *w, char *errstr, size_t errstr_size);
 
 /* deliver.c: a signed body becomes activities */
 enum MHD_Result webhook_process(webhook_t *w, struct MHD_Connection *c, const char *body,
@@ -180,8 +182,8 @@ char *webhook_read_secret_file(const char *path, char *errstr, size_t errstr_siz
 /* metrics.c: /metrics, /healthz and /readyz on metrics-port */
 /* Starts serving when metrics-port is set (else does nothing). 0, or -1 with errstr. */
 int webhook_metrics_start(webhook_t *w, char *errstr, size_t errstr_size);
-/* From the main loop: every few seconds asks the broker for its metadata,
- * which is the "kafka" readiness check. */
+/* From the main loop: every few seconds asks the broker for its metadata
+ * and Redis for a PONG: the "kafka" and "redis" readiness checks. */
 void webhook_metrics_tick(webhook_t *w);
 
 /* http.c: libmicrohttpd, the limits, the connections */

@@ -9,8 +9,8 @@ services, each serving /metrics, /healthz and /readyz, with Prometheus
     carrot_consumer_lag_messages gauges;
   - every panel expression of deploy/grafana/carrot.json, evaluated by
     Prometheus over its HTTP API, returns data and no error;
-  - the scorer is unready (503 naming redis) while Redis is down, and ready
-    again once it is back.
+  - the scorer and the webhook are unready (503 naming redis) while Redis is
+    down, and ready again once it is back.
 Needs the environment of deploy/env.sh (tests/run.sh and ctest provide it).
 """
 import base64
@@ -289,24 +289,29 @@ def main():
     if ENV.get("CARROT_SCREENSHOT"):  # README's picture: the main panels in Prometheus's graph
         screenshot(prom_port, ENV["CARROT_SCREENSHOT"])
 
-    # readiness follows Redis
-    ready = f"http://127.0.0.1:{scorer_m}/readyz"
+    # readiness follows Redis, for the scorer and the webhook (which dedups in it)
+    readies = {"scorer": f"http://127.0.0.1:{scorer_m}/readyz",
+               "webhook": f"http://127.0.0.1:{hook_m}/readyz"}
     subprocess.run(["bash", str(ROOT / "deploy/redis.sh"), "stop"], env=ENV, check=True)
     try:
-        status, body = wait_for("the scorer to turn unready without Redis",
-                                lambda: (lambda r: r if r[0] == 503 else None)(http(ready)), 60)
-        if "redis" not in body:
-            fail(f"/readyz without Redis says {body!r}, not naming redis")
-        say(f"without redis: /readyz {status} {body.strip()}")
-    except TimeoutError:
-        fail("the scorer stayed ready with Redis stopped")
+        for name, ready in readies.items():
+            try:
+                status, body = wait_for(
+                    f"the {name} to turn unready without Redis",
+                    lambda u=ready: (lambda r: r if r[0] == 503 else None)(http(u)), 60)
+                if "redis" not in body:
+                    fail(f"the {name}'s /readyz without Redis says {body!r}, not naming redis")
+                say(f"without redis: the {name}'s /readyz {status} {body.strip()}")
+            except TimeoutError:
+                fail(f"the {name} stayed ready with Redis stopped")
     finally:
         subprocess.run(["bash", str(ROOT / "deploy/redis.sh"), "start"], env=ENV, check=True)
-    try:
-        wait_for("the scorer to be ready again", lambda: http(ready)[0] == 200, 60)
-        say("redis back: /readyz 200")
-    except TimeoutError:
-        fail(f"the scorer did not become ready again: {http(ready)}")
+    for name, ready in readies.items():
+        try:
+            wait_for(f"the {name} to be ready again", lambda u=ready: http(u)[0] == 200, 60)
+            say(f"redis back: the {name}'s /readyz 200")
+        except TimeoutError:
+            fail(f"the {name} did not become ready again: {http(ready)}")
 
 
 def stop_all():
