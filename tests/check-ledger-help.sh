@@ -8,7 +8,7 @@ ledger=$1
 fail() { echo "check-ledger-help: $*" >&2; exit 1; }
 
 commands=$("$ledger" --help | awk '/^  [a-z][a-z-]*  / { print $1 }')
-(($(wc -w <<<"$commands") == 16)) || fail "expected 16 commands in --help, got:" $commands
+(($(wc -w <<<"$commands") == 17)) || fail "expected 17 commands in --help, got:" $commands
 for c in $commands; do
     out=$("$ledger" "$c" --help) || fail "$c --help exited $?"
     [[ "$(head -1 <<<"$out")" == "usage: carrot-ledger $c "* ]] || fail "$c --help: $(head -1 <<<"$out")"
@@ -26,7 +26,8 @@ expect() {
     [[ "$got" == "$2" ]] || fail "$1 --help lists \"$got\", expected \"$2\""
 }
 expect balance "--pg-dsn --log-level --log-format --program --participant "
-expect run "--brokers --topic --dlq-topic --group --instance --pg-dsn --batch-size --batch-ms --until-drained --log-level --log-format --metrics-port --metrics-listen "
+expect run "--brokers --topic --dlq-topic --group --instance --pg-dsn --batch-size --batch-ms --until-drained --log-level --log-format --metrics-port --metrics-listen --redis-host --redis-port --redis-timeout-ms --activities-topic --scorer-group --fence-timeout-ms --drift-interval "
+expect reconcile "--brokers --topic --group --pg-dsn --log-level --log-format --redis-host --redis-port --redis-timeout-ms --activities-topic --scorer-group --fence-timeout-ms --program "
 expect reject "--pg-dsn --log-level --log-format --redemption --reason "
 expect sweepstakes-create "--pg-dsn --log-level --log-format --program --name --sweepstakes --entry-cost --prizes --seed-file "
 expect verify "--pg-dsn --log-level --log-format --program --sweepstakes "
@@ -47,4 +48,4 @@ usage_error 'fulfil needs --redemption' fulfil
 usage_error 'draw needs --seed-file' draw --program p --sweepstakes s
 usage_error 'unknown command "nosuch"' nosuch
 usage_error 'expected one command' balance extra
-echo "check-ledger-help: 16 commands, each with its own --help"
+echo "check-ledger-help: 17 commands, each with its own --help"

@@ -5,7 +5,9 @@
 --
 -- KEYS[1]: the partition's watermark key, which routes the call to the
 -- program's slot on Redis Cluster (every other key shares its {P} tag).
--- ARGV: key prefix "carrot:{P}:", stream, seen ttl, now; then per event:
+-- ARGV: key prefix "carrot:{P}:", stream, seen ttl, now, through (the
+-- watermark moves at least to it: the batch's last offset of the partition,
+-- though it was another program's or a dead letter; -1: no such); then per event:
 -- offset, event id, kind (A award, D delete, U undelete), record,
 -- participant, type, version, nboards, (board, expire_at)*, nlines,
 -- (rule, points)*, cap key ('' none), cap rule, cap points, cap expire_at,
@@ -15,9 +17,10 @@
 -- side's '\x1f' and '\x1e') separate fields in stored values; the scorer
 -- rejects ids that hold them.
 local P, stream, ttl, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local through = tonumber(ARGV[5])
 local wmk = KEYS[1]
 local wm = tonumber(redis.call('GET', wmk) or '-1')
-local top, out, i = wm, {}, 5
+local top, out, i = wm, {}, 6
 -- A batch's events mostly share boards: each board's expiry is set, and
 -- each (participant, board) added to the standing index, once per batch.
 -- String building is the costly part of Lua here, so board keys are made
@@ -150,5 +153,6 @@ for key, b in pairs(sums) do
   end
   if expiring[key] then redis.call('EXPIREAT', key, expiring[key]) end
 end
-redis.call('SET', wmk, string.format('%d', top))
+if through > top then top = through end
+if top > wm then redis.call('SET', wmk, string.format('%d', top)) end
 return out

@@ -16,6 +16,7 @@ struct carrot_board_s {
     int port, timeout_ms;
     redisContext *rc;
     char apply_sha[41], query_sha[41];
+    unsigned long connects;    /* connections opened: a new one may meet a Redis that lost writes */
     carrot_board_err_t failed; /* what the last failed command was: RETRY or FATAL */
 };
 
@@ -93,8 +94,11 @@ static int connect_(carrot_board_t *b, char *errstr, size_t errstr_size) {
         drop(b);
         return -1;
     }
+    b->connects++;
     return 0;
 }
+
+unsigned long carrot_board_connects(const carrot_board_t *b) { return b->connects; }
 
 /* A Redis error into errstr. A script's names the .lua file and line first:
  * Redis numbers the lines of the text it loaded ("user_script:N"), which
@@ -281,12 +285,11 @@ static void event_args(args_t *a, const carrot_board_event_t *e) {
     }
 }
 
-carrot_board_err_t carrot_board_apply(carrot_board_t *b, const char *program, const char *stream,
-                                      const carrot_board_event_t *ev, size_t n,
-                                      long long seen_ttl_s, int64_t now_s,
-                                      carrot_board_result_t *res, char *errstr,
-                                      size_t errstr_size) {
-    if (n == 0) return CARROT_BOARD_OK;
+/* The apply script over n events (0: only the watermark moves to through). */
+static carrot_board_err_t apply(carrot_board_t *b, const char *program, const char *stream,
+                                const carrot_board_event_t *ev, size_t n, int64_t through,
+                                long long seen_ttl_s, int64_t now_s, carrot_board_result_t *res,
+                                char *errstr, size_t errstr_size) {
     args_t a = {0};
     char prefix[512];
     snprintf(prefix, sizeof(prefix), "carrot:{%s}:", program);
@@ -294,6 +297,7 @@ carrot_board_err_t carrot_board_apply(carrot_board_t *b, const char *program, co
     arg_s(&a, stream);
     arg_i(&a, seen_ttl_s);
     arg_i(&a, (long long)now_s);
+    arg_i(&a, (long long)through);
     for (size_t i = 0; i < n; i++) event_args(&a, &ev[i]);
     carrot_board_err_t rc = CARROT_BOARD_FATAL;
     char wm[1024];
@@ -317,6 +321,41 @@ carrot_board_err_t carrot_board_apply(carrot_board_t *b, const char *program, co
             parse_lines(rstr(e[5]), &res[i]);
         }
         rc = CARROT_BOARD_OK;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+carrot_board_err_t carrot_board_apply(carrot_board_t *b, const char *program, const char *stream,
+                                      const carrot_board_event_t *ev, size_t n,
+                                      long long seen_ttl_s, int64_t now_s,
+                                      carrot_board_result_t *res, char *errstr,
+                                      size_t errstr_size) {
+    if (n == 0) return CARROT_BOARD_OK;
+    return apply(b, program, stream, ev, n, -1, seen_ttl_s, now_s, res, errstr, errstr_size);
+}
+
+carrot_board_err_t carrot_board_advance(carrot_board_t *b, const char *program, const char *stream,
+                                        int64_t through, char *errstr, size_t errstr_size) {
+    return apply(b, program, stream, NULL, 0, through, 0, 0, NULL, errstr, errstr_size);
+}
+
+carrot_board_err_t carrot_board_watermark(carrot_board_t *b, const char *program,
+                                          const char *stream, int64_t *wmp, char *errstr,
+                                          size_t errstr_size) {
+    char key[1024];
+    snprintf(key, sizeof(key), "carrot:{%s}:wm:%s", program, stream);
+    const char *argv[] = {"GET", key};
+    size_t lens[] = {3, strlen(key)};
+    redisReply *r = command(b, NULL, 2, argv, lens, errstr, errstr_size);
+    if (!r) return b->failed;
+    carrot_board_err_t rc = CARROT_BOARD_OK;
+    if (r->type == REDIS_REPLY_NIL) *wmp = -1;
+    else if (r->type == REDIS_REPLY_STRING)
+        *wmp = strtoll(r->str, NULL, 10);
+    else {
+        snprintf(errstr, errstr_size, "unexpected reply from Redis to GET %s", key);
+        rc = CARROT_BOARD_FATAL;
     }
     freeReplyObject(r);
     return rc;

@@ -128,7 +128,11 @@ static void rewind_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
 }
 
 /* Next offsets to consume, per partition, for send_offsets_to_transaction. */
-static rd_kafka_topic_partition_list_t *batch_offsets(rd_kafka_message_t **msgs, size_t n) {
+/* The next offset of each partition of the batch. With s, those a replay
+ * into Redis has not yet carried past its committed offset are left out:
+ * committing them would move the group's offsets back. */
+static rd_kafka_topic_partition_list_t *batch_offsets(const scorer_t *s, rd_kafka_message_t **msgs,
+                                                      size_t n) {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < n; i++) {
         const char *t = rd_kafka_topic_name(msgs[i]->rkt);
@@ -137,6 +141,9 @@ static rd_kafka_topic_partition_list_t *batch_offsets(rd_kafka_message_t **msgs,
         if (!p) p = rd_kafka_topic_partition_list_add(parts, t, msgs[i]->partition);
         if (msgs[i]->offset + 1 > p->offset) p->offset = msgs[i]->offset + 1;
     }
+    for (int i = parts->cnt - 1; s && i >= 0; i--)
+        if (parts->elems[i].offset <= scorer_repair_until(s, parts->elems[i].partition))
+            rd_kafka_topic_partition_list_del_by_idx(parts, i);
     return parts;
 }
 
@@ -157,29 +164,32 @@ static int abort_and_rewind(scorer_t *s, rd_kafka_message_t **msgs, size_t n,
     return -1;
 }
 
-/* Applies one partition's events, retrying while Redis is unreachable: the
- * script is idempotent. 0, -1 when stopped, -2 on a fatal error. */
+/* Applies one partition's events (n may be 0), then moves its watermark to
+ * through when the batch's last messages there were not the program's. 0;
+ * -3 when Redis could not be reached: the batch is dropped and read again
+ * once Redis is checked against Kafka (it may come back having lost
+ * writes, and applying this batch first would step over the gap); -2 on a
+ * fatal error. */
 static int apply_partition(scorer_t *s, int32_t partition, const carrot_board_event_t *ev, size_t n,
-                           int64_t now, carrot_board_result_t *res) {
+                           int64_t through, int64_t now, carrot_board_result_t *res) {
     char stream[300], errstr[512];
     snprintf(stream, sizeof(stream), "%s:%d", s->cf->topic, (int)partition);
-    int backoff_ms = 100;
-    carrot_board_err_t berr;
-    while ((berr = carrot_board_apply(s->board, carrot_rules_program(s->rules), stream, ev, n,
-                                      s->cf->seen_ttl, now / 1000, res, errstr, sizeof(errstr))) !=
-           CARROT_BOARD_OK) {
-        if (berr == CARROT_BOARD_FATAL) {
-            /* the same batch would fail the same way; and a script that failed half way
-             * has left its writes (Redis does not undo them): stop, and let a person look */
-            carrot_error("%s: stopping; nothing of this batch was committed to Kafka", errstr);
-            return -2;
-        }
+    const char *program = carrot_rules_program(s->rules);
+    carrot_board_err_t berr = carrot_board_apply(s->board, program, stream, ev, n, s->cf->seen_ttl,
+                                                 now / 1000, res, errstr, sizeof(errstr));
+    if (berr == CARROT_BOARD_OK && (n == 0 || through > ev[n - 1].offset))
+        berr = carrot_board_advance(s->board, program, stream, through, errstr, sizeof(errstr));
+    if (berr == CARROT_BOARD_FATAL) {
+        /* the same batch would fail the same way; and a script that failed half way
+         * has left its writes (Redis does not undo them): stop, and let a person look */
+        carrot_error("%s: stopping; nothing of this batch was committed to Kafka", errstr);
+        return -2;
+    }
+    if (berr != CARROT_BOARD_OK) {
+        carrot_warn("%s; the batch is read again once Redis answers", errstr);
         scorer_redis_state(s, 0, errstr);
-        if (*s->stop) return -1;
-        carrot_warn("%s; retrying in %d ms", errstr, backoff_ms);
-        struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-        if (backoff_ms < 5000) backoff_ms *= 2;
+        s->redis_check = 1;
+        return -3;
     }
     scorer_redis_state(s, 1, NULL);
     return 0;
@@ -190,24 +200,31 @@ static int apply_partition(scorer_t *s, int32_t partition, const carrot_board_ev
  * two), each partition's events in offset order. Grouped by a counting sort:
  * results[] ends up in that grouped order, and each pending points to its
  * own. */
-static int apply_board(scorer_t *s, pending_t *pend, size_t npend, int64_t now,
-                       carrot_board_result_t *results) {
+static int apply_board(scorer_t *s, rd_kafka_message_t **msgs, size_t n, pending_t *pend,
+                       size_t npend, int64_t now, carrot_board_result_t *results) {
     int32_t maxp = 0;
-    for (size_t i = 0; i < npend; i++)
-        if (pend[i].partition > maxp) maxp = pend[i].partition;
+    for (size_t i = 0; i < n; i++)
+        if (msgs[i]->partition > maxp) maxp = msgs[i]->partition;
     size_t cnt = npend ? npend : 1, none = (size_t)-1, ngroups = 0;
     size_t *group_of = malloc(((size_t)maxp + 1) * sizeof(*group_of)); /* by partition */
+    int64_t *through = malloc(((size_t)maxp + 1) * sizeof(*through));  /* by partition */
     size_t *group = malloc(cnt * sizeof(*group));                      /* by pending: its group */
     size_t *start = calloc(cnt + 1, sizeof(*start));       /* by group: its first event */
     int32_t *partition = malloc(cnt * sizeof(*partition)); /* by group */
     carrot_board_event_t *ev = malloc(cnt * sizeof(*ev));
     int rc = 0;
-    if (!group_of || !group || !start || !partition || !ev) {
+    if (!group_of || !through || !group || !start || !partition || !ev) {
         carrot_error("out of memory");
         rc = -2;
         goto out;
     }
-    for (int32_t p = 0; p <= maxp; p++) group_of[p] = none;
+    for (int32_t p = 0; p <= maxp; p++) {
+        group_of[p] = none;
+        through[p] = -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (msgs[i]->offset > through[msgs[i]->partition])
+            through[msgs[i]->partition] = msgs[i]->offset;
     for (size_t i = 0; i < npend; i++) {
         size_t *g = &group_of[pend[i].partition];
         if (*g == none) {
@@ -232,9 +249,15 @@ static int apply_board(scorer_t *s, pending_t *pend, size_t npend, int64_t now,
         p->res = &results[at];
     }
     for (size_t g = 0, first = 0; g < ngroups && !rc; first = start[g++])
-        rc = apply_partition(s, partition[g], ev + first, start[g] - first, now, results + first);
+        rc = apply_partition(s, partition[g], ev + first, start[g] - first, through[partition[g]],
+                             now, results + first);
+    /* partitions with none of the program's events: their watermark keeps pace */
+    for (int32_t p = 0; p <= maxp && !rc; p++)
+        if (through[p] >= 0 && group_of[p] == none)
+            rc = apply_partition(s, p, NULL, 0, through[p], now, NULL);
 out:
     free(group_of);
+    free(through);
     free(group);
     free(start);
     free(partition);
@@ -242,13 +265,58 @@ out:
     return rc;
 }
 
+/* A batch's working arrays, kept from one batch to the next: a plan and a
+ * result are some 7 KB each, so a batch's are megabytes, which malloc maps
+ * and unmaps, and the kernel faults in again, every batch if freed. */
+struct scorer_scratch_s {
+    size_t cap;
+    pending_t *pend;
+    carrot_scoring_t *scorings;
+    carrot_plan_t *plans;
+    carrot_board_result_t *results;
+    dead_t *dead;
+};
+
+void scorer_scratch_free(scorer_t *s) {
+    scorer_scratch_t *x = s->scratch;
+    if (!x) return;
+    free(x->pend);
+    free(x->scorings);
+    free(x->plans);
+    free(x->results);
+    free(x->dead);
+    free(x);
+    s->scratch = NULL;
+}
+
+/* The arrays for n messages (grown, never shrunk); NULL when out of memory. */
+static scorer_scratch_t *scratch(scorer_t *s, size_t n) {
+    scorer_scratch_t *x = s->scratch;
+    if (x && x->cap >= n) return x;
+    scorer_scratch_free(s);
+    if (!(x = s->scratch = calloc(1, sizeof(*x)))) return NULL;
+    x->cap = n;
+    x->pend = malloc(n * sizeof(*x->pend));
+    x->scorings = malloc(n * sizeof(*x->scorings));
+    x->plans = malloc(n * sizeof(*x->plans));
+    x->results = malloc(n * sizeof(*x->results));
+    x->dead = malloc(n * sizeof(*x->dead));
+    if (!x->pend || !x->scorings || !x->plans || !x->results || !x->dead) {
+        scorer_scratch_free(s);
+        return NULL;
+    }
+    return x;
+}
+
 int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     arena_t ar = {0};
-    pending_t *pend = calloc(n, sizeof(*pend));
-    carrot_scoring_t *scorings = malloc(n * sizeof(*scorings));
-    carrot_plan_t *plans = malloc(n * sizeof(*plans));
-    carrot_board_result_t *results = malloc(n * sizeof(*results));
-    dead_t *dead = calloc(n, sizeof(*dead));
+    scorer_scratch_t *x = scratch(s, n ? n : 1);
+    pending_t *pend = x ? x->pend : NULL;
+    carrot_scoring_t *scorings = x ? x->scorings : NULL;
+    carrot_plan_t *plans = x ? x->plans : NULL;
+    carrot_board_result_t *results = x ? x->results : NULL;
+    dead_t *dead = x ? x->dead : NULL;
+    if (x) memset(pend, 0, n * sizeof(*pend)); /* the rest is written before it is read */
     size_t npend = 0, ndead = 0;
     long long other = 0, unscored = 0; /* counted only once the batch commits */
     int rc = 0;
@@ -317,7 +385,11 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         goto out;
     }
     /* (2) Redis, before the transaction commits: a replay is absorbed there */
-    rc = apply_board(s, pend, npend, now, results);
+    rc = apply_board(s, msgs, n, pend, npend, now, results);
+    if (rc == -3) { /* Redis out of reach: read the batch again once it is checked */
+        rewind_batch(s, msgs, n);
+        rc = -1;
+    }
     if (rc) goto out;
 
     /* (3) the transaction */
@@ -327,7 +399,10 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         rc = -2;
         goto out;
     }
+    long long repaired = 0; /* replayed into Redis only: their awards are in Kafka already */
     for (size_t d = 0; d < ndead; d++) {
+        if (msgs[dead[d].msg]->offset < scorer_repair_until(s, msgs[dead[d].msg]->partition))
+            continue; /* dead-lettered when first read */
         carrot_warn("dead letter %s [%d] @%lld: %s", rd_kafka_topic_name(msgs[dead[d].msg]->rkt),
                     (int)msgs[dead[d].msg]->partition, (long long)msgs[dead[d].msg]->offset,
                     dead[d].reason);
@@ -343,6 +418,10 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     long long scored = 0, nproduced = 0, points = 0, dups = 0;
     for (size_t i = 0; i < npend; i++) {
         pending_t *p = &pend[i];
+        if (p->offset < scorer_repair_until(s, p->partition)) {
+            repaired++;
+            continue;
+        }
         if (!p->res->fresh) {
             dups++;
             continue;
@@ -361,11 +440,13 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         nproduced += k;
         points += p->res->amount;
     }
-    rd_kafka_topic_partition_list_t *offsets = batch_offsets(msgs, n);
-    rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(s->consumer);
-    kerr = rd_kafka_send_offsets_to_transaction(s->producer, offsets, cgmd, -1);
-    rd_kafka_consumer_group_metadata_destroy(cgmd);
-    rd_kafka_topic_partition_list_destroy(offsets);
+    rd_kafka_topic_partition_list_t *offsets = batch_offsets(s, msgs, n);
+    kerr = NULL;
+    if (offsets->cnt > 0) { /* none while a replay is still below the committed offsets */
+        rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(s->consumer);
+        kerr = rd_kafka_send_offsets_to_transaction(s->producer, offsets, cgmd, -1);
+        rd_kafka_consumer_group_metadata_destroy(cgmd);
+    }
     if (!kerr) {
         /* (4) commit; a retriable error is retried, an abortable one rewinds */
         while ((kerr = rd_kafka_commit_transaction(s->producer, -1)) &&
@@ -375,6 +456,7 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         }
     }
     if (kerr) {
+        rd_kafka_topic_partition_list_destroy(offsets);
         if (rd_kafka_error_is_fatal(kerr) || !rd_kafka_error_txn_requires_abort(kerr)) {
             carrot_error("transaction failed: %s", rd_kafka_error_string(kerr));
             rd_kafka_error_destroy(kerr);
@@ -383,6 +465,15 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
         }
         rc = abort_and_rewind(s, msgs, n, kerr);
         goto out;
+    }
+    rd_kafka_topic_partition_list_t *reached = batch_offsets(NULL, msgs, n);
+    for (int i = 0; i < reached->cnt; i++)
+        scorer_repair_progress(s, reached->elems[i].partition, reached->elems[i].offset);
+    rd_kafka_topic_partition_list_destroy(reached);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    if (repaired) {
+        carrot_metric_add(s->m_repaired, (double)repaired);
+        s->counts.repaired += repaired;
     }
     s->counts.consumed += (long long)n;
     s->counts.scored += scored;
@@ -419,10 +510,5 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
                                 rd_kafka_message_timestamp(msgs[i], NULL));
 out:
     arena_free(&ar);
-    free(pend);
-    free(scorings);
-    free(plans);
-    free(results);
-    free(dead);
     return rc;
 }

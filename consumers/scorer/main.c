@@ -144,8 +144,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_assign(rk, parts);
         carrot_drain_assign(s->drain, parts);
         carrot_metrics_check(s->metrics, "kafka", 1, NULL); /* in the group (maybe with none) */
+        s->redis_check = 1; /* before their first batch: is Redis behind Kafka on them? */
     } else {
         carrot_info("revoked %d partitions", parts->cnt);
+        scorer_repair_clear(s); /* their next owner checks for itself */
         rd_kafka_assign(rk, NULL);
         carrot_drain_assign(s->drain, NULL);
         carrot_metrics_check(s->metrics, "kafka", 0, "rebalancing: no partitions assigned");
@@ -192,6 +194,10 @@ static int make_metrics(scorer_t *s, char *errstr, size_t errstr_size) {
     s->m_dead_letters = carrot_metrics_counter(
         m, "carrot_dead_letters_total", "Messages sent to a dead-letter topic, by stage.",
         "stage=\"scorer\",reason=\"undecodable or invalid\"");
+    s->m_repaired = carrot_metrics_counter(
+        m, "carrot_scorer_repaired_total",
+        "Activities applied to Redis again because Redis had lost them (awards not re-sent).",
+        NULL);
     if (carrot_metrics_add_process(m, "carrot-scorer") != 0 ||
         !(s->lag = carrot_lag_new(m, s->cf->group)) ||
         /* unready until the group assigns and Redis answers */
@@ -376,6 +382,28 @@ int main(int argc, char **argv) {
             exit_code = 1;
             break;
         }
+        if (s.redis_check || carrot_board_connects(s.board) != s.redis_connects) {
+            /* assigned, or Redis reconnected: it may be behind Kafka; until checked,
+             * nothing is applied (it would step over what Redis lost) */
+            if (carrot_board_connects(s.board) != s.redis_connects)
+                s.meta_dirty = 1; /* a Redis that restarted may have lost it too */
+            s.redis_check = 1;
+            int checked = scorer_repair_check(&s, msgs, n);
+            /* nothing in hand and Redis out of reach: idle as usual (a drained batch run
+             * ends there, exit 1), checking again next time */
+            if (checked != 0 && (n > 0 || checked != -1)) {
+                for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+                if (checked == -2) {
+                    exit_code = 1;
+                    break;
+                }
+                if (checked == -1 && !stop) {
+                    struct timespec ts = {0, 500 * 1000000L};
+                    nanosleep(&ts, NULL);
+                }
+                continue;
+            }
+        }
         if (n == 0) {
             /* idle: look at Redis now and then, so readiness says when it is gone (a
              * batch run ends on its own, and what it reports is its exit code) */
@@ -424,11 +452,11 @@ int main(int argc, char **argv) {
                 s.counts.duplicates, s.counts.unscored, s.counts.dead_lettered, s.counts.aborted);
     printf("{\"consumed\":%lld,\"scored\":%lld,\"awards\":%lld,\"points\":%lld,"
            "\"duplicates\":%lld,\"unscored\":%lld,\"other_program\":%lld,\"dead_lettered\":%lld,"
-           "\"batches\":%lld,\"aborted\":%lld,\"rules_switches\":%lld,\"rules_version\":\"%s\","
-           "\"busy_ms\":%lld}\n",
+           "\"batches\":%lld,\"aborted\":%lld,\"repaired\":%lld,\"rules_switches\":%lld,"
+           "\"rules_version\":\"%s\",\"busy_ms\":%lld}\n",
            s.counts.consumed, s.counts.scored, s.counts.awards, s.counts.points,
            s.counts.duplicates, s.counts.unscored, s.counts.other_program, s.counts.dead_lettered,
-           s.counts.batches, s.counts.aborted, s.counts.rules_switches,
+           s.counts.batches, s.counts.aborted, s.counts.repaired, s.counts.rules_switches,
            carrot_rules_version(s.rules), (long long)(last_ms > first_ms ? last_ms - first_ms : 0));
     fflush(stdout);
 out:
@@ -446,6 +474,8 @@ out:
     carrot_metrics_destroy(s.metrics);
     carrot_board_destroy(s.board);
     carrot_drain_destroy(s.drain);
+    free(s.repair_until);
+    scorer_scratch_free(&s);
     free(msgs);
     carrot_conf_destroy(conf);
     return exit_code;

@@ -440,6 +440,7 @@ START_TEST(scripts_are_the_lua_files) {
                                 "t:0",
                                 "60",
                                 "soon",
+                                "-1", /* through */
                                 /* one event: */ "1",
                                 "e1",
                                 "A",
@@ -458,7 +459,7 @@ START_TEST(scripts_are_the_lua_files) {
                                 "0",
                                 "0",
                                 "0"};
-    broken_call_names_line(rc, files[0], sha[0], "exp > now", 22, apply_args);
+    broken_call_names_line(rc, files[0], sha[0], "exp > now", 23, apply_args);
     /* query: a page start that is no number fails at the range read */
     const char *query_args[] = {"range", "carrot:{lua}:lb:ptd:all", "first", "10"};
     broken_call_names_line(rc, files[1], sha[1], "ZREVRANGE", 4, query_args);

@@ -22,19 +22,16 @@ import pathlib
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from carrot_it import ENV, ROOT, free_port, http, kafka, metrics, sample_sum, wait_for
+
 BUILD = pathlib.Path(sys.argv[1]).resolve()
 BIN = BUILD / "bin"
-ENV = dict(os.environ)
 TAG = f"ob-{os.getpid()}-{int(time.time()) % 100000}"
 PROGRAM = TAG
 TOPIC, AWARDS = f"{TAG}.activities", f"{TAG}.awards"
@@ -57,33 +54,6 @@ def fail(msg):
     say(f"FAIL: {msg}")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(url, data=None, headers=None, timeout=10):
-    req = urllib.request.Request(url, data=data, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except (urllib.error.URLError, ConnectionError, socket.timeout) as e:
-        return 0, str(e)
-
-
-def wait_for(what, check, timeout=120, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-
-
 def start(name, args, extra_env=None):
     log = open(BUILD / f"{TAG}-{name}.log", "w")
     env = dict(ENV, **(extra_env or {}))
@@ -91,27 +61,6 @@ def start(name, args, extra_env=None):
                          env=env, cwd=ROOT)
     procs.append((name, p, log))
     return p
-
-
-def metrics(port):
-    status, body = http(f"http://127.0.0.1:{port}/metrics")
-    return body if status == 200 else ""
-
-
-def sample_sum(text, name):
-    """The sum of every series of metric name in an exposition text (None: no series)."""
-    total, seen = 0.0, False
-    for line in text.splitlines():
-        m = re.match(rf"^{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", line)
-        if m:
-            total += float(m.group(1))
-            seen = True
-    return total if seen else None
-
-
-def kafka(*args):
-    return subprocess.run(["bash", str(ROOT / "deploy/kafka.sh"), *args], env=ENV, check=True,
-                          capture_output=True, text=True).stdout
 
 
 def group_lags(group):

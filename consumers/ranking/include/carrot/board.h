@@ -145,6 +145,26 @@ carrot_board_err_t carrot_board_apply(carrot_board_t *board, const char *program
                                       size_t n, long long seen_ttl_s, int64_t now_s,
                                       carrot_board_result_t *out, char *errstr, size_t errstr_size);
 
+/* Moves the watermark of stream to through (never back): for a batch whose
+ * last messages on the partition were not the program's (another program's,
+ * dead letters), so the watermark keeps pace with the committed offset and
+ * a repair (below) replays only what was really lost. */
+carrot_board_err_t carrot_board_advance(carrot_board_t *board, const char *program,
+                                        const char *stream, int64_t through, char *errstr,
+                                        size_t errstr_size);
+
+/* The watermark of stream: the highest offset applied, -1 when none. A
+ * watermark below the scorers' committed offset means Redis lost writes
+ * Kafka kept (a host crash under appendfsync everysec, an older copy
+ * restored, an empty Redis): the range between is replayed into Redis. */
+carrot_board_err_t carrot_board_watermark(carrot_board_t *board, const char *program,
+                                          const char *stream, int64_t *wmp, char *errstr,
+                                          size_t errstr_size);
+
+/* How many connections the handle has opened so far: when it grows, Redis
+ * may have restarted, and may have come back behind Kafka. */
+unsigned long carrot_board_connects(const carrot_board_t *board);
+
 /* Records the program's time zone and rules version for readers. */
 carrot_board_err_t carrot_board_set_meta(carrot_board_t *board, const char *program,
                                          const char *timezone, const char *version, char *errstr,
