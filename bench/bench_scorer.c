@@ -2,13 +2,17 @@
  * pre-filled topic to Redis and carrot.awards, exactly once), against a
  * plain consume of the same topic (every message fetched, nothing done with
  * it) in the same run, once before and once after the scorer (so the broker's
- * cache is as warm for one as for the other); and the scorer's peak memory. Needs the services of
- * deploy/services.sh. */
+ * cache is as warm for one as for the other); and the scorer's peak memory.
+ * With --scorers N, N scorers share one group (scale-out): the figure is from
+ * the first activity any of them read to the last commit of any, and the CPU
+ * the scorers and Redis spent gives activities per CPU-second, for sizing a
+ * bigger machine. Needs the services of deploy/services.sh. */
 #include "carrot/config.h"
 #include "carrot/kafka.h"
 #include "carrot/log.h"
 #include "carrot/timeutil.h"
 
+#include <hiredis/hiredis.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +22,8 @@
 #include <unistd.h>
 
 typedef struct {
-    char *brokers;
-    long long records, partitions, batch;
+    char *brokers, *redis_host;
+    long long records, partitions, batch, scorers, redis_port;
 } bench_conf_t;
 
 #define OFF(f) offsetof(bench_conf_t, f)
@@ -28,6 +32,11 @@ static const carrot_conf_prop_t props[] = {
     {"records", CARROT_CONF_INT, OFF(records), "200000", 1000, 100000000, "activities to score"},
     {"partitions", CARROT_CONF_INT, OFF(partitions), "6", 1, 1000, "partitions of the bench topic"},
     {"batch", CARROT_CONF_INT, OFF(batch), "1000", 1, 100000, "scorer batch size"},
+    {"scorers", CARROT_CONF_INT, OFF(scorers), "1", 1, 16, "scorers in the one group"},
+    {"redis-host", CARROT_CONF_STR, OFF(redis_host), "127.0.0.1", 0, 0,
+     "Redis host of the scorers"},
+    {"redis-port", CARROT_CONF_INT, OFF(redis_port), "16379", 1, 65535,
+     "Redis port (also read for Redis's CPU time)"},
     CARROT_CONF_END};
 
 static void die(const char *what) {
@@ -40,35 +49,78 @@ static void create_topic(rd_kafka_t *rk, const char *topic, int partitions) {
     if (carrot_kafka_create_topic(rk, topic, partitions, NULL, errstr, sizeof(errstr))) die(errstr);
 }
 
-/* Runs cmd (a shell command line) and returns its exit status; *rssp gets its
- * peak resident memory in KiB and *outp its first output line when not NULL. */
-static int run(const char *cmd, long *rssp, char *out, size_t outsize) {
+/* A child running a shell command line, its stdout on a pipe. */
+typedef struct {
+    pid_t pid;
+    int fd;
+    char out[1024];
+    double cpu_s; /* user + system */
+    long rss_kib;
+    int status;
+} child_t;
+
+static void spawn(child_t *c, const char *cmd) {
     int fds[2];
     if (pipe(fds)) die("pipe");
-    pid_t pid = fork();
-    if (pid == 0) {
+    memset(c, 0, sizeof(*c));
+    if ((c->pid = fork()) == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
+    c->fd = fds[0];
+}
+
+/* Reads the child's output to its end (the first 1 KiB kept) and waits for it. */
+static void reap(child_t *c) {
     size_t len = 0;
     ssize_t got;
     char sink[4096];
-    while ((got = read(fds[0], sink, sizeof(sink))) > 0)
-        if (out && len + 1 < outsize) {
-            size_t take = (size_t)got < outsize - 1 - len ? (size_t)got : outsize - 1 - len;
-            memcpy(out + len, sink, take);
-            len += take;
-        }
-    if (out) out[len] = '\0';
-    close(fds[0]);
-    int status;
+    while ((got = read(c->fd, sink, sizeof(sink))) > 0) {
+        size_t take = (size_t)got < sizeof(c->out) - 1 - len ? (size_t)got
+                                                             : sizeof(c->out) - 1 - len;
+        memcpy(c->out + len, sink, take);
+        len += take;
+    }
+    c->out[len] = '\0';
+    close(c->fd);
     struct rusage ru;
-    wait4(pid, &status, 0, &ru);
-    if (rssp) *rssp = ru.ru_maxrss;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    wait4(c->pid, &c->status, 0, &ru);
+    c->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    c->rss_kib = ru.ru_maxrss;
+}
+
+/* Runs cmd (a shell command line) to its end: its exit status. */
+static int run(const char *cmd) {
+    child_t c;
+    spawn(&c, cmd);
+    reap(&c);
+    return WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1;
+}
+
+/* Redis's own CPU seconds so far (INFO cpu), or -1 when it cannot be asked. */
+static double redis_cpu(const bench_conf_t *cf) {
+    struct timeval tv = {5, 0};
+    redisContext *rc = redisConnectWithTimeout(cf->redis_host, (int)cf->redis_port, tv);
+    double cpu = -1;
+    redisReply *r = rc && !rc->err ? redisCommand(rc, "INFO cpu") : NULL;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        const char *u = strstr(r->str, "used_cpu_user:"), *s = strstr(r->str, "used_cpu_sys:");
+        if (u && s) cpu = atof(u + 14) + atof(s + 13);
+    }
+    if (r) freeReplyObject(r);
+    if (rc) redisFree(rc);
+    return cpu;
+}
+
+static long long field(const char *json, const char *name) {
+    char key[64];
+    snprintf(key, sizeof(key), "\"%s\":", name);
+    const char *p = strstr(json, key);
+    return p ? atoll(p + strlen(key)) : -1;
 }
 
 /* Reads every message of topic from the beginning (group program.tag), doing
@@ -144,25 +196,46 @@ int main(int argc, char **argv) {
              "--brokers %s --topic %s --dlq-topic %s --log-level warn",
              CARROT_LOADGEN_BIN, cf.records, program, feed, CARROT_INGEST_BIN, feed, cf.brokers,
              topic, dlq);
-    if (run(cmd, NULL, NULL, 0) != 0) die("could not fill the bench topic");
+    if (run(cmd) != 0) die("could not fill the bench topic");
 
     /* 2. the baseline, a plain consume of every message, before and after the scorer:
      * the fill warmed the broker's cache for the first, the scorer for the second */
     long long got = 0, plain_ms = plain_consume(&cf, topic, program, "before", &got);
 
-    /* 3. carrot-scorer scores them */
-    char out[1024];
+    /* 3. carrot-scorer scores them: --scorers of them in one group */
+    int n = (int)cf.scorers;
+    child_t *kids = calloc((size_t)n, sizeof(*kids));
+    if (!kids) die("out of memory");
+    double redis_before = redis_cpu(&cf);
+    for (int i = 0; i < n; i++) {
+        snprintf(cmd, sizeof(cmd),
+                 "%s --brokers %s --topic %s --awards-topic %s --dlq-topic %s "
+                 "--group %s.scorer --instance %s.%d --rules %s --batch-size %lld "
+                 "--redis-host %s --redis-port %lld --until-drained --log-level warn",
+                 CARROT_SCORER_BIN, cf.brokers, topic, awards, dlq, program, program, i, rules,
+                 cf.batch, cf.redis_host, cf.redis_port);
+        spawn(&kids[i], cmd);
+    }
+    long long consumed = 0, first = -1, last = -1;
     long rss = 0;
-    snprintf(cmd, sizeof(cmd),
-             "%s --brokers %s --topic %s --awards-topic %s --dlq-topic %s "
-             "--group %s.scorer --instance %s --rules %s --batch-size %lld --until-drained "
-             "--log-level warn",
-             CARROT_SCORER_BIN, cf.brokers, topic, awards, dlq, program, program, rules, cf.batch);
-    if (run(cmd, &rss, out, sizeof(out)) != 0) die("carrot-scorer failed");
-    const char *busy = strstr(out, "\"busy_ms\":"), *consumed = strstr(out, "\"consumed\":");
-    if (!busy || !consumed || atoll(consumed + 11) != got)
-        die("carrot-scorer did not read every activity");
-    long long scorer_ms = atoll(busy + 10);
+    double scorer_cpu = 0;
+    for (int i = 0; i < n; i++) {
+        reap(&kids[i]);
+        if (!WIFEXITED(kids[i].status) || WEXITSTATUS(kids[i].status) != 0)
+            die("carrot-scorer failed");
+        long long c = field(kids[i].out, "consumed"), f = field(kids[i].out, "first_ms"),
+                  l = field(kids[i].out, "last_ms");
+        if (c < 0 || f < 0 || l < 0) die("carrot-scorer printed no counts");
+        consumed += c;
+        if (c > 0 && (first < 0 || f < first)) first = f; /* one monotonic clock: one host */
+        if (c > 0 && l > last) last = l;
+        if (kids[i].rss_kib > rss) rss = kids[i].rss_kib;
+        scorer_cpu += kids[i].cpu_s;
+    }
+    double redis_after = redis_cpu(&cf);
+    free(kids);
+    if (consumed != got) die("the scorers did not read every activity exactly once");
+    long long scorer_ms = last - first;
     long long got2 = 0;
     plain_ms += plain_consume(&cf, topic, program, "after", &got2);
     if (got2 != got) die("the second plain consume read another count");
@@ -171,16 +244,26 @@ int main(int argc, char **argv) {
 
     double plain = 2 * got * 1000.0 / (double)(plain_ms ? plain_ms : 1);
     double scored = got * 1000.0 / (double)(scorer_ms ? scorer_ms : 1);
-    printf("scorer:   %lld activities in %lld ms = %.0f activities/s (peak RSS %ld MiB)\n", got,
-           scorer_ms, scored, rss / 1024);
+    printf("scorer:   %lld activities in %lld ms = %.0f activities/s (%d scorer%s, %lld partitions;"
+           " peak RSS %ld MiB)\n",
+           got, scorer_ms, scored, n, n > 1 ? "s in one group" : "", cf.partitions, rss / 1024);
+    double rcpu = redis_before >= 0 && redis_after >= 0 ? redis_after - redis_before : -1;
+    if (rcpu >= 0)
+        printf(
+            "cpu:      scorers %.1f s, Redis %.1f s (its one thread %.0f%% busy): %.0f activities"
+            " per CPU-second\n",
+            scorer_cpu, rcpu, 100.0 * rcpu * 1000.0 / (double)(scorer_ms ? scorer_ms : 1),
+            (double)got / (scorer_cpu + rcpu));
     printf("baseline: %lld messages plainly consumed, once before and once after the scorer, in"
            " %lld ms = %.0f messages/s\n",
            got, plain_ms / 2, plain);
     printf("ratio:    %.2f of a plain consume (batches of %lld, each one Kafka transaction)\n",
            scored / plain, cf.batch);
-    printf("{\"bench\":\"scorer\",\"activities\":%lld,\"scorer_per_s\":%.0f,\"consume_per_s\":%.0f,"
-           "\"ratio\":%.3f,\"scorer_peak_rss_kib\":%ld}\n",
-           got, scored, plain, scored / plain, rss);
+    printf(
+        "{\"bench\":\"scorer\",\"scorers\":%d,\"partitions\":%lld,\"activities\":%lld,"
+        "\"scorer_per_s\":%.0f,\"consume_per_s\":%.0f,\"ratio\":%.3f,\"scorer_peak_rss_kib\":%ld,"
+        "\"scorer_cpu_s\":%.2f,\"redis_cpu_s\":%.2f}\n",
+        n, cf.partitions, got, scored, plain, scored / plain, rss, scorer_cpu, rcpu);
     carrot_conf_destroy(conf);
     return 0;
 }

@@ -11,7 +11,13 @@ bash deploy/services.sh start
 echo "== ledger: awards booked per second vs plain COPY =="
 build/bench/bench_ledger --brokers "$CARROT_BROKERS" --pg-dsn "$CARROT_PG_DSN"
 echo "== scorer: activities scored per second vs a plain consume =="
-build/bench/bench_scorer --brokers "$CARROT_BROKERS"
+build/bench/bench_scorer --brokers "$CARROT_BROKERS" --redis-host "$CARROT_REDIS_HOST" \
+    --redis-port "$CARROT_REDIS_PORT"
+echo "== scale-out: one, two and three scorers in one group on a 12-partition topic =="
+for n in 1 2 3; do
+    build/bench/bench_scorer --brokers "$CARROT_BROKERS" --partitions 12 --scorers "$n" \
+        --redis-host "$CARROT_REDIS_HOST" --redis-port "$CARROT_REDIS_PORT"
+done
 echo "== latency: activity to leaderboard at a steady rate vs a plain consume; scorer memory =="
 build/bench/bench_latency --brokers "$CARROT_BROKERS" --redis-host "$CARROT_REDIS_HOST" \
     --redis-port "$CARROT_REDIS_PORT"

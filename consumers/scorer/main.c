@@ -453,11 +453,12 @@ int main(int argc, char **argv) {
     printf("{\"consumed\":%lld,\"scored\":%lld,\"awards\":%lld,\"points\":%lld,"
            "\"duplicates\":%lld,\"unscored\":%lld,\"other_program\":%lld,\"dead_lettered\":%lld,"
            "\"batches\":%lld,\"aborted\":%lld,\"repaired\":%lld,\"rules_switches\":%lld,"
-           "\"rules_version\":\"%s\",\"busy_ms\":%lld}\n",
+           "\"rules_version\":\"%s\",\"busy_ms\":%lld,\"first_ms\":%lld,\"last_ms\":%lld}\n",
            s.counts.consumed, s.counts.scored, s.counts.awards, s.counts.points,
            s.counts.duplicates, s.counts.unscored, s.counts.other_program, s.counts.dead_lettered,
            s.counts.batches, s.counts.aborted, s.counts.repaired, s.counts.rules_switches,
-           carrot_rules_version(s.rules), (long long)(last_ms > first_ms ? last_ms - first_ms : 0));
+           carrot_rules_version(s.rules), (long long)(last_ms > first_ms ? last_ms - first_ms : 0),
+           (long long)first_ms, (long long)last_ms);
     fflush(stdout);
 out:
     if (s.consumer) {

@@ -538,7 +538,7 @@ static carrot_drift_t *report(const tally_t *t) {
         row->ledger = s->ledger;
         row->in_flight = s->in_flight;
     }
-    qsort(d->rows, d->nrows, sizeof(*d->rows), by_drift);
+    if (d->nrows) qsort(d->rows, d->nrows, sizeof(*d->rows), by_drift);
     return d;
 }
 
