@@ -100,6 +100,10 @@ echo "== p0005: rank and points on every board (days left out here) =="
 echo
 echo "== ledger =="
 "$bin/carrot-ledger" liability --program "$program"
+echo
+echo "== the boards against the ledger, participant by participant =="
+"$bin/carrot-ledger" reconcile --program "$program" ||
+    carrot_die "carrot-ledger reconcile: the boards and the ledger differ (or could not be compared)"
 
 board_total=$("$bin/carrot-leaderboard" --program "$program" --format json --top 1 |
     sed -n 's/.*"total_points":\(-\{0,1\}[0-9]*\).*/\1/p')

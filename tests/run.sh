@@ -59,13 +59,15 @@ bash deploy/build.sh build
 ctest_phase build
 
 # demo_phase NAME: the quickstart on the test services as program NAME, which must
-# end with the leaderboard and the ledger agreeing and last week's board live.
+# end with the leaderboard and the ledger agreeing (in total, and participant by
+# participant by carrot-ledger reconcile) and last week's board live.
 demo_phase() {
     local out
     out="$(mktemp)"
-    if bash deploy/demo.sh --program "$1" >"$out" 2>&1 && grep -q "they agree" "$out"; then
+    if bash deploy/demo.sh --program "$1" >"$out" 2>&1 && grep -q "^leaderboard total .*: they agree" "$out" &&
+        grep -q "^$1: .*: they agree" "$out"; then
         passed=$((passed + 1))
-        echo "demo $1${CARROT_TEST_CLOCK_SHIFT:+ (clock $CARROT_TEST_CLOCK_SHIFT)}: $(grep "they agree" "$out")"
+        echo "demo $1${CARROT_TEST_CLOCK_SHIFT:+ (clock $CARROT_TEST_CLOCK_SHIFT)}: $(grep "^leaderboard total" "$out")"
     else
         failed=$((failed + 1))
         cat "$out"
