@@ -49,29 +49,23 @@ carrot_reconcile_conf_t ledger_reconcile_conf(const ledger_conf_t *cf) {
 /* One check; its connections are opened for it, so a service that was down
  * is simply found again at the next one. */
 static void check(ledger_drift_t *d) {
-    char errstr[1024];
-    carrot_reconcile_conf_t rcf = ledger_reconcile_conf(d->cf);
-    carrot_reconcile_t *r = carrot_reconcile_new(d->conf, &rcf, errstr, sizeof(errstr));
-    carrot_board_t *board = carrot_board_new(d->cf->redis_host, (int)d->cf->redis_port,
-                                             (int)d->cf->redis_timeout_ms);
-    PGconn *pg = PQconnectdb(d->cf->pg);
-    carrot_drift_t *out = NULL;
-    carrot_ledger_err_t rc = CARROT_LEDGER_FATAL;
     pthread_mutex_lock(&d->lock); /* a copy: the booking thread may add while this runs */
     int n = d->nprograms;
     const char **programs = n ? malloc((size_t)n * sizeof(*programs)) : NULL;
     for (int i = 0; programs && i < n; i++) programs[i] = d->programs[i]; /* never freed early */
     pthread_mutex_unlock(&d->lock);
-    if (n == 0) { /* nothing booked yet by this run: nothing to hold the boards against */
-        PQfinish(pg);
-        carrot_board_destroy(board);
-        carrot_reconcile_destroy(r);
-        return;
-    }
-    if (!programs) {
-        snprintf(errstr, sizeof(errstr), "out of memory");
-    } else if (!r || !board) {
-        if (board) snprintf(errstr, sizeof(errstr), "out of memory");
+    if (n == 0) return; /* nothing booked yet by this run: nothing to hold the boards against */
+    char errstr[1024] = "out of memory";
+    carrot_reconcile_conf_t rcf = ledger_reconcile_conf(d->cf);
+    carrot_reconcile_t *r = programs ? carrot_reconcile_new(d->conf, &rcf, errstr, sizeof(errstr))
+                                     : NULL;
+    carrot_board_t *board = carrot_board_new(d->cf->redis_host, (int)d->cf->redis_port,
+                                             (int)d->cf->redis_timeout_ms);
+    PGconn *pg = PQconnectdb(d->cf->pg);
+    carrot_drift_t *out = NULL;
+    carrot_ledger_err_t rc = CARROT_LEDGER_FATAL;
+    if (!r || !board) {
+        if (r) snprintf(errstr, sizeof(errstr), "out of memory"); /* the board's */
     } else if (PQstatus(pg) != CONNECTION_OK) {
         carrot_pg_error(pg, "could not connect to PostgreSQL", errstr, sizeof(errstr));
     } else {
