@@ -23,7 +23,12 @@ struct carrot_reconcile_s {
     carrot_codec_t *codec;
 };
 
-static int stopped(const carrot_reconcile_t *r) { return r->stop && *r->stop; }
+/* Whether the caller asked the run to give up; errstr then says so. */
+static int stopped(const carrot_reconcile_t *r, char *errstr, size_t errstr_size) {
+    if (!r->stop || !*r->stop) return 0;
+    snprintf(errstr, errstr_size, "stopped");
+    return 1;
+}
 
 /* --- participants --------------------------------------------------------- */
 
@@ -371,8 +376,7 @@ static carrot_ledger_err_t fence(carrot_reconcile_t *r, rd_kafka_t *rk, const ta
                     break;
                 }
         if (open < 0) break;
-        if (stopped(r)) {
-            snprintf(errstr, errstr_size, "stopped");
+        if (stopped(r, errstr, errstr_size)) {
             rc = CARROT_LEDGER_RETRY;
             break;
         }
@@ -432,8 +436,7 @@ static carrot_ledger_err_t read_in_flight(carrot_reconcile_t *r, rd_kafka_t *rk,
     int64_t until = carrot_time_mono_ms() + r->fence_timeout_ms;
     carrot_ledger_err_t rc = CARROT_LEDGER_OK;
     while (at_end < from->cnt) {
-        if (stopped(r)) {
-            snprintf(errstr, errstr_size, "stopped");
+        if (stopped(r, errstr, errstr_size)) {
             rc = CARROT_LEDGER_RETRY;
             break;
         }

@@ -102,7 +102,8 @@ def screenshot(prom_port, path):
     exprs = ['sum by (__name__, stage, group, check) ({__name__=~"'
              'carrot_webhook_activities_produced_total|carrot_scorer_activities_consumed_total|'
              'carrot_scorer_awards_total|carrot_ledger_awards_booked_total|'
-             'carrot_dead_letters_total|carrot_consumer_lag_messages|carrot_ready"})']
+             'carrot_dead_letters_total|carrot_consumer_lag_messages|carrot_ledger_drift_points|'
+             'carrot_ready"})']
     q = {}
     for i, e in enumerate(exprs):
         q.update({f"g{i}.expr": e, f"g{i}.tab": "1"})
