@@ -17,6 +17,10 @@ const char *it_brokers(void);
 const char *it_pg_dsn(void);
 int it_redis_port(void);
 
+/* A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's
+ * pick, so parallel runs never collide on a computed one). */
+int it_free_port(void);
+
 /* A name unique to this test run: prefix + pid + time. Static buffer per call site
  * is the caller's: writes into buf. */
 void it_unique(char *buf, size_t size, const char *prefix);

@@ -529,7 +529,7 @@ START_TEST(hot_switch) {
     write_file(rules, "program: %s\nversion: v1\npoints: {call: 5}\n", program);
     pid_t pids[2];
     char inst[2][64], mport[2][16];
-    int port0 = 39800 + getpid() % 100;
+    int port0 = it_free_port();
     for (int i = 0; i < 2; i++) {
         snprintf(inst[i], sizeof(inst[i]), "%s-%d", program, i);
         snprintf(mport[i], sizeof(mport[i]), "%d", i == 0 ? port0 : 0);

@@ -114,17 +114,6 @@ static char *secret_file(const char *secret, mode_t mode) {
     return path;
 }
 
-/* A TCP port on 127.0.0.1 that nothing listens on right now. */
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* A port bound but never listened on: connections to it are refused for as
  * long as *fdp stays open (what a stopped Redis or Kafka looks like). */
 static int closed_port(int *fdp) {
@@ -235,7 +224,7 @@ START_TEST(signed_batches_once) {
     snprintf(dlq, sizeof(dlq), "%s.dlq", program);
     it_create_topic(topic, 2, NULL);
     it_create_topic(dlq, 1, NULL);
-    snprintf(port, sizeof(port), "%d", free_port());
+    snprintf(port, sizeof(port), "%d", it_free_port());
     snprintf(url, sizeof(url), "http://127.0.0.1:%s/webhooks/hubspot", port);
     char public_url[64];
     snprintf(public_url, sizeof(public_url), "http://127.0.0.1:%s", port);
@@ -335,7 +324,7 @@ END_TEST
 static pid_t start(const topics_t *t, char *url, size_t url_size, const char *const *extra,
                    const char *const *env) {
     static char port[16], public_url[64];
-    snprintf(port, sizeof(port), "%d", free_port());
+    snprintf(port, sizeof(port), "%d", it_free_port());
     snprintf(public_url, sizeof(public_url), "http://127.0.0.1:%s", port);
     snprintf(url, url_size, "%s", public_url);
     char *argv[48] = {"--port",           port,           "--public-url",
