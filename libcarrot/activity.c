@@ -112,7 +112,7 @@ int carrot_activity_validate(const carrot_activity_t *a, char *errstr, size_t er
         }
     }
     /* Ids and scopes become Redis key names and leaderboard entries: no
-     * control characters (the scorer's Redis script uses two as separators). */
+     * control characters (the scorer's Redis values use two as separators). */
     const struct {
         const char *name, *value;
     } named[] = {{"event_id", a->event_id},

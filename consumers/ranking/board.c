@@ -1,24 +1,15 @@
-/* board.c: Redis side of scoring: the guarded apply script, and the
- * read queries. One hiredis connection, reconnected on failure. */
-#include "carrot/board.h"
+/* board.c: Redis side of the boards: the connection (one hiredis
+ * connection, reconnected on failure), the watermark and meta, and the read
+ * queries. The guarded write of a batch is apply.c's. */
+#include "board_int.h"
 
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The scripts, apply.lua and query.lua beside this file, embedded at build
- * time (libcarrot/embed.cmake). */
-extern const char carrot_lua_apply[], carrot_lua_query[];
-
-struct carrot_board_s {
-    char *host;
-    int port, timeout_ms;
-    redisContext *rc;
-    char apply_sha[41], query_sha[41];
-    unsigned long connects;    /* connections opened: a new one may meet a Redis that lost writes */
-    carrot_board_err_t failed; /* what the last failed command was: RETRY or FATAL */
-};
+/* The query script, query.lua beside this file, embedded at build time
+ * (libcarrot/embed.cmake). */
+extern const char carrot_lua_query[];
 
 void carrot_board_key(char *buf, size_t size, const char *program, const char *board) {
     snprintf(buf, size, "carrot:{%s}:lb:%s", program, board);
@@ -38,11 +29,12 @@ carrot_board_t *carrot_board_new(const char *host, int port, int timeout_ms) {
 void carrot_board_destroy(carrot_board_t *b) {
     if (!b) return;
     if (b->rc) redisFree(b->rc);
+    carrot_apply_free(b->apply);
     free(b->host);
     free(b);
 }
 
-static void drop(carrot_board_t *b) {
+void carrot_board_drop(carrot_board_t *b) {
     if (b->rc) redisFree(b->rc);
     b->rc = NULL;
 }
@@ -50,7 +42,7 @@ static void drop(carrot_board_t *b) {
 /* Redis errors that pass: a server loading or busy, a cluster moving or
  * failing over, a replica promoted, memory full (keys may expire). Anything
  * else (a script's runtime error, a wrong type) fails the same way again. */
-static int retriable(const char *err) {
+int carrot_board_retriable(const char *err) {
     static const char *const codes[] = {"NOSCRIPT", "LOADING", "BUSY",        "TRYAGAIN",
                                         "MOVED",    "ASK",     "CLUSTERDOWN", "MASTERDOWN",
                                         "READONLY", "OOM",     NULL};
@@ -68,7 +60,7 @@ static int load_script(carrot_board_t *b, const char *name, const char *src, cha
         snprintf(errstr, errstr_size, "could not load %s into Redis: %s", name,
                  r && r->type == REDIS_REPLY_ERROR ? r->str : b->rc->errstr);
         /* a script Redis refuses (it does not compile) is refused again */
-        if (r && (r->type != REDIS_REPLY_ERROR || !retriable(r->str)))
+        if (r && (r->type != REDIS_REPLY_ERROR || !carrot_board_retriable(r->str)))
             b->failed = CARROT_BOARD_FATAL;
         if (r) freeReplyObject(r);
         return -1;
@@ -78,20 +70,19 @@ static int load_script(carrot_board_t *b, const char *name, const char *src, cha
     return 0;
 }
 
-static int connect_(carrot_board_t *b, char *errstr, size_t errstr_size) {
+int carrot_board_connect(carrot_board_t *b, char *errstr, size_t errstr_size) {
     if (b->rc) return 0;
     struct timeval tv = {b->timeout_ms / 1000, (b->timeout_ms % 1000) * 1000};
     b->rc = redisConnectWithTimeout(b->host, b->port, tv);
     if (!b->rc || b->rc->err) {
         snprintf(errstr, errstr_size, "could not connect to Redis at %s:%d: %s", b->host, b->port,
                  b->rc ? b->rc->errstr : "out of memory");
-        drop(b);
+        carrot_board_drop(b);
         return -1;
     }
     redisSetTimeout(b->rc, tv);
-    if (load_script(b, "apply.lua", carrot_lua_apply, b->apply_sha, errstr, errstr_size) ||
-        load_script(b, "query.lua", carrot_lua_query, b->query_sha, errstr, errstr_size)) {
-        drop(b);
+    if (load_script(b, "query.lua", carrot_lua_query, b->query_sha, errstr, errstr_size)) {
+        carrot_board_drop(b);
         return -1;
     }
     b->connects++;
@@ -119,39 +110,32 @@ static void redis_error(const char *script, const char *err, char *errstr, size_
 static redisReply *command(carrot_board_t *b, const char *script, int argc, const char **argv,
                            const size_t *lens, char *errstr, size_t errstr_size) {
     b->failed = CARROT_BOARD_RETRY;
-    if (connect_(b, errstr, errstr_size)) return NULL;
+    if (carrot_board_connect(b, errstr, errstr_size)) return NULL;
     redisReply *r = redisCommandArgv(b->rc, argc, argv, lens);
     if (!r) {
         snprintf(errstr, errstr_size, "Redis command failed: %s", b->rc->errstr);
-        drop(b);
+        carrot_board_drop(b);
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
         redis_error(script, r->str, errstr, errstr_size);
-        if (!retriable(r->str)) b->failed = CARROT_BOARD_FATAL;
-        if (strncmp(r->str, "NOSCRIPT", 8) == 0) drop(b); /* reloads on reconnect */
+        if (!carrot_board_retriable(r->str)) b->failed = CARROT_BOARD_FATAL;
+        if (strncmp(r->str, "NOSCRIPT", 8) == 0) carrot_board_drop(b); /* reloads on reconnect */
         freeReplyObject(r);
         return NULL;
     }
     return r;
 }
 
-/* Arguments built into one growing buffer; pointers are fixed at the end
- * because the buffer may move while it grows. */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    size_t *off, *lens, n, ncap;
-    int oom;
-} args_t;
+typedef carrot_args_t args_t;
 
-static void arg(args_t *a, const char *s, size_t len) {
+void carrot_args_add(carrot_args_t *a, const char *s, size_t len) {
     if (a->oom) return;
     if (a->n == a->ncap) {
         size_t nc = a->ncap ? a->ncap * 2 : 256;
-        size_t *o = realloc(a->off, nc * sizeof(*o)),
-               *l = o ? realloc(a->lens, nc * sizeof(*l)) : NULL;
+        size_t *o = realloc(a->off, nc * sizeof(*o));
         if (o) a->off = o;
+        size_t *l = o ? realloc(a->lens, nc * sizeof(*l)) : NULL;
         if (!o || !l) {
             a->oom = 1;
             return;
@@ -177,6 +161,8 @@ static void arg(args_t *a, const char *s, size_t len) {
     a->len += len + 1;
 }
 
+static void arg(args_t *a, const char *s, size_t len) { carrot_args_add(a, s, len); }
+
 static void arg_s(args_t *a, const char *s) { arg(a, s ? s : "", s ? strlen(s) : 0); }
 
 static void arg_i(args_t *a, long long v) {
@@ -184,7 +170,7 @@ static void arg_i(args_t *a, long long v) {
     arg(a, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
 }
 
-static void args_free(args_t *a) {
+void carrot_args_free(carrot_args_t *a) {
     free(a->buf);
     free(a->off);
     free(a->lens);
@@ -198,7 +184,7 @@ static redisReply *run(carrot_board_t *b, const char *script, const char *sha, c
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    if (connect_(b, errstr, errstr_size)) return NULL;
+    if (carrot_board_connect(b, errstr, errstr_size)) return NULL;
     const char **argv = malloc((a->n + 4) * sizeof(*argv));
     size_t *lens = malloc((a->n + 4) * sizeof(*lens));
     redisReply *r = NULL;
@@ -231,113 +217,20 @@ static long long rnum(const redisReply *e) {
     return e->type == REDIS_REPLY_STRING ? strtoll(e->str, NULL, 10) : 0;
 }
 
-/* "rule\x1epoints\x1e..." (Lua's decimal \30) into res->lines. */
-static void parse_lines(const char *s, carrot_board_result_t *res) {
-    res->nlines = 0;
-    while (*s && res->nlines < CARROT_RULES_MAX_LINES) {
-        const char *sep = strchr(s, '\x1e');
-        if (!sep) break;
-        carrot_score_t *l = &res->lines[res->nlines++];
-        snprintf(l->rule_id, sizeof(l->rule_id), "%.*s", (int)(sep - s), s);
-        char *end;
-        l->points = strtoll(sep + 1, &end, 10);
-        s = *end == '\x1e' ? end + 1 : end;
-    }
-}
-
-/* One event's arguments, as apply.lua reads them (see its header). */
-static void event_args(args_t *a, const carrot_board_event_t *e) {
-    const carrot_activity_t *act = e->activity;
-    const carrot_scoring_t *sc = e->kind == CARROT_BOARD_AWARD ? e->scoring : NULL;
-    const carrot_plan_t *pl = sc ? e->plan : NULL;
-    char kind[2] = {(char)e->kind, '\0'}, record[600];
-    snprintf(record, sizeof(record), "%.256s:%.256s", act->source_system, act->source_record_id);
-    arg_i(a, (long long)e->offset);
-    arg_s(a, e->event_id);
-    arg_s(a, kind);
-    arg_s(a, record);
-    arg_s(a, act->participant_id);
-    arg_s(a, act->activity_type);
-    arg_s(a, e->version);
-    arg_i(a, pl ? pl->nboards : 0);
-    for (int j = 0; pl && j < pl->nboards; j++) {
-        arg_s(a, pl->boards[j].name);
-        arg_i(a, (long long)pl->boards[j].expire_at);
-    }
-    arg_i(a, sc ? sc->nlines : 0);
-    for (int j = 0; sc && j < sc->nlines; j++) {
-        arg_s(a, sc->lines[j].rule_id);
-        arg_i(a, (long long)sc->lines[j].points);
-    }
-    int capped = pl && pl->cap_key[0];
-    arg_s(a, capped ? pl->cap_key : "");
-    arg_s(a, capped ? sc->kpi : "");
-    arg_i(a, capped ? (long long)sc->cap_points : 0);
-    arg_i(a, capped ? (long long)pl->cap_expire_at : 0);
-    int ngoals = pl ? sc->ngoals : 0; /* the goal keys are the plan's */
-    arg_i(a, ngoals);
-    for (int j = 0; j < ngoals; j++) {
-        arg_s(a, pl->goal_keys[j]);
-        arg_s(a, pl->goal_rules[j]);
-        arg_i(a, (long long)sc->goals[j].target);
-        arg_i(a, (long long)sc->goals[j].bonus);
-        arg_i(a, (long long)pl->goal_expire_at[j]);
-    }
-}
-
-/* The apply script over n events (0: only the watermark moves to through). */
-static carrot_board_err_t apply(carrot_board_t *b, const char *program, const char *stream,
-                                const carrot_board_event_t *ev, size_t n, int64_t through,
-                                long long seen_ttl_s, int64_t now_s, carrot_board_result_t *res,
-                                char *errstr, size_t errstr_size) {
-    args_t a = {0};
-    char prefix[512];
-    snprintf(prefix, sizeof(prefix), "carrot:{%s}:", program);
-    arg_s(&a, prefix);
-    arg_s(&a, stream);
-    arg_i(&a, seen_ttl_s);
-    arg_i(&a, (long long)now_s);
-    arg_i(&a, (long long)through);
-    for (size_t i = 0; i < n; i++) event_args(&a, &ev[i]);
-    carrot_board_err_t rc = CARROT_BOARD_FATAL;
-    char wm[1024];
-    snprintf(wm, sizeof(wm), "%swm:%s", prefix, stream);
-    redisReply *r = run(b, "apply.lua", b->apply_sha, wm, &a, errstr, errstr_size);
-    args_free(&a);
-    if (!r) return b->failed;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 6 * n) {
-        snprintf(errstr, errstr_size,
-                 "unexpected reply from the leaderboard script (apply.lua):"
-                 " %zu elements for %zu events",
-                 r->type == REDIS_REPLY_ARRAY ? r->elements : 0, n);
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            redisReply **e = r->element + 6 * i;
-            res[i].fresh = rnum(e[0]) == 1;
-            res[i].amount = rnum(e[1]);
-            snprintf(res[i].participant_id, sizeof(res[i].participant_id), "%s", rstr(e[2]));
-            snprintf(res[i].activity_type, sizeof(res[i].activity_type), "%s", rstr(e[3]));
-            snprintf(res[i].version, sizeof(res[i].version), "%s", rstr(e[4]));
-            parse_lines(rstr(e[5]), &res[i]);
-        }
-        rc = CARROT_BOARD_OK;
-    }
-    freeReplyObject(r);
-    return rc;
-}
-
 carrot_board_err_t carrot_board_apply(carrot_board_t *b, const char *program, const char *stream,
                                       const carrot_board_event_t *ev, size_t n,
                                       long long seen_ttl_s, int64_t now_s,
                                       carrot_board_result_t *res, char *errstr,
                                       size_t errstr_size) {
     if (n == 0) return CARROT_BOARD_OK;
-    return apply(b, program, stream, ev, n, -1, seen_ttl_s, now_s, res, errstr, errstr_size);
+    return carrot_board_apply_events(b, program, stream, ev, n, -1, seen_ttl_s, now_s, res, errstr,
+                                     errstr_size);
 }
 
 carrot_board_err_t carrot_board_advance(carrot_board_t *b, const char *program, const char *stream,
                                         int64_t through, char *errstr, size_t errstr_size) {
-    return apply(b, program, stream, NULL, 0, through, 0, 0, NULL, errstr, errstr_size);
+    return carrot_board_apply_events(b, program, stream, NULL, 0, through, 0, 0, NULL, errstr,
+                                     errstr_size);
 }
 
 carrot_board_err_t carrot_board_watermark(carrot_board_t *b, const char *program,
@@ -403,7 +296,7 @@ static carrot_board_err_t query(carrot_board_t *b, const char *key, args_t *a, i
                                 size_t errstr_size) {
     *noutp = 0;
     redisReply *r = run(b, "query.lua", b->query_sha, key, a, errstr, errstr_size);
-    args_free(a);
+    carrot_args_free(a);
     if (!r) return b->failed;
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 5) {
         snprintf(errstr, errstr_size, "unexpected reply from the leaderboard query (query.lua)");
@@ -518,15 +411,15 @@ carrot_board_err_t carrot_board_snapshot(carrot_board_t *b, const char *program,
     }
     const char **argv = a.oom ? NULL : malloc(a.n * sizeof(*argv));
     if (!argv) {
-        args_free(&a);
+        carrot_args_free(&a);
         snprintf(errstr, errstr_size, "out of memory");
         return CARROT_BOARD_FATAL;
     }
     for (size_t i = 0; i < a.n; i++) argv[i] = a.buf + a.off[i];
     b->failed = CARROT_BOARD_RETRY;
-    if (connect_(b, errstr, errstr_size)) {
+    if (carrot_board_connect(b, errstr, errstr_size)) {
         free(argv);
-        args_free(&a);
+        carrot_args_free(&a);
         return b->failed;
     }
     const char *zr[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
@@ -537,7 +430,7 @@ carrot_board_err_t carrot_board_snapshot(carrot_board_t *b, const char *program,
     if (n > 0) redisAppendCommandArgv(b->rc, (int)a.n, argv, a.lens);
     redisAppendCommand(b->rc, "EXEC");
     free(argv);
-    args_free(&a);
+    carrot_args_free(&a);
     redisReply *r = NULL;
     int replies = n > 0 ? 4 : 3, bad = 0;
     for (int i = 0; i < replies; i++) {
@@ -545,12 +438,12 @@ carrot_board_err_t carrot_board_snapshot(carrot_board_t *b, const char *program,
         r = NULL;
         if (redisGetReply(b->rc, (void **)&r) != REDIS_OK || !r) {
             snprintf(errstr, errstr_size, "Redis command failed: %s", b->rc->errstr);
-            drop(b);
+            carrot_board_drop(b);
             return CARROT_BOARD_RETRY;
         }
         if (r->type == REDIS_REPLY_ERROR && !bad) {
             redis_error(NULL, r->str, errstr, errstr_size);
-            bad = retriable(r->str) ? CARROT_BOARD_RETRY : CARROT_BOARD_FATAL;
+            bad = carrot_board_retriable(r->str) ? CARROT_BOARD_RETRY : CARROT_BOARD_FATAL;
         }
     }
     if (bad) {

@@ -2,7 +2,7 @@
  *
  * Order matters: (1) decode and score every message with the rules, and
  * plan where it goes (boards, cap and goal counters); (2) apply it to Redis
- * in one script per partition, which skips offsets at or below the
+ * in one transaction per partition, which skips offsets at or below the
  * partition's watermark, settles caps and goals, reports duplicates, says
  * what a DELETE takes back (what that CRM record earned) or an UNDELETE
  * gives back, and returns the settled award lines; (3) inside a Kafka
@@ -180,7 +180,7 @@ static int apply_partition(scorer_t *s, int32_t partition, const carrot_board_ev
     if (berr == CARROT_BOARD_OK && (n == 0 || through > ev[n - 1].offset))
         berr = carrot_board_advance(s->board, program, stream, through, errstr, sizeof(errstr));
     if (berr == CARROT_BOARD_FATAL) {
-        /* the same batch would fail the same way; and a script that failed half way
+        /* the same batch would fail the same way; and a transaction that failed half way
          * has left its writes (Redis does not undo them): stop, and let a person look */
         carrot_error("%s: stopping; nothing of this batch was committed to Kafka", errstr);
         return -2;
@@ -195,7 +195,7 @@ static int apply_partition(scorer_t *s, int32_t partition, const carrot_board_ev
     return 0;
 }
 
-/* Applies the events to Redis, one script call per partition, partitions in
+/* Applies the events to Redis, one transaction per partition, partitions in
  * the order the batch first names them (a DELETE and its CREATE may sit on
  * two), each partition's events in offset order. Grouped by a counting sort:
  * results[] ends up in that grouped order, and each pending points to its

@@ -1,6 +1,6 @@
 /* simulate.c: the scorer's semantics in memory (dedup, records, reversals,
  * caps and goals), for simulations and back-fills that must write nothing.
- * Mirrors the Redis script apply.lua (consumers/ranking); test_rules_tools checks that
+ * Mirrors the Redis write of consumers/ranking/apply.c; test_rules_tools checks that
  * a simulation and a real scoring run agree. */
 #include "rules_int.h"
 

@@ -7,11 +7,11 @@
  *    caps and goals as the scorer settles them within the range).
  * 3. For each CREATE in the range, the difference per rule is one
  *    adjustment line; an event's lines form one adjustment event, applied
- *    to Redis through the same guarded script as the scorer (stream
+ *    to Redis through the same guarded transaction as the scorer (stream
  *    "backfill:<id>", offset = the activity's place in the range, so a
  *    rerun of the same back-fill names it the same), on the boards of the original
  *    activity and to its CRM record, so a later DELETE takes it back too.
- * 4. The awards the script returns are produced in one Kafka transaction per
+ * 4. The awards Redis settles are produced in one Kafka transaction per
  *    chunk, award_id "<event>/<rule>@<id>". A rerun with the same id
  *    applies nothing twice in Redis, and the ledger books an award_id once. */
 #include "carrot/activity.h"

@@ -1,4 +1,4 @@
-/* test_board.c: the leaderboard script and queries on the real Redis: a
+/* test_board.c: the guarded write of a batch and the queries on the real Redis: a
  * DELETE that overtakes its CREATE (they can sit on different partitions
  * when the DELETE names no participant), an UNDELETE, a replay of a batch,
  * a duplicate event id at another offset, caps and goals under the
@@ -167,7 +167,7 @@ START_TEST(order_replay_and_duplicates) {
 }
 END_TEST
 
-/* Caps and goals settle in the script, under the same watermark. */
+/* Caps and goals settle in the same transaction, under the same watermark. */
 START_TEST(caps_and_goals) {
     char program[48], errstr[512];
     it_unique(program, sizeof(program), "bc");
@@ -400,76 +400,42 @@ static void error_names_line(const char *errstr, const char *file, const char *w
     free(src);
 }
 
-/* The scripts are the .lua files: loaded as they are (the library's embedded
- * copies are the same bytes), each error names a line a reader can find. */
+/* The query script is the .lua file: loaded as it is (the library's embedded
+ * copy is the same bytes), and its errors name a line a reader can find. */
 START_TEST(scripts_are_the_lua_files) {
-    static const char *const files[] = {"consumers/ranking/apply.lua",
-                                        "consumers/ranking/query.lua"};
-    char sha[2][41], errstr[512];
+    static const char file[] = "consumers/ranking/query.lua";
+    char sha[41], errstr[512];
     redisContext *rc = it_redis();
-    for (int i = 0; i < 2; i++) {
-        size_t len;
-        char *src = carrot_test_read(files[i], &len);
-        redisReply *r = redisCommand(rc, "SCRIPT LOAD %b", src, len);
-        ck_assert_msg(r && r->type == REDIS_REPLY_STRING && r->len == 40, "SCRIPT LOAD %s: %s",
-                      files[i], r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
-        memcpy(sha[i], r->str, 41);
-        freeReplyObject(r);
-        free(src);
-    }
-    /* the library loads the same scripts: a query through it, then they exist by sha */
+    size_t len;
+    char *src = carrot_test_read(file, &len);
+    redisReply *r = redisCommand(rc, "SCRIPT LOAD %b", src, len);
+    ck_assert_msg(r && r->type == REDIS_REPLY_STRING && r->len == 40, "SCRIPT LOAD %s: %s", file,
+                  r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+    memcpy(sha, r->str, 41);
+    freeReplyObject(r);
+    free(src);
+    /* the library loads the same script: a query through it, then it exists by sha */
     carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
-    int64_t total;
-    long members;
-    ck_assert_int_eq(
-        carrot_board_total(b, "lua", "ptd:all", &total, &members, errstr, sizeof(errstr)), 0);
     carrot_board_entry_t e[1];
     int n;
     ck_assert_int_eq(carrot_board_range(b, "lua", "ptd:all", 0, 1, e, &n, errstr, sizeof(errstr)),
                      0);
-    redisReply *r = redisCommand(rc, "SCRIPT EXISTS %s %s", sha[0], sha[1]);
-    ck_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+    r = redisCommand(rc, "SCRIPT EXISTS %s", sha);
+    ck_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1);
     ck_assert_int_eq(r->element[0]->integer, 1);
-    ck_assert_int_eq(r->element[1]->integer, 1);
     freeReplyObject(r);
     carrot_board_destroy(b);
-    /* apply: a "now" that is no number fails where a board's expiry is compared with it
-     * (after the record's writes: Redis does not undo a failed script's writes, which is
-     * why the scorer must never retry such an error blindly) */
-    const char *apply_args[] = {"carrot:{lua}:",
-                                "t:0",
-                                "60",
-                                "soon",
-                                "-1", /* through */
-                                /* one event: */ "1",
-                                "e1",
-                                "A",
-                                "r1",
-                                "ann",
-                                "call",
-                                "v1",
-                                "1",
-                                "d:x",
-                                "5",
-                                "1",
-                                "base",
-                                "5",
-                                "",
-                                "",
-                                "0",
-                                "0",
-                                "0"};
-    broken_call_names_line(rc, files[0], sha[0], "exp > now", 23, apply_args);
     /* query: a page start that is no number fails at the range read */
     const char *query_args[] = {"range", "carrot:{lua}:lb:ptd:all", "first", "10"};
-    broken_call_names_line(rc, files[1], sha[1], "ZREVRANGE", 4, query_args);
+    broken_call_names_line(rc, file, sha, "ZREVRANGE", 4, query_args);
     redisFree(rc);
 }
 END_TEST
 
-/* The error contract: Redis out of reach is RETRY; a script's runtime error is
- * FATAL, naming its line in apply.lua (or query.lua); and the scorer stops on it (exit 1)
- * instead of retrying the batch for ever. */
+/* The error contract: Redis out of reach is RETRY; a command that fails inside
+ * the batch's transaction is FATAL, naming the command and its key (a query's
+ * error, its line of query.lua); and the scorer stops on it (exit 1) instead of
+ * retrying the batch for ever. */
 START_TEST(script_errors_are_fatal) {
     char errstr[512], key[160];
     it_topics_t t;
@@ -486,7 +452,7 @@ START_TEST(script_errors_are_fatal) {
         carrot_board_apply(gone, program, "t:0", ev, 1, 3600, now, res, errstr, sizeof(errstr)),
         CARROT_BOARD_RETRY);
     carrot_board_destroy(gone);
-    /* a board key of the wrong type: ZINCRBY fails inside the script */
+    /* a board key of the wrong type: ZINCRBY fails inside the transaction */
     redisContext *rc = it_redis();
     snprintf(key, sizeof(key), "carrot:{%s}:lb:ptd:all", program);
     freeReplyObject(redisCommand(rc, "SET %s not-a-board", key));
@@ -494,9 +460,10 @@ START_TEST(script_errors_are_fatal) {
     ck_assert_int_eq(
         carrot_board_apply(b, program, "t:0", ev, 1, 3600, now, res, errstr, sizeof(errstr)),
         CARROT_BOARD_FATAL);
-    ck_assert_msg(strstr(errstr, "WRONGTYPE") && strstr(errstr, "user_script:"), "%s", errstr);
-    /* the error names the line of apply.lua that failed; a query's, its line of query.lua */
-    error_names_line(errstr, "consumers/ranking/apply.lua", "ZINCRBY");
+    char want[256];
+    snprintf(want, sizeof(want), "Redis error in ZINCRBY %s: WRONGTYPE", key);
+    ck_assert_msg(strstr(errstr, want), "\"%s\" does not name \"%s\"", errstr, want);
+    /* a query's error names its line of query.lua */
     carrot_board_entry_t e[1];
     int got_n;
     ck_assert_int_eq(
@@ -519,8 +486,8 @@ START_TEST(script_errors_are_fatal) {
              "\"points\":{\"call\":5}}",
              program);
     it_time_ago(at, sizeof(at), 3600000);
-    /* (another event id: the failed script above had already marked f1 seen before
-     * ZINCRBY failed, as Redis keeps a failed script's earlier writes) */
+    /* (another event id: the failed transaction above had already marked f1 seen
+     * before ZINCRBY failed, as Redis keeps a transaction's other writes) */
     snprintf(feed_text, sizeof(feed_text),
              "{\"event_id\":\"f2\",\"program_id\":\"%s\","
              "\"participant_id\":\"ann\",\"activity_type\":\"call\",\"occurred_at\":\"%s\"}\n",

@@ -1,5 +1,5 @@
 /* board.h: the real-time leaderboards in Redis, and the guarded
- * script that keeps them exactly once.
+ * transaction that keeps them exactly once.
  *
  * Boards. A board is named "<period>:<scope>":
  *   period  ptd | d:2026-11-22 | w:2026-W47 | m:2026-11 | q:2026-Q4   (period.h; the
@@ -9,7 +9,7 @@
  * scopes the activity names); carrot_board_plan() names them.
  *
  * Keys. Every key of a program carries the hash tag {P}, so a program's keys
- * share one Redis Cluster slot and one script can update them atomically:
+ * share one Redis Cluster slot and one transaction can update them:
  *   carrot:{P}:lb:<board>           sorted set: points by participant; expires
  *                                   retention_days after its period ends (ptd never)
  *   carrot:{P}:pb:<participant>     set: the boards a participant is on (for standing)
@@ -22,8 +22,9 @@
  *   carrot:{P}:goal:<goal>:<period>:<participant> count towards a goal
  *   carrot:{P}:meta                 hash: the program's time zone and rules version
  *
- * Exactly once: carrot_board_apply() runs one Lua script per batch of one
- * partition of one program. An event is applied only if its offset is
+ * Exactly once: carrot_board_apply() reads, settles and writes a batch of
+ * one partition of one program as one Redis transaction (WATCH, MULTI, EXEC;
+ * apply.c says how and why), in chunks of 200 events. An event is applied only if its offset is
  * above the partition's watermark, so a batch replayed after a crash or a
  * rebalance changes nothing and returns what the first run did; an event
  * id seen before at another offset is a duplicate and is neither applied
@@ -37,11 +38,13 @@
  * Errors: functions return a carrot_board_err_t with errstr: RETRY when
  * Redis could not be reached or asked to come back (the connection is
  * dropped and re-opened on the next call), FATAL when the same call would
- * fail again: a script's runtime error or a wrong key type met by it
- * (errstr starts with the script's file and line, "apply.lua:N: ", then
- * Redis's own message, which calls it "user_script:N"), a reply of the
- * wrong shape. A caller retries RETRY and stops on FATAL; a script that
- * failed half way has left its writes, so retrying it blindly is wrong.
+ * fail again: a command that failed inside the transaction or a wrong key
+ * type met by it (errstr "Redis error in <command> <key>: " and Redis's own
+ * message), a query script's runtime error (errstr starts "query.lua:N: ",
+ * the line Redis calls "user_script:N"), a reply of the wrong shape. A
+ * caller retries RETRY and stops on FATAL; a transaction that failed half
+ * way has left its other writes (EXEC does not roll back), so retrying it
+ * blindly is wrong.
  * Nothing here prints or exits. */
 #ifndef CARROT_BOARD_H
 #define CARROT_BOARD_H

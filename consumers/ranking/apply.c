@@ -1,0 +1,826 @@
+/* apply.c: the scorer's write of one batch of one partition to the boards,
+ * exactly once, as a Redis transaction worked out here in C.
+ *
+ * Why not a script: the Lua version spent two thirds of Redis's time in the
+ * interpreter and in marshalling its arguments. Here every event is read in
+ * one pipelined round trip (its dedup entry, its CRM record, its cap and goal
+ * counters), settled in C, and written back in a second one as MULTI/EXEC
+ * with the sums per board and participant already made.
+ *
+ * Why it is still exactly once: the first round trip WATCHes the
+ * partition's watermark and the records it read, so if anything else wrote
+ * them in between (a zombie scorer of the same partition after a rebalance,
+ * a back-fill, another partition's event of a reassigned record), EXEC
+ * refuses the transaction, nothing is written, and the chunk is read and
+ * settled again. Cap and goal counters and dedup entries are a
+ * participant's, and a participant's events are one partition's (ingest
+ * keys by participant), so the watermark guards them. An event at or below
+ * the watermark was applied before: it is not applied again, and its dedup
+ * entry returns what the first run did.
+ *
+ * WATCH costs Redis a scan of the keys already watched (quadratic in their
+ * number), so a batch is written in chunks of CHUNK events, each its own
+ * transaction: a crash between two chunks is a crash between two batches.
+ *
+ * Values, as apply.lua kept them (so data written by either reads the same):
+ *   seen:<event id>  "<stream>:<offset>\x1f<amount>\x1f<who>\x1f<type>\x1f<version>\x1f<lines>"
+ *                    lines "rule\x1epoints\x1e..."; expires after the dedup window
+ *   rec:<record>     hash p (participant), n (points earned), t (type),
+ *                    on ("0" deleted, "1" stands), k (boards "name\x1eexpire\x1e...") */
+#include "board_int.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 200
+#define MAX_ATTEMPTS 32 /* transactions refused in a row before giving up (RETRY) */
+
+/* --- strings without printf (printf was half the scorer's time here) ----- */
+
+/* A bounded string being built: what does not fit is cut, always NUL-ended. */
+typedef struct {
+    char *p;
+    size_t len, size;
+} sb_t;
+
+static sb_t sb(char *buf, size_t size) {
+    buf[0] = '\0';
+    return (sb_t){buf, 0, size};
+}
+
+static void sb_put(sb_t *b, const char *s, size_t n) {
+    if (n > b->size - 1 - b->len) n = b->size - 1 - b->len;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_s(sb_t *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+static void sb_i(sb_t *b, int64_t v) {
+    char t[24];
+    int n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do t[sizeof(t) - 1 - n++] = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) t[sizeof(t) - 1 - n++] = '-';
+    sb_put(b, t + sizeof(t) - n, (size_t)n);
+}
+
+/* "a\x1fb" into buf: a table key made of two names. */
+static void joined(char *buf, size_t size, const char *a, const char *b) {
+    sb_t k = sb(buf, size);
+    sb_s(&k, a);
+    sb_put(&k, "\x1f", 1);
+    sb_s(&k, b);
+}
+
+/* src[0..len) into dst[size], cut to fit. */
+static void copy(char *dst, size_t size, const char *src, size_t len) {
+    sb_t b = sb(dst, size);
+    sb_put(&b, src, len);
+}
+
+/* --- scratch: strings, a table from strings to entries ------------------- */
+
+typedef struct blk_s {
+    struct blk_s *next;
+    size_t len, cap;
+    char data[];
+} blk_t;
+
+enum { K_SEEN, K_REC, K_CTR, K_BOARD, K_SUM, K_WHO, K_NAME };
+enum { F_P = 1, F_T = 2, F_K = 4, F_ON = 8, F_N = 16, F_VAL = 32 };
+
+/* One thing the chunk reads or writes. */
+typedef struct {
+    int kind;
+    const char *key;  /* seen, rec, ctr, board: the Redis key; who: the participant */
+    const char *s[3]; /* seen: s[0] the value; rec: p, t, k (NULL: no such field) */
+    int64_t n, exp;   /* rec: n; ctr: value and expiry; board: expiry (0: none); sum: amount */
+    int on, has_n;    /* rec: on -1 absent, 0, 1 */
+    int dirty;        /* F_* written by this chunk */
+    int32_t a, b;     /* sum: board, who; who: first name; name: the name's next */
+    const char *name; /* name: the board name for the who's standing index */
+} ent_t;
+
+typedef struct {
+    uint32_t *slot; /* entry index + 1; 0 empty */
+    size_t cap;
+} tbl_t;
+
+/* The pipelined commands: their arguments, and where each command starts. */
+typedef struct {
+    carrot_args_t a;
+    size_t *cmd, ncmd, cmdcap; /* first argument of each command */
+    const char **argv;
+    size_t argvcap;
+    int oom;
+} cmds_t;
+
+struct carrot_apply_s {
+    blk_t *blocks;
+    ent_t *e;
+    size_t ne, ecap;
+    tbl_t t[7]; /* per kind */
+    cmds_t c;
+    int oom;
+};
+
+void carrot_apply_free(carrot_apply_t *ap) {
+    if (!ap) return;
+    for (blk_t *b = ap->blocks, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    for (int i = 0; i < 7; i++) free(ap->t[i].slot);
+    free(ap->e);
+    carrot_args_free(&ap->c.a);
+    free(ap->c.cmd);
+    free(ap->c.argv);
+    free(ap);
+}
+
+/* Empties the scratch for the next chunk, keeping its memory. */
+static void reset(carrot_apply_t *ap) {
+    for (blk_t *b = ap->blocks; b; b = b->next) b->len = 0;
+    for (int i = 0; i < 7; i++)
+        if (ap->t[i].slot) memset(ap->t[i].slot, 0, ap->t[i].cap * sizeof(uint32_t));
+    ap->ne = 0;
+    ap->c.a.len = ap->c.a.n = ap->c.ncmd = 0;
+    ap->c.a.oom = ap->oom = 0;
+}
+
+/* len bytes of s, NUL-terminated, valid until the next reset. */
+static const char *save(carrot_apply_t *ap, const char *s, size_t len) {
+    blk_t *b = ap->blocks;
+    while (b && b->cap - b->len < len + 1) b = b->next;
+    if (!b) {
+        size_t cap = len + 1 > 65536 ? len + 1 : 65536;
+        if (!(b = malloc(sizeof(*b) + cap))) {
+            ap->oom = 1;
+            return "";
+        }
+        *b = (blk_t){.next = ap->blocks, .cap = cap};
+        ap->blocks = b;
+    }
+    char *p = b->data + b->len;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    b->len += len + 1;
+    return p;
+}
+
+static uint64_t hash(const char *s) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The entry of kind for key (copied on first sight), created zeroed. -1 on OOM. */
+static int32_t ent(carrot_apply_t *ap, int kind, const char *key, int *createdp) {
+    tbl_t *t = &ap->t[kind];
+    if (createdp) *createdp = 0;
+    if ((ap->ne + 1) * 2 > t->cap) { /* at most half full, counting every kind's entries */
+        size_t cap = t->cap ? t->cap : 1024;
+        while ((ap->ne + 1) * 2 > cap) cap *= 2;
+        uint32_t *slot = calloc(cap, sizeof(*slot));
+        if (!slot) return ap->oom = 1, -1;
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->slot[i]) {
+                size_t j = hash(ap->e[t->slot[i] - 1].key) & (cap - 1);
+                while (slot[j]) j = (j + 1) & (cap - 1);
+                slot[j] = t->slot[i];
+            }
+        free(t->slot);
+        t->slot = slot;
+        t->cap = cap;
+    }
+    size_t j = hash(key) & (t->cap - 1);
+    while (t->slot[j]) {
+        if (strcmp(ap->e[t->slot[j] - 1].key, key) == 0) return (int32_t)(t->slot[j] - 1);
+        j = (j + 1) & (t->cap - 1);
+    }
+    if (ap->ne == ap->ecap) {
+        size_t cap = ap->ecap ? ap->ecap * 2 : 1024;
+        ent_t *e = realloc(ap->e, cap * sizeof(*e));
+        if (!e) return ap->oom = 1, -1;
+        ap->e = e;
+        ap->ecap = cap;
+    }
+    const char *k = save(ap, key, strlen(key));
+    if (ap->oom) return -1;
+    ap->e[ap->ne] = (ent_t){.kind = kind, .key = k, .on = -1, .a = -1, .b = -1};
+    t->slot[j] = (uint32_t)++ap->ne;
+    if (createdp) *createdp = 1;
+    return (int32_t)(ap->ne - 1);
+}
+
+/* --- commands ------------------------------------------------------------ */
+
+static void arg(cmds_t *c, const char *s, size_t len) { carrot_args_add(&c->a, s, len); }
+
+static void arg_s(cmds_t *c, const char *s) { arg(c, s, strlen(s)); }
+
+static void arg_i(cmds_t *c, long long v) {
+    char num[24];
+    sb_t b = sb(num, sizeof(num));
+    sb_i(&b, v);
+    arg(c, num, b.len);
+}
+
+static void cmd(cmds_t *c, const char *name) {
+    if (c->a.oom) return;
+    if (c->ncmd == c->cmdcap) {
+        size_t nc = c->cmdcap ? c->cmdcap * 2 : 256;
+        size_t *m = realloc(c->cmd, nc * sizeof(*m));
+        if (!m) {
+            c->a.oom = 1;
+            return;
+        }
+        c->cmd = m;
+        c->cmdcap = nc;
+    }
+    c->cmd[c->ncmd++] = c->a.n;
+    arg_s(c, name);
+}
+
+/* Sends the commands built since the last reset and reads every reply
+ * into replies[0..ncmd) (caller frees each). -1 on a transport error
+ * (connection dropped, errstr set). */
+static int roundtrip(carrot_board_t *b, cmds_t *c, redisReply **replies, char *errstr,
+                     size_t errstr_size) {
+    const carrot_args_t *a = &c->a;
+    if (a->n > c->argvcap) {
+        const char **v = realloc(c->argv, a->n * sizeof(*v));
+        if (!v) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return -1;
+        }
+        c->argv = v;
+        c->argvcap = a->n;
+    }
+    for (size_t i = 0; i < a->n; i++) c->argv[i] = a->buf + a->off[i];
+    for (size_t k = 0; k < c->ncmd; k++) {
+        size_t first = c->cmd[k], end = k + 1 < c->ncmd ? c->cmd[k + 1] : a->n;
+        if (redisAppendCommandArgv(b->rc, (int)(end - first), c->argv + first, a->lens + first) !=
+            REDIS_OK) {
+            snprintf(errstr, errstr_size, "out of memory");
+            carrot_board_drop(b);
+            return -1;
+        }
+    }
+    for (size_t k = 0; k < c->ncmd; k++) {
+        replies[k] = NULL;
+        if (redisGetReply(b->rc, (void **)&replies[k]) != REDIS_OK || !replies[k]) {
+            snprintf(errstr, errstr_size, "Redis command failed: %s", b->rc->errstr);
+            for (size_t j = 0; j < k; j++) freeReplyObject(replies[j]);
+            carrot_board_drop(b);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* An error reply of command k into errstr (naming the command and its
+ * key); RETRY or FATAL by its code. */
+static carrot_board_err_t reply_error(const cmds_t *c, size_t k, const char *err, char *errstr,
+                                      size_t errstr_size) {
+    const carrot_args_t *a = &c->a;
+    size_t first = c->cmd[k], end = k + 1 < c->ncmd ? c->cmd[k + 1] : a->n;
+    snprintf(errstr, errstr_size, "Redis error in %s%s%s: %s", a->buf + a->off[first],
+             end - first > 1 ? " " : "", end - first > 1 ? a->buf + a->off[first + 1] : "", err);
+    return carrot_board_retriable(err) ? CARROT_BOARD_RETRY : CARROT_BOARD_FATAL;
+}
+
+/* --- settling, in offset order ------------------------------------------ */
+
+static const char *field(const redisReply *r) {
+    return r && r->type == REDIS_REPLY_STRING ? r->str : NULL;
+}
+
+/* Adds amt for who to each board of boards ("name\x1eexpire\x1e..."). */
+static void add_boards(carrot_apply_t *ap, const char *prefix, int64_t now, int64_t amt,
+                       const char *boards, const char *who) {
+    if (amt == 0 || !*who || !boards) return;
+    int32_t w = ent(ap, K_WHO, who, NULL);
+    char name[512], key[1200];
+    for (const char *p = boards; w >= 0 && *p;) {
+        const char *sep = strchr(p, '\x1e');
+        if (!sep) break;
+        copy(name, sizeof(name), p, (size_t)(sep - p));
+        char *end;
+        int64_t exp = strtoll(sep + 1, &end, 10);
+        p = *end == '\x1e' ? end + 1 : end;
+        if (exp != 0 && exp <= now) continue; /* past its retention: left alone */
+        sb_t k = sb(key, sizeof(key));
+        sb_s(&k, prefix);
+        sb_s(&k, "lb:");
+        sb_s(&k, name);
+        int created;
+        int32_t bi = ent(ap, K_BOARD, key, NULL);
+        if (bi < 0) return;
+        if (exp > 0 && ap->e[bi].exp == 0) ap->e[bi].exp = exp; /* the batch's first */
+        joined(key, sizeof(key), who, ap->e[bi].key);
+        int32_t si = ent(ap, K_SUM, key, &created);
+        if (si < 0) return;
+        if (created) ap->e[si].a = bi, ap->e[si].b = w;
+        ap->e[si].n += amt;
+        joined(key, sizeof(key), who, name);
+        int32_t ni = ent(ap, K_NAME, key, &created);
+        if (ni < 0) return;
+        if (created) {
+            ap->e[ni].name = save(ap, name, strlen(name));
+            ap->e[ni].b = ap->e[w].a; /* pushed on the who's list of names */
+            ap->e[w].a = ni;
+        }
+    }
+}
+
+typedef struct {
+    char rule[CARROT_RULE_ID_MAX + 16];
+    int64_t points;
+} line_t;
+
+/* The settled outcome of one fresh event into res and its dedup value. */
+static void outcome(carrot_board_result_t *res, int64_t amt, const char *who, const char *typ,
+                    const char *ver, const line_t *lines, int nl) {
+    res->fresh = 1;
+    res->amount = amt;
+    copy(res->participant_id, sizeof(res->participant_id), who, strlen(who));
+    copy(res->activity_type, sizeof(res->activity_type), typ, strlen(typ));
+    copy(res->version, sizeof(res->version), ver, strlen(ver));
+    res->nlines = 0;
+    for (int i = 0; i < nl && i < CARROT_RULES_MAX_LINES; i++) {
+        copy(res->lines[i].rule_id, sizeof(res->lines[i].rule_id), lines[i].rule,
+             strlen(lines[i].rule));
+        res->lines[i].points = lines[i].points;
+        res->nlines++;
+    }
+}
+
+/* A stored dedup value back into res; 0 when it is not tag's (a duplicate). */
+static int stored(carrot_board_result_t *res, const char *v, const char *tag) {
+    const char *f[6];
+    f[0] = v;
+    for (int i = 1; i < 6; i++) {
+        const char *sep = strchr(f[i - 1], '\x1f');
+        if (!sep) return 0;
+        f[i] = sep + 1;
+    }
+    size_t tl = strlen(tag);
+    if ((size_t)(f[1] - 1 - f[0]) != tl || memcmp(f[0], tag, tl) != 0) return 0;
+    res->fresh = 1;
+    res->amount = strtoll(f[1], NULL, 10);
+    copy(res->participant_id, sizeof(res->participant_id), f[2], (size_t)(f[3] - 1 - f[2]));
+    copy(res->activity_type, sizeof(res->activity_type), f[3], (size_t)(f[4] - 1 - f[3]));
+    copy(res->version, sizeof(res->version), f[4], (size_t)(f[5] - 1 - f[4]));
+    res->nlines = 0;
+    for (const char *s = f[5]; *s && res->nlines < CARROT_RULES_MAX_LINES;) {
+        const char *sep = strchr(s, '\x1e');
+        if (!sep) break;
+        carrot_score_t *l = &res->lines[res->nlines++];
+        copy(l->rule_id, sizeof(l->rule_id), s, (size_t)(sep - s));
+        char *end;
+        l->points = strtoll(sep + 1, &end, 10);
+        s = *end == '\x1e' ? end + 1 : end;
+    }
+    return 1;
+}
+
+static void not_fresh(carrot_board_result_t *res) {
+    memset(res, 0, offsetof(carrot_board_result_t, lines));
+}
+
+/* Whether an event reads and writes its record: an AWARD that earns or
+ * counts, a REVERSE, a RESTORE. */
+static int keeps_record(const carrot_board_event_t *e) {
+    if (e->kind != CARROT_BOARD_AWARD) return 1;
+    return e->scoring && (e->scoring->nlines > 0 || e->scoring->ngoals > 0);
+}
+
+static void record_key(char *buf, size_t size, const char *prefix, const carrot_activity_t *a) {
+    sb_t b = sb(buf, size);
+    sb_s(&b, prefix);
+    sb_s(&b, "rec:");
+    sb_put(&b, a->source_system, strnlen(a->source_system, 256));
+    sb_put(&b, ":", 1);
+    sb_put(&b, a->source_record_id, strnlen(a->source_record_id, 256));
+}
+
+/* prefix + a into buf. */
+static void prefixed(char *buf, size_t size, const char *prefix, const char *kind, const char *a) {
+    sb_t b = sb(buf, size);
+    sb_s(&b, prefix);
+    sb_s(&b, kind);
+    sb_s(&b, a);
+}
+
+/* Settles events in order against the state read (entries of ap), filling
+ * res; the writes are what the entries' dirty flags say. Returns the
+ * chunk's highest offset (or wm). */
+static int64_t settle(carrot_apply_t *ap, const char *prefix, const char *stream,
+                      const carrot_board_event_t *ev, size_t n, int64_t wm, int64_t now,
+                      carrot_board_result_t *res) {
+    int64_t top = wm;
+    char key[1200];
+    for (size_t i = 0; i < n && !ap->oom; i++) {
+        const carrot_board_event_t *e = &ev[i];
+        const carrot_activity_t *act = e->activity;
+        char tag[400];
+        sb_t tb = sb(tag, sizeof(tag));
+        sb_s(&tb, stream);
+        sb_put(&tb, ":", 1);
+        sb_i(&tb, e->offset);
+        prefixed(key, sizeof(key), prefix, "seen:", e->event_id);
+        int32_t si = ent(ap, K_SEEN, key, NULL);
+        if (si < 0) break;
+        const carrot_scoring_t *sc = e->kind == CARROT_BOARD_AWARD ? e->scoring : NULL;
+        const carrot_plan_t *pl = sc ? e->plan : NULL;
+        if (ap->e[si].s[0]) {
+            if (!stored(&res[i], ap->e[si].s[0], tag)) not_fresh(&res[i]);
+        } else if (e->offset <= wm) { /* applied once, and its dedup entry has expired */
+            not_fresh(&res[i]);
+        } else if (!keeps_record(e)) { /* earns nothing: nothing to keep */
+            outcome(&res[i], 0, act->participant_id, act->activity_type, e->version, NULL, 0);
+        } else {
+            record_key(key, sizeof(key), prefix, act);
+            int32_t ri = ent(ap, K_REC, key, NULL);
+            if (ri < 0) break;
+            ent_t *r = &ap->e[ri];
+            line_t lines[CARROT_RULES_MAX_LINES + CARROT_RULES_MAX_GOALS + 2];
+            int nl = 0;
+            int64_t amt = 0;
+            const char *who = act->participant_id, *typ = act->activity_type;
+            if (e->kind == CARROT_BOARD_AWARD) {
+                int64_t sum = 0;
+                for (int j = 0; j < sc->nlines && nl < CARROT_RULES_MAX_LINES; j++, nl++) {
+                    copy(lines[nl].rule, sizeof(lines[nl].rule), sc->lines[j].rule_id,
+                         strlen(sc->lines[j].rule_id));
+                    lines[nl].points = sc->lines[j].points;
+                    sum += sc->lines[j].points;
+                }
+                if (pl && pl->cap_key[0] && sum > 0) { /* the KPI's cap this period */
+                    prefixed(key, sizeof(key), prefix, "", pl->cap_key);
+                    int32_t ci = ent(ap, K_CTR, key, NULL);
+                    if (ci < 0) break;
+                    ent_t *c = &ap->e[ci];
+                    int64_t used = c->exp > now || !(c->dirty & F_VAL) ? c->n : 0;
+                    int64_t room = sc->cap_points - used > 0 ? sc->cap_points - used : 0;
+                    int64_t allowed = sum < room ? sum : room;
+                    c->n = used + allowed;
+                    c->exp = pl->cap_expire_at;
+                    c->dirty |= F_VAL;
+                    if (allowed < sum) {
+                        snprintf(lines[nl].rule, sizeof(lines[nl].rule), "cap.%s", sc->kpi);
+                        lines[nl++].points = allowed - sum;
+                        sum = allowed;
+                    }
+                }
+                for (int g = 0; pl && g < sc->ngoals; g++) { /* one bonus at the target */
+                    prefixed(key, sizeof(key), prefix, "", pl->goal_keys[g]);
+                    int32_t gi = ent(ap, K_CTR, key, NULL);
+                    if (gi < 0) break;
+                    ent_t *c = &ap->e[gi];
+                    int64_t count = (c->exp > now || !(c->dirty & F_VAL) ? c->n : 0) + 1;
+                    c->n = count;
+                    c->exp = pl->goal_expire_at[g];
+                    c->dirty |= F_VAL;
+                    if (count == sc->goals[g].target && sc->goals[g].bonus != 0) {
+                        copy(lines[nl].rule, sizeof(lines[nl].rule), pl->goal_rules[g],
+                             strlen(pl->goal_rules[g]));
+                        lines[nl++].points = sc->goals[g].bonus;
+                        sum += sc->goals[g].bonus;
+                    }
+                }
+                r = &ap->e[ri]; /* (entries may have moved) */
+                if (!r->s[2]) { /* a record's boards are its first CREATE's */
+                    char k[CARROT_BOARD_MAX_BOARDS * (sizeof(pl->boards[0].name) + 24)];
+                    int nb = pl ? pl->nboards : 0;
+                    sb_t kb = sb(k, sizeof(k));
+                    for (int j = 0; j < nb; j++) {
+                        if (j) sb_put(&kb, "\x1e", 1);
+                        sb_s(&kb, pl->boards[j].name);
+                        sb_put(&kb, "\x1e", 1);
+                        sb_i(&kb, pl->boards[j].expire_at);
+                    }
+                    r->s[2] = save(ap, k, kb.len);
+                    r->dirty |= F_K;
+                }
+                r->s[0] = who;
+                r->s[1] = typ;
+                r->dirty |= F_P | F_T;
+                if (r->on != 0) {
+                    amt = sum;
+                    r->on = 1;
+                    r->dirty |= F_ON;
+                } else { /* deleted before it was scored: kept for an UNDELETE, earns nothing */
+                    nl = 0;
+                }
+                r->n = (r->has_n ? r->n : 0) + sum;
+                r->has_n = 1;
+                r->dirty |= F_N;
+                add_boards(ap, prefix, now, amt, r->s[2], who);
+            } else {
+                who = r->s[0] ? r->s[0] : "";
+                typ = r->s[1] ? r->s[1] : "";
+                if (e->kind == CARROT_BOARD_REVERSE) {
+                    if (r->on != 0 && r->has_n) amt = -r->n;
+                    r->on = 0;
+                    if (amt != 0) snprintf(lines[nl].rule, sizeof(lines[nl].rule), "reversal");
+                } else {
+                    if (r->on == 0 && r->has_n) amt = r->n;
+                    r->on = 1;
+                    if (amt != 0) snprintf(lines[nl].rule, sizeof(lines[nl].rule), "restore");
+                }
+                if (amt != 0) lines[nl++].points = amt;
+                r->dirty |= F_ON;
+                add_boards(ap, prefix, now, amt, r->s[2], who);
+            }
+            /* the dedup entry: what the first delivery did, for a replay */
+            size_t need = strlen(tag) + strlen(who) + strlen(typ) + strlen(e->version) + 64;
+            for (int j = 0; j < nl; j++) need += strlen(lines[j].rule) + 24;
+            char *v = malloc(need);
+            if (!v) {
+                ap->oom = 1;
+                break;
+            }
+            sb_t vb = sb(v, need);
+            const char *head[] = {tag, NULL, who, typ, e->version};
+            for (int j = 0; j < 5; j++) {
+                if (head[j]) sb_s(&vb, head[j]);
+                else
+                    sb_i(&vb, amt);
+                sb_put(&vb, "\x1f", 1);
+            }
+            for (int j = 0; j < nl; j++) {
+                if (j) sb_put(&vb, "\x1e", 1);
+                sb_s(&vb, lines[j].rule);
+                sb_put(&vb, "\x1e", 1);
+                sb_i(&vb, lines[j].points);
+            }
+            size_t len = vb.len;
+            ap->e[si].s[0] = save(ap, v, len);
+            ap->e[si].dirty |= F_VAL;
+            free(v);
+            outcome(&res[i], amt, who, typ, e->version, lines, nl);
+        }
+        if (e->offset > top) top = e->offset;
+    }
+    return top;
+}
+
+/* --- one chunk: read, settle, write -------------------------------------- */
+
+static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const char *wmk,
+                                const char *stream, const carrot_board_event_t *ev, size_t n,
+                                int64_t through, long long ttl, int64_t now,
+                                carrot_board_result_t *res, char *errstr, size_t errstr_size) {
+    carrot_apply_t *ap = b->apply;
+    char key[1200];
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        reset(ap);
+        b->failed = CARROT_BOARD_RETRY;
+        if (carrot_board_connect(b, errstr, errstr_size)) return b->failed;
+        /* what the events read: their dedup entries, records and counters */
+        for (size_t i = 0; i < n; i++) {
+            prefixed(key, sizeof(key), prefix, "seen:", ev[i].event_id);
+            ent(ap, K_SEEN, key, NULL);
+            if (!keeps_record(&ev[i])) continue;
+            record_key(key, sizeof(key), prefix, ev[i].activity);
+            ent(ap, K_REC, key, NULL);
+            const carrot_plan_t *pl = ev[i].kind == CARROT_BOARD_AWARD ? ev[i].plan : NULL;
+            if (pl && pl->cap_key[0]) {
+                prefixed(key, sizeof(key), prefix, "", pl->cap_key);
+                ent(ap, K_CTR, key, NULL);
+            }
+            for (int g = 0; pl && g < ev[i].scoring->ngoals; g++) {
+                prefixed(key, sizeof(key), prefix, "", pl->goal_keys[g]);
+                ent(ap, K_CTR, key, NULL);
+            }
+        }
+        size_t nread = ap->ne;
+        cmds_t *c = &ap->c;
+        cmd(c, "WATCH");
+        arg_s(c, wmk);
+        for (size_t i = 0; i < nread; i++)
+            if (ap->e[i].kind == K_REC) arg_s(c, ap->e[i].key);
+        cmd(c, "GET");
+        arg_s(c, wmk);
+        int nseen = 0, nctr = 0;
+        for (size_t i = 0; i < nread; i++) {
+            nseen += ap->e[i].kind == K_SEEN;
+            nctr += ap->e[i].kind == K_CTR;
+        }
+        if (nseen) {
+            cmd(c, "MGET");
+            for (size_t i = 0; i < nread; i++)
+                if (ap->e[i].kind == K_SEEN) arg_s(c, ap->e[i].key);
+        }
+        if (nctr) {
+            cmd(c, "MGET");
+            for (size_t i = 0; i < nread; i++)
+                if (ap->e[i].kind == K_CTR) arg_s(c, ap->e[i].key);
+        }
+        for (size_t i = 0; i < nread; i++)
+            if (ap->e[i].kind == K_REC) {
+                cmd(c, "HMGET");
+                arg_s(c, ap->e[i].key);
+                static const char *const f[] = {"p", "n", "t", "on", "k"};
+                for (int j = 0; j < 5; j++) arg_s(c, f[j]);
+            }
+        if (c->a.oom || ap->oom) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return CARROT_BOARD_RETRY;
+        }
+        size_t nreplies = c->ncmd;
+        redisReply **rp = calloc(nreplies, sizeof(*rp));
+        if (!rp) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return CARROT_BOARD_RETRY;
+        }
+        if (roundtrip(b, c, rp, errstr, errstr_size)) {
+            free(rp);
+            return CARROT_BOARD_RETRY;
+        }
+        /* the replies into the entries (strings copied: the replies go now) */
+        carrot_board_err_t rc = CARROT_BOARD_OK;
+        int64_t wm = -1;
+        for (size_t j = 0; j < nreplies && !rc; j++)
+            if (rp[j]->type == REDIS_REPLY_ERROR)
+                rc = reply_error(c, j, rp[j]->str, errstr, errstr_size);
+        if (!rc) {
+            int shaped = rp[1]->type == REDIS_REPLY_STRING || rp[1]->type == REDIS_REPLY_NIL;
+            if (rp[1]->type == REDIS_REPLY_STRING) wm = strtoll(rp[1]->str, NULL, 10);
+            size_t k = 2;
+            redisReply *ms = nseen ? rp[k++] : NULL, *mc = nctr ? rp[k++] : NULL;
+            shaped = shaped &&
+                     (!ms || (ms->type == REDIS_REPLY_ARRAY && ms->elements == (size_t)nseen)) &&
+                     (!mc || (mc->type == REDIS_REPLY_ARRAY && mc->elements == (size_t)nctr));
+            size_t is = 0, ic = 0;
+            for (size_t i = 0; i < nread && shaped; i++) {
+                ent_t *x = &ap->e[i];
+                if (x->kind == K_SEEN) {
+                    const redisReply *v = ms->element[is++];
+                    if (field(v)) x->s[0] = save(ap, v->str, v->len);
+                } else if (x->kind == K_CTR) {
+                    const redisReply *v = mc->element[ic++];
+                    if (field(v)) {
+                        x->n = strtoll(v->str, NULL, 10);
+                        x->exp = INT64_MAX; /* as read: it stands */
+                    }
+                } else if (x->kind == K_REC) {
+                    const redisReply *h = rp[k++];
+                    if (h->type != REDIS_REPLY_ARRAY || h->elements != 5) {
+                        shaped = 0;
+                        break;
+                    }
+                    const char *p = field(h->element[0]), *nn = field(h->element[1]),
+                               *t = field(h->element[2]), *on = field(h->element[3]),
+                               *kk = field(h->element[4]);
+                    if (p) x->s[0] = save(ap, p, strlen(p));
+                    if (t) x->s[1] = save(ap, t, strlen(t));
+                    if (kk) x->s[2] = save(ap, kk, strlen(kk));
+                    if (nn) x->n = strtoll(nn, NULL, 10), x->has_n = 1;
+                    x->on = on ? strcmp(on, "0") != 0 : -1;
+                }
+            }
+            if (!shaped) {
+                snprintf(errstr, errstr_size, "unexpected reply from Redis to a read of %s", wmk);
+                rc = CARROT_BOARD_FATAL;
+            }
+        }
+        for (size_t j = 0; j < nreplies; j++) freeReplyObject(rp[j]);
+        free(rp);
+        if (rc) {
+            freeReplyObject(redisCommand(b->rc, "UNWATCH"));
+            return rc;
+        }
+        /* settle in C, then write it all in one transaction */
+        int64_t top = settle(ap, prefix, stream, ev, n, wm, now, res);
+        if (through > top) top = through;
+        c->a.len = c->a.n = c->ncmd = 0;
+        cmd(c, "MULTI");
+        for (size_t i = 0; i < ap->ne; i++) {
+            ent_t *x = &ap->e[i];
+            if (x->kind == K_SEEN && (x->dirty & F_VAL)) {
+                cmd(c, "SET");
+                arg_s(c, x->key);
+                arg_s(c, x->s[0]);
+                arg_s(c, "EX");
+                arg_i(c, ttl);
+            } else if (x->kind == K_REC && x->dirty) {
+                cmd(c, "HSET");
+                arg_s(c, x->key);
+                if (x->dirty & F_P) arg_s(c, "p"), arg_s(c, x->s[0]);
+                if (x->dirty & F_T) arg_s(c, "t"), arg_s(c, x->s[1]);
+                if (x->dirty & F_K) arg_s(c, "k"), arg_s(c, x->s[2]);
+                if (x->dirty & F_ON) arg_s(c, "on"), arg_s(c, x->on ? "1" : "0");
+                if (x->dirty & F_N) arg_s(c, "n"), arg_i(c, x->n);
+            } else if (x->kind == K_CTR && (x->dirty & F_VAL)) {
+                if (x->exp > now) {
+                    cmd(c, "SET");
+                    arg_s(c, x->key);
+                    arg_i(c, x->n);
+                    arg_s(c, "EXAT");
+                    arg_i(c, x->exp);
+                } else { /* its period's keeping is over: as good as gone */
+                    cmd(c, "DEL");
+                    arg_s(c, x->key);
+                }
+            } else if (x->kind == K_SUM && x->n != 0) {
+                cmd(c, "ZINCRBY");
+                arg_s(c, ap->e[x->a].key);
+                arg_i(c, x->n);
+                arg_s(c, ap->e[x->b].key);
+            }
+        }
+        for (size_t i = 0; i < ap->ne; i++) {
+            ent_t *x = &ap->e[i];
+            if (x->kind == K_BOARD && x->exp > 0) {
+                cmd(c, "EXPIREAT");
+                arg_s(c, x->key);
+                arg_i(c, x->exp);
+            } else if (x->kind == K_WHO && x->a >= 0) {
+                cmd(c, "SADD");
+                prefixed(key, sizeof(key), prefix, "pb:", x->key);
+                arg_s(c, key);
+                for (int32_t j = x->a; j >= 0; j = ap->e[j].b) arg_s(c, ap->e[j].name);
+            }
+        }
+        if (top > wm) {
+            cmd(c, "SET");
+            arg_s(c, wmk);
+            arg_i(c, top);
+        }
+        cmd(c, "EXEC");
+        if (c->a.oom || ap->oom) {
+            freeReplyObject(redisCommand(b->rc, "UNWATCH"));
+            snprintf(errstr, errstr_size, "out of memory");
+            return CARROT_BOARD_RETRY;
+        }
+        nreplies = c->ncmd;
+        rp = calloc(nreplies, sizeof(*rp));
+        if (!rp) {
+            freeReplyObject(redisCommand(b->rc, "UNWATCH"));
+            snprintf(errstr, errstr_size, "out of memory");
+            return CARROT_BOARD_RETRY;
+        }
+        if (roundtrip(b, c, rp, errstr, errstr_size)) {
+            free(rp);
+            return CARROT_BOARD_RETRY;
+        }
+        redisReply *ex = rp[nreplies - 1];
+        int refused = ex->type == REDIS_REPLY_NIL;
+        for (size_t j = 0; j + 1 < nreplies && !rc; j++) /* queued: +QUEUED, or refused */
+            if (rp[j]->type == REDIS_REPLY_ERROR)
+                rc = reply_error(c, j, rp[j]->str, errstr, errstr_size);
+        if (!rc && ex->type == REDIS_REPLY_ERROR)
+            rc = reply_error(c, nreplies - 1, ex->str, errstr, errstr_size);
+        if (!rc && !refused) {
+            if (ex->type != REDIS_REPLY_ARRAY || ex->elements != nreplies - 2) {
+                snprintf(errstr, errstr_size, "unexpected reply from Redis to EXEC of %s", wmk);
+                rc = CARROT_BOARD_FATAL;
+            }
+            for (size_t j = 0; !rc && j < ex->elements; j++)
+                if (ex->element[j]->type == REDIS_REPLY_ERROR) /* ran, and failed: not undone */
+                    rc = reply_error(c, j + 1, ex->element[j]->str, errstr, errstr_size);
+        }
+        for (size_t j = 0; j < nreplies; j++) freeReplyObject(rp[j]);
+        free(rp);
+        if (rc || !refused) return rc;
+        /* someone wrote what this chunk read: read it again */
+    }
+    snprintf(errstr, errstr_size,
+             "the boards of %s kept changing under the transaction (%d attempts); trying again",
+             wmk, MAX_ATTEMPTS);
+    return CARROT_BOARD_RETRY;
+}
+
+carrot_board_err_t carrot_board_apply_events(carrot_board_t *b, const char *program,
+                                             const char *stream, const carrot_board_event_t *ev,
+                                             size_t n, int64_t through, long long ttl, int64_t now,
+                                             carrot_board_result_t *res, char *errstr,
+                                             size_t errstr_size) {
+    if (!b->apply && !(b->apply = calloc(1, sizeof(*b->apply)))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return CARROT_BOARD_RETRY;
+    }
+    char prefix[512], wmk[1024];
+    snprintf(prefix, sizeof(prefix), "carrot:{%s}:", program);
+    snprintf(wmk, sizeof(wmk), "%swm:%s", prefix, stream);
+    errstr[0] = '\0';
+    size_t i = 0;
+    do {
+        size_t m = n - i < CHUNK ? n - i : CHUNK;
+        carrot_board_err_t rc = chunk(b, prefix, wmk, stream, ev + i, m, i + m == n ? through : -1,
+                                      ttl, now, res ? res + i : NULL, errstr, errstr_size);
+        if (rc) return rc;
+        i += m;
+    } while (i < n);
+    return CARROT_BOARD_OK;
+}

@@ -1,0 +1,50 @@
+/* board_int.h: what board.c (connection, queries) and apply.c (the guarded
+ * write of a batch) share inside the ranking library. Not installed. */
+#ifndef CARROT_BOARD_INT_H
+#define CARROT_BOARD_INT_H
+
+#include "carrot/board.h"
+
+#include <hiredis/hiredis.h>
+
+/* Command arguments built into one growing buffer (offsets, not pointers:
+ * the buffer moves as it grows); oom is set, and further adds ignored, when
+ * memory runs out. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    size_t *off, *lens, n, ncap;
+    int oom;
+} carrot_args_t;
+void carrot_args_add(carrot_args_t *a, const char *s, size_t len);
+void carrot_args_free(carrot_args_t *a); /* its buffers; the struct is the caller's */
+
+typedef struct carrot_apply_s carrot_apply_t; /* apply.c's scratch, kept across batches */
+
+struct carrot_board_s {
+    char *host;
+    int port, timeout_ms;
+    redisContext *rc;
+    char query_sha[41];
+    unsigned long connects;    /* connections opened: a new one may meet a Redis that lost writes */
+    carrot_board_err_t failed; /* what the last failed command was: RETRY or FATAL */
+    carrot_apply_t *apply;
+};
+
+/* Opens the connection when there is none; -1 with errstr and b->failed. */
+int carrot_board_connect(carrot_board_t *b, char *errstr, size_t errstr_size);
+/* Drops the connection after a transport error; the next call reconnects. */
+void carrot_board_drop(carrot_board_t *b);
+/* Whether a Redis error reply is worth retrying (loading, failover, OOM...). */
+int carrot_board_retriable(const char *err);
+
+/* apply.c: applies ev[0..n) of stream (n may be 0) and moves the watermark
+ * to at least through (-1: no such); res may be NULL when n is 0. */
+carrot_board_err_t carrot_board_apply_events(carrot_board_t *b, const char *program,
+                                             const char *stream, const carrot_board_event_t *ev,
+                                             size_t n, int64_t through, long long ttl, int64_t now,
+                                             carrot_board_result_t *res, char *errstr,
+                                             size_t errstr_size);
+void carrot_apply_free(carrot_apply_t *ap); /* NULL is a no-op */
+
+#endif
