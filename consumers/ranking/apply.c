@@ -793,7 +793,7 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
         for (size_t j = 0; j < nreplies; j++) freeReplyObject(rp[j]);
         free(rp);
         if (rc || !refused) return rc;
-        /* someone wrote what this chunk read: read it again */
+        b->conflicts++; /* someone wrote what this chunk read: read it again */
     }
     snprintf(errstr, errstr_size,
              "the boards of %s kept changing under the transaction (%d attempts); trying again",

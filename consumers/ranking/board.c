@@ -91,6 +91,8 @@ int carrot_board_connect(carrot_board_t *b, char *errstr, size_t errstr_size) {
 
 unsigned long carrot_board_connects(const carrot_board_t *b) { return b->connects; }
 
+unsigned long carrot_board_conflicts(const carrot_board_t *b) { return b->conflicts; }
+
 /* A Redis error into errstr. A script's names the .lua file and line first:
  * Redis numbers the lines of the text it loaded ("user_script:N"), which
  * is the file as it is (embedded byte for byte). */

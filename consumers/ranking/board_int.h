@@ -27,6 +27,7 @@ struct carrot_board_s {
     redisContext *rc;
     char query_sha[41];
     unsigned long connects;    /* connections opened: a new one may meet a Redis that lost writes */
+    unsigned long conflicts;   /* transactions refused (EXEC after a watched key changed) */
     carrot_board_err_t failed; /* what the last failed command was: RETRY or FATAL */
     carrot_apply_t *apply;
 };

@@ -192,6 +192,9 @@ static int apply_partition(scorer_t *s, int32_t partition, const carrot_board_ev
         return -3;
     }
     scorer_redis_state(s, 1, NULL);
+    unsigned long conflicts = carrot_board_conflicts(s->board);
+    carrot_metric_add(s->m_conflicts, (double)(conflicts - s->conflicts_seen));
+    s->conflicts_seen = conflicts;
     return 0;
 }
 

@@ -198,6 +198,11 @@ static int make_metrics(scorer_t *s, char *errstr, size_t errstr_size) {
         m, "carrot_scorer_repaired_total",
         "Activities applied to Redis again because Redis had lost them (awards not re-sent).",
         NULL);
+    s->m_conflicts = carrot_metrics_counter(
+        m, "carrot_scorer_redis_conflicts_total",
+        "Redis transactions refused because another writer changed what they read (each was "
+        "read and settled again).",
+        NULL);
     if (carrot_metrics_add_process(m, "carrot-scorer") != 0 ||
         !(s->lag = carrot_lag_new(m, s->cf->group)) ||
         /* unready until the group assigns and Redis answers */

@@ -55,6 +55,8 @@ typedef struct scorer_s {
     carrot_metric_t *m_lag, *m_batch_seconds, *m_last_commit, *m_redis_up, *m_redis_errors;
     carrot_metric_t *m_dead_letters; /* carrot_dead_letters_total{stage="scorer"} */
     carrot_metric_t *m_repaired;     /* activities replayed into a Redis that lost them */
+    carrot_metric_t *m_conflicts;    /* Redis transactions refused and settled again */
+    unsigned long conflicts_seen;    /* carrot_board_conflicts() when last counted */
     carrot_lag_t *lag;               /* consumer lag per partition; NULL without metrics */
 } scorer_t;
 

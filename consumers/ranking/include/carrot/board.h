@@ -164,6 +164,10 @@ carrot_board_err_t carrot_board_watermark(carrot_board_t *board, const char *pro
                                           const char *stream, int64_t *wmp, char *errstr,
                                           size_t errstr_size);
 
+/* How many of the handle's transactions Redis refused because another
+ * writer changed what they had read (each was read and settled again). */
+unsigned long carrot_board_conflicts(const carrot_board_t *board);
+
 /* How many connections the handle has opened so far: when it grows, Redis
  * may have restarted, and may have come back behind Kafka. */
 unsigned long carrot_board_connects(const carrot_board_t *board);
