@@ -63,7 +63,9 @@ int carrot_period_of(carrot_period_t p, int64_t ms, const char *tz, char *id, si
     }
     if (p < 0 || p >= CARROT_PERIOD_COUNT) return -1;
     if (last[p].id[0] && ms >= last[p].start && ms < last[p].end && strcmp(last[p].tz, tz) == 0) {
-        snprintf(id, size, "%s", last[p].id);
+        size_t len = strlen(last[p].id); /* (no printf: this is every award's hot path) */
+        if (len >= size) len = size ? size - 1 : 0;
+        if (size) memcpy(id, last[p].id, len), id[len] = '\0';
         if (endp) *endp = last[p].end;
         return 0;
     }
