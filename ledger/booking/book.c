@@ -24,16 +24,16 @@ void carrot_book_destroy(carrot_book_t *b) {
     if (!b) return;
     free(b->copy.p);
     free(b->journal.p);
-    free(b->balance.p);
-    free(b->scratch[0].p);
-    free(b->scratch[1].p);
+    book_sums_free(&b->sums);
+    for (int i = 0; i < 5; i++) free(b->scratch[i].p);
     free(b->row);
     free(b->adv);
     free(b);
 }
 
 void carrot_book_reset(carrot_book_t *b) {
-    b->copy.len = b->journal.len = b->balance.len = b->rows = 0;
+    b->copy.len = b->journal.len = b->rows = 0;
+    book_sums_reset(&b->sums);
     b->nadv = 0;
 }
 
@@ -112,7 +112,7 @@ carrot_ledger_err_t carrot_book_add(carrot_book_t *b, const carrot_award_t *a, i
                             awarded,     part,
                             off};
     const int nf = (int)(sizeof(fields) / sizeof(fields[0]));
-    size_t mark = b->copy.len, jmark = b->journal.len, bmark = b->balance.len;
+    size_t mark = b->copy.len, jmark = b->journal.len;
     if (b->rows == b->caprows) {
         size_t cap = b->caprows ? 2 * b->caprows : 1024;
         row_t *nr = realloc(b->row, cap * sizeof(*nr));
@@ -125,17 +125,14 @@ carrot_ledger_err_t carrot_book_add(carrot_book_t *b, const carrot_award_t *a, i
     for (int i = 0; i < nf && !failed; i++)
         failed = put_field(&b->copy, fields[i], i + 1 < nf ? '\t' : '\n');
     /* for the direct path (direct.c): the journal row after its txn_id, and
-     * the row of the balance upsert; built here, while the batch is read */
+     * the participant's sum; built here, while the batch is read */
     failed = failed || put_field(&b->journal, a->program_id, '\t') ||
              put_field(&b->journal, "award", '\t') || put_field(&b->journal, a->award_id, '\t') ||
              put_field(&b->journal, a->participant_id, '\n') ||
-             put_field(&b->balance, a->program_id, '\t') ||
-             put_field(&b->balance, a->participant_id, '\t') ||
-             put_field(&b->balance, points, '\n');
+             book_sums_add(&b->sums, a->program_id, a->participant_id, a->points);
     if (failed) {
         b->copy.len = mark;
         b->journal.len = jmark;
-        b->balance.len = bmark;
         return CARROT_LEDGER_FATAL;
     }
     b->rows++;
@@ -215,7 +212,11 @@ static carrot_ledger_err_t copy_and_book(carrot_book_t *b, PGconn *pg, size_t lo
                                          long long *insertedp, char *errstr, size_t errstr_size) {
     carrot_ledger_err_t rc;
     size_t from = b->row[lo].start, to = hi < b->rows ? b->row[hi].start : b->copy.len;
-    if ((rc = book_copy(pg, "COPY awards_in (" BOOK_AWARD_COLUMNS ") FROM STDIN", b->copy.p + from,
+    if ((rc = book_exec(pg,
+                        "CREATE TEMP TABLE IF NOT EXISTS awards_in"
+                        " (LIKE awards INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                        PGRES_COMMAND_OK, errstr, errstr_size)) ||
+        (rc = book_copy(pg, "COPY awards_in (" BOOK_AWARD_COLUMNS ") FROM STDIN", b->copy.p + from,
                         to - from, errstr, errstr_size)))
         return rc;
     char *count = NULL;
@@ -274,6 +275,44 @@ static carrot_ledger_err_t isolate(carrot_book_t *b, PGconn *pg, size_t lo, size
     return isolate(b, pg, mid, hi, rf, insertedp, errstr, errstr_size);
 }
 
+/* The batch's next offsets of (group, topic), in one statement, locked in
+ * partition order. Never moved backwards: a fenced-out ledger may still
+ * commit. */
+static carrot_ledger_err_t store_offsets(carrot_book_t *b, PGconn *pg, const char *group,
+                                         const char *topic, char *errstr, size_t errstr_size) {
+    char *parts = malloc((size_t)b->nadv * 12 + 3), *nexts = malloc((size_t)b->nadv * 21 + 3);
+    if (!parts || !nexts) {
+        free(parts);
+        free(nexts);
+        snprintf(errstr, errstr_size, "storing offsets: out of memory");
+        return CARROT_LEDGER_FATAL;
+    }
+    size_t pl = 0, nl = 0;
+    parts[pl++] = nexts[nl++] = '{';
+    for (int i = 0; i < b->nadv; i++) {
+        pl += (size_t)sprintf(parts + pl, "%s%d", i ? "," : "", (int)b->adv[i].partition);
+        nl += (size_t)sprintf(nexts + nl, "%s%lld", i ? "," : "", (long long)b->adv[i].next);
+    }
+    parts[pl++] = nexts[nl++] = '}';
+    parts[pl] = nexts[nl] = '\0';
+    const char *params[] = {group, topic, parts, nexts};
+    PGresult *r = PQexecParams(
+        pg,
+        "INSERT INTO kafka_offsets (consumer_group, topic, partition, next_offset)"
+        " SELECT $1, $2, p, n FROM unnest($3::int[], $4::bigint[]) AS u(p, n) ORDER BY p"
+        " ON CONFLICT (consumer_group, topic, partition) DO UPDATE"
+        " SET next_offset = EXCLUDED.next_offset, updated_at = now()"
+        " WHERE kafka_offsets.next_offset < EXCLUDED.next_offset",
+        4, NULL, params, NULL, NULL, 0);
+    carrot_ledger_err_t rc = CARROT_LEDGER_OK;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = book_classify(pg, r, "storing offsets", errstr, errstr_size);
+    PQclear(r);
+    free(parts);
+    free(nexts);
+    return rc;
+}
+
 /* One attempt at the batch in one transaction: straight into the book
  * (direct.c) while every award is new, else through the staging table; with
  * search set, row by savepoint-guarded halves (isolate()) instead. */
@@ -282,12 +321,7 @@ static carrot_ledger_err_t attempt(carrot_book_t *b, PGconn *pg, const char *gro
                                    char *errstr, size_t errstr_size) {
     carrot_ledger_err_t rc;
     *insertedp = 0;
-    if ((rc = book_exec(pg, "BEGIN", PGRES_COMMAND_OK, errstr, errstr_size)) ||
-        (rc = book_exec(pg,
-                        "CREATE TEMP TABLE IF NOT EXISTS awards_in"
-                        " (LIKE awards INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;" BOOK_BALANCES_IN,
-                        PGRES_COMMAND_OK, errstr, errstr_size)))
-        goto fail;
+    if ((rc = book_exec(pg, "BEGIN", PGRES_COMMAND_OK, errstr, errstr_size))) goto fail;
     if (b->rows > 0 && search)
         rc = isolate(b, pg, 0, b->rows, search, insertedp, errstr, errstr_size);
     else if (b->rows > 0) {
@@ -298,27 +332,7 @@ static carrot_ledger_err_t attempt(carrot_book_t *b, PGconn *pg, const char *gro
             rc = copy_and_book(b, pg, 0, b->rows, insertedp, errstr, errstr_size);
     }
     if (rc) goto fail;
-    for (int i = 0; i < b->nadv; i++) {
-        char part[16], next[24];
-        snprintf(part, sizeof(part), "%d", (int)b->adv[i].partition);
-        snprintf(next, sizeof(next), "%lld", (long long)b->adv[i].next);
-        const char *params[] = {group, topic, part, next};
-        /* never move an offset backwards: a fenced-out ledger may still commit */
-        PGresult *r = PQexecParams(
-            pg,
-            "INSERT INTO kafka_offsets (consumer_group, topic, partition, next_offset)"
-            " VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (consumer_group, topic, partition) DO UPDATE"
-            " SET next_offset = EXCLUDED.next_offset, updated_at = now()"
-            " WHERE kafka_offsets.next_offset < EXCLUDED.next_offset",
-            4, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            rc = book_classify(pg, r, "storing offsets", errstr, errstr_size);
-            PQclear(r);
-            goto fail;
-        }
-        PQclear(r);
-    }
+    if (b->nadv > 0 && (rc = store_offsets(b, pg, group, topic, errstr, errstr_size))) goto fail;
     if ((rc = book_exec(pg, "COMMIT", PGRES_COMMAND_OK, errstr, errstr_size))) goto fail;
     return CARROT_LEDGER_OK;
 fail:

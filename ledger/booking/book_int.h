@@ -10,17 +10,38 @@
     "award_id, program_id, event_id, participant_id, segment, team_id, region, activity_type," \
     " rule_id, rules_version, points, occurred_at, awarded_at, source_partition, source_offset"
 
-/* The direct path's balance rows, one per award, summed by the upsert;
- * emptied by the commit like awards_in. */
-#define BOOK_BALANCES_IN                                                     \
-    "CREATE TEMP TABLE IF NOT EXISTS balances_in (program_id text NOT NULL," \
-    " participant_id text NOT NULL, points bigint NOT NULL) ON COMMIT DELETE ROWS"
-
 /* A growable byte buffer. */
 typedef struct {
     char *p;
     size_t len, cap;
 } book_buf_t;
+
+/* Points summed per (program, participant): sums.c. */
+typedef struct {
+    uint64_t hash;
+    size_t key; /* "program\0participant\0" at keys.p + key */
+    int64_t sum;
+    int used;
+} sum_slot_t;
+
+typedef struct {
+    sum_slot_t *slot;
+    size_t cap, n;
+    book_buf_t keys;
+    /* a sum left int64, or a key is missing: the direct path leaves the
+     * batch to the staging path, where PostgreSQL refuses the row */
+    int unsummable;
+} book_sums_t;
+
+void book_sums_reset(book_sums_t *sums);
+void book_sums_free(book_sums_t *sums); /* the memory only: the struct is the caller's */
+/* -1 when out of memory. */
+int book_sums_add(book_sums_t *sums, const char *program, const char *participant, int64_t points);
+/* The sums as three array literals ({"p1","p2"}, {"x","y"}, {10,-2}), each
+ * NUL-terminated, for text parameters of type text[] and bigint[]; -1 when
+ * out of memory. */
+int book_sums_arrays(const book_sums_t *sums, book_buf_t *programs, book_buf_t *participants,
+                     book_buf_t *totals);
 
 typedef struct {
     int32_t partition;
@@ -38,8 +59,9 @@ typedef struct {
 struct carrot_book_s {
     book_buf_t copy;       /* awards rows in COPY text format */
     book_buf_t journal;    /* per award "program\taward\tref\tparticipant\n", for the direct path */
-    book_buf_t balance;    /* per award "program\tparticipant\tpoints\n", for the direct path */
-    book_buf_t scratch[2]; /* the direct path's journal and entries COPY data, kept for reuse */
+    book_sums_t sums;      /* points per balance, for the direct path */
+    book_buf_t scratch[5]; /* the direct path's journal and entries COPY data and the sums'
+                            * arrays, kept for reuse */
     size_t rows, caprows;
     row_t *row;
     advance_t *adv;
@@ -65,7 +87,7 @@ carrot_ledger_err_t book_copy(PGconn *pg, const char *sql, const char *data, siz
 
 /* The direct path (direct.c): books the whole batch by COPYing it straight
  * into awards, journal and entries under a savepoint, inside the caller's
- * transaction, then the balances. OK: every award was new and is booked
+ * transaction, then upserts the balances from the sums. OK: every award was new and is booked
  * (*insertedp = the batch's count). REFUSED: PostgreSQL refused a row (an
  * award already booked, or a bad one); everything since the savepoint is
  * rolled back and the transaction is usable, for the staging path. RETRY,

@@ -2,9 +2,9 @@
  * booked before (the usual case: replays come only after a crash or a
  * rebalance) is COPYed straight into awards, journal and entries, the
  * txn_ids reserved from journal's sequence in one statement, then the
- * balances are upserted from the rows COPYed into a temporary table. Nothing
- * is staged and joined back, so the book costs about what a plain COPY of
- * the same rows costs.
+ * balances are upserted in one statement from the batch's sums (sums.c,
+ * added up while the batch was read). Nothing is staged and joined back, so
+ * the book costs about what a plain COPY of the same rows costs.
  * The primary key of awards still decides what is new: an award booked
  * before (or booked at the same time by a fenced-out ledger, which the
  * unique index makes this one wait for) fails the COPY with a unique
@@ -47,7 +47,7 @@ static int build(carrot_book_t *b, const PGresult *r) {
     return 0;
 }
 
-/* The awards, the journal transactions and entries, the balance rows. */
+/* The awards, the journal transactions and entries, the balances. */
 static carrot_ledger_err_t copy_all(carrot_book_t *b, PGconn *pg, char *errstr,
                                     size_t errstr_size) {
     char n[24];
@@ -76,25 +76,33 @@ static carrot_ledger_err_t copy_all(carrot_book_t *b, PGconn *pg, char *errstr,
                         "COPY journal (txn_id, program_id, kind, ref, participant_id) FROM STDIN",
                         b->scratch[0].p, b->scratch[0].len, errstr, errstr_size)) ||
         (rc = book_copy(pg, "COPY entries (txn_id, account, amount) FROM STDIN", b->scratch[1].p,
-                        b->scratch[1].len, errstr, errstr_size)) ||
-        (rc = book_copy(pg, "COPY balances_in (program_id, participant_id, points) FROM STDIN",
-                        b->balance.p, b->balance.len, errstr, errstr_size)))
+                        b->scratch[1].len, errstr, errstr_size)))
         return rc;
+    if (book_sums_arrays(&b->sums, &b->scratch[2], &b->scratch[3], &b->scratch[4])) {
+        snprintf(errstr, errstr_size, "booking awards: out of memory");
+        return CARROT_LEDGER_FATAL;
+    }
     /* as the staging statement does: one row per participant, locked in key
      * order, so two ledgers never deadlock on balances */
-    return book_exec(pg,
+    const char *sums[] = {b->scratch[2].p, b->scratch[3].p, b->scratch[4].p};
+    r = PQexecParams(pg,
                      "INSERT INTO balances AS bal (program_id, participant_id, earned, available)"
-                     " SELECT program_id, participant_id, sum(points), sum(points) FROM balances_in"
-                     " GROUP BY 1, 2 ORDER BY 1, 2"
+                     " SELECT p, q, s, s FROM unnest($1::text[], $2::text[], $3::bigint[])"
+                     " AS u(p, q, s) ORDER BY 1, 2"
                      " ON CONFLICT (program_id, participant_id) DO UPDATE"
                      " SET earned = bal.earned + EXCLUDED.earned,"
                      " available = bal.available + EXCLUDED.available",
-                     PGRES_COMMAND_OK, errstr, errstr_size);
+                     3, NULL, sums, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = book_classify(pg, r, "booking balances", errstr, errstr_size);
+    PQclear(r);
+    return rc;
 }
 
 carrot_ledger_err_t book_direct(carrot_book_t *b, PGconn *pg, long long *insertedp, char *errstr,
                                 size_t errstr_size) {
     carrot_ledger_err_t rc;
+    if (b->sums.unsummable) return CARROT_LEDGER_REFUSED; /* nothing done yet to undo */
     if ((rc = book_exec(pg, "SAVEPOINT carrot_direct", PGRES_COMMAND_OK, errstr, errstr_size)))
         return rc;
     rc = copy_all(b, pg, errstr, errstr_size);
