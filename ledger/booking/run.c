@@ -174,7 +174,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     if (m->err) {
-        (*(long long *)opaque)++;
+        /* atomic: the booking thread's flush may call this too */
+        __atomic_fetch_add((long long *)opaque, 1, __ATOMIC_RELAXED);
         carrot_error("could not deliver dead letter: %s", rd_kafka_err2str(m->err));
     }
 }
@@ -200,14 +201,14 @@ static void dead_letter(dlq_t *d, const rd_kafka_message_t *m, const char *reaso
     if (carrot_kafka_dead_letter(d->producer, d->cf->dlq_topic, &dl, NULL, -1, errstr,
                                  sizeof(errstr)) != 0) {
         carrot_error("%s", errstr);
-        (*d->dlq_failed)++;
+        __atomic_fetch_add(d->dlq_failed, 1, __ATOMIC_RELAXED);
     }
 }
 
 /* Waits until every queued dead letter is acknowledged; 0 if all were. */
 static int dead_letters_durable(dlq_t *d) {
     while (rd_kafka_outq_len(d->producer) > 0) rd_kafka_flush(d->producer, 1000);
-    return *d->dlq_failed ? -1 : 0;
+    return __atomic_load_n(d->dlq_failed, __ATOMIC_RELAXED) ? -1 : 0;
 }
 
 /* carrot_book_refused_cb: an award PostgreSQL refuses (book.h) goes to the
@@ -454,9 +455,10 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
             f->ndead++;
         }
         /* A dead letter must be durable before its offset moves past it. */
-        if ((f->ndead && dead_letters_durable(&f->d)) || dlq_failed) {
+        if ((f->ndead && dead_letters_durable(&f->d)) ||
+            __atomic_load_n(&dlq_failed, __ATOMIC_RELAXED)) {
             carrot_error("could not write %lld dead letters; stopping without booking the batch",
-                         dlq_failed);
+                         __atomic_load_n(&dlq_failed, __ATOMIC_RELAXED));
             exit_code = 1;
             flight_drop(f);
             break;
