@@ -1,8 +1,9 @@
 /* test_wallet.c: the double-entry book on the real PostgreSQL, fed through
  * the real Kafka: balances and the audit after booking, redemptions under
  * concurrency (many clients on one wallet; many wallets on one last item),
- * fulfil and reject, clear refusals, first-in-first-out expiry, and verify
- * failing on an entry without its journal transaction. */
+ * fulfil and reject, clear refusals, first-in-first-out expiry, a batch
+ * partly booked before, and verify failing on an entry without its journal
+ * transaction. */
 #include "ittools.h"
 #include "testutil.h"
 
@@ -273,6 +274,39 @@ START_TEST(expiry_first_in_first_out) {
 }
 END_TEST
 
+/* A batch whose awards are partly booked already cannot go straight into
+ * the book (the award's key refuses the direct COPY): it takes the staging
+ * path, which books only the new ones. A second consumer group over the same
+ * topic replays the three booked awards with two new ones in one batch. */
+START_TEST(partly_booked_batch_books_only_the_new) {
+    setup();
+    const char *who[] = {"a", "b", "a"};
+    const int64_t pts[] = {10, 20, 30};
+    book("pb", 3, who, pts, NULL);
+    const char *who2[] = {"a", "c"};
+    const int64_t pts2[] = {1, 2};
+    it_produce_awards(topic, program, "pb2", 2, who2, pts2, NULL);
+    char again[128], *out;
+    snprintf(again, sizeof(again), "%s.again", group);
+    ck_assert_int_eq(it_ledger(&out, "run", "--topic", topic, "--group", again, "--until-drained",
+                               "--log-level", "warn", NULL),
+                     0);
+    ck_assert_msg(strstr(out, "\"booked\":2,\"already_booked\":3,\"dead_lettered\":0"), "%s", out);
+    free(out);
+    ck_assert_int_eq(balance("a", "available"), 41);
+    ck_assert_int_eq(balance("b", "earned"), 20);
+    ck_assert_int_eq(balance("c", "available"), 2);
+    /* and the first group, run again, finds nothing but the two new ones */
+    ck_assert_int_eq(it_ledger(&out, "run", "--topic", topic, "--group", group, "--until-drained",
+                               "--log-level", "warn", NULL),
+                     0);
+    ck_assert_msg(strstr(out, "\"booked\":0,\"already_booked\":2,"), "%s", out);
+    free(out);
+    ck_assert_int_eq(balance("a", "available"), 41);
+    ck_assert_int_eq(it_ledger(NULL, "verify", NULL), 0);
+}
+END_TEST
+
 static void pg_do(PGconn *pg, const char *sql) {
     PGresult *r = PQexec(pg, sql);
     ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(pg));
@@ -324,12 +358,9 @@ START_TEST(orphan_entry_fails_verify) {
 END_TEST
 
 int main(void) {
-    const TTest *tests[] = {booking_balances_and_audit,
-                            one_wallet_many_clients,
-                            one_last_item_many_wallets,
-                            refusals_are_clear,
-                            expiry_first_in_first_out,
-                            orphan_entry_fails_verify,
-                            NULL};
+    const TTest *tests[] = {booking_balances_and_audit, one_wallet_many_clients,
+                            one_last_item_many_wallets, refusals_are_clear,
+                            expiry_first_in_first_out,  partly_booked_batch_books_only_the_new,
+                            orphan_entry_fails_verify,  NULL};
     return carrot_test_run(carrot_test_suite("wallet", tests));
 }
