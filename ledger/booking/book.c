@@ -1,14 +1,16 @@
-/* book.c: COPY into a per-session temporary table, then one statement that
- * inserts the new awards and books them (journal, entries, balances), then
- * the offsets, in one transaction.
- * COPY is the fastest way into PostgreSQL; the staging table lets the
- * primary key drop rows that were already booked.
+/* book.c: the batch (COPY rows collected as awards are read) and how it is
+ * written: in one transaction, the awards booked (journal, entries,
+ * balances), then the offsets. A batch of new awards goes straight into the
+ * book by COPY (direct.c). Otherwise (an award in it was booked before, or
+ * PostgreSQL refuses one) the batch is COPYed into a per-session temporary
+ * table and one statement inserts the new awards and books them: the
+ * primary key drops rows that were already booked.
  * One bad row fails the whole COPY, and a replay would fail the same way
  * for ever; so on a data error the batch is booked again in halves under
  * savepoints until the rows PostgreSQL refuses stand alone. The search costs
  * about 2 log2(n) statements per bad row, and only when there is one: the
  * usual batch takes the single fast path. */
-#include "carrot/book.h"
+#include "book_int.h"
 
 #include "carrot/timeutil.h"
 
@@ -16,59 +18,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    int32_t partition;
-    int64_t next;
-} advance_t;
-
-typedef struct {
-    size_t start; /* where the row's COPY line starts in buf */
-    int32_t partition;
-    int64_t offset;
-} row_t;
-
-struct carrot_book_s {
-    char *buf;
-    size_t len, cap, rows, caprows;
-    row_t *row;
-    advance_t *adv;
-    int nadv, capadv;
-};
-
 carrot_book_t *carrot_book_new(void) { return calloc(1, sizeof(carrot_book_t)); }
 
 void carrot_book_destroy(carrot_book_t *b) {
     if (!b) return;
-    free(b->buf);
+    free(b->copy.p);
+    free(b->journal.p);
+    book_sums_free(&b->sums);
+    for (int i = 0; i < 5; i++) free(b->scratch[i].p);
     free(b->row);
     free(b->adv);
     free(b);
 }
 
 void carrot_book_reset(carrot_book_t *b) {
-    b->len = b->rows = 0;
+    b->copy.len = b->journal.len = b->rows = 0;
+    book_sums_reset(&b->sums);
     b->nadv = 0;
 }
 
 size_t carrot_book_count(const carrot_book_t *b) { return b->rows; }
 
-static int reserve(carrot_book_t *b, size_t more) {
-    if (b->len + more <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap < b->len + more) cap *= 2;
-    char *nb = realloc(b->buf, cap);
+int book_buf_reserve(book_buf_t *buf, size_t more) {
+    if (buf->len + more <= buf->cap) return 0;
+    size_t cap = buf->cap ? buf->cap : 65536;
+    while (cap < buf->len + more) cap *= 2;
+    char *nb = realloc(buf->p, cap);
     if (!nb) return -1;
-    b->buf = nb;
-    b->cap = cap;
+    buf->p = nb;
+    buf->cap = cap;
     return 0;
 }
 
 /* Appends s in COPY text format (\N for NULL, backslash escapes), then sep. */
-static int put_field(carrot_book_t *b, const char *s, char sep) {
+static int put_field(book_buf_t *b, const char *s, char sep) {
     size_t n = s ? strlen(s) : 0;
-    if (reserve(b, 2 * n + 4)) return -1;
+    if (book_buf_reserve(b, 2 * n + 4)) return -1;
     if (!s) {
-        memcpy(b->buf + b->len, "\\N", 2);
+        memcpy(b->p + b->len, "\\N", 2);
         b->len += 2;
     } else {
         for (const char *p = s; *p; p++) {
@@ -80,13 +67,13 @@ static int put_field(carrot_book_t *b, const char *s, char sep) {
             case '\r': e = 'r'; break;
             }
             if (e) {
-                b->buf[b->len++] = '\\';
-                b->buf[b->len++] = e;
+                b->p[b->len++] = '\\';
+                b->p[b->len++] = e;
             } else
-                b->buf[b->len++] = c;
+                b->p[b->len++] = c;
         }
     }
-    b->buf[b->len++] = sep;
+    b->p[b->len++] = sep;
     return 0;
 }
 
@@ -125,7 +112,7 @@ carrot_ledger_err_t carrot_book_add(carrot_book_t *b, const carrot_award_t *a, i
                             awarded,     part,
                             off};
     const int nf = (int)(sizeof(fields) / sizeof(fields[0]));
-    size_t mark = b->len;
+    size_t mark = b->copy.len, jmark = b->journal.len;
     if (b->rows == b->caprows) {
         size_t cap = b->caprows ? 2 * b->caprows : 1024;
         row_t *nr = realloc(b->row, cap * sizeof(*nr));
@@ -133,12 +120,20 @@ carrot_ledger_err_t carrot_book_add(carrot_book_t *b, const carrot_award_t *a, i
         b->row = nr;
         b->caprows = cap;
     }
-    b->row[b->rows] = (row_t){mark, partition, offset};
-    for (int i = 0; i < nf; i++) {
-        if (put_field(b, fields[i], i + 1 < nf ? '\t' : '\n')) {
-            b->len = mark;
-            return CARROT_LEDGER_FATAL;
-        }
+    b->row[b->rows] = (row_t){mark, jmark, partition, offset, a->points};
+    int failed = 0;
+    for (int i = 0; i < nf && !failed; i++)
+        failed = put_field(&b->copy, fields[i], i + 1 < nf ? '\t' : '\n');
+    /* for the direct path (direct.c): the journal row after its txn_id, and
+     * the participant's sum; built here, while the batch is read */
+    failed = failed || put_field(&b->journal, a->program_id, '\t') ||
+             put_field(&b->journal, "award", '\t') || put_field(&b->journal, a->award_id, '\t') ||
+             put_field(&b->journal, a->participant_id, '\n') ||
+             book_sums_add(&b->sums, a->program_id, a->participant_id, a->points);
+    if (failed) {
+        b->copy.len = mark;
+        b->journal.len = jmark;
+        return CARROT_LEDGER_FATAL;
     }
     b->rows++;
     return carrot_book_advance(b, partition, offset + 1);
@@ -150,8 +145,8 @@ carrot_ledger_err_t carrot_book_add(carrot_book_t *b, const carrot_award_t *a, i
  * constraint violations (23) and program limits (54: a key too long for its
  * index). Those are CARROT_LEDGER_REFUSED inside this file, which never
  * returns REFUSED to its callers. */
-static carrot_ledger_err_t classify(PGconn *pg, const PGresult *r, const char *what, char *errstr,
-                                    size_t errstr_size) {
+carrot_ledger_err_t book_classify(PGconn *pg, const PGresult *r, const char *what, char *errstr,
+                                  size_t errstr_size) {
     carrot_ledger_err_t rc = carrot_pg_failure(pg, r, what, errstr, errstr_size);
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     if (rc != CARROT_LEDGER_FATAL || !state ||
@@ -168,11 +163,11 @@ static carrot_ledger_err_t classify(PGconn *pg, const PGresult *r, const char *w
     return CARROT_LEDGER_REFUSED;
 }
 
-static carrot_ledger_err_t exec(PGconn *pg, const char *sql, ExecStatusType want, char *errstr,
-                                size_t errstr_size) {
+carrot_ledger_err_t book_exec(PGconn *pg, const char *sql, ExecStatusType want, char *errstr,
+                              size_t errstr_size) {
     PGresult *r = PQexec(pg, sql);
     carrot_ledger_err_t rc = CARROT_LEDGER_OK;
-    if (PQresultStatus(r) != want) rc = classify(pg, r, sql, errstr, errstr_size);
+    if (PQresultStatus(r) != want) rc = book_classify(pg, r, sql, errstr, errstr_size);
     PQclear(r);
     return rc;
 }
@@ -196,30 +191,34 @@ static const carrot_posting_t book_posting = {
              "  available = bal.available + EXCLUDED.available)",
     .result = "SELECT count(*) FROM ins",
     .what = "booking awards",
-    .classify = classify};
+    .classify = book_classify};
+
+carrot_ledger_err_t book_copy(PGconn *pg, const char *sql, const char *data, size_t len,
+                              char *errstr, size_t errstr_size) {
+    carrot_ledger_err_t rc;
+    if ((rc = book_exec(pg, sql, PGRES_COPY_IN, errstr, errstr_size))) return rc;
+    if (PQputCopyData(pg, data, (int)len) != 1 || PQputCopyEnd(pg, NULL) != 1)
+        return book_classify(pg, NULL, "COPY", errstr, errstr_size);
+    PGresult *r = PQgetResult(pg);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = book_classify(pg, r, "COPY", errstr, errstr_size);
+    PQclear(r);
+    while ((r = PQgetResult(pg))) PQclear(r);
+    return rc;
+}
 
 /* COPYs rows [lo, hi) into awards_in and books them; *insertedp += the new ones. */
 static carrot_ledger_err_t copy_and_book(carrot_book_t *b, PGconn *pg, size_t lo, size_t hi,
                                          long long *insertedp, char *errstr, size_t errstr_size) {
     carrot_ledger_err_t rc;
-    if ((rc = exec(pg,
-                   "COPY awards_in (award_id, program_id, event_id, participant_id, segment,"
-                   " team_id, region, activity_type, rule_id, rules_version, points,"
-                   " occurred_at, awarded_at, source_partition, source_offset) FROM STDIN",
-                   PGRES_COPY_IN, errstr, errstr_size)))
+    size_t from = b->row[lo].start, to = hi < b->rows ? b->row[hi].start : b->copy.len;
+    if ((rc = book_exec(pg,
+                        "CREATE TEMP TABLE IF NOT EXISTS awards_in"
+                        " (LIKE awards INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                        PGRES_COMMAND_OK, errstr, errstr_size)) ||
+        (rc = book_copy(pg, "COPY awards_in (" BOOK_AWARD_COLUMNS ") FROM STDIN", b->copy.p + from,
+                        to - from, errstr, errstr_size)))
         return rc;
-    size_t from = b->row[lo].start, to = hi < b->rows ? b->row[hi].start : b->len;
-    if (PQputCopyData(pg, b->buf + from, (int)(to - from)) != 1 || PQputCopyEnd(pg, NULL) != 1)
-        return classify(pg, NULL, "COPY", errstr, errstr_size);
-    PGresult *r = PQgetResult(pg);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        rc = classify(pg, r, "COPY", errstr, errstr_size);
-        PQclear(r);
-        while ((r = PQgetResult(pg))) PQclear(r);
-        return rc;
-    }
-    PQclear(r);
-    while ((r = PQgetResult(pg))) PQclear(r);
     char *count = NULL;
     if ((rc = carrot_journal_post(pg, &book_posting, 0, NULL, &count, errstr, errstr_size)))
         return rc;
@@ -241,22 +240,25 @@ static carrot_ledger_err_t isolate(carrot_book_t *b, PGconn *pg, size_t lo, size
                                    const refuse_t *rf, long long *insertedp, char *errstr,
                                    size_t errstr_size) {
     carrot_ledger_err_t rc;
-    if ((rc = exec(pg, "SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr, errstr_size))) return rc;
+    if ((rc = book_exec(pg, "SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr, errstr_size)))
+        return rc;
     long long inserted = 0;
     rc = copy_and_book(b, pg, lo, hi, &inserted, errstr, errstr_size);
     if (rc == CARROT_LEDGER_OK) {
         *insertedp += inserted;
         /* emptied by hand: ON COMMIT DELETE ROWS waits for the commit */
-        if ((rc = exec(pg, "DELETE FROM awards_in", PGRES_COMMAND_OK, errstr, errstr_size)))
+        if ((rc = book_exec(pg, "DELETE FROM awards_in", PGRES_COMMAND_OK, errstr, errstr_size)))
             return rc;
-        return exec(pg, "RELEASE SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr, errstr_size);
+        return book_exec(pg, "RELEASE SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr,
+                         errstr_size);
     }
     if (rc != CARROT_LEDGER_REFUSED) return rc;
     char why[1024];
     snprintf(why, sizeof(why), "%s", errstr);
-    if ((rc = exec(pg, "ROLLBACK TO SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr,
-                   errstr_size)) ||
-        (rc = exec(pg, "RELEASE SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr, errstr_size)))
+    if ((rc = book_exec(pg, "ROLLBACK TO SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr,
+                        errstr_size)) ||
+        (rc = book_exec(pg, "RELEASE SAVEPOINT carrot_rows", PGRES_COMMAND_OK, errstr,
+                        errstr_size)))
         return rc;
     if (hi - lo == 1) {
         if (rf->refused &&
@@ -273,46 +275,65 @@ static carrot_ledger_err_t isolate(carrot_book_t *b, PGconn *pg, size_t lo, size
     return isolate(b, pg, mid, hi, rf, insertedp, errstr, errstr_size);
 }
 
-/* One attempt at the batch in one transaction; with search set, row by
- * savepoint-guarded halves (isolate()) instead of all at once. */
+/* The batch's next offsets of (group, topic), in one statement, locked in
+ * partition order. Never moved backwards: a fenced-out ledger may still
+ * commit. */
+static carrot_ledger_err_t store_offsets(carrot_book_t *b, PGconn *pg, const char *group,
+                                         const char *topic, char *errstr, size_t errstr_size) {
+    char *parts = malloc((size_t)b->nadv * 12 + 3), *nexts = malloc((size_t)b->nadv * 21 + 3);
+    if (!parts || !nexts) {
+        free(parts);
+        free(nexts);
+        snprintf(errstr, errstr_size, "storing offsets: out of memory");
+        return CARROT_LEDGER_FATAL;
+    }
+    size_t pl = 0, nl = 0;
+    parts[pl++] = nexts[nl++] = '{';
+    for (int i = 0; i < b->nadv; i++) {
+        pl += (size_t)sprintf(parts + pl, "%s%d", i ? "," : "", (int)b->adv[i].partition);
+        nl += (size_t)sprintf(nexts + nl, "%s%lld", i ? "," : "", (long long)b->adv[i].next);
+    }
+    parts[pl++] = nexts[nl++] = '}';
+    parts[pl] = nexts[nl] = '\0';
+    const char *params[] = {group, topic, parts, nexts};
+    PGresult *r = PQexecParams(
+        pg,
+        "INSERT INTO kafka_offsets (consumer_group, topic, partition, next_offset)"
+        " SELECT $1, $2, p, n FROM unnest($3::int[], $4::bigint[]) AS u(p, n) ORDER BY p"
+        " ON CONFLICT (consumer_group, topic, partition) DO UPDATE"
+        " SET next_offset = EXCLUDED.next_offset, updated_at = now()"
+        " WHERE kafka_offsets.next_offset < EXCLUDED.next_offset",
+        4, NULL, params, NULL, NULL, 0);
+    carrot_ledger_err_t rc = CARROT_LEDGER_OK;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = book_classify(pg, r, "storing offsets", errstr, errstr_size);
+    PQclear(r);
+    free(parts);
+    free(nexts);
+    return rc;
+}
+
+/* One attempt at the batch in one transaction: straight into the book
+ * (direct.c) while every award is new, else through the staging table; with
+ * search set, row by savepoint-guarded halves (isolate()) instead. */
 static carrot_ledger_err_t attempt(carrot_book_t *b, PGconn *pg, const char *group,
                                    const char *topic, const refuse_t *search, long long *insertedp,
                                    char *errstr, size_t errstr_size) {
     carrot_ledger_err_t rc;
     *insertedp = 0;
-    if ((rc = exec(pg, "BEGIN", PGRES_COMMAND_OK, errstr, errstr_size)) ||
-        (rc = exec(pg,
-                   "CREATE TEMP TABLE IF NOT EXISTS awards_in"
-                   " (LIKE awards INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-                   PGRES_COMMAND_OK, errstr, errstr_size)))
-        goto fail;
-    if (b->rows > 0) {
-        rc = search ? isolate(b, pg, 0, b->rows, search, insertedp, errstr, errstr_size)
-                    : copy_and_book(b, pg, 0, b->rows, insertedp, errstr, errstr_size);
-        if (rc) goto fail;
+    if ((rc = book_exec(pg, "BEGIN", PGRES_COMMAND_OK, errstr, errstr_size))) goto fail;
+    if (b->rows > 0 && search)
+        rc = isolate(b, pg, 0, b->rows, search, insertedp, errstr, errstr_size);
+    else if (b->rows > 0) {
+        /* REFUSED: an award already booked, or one PostgreSQL refuses; the
+         * staging statement skips the former and finds the latter again */
+        rc = book_direct(b, pg, insertedp, errstr, errstr_size);
+        if (rc == CARROT_LEDGER_REFUSED)
+            rc = copy_and_book(b, pg, 0, b->rows, insertedp, errstr, errstr_size);
     }
-    for (int i = 0; i < b->nadv; i++) {
-        char part[16], next[24];
-        snprintf(part, sizeof(part), "%d", (int)b->adv[i].partition);
-        snprintf(next, sizeof(next), "%lld", (long long)b->adv[i].next);
-        const char *params[] = {group, topic, part, next};
-        /* never move an offset backwards: a fenced-out ledger may still commit */
-        PGresult *r = PQexecParams(
-            pg,
-            "INSERT INTO kafka_offsets (consumer_group, topic, partition, next_offset)"
-            " VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (consumer_group, topic, partition) DO UPDATE"
-            " SET next_offset = EXCLUDED.next_offset, updated_at = now()"
-            " WHERE kafka_offsets.next_offset < EXCLUDED.next_offset",
-            4, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            rc = classify(pg, r, "storing offsets", errstr, errstr_size);
-            PQclear(r);
-            goto fail;
-        }
-        PQclear(r);
-    }
-    if ((rc = exec(pg, "COMMIT", PGRES_COMMAND_OK, errstr, errstr_size))) goto fail;
+    if (rc) goto fail;
+    if (b->nadv > 0 && (rc = store_offsets(b, pg, group, topic, errstr, errstr_size))) goto fail;
+    if ((rc = book_exec(pg, "COMMIT", PGRES_COMMAND_OK, errstr, errstr_size))) goto fail;
     return CARROT_LEDGER_OK;
 fail:
     carrot_pg_rollback(pg);
@@ -341,7 +362,8 @@ carrot_ledger_err_t carrot_book_load_offsets(PGconn *pg, const char *group, cons
                                " WHERE consumer_group = $1 AND topic = $2",
                                2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        carrot_ledger_err_t rc = classify(pg, r, "reading stored offsets", errstr, errstr_size);
+        carrot_ledger_err_t rc = book_classify(pg, r, "reading stored offsets", errstr,
+                                               errstr_size);
         PQclear(r);
         return rc == CARROT_LEDGER_REFUSED ? CARROT_LEDGER_FATAL : rc;
     }

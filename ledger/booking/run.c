@@ -1,7 +1,13 @@
 /* run.c: `carrot-ledger run`, booking awards from Kafka exactly once. On
  * every partition assignment the consumer seeks to the offsets stored in
  * PostgreSQL with the rows (book.c); after each commit they are copied to
- * Kafka too, only so that consumer lag shows in the usual tools. */
+ * Kafka too, only so that consumer lag shows in the usual tools.
+ * Batches are pipelined: while one is booked (a thread of its own, which
+ * alone uses the connection meanwhile), the next is read and decoded, so
+ * the client's work overlaps PostgreSQL's. At most one batch is in flight,
+ * and it lands (joined, then counted and its offsets copied) before the next
+ * starts, so batches still commit in order; a rebalance waits for it before
+ * reading the stored offsets. */
 #include "carrot/award.h"
 #include "carrot/book.h"
 #include "carrot/kafka.h"
@@ -9,6 +15,7 @@
 #include "carrot/timeutil.h"
 #include "ledger.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +57,8 @@ PGconn *carrot_ledger_connect(const char *dsn, int once) {
     }
 }
 
+typedef struct flight_s flight_t;
+
 typedef struct {
     const ledger_conf_t *cf;
     PGconn *pg;
@@ -57,7 +66,10 @@ typedef struct {
     int rebalanced;
     rd_kafka_topic_partition_list_t *booked;
     ledger_watch_t *watch;
+    flight_t *inflight; /* the batch being booked, if any */
 } ledger_t;
+
+static void flight_wait(flight_t *f);
 
 /* Copies the booked offsets to Kafka, each moved on to the consumer's
  * position where that is further: after a transaction's last award comes
@@ -107,6 +119,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
     ledger_t *l = opaque;
     l->rebalanced = 1;
+    /* the connection is the booking thread's until it is done; and the
+     * offsets read below must include the batch in flight */
+    if (l->inflight) flight_wait(l->inflight);
     if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         carrot_info("revoked %d partitions", parts->cnt);
         rd_kafka_assign(rk, NULL);
@@ -159,7 +174,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     if (m->err) {
-        (*(long long *)opaque)++;
+        /* atomic: the booking thread's flush may call this too */
+        __atomic_fetch_add((long long *)opaque, 1, __ATOMIC_RELAXED);
         carrot_error("could not deliver dead letter: %s", rd_kafka_err2str(m->err));
     }
 }
@@ -185,14 +201,14 @@ static void dead_letter(dlq_t *d, const rd_kafka_message_t *m, const char *reaso
     if (carrot_kafka_dead_letter(d->producer, d->cf->dlq_topic, &dl, NULL, -1, errstr,
                                  sizeof(errstr)) != 0) {
         carrot_error("%s", errstr);
-        (*d->dlq_failed)++;
+        __atomic_fetch_add(d->dlq_failed, 1, __ATOMIC_RELAXED);
     }
 }
 
 /* Waits until every queued dead letter is acknowledged; 0 if all were. */
 static int dead_letters_durable(dlq_t *d) {
     while (rd_kafka_outq_len(d->producer) > 0) rd_kafka_flush(d->producer, 1000);
-    return *d->dlq_failed ? -1 : 0;
+    return __atomic_load_n(d->dlq_failed, __ATOMIC_RELAXED) ? -1 : 0;
 }
 
 /* carrot_book_refused_cb: an award PostgreSQL refuses (book.h) goes to the
@@ -211,12 +227,111 @@ static int on_refused(void *opaque, int32_t partition, int64_t offset, const cha
     return -1;
 }
 
+/* One batch, from its messages to its commit. Two take turns: one read
+ * while the other is booked. */
+struct flight_s {
+    ledger_t *l;
+    carrot_book_t *book;
+    rd_kafka_message_t **msgs;
+    size_t n, ndead;
+    dlq_t d;
+    pthread_t thread;
+    int running; /* the thread is started and not joined */
+    int pending; /* messages held: booked or not, not yet landed */
+    carrot_ledger_err_t rc;
+    long long inserted;
+    char errstr[512];
+};
+
+/* The booking thread: commits the batch, retrying what may pass on retry. */
+static void *flight_book(void *opaque) {
+    flight_t *f = opaque;
+    const ledger_conf_t *cf = f->l->cf;
+    int backoff = 200;
+    while ((f->rc = carrot_book_commit(f->book, f->l->pg, cf->group, cf->topic, on_refused, &f->d,
+                                       &f->inserted, f->errstr, sizeof(f->errstr))) ==
+           CARROT_LEDGER_RETRY) {
+        carrot_warn("%s; retrying in %d ms", f->errstr, backoff);
+        ledger_watch_pg_error(f->l->watch, f->errstr);
+        f->d.refused = 0; /* the retry finds them again */
+        if (carrot_ledger_stop) break;
+        carrot_ledger_sleep_ms(backoff);
+        if (backoff < 5000) backoff *= 2;
+        if (PQstatus(f->l->pg) != CONNECTION_OK) PQreset(f->l->pg);
+    }
+    return NULL;
+}
+
+static int flight_start(flight_t *f) {
+    f->l->inflight = f;
+    if (pthread_create(&f->thread, NULL, flight_book, f) != 0) {
+        f->l->inflight = NULL;
+        return -1;
+    }
+    f->running = 1;
+    return 0;
+}
+
+/* Waits for the batch's commit (a no-op when it is not running). */
+static void flight_wait(flight_t *f) {
+    if (!f->running) return;
+    pthread_join(f->thread, NULL);
+    f->running = 0;
+    f->l->inflight = NULL;
+}
+
+static void flight_drop(flight_t *f) {
+    for (size_t i = 0; i < f->n; i++) rd_kafka_message_destroy(f->msgs[i]);
+    f->n = 0;
+    f->pending = 0;
+}
+
+/* What the run has booked, for its last line. */
+typedef struct {
+    long long booked, skipped, dead;
+    int64_t last_ms; /* the last batch committed */
+} totals_t;
+
+/* Lands the batch booked last, if any: waits for its commit, counts it and
+ * copies its offsets to Kafka. 0 when it committed (or there was none); 1
+ * when it failed for good; 2 when it stopped while retrying (it replays). */
+static int land(flight_t *f, rd_kafka_t *consumer, totals_t *t,
+                rd_kafka_topic_partition_list_t **kafka_pos) {
+    if (!f->pending) return 0;
+    flight_wait(f);
+    if (f->rc != CARROT_LEDGER_OK) {
+        if (f->rc == CARROT_LEDGER_FATAL) carrot_error("%s", f->errstr);
+        flight_drop(f);
+        return f->rc == CARROT_LEDGER_FATAL ? 1 : 2;
+    }
+    t->last_ms = carrot_time_mono_ms();
+    long long already = (long long)carrot_book_count(f->book) - f->inserted - f->d.refused;
+    t->booked += f->inserted;
+    t->skipped += already;
+    t->dead += (long long)f->ndead + f->d.refused;
+    ledger_watch_batch(f->l->watch, f->msgs, f->n, f->inserted, already,
+                       (long long)f->ndead + f->d.refused);
+    /* Offsets live in PostgreSQL; copying them to Kafka keeps lag visible. */
+    rd_kafka_topic_partition_list_t *booked_pos = f->l->booked;
+    for (size_t i = 0; i < f->n; i++) {
+        const char *topic = rd_kafka_topic_name(f->msgs[i]->rkt);
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(booked_pos, topic,
+                                                                           f->msgs[i]->partition);
+        if (!p) p = rd_kafka_topic_partition_list_add(booked_pos, topic, f->msgs[i]->partition);
+        if (f->msgs[i]->offset + 1 > p->offset) p->offset = f->msgs[i]->offset + 1;
+    }
+    commit_to_kafka(consumer, booked_pos, kafka_pos, 1);
+    flight_drop(f);
+    return 0;
+}
+
 int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     char errstr[512];
     int exit_code = 1;
-    long long dlq_failed = 0, booked = 0, skipped = 0, dead = 0;
-    int64_t first_ms = 0, last_ms = 0; /* first message seen, last batch committed */
-    int64_t idle_checked_ms = 0;       /* when an idle ledger last looked at its positions */
+    long long dlq_failed = 0;
+    totals_t t = {0};
+    int64_t first_ms = 0;        /* first message seen */
+    int64_t idle_checked_ms = 0; /* when an idle ledger last looked at its positions */
     rd_kafka_topic_partition_list_t *kafka_pos = NULL; /* the offsets last copied to Kafka */
 
     /* booked: the next offset per partition known to be booked (from
@@ -227,9 +342,13 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     carrot_log_set_instance(instance); /* in logfmt and JSON lines */
     rd_kafka_topic_partition_list_t *booked_pos = rd_kafka_topic_partition_list_new(8);
     ledger_t l = {.cf = cf, .drain = carrot_drain_new(), .booked = booked_pos};
-    carrot_book_t *book = carrot_book_new();
+    flight_t fl[2] = {{.l = &l}, {.l = &l}};
+    int cur = 0; /* the batch being read; fl[!cur] may be in flight */
+    for (int i = 0; i < 2; i++) {
+        fl[i].book = carrot_book_new();
+        fl[i].msgs = calloc((size_t)cf->batch_size, sizeof(*fl[i].msgs));
+    }
     carrot_codec_t *codec = carrot_award_codec_new(errstr, sizeof(errstr));
-    rd_kafka_message_t **msgs = calloc((size_t)cf->batch_size, sizeof(*msgs));
     rd_kafka_t *consumer = NULL, *producer = NULL;
     ledger_drift_t *drift = NULL;
     char last_program[256] = "";
@@ -241,7 +360,9 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
         carrot_error("%s", errstr);
         goto out;
     }
-    if (!l.drain || !book || !msgs || !(l.pg = carrot_ledger_connect(cf->pg, 0))) goto out;
+    if (!l.drain || !fl[0].book || !fl[1].book || !fl[0].msgs || !fl[1].msgs ||
+        !(l.pg = carrot_ledger_connect(cf->pg, 0)))
+        goto out;
     ledger_watch_check(l.watch, "postgres", 1, NULL);
 
     rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, NULL, errstr, sizeof(errstr));
@@ -275,16 +396,26 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     drift = ledger_drift_start(conf, cf, l.watch);
     exit_code = 0;
     while (!carrot_ledger_stop) {
-        size_t n = carrot_kafka_collect(consumer, msgs, (size_t)cf->batch_size, (int)cf->batch_ms,
-                                        l.drain, &l.rebalanced, &carrot_ledger_stop);
+        flight_t *f = &fl[cur], *prev = &fl[!cur];
+        size_t n = carrot_kafka_collect(consumer, f->msgs, (size_t)cf->batch_size,
+                                        (int)cf->batch_ms, l.drain, &l.rebalanced,
+                                        &carrot_ledger_stop);
+        f->n = n;
         if (rd_kafka_fatal_error(consumer, errstr, sizeof(errstr))) {
             carrot_error("stopping: the consumer failed for good (%s); a restart resumes at the "
                          "offsets in PostgreSQL",
                          errstr);
             exit_code = 1;
+            flight_drop(f);
             break;
         }
+        int landed;
         if (n == 0) {
+            /* nothing to read meanwhile: the batch in flight lands now */
+            if ((landed = land(prev, consumer, &t, &kafka_pos))) {
+                exit_code = landed == 1;
+                break;
+            }
             /* idle: step the copy in Kafka over the last commit marker too, once the
              * consumer has (checked each second; committed only when it moved) */
             int64_t mono = carrot_time_mono_ms();
@@ -296,11 +427,12 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
             continue;
         }
         if (!first_ms) first_ms = carrot_time_mono_ms();
-        carrot_book_reset(book);
-        size_t ndead = 0;
-        dlq_t d = {.cf = cf, .producer = producer, .msgs = msgs, .n = n, .dlq_failed = &dlq_failed};
+        carrot_book_reset(f->book);
+        f->ndead = 0;
+        f->d = (dlq_t){
+            .cf = cf, .producer = producer, .msgs = f->msgs, .n = n, .dlq_failed = &dlq_failed};
         for (size_t i = 0; i < n; i++) {
-            rd_kafka_message_t *m = msgs[i];
+            rd_kafka_message_t *m = f->msgs[i];
             avro_value_t *value;
             carrot_award_t award;
             if (carrot_codec_decode(codec, m->payload, m->len, &value, errstr, sizeof(errstr)) ==
@@ -310,67 +442,57 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
                     ledger_drift_seen(drift, award.program_id);
                     snprintf(last_program, sizeof(last_program), "%s", award.program_id);
                 }
-                if (carrot_book_add(book, &award, m->partition, m->offset) != 0) {
+                if (carrot_book_add(f->book, &award, m->partition, m->offset) != 0) {
                     carrot_error("out of memory");
                     exit_code = 1;
-                    goto out;
+                    flight_drop(f);
+                    goto stop;
                 }
                 continue;
             }
-            dead_letter(&d, m, errstr);
-            carrot_book_advance(book, m->partition, m->offset + 1);
-            ndead++;
+            dead_letter(&f->d, m, errstr);
+            carrot_book_advance(f->book, m->partition, m->offset + 1);
+            f->ndead++;
         }
         /* A dead letter must be durable before its offset moves past it. */
-        if ((ndead && dead_letters_durable(&d)) || dlq_failed) {
+        if ((f->ndead && dead_letters_durable(&f->d)) ||
+            __atomic_load_n(&dlq_failed, __ATOMIC_RELAXED)) {
             carrot_error("could not write %lld dead letters; stopping without booking the batch",
-                         dlq_failed);
+                         __atomic_load_n(&dlq_failed, __ATOMIC_RELAXED));
             exit_code = 1;
-            for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+            flight_drop(f);
             break;
         }
-        long long inserted = 0;
-        int backoff = 200;
-        carrot_ledger_err_t rc;
-        while ((rc = carrot_book_commit(book, l.pg, cf->group, cf->topic, on_refused, &d, &inserted,
-                                        errstr, sizeof(errstr))) == CARROT_LEDGER_RETRY) {
-            carrot_warn("%s; retrying in %d ms", errstr, backoff);
-            ledger_watch_pg_error(l.watch, errstr);
-            d.refused = 0; /* the retry finds them again */
-            if (carrot_ledger_stop) break;
-            carrot_ledger_sleep_ms(backoff);
-            if (backoff < 5000) backoff *= 2;
-            if (PQstatus(l.pg) != CONNECTION_OK) PQreset(l.pg);
-        }
-        if (rc != CARROT_LEDGER_OK) {
-            if (rc == CARROT_LEDGER_FATAL) carrot_error("%s", errstr);
-            exit_code = rc == CARROT_LEDGER_FATAL ? 1 : 0; /* stopped while retrying: replays */
-            for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+        /* batches commit in order: the one before lands first */
+        if ((landed = land(prev, consumer, &t, &kafka_pos))) {
+            exit_code = landed == 1;
+            flight_drop(f);
             break;
         }
-        last_ms = carrot_time_mono_ms();
-        long long already = (long long)carrot_book_count(book) - inserted - d.refused;
-        booked += inserted;
-        skipped += already;
-        dead += (long long)ndead + d.refused;
-        ledger_watch_batch(l.watch, msgs, n, inserted, already, (long long)ndead + d.refused);
-        /* Offsets live in PostgreSQL; copying them to Kafka keeps lag visible. */
-        for (size_t i = 0; i < n; i++) {
-            const char *t = rd_kafka_topic_name(msgs[i]->rkt);
-            rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(booked_pos, t,
-                                                                               msgs[i]->partition);
-            if (!p) p = rd_kafka_topic_partition_list_add(booked_pos, t, msgs[i]->partition);
-            if (msgs[i]->offset + 1 > p->offset) p->offset = msgs[i]->offset + 1;
+        f->pending = 1;
+        if (flight_start(f)) {
+            carrot_error("could not start the booking thread");
+            exit_code = 1;
+            flight_drop(f);
+            break;
         }
-        commit_to_kafka(consumer, booked_pos, &kafka_pos, 1);
-        for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+        cur = !cur;
     }
-    carrot_info("stopping: %lld awards booked, %lld already booked, %lld dead-lettered", booked,
-                skipped, dead);
+stop:
+    for (int i = 0; i < 2; i++) { /* the batch still in flight, on the way out */
+        int landed = land(&fl[i], consumer, &t, &kafka_pos);
+        if (landed == 1) exit_code = 1;
+    }
+    carrot_info("stopping: %lld awards booked, %lld already booked, %lld dead-lettered", t.booked,
+                t.skipped, t.dead);
     printf("{\"booked\":%lld,\"already_booked\":%lld,\"dead_lettered\":%lld,\"busy_ms\":%lld}\n",
-           booked, skipped, dead, (long long)(last_ms - first_ms));
+           t.booked, t.skipped, t.dead, (long long)(t.last_ms - first_ms));
     fflush(stdout);
 out:
+    for (int i = 0; i < 2; i++) { /* none is in flight past stop:, but an early exit */
+        flight_wait(&fl[i]);
+        flight_drop(&fl[i]);
+    }
     if (consumer && booked_pos->cnt > 0) {
         rd_kafka_topic_partition_list_t *once = NULL; /* synchronous, whatever went before */
         rd_kafka_resp_err_t cerr = commit_to_kafka(consumer, booked_pos, &once, 0);
@@ -389,11 +511,13 @@ out:
         rd_kafka_destroy(producer);
     }
     carrot_codec_destroy(codec);
-    carrot_book_destroy(book);
+    for (int i = 0; i < 2; i++) {
+        carrot_book_destroy(fl[i].book);
+        free(fl[i].msgs);
+    }
     carrot_drain_destroy(l.drain);
     ledger_drift_stop(drift); /* it writes to the watch */
     ledger_watch_destroy(l.watch);
-    free(msgs);
     if (l.pg) PQfinish(l.pg);
     return exit_code;
 }

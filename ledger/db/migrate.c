@@ -9,6 +9,7 @@ extern const char carrot_migration_001_awards[];
 extern const char carrot_migration_002_double_entry[];
 extern const char carrot_migration_003_rewards[];
 extern const char carrot_migration_004_draw_close[];
+extern const char carrot_migration_005_entries_unlinked[];
 
 static const struct {
     int version;
@@ -19,6 +20,7 @@ static const struct {
     {2, "002_double_entry", carrot_migration_002_double_entry},
     {3, "003_rewards", carrot_migration_003_rewards},
     {4, "004_draw_close", carrot_migration_004_draw_close},
+    {5, "005_entries_unlinked", carrot_migration_005_entries_unlinked},
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -1,7 +1,9 @@
 /* test_wallet.c: the double-entry book on the real PostgreSQL, fed through
  * the real Kafka: balances and the audit after booking, redemptions under
  * concurrency (many clients on one wallet; many wallets on one last item),
- * fulfil and reject, clear refusals, and first-in-first-out expiry. */
+ * fulfil and reject, clear refusals, first-in-first-out expiry, a batch
+ * partly booked before, and verify failing on an entry without its journal
+ * transaction. */
 #include "ittools.h"
 #include "testutil.h"
 
@@ -272,9 +274,93 @@ START_TEST(expiry_first_in_first_out) {
 }
 END_TEST
 
+/* A batch whose awards are partly booked already cannot go straight into
+ * the book (the award's key refuses the direct COPY): it takes the staging
+ * path, which books only the new ones. A second consumer group over the same
+ * topic replays the three booked awards with two new ones in one batch. */
+START_TEST(partly_booked_batch_books_only_the_new) {
+    setup();
+    const char *who[] = {"a", "b", "a"};
+    const int64_t pts[] = {10, 20, 30};
+    book("pb", 3, who, pts, NULL);
+    const char *who2[] = {"a", "c"};
+    const int64_t pts2[] = {1, 2};
+    it_produce_awards(topic, program, "pb2", 2, who2, pts2, NULL);
+    char again[128], *out;
+    snprintf(again, sizeof(again), "%s.again", group);
+    ck_assert_int_eq(it_ledger(&out, "run", "--topic", topic, "--group", again, "--until-drained",
+                               "--log-level", "warn", NULL),
+                     0);
+    ck_assert_msg(strstr(out, "\"booked\":2,\"already_booked\":3,\"dead_lettered\":0"), "%s", out);
+    free(out);
+    ck_assert_int_eq(balance("a", "available"), 41);
+    ck_assert_int_eq(balance("b", "earned"), 20);
+    ck_assert_int_eq(balance("c", "available"), 2);
+    /* and the first group, run again, finds nothing but the two new ones */
+    ck_assert_int_eq(it_ledger(&out, "run", "--topic", topic, "--group", group, "--until-drained",
+                               "--log-level", "warn", NULL),
+                     0);
+    ck_assert_msg(strstr(out, "\"booked\":0,\"already_booked\":2,"), "%s", out);
+    free(out);
+    ck_assert_int_eq(balance("a", "available"), 41);
+    ck_assert_int_eq(it_ledger(NULL, "verify", NULL), 0);
+}
+END_TEST
+
+static void pg_do(PGconn *pg, const char *sql) {
+    PGresult *r = PQexec(pg, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(pg));
+    PQclear(r);
+}
+
+/* Entries carry no foreign key to journal (migration 005): verify checks
+ * instead that every entry has its journal transaction. In a database of its
+ * own, as the orphan would fail every other test's verify meanwhile. */
+START_TEST(orphan_entry_fails_verify) {
+    char db[64], dsn[1024], sql[128];
+    it_unique(db, sizeof(db), "orphan");
+    for (char *c = db; *c; c++)
+        if (*c == '-') *c = '_';
+    PGconn *admin = it_pg();
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
+    pg_do(admin, sql);
+    snprintf(dsn, sizeof(dsn), "%s dbname=%s", it_pg_dsn(), db); /* the last dbname wins */
+    setenv("CARROT_PG_DSN", dsn, 1);
+    ck_assert_int_eq(it_ledger(NULL, "migrate", NULL), 0);
+    char *out;
+    ck_assert_int_eq(it_ledger(&out, "verify", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "every entry has its journal transaction  ok"));
+    free(out);
+    PGconn *pg = PQconnectdb(dsn);
+    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
+    /* a transaction booked properly, then two entries (summing to zero, so
+     * only the new check sees them) of a transaction that does not exist */
+    pg_do(pg, "INSERT INTO journal (txn_id, program_id, kind, ref, participant_id)"
+              " VALUES (1, 'p', 'award', 'a1', 'x')");
+    pg_do(pg, "INSERT INTO entries VALUES (1, 'budget', -5), (1, 'wallet', 5)");
+    pg_do(pg, "INSERT INTO balances (program_id, participant_id, earned, available)"
+              " VALUES ('p', 'x', 5, 5)");
+    pg_do(pg, "INSERT INTO entries VALUES (999, 'budget', -7), (999, 'wallet', 7)");
+    ck_assert_int_eq(it_ledger(&out, "verify", "--log-level", "error", NULL), 3);
+    ck_assert_msg(strstr(out, "every entry has its journal transaction  FAILED (2 rows)"), "%s",
+                  out);
+    ck_assert_ptr_nonnull(strstr(out, "every transaction balances               ok"));
+    free(out);
+    pg_do(pg, "DELETE FROM entries WHERE txn_id = 999");
+    ck_assert_int_eq(it_ledger(&out, "verify", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "every entry has its journal transaction  ok"));
+    free(out);
+    PQfinish(pg);
+    snprintf(sql, sizeof(sql), "DROP DATABASE %s", db);
+    pg_do(admin, sql);
+    PQfinish(admin);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {booking_balances_and_audit, one_wallet_many_clients,
                             one_last_item_many_wallets, refusals_are_clear,
-                            expiry_first_in_first_out,  NULL};
+                            expiry_first_in_first_out,  partly_booked_batch_books_only_the_new,
+                            orphan_entry_fails_verify,  NULL};
     return carrot_test_run(carrot_test_suite("wallet", tests));
 }
