@@ -102,6 +102,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     exit_code = 1;
+    /* before anything answers: a SIGTERM the moment /ready does must stop cleanly */
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     webhook_t w = {.cf = &cf};
     /* an unconfirmed claim outlives the longest request: Kafka's wait and a few Redis replies */
     w.claim_ttl = cf.flush_timeout_ms / 1000 + 4 * cf.redis_timeout_ms / 1000 + 60;
@@ -123,8 +126,6 @@ int main(int argc, char **argv) {
     }
     carrot_info("listening on http://%s:%lld%s (signed as %s%s), %lld threads", cf.listen, cf.port,
                 cf.path, cf.public_url, cf.path, cf.threads);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
     while (!stop) {
         rd_kafka_poll(w.rk, 200);
         webhook_cut_slow_requests(&w);
