@@ -22,7 +22,8 @@
  * number), so a batch is written in chunks of CHUNK events, each its own
  * transaction: a crash between two chunks is a crash between two batches.
  *
- * Values, as apply.lua kept them (so data written by either reads the same):
+ * Values, as the Lua script that did this before kept them (so data written by
+ * either reads the same):
  *   seen:<event id>  "<stream>:<offset>\x1f<amount>\x1f<who>\x1f<type>\x1f<version>\x1f<lines>"
  *                    lines "rule\x1epoints\x1e..."; expires after the dedup window
  *   rec:<record>     hash p (participant), n (points earned), t (type),
@@ -559,7 +560,8 @@ static int64_t settle(carrot_apply_t *ap, const char *prefix, const char *stream
             /* the dedup entry: what the first delivery did, for a replay */
             size_t need = strlen(tag) + strlen(who) + strlen(typ) + strlen(e->version) + 64;
             for (int j = 0; j < nl; j++) need += strlen(lines[j].rule) + 24;
-            char *v = malloc(need);
+            char small[2048]; /* the usual entry; a long one gets the heap */
+            char *v = need <= sizeof(small) ? small : malloc(need);
             if (!v) {
                 ap->oom = 1;
                 break;
@@ -581,7 +583,7 @@ static int64_t settle(carrot_apply_t *ap, const char *prefix, const char *stream
             size_t len = vb.len;
             ap->e[si].s[0] = save(ap, v, len);
             ap->e[si].dirty |= F_VAL;
-            free(v);
+            if (v != small) free(v);
             outcome(&res[i], amt, who, typ, e->version, lines, nl);
         }
         if (e->offset > top) top = e->offset;
