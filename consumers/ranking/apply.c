@@ -129,6 +129,8 @@ struct carrot_apply_s {
     size_t ne, ecap;
     tbl_t t[7]; /* per kind */
     cmds_t c;
+    char *feed; /* the chunk's changes for the feed stream (see feed_add) */
+    size_t feedlen, feedcap;
     int oom;
 };
 
@@ -143,6 +145,7 @@ void carrot_apply_free(carrot_apply_t *ap) {
     carrot_args_free(&ap->c.a);
     free(ap->c.cmd);
     free(ap->c.wire);
+    free(ap->feed);
     free(ap);
 }
 
@@ -152,6 +155,7 @@ static void reset(carrot_apply_t *ap) {
     for (int i = 0; i < 7; i++)
         if (ap->t[i].slot) memset(ap->t[i].slot, 0, ap->t[i].cap * sizeof(uint32_t));
     ap->ne = 0;
+    ap->feedlen = 0;
     ap->c.a.len = ap->c.a.n = ap->c.ncmd = 0;
     ap->c.a.oom = ap->oom = 0;
 }
@@ -436,6 +440,43 @@ static void prefixed(char *buf, size_t size, const char *prefix, const char *kin
     sb_s(&b, a);
 }
 
+/* Appends what a newly applied event changed to the chunk's feed entry:
+ * "<who>\x1e<amount>\x1e<type>" and, for each goal it reached,
+ * "\x1e<goal rule>\x1e<bonus>"; entries are separated by \x1f. Only events
+ * applied by this transaction get here, so a replayed batch adds nothing:
+ * the feed is exactly once because the transaction is. */
+static void feed_add(carrot_apply_t *ap, const char *who, int64_t amt, const char *typ,
+                     const line_t *lines, int nl) {
+    size_t need = ap->feedlen + strlen(who) + strlen(typ) + 32;
+    for (int j = 0; j < nl; j++) need += strlen(lines[j].rule) + 24;
+    if (need + 1 > ap->feedcap) {
+        size_t cap = ap->feedcap ? ap->feedcap : 4096;
+        while (cap < need + 1) cap *= 2;
+        char *f = realloc(ap->feed, cap);
+        if (!f) {
+            ap->oom = 1;
+            return;
+        }
+        ap->feed = f;
+        ap->feedcap = cap;
+    }
+    sb_t b = {ap->feed, ap->feedlen, ap->feedcap};
+    if (b.len) sb_put(&b, "\x1f", 1);
+    sb_s(&b, who);
+    sb_put(&b, "\x1e", 1);
+    sb_i(&b, amt);
+    sb_put(&b, "\x1e", 1);
+    sb_s(&b, typ);
+    for (int j = 0; j < nl; j++)
+        if (strncmp(lines[j].rule, "goal.", 5) == 0) {
+            sb_put(&b, "\x1e", 1);
+            sb_s(&b, lines[j].rule);
+            sb_put(&b, "\x1e", 1);
+            sb_i(&b, lines[j].points);
+        }
+    ap->feedlen = b.len;
+}
+
 /* Settles events in order against the state read (entries of ap), filling
  * res; the writes are what the entries' dirty flags say. Returns the
  * chunk's highest offset (or wm). */
@@ -584,6 +625,7 @@ static int64_t settle(carrot_apply_t *ap, const char *prefix, const char *stream
             ap->e[si].s[0] = save(ap, v, len);
             ap->e[si].dirty |= F_VAL;
             if (v != small) free(v);
+            if (amt != 0) feed_add(ap, who, amt, typ, lines, nl);
             outcome(&res[i], amt, who, typ, e->version, lines, nl);
         }
         if (e->offset > top) top = e->offset;
@@ -768,6 +810,24 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
                 arg_s(c, key);
                 for (int32_t j = x->a; j >= 0; j = ap->e[j].b) arg_s(c, ap->e[j].name);
             }
+        }
+        if (ap->feedlen) { /* for live displays: what changed, in the same transaction */
+            prefixed(key, sizeof(key), prefix, "", "feed");
+            cmd(c, "XADD");
+            arg_s(c, key);
+            arg_s(c, "MAXLEN");
+            arg_s(c, "~");
+            arg_i(c, CARROT_BOARD_FEED_MAXLEN);
+            arg_s(c, "*");
+            arg_s(c, "s");
+            char src[600];
+            sb_t sbuf = sb(src, sizeof(src));
+            sb_s(&sbuf, stream);
+            sb_put(&sbuf, ":", 1);
+            sb_i(&sbuf, top);
+            arg_s(c, src);
+            arg_s(c, "e");
+            arg(c, ap->feed, ap->feedlen);
         }
         if (top > wm) {
             cmd(c, "SET");

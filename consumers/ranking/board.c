@@ -106,11 +106,8 @@ static void redis_error(const char *script, const char *err, char *errstr, size_
                  script ? script : "", err);
 }
 
-/* Runs argv (a call of script, or a plain command when script is NULL); on
- * a transport error drops the connection. Caller frees reply. NULL on
- * failure, with b->failed saying whether to retry. */
-static redisReply *command(carrot_board_t *b, const char *script, int argc, const char **argv,
-                           const size_t *lens, char *errstr, size_t errstr_size) {
+redisReply *carrot_board_command(carrot_board_t *b, const char *script, int argc, const char **argv,
+                                 const size_t *lens, char *errstr, size_t errstr_size) {
     b->failed = CARROT_BOARD_RETRY;
     if (carrot_board_connect(b, errstr, errstr_size)) return NULL;
     redisReply *r = redisCommandArgv(b->rc, argc, argv, lens);
@@ -205,7 +202,7 @@ static redisReply *run(carrot_board_t *b, const char *script, const char *sha, c
             argv[i + 4] = a->buf + a->off[i];
             lens[i + 4] = a->lens[i];
         }
-        r = command(b, script, (int)a->n + 4, argv, lens, errstr, errstr_size);
+        r = carrot_board_command(b, script, (int)a->n + 4, argv, lens, errstr, errstr_size);
     }
     free(argv);
     free(lens);
@@ -242,7 +239,7 @@ carrot_board_err_t carrot_board_watermark(carrot_board_t *b, const char *program
     snprintf(key, sizeof(key), "carrot:{%s}:wm:%s", program, stream);
     const char *argv[] = {"GET", key};
     size_t lens[] = {3, strlen(key)};
-    redisReply *r = command(b, NULL, 2, argv, lens, errstr, errstr_size);
+    redisReply *r = carrot_board_command(b, NULL, 2, argv, lens, errstr, errstr_size);
     if (!r) return b->failed;
     carrot_board_err_t rc = CARROT_BOARD_OK;
     if (r->type == REDIS_REPLY_NIL) *wmp = -1;
@@ -263,7 +260,7 @@ carrot_board_err_t carrot_board_set_meta(carrot_board_t *b, const char *program,
     const char *argv[] = {"HSET", key, "timezone", tz, "version", version};
     size_t lens[6];
     for (int i = 0; i < 6; i++) lens[i] = strlen(argv[i]);
-    redisReply *r = command(b, NULL, 6, argv, lens, errstr, errstr_size);
+    redisReply *r = carrot_board_command(b, NULL, 6, argv, lens, errstr, errstr_size);
     if (!r) return b->failed;
     carrot_board_err_t rc = r->type == REDIS_REPLY_INTEGER ? CARROT_BOARD_OK : CARROT_BOARD_FATAL;
     if (rc) snprintf(errstr, errstr_size, "unexpected reply from Redis to HSET %s", key);
@@ -279,7 +276,7 @@ carrot_board_err_t carrot_board_get_meta(carrot_board_t *b, const char *program,
     const char *argv[] = {"HMGET", key, "timezone", "version"};
     size_t lens[4];
     for (int i = 0; i < 4; i++) lens[i] = strlen(argv[i]);
-    redisReply *r = command(b, NULL, 4, argv, lens, errstr, errstr_size);
+    redisReply *r = carrot_board_command(b, NULL, 4, argv, lens, errstr, errstr_size);
     if (!r) return b->failed;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
         snprintf(errstr, errstr_size, "unexpected reply from Redis to HMGET %s", key);
@@ -377,7 +374,7 @@ carrot_board_err_t carrot_board_total(carrot_board_t *b, const char *program, co
     const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
     size_t lens[5];
     for (int i = 0; i < 5; i++) lens[i] = strlen(argv[i]);
-    redisReply *r = command(b, NULL, 5, argv, lens, errstr, errstr_size);
+    redisReply *r = carrot_board_command(b, NULL, 5, argv, lens, errstr, errstr_size);
     if (!r) return b->failed;
     int shaped = r->type == REDIS_REPLY_ARRAY && r->elements % 2 == 0;
     for (size_t i = 0; shaped && i < r->elements; i++)

@@ -36,6 +36,12 @@ struct carrot_board_s {
 int carrot_board_connect(carrot_board_t *b, char *errstr, size_t errstr_size);
 /* Drops the connection after a transport error; the next call reconnects. */
 void carrot_board_drop(carrot_board_t *b);
+/* Runs argv (a call of script, or a plain command when script is NULL);
+ * on a transport error drops the connection. The caller frees the reply.
+ * NULL on failure, with errstr and b->failed saying whether to retry. */
+redisReply *carrot_board_command(carrot_board_t *b, const char *script, int argc, const char **argv,
+                                 const size_t *lens, char *errstr, size_t errstr_size);
+
 /* Whether a Redis error reply is worth retrying (loading, failover, OOM...). */
 int carrot_board_retriable(const char *err);
 

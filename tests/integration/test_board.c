@@ -235,6 +235,110 @@ START_TEST(caps_and_goals) {
 }
 END_TEST
 
+/* What a feed read hands over, flattened for asserts. */
+typedef struct {
+    int entries;
+    char last[CARROT_BOARD_FEED_ID_MAX];
+    char text[2048]; /* "who:points:type[:goal=bonus];..." per change, entries "|" */
+} feed_t;
+
+static int on_feed(void *opaque, const char *id, const char *source,
+                   const carrot_board_change_t *ch, size_t n) {
+    feed_t *f = opaque;
+    size_t len = strlen(f->text);
+    ck_assert_ptr_nonnull(strstr(source, "t:0:"));
+    if (f->entries++) len += (size_t)snprintf(f->text + len, sizeof(f->text) - len, "|");
+    for (size_t i = 0; i < n; i++) {
+        len += (size_t)snprintf(f->text + len, sizeof(f->text) - len, "%s%s:%lld:%s", i ? ";" : "",
+                                ch[i].participant_id, (long long)ch[i].points, ch[i].activity_type);
+        for (int g = 0; g < ch[i].ngoals; g++)
+            len += (size_t)snprintf(f->text + len, sizeof(f->text) - len, ":%s=%lld",
+                                    ch[i].goal_rule[g], (long long)ch[i].goal_bonus[g]);
+    }
+    snprintf(f->last, sizeof(f->last), "%s", id);
+    return 0;
+}
+
+/* The feed: one entry per transaction that moved points, with who, how
+ * much and the goals reached; nothing for a replay or a batch that moved
+ * nothing; a reader resumes after an id, and learns when it fell behind
+ * the stream's cap. */
+START_TEST(feed_is_exactly_once) {
+    char program[48], errstr[512];
+    it_unique(program, sizeof(program), "bf");
+    int64_t now = carrot_time_now_ms() / 1000;
+    expire[0] = 0;
+    expire[1] = expire[2] = now + 3600;
+    carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
+    static parts_t pt[6];
+    carrot_board_result_t res[3];
+    char last[CARROT_BOARD_FEED_ID_MAX];
+    ck_assert_int_eq(carrot_board_feed_last(b, program, last, errstr, sizeof(errstr)), 0);
+    ck_assert_str_eq(last, "0-0");
+    carrot_board_event_t ev[] = {award(&pt[0], 5, "f1", "ann", 5, "crm:f1"),
+                                 award(&pt[1], 6, "f2", "bob", 3, "crm:f2")};
+    pt[1].sc.ngoals = 1; /* bob's event reaches a goal of 1 */
+    pt[1].sc.goals[0] = (carrot_goal_hit_t){.id = "first", .target = 1, .bonus = 20};
+    snprintf(pt[1].plan.goal_keys[0], sizeof(pt[1].plan.goal_keys[0]), "goal:first:w:x:bob");
+    snprintf(pt[1].plan.goal_rules[0], sizeof(pt[1].plan.goal_rules[0]), "goal.first");
+    pt[1].plan.goal_expire_at[0] = now + 3600;
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", ev, 2, 3600, now, res, errstr, sizeof(errstr)), 0);
+    feed_t f = {0};
+    int gap = -1;
+    ck_assert_int_eq(
+        carrot_board_feed_read(b, program, "0", 0, 100, on_feed, &f, &gap, errstr, sizeof(errstr)),
+        0);
+    ck_assert_int_eq(gap, 0);
+    ck_assert_int_eq(f.entries, 1);
+    ck_assert_str_eq(f.text, "ann:5:call;bob:23:call:goal.first=20");
+    ck_assert_int_eq(carrot_board_feed_last(b, program, last, errstr, sizeof(errstr)), 0);
+    ck_assert_str_eq(last, f.last);
+    /* the same batch replayed (a scorer killed before its commit) pushes nothing */
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", ev, 2, 3600, now, res, errstr, sizeof(errstr)), 0);
+    /* nor does an event that earns nothing */
+    carrot_board_event_t none[] = {award(&pt[2], 7, "f3", "cy", 0, "crm:f3")};
+    pt[2].sc.nlines = 0;
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", none, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    feed_t g = {0};
+    ck_assert_int_eq(carrot_board_feed_read(b, program, f.last, 0, 100, on_feed, &g, &gap, errstr,
+                                            sizeof(errstr)),
+                     0);
+    ck_assert_int_eq(g.entries, 0);
+    ck_assert_int_eq(gap, 0);
+    /* a reversal is a change too: negative points */
+    carrot_board_event_t del[] = {change(&pt[3], 8, "f4", CARROT_BOARD_REVERSE, "crm:f1")};
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", del, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(carrot_board_feed_read(b, program, f.last, 200, 100, on_feed, &g, &gap, errstr,
+                                            sizeof(errstr)),
+                     0);
+    ck_assert_int_eq(g.entries, 1);
+    ck_assert_str_eq(g.text, "ann:-5:call");
+    /* a reader behind what the cap trimmed is told so */
+    redisContext *rc = it_redis();
+    redisReply *r = redisCommand(rc, "XTRIM carrot:{%s}:feed MAXLEN 1", program);
+    freeReplyObject(r);
+    ck_assert_int_eq(
+        carrot_board_feed_read(b, program, "0", 0, 100, on_feed, &g, &gap, errstr, sizeof(errstr)),
+        0);
+    ck_assert_int_eq(gap, 1);
+    ck_assert_int_eq(carrot_board_feed_read(b, program, g.last, 0, 100, on_feed, &g, &gap, errstr,
+                                            sizeof(errstr)),
+                     0);
+    ck_assert_int_eq(gap, 0); /* the newest entry it saw is still there */
+    /* a bad id is refused, not sent to Redis */
+    ck_assert_int_eq(
+        carrot_board_feed_read(b, program, "1-x", 0, 1, on_feed, &g, NULL, errstr, sizeof(errstr)),
+        CARROT_BOARD_FATAL);
+    ck_assert_ptr_nonnull(strstr(errstr, "not a feed id"));
+    redisFree(rc);
+    carrot_board_destroy(b);
+}
+END_TEST
+
 /* The queries: ties share a rank (1, 2, 2, 4), listed in descending id order. */
 START_TEST(queries) {
     char program[48], errstr[512];
@@ -669,6 +773,7 @@ int main(void) {
     const TTest *tests[] = {order_replay_and_duplicates,
                             racing_writers_apply_once,
                             caps_and_goals,
+                            feed_is_exactly_once,
                             queries,
                             scripts_are_the_lua_files,
                             script_errors_are_fatal,

@@ -21,6 +21,9 @@
  *   carrot:{P}:cap:<kpi>:<period>:<participant>   points used of a KPI's cap
  *   carrot:{P}:goal:<goal>:<period>:<participant> count towards a goal
  *   carrot:{P}:meta                 hash: the program's time zone and rules version
+ *   carrot:{P}:feed                 stream: what each transaction changed, for live
+ *                                   displays (carrot_board_feed_read), about the last
+ *                                   CARROT_BOARD_FEED_MAXLEN transactions
  *
  * Exactly once: carrot_board_apply() reads, settles and writes a batch of
  * one partition of one program as one Redis transaction (WATCH, MULTI, EXEC;
@@ -214,6 +217,51 @@ carrot_board_err_t carrot_board_standing(carrot_board_t *board, const char *prog
 carrot_board_err_t carrot_board_total(carrot_board_t *board, const char *program,
                                       const char *board_name, int64_t *totalp, long *membersp,
                                       char *errstr, size_t errstr_size);
+
+/* --- the feed: what the boards' transactions changed ------------------- */
+
+/* Every transaction of carrot_board_apply() that moved points appends one
+ * entry to the program's feed stream, in the same MULTI/EXEC: so an entry
+ * exists exactly when its points are on the boards, and a batch replayed
+ * after a crash (which applies nothing) appends nothing. Its id is Redis's
+ * stream id ("<ms>-<seq>"), increasing. The stream is capped near this
+ * many entries; a reader that falls further behind starts again from a
+ * snapshot of the boards. */
+#define CARROT_BOARD_FEED_MAXLEN 10000
+#define CARROT_BOARD_FEED_ID_MAX 48
+
+/* One participant's change in a feed entry: points moved (an award, or a
+ * reversal when negative) and the goals the event reached. Strings are
+ * valid during the callback only. */
+typedef struct {
+    const char *participant_id;
+    int64_t points;
+    const char *activity_type;
+    int ngoals;
+    const char *goal_rule[CARROT_RULES_MAX_GOALS]; /* "goal.<id>" */
+    int64_t goal_bonus[CARROT_RULES_MAX_GOALS];
+} carrot_board_change_t;
+
+/* Called per feed entry, in id order, with its changes; source is
+ * "<topic>:<partition>:<offset>", the highest offset of the transaction.
+ * Non-zero stops the read (FATAL, errstr "stopped"). */
+typedef int (*carrot_board_feed_cb)(void *opaque, const char *id, const char *source,
+                                    const carrot_board_change_t *changes, size_t n);
+
+/* Reads up to max entries after id after_id ("0" or "" from the oldest;
+ * "$" is not accepted: use carrot_board_feed_last), waiting up to
+ * block_ms (0: no wait) for one to arrive, and calls on_entry for each.
+ * *gapp (may be NULL) is set to 1 when entries after after_id have been
+ * trimmed away, so the caller missed some and should take a snapshot. */
+carrot_board_err_t carrot_board_feed_read(carrot_board_t *board, const char *program,
+                                          const char *after_id, int block_ms, int max,
+                                          carrot_board_feed_cb on_entry, void *opaque, int *gapp,
+                                          char *errstr, size_t errstr_size);
+
+/* The id of the newest feed entry into id (CARROT_BOARD_FEED_ID_MAX bytes);
+ * "0-0" when the feed is empty. */
+carrot_board_err_t carrot_board_feed_last(carrot_board_t *board, const char *program, char *id,
+                                          char *errstr, size_t errstr_size);
 
 /* --- reconciling ------------------------------------------------------- */
 
