@@ -2,6 +2,7 @@
  * (localtime_r and mktime under TZ). */
 #define _GNU_SOURCE
 #include "carrot/period.h"
+#include "carrot/timeutil.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -116,4 +117,63 @@ int carrot_period_of(carrot_period_t p, int64_t ms, const char *tz, char *id, si
         last[p].end = end;
     }
     return 0;
+}
+
+/* Reads exactly n digits at s into *v. */
+static int digits(const char *s, int n, int *v) {
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        *v = *v * 10 + (s[i] - '0');
+    }
+    return 0;
+}
+
+/* ISO weeks in year y: 53 when it starts on a Thursday, or on a Wednesday in a leap year. */
+static int iso_weeks(int y) {
+    int64_t days = carrot_days_from_civil(y, 1, 1); /* 1970-01-01 was a Thursday */
+    int wday = (int)(((days % 7) + 7 + 3) % 7);     /* Monday 0 .. Sunday 6 */
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return wday == 3 || (leap && wday == 2) ? 53 : 52;
+}
+
+int carrot_period_previous(const char *id, char *out, size_t size) {
+    int y, m, d, n = (int)strlen(id);
+    if (n == 12 && id[0] == 'd' && id[1] == ':' && id[6] == '-' && id[9] == '-' &&
+        digits(id + 2, 4, &y) == 0 && digits(id + 7, 2, &m) == 0 && digits(id + 10, 2, &d) == 0 &&
+        m >= 1 && m <= 12 && d >= 1 && d <= 31) {
+        static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        if (d > mdays[m - 1] + (m == 2 && leap)) return -1;
+        if (--d == 0) {
+            if (--m == 0) m = 12, y--;
+            d = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+        }
+        if (y < 1) return -1;
+        snprintf(out, size, "d:%04d-%02d-%02d", y, m, d);
+        return 0;
+    }
+    if (n == 10 && id[0] == 'w' && id[1] == ':' && id[6] == '-' && id[7] == 'W' &&
+        digits(id + 2, 4, &y) == 0 && digits(id + 8, 2, &d) == 0 && d >= 1 && d <= iso_weeks(y)) {
+        if (--d == 0) d = iso_weeks(--y);
+        if (y < 1) return -1;
+        snprintf(out, size, "w:%04d-W%02d", y, d);
+        return 0;
+    }
+    if (n == 9 && id[0] == 'm' && id[1] == ':' && id[6] == '-' && digits(id + 2, 4, &y) == 0 &&
+        digits(id + 7, 2, &m) == 0 && m >= 1 && m <= 12) {
+        if (--m == 0) m = 12, y--;
+        if (y < 1) return -1;
+        snprintf(out, size, "m:%04d-%02d", y, m);
+        return 0;
+    }
+    if (n == 9 && id[0] == 'q' && id[1] == ':' && id[6] == '-' && id[7] == 'Q' &&
+        digits(id + 2, 4, &y) == 0 && id[8] >= '1' && id[8] <= '4') {
+        int q = id[8] - '0';
+        if (--q == 0) q = 4, y--;
+        if (y < 1) return -1;
+        snprintf(out, size, "q:%04d-Q%d", y, q);
+        return 0;
+    }
+    return -1;
 }

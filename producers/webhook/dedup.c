@@ -12,7 +12,7 @@
  * whether it came from the pool (and so may have been closed by the server
  * since). */
 static redisContext *redis_take(webhook_t *w, int *pooled, char *errstr, size_t errstr_size) {
-    redisContext *rc = pool_take(&w->redis);
+    redisContext *rc = carrot_pool_take(w->redis);
     *pooled = rc != NULL;
     if (rc) return rc;
     struct timeval tv = {(time_t)(w->cf->redis_timeout_ms / 1000),
@@ -45,7 +45,7 @@ static redisReply **redis_run(webhook_t *w, const char *fmt, char *const *keys, 
         for (size_t i = 0; i < n; i++) redisAppendCommand(rc, fmt, keys[i], arg);
         while (got < n && redisGetReply(rc, (void **)&r[got]) == REDIS_OK) got++;
         if (got == n) {
-            pool_give(&w->redis, rc);
+            carrot_pool_give(w->redis, rc);
             return r;
         }
         snprintf(errstr, errstr_size, "Redis did not answer: %s", rc->errstr);

@@ -62,7 +62,7 @@ enum MHD_Result webhook_process(webhook_t *w, struct MHD_Connection *c, const ch
 
     long long accepted = 0, dups = 0, dead = 0, skipped = 0;
     carrot_activity_json_defaults_t defaults = {w->cf->program, "hubspot"};
-    carrot_codec_t *codec = pool_take(&w->codecs);
+    carrot_codec_t *codec = carrot_pool_take(w->codecs);
     if (!codec && !(codec = carrot_activity_codec_new(errstr, sizeof(errstr))))
         carrot_error("%s", errstr);
     for (size_t i = 0; i < n; i++) {
@@ -106,7 +106,7 @@ enum MHD_Result webhook_process(webhook_t *w, struct MHD_Connection *c, const ch
         }
         json_decref(acts);
     }
-    pool_give(&w->codecs, codec);
+    carrot_pool_give(w->codecs, codec);
 
     /* answer only once Kafka has everything: then the ids count as delivered */
     int all = webhook_await(w, b, deadline) == 0;

@@ -114,8 +114,8 @@ int main(int argc, char **argv) {
         carrot_error("%s", errstr);
         goto out;
     }
-    if (pool_init(&w.redis, (size_t)cf.threads, webhook_redis_free) != 0 ||
-        pool_init(&w.codecs, (size_t)cf.threads, webhook_codec_free) != 0) {
+    if (!(w.redis = carrot_pool_new((size_t)cf.threads, webhook_redis_free)) ||
+        !(w.codecs = carrot_pool_new((size_t)cf.threads, webhook_codec_free))) {
         carrot_error("out of memory");
         goto out;
     }
@@ -148,8 +148,8 @@ out:
                 (long long)w.unavailable, (long long)w.accepted, (long long)w.duplicates,
                 (long long)w.skipped, (long long)w.dead, (long long)w.cut);
     carrot_metrics_destroy(w.metrics); /* stops serving first */
-    pool_destroy(&w.codecs);
-    pool_destroy(&w.redis);
+    carrot_pool_destroy(w.codecs);
+    carrot_pool_destroy(w.redis);
     pthread_mutex_destroy(&w.lock);
     if (secret_buf) {
         explicit_bzero(secret_buf, strlen(secret_buf));

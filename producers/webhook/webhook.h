@@ -38,6 +38,7 @@
 #include "carrot/config.h"
 
 #include "carrot/metrics.h"
+#include "carrot/pool.h"
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -53,17 +54,6 @@ typedef struct {
     long long metrics_port, port, redis_port, redis_timeout_ms, dedup_ttl, max_body, threads,
         connection_limit, per_ip_connection_limit, request_timeout, flush_timeout_ms;
 } webhook_conf_t;
-
-/* A stack of objects that are not thread safe (hiredis contexts, Avro
- * codecs): a request takes one for itself and gives it back. Holds at most
- * cap (the thread count: no more requests run at once); the pool owns what
- * it holds. */
-typedef struct {
-    pthread_mutex_t lock;
-    void **items;
-    size_t n, cap;
-    void (*destroy)(void *item);
-} pool_t;
 
 /* One connection, from accept to close (libmicrohttpd's socket context). */
 typedef struct conn_s {
@@ -96,9 +86,9 @@ struct batch_s {
 typedef struct {
     const webhook_conf_t *cf;
     rd_kafka_t *rk;
-    pool_t redis, codecs;
-    long long claim_ttl;  /* seconds an unconfirmed claim lives */
-    pthread_mutex_t lock; /* conns, and the counts of every batch */
+    carrot_pool_t *redis, *codecs; /* per request: hiredis contexts, Avro codecs */
+    long long claim_ttl;           /* seconds an unconfirmed claim lives */
+    pthread_mutex_t lock;          /* conns, and the counts of every batch */
     conn_t *conns;
     atomic_llong requests, rejected, refused, accepted, duplicates, dead, skipped, cut, unavailable;
     carrot_metrics_t *metrics;    /* NULL unless metrics-port */
@@ -119,14 +109,6 @@ typedef struct {
     char key[96]; /* carrot:{hubspot}:webhook:<portalId>:<eventId> */
     int state;
 } event_t;
-
-/* pool.c */
-int pool_init(pool_t *p, size_t cap, void (*destroy)(void *));
-/* Returns an item, or NULL when the pool is empty (the caller makes one). */
-void *pool_take(pool_t *p);
-/* Takes ownership of item (NULL is a no-op). */
-void pool_give(pool_t *p, void *item);
-void pool_destroy(pool_t *p);
 
 /* kafka.c: the producer, and each request's messages counted in its batch */
 /* The shared producer, delivery reports counted down in the batches. NULL

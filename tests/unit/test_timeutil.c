@@ -1,5 +1,7 @@
-/* test_timeutil.c: strict RFC 3339 parsing and formatting, durations,
+/* test_timeutil.c: strict RFC 3339 parsing and formatting, durations, the
+ * period before a period,
  * command-line times relative to now, and the test clock shift. */
+#include "carrot/period.h"
 #include "carrot/timeutil.h"
 #include "testutil.h"
 
@@ -141,6 +143,38 @@ START_TEST(test_clock_shift) {
 }
 END_TEST
 
+START_TEST(previous_periods) {
+    static const char *const cases[][2] = {
+        {"d:2026-03-01", "d:2026-02-28"}, {"d:2028-03-01", "d:2028-02-29"},
+        {"d:2027-01-01", "d:2026-12-31"}, {"d:2026-11-22", "d:2026-11-21"},
+        {"w:2026-W47", "w:2026-W46"},     {"w:2027-W01", "w:2026-W53"}, /* 2026 has 53 */
+        {"w:2026-W01", "w:2025-W52"},     {"w:2026-W53", "w:2026-W52"},
+        {"m:2026-01", "m:2025-12"},       {"m:2026-11", "m:2026-10"},
+        {"q:2026-Q1", "q:2025-Q4"},       {"q:2026-Q4", "q:2026-Q3"}};
+    char out[32];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_msg(carrot_period_previous(cases[i][0], out, sizeof(out)) == 0, "%s refused",
+                      cases[i][0]);
+        ck_assert_str_eq(out, cases[i][1]);
+    }
+    /* the week before a period's first day is the period of that day minus a week */
+    int64_t ms;
+    char now[32], before[32];
+    ck_assert_int_eq(carrot_time_parse("2027-01-04T12:00:00Z", &ms), 0);
+    ck_assert_int_eq(carrot_period_of(CARROT_PERIOD_WEEK, ms, "UTC", now, sizeof(now), NULL), 0);
+    ck_assert_int_eq(carrot_period_of(CARROT_PERIOD_WEEK, ms - 7 * 86400000LL, "UTC", before,
+                                      sizeof(before), NULL),
+                     0);
+    ck_assert_int_eq(carrot_period_previous(now, out, sizeof(out)), 0);
+    ck_assert_str_eq(out, before);
+    static const char *const bad[] = {
+        "ptd",       "d:2026-02-30", "d:2026-13-01",  "w:2025-W53", "w:2026-W00", "m:2026-00",
+        "q:2026-Q5", "d:2026-1-01",  "d:2026-11-22x", "",           "x:2026-01",  "q:0001-Q1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(carrot_period_previous(bad[i], out, sizeof(out)) == -1, "%s taken", bad[i]);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {parses_zones_fractions_and_dates,
                             rejects_ambiguous_and_invalid,
@@ -148,6 +182,7 @@ int main(void) {
                             durations,
                             cli_times_relative_to_now,
                             test_clock_shift,
+                            previous_periods,
                             NULL};
     return carrot_test_run(carrot_test_suite("timeutil", tests));
 }

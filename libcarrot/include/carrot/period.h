@@ -35,4 +35,11 @@ int carrot_tz_valid(const char *tz);
 int carrot_period_of(carrot_period_t p, int64_t ms, const char *tz, char *id, size_t size,
                      int64_t *endp);
 
+/* The id of the period before id ("d:2026-03-01" -> "d:2026-02-28",
+ * "w:2027-W01" -> "w:2026-W53", "m:2026-01" -> "m:2025-12", "q:2026-Q1" ->
+ * "q:2025-Q4"): calendar arithmetic on the label, so no time zone is
+ * needed. Returns 0, or -1 for "ptd" (no period before it) and for
+ * anything that is not a period id. Thread safe. */
+int carrot_period_previous(const char *id, char *out, size_t size);
+
 #endif
