@@ -285,7 +285,7 @@ carrot_directory_err_t carrot_directory_reports(carrot_directory_t *dir, const c
         return CARROT_DIRECTORY_FATAL;
     }
     /* a set has no order: byte order, so every call and every page agree */
-    qsort(r->element, r->elements, sizeof(r->element[0]), by_bytes);
+    if (r->elements > 1) qsort(r->element, r->elements, sizeof(r->element[0]), by_bytes);
     for (size_t i = 0; i < r->elements && i < max; i++) copy_str(ids[i], 257, r->element[i]);
     *np = r->elements;
     freeReplyObject(r);
