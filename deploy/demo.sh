@@ -3,7 +3,8 @@
 # starts Kafka, Redis and PostgreSQL on loopback, writes the demo CRM feed
 # (carrot-loadgen, seed 42: always the same 3,000 activities, dated over the
 # two weeks before this one), feeds it through carrot-ingest, carrot-scorer and
-# carrot-ledger until it is drained, then prints the leaderboard and the
+# carrot-ledger until it is drained (and its 40 participants, with names,
+# through carrot-directory), then prints the leaderboard and the
 # ledger total and checks that they agree. Safe to run again: a replayed feed
 # is recognised (same event ids) and changes no total.
 set -euo pipefail
@@ -76,6 +77,14 @@ carrot_say "applying ledger migrations"
 
 carrot_say "ingesting the demo feed"
 "$bin/carrot-ingest" --input "$feed" --program "$program"
+
+carrot_say "feeding the demo's participants (names, teams, supervisors) into the directory"
+people="$demo_dir/participants-$program.jsonl"
+"$bin/carrot-loadgen" --seed 42 --participants 40 --participants-feed --program "$program" \
+    --start "$start" >"$people"
+"$bin/carrot-ingest" --format participants --input "$people" --program "$program" >/dev/null
+stored=$("$bin/carrot-directory" --until-drained --log-level warn | sed -n 's/.*"consumed":\([0-9]*\).*/\1/p')
+carrot_say "$(wc -l <"$people") participants fed to the directory (carrot-directory read ${stored:-0} new records)"
 
 carrot_say "checking the rules, and putting them in force through the carrot.rules topic"
 "$bin/carrot-rules" check "$rules"

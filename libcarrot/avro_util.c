@@ -114,6 +114,16 @@ int carrot_av_get_enum(avro_value_t *rec, int idx, int *vp) {
     return avro_value_get_enum(&f, vp);
 }
 
+int carrot_av_set_bool(avro_value_t *rec, int idx, int v) {
+    FIELD(rec, idx, f);
+    return avro_value_set_boolean(&f, v != 0);
+}
+
+int carrot_av_get_bool(avro_value_t *rec, int idx, int *vp) {
+    FIELD(rec, idx, f);
+    return avro_value_get_boolean(&f, vp);
+}
+
 static int check_fields(avro_schema_t schema, const char *const *names, int n, char *errstr,
                         size_t errstr_size) {
     if ((int)avro_schema_record_size(schema) != n) {

@@ -17,6 +17,7 @@ int carrot_av_set_int(avro_value_t *rec, int idx, int32_t v);
 int carrot_av_set_opt_long(avro_value_t *rec, int idx, int has, int64_t v);
 int carrot_av_set_opt_int(avro_value_t *rec, int idx, int has, int32_t v);
 int carrot_av_set_enum(avro_value_t *rec, int idx, int v);
+int carrot_av_set_bool(avro_value_t *rec, int idx, int v);
 
 int carrot_av_get_str(avro_value_t *rec, int idx, const char **sp);
 int carrot_av_get_opt_str(avro_value_t *rec, int idx, const char **sp /* NULL if null */);
@@ -25,6 +26,7 @@ int carrot_av_get_int(avro_value_t *rec, int idx, int32_t *vp);
 int carrot_av_get_opt_long(avro_value_t *rec, int idx, int *hasp, int64_t *vp);
 int carrot_av_get_opt_int(avro_value_t *rec, int idx, int *hasp, int32_t *vp);
 int carrot_av_get_enum(avro_value_t *rec, int idx, int *vp);
+int carrot_av_get_bool(avro_value_t *rec, int idx, int *vp);
 
 /* A codec of schema_json whose record fields are, in order, names[0..n): the
  * code reads fields by index, so a schema edited out of step with it is

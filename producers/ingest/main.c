@@ -2,7 +2,8 @@
  * formats, maps each record to CRM activities (adapter.h, mapping.h),
  * validates and encodes them as Avro single-object messages, and produces
  * them to the activities topic keyed by participant id with the idempotent
- * producer. A record that fails goes to the dead-letter topic with its
+ * producer. The participants feeds (participant_feed.h) go the same way to
+ * the compacted participants topic, keyed by program and participant. A record that fails goes to the dead-letter topic with its
  * reason and its original bytes; the good records still go through. It exits
  * once every message is acknowledged, and reports the counts. Exit codes: 0
  * done, 1 a record could not be delivered or the input not read, 2 bad
@@ -15,8 +16,10 @@
 #include "carrot/kafka.h"
 #include "carrot/log.h"
 #include "carrot/mapping.h"
+#include "carrot/participant_feed.h"
 #include "carrot/registry.h"
 #include "carrot/schemas.h"
+#include "carrot/timeutil.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -35,7 +38,8 @@ static void on_signal(int sig) {
 
 typedef struct {
     char *brokers, *topic, *dlq_topic, *input, *program, *source, *log_level, *log_format, *format,
-        *mapping, *entity, *wire_format, *schema_registry;
+        *mapping, *entity, *wire_format, *schema_registry, *participants_topic,
+        *participants_dlq_topic;
     long long max_line_bytes;
 } ingest_conf_t;
 
@@ -47,7 +51,8 @@ static const carrot_conf_prop_t props[] = {
      "dead-letter topic for lines that fail, with reason headers and the original bytes"},
     {"input", CARROT_CONF_STR, OFF(input), "-", 0, 0, "JSON-lines file to read; - is stdin"},
     {"program", CARROT_CONF_STR, OFF(program), "default", 0, 0,
-     "program id for activities that name none"},
+     "program id for activities and participants that name none (a Salesforce User export "
+     "names none: all of its users are in this program)"},
     {"source", CARROT_CONF_STR, OFF(source), "generic", 0, 0,
      "source system for activities that name none"},
     {"max-line-bytes", CARROT_CONF_INT, OFF(max_line_bytes), "262144", 1024, 900000,
@@ -56,7 +61,9 @@ static const carrot_conf_prop_t props[] = {
      "generic (JSON lines in Carrot's fields), mapped (JSON lines with --mapping), salesforce "
      "(Task/Event REST JSON, a record or a query response per line), salesforce-csv (a data "
      "export with a header row; --entity), salesforce-cdc (Change Data Capture events, one per "
-     "line), hubspot (webhook bodies or events, one per line)"},
+     "line), hubspot (webhook bodies or events, one per line), participants (JSON lines in the "
+     "Participant schema's fields, to --participants-topic), participants-csv (a Salesforce User "
+     "export with a header row, to --participants-topic)"},
     {"mapping", CARROT_CONF_STR, OFF(mapping), NULL, 0, 0, "mapping file for --format mapped"},
     {"entity", CARROT_CONF_STR, OFF(entity), NULL, 0, 0,
      "Task or Event: what a salesforce-csv file holds (or a salesforce record when it does not "
@@ -67,12 +74,17 @@ static const carrot_conf_prop_t props[] = {
     {"schema-registry", CARROT_CONF_STR, OFF(schema_registry), NULL, 0, 0,
      "base URL of a Confluent-compatible schema registry; the schema is registered under "
      "<topic>-value"},
+    {"participants-topic", CARROT_CONF_STR, OFF(participants_topic), "carrot.participants", 0, 0,
+     "compacted topic the participants formats go to, keyed <program>\\x1e<participant>"},
+    {"participants-dlq-topic", CARROT_CONF_STR, OFF(participants_dlq_topic),
+     "carrot.participants.dlq", 0, 0,
+     "dead-letter topic for participants lines that fail (instead of --dlq-topic)"},
     CARROT_CONF_LOG_ROWS(ingest_conf_t),
     CARROT_CONF_END};
 
 static const char usage[] =
     "usage: carrot-ingest [settings] [--format F] [--input FILE]\n"
-    "Produces CRM activities from a CRM feed to Kafka; bad records go to the dead-letter topic.\n"
+    "Produces CRM activities or participants from a feed to Kafka; bad records are dead-lettered.\n"
     "Exits 0 when done, 1 when a record could not be delivered, 2 on bad settings, 3 when\n"
     "stopped by SIGTERM or SIGINT (every record read by then is delivered and counted).";
 
@@ -87,7 +99,9 @@ typedef enum {
     F_SALESFORCE,
     F_SALESFORCE_CSV,
     F_SALESFORCE_CDC,
-    F_HUBSPOT
+    F_HUBSPOT,
+    F_PARTICIPANTS,
+    F_PARTICIPANTS_CSV
 } format_t;
 
 /* The opaque of each message says which topic it went to. */
@@ -122,8 +136,9 @@ static int produce(rd_kafka_t *rk, const char *topic, const void *key, size_t ke
     return -1;
 }
 
-static int dead_letter(rd_kafka_t *rk, const ingest_conf_t *cf, const char *line, size_t len,
-                       long long lineno, const char *reason, int truncated) {
+static int dead_letter(rd_kafka_t *rk, const ingest_conf_t *cf, const char *dlq_topic,
+                       const char *line, size_t len, long long lineno, const char *reason,
+                       int truncated) {
     static const char *const truncated_hdr[] = {"carrot.truncated", "true", NULL};
     char where[512], errstr[512];
     snprintf(where, sizeof(where), "%s:%lld", strcmp(cf->input, "-") ? cf->input : "stdin", lineno);
@@ -134,8 +149,7 @@ static int dead_letter(rd_kafka_t *rk, const ingest_conf_t *cf, const char *line
                                .value = line,
                                .value_len = len,
                                .extra = truncated ? truncated_hdr : NULL};
-    if (carrot_kafka_dead_letter(rk, cf->dlq_topic, &dl, &DEST_DLQ, -1, errstr, sizeof(errstr)) ==
-        0)
+    if (carrot_kafka_dead_letter(rk, dlq_topic, &dl, &DEST_DLQ, -1, errstr, sizeof(errstr)) == 0)
         return 0;
     carrot_error("%s", errstr);
     return -1;
@@ -144,6 +158,7 @@ static int dead_letter(rd_kafka_t *rk, const ingest_conf_t *cf, const char *line
 typedef struct {
     const ingest_conf_t *cf;
     format_t format;
+    const char *topic, *dlq_topic; /* by format: activities or participants */
     rd_kafka_t *rk;
     carrot_codec_t *codec;
     carrot_mapping_t *mapping;
@@ -151,8 +166,9 @@ typedef struct {
     counts_t counts;
 } ingest_t;
 
-static const char *const format_names[] = {"generic",        "mapped",         "salesforce",
-                                           "salesforce-csv", "salesforce-cdc", "hubspot"};
+static const char *const format_names[] = {"generic",        "mapped",          "salesforce",
+                                           "salesforce-csv", "salesforce-cdc",  "hubspot",
+                                           "participants",   "participants-csv"};
 
 /* The record's activities in the generic shape, appended to out. */
 static int adapt(ingest_t *in, json_t *record, json_t *out, char *reason, size_t size) {
@@ -163,6 +179,8 @@ static int adapt(ingest_t *in, json_t *record, json_t *out, char *reason, size_t
     case F_SALESFORCE_CSV:
         return carrot_adapt_salesforce(record, in->cf->entity, out, reason, size);
     case F_SALESFORCE_CDC: return carrot_adapt_salesforce_cdc(record, out, reason, size);
+    case F_PARTICIPANTS:
+    case F_PARTICIPANTS_CSV: break; /* handle_participant()'s */
     case F_HUBSPOT:
         if (json_is_array(record)) { /* a whole webhook body */
             size_t i;
@@ -177,10 +195,48 @@ static int adapt(ingest_t *in, json_t *record, json_t *out, char *reason, size_t
     return -1;
 }
 
+/* One participants record: produced to the participants topic, or to its
+ * dead-letter topic with the reason. Returns -1 only on a fatal produce
+ * error. */
+static int handle_participant(ingest_t *in, const char *raw, size_t len, json_t *record,
+                              long long lineno, const char *parse_error) {
+    char reason[512], key[600];
+    carrot_participant_t p;
+    int64_t now = carrot_time_now_ms();
+    int bad = parse_error != NULL;
+    if (bad) snprintf(reason, sizeof(reason), "%s", parse_error);
+    else if (in->format == F_PARTICIPANTS)
+        bad = carrot_participant_from_json(record, in->cf->program, now, &p, reason,
+                                           sizeof(reason)) != 0;
+    else
+        bad = carrot_participant_from_salesforce_user(record, in->cf->program, now, &p, reason,
+                                                      sizeof(reason)) != 0;
+    if (bad) {
+        in->counts.invalid++;
+        return dead_letter(in->rk, in->cf, in->dlq_topic, raw, len, lineno, reason, 0);
+    }
+    avro_value_t *value = carrot_codec_value(in->codec);
+    const void *buf;
+    size_t buflen;
+    if (carrot_participant_to_avro(&p, value, reason, sizeof(reason)) != 0 ||
+        carrot_codec_encode(in->codec, value, &buf, &buflen, reason, sizeof(reason)) !=
+            CARROT_CODEC_OK) {
+        carrot_error("%s", reason); /* valid participants always encode: a bug */
+        return -1;
+    }
+    in->counts.valid++;
+    size_t keylen = carrot_participant_key(&p, key, sizeof(key));
+    int fatal = produce(in->rk, in->topic, key, keylen, buf, buflen);
+    rd_kafka_poll(in->rk, 0);
+    return fatal;
+}
+
 /* One input record: all of its activities are produced, or the record goes
  * whole to the dead-letter topic. Returns -1 only on a fatal produce error. */
 static int handle(ingest_t *in, const char *raw, size_t len, json_t *record, long long lineno,
                   const char *parse_error) {
+    if (in->format == F_PARTICIPANTS || in->format == F_PARTICIPANTS_CSV)
+        return handle_participant(in, raw, len, record, lineno, parse_error);
     char reason[512];
     json_t *acts = json_array();
     int bad = 0;
@@ -204,7 +260,7 @@ static int handle(ingest_t *in, const char *raw, size_t len, json_t *record, lon
     if (bad) {
         json_decref(acts);
         in->counts.invalid++;
-        return dead_letter(in->rk, in->cf, raw, len, lineno, reason, 0);
+        return dead_letter(in->rk, in->cf, in->dlq_topic, raw, len, lineno, reason, 0);
     }
     if (n == 0) in->counts.skipped++;
     int fatal = 0;
@@ -224,7 +280,7 @@ static int handle(ingest_t *in, const char *raw, size_t len, json_t *record, lon
         in->counts.valid++;
         char keybuf[600];
         const char *key = carrot_activity_key(&act, keybuf, sizeof(keybuf));
-        fatal = produce(in->rk, in->cf->topic, key, strlen(key), buf, buflen);
+        fatal = produce(in->rk, in->topic, key, strlen(key), buf, buflen);
     }
     json_decref(acts);
     rd_kafka_poll(in->rk, 0);
@@ -248,7 +304,7 @@ static int read_json_lines(ingest_t *in, FILE *fp) {
             snprintf(reason, sizeof(reason), "line of %zd bytes is longer than max-line-bytes %lld",
                      len, in->cf->max_line_bytes);
             in->counts.invalid++;
-            fatal = dead_letter(in->rk, in->cf, line, (size_t)in->cf->max_line_bytes,
+            fatal = dead_letter(in->rk, in->cf, in->dlq_topic, line, (size_t)in->cf->max_line_bytes,
                                 in->counts.lines, reason, 1);
             continue;
         }
@@ -344,6 +400,9 @@ int main(int argc, char **argv) {
         carrot_error("%s", cf.mapping ? errstr : "--format mapped needs --mapping FILE");
         goto out;
     }
+    int participants = in.format == F_PARTICIPANTS || in.format == F_PARTICIPANTS_CSV;
+    in.topic = participants ? cf.participants_topic : cf.topic;
+    in.dlq_topic = participants ? cf.participants_dlq_topic : cf.dlq_topic;
     if (cf.entity && strcmp(cf.entity, "Task") != 0 && strcmp(cf.entity, "Event") != 0) {
         carrot_error("entity must be Task or Event, not \"%s\"", cf.entity);
         goto out;
@@ -362,7 +421,8 @@ int main(int argc, char **argv) {
     rd_kafka_conf_set_dr_msg_cb(kconf, dr_cb);
     rd_kafka_conf_set_opaque(kconf, &in.counts);
     if (!(in.rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, sizeof(errstr))) ||
-        !(in.codec = carrot_activity_codec_new(errstr, sizeof(errstr)))) {
+        !(in.codec = participants ? carrot_participant_codec_new(errstr, sizeof(errstr))
+                                  : carrot_activity_codec_new(errstr, sizeof(errstr)))) {
         carrot_error("%s", errstr);
         goto out;
     }
@@ -370,14 +430,16 @@ int main(int argc, char **argv) {
     if (strcmp(cf.wire_format, "confluent") == 0) {
         char subject[512];
         int32_t id;
-        snprintf(subject, sizeof(subject), "%s-value", cf.topic);
+        snprintf(subject, sizeof(subject), "%s-value", in.topic);
         carrot_registry_t *reg = cf.schema_registry ? carrot_registry_new(cf.schema_registry,
                                                                           errstr, sizeof(errstr))
                                                     : NULL;
         if (!cf.schema_registry)
             snprintf(errstr, sizeof(errstr), "--wire-format confluent needs --schema-registry URL");
-        rc = reg ? carrot_registry_register(reg, subject, carrot_schema_crm_activity, &id, errstr,
-                                            sizeof(errstr))
+        rc = reg ? carrot_registry_register(reg, subject,
+                                            participants ? carrot_schema_participant
+                                                         : carrot_schema_crm_activity,
+                                            &id, errstr, sizeof(errstr))
                  : -1;
         carrot_registry_destroy(reg);
         if (rc) {
@@ -397,7 +459,9 @@ int main(int argc, char **argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    int fatal = in.format == F_SALESFORCE_CSV ? read_csv(&in, fp) : read_json_lines(&in, fp);
+    int fatal = in.format == F_SALESFORCE_CSV || in.format == F_PARTICIPANTS_CSV
+                    ? read_csv(&in, fp)
+                    : read_json_lines(&in, fp);
     if (ferror(fp) && !(stop && errno == EINTR)) {
         carrot_error("could not read input \"%s\": %s", cf.input, strerror(errno));
         fatal = 1;
@@ -413,9 +477,10 @@ int main(int argc, char **argv) {
         carrot_warn("stopped by a signal after %lld records: every record read was delivered; "
                     "feed the rest again (event ids make a repeat harmless)",
                     c->lines);
-    carrot_info("read %lld records: %lld activities delivered, %lld records to %s, %lld skipped "
+    carrot_info("read %lld records: %lld %s delivered, %lld records to %s, %lld skipped "
                 "(not activities), %lld failed",
-                c->lines, c->delivered, c->dlq_delivered, cf.dlq_topic, c->skipped, c->failed);
+                c->lines, c->delivered, participants ? "participants" : "activities",
+                c->dlq_delivered, in.dlq_topic, c->skipped, c->failed);
     exit_code = fatal || c->failed ? 1 : stop ? 3 : 0;
 out:
     if (kconf) rd_kafka_conf_destroy(kconf);

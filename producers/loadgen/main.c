@@ -7,7 +7,11 @@
  * records are logged late, some are deleted afterwards, and --bad-every N
  * makes every Nth line invalid in one of several ways, for the dead-letter
  * path; --duplicate-every and --bad-picklist-every add resent lines and
- * off-list pick-list values; --rate paces the output for latency runs. */
+ * off-list pick-list values; --rate paces the output for latency runs.
+ * --participants-feed writes the same participants instead, as the
+ * participants feed (carrot-ingest --format participants): names, the
+ * segment, team and region their activities carry, supervisors in two
+ * levels and a few hidden from screens. */
 #include "carrot/activity.h"
 #include "carrot/config.h"
 #include "carrot/file.h"
@@ -25,6 +29,7 @@ typedef struct {
     char *program, *start;
     long long seed, count, participants, bad_every, delete_every, span_days, rate, duplicate_every,
         bad_picklist_every;
+    int participants_feed;
 } loadgen_conf_t;
 
 #define OFF(f) offsetof(loadgen_conf_t, f)
@@ -47,6 +52,9 @@ static const carrot_conf_prop_t props[] = {
      "every Nth call or meeting has a disposition or outcome outside the pick list (0: none)"},
     {"rate", CARROT_CONF_INT, OFF(rate), "0", 0, 10000000,
      "lines per second to write at (0: as fast as possible)"},
+    {"participants-feed", CARROT_CONF_BOOL, OFF(participants_feed), "false", 0, 0,
+     "write the participants (one JSON line each, for carrot-ingest --format participants) "
+     "instead of activities"},
     CARROT_CONF_END};
 
 static const char usage[] = "usage: carrot-loadgen [settings] > feed.jsonl\n"
@@ -90,6 +98,57 @@ typedef struct {
     int segment, region, team, tenure_days;
 } person_t;
 
+/* Display names: participant i is first[i % 40] last[(i + i / 40) % 40], so
+ * the demo's 40 are 40 different people (and any count has names). */
+static const char *const first_names[40] = {
+    "Ava",    "Liam",  "Sofia", "Noah",   "Mia",    "Ethan",  "Zoë",   "Mateo", "Chloe", "Omar",
+    "Priya",  "Lucas", "Hana",  "Diego",  "Grace",  "Kofi",   "Elena", "Ravi",  "Nora",  "Jonas",
+    "Amara",  "Felix", "Leila", "Tomás",  "Ingrid", "Malik",  "Yuki",  "Aaron", "Lucía", "Sven",
+    "Fatima", "Owen",  "Mei",   "Carlos", "Anika",  "Dmitri", "Isla",  "Kwame", "Rosa",  "Henrik"};
+static const char *const last_names[40] = {
+    "Stone",   "Okafor", "Ramírez",  "Chen",    "Novak",     "Patel",  "Brooks", "Haddad",
+    "Kim",     "Schulz", "Moreau",   "Silva",   "Nakamura",  "Oduya",  "Larsen", "Rossi",
+    "Ahmed",   "Walsh",  "Kowalski", "Diaz",    "Lindqvist", "Mensah", "Costa",  "Ito",
+    "Fischer", "Byrne",  "Singh",    "Alvarez", "Petrov",    "Osei",   "Dubois", "Park",
+    "Nilsen",  "Reyes",  "Horvat",   "Quinn",   "Baker",     "Yilmaz", "Santos", "Weber"};
+
+/* The participants feed: team leads are each team's first member (level 2),
+ * reporting to p0000, the sales director (level 3, who leads a team too);
+ * everyone else (level 1) reports to their team's lead. Every 17th from the
+ * 17th on has opted out of screens. Times are the feed's start, so a given
+ * --start writes the same bytes. */
+static int write_participants(const loadgen_conf_t *cf, const person_t *people, long np,
+                              int64_t start) {
+    long nteams = np / 8 + 1;
+    long *lead = malloc((size_t)nteams * sizeof(*lead));
+    if (!lead) return -1;
+    for (long t = 0; t < nteams; t++) lead[t] = -1;
+    for (long i = 0; i < np; i++)
+        if (lead[people[i].team] < 0) lead[people[i].team] = i;
+    char updated[40], hired[40];
+    carrot_time_format(start, updated, sizeof(updated));
+    for (long i = 0; i < np; i++) {
+        const person_t *p = &people[i];
+        int is_lead = lead[p->team] == i;
+        long boss = i == 0 ? -1 : is_lead ? 0 : lead[p->team];
+        carrot_time_format(start - p->tenure_days * 86400000LL, hired, sizeof(hired));
+        printf("{\"participant_id\":\"p%04ld\",\"program_id\":", i);
+        carrot_json_print_string(stdout, cf->program);
+        printf(",\"display_name\":\"%s %s\",\"segment\":\"%s\",\"team_id\":\"team-%02d\","
+               "\"region\":\"%s\",\"hired_at\":\"%s\",\"level\":%d",
+               first_names[i % 40], last_names[(i + i / 40) % 40], segments[p->segment], p->team,
+               regions[p->region], hired,
+               i == 0    ? 3
+               : is_lead ? 2
+                         : 1);
+        if (boss >= 0) printf(",\"supervisor_id\":\"p%04ld\"", boss);
+        printf(",\"hide_from_screen\":%s,\"updated_at\":\"%s\"}\n", i % 17 == 16 ? "true" : "false",
+               updated);
+    }
+    free(lead);
+    return 0;
+}
+
 /* Recent creates, so a DELETE names a real earlier record with its own
  * participant and type. */
 #define RING 65536
@@ -130,6 +189,14 @@ int main(int argc, char **argv) {
         people[i].tenure_days = (int)(uniform() < 0.3 ? pick(90) : 90 + pick(3000));
         total += 1.0 / (double)(i + 1);
         cum[i] = total;
+    }
+    if (cf.participants_feed) { /* the same people, drawn from the same seed */
+        int rc = write_participants(&cf, people, np, start);
+        free(people);
+        free(cum);
+        free(ring);
+        carrot_conf_destroy(conf);
+        return rc ? 1 : 0;
     }
     for (size_t i = 0; i < NMIX; i++) mixtotal += mix[i].weight;
     int64_t span_ms = cf.span_days * 86400000LL, t0 = carrot_time_mono_ms();

@@ -6,5 +6,7 @@
 extern const char carrot_schema_crm_activity[]; /* schemas/crm_activity.avsc */
 extern const char carrot_schema_award[];        /* schemas/award.avsc */
 extern const char carrot_schema_participant[];  /* schemas/participant.avsc */
+/* Released versions kept so their bytes still decode (registered as writers). */
+extern const char carrot_schema_participant_v1[]; /* schemas/participant_v1.avsc */
 
 #endif
