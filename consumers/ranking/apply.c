@@ -811,6 +811,16 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
                 for (int32_t j = x->a; j >= 0; j = ap->e[j].b) arg_s(c, ap->e[j].name);
             }
         }
+        size_t nboards = 0, plen = strlen(prefix) + 3; /* the program's board index */
+        for (size_t i = 0; i < ap->ne; i++)
+            if (ap->e[i].kind == K_BOARD) {
+                if (!nboards++) {
+                    cmd(c, "SADD");
+                    prefixed(key, sizeof(key), prefix, "", "boards");
+                    arg_s(c, key);
+                }
+                arg_s(c, ap->e[i].key + plen);
+            }
         if (ap->feedlen) { /* for live displays: what changed, in the same transaction */
             prefixed(key, sizeof(key), prefix, "", "feed");
             cmd(c, "XADD");

@@ -10,6 +10,7 @@ extern const char carrot_migration_002_double_entry[];
 extern const char carrot_migration_003_rewards[];
 extern const char carrot_migration_004_draw_close[];
 extern const char carrot_migration_005_entries_unlinked[];
+extern const char carrot_migration_006_display_tokens[];
 
 static const struct {
     int version;
@@ -21,6 +22,7 @@ static const struct {
     {3, "003_rewards", carrot_migration_003_rewards},
     {4, "004_draw_close", carrot_migration_004_draw_close},
     {5, "005_entries_unlinked", carrot_migration_005_entries_unlinked},
+    {6, "006_display_tokens", carrot_migration_006_display_tokens},
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -13,6 +13,8 @@
  *   carrot:{P}:lb:<board>           sorted set: points by participant; expires
  *                                   retention_days after its period ends (ptd never)
  *   carrot:{P}:pb:<participant>     set: the boards a participant is on (for standing)
+ *   carrot:{P}:boards               set: every board name written (expired ones too,
+ *                                   until carrot_board_list() meets them)
  *   carrot:{P}:wm:<topic>:<part>    highest Kafka offset applied, per partition
  *   carrot:{P}:seen:<event_id>      an event's first delivery ("<topic>:<part>:<offset>") and
  *                                   what it did (points, lines), kept for the dedup window
@@ -212,6 +214,33 @@ carrot_board_err_t carrot_board_standing(carrot_board_t *board, const char *prog
                                          const char *participant, int max,
                                          carrot_board_entry_t *out, int *noutp, char *errstr,
                                          size_t errstr_size);
+
+/* Points of ids[0..n) on a board, in one round trip: points[i], and
+ * present[i] 0 when ids[i] is not on it (points[i] then 0). */
+carrot_board_err_t carrot_board_scores(carrot_board_t *board, const char *program,
+                                       const char *board_name, const char *const *ids, size_t n,
+                                       int64_t *points, int *present, char *errstr,
+                                       size_t errstr_size);
+
+/* Called per board of a program by carrot_board_list(), name and member
+ * count; name is valid during the call. Non-zero stops the listing. */
+typedef int (*carrot_board_name_cb)(void *opaque, const char *name, long members);
+
+/* The program's boards that exist now (from its board index; names of
+ * boards that have expired are dropped from the index on the way), in name
+ * order, at most max. */
+carrot_board_err_t carrot_board_list(carrot_board_t *board, const char *program, int max,
+                                     carrot_board_name_cb on_board, void *opaque, char *errstr,
+                                     size_t errstr_size);
+
+/* How many participants are on a board (0 when it does not exist). */
+carrot_board_err_t carrot_board_members(carrot_board_t *board, const char *program,
+                                        const char *board_name, long *membersp, char *errstr,
+                                        size_t errstr_size);
+
+/* Whether the program has been seen by a scorer: its meta hash exists. */
+carrot_board_err_t carrot_board_program_known(carrot_board_t *board, const char *program,
+                                              int *knownp, char *errstr, size_t errstr_size);
 
 /* Sum of all points on a board, and the number of members. */
 carrot_board_err_t carrot_board_total(carrot_board_t *board, const char *program,

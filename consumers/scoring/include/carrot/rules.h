@@ -50,6 +50,12 @@ const char *carrot_rules_version(const carrot_rules_t *rules);
 const char *carrot_rules_timezone(const carrot_rules_t *rules); /* default "UTC" */
 /* The exact text the rules were parsed from (to publish it to carrot.rules). */
 const char *carrot_rules_text(const carrot_rules_t *rules, size_t *lenp);
+/* The rules as a participant reads them, for "what earns points now": a
+ * JSON object {program, version, timezone, as_of, bands, kpis, quality,
+ * timeliness, promotions, goals}, the promotions those running at now_ms
+ * (Unix ms) or starting within 14 days, each with from, to and "running".
+ * Returns malloc'd text the caller frees, or NULL when out of memory. */
+char *carrot_rules_explain(const carrot_rules_t *rules, int64_t now_ms);
 /* Seconds a board of period p is kept after the period ends (0 for ptd: kept). */
 int64_t carrot_rules_retention_s(const carrot_rules_t *rules, carrot_period_t p);
 /* When Redis may drop a cap or goal counter of period p, whose end is end_ms
