@@ -172,7 +172,11 @@ static answer_t board(session_t *s, program_t *p, const query_t *q, int around) 
     carrot_board_err_t rc = carrot_board_members(s->board, p->id, q->board, &members, errstr,
                                                  sizeof(errstr));
     if (rc) return board_failed(rc, errstr);
-    if (q->named && members == 0) return api_error(404, "no such board");
+    /* an empty board is a 404 unless it is the current period's, still to
+     * be scored into (a Monday-morning screen): never an empty 200 for a
+     * period long gone or a scope that does not exist */
+    if (members == 0 && (q->named || !q->current || strncmp(q->board, "ptd:", 4) == 0))
+        return api_error(404, "no such board (nothing scored there, or it expired)");
     if (!around) {
         json_t *o = api_board_json(s, p, q->board, q->cursor, q->limit, &st, errstr,
                                    sizeof(errstr));
@@ -252,7 +256,7 @@ static answer_t standing(session_t *s, program_t *p, const char *who, int own) {
         json_decref(arr);
         return api_error(404, "no such participant");
     }
-    json_t *o = json_pack("{sssssso}", "program", p->id, "participant", who, "name",
+    json_t *o = json_pack("{ssssssso}", "program", p->id, "participant", who, "name",
                           me.found ? (own ? (me.display_name[0] ? me.display_name : who)
                                           : carrot_participant_screen_name(&me))
                                    : who,

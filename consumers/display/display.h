@@ -76,9 +76,10 @@ int tokens_command(int argc, char **argv);
 /* --- params.c: every query parameter, checked --- */
 typedef struct {
     char board[DISPLAY_ID_MAX + 64]; /* resolved: "w:2026-W47:seg:dealer" */
-    int named;                       /* the request named the board (board=) */
-    long limit, cursor;              /* positions: cursor is the first 0-based position */
-    long k;                          /* around: entries either side */
+    int current;        /* a period at now (no at=): empty is a board yet to start, not a 404 */
+    int named;          /* the request named the board (board=) */
+    long limit, cursor; /* positions: cursor is the first 0-based position */
+    long k;             /* around: entries either side */
     char participant[DISPLAY_ID_MAX + 1];
 } query_t;
 /* Fills q from the request's arguments (get(opaque, name) returns a

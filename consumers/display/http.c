@@ -44,7 +44,11 @@ static void cors(display_t *d, struct MHD_Connection *c, struct MHD_Response *r)
 static enum MHD_Result answer(display_t *d, struct MHD_Connection *c, answer_t a) {
     char *text = a.body ? json_dumps(a.body, JSON_COMPACT) : NULL;
     json_decref(a.body);
-    if (!text) return MHD_NO;
+    if (!text) {
+        carrot_error("an answer with status %u had no body (a JSON value could not be built)",
+                     a.status);
+        return MHD_NO;
+    }
     size_t len = strlen(text);
     char etag[40];
     snprintf(etag, sizeof(etag), "W/\"%016llx\"", (unsigned long long)fnv(text, len));

@@ -127,5 +127,6 @@ int params_parse(const char *(*get)(void *opaque, const char *name), void *opaqu
         return -1;
     }
     snprintf(q->board, sizeof(q->board), "%s:%s", pid, scope);
+    q->current = at == NULL || ms == now_ms;
     return 0;
 }

@@ -39,7 +39,8 @@ typedef struct client_s {
     program_t *p;
     char board[DISPLAY_ID_MAX + 64];
     struct MHD_Connection *conn;
-    pthread_mutex_t lock; /* the fields below */
+    char since[CARROT_BOARD_FEED_ID_MAX]; /* the feed id of its snapshot */
+    pthread_mutex_t lock;                 /* the fields below */
     char *buf;
     size_t len, off, cap;
     int suspended, closed;
@@ -58,6 +59,11 @@ typedef struct {
     int started;
     sent_t sent[MAX_BOARDS];
     int nsent;
+    /* held while the feeder handles what it read, and while a client
+     * subscribes: a client then gets each feed entry once, either in its
+     * replay (up to done) or from the feeder (after done) */
+    pthread_mutex_t step;
+    char done[CARROT_BOARD_FEED_ID_MAX]; /* the feed id handled through; "" not yet */
 } feeder_t;
 
 struct hub_s {
@@ -73,6 +79,7 @@ hub_t *hub_new(display_t *d) {
     if (!h) return NULL;
     h->d = d;
     pthread_mutex_init(&h->lock, NULL);
+    for (int i = 0; i < DISPLAY_MAX_PROGRAMS; i++) pthread_mutex_init(&h->feeders[i].step, NULL);
     return h;
 }
 
@@ -118,29 +125,40 @@ static char *sse_event(const char *id, const char *event, const char *data, size
 }
 
 /* Sends text to the clients of p (on board, or all of p's when board is NULL). */
-static void broadcast(hub_t *h, program_t *p, const char *board, const char *text, size_t len) {
-    struct MHD_Connection *resume[256];
-    int nresume;
-    client_t *c;
+static int feed_id_cmp(const char *a, const char *b);
+
+/* Queues text for the clients of p (of board only, when not NULL). An event
+ * with an id goes only to clients whose snapshot is older (since): a client
+ * that subscribed after the feed moved already shows it. */
+static void broadcast(hub_t *h, program_t *p, const char *board, const char *id, const char *text,
+                      size_t len) {
+    struct MHD_Connection *local[64], **resume = local;
+    size_t nresume = 0, cap = 64;
     pthread_mutex_lock(&h->lock);
-    c = h->clients;
-    do { /* resumes outside the locks, in rounds of what fits */
-        nresume = 0;
-        for (; c && nresume < 256; c = c->next) {
-            if (c->p != p || (board && strcmp(c->board, board) != 0)) continue;
-            int r;
-            queue(h, c, text, len, &r);
-            if (r) resume[nresume++] = c->conn;
+    for (client_t *c = h->clients; c; c = c->next) {
+        if (c->p != p || (board && strcmp(c->board, board) != 0)) continue;
+        if (id && c->since[0] && feed_id_cmp(id, c->since) <= 0) continue;
+        int r;
+        queue(h, c, text, len, &r);
+        if (!r) continue;
+        if (nresume == cap) { /* out of room: resume what we have under the lock */
+            struct MHD_Connection **nr = malloc(2 * cap * sizeof(*nr));
+            if (!nr) {
+                MHD_resume_connection(c->conn);
+                continue;
+            }
+            memcpy(nr, resume, nresume * sizeof(*nr));
+            if (resume != local) free(resume);
+            resume = nr;
+            cap *= 2;
         }
-        if (nresume) {
-            /* a suspended connection is not closed, so it outlives the unlock */
-            pthread_mutex_unlock(&h->lock);
-            for (int i = 0; i < nresume; i++) MHD_resume_connection(resume[i]);
-            pthread_mutex_lock(&h->lock);
-        }
-        carrot_metric_add(h->d->m_pushes, nresume);
-    } while (c && nresume == 256);
+        resume[nresume++] = c->conn;
+    }
     pthread_mutex_unlock(&h->lock);
+    /* a suspended connection cannot end, so these outlive the unlock */
+    for (size_t i = 0; i < nresume; i++) MHD_resume_connection(resume[i]);
+    if (resume != local) free(resume);
+    carrot_metric_add(h->d->m_pushes, (double)nresume);
 }
 
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max) {
@@ -186,9 +204,19 @@ typedef struct {
     feeder_t *f;
     session_t *s;
     char last[CARROT_BOARD_FEED_ID_MAX];
-    int moved, replay; /* replay: celebrations only, to one client (subscribe) */
-    client_t *to;
+    int moved;
+    client_t *to;      /* a replay: celebrations only, to this client (subscribe) */
+    const char *until; /* a replay: entries up to this id only ("": all) */
 } feed_ctx_t;
+
+/* Compares two stream ids "<ms>-<seq>" as numbers. */
+static int feed_id_cmp(const char *a, const char *b) {
+    unsigned long long am = strtoull(a, NULL, 10), bm = strtoull(b, NULL, 10);
+    const char *ad = strchr(a, '-'), *bd = strchr(b, '-');
+    unsigned long long as = ad ? strtoull(ad + 1, NULL, 10) : 0,
+                       bs = bd ? strtoull(bd + 1, NULL, 10) : 0;
+    return am != bm ? (am < bm ? -1 : 1) : as != bs ? (as < bs ? -1 : 1) : 0;
+}
 
 static void celebrate(feed_ctx_t *x, const char *id, json_t *o) {
     char *data = json_dumps(o, JSON_COMPACT);
@@ -203,7 +231,7 @@ static void celebrate(feed_ctx_t *x, const char *id, json_t *o) {
         queue(x->f->h, x->to, ev, len, &r); /* not yet on the list: nothing to resume */
         pthread_mutex_unlock(&x->f->h->lock);
     } else {
-        broadcast(x->f->h, x->f->p, NULL, ev, len);
+        broadcast(x->f->h, x->f->p, NULL, NULL, ev, len);
     }
     free(ev);
 }
@@ -212,6 +240,7 @@ static int on_entry(void *opaque, const char *id, const char *source,
                     const carrot_board_change_t *ch, size_t n) {
     (void)source;
     feed_ctx_t *x = opaque;
+    if (x->until && x->until[0] && feed_id_cmp(id, x->until) > 0) return 0; /* the feeder's */
     snprintf(x->last, sizeof(x->last), "%s", id);
     x->moved = 1;
     for (size_t i = 0; i < n; i++) {
@@ -275,7 +304,7 @@ static void flush(feeder_t *f, session_t *s, const char *last) {
         if (data && sn && (!sn->payload || strcmp(sn->payload, data) != 0)) {
             size_t len;
             char *ev = sse_event(last, "board", data, &len);
-            if (ev) broadcast(h, f->p, boards[i], ev, len);
+            if (ev) broadcast(h, f->p, boards[i], last, ev, len);
             free(ev);
             if (top && sn->top[0] && strcmp(sn->top, top) != 0 && strcmp(top, "hidden") != 0) {
                 json_t *c = json_pack(
@@ -284,7 +313,8 @@ static void flush(feeder_t *f, session_t *s, const char *last) {
                 char *cd = json_dumps(c, JSON_COMPACT);
                 json_decref(c);
                 char *cev = cd ? sse_event(last, "celebrate", cd, &len) : NULL;
-                if (cev) broadcast(h, f->p, boards[i], cev, len); /* the board's clients only */
+                if (cev)
+                    broadcast(h, f->p, boards[i], last, cev, len); /* the board's clients only */
                 free(cev);
                 free(cd);
             }
@@ -314,6 +344,12 @@ static void follow_rules(feeder_t *f, carrot_rules_feed_t *rf) {
     carrot_info("rules of %s: version %s", p->id, carrot_rules_version(rules));
 }
 
+static int wake(void *opaque, const char *id, const char *source, const carrot_board_change_t *ch,
+                size_t n) {
+    (void)opaque, (void)id, (void)source, (void)ch, (void)n;
+    return 0; /* only a sign that the feed moved: the entry is read again under the lock */
+}
+
 static void *feeder(void *arg) {
     feeder_t *f = arg;
     display_t *d = f->h->d;
@@ -335,14 +371,34 @@ static void *feeder(void *arg) {
         if (rf) follow_rules(f, rf);
         carrot_board_err_t rc = CARROT_BOARD_OK;
         if (!have_last) {
+            pthread_mutex_lock(&f->step);
             rc = carrot_board_feed_last(s.board, f->p->id, x.last, errstr, sizeof(errstr));
             have_last = rc == CARROT_BOARD_OK;
+            if (have_last) snprintf(f->done, sizeof(f->done), "%s", x.last);
+            pthread_mutex_unlock(&f->step);
+        }
+        /* wait for the feed to move (outside the lock), then handle it under the lock */
+        int wait_ms = 500; /* with a change held back, only until it may go */
+        if (x.moved) {
+            int64_t left = d->cf->push_interval_ms - (carrot_time_mono_ms() - last_flush);
+            wait_ms = left < 1 ? 1 : left < 500 ? (int)left : 500;
         }
         if (!rc)
-            rc = carrot_board_feed_read(s.board, f->p->id, x.last, 500, 1000, on_entry, &x, NULL,
+            rc = carrot_board_feed_read(s.board, f->p->id, x.last, wait_ms, 1, wake, NULL, NULL,
                                         errstr, sizeof(errstr));
+        pthread_mutex_lock(&f->step);
+        if (!rc)
+            rc = carrot_board_feed_read(s.board, f->p->id, x.last, 0, 1000, on_entry, &x, NULL,
+                                        errstr, sizeof(errstr));
+        snprintf(f->done, sizeof(f->done), "%s", x.last);
+        int64_t now = carrot_time_mono_ms();
+        if (!rc && x.moved && now - last_flush >= d->cf->push_interval_ms) {
+            flush(f, &s, x.last);
+            x.moved = 0;
+            last_flush = now;
+        }
+        pthread_mutex_unlock(&f->step);
         if (rc) {
-            int64_t now = carrot_time_mono_ms();
             if (now - last_warn > 10000) {
                 carrot_warn("push of %s: %s", f->p->id, errstr);
                 last_warn = now;
@@ -350,14 +406,8 @@ static void *feeder(void *arg) {
             usleep(200 * 1000);
             continue;
         }
-        int64_t now = carrot_time_mono_ms();
-        if (x.moved && now - last_flush >= d->cf->push_interval_ms) {
-            flush(f, &s, x.last);
-            x.moved = 0;
-            last_flush = now;
-        }
         if (now - last_beat >= HEARTBEAT_MS) { /* also finds the clients that went away */
-            broadcast(f->h, f->p, NULL, ": ping\n\n", 9);
+            broadcast(f->h, f->p, NULL, NULL, ": ping\n\n", 9);
             last_beat = now;
         }
     }
@@ -396,27 +446,18 @@ enum MHD_Result hub_subscribe(hub_t *h, session_t *s, struct MHD_Connection *con
     c->conn = conn;
     snprintf(c->board, sizeof(c->board), "%s", board);
     pthread_mutex_init(&c->lock, NULL);
-    /* first the board as it is now, then the celebrations missed */
+    feeder_t *f = &h->feeders[p - d->programs];
+    /* under the feeder's step lock: the celebrations missed (those the feeder
+     * has handled; it sends this client the later ones), then the board as it
+     * is now, whose id is the last one the client holds */
+    pthread_mutex_lock(&f->step);
     char errstr[512];
     unsigned st = 500;
-    json_t *o = api_board_json(s, p, board, 0, d->cf->top, &st, errstr, sizeof(errstr));
-    if (!o) {
-        pthread_mutex_destroy(&c->lock);
-        free(c);
-        carrot_warn("push: %s", errstr);
-        return http_answer(conn, api_error(st == 503 ? 503 : 500, "the board cannot be read now"));
-    }
-    const char *version = json_string_value(json_object_get(o, "version"));
-    char *data = json_dumps(o, JSON_COMPACT);
     size_t len;
     int r;
     queue(h, c, "retry: 3000\n\n", 13, &r);
-    char *ev = data ? sse_event(version, "board", data, &len) : NULL;
-    if (ev) queue(h, c, ev, len, &r);
-    free(ev);
-    free(data);
-    if (last_event_id && *last_event_id) {
-        feed_ctx_t x = {.f = &h->feeders[p - d->programs], .s = s, .to = c};
+    if (last_event_id && *last_event_id && strlen(last_event_id) < CARROT_BOARD_FEED_ID_MAX) {
+        feed_ctx_t x = {.f = f, .s = s, .to = c, .until = f->done};
         int gap = 0;
         snprintf(x.last, sizeof(x.last), "%s", last_event_id);
         /* a bad id is no id: the snapshot is all the client gets */
@@ -424,10 +465,27 @@ enum MHD_Result hub_subscribe(hub_t *h, session_t *s, struct MHD_Connection *con
                                    errstr, sizeof(errstr)) != 0)
             carrot_debug("Last-Event-ID %s: %s", last_event_id, errstr);
     }
+    json_t *o = api_board_json(s, p, board, 0, d->cf->top, &st, errstr, sizeof(errstr));
+    if (!o) {
+        pthread_mutex_unlock(&f->step);
+        pthread_mutex_destroy(&c->lock);
+        free(c->buf);
+        free(c);
+        carrot_warn("push: %s", errstr);
+        return http_answer(conn, api_error(st == 503 ? 503 : 500, "the board cannot be read now"));
+    }
+    const char *version = json_string_value(json_object_get(o, "version"));
+    if (version) snprintf(c->since, sizeof(c->since), "%s", version);
+    char *data = json_dumps(o, JSON_COMPACT);
+    char *ev = data ? sse_event(version, "board", data, &len) : NULL;
+    if (ev) queue(h, c, ev, len, &r);
+    free(ev);
+    free(data);
     json_decref(o);
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader,
                                                                   c, client_free);
     if (!resp) {
+        pthread_mutex_unlock(&f->step);
         pthread_mutex_destroy(&c->lock);
         free(c->buf);
         free(c);
@@ -443,6 +501,7 @@ enum MHD_Result hub_subscribe(hub_t *h, session_t *s, struct MHD_Connection *con
     h->nclients++;
     carrot_metric_set(d->m_sse_clients, h->nclients);
     pthread_mutex_unlock(&h->lock);
+    pthread_mutex_unlock(&f->step);
     enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp); /* the connection holds it; client_free runs when it ends */
     return rc;
@@ -469,6 +528,7 @@ void hub_destroy(hub_t *h) {
     if (!h) return;
     for (int i = 0; i < h->d->nprograms; i++)
         if (h->feeders[i].started) pthread_join(h->feeders[i].thread, NULL);
+    for (int i = 0; i < DISPLAY_MAX_PROGRAMS; i++) pthread_mutex_destroy(&h->feeders[i].step);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }

@@ -121,8 +121,8 @@ char *carrot_rules_explain(const carrot_rules_t *r, int64_t now_ms) {
         if (b->levels.n) json_object_set_new(o, "levels", strset_json(&b->levels));
         json_array_append_new(bands, o);
     }
-    json_t *root = json_pack("{sssssssosososososososo}", "program", r->program, "version",
-                             r->version, "timezone", r->timezone ? r->timezone : "UTC", "as_of",
+    json_t *root = json_pack("{sssssssososososososo}", "program", r->program, "version", r->version,
+                             "timezone", r->timezone ? r->timezone : "UTC", "as_of",
                              time_json(now_ms), "bands", bands, "kpis", kpis, "quality", quality,
                              "timeliness", timely, "promotions", promos, "goals", goals);
     char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;

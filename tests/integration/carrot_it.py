@@ -208,6 +208,6 @@ class Run:
                 self.stop(name)
         if not self.failures:
             for log in self.logs:
-                os.unlink(log)
+                pathlib.Path(log).unlink(missing_ok=True)  # a restarted program logs to one file
         self.say("passed" if not self.failures else f"{len(self.failures)} failure(s)")
         sys.exit(1 if self.failures else 0)

@@ -33,9 +33,15 @@
       li.textContent = k.id + ": " + k.points + " points" + (k.cap ? " (up to " + k.cap.points + " a " + k.cap.period + ")" : "");
       e.append(li);
     });
-    if (r && r.promotions) r.promotions.filter((p) => p.active).forEach((p) => {
+    if (r && r.goals) r.goals.forEach((g) => {
+      const li = document.createElement("li");
+      li.textContent = "Goal " + g.id + ": " + g.target + " in a " + g.period + ", +" + g.bonus + " points";
+      e.append(li);
+    });
+    if (r && r.promotions) r.promotions.forEach((p) => {
       const li = document.createElement("li"); li.className = "promo-item";
-      li.textContent = "Promotion " + p.id + (p.multiplier ? " \u00d7" + p.multiplier : "") + (p.bonus ? " +" + p.bonus : "");
+      li.textContent = "Promotion " + p.id + (p.multiplier !== 1 ? " \u00d7" + p.multiplier : "") + (p.bonus ? " +" + p.bonus : "") +
+        (p.running ? " until " : " from ") + new Date(p.running ? p.to : p.from).toLocaleString();
       e.append(li);
     });
   }

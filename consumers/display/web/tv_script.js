@@ -99,12 +99,12 @@
   function drawPromo() {
     const promo = $("promo");
     promo.replaceChildren();
-    const list = rules && rules.promotions ? rules.promotions.filter((p) => p.active) : [];
+    const list = rules && rules.promotions ? rules.promotions.filter((p) => p.running) : [];
     if (!list.length) { promo.textContent = "No promotion right now: every activity still counts."; return; }
     list.forEach((p) => {
       const d = document.createElement("div"); d.className = "promo-item";
-      const what = [p.multiplier ? "\u00d7" + p.multiplier : null, p.bonus ? "+" + p.bonus + " points" : null].filter(Boolean).join(", ");
-      d.textContent = p.id + (what ? ": " + what : "") + (p.end ? " until " + new Date(p.end).toLocaleString() : "");
+      const what = [p.multiplier && p.multiplier !== 1 ? "\u00d7" + p.multiplier : null, p.bonus ? "+" + p.bonus + " points" : null].filter(Boolean).join(", ");
+      d.textContent = p.id + (what ? ": " + what : "") + (p.to ? " until " + new Date(p.to).toLocaleString() : "");
       promo.append(d);
     });
   }
