@@ -129,4 +129,32 @@ fi
 # a feed dated by default is live: last week's board has points (a --start in the
 # past may have none left)
 ((${week_total:-0} > 0 || pinned)) || carrot_die "last week's board is empty: the demo feed is not live"
-echo "services are still running: deploy/services.sh stop ends them"
+
+# the displays: carrot-board on this program (one left by an earlier demo is replaced)
+board_port="${CARROT_BOARD_PORT:-18090}"
+board_pid="$CARROT_RUN_DIR/carrot-board.pid"
+if [[ -f "$board_pid" ]]; then
+    kill "$(cat "$board_pid")" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$(cat "$board_pid")" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$board_pid"
+fi
+tv_token=$("$bin/carrot-board" token add --program "$program" --label "demo TV" --log-level warn)
+me_token=$("$bin/carrot-board" token add --program "$program" --kind participant \
+    --participant p0005 --label "demo: p0005's link" --log-level warn)
+nohup "$bin/carrot-board" --programs "$program" --port "$board_port" \
+    >"$CARROT_RUN_DIR/carrot-board.log" 2>&1 </dev/null &
+echo $! >"$board_pid"
+for _ in $(seq 100); do
+    if curl -fsS -o /dev/null -H "Authorization: Bearer $tv_token" \
+        "http://127.0.0.1:$board_port/v1/programs/$program/boards"; then
+        break
+    fi
+    kill -0 "$(cat "$board_pid")" 2>/dev/null ||
+        carrot_die "carrot-board did not start: $(tail -3 "$CARROT_RUN_DIR/carrot-board.log")"
+    sleep 0.2
+done
+echo
+echo "== displays (carrot-board, log in $CARROT_RUN_DIR/carrot-board.log) =="
+echo "TV (kiosk):       http://127.0.0.1:$board_port/tv/$program?token=$tv_token&scenes=ptd,week,movers,promo"
+echo "p0005's own page: http://127.0.0.1:$board_port/me?token=$me_token"
+echo "services are still running: deploy/services.sh stop ends them (and carrot-board)"

@@ -42,6 +42,11 @@ cmd_start() {
 
 cmd_stop() {
     local rc=0
+    # the demo's carrot-board, if it left one
+    if [[ -f "$CARROT_RUN_DIR/carrot-board.pid" ]]; then
+        kill "$(cat "$CARROT_RUN_DIR/carrot-board.pid")" 2>/dev/null || true
+        rm -f "$CARROT_RUN_DIR/carrot-board.pid"
+    fi
     "$DEPLOY/kafka.sh" stop || rc=1
     "$DEPLOY/redis.sh" stop || rc=1
     "$DEPLOY/postgres.sh" stop || rc=1

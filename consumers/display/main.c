@@ -65,15 +65,6 @@ static void on_signal(int sig) {
     stop = 1;
 }
 
-static pthread_mutex_t period_lock = PTHREAD_MUTEX_INITIALIZER;
-
-int display_period_of(int period, int64_t ms, const char *tz, char *id, size_t size) {
-    pthread_mutex_lock(&period_lock);
-    int rc = carrot_period_of((carrot_period_t)period, ms, tz, id, size, NULL);
-    pthread_mutex_unlock(&period_lock);
-    return rc;
-}
-
 program_t *display_program(display_t *d, const char *id) {
     for (int i = 0; i < d->nprograms; i++)
         if (strcmp(d->programs[i].id, id) == 0) return &d->programs[i];

@@ -6,9 +6,20 @@
 #include "display.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* carrot_period_of() sets the process's TZ: one caller at a time. */
+static pthread_mutex_t period_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int display_period_of(int period, int64_t ms, const char *tz, char *id, size_t size) {
+    pthread_mutex_lock(&period_lock);
+    int rc = carrot_period_of((carrot_period_t)period, ms, tz, id, size, NULL);
+    pthread_mutex_unlock(&period_lock);
+    return rc;
+}
 
 int params_id_ok(const char *s) {
     size_t n = s ? strlen(s) : 0;

@@ -5,6 +5,7 @@
 #include "carrot/timeutil.h"
 #include "testutil.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +367,55 @@ START_TEST(periods_in_time_zone) {
 }
 END_TEST
 
+/* "What earns points now": every rule, and only the promotions running or
+ * starting within 14 days, with their window. */
+START_TEST(explain_what_earns_now) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/deploy/demo/rules.yaml", CARROT_SOURCE_DIR);
+    carrot_rules_t *r = carrot_rules_load(path, errstr, sizeof(errstr));
+    ck_assert_msg(r != NULL, "%s", errstr);
+    /* 2026-11-10 12:00 Chicago: dealer-quote-push runs (Nov 9-16), certification-week is over */
+    char *text = carrot_rules_explain(r, at("2026-11-10T18:00:00Z"));
+    ck_assert_ptr_nonnull(text);
+    json_error_t err;
+    json_t *o = json_loads(text, 0, &err);
+    ck_assert_msg(o != NULL, "%s: %s", err.text, text);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "version")), "2026.11-2");
+    ck_assert_str_eq(json_string_value(json_object_get(o, "timezone")), "America/Chicago");
+    ck_assert_int_eq(json_array_size(json_object_get(o, "kpis")), 14);
+    json_t *call = json_array_get(json_object_get(o, "kpis"), 7);
+    ck_assert_str_eq(json_string_value(json_object_get(call, "id")), "call");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(call, "cap"), "points")),
+                     40);
+    json_t *promos = json_object_get(o, "promotions");
+    ck_assert_int_eq(json_array_size(promos), 1);
+    json_t *p = json_array_get(promos, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "id")), "dealer-quote-push");
+    ck_assert(json_is_true(json_object_get(p, "running")));
+    ck_assert_str_eq(json_string_value(json_object_get(p, "to")), "2026-11-16T06:00:00Z");
+    ck_assert(json_real_value(json_object_get(p, "multiplier")) == 2.0);
+    ck_assert_int_eq(json_array_size(json_object_get(o, "goals")), 2);
+    ck_assert_int_eq(json_array_size(json_object_get(o, "quality")), 2);
+    json_decref(o);
+    free(text);
+    /* 2026-10-25: both promotions start within 14 days, neither runs yet */
+    text = carrot_rules_explain(r, at("2026-10-27T12:00:00Z"));
+    o = json_loads(text, 0, &err);
+    ck_assert_int_eq(json_array_size(json_object_get(o, "promotions")), 2);
+    ck_assert(json_is_false(
+        json_object_get(json_array_get(json_object_get(o, "promotions"), 0), "running")));
+    json_decref(o);
+    free(text);
+    /* December: nothing to show */
+    text = carrot_rules_explain(r, at("2026-12-20T12:00:00Z"));
+    o = json_loads(text, 0, &err);
+    ck_assert_int_eq(json_array_size(json_object_get(o, "promotions")), 0);
+    json_decref(o);
+    free(text);
+    carrot_rules_destroy(r);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {demo_rules_load,
                             invalid_rules_name_line_and_problem,
@@ -373,6 +423,7 @@ int main(void) {
                             each_rule_kind,
                             caps_and_goals_settle,
                             periods_in_time_zone,
+                            explain_what_earns_now,
                             NULL};
     return carrot_test_run(carrot_test_suite("rules", tests));
 }
