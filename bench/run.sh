@@ -21,5 +21,8 @@ done
 echo "== latency: activity to leaderboard at a steady rate vs a plain consume; scorer memory =="
 build/bench/bench_latency --brokers "$CARROT_BROKERS" --redis-host "$CARROT_REDIS_HOST" \
     --redis-port "$CARROT_REDIS_PORT"
+echo "== board reads through carrot-board vs the same reads straight to Redis (1M participants) =="
+build/bench/bench_board --redis-host "$CARROT_REDIS_HOST" --redis-port "$CARROT_REDIS_PORT" \
+    --pg-dsn "$CARROT_PG_DSN"
 echo "== codec: CrmActivity encode/decode vs raw avro-c generic =="
 build/bench/bench_codec

@@ -113,14 +113,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     (void)version;
     (void)data;
     display_t *d = cls;
-    if (!*state) { /* headers in: answer now, a GET has no body to wait for */
+    int read_only = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (!*state) {
         *state = (void *)1;
-        if (*size) return MHD_NO;
+        if (!read_only) { /* at once, body unread: libmicrohttpd closes the connection after */
+            carrot_metric_add(d->m_requests, 1);
+            return answer(d, c, api_error(405, "read only: GET"));
+        }
+        /* a GET is answered on the next call, once its (empty) body is read: an
+         * answer queued before that makes libmicrohttpd close the connection */
+        return MHD_YES;
     }
-    if (*size) return MHD_NO; /* a body on a read-only service: close */
+    if (*size) return MHD_NO; /* a GET with a body: close */
     carrot_metric_add(d->m_requests, 1);
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return answer(d, c, api_error(405, "read only: GET"));
     if (strlen(url) > 1024) return answer(d, c, api_error(414, "URL too long"));
     if (strncmp(url, "/static/", 8) == 0) return file(c, url + 7);
     if (strncmp(url, "/tv/", 4) == 0) return file(c, "/tv.html");
