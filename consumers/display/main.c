@@ -5,6 +5,7 @@
 #include "carrot/log.h"
 #include "carrot/period.h"
 #include "carrot/rules.h"
+#include "carrot/timeutil.h"
 #include "display.h"
 
 #include <signal.h>
@@ -176,6 +177,7 @@ int main(int argc, char **argv) {
     d.cf = &cf;
     d.conf = conf;
     struct MHD_Daemon *daemon = NULL;
+    carrot_directory_t *probe = NULL;
     exit_code = 2;
     if (programs(&d, cf.programs, errstr, sizeof(errstr)) != 0) {
         carrot_error("%s", errstr);
@@ -195,13 +197,26 @@ int main(int argc, char **argv) {
         carrot_error("%s", errstr);
         goto out;
     }
+    carrot_metrics_check(d.metrics, "redis", 0, "not yet checked");
+    carrot_metrics_check(d.metrics, "postgres", 0, "not yet checked");
     carrot_metrics_check(d.metrics, "http", 1, NULL);
     carrot_info("serving %d program%s on http://%s:%lld (TV: /tv/<program>?token=..., "
                 "participant: /me?token=...)",
                 d.nprograms, d.nprograms == 1 ? "" : "s", cf.listen, cf.port);
-    while (!stop) usleep(100 * 1000);
+    /* readiness: Redis (boards, directory) and PostgreSQL (tokens, the ledger), every 2 s */
+    probe = carrot_directory_new(cf.redis_host, (int)cf.redis_port, (int)cf.redis_timeout_ms);
+    for (int64_t next = 0; !stop; usleep(100 * 1000)) {
+        int64_t now = carrot_time_mono_ms();
+        if (now < next || !probe) continue;
+        next = now + 2000;
+        int up = carrot_directory_ping(probe, errstr, sizeof(errstr)) == CARROT_DIRECTORY_OK;
+        carrot_metrics_check(d.metrics, "redis", up, up ? NULL : errstr);
+        up = PQping(cf.pg_dsn) == PQPING_OK;
+        carrot_metrics_check(d.metrics, "postgres", up, up ? NULL : "PostgreSQL does not answer");
+    }
     exit_code = 0;
 out:
+    carrot_directory_destroy(probe);
     atomic_store(&d.stop, 1);
     if (d.hub) hub_close_all(d.hub);
     if (daemon) {

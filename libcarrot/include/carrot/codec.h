@@ -36,7 +36,7 @@ typedef enum {
     CARROT_CODEC_ERR_INTERNAL = -4 /* out of memory, avro-c failure */
 } carrot_codec_err_t;
 
-/* Short name of an error for metrics and dead-letter headers ("framing"...). */
+/* Short name of an error ("framing"...), for log lines and dead-letter reasons. */
 const char *carrot_codec_err_name(carrot_codec_err_t err);
 
 typedef struct carrot_codec_s carrot_codec_t;
