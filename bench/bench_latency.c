@@ -34,6 +34,7 @@
 #include "carrot/log.h"
 #include "carrot/timeutil.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -45,14 +46,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 typedef struct {
-    char *brokers, *redis_host, *topic;
+    char *brokers, *redis_host, *topic, *pg_dsn;
     long long redis_port, rate, seconds, memory_seconds, linger_ms, batch_size, batch_ms,
-        ready_timeout;
+        ready_timeout, push_clients, board_port;
     int plain_consumer;
 } bench_conf_t;
 
@@ -75,6 +79,13 @@ static const carrot_conf_prop_t props[] = {
      "scorer --batch-ms (its longest wait to fill a batch)"},
     {"ready-timeout", CARROT_CONF_INT, OFF(ready_timeout), "120", 5, 3600,
      "seconds to wait for a warm-up activity, or for the last activity of a run, to arrive"},
+    {"push-clients", CARROT_CONF_INT, OFF(push_clients), "0", 0, 5000,
+     "also run carrot-board during the scorer's run with this many live streams (server-sent "
+     "events) on the program board, and time produce to every stream seeing the change"},
+    {"board-port", CARROT_CONF_INT, OFF(board_port), "18198", 1, 65535,
+     "port of that carrot-board"},
+    {"pg-dsn", CARROT_CONF_STR, OFF(pg_dsn), "host=127.0.0.1 port=15432 dbname=carrot user=carrot",
+     0, 0, "PostgreSQL connection string (carrot-board's token)"},
     {"plain-consumer", CARROT_CONF_BOOL, OFF(plain_consumer), "false", 0, 0,
      "internal: run as the baseline's plain read_committed consumer of --topic"},
     {"topic", CARROT_CONF_STR, OFF(topic), NULL, 0, 0, "internal: the topic of --plain-consumer"},
@@ -429,6 +440,86 @@ static void *watch_plain(void *arg) {
     return NULL;
 }
 
+/* ---- live streams (--push-clients) ---- */
+
+typedef struct {
+    run_t *run;
+    int n, *fd, efd;
+    long long base; /* members after the warm-up */
+    long long *at;  /* per stream: activities it has seen */
+    int *cnt;       /* per activity: streams that have seen it */
+    char **buf;     /* per stream: unparsed bytes */
+    size_t *len;
+    atomic_int stop;
+    atomic_llong events;
+} push_watch_t;
+
+/* One GET of the stream over HTTP/1.0 (no chunked framing: the events come raw). */
+static int sse_open(int port, const char *path, const char *token) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    char req[1024];
+    int n = snprintf(
+        req, sizeof(req),
+        "GET %s HTTP/1.0\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n", path,
+        token);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+/* Reads every stream; a board event's "members" says how many of the run's
+ * activities (one new participant each) the stream has seen. */
+static void *watch_push(void *arg) {
+    push_watch_t *w = arg;
+    run_t *r = w->run;
+    struct epoll_event evs[256];
+    long long all = 0;
+    while (!atomic_load(&w->stop) && all < r->n) {
+        int k = epoll_wait(w->efd, evs, 256, 100);
+        int64_t t = now_us();
+        for (int e = 0; e < k; e++) {
+            int c = evs[e].data.u32;
+            for (;;) {
+                if (w->len[c] > 60000) w->len[c] = 0; /* never: events are ~1 KB */
+                ssize_t got = read(w->fd[c], w->buf[c] + w->len[c], 65535 - w->len[c]);
+                if (got <= 0) break;
+                w->len[c] += (size_t)got;
+                w->buf[c][w->len[c]] = '\0';
+                char *p = w->buf[c], *end;
+                while ((end = strstr(p, "\n\n"))) {
+                    *end = '\0';
+                    const char *m = strstr(p, "event: board") ? strstr(p, "\"members\":") : NULL;
+                    if (m) {
+                        atomic_fetch_add(&w->events, 1);
+                        long long seen = atoll(m + 10) - w->base;
+                        if (seen > r->n) seen = r->n;
+                        for (long long i = w->at[c] > 0 ? w->at[c] : 0; i < seen; i++)
+                            if (++w->cnt[i] == w->n) {
+                                r->seen[i] = t;
+                                all++;
+                            }
+                        if (seen > w->at[c]) w->at[c] = seen;
+                    }
+                    p = end + 2;
+                }
+                w->len[c] -= (size_t)(p - w->buf[c]);
+                memmove(w->buf[c], p, w->len[c] + 1);
+            }
+        }
+        atomic_store(&r->nseen, all);
+    }
+    return NULL;
+}
+
 /* ---- plumbing ---- */
 
 /* Starts argv[0] with its stdout on a pipe (*outfd, the read end). */
@@ -629,6 +720,84 @@ int main(int argc, char **argv) {
         else
             sleep_until_us(now_us() + 10000);
     }
+    /* 1b. with --push-clients: carrot-board and its streams, set up before the run */
+    run_t pr = {0};
+    push_watch_t pw8 = {0};
+    pid_t board = 0;
+    pthread_t pth;
+    long board_rss0 = 0, board_rss1 = 0;
+    if (cf.push_clients > 0) {
+        struct rlimit rl;
+        getrlimit(RLIMIT_NOFILE, &rl);
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl); /* the streams' sockets, here and in carrot-board */
+        char cmd[1024], token[256] = "", bport[24], bmax[24];
+        snprintf(cmd, sizeof(cmd),
+                 "'%s' token add --program '%s' --label bench --pg-dsn '%s' --log-level warn",
+                 CARROT_BOARD_BIN, program, cf.pg_dsn);
+        FILE *tf = popen(cmd, "r");
+        if (!tf || !fgets(token, sizeof(token), tf) || pclose(tf) != 0)
+            die("carrot-board token add failed (are the ledger migrations applied?)");
+        token[strcspn(token, "\n")] = '\0';
+        snprintf(bport, sizeof(bport), "%lld", cf.board_port);
+        snprintf(bmax, sizeof(bmax), "%lld", cf.push_clients + 10);
+        char *board_argv[] = {CARROT_BOARD_BIN,
+                              "--programs",
+                              program,
+                              "--port",
+                              bport,
+                              "--redis-host",
+                              cf.redis_host,
+                              "--redis-port",
+                              port,
+                              "--pg-dsn",
+                              cf.pg_dsn,
+                              "--brokers",
+                              "",
+                              "--max-sse-clients",
+                              bmax,
+                              "--log-level",
+                              "warn",
+                              NULL};
+        int board_out;
+        board = spawn(board_argv, &board_out);
+        close(board_out);
+        char path[256];
+        snprintf(path, sizeof(path), "/v1/programs/%s/events?period=ptd", program);
+        int probe = -1;
+        for (int i = 0; i < 100 && (probe = sse_open((int)cf.board_port, path, token)) < 0; i++)
+            sleep_until_us(now_us() + 100000);
+        if (probe < 0) die("carrot-board did not start");
+        close(probe);
+        sleep_until_us(now_us() + 200000);
+        board_rss0 = rss_kib(board);
+        run_init(&pr, "s", n);
+        pw8.run = &pr;
+        pw8.n = (int)cf.push_clients;
+        pw8.base = bw.base;
+        pw8.fd = calloc((size_t)pw8.n, sizeof(int));
+        pw8.at = calloc((size_t)pw8.n, sizeof(long long));
+        pw8.len = calloc((size_t)pw8.n, sizeof(size_t));
+        pw8.buf = calloc((size_t)pw8.n, sizeof(char *));
+        pw8.cnt = calloc((size_t)n, sizeof(int));
+        pw8.efd = epoll_create1(0);
+        if (!pw8.fd || !pw8.at || !pw8.len || !pw8.buf || !pw8.cnt || pw8.efd < 0)
+            die("out of memory");
+        for (int c = 0; c < pw8.n; c++) {
+            if (!(pw8.buf[c] = malloc(65536)) ||
+                (pw8.fd[c] = sse_open((int)cf.board_port, path, token)) < 0)
+                die("could not open a stream");
+            struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)c};
+            epoll_ctl(pw8.efd, EPOLL_CTL_ADD, pw8.fd[c], &ev);
+        }
+        if (pthread_create(&pth, NULL, watch_push, &pw8)) die("pthread_create");
+        deadline = now_us() + cf.ready_timeout * 1000000;
+        while (atomic_load(&pw8.events) < pw8.n) { /* every stream has its snapshot */
+            if (now_us() > deadline) die("the streams did not all get their snapshot");
+            sleep_until_us(now_us() + 10000);
+        }
+        board_rss1 = rss_kib(board);
+    }
     run_t sr;
     run_init(&sr, "s", n);
     bw.run = &sr;
@@ -639,6 +808,38 @@ int main(int argc, char **argv) {
     atomic_store(&sr.stop, 1);
     pthread_join(th, NULL);
     if (bw.failed) die("ZCARD failed while watching the board");
+    if (board) {
+        deadline = now_us() + cf.ready_timeout * 1000000;
+        while (atomic_load(&pr.nseen) < n && now_us() < deadline) sleep_until_us(now_us() + 10000);
+        atomic_store(&pw8.stop, 1);
+        pthread_join(pth, NULL);
+        long long got = atomic_load(&pr.nseen);
+        memcpy(pr.sent, sr.sent, (size_t)n * sizeof(*pr.sent));
+        if (got < n) {
+            carrot_warn("only %lld of %lld activities reached every stream in time", got, n);
+        } else {
+            lat_t pl = latency(&pr, nwin), bl = latency(&sr, nwin);
+            printf(
+                "push:     %lld streams on the program board, %lld activities at %lld/s: produce "
+                "to every stream seeing it p50 %.2f ms, p99 %.2f ms, max %.2f ms; produce to "
+                "the board (Redis) p50 %.2f ms, p99 %.2f ms; ratio p50 %.1fx, p99 %.1fx; "
+                "%lld board events read\n",
+                cf.push_clients, nwin, cf.rate, pl.p50, pl.p99, pl.max, bl.p50, bl.p99,
+                pl.p50 / bl.p50, pl.p99 / bl.p99, pw8.events);
+            printf("push RSS: carrot-board %.1f MiB before the streams, %.1f MiB with %lld: "
+                   "%.1f KiB per stream\n",
+                   mib(board_rss0), mib(board_rss1), cf.push_clients,
+                   (double)(board_rss1 - board_rss0) / (double)cf.push_clients);
+        }
+        for (int c = 0; c < pw8.n; c++) {
+            close(pw8.fd[c]);
+            free(pw8.buf[c]);
+        }
+        close(pw8.efd);
+        free(pw8.fd), free(pw8.at), free(pw8.len), free(pw8.buf), free(pw8.cnt);
+        stop_child(board);
+        run_free(&pr);
+    }
     int scorer_rc = stop_child(scorer);
     child = 0;
     char out[1024];

@@ -21,6 +21,10 @@ done
 echo "== latency: activity to leaderboard at a steady rate vs a plain consume; scorer memory =="
 build/bench/bench_latency --brokers "$CARROT_BROKERS" --redis-host "$CARROT_REDIS_HOST" \
     --redis-port "$CARROT_REDIS_PORT"
+echo "== push: 1000 live streams on one board while the scorer runs at 2000/s =="
+build/bench/bench_latency --brokers "$CARROT_BROKERS" --redis-host "$CARROT_REDIS_HOST" \
+    --redis-port "$CARROT_REDIS_PORT" --pg-dsn "$CARROT_PG_DSN" --rate 2000 --seconds 20 \
+    --memory-seconds 20 --push-clients 1000
 echo "== board reads through carrot-board vs the same reads straight to Redis (1M participants) =="
 build/bench/bench_board --redis-host "$CARROT_REDIS_HOST" --redis-port "$CARROT_REDIS_PORT" \
     --pg-dsn "$CARROT_PG_DSN"
