@@ -32,6 +32,7 @@
 
 #define HEARTBEAT_MS 15000
 #define MAX_BOARDS 64 /* boards with clients, per program */
+#define MAX_PROMOS 32 /* as the rules allow */
 
 typedef struct client_s {
     struct client_s *prev, *next;
@@ -64,6 +65,9 @@ typedef struct {
      * replay (up to done) or from the feeder (after done) */
     pthread_mutex_t step;
     char done[CARROT_BOARD_FEED_ID_MAX]; /* the feed id handled through; "" not yet */
+    /* the promotions running at the last look: one that joins is celebrated */
+    char running[MAX_PROMOS][64];
+    int nrunning, looked;
 } feeder_t;
 
 struct hub_s {
@@ -344,6 +348,46 @@ static void follow_rules(feeder_t *f, carrot_rules_feed_t *rf) {
     carrot_info("rules of %s: version %s", p->id, carrot_rules_version(rules));
 }
 
+/* Celebrates each promotion that started running since the last look (by
+ * its time, or by new rules); the first look after start only records. */
+static void promotions(feeder_t *f) {
+    program_t *p = f->p;
+    pthread_mutex_lock(&p->lock);
+    char *text = p->rules ? carrot_rules_explain(p->rules, carrot_time_now_ms()) : NULL;
+    pthread_mutex_unlock(&p->lock);
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    if (!o) return;
+    char now[MAX_PROMOS][64];
+    int n = 0;
+    json_t *pr;
+    size_t i;
+    json_array_foreach(json_object_get(o, "promotions"), i, pr) {
+        const char *id = json_string_value(json_object_get(pr, "id"));
+        if (!id || !json_is_true(json_object_get(pr, "running")) || n == MAX_PROMOS) continue;
+        snprintf(now[n++], sizeof(now[0]), "%s", id);
+        int known = 0;
+        for (int k = 0; k < f->nrunning && !known; k++) known = strcmp(f->running[k], id) == 0;
+        if (known || !f->looked) continue;
+        json_t *c = json_pack("{sssOsOsO}", "kind", "promotion", "promotion",
+                              json_object_get(pr, "id"), "to", json_object_get(pr, "to"),
+                              "multiplier", json_object_get(pr, "multiplier"), "bonus",
+                              json_object_get(pr, "bonus"));
+        char *data = c ? json_dumps(c, JSON_COMPACT) : NULL;
+        json_decref(c);
+        size_t len;
+        char *ev = data ? sse_event(NULL, "celebrate", data, &len) : NULL;
+        if (ev) broadcast(f->h, p, NULL, NULL, ev, len);
+        carrot_info("promotion %s of %s started: celebrated on %s's screens", id, p->id, p->id);
+        free(ev);
+        free(data);
+    }
+    memcpy(f->running, now, sizeof(now));
+    f->nrunning = n;
+    f->looked = 1;
+    json_decref(o);
+}
+
 static int wake(void *opaque, const char *id, const char *source, const carrot_board_change_t *ch,
                 size_t n) {
     (void)opaque, (void)id, (void)source, (void)ch, (void)n;
@@ -363,7 +407,7 @@ static void *feeder(void *arg) {
     feed_ctx_t x = {.f = f, .s = &s};
     snprintf(x.last, sizeof(x.last), "0-0");
     int have_last = 0;
-    int64_t last_flush = 0, last_beat = carrot_time_mono_ms(), last_warn = 0;
+    int64_t last_flush = 0, last_beat = carrot_time_mono_ms(), last_warn = 0, last_promo = 0;
     while (!atomic_load(&d->stop) && s.board && s.dir) {
         if (!rf && d->cf->brokers && *d->cf->brokers)
             rf = carrot_rules_feed_new(d->conf, d->cf->brokers, d->cf->rules_topic, f->p->id,
@@ -405,6 +449,10 @@ static void *feeder(void *arg) {
             }
             usleep(200 * 1000);
             continue;
+        }
+        if (now - last_promo >= 1000) {
+            promotions(f);
+            last_promo = now;
         }
         if (now - last_beat >= HEARTBEAT_MS) { /* also finds the clients that went away */
             broadcast(f->h, f->p, NULL, NULL, ": ping\n\n", 9);

@@ -145,7 +145,7 @@ class Stream:
                 else:
                     k, _, v = line.partition(":")
                     ev[k] = v[1:] if v.startswith(" ") else v
-        except (OSError, ValueError):
+        except Exception:  # the stream was closed under the reader (close()): it ends
             pass
         self.q.put(None)
 
@@ -356,8 +356,7 @@ def main():
         get(f"/v1/programs/{P}/rules", tv)), 30, 0.3)
     check(doc["version"] == "2026.11-2" and doc["timezone"] == "America/Chicago" and
           any(k["id"] == "call" and k["cap"]["points"] == 40 for k in doc["kpis"]) and
-          [p["id"] for p in doc["promotions"]] == ["meeting-sprint"] and
-          doc["promotions"][0]["running"] and
+          [(p["id"], p["running"]) for p in doc["promotions"]] == [("meeting-sprint", True)] and
           any(g["id"] == "weekly-calls" and g["target"] == 15 for g in doc["goals"]),
           f"rules: {doc}")
     # me
@@ -441,6 +440,28 @@ def main():
     check(not any(names[hid][0] in e["data"] for e in later) and
           not any(e.get("event") == "celebrate" and json.loads(e["data"]).get("kind") == "goal"
                   for e in later), f"no celebration names the hidden: {later}")
+    # a promotion starting: new rules (a version of their own) with one that starts in
+    # 3 s: the stream celebrates it when it starts, once
+    rules = run.build / "rules.yaml"
+    flash = (f"promotions:\n  - id: flash-hour\n    from: {iso(shifted_now() + datetime.timedelta(seconds=3))}"
+             f"\n    to: {iso(shifted_now() + datetime.timedelta(hours=1))}\n"
+             "    when: {activity: meeting}\n    multiplier: 3\n")
+    text = rules.read_text().replace("promotions:\n", flash, 1)
+    rules.write_text(text.replace('version: "2026.11-2"', 'version: "2026.11-3"', 1))
+    subprocess.run([str(run.bin / "carrot-rules"), "publish", str(rules), "--brokers",
+                    ENV["CARROT_BROKERS"], "--rules-topic", RULES_TOPIC], env=ENV, check=True,
+                   capture_output=True)
+    cel = s1.next("celebrate", 40)
+    cd = json.loads(cel["data"]) if cel else {}
+    check(cd.get("kind") == "promotion" and cd.get("promotion") == "flash-hour" and
+          cd.get("multiplier") == 3, f"the promotion's celebration: {cel}")
+    again = [e for e in s1.drain(3) if e.get("event") == "celebrate" and
+             json.loads(e["data"]).get("promotion") == "flash-hour"]
+    check(not again, f"the promotion celebrated once: {again}")
+    st, doc, _ = get(f"/v1/programs/{P}/rules", tv)
+    check(st == 200 and doc["version"] == "2026.11-3" and
+          ("flash-hour", True) in [(p["id"], p["running"]) for p in doc["promotions"]],
+          f"the new rules in force: {doc}")
     # SIGKILL the scorer under load, restart: the feed (what every push is made of)
     # sums to the board, so no change was pushed twice
     sp, _ = run.procs["scorer"]

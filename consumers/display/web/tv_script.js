@@ -110,9 +110,16 @@
   }
 
   function celebrate(c) {
-    $("banner-title").textContent = c.kind === "number_one" ? "New number one!" : "Goal reached!";
-    $("banner-text").textContent = c.kind === "number_one" ? c.name + " leads with " + c.points + " points"
-      : c.name + ": " + c.goal + (c.bonus ? " (+" + c.bonus + ")" : "");
+    const titles = { number_one: "New number one!", goal: "Goal reached!", promotion: "Promotion on!" };
+    $("banner-title").textContent = titles[c.kind] || "Well done!";
+    let text;
+    if (c.kind === "number_one") text = c.name + " leads with " + c.points + " points";
+    else if (c.kind === "promotion") {
+      text = c.promotion + [c.multiplier && c.multiplier !== 1 ? " \u00d7" + c.multiplier : "", c.bonus ? " +" + c.bonus + " points" : ""].join("") +
+        (c.to ? " until " + new Date(c.to).toLocaleString() : "");
+      loadRules();
+    } else text = c.name + ": " + c.goal + (c.bonus ? " (+" + c.bonus + ")" : "");
+    $("banner-text").textContent = text;
     $("banner").hidden = false;
     bannerUntil = Date.now() + 8000;
   }
