@@ -116,16 +116,17 @@ carrot_board_err_t carrot_board_list(carrot_board_t *b, const char *program, int
 
 carrot_board_err_t carrot_board_program_known(carrot_board_t *b, const char *program, int *knownp,
                                               char *errstr, size_t errstr_size) {
-    char key[512];
-    snprintf(key, sizeof(key), "carrot:{%s}:meta", program);
-    const char *argv[] = {"EXISTS", key};
-    size_t lens[] = {6, strlen(key)};
-    redisReply *r = carrot_board_command(b, NULL, 2, argv, lens, errstr, errstr_size);
+    char meta[512], boards[512];
+    snprintf(meta, sizeof(meta), "carrot:{%s}:meta", program);
+    snprintf(boards, sizeof(boards), "carrot:{%s}:boards", program);
+    const char *argv[] = {"EXISTS", meta, boards};
+    size_t lens[] = {6, strlen(meta), strlen(boards)};
+    redisReply *r = carrot_board_command(b, NULL, 3, argv, lens, errstr, errstr_size);
     if (!r) return b->failed;
     carrot_board_err_t rc = CARROT_BOARD_OK;
     if (r->type == REDIS_REPLY_INTEGER) *knownp = r->integer > 0;
     else {
-        snprintf(errstr, errstr_size, "unexpected reply from Redis to EXISTS %s", key);
+        snprintf(errstr, errstr_size, "unexpected reply from Redis to EXISTS %s", meta);
         rc = CARROT_BOARD_FATAL;
     }
     freeReplyObject(r);

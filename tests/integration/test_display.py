@@ -388,6 +388,12 @@ def main():
         st, doc, _ = get(f"/v1/programs/{P}/{q}", tv)
         check(st == want and doc and reason in doc["error"] and doc["status"] == want,
               f"{q}: {st} {doc}, expected {want} naming {reason}")
+    lb = [str(run.bin / "carrot-leaderboard"), "--redis-host", REDIS[0], "--redis-port", REDIS[1]]
+    r = subprocess.run(lb + ["--program", f"{P}-not"], env=ENV, capture_output=True, text=True)
+    check(r.returncode == 3 and "unknown program" in r.stderr and not r.stdout,
+          f"carrot-leaderboard of an unknown program: {r.returncode} {r.stderr}")
+    r = subprocess.run(lb + ["--program", P, "--top", "3"], env=ENV, capture_output=True, text=True)
+    check(r.returncode == 0 and "board total" in r.stdout, f"carrot-leaderboard: {r.stdout}")
     st, doc, _ = get("/v1/programs/no-such-program/boards", tv)
     check(st == 404 and doc["error"] == "unknown program", f"unknown program: {st} {doc}")
     c = http.client.HTTPConnection("127.0.0.1", BOARD_PORT, timeout=10)

@@ -47,7 +47,8 @@ static const char usage[] =
     "usage: carrot-leaderboard --program P [--period week] [--scope seg:dealer] [--top N]\n"
     "       carrot-leaderboard --program P --around PARTICIPANT [--k 2]\n"
     "       carrot-leaderboard --program P --participant PARTICIPANT\n"
-    "Reads a program's leaderboards from Redis.";
+    "Reads a program's leaderboards from Redis. Exits 0, 1 when Redis fails, 2 on bad settings,\n"
+    "3 when the program has no boards in this Redis or the participant is not on the board.";
 
 static void print(const board_conf_t *cf, const char *board, const carrot_board_entry_t *e, int n,
                   int standing, int64_t total, long members) {
@@ -138,6 +139,16 @@ int main(int argc, char **argv) {
             goto out;
         }
         snprintf(board, sizeof(board), "%s:%s", pid, cf.scope);
+    }
+    int known = 0;
+    if (carrot_board_program_known(b, cf.program, &known, errstr, sizeof(errstr)) != 0) {
+        carrot_error("%s", errstr);
+        goto out;
+    }
+    if (!known) { /* not an empty board: a wrong --program or --redis-port */
+        carrot_error("unknown program \"%s\": this Redis holds no boards of it", cf.program);
+        exit_code = 3;
+        goto out;
     }
     int rc;
     if (cf.participant)

@@ -238,7 +238,8 @@ carrot_board_err_t carrot_board_members(carrot_board_t *board, const char *progr
                                         const char *board_name, long *membersp, char *errstr,
                                         size_t errstr_size);
 
-/* Whether the program has been seen by a scorer: its meta hash exists. */
+/* Whether the program has boards in this Redis: a scorer recorded its meta
+ * hash, or a transaction (a scorer's, a back-fill's) named a board. */
 carrot_board_err_t carrot_board_program_known(carrot_board_t *board, const char *program,
                                               int *knownp, char *errstr, size_t errstr_size);
 
