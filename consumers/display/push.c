@@ -369,7 +369,7 @@ static void promotions(feeder_t *f) {
         int known = 0;
         for (int k = 0; k < f->nrunning && !known; k++) known = strcmp(f->running[k], id) == 0;
         if (known || !f->looked) continue;
-        json_t *c = json_pack("{sssOsOsO}", "kind", "promotion", "promotion",
+        json_t *c = json_pack("{sssOsOsOsO}", "kind", "promotion", "promotion",
                               json_object_get(pr, "id"), "to", json_object_get(pr, "to"),
                               "multiplier", json_object_get(pr, "multiplier"), "bonus",
                               json_object_get(pr, "bonus"));

@@ -460,7 +460,8 @@ def main():
     cel = s1.next("celebrate", 40)
     cd = json.loads(cel["data"]) if cel else {}
     check(cd.get("kind") == "promotion" and cd.get("promotion") == "flash-hour" and
-          cd.get("multiplier") == 3, f"the promotion's celebration: {cel}")
+          cd.get("multiplier") == 3 and cd.get("bonus") == 0 and cd.get("to"),
+          f"the promotion's celebration: {cel}")
     again = [e for e in s1.drain(3) if e.get("event") == "celebrate" and
              json.loads(e["data"]).get("promotion") == "flash-hour"]
     check(not again, f"the promotion celebrated once: {again}")
