@@ -42,6 +42,7 @@ commands:
   delete-topic NAME              delete topic NAME if it exists
   list-topics                    list the topics
   consumer-groups ARGS...        Kafka's consumer-groups tool, e.g. --describe --group carrot-ledger
+  produce NAME                   write each line of stdin as one message to topic NAME, as it is
   describe-topic [NAME]          describe topic NAME, or all topics
 
 The broker keeps its data, logs and pid file under $KAFKA_DIR.
@@ -327,7 +328,6 @@ check_partitions() {
     [[ "$1" =~ ^[1-9][0-9]*$ ]] || carrot_die "invalid partition count: $1"
 }
 
-# create_topic NAME PARTITIONS [K=V...]
 # Kafka's own consumer-groups tool (kafka-consumer-groups.sh), e.g. --describe --group G.
 group_command() {
     need_jars
@@ -338,6 +338,19 @@ group_command() {
         --bootstrap-server "$CARROT_BROKERS" "$@"
 }
 
+# Kafka's own console producer: each line of stdin one message to topic $1, as
+# it is (tests use it to write bytes no Carrot program would).
+produce_command() {
+    (($# == 1)) || carrot_die "usage: deploy/kafka.sh produce NAME < lines"
+    need_jars
+    need_broker
+    write_tools_log4j
+    "$CARROT_JAVA" "${TOOL_JVM_OPTS[@]}" -Dlog4j.configuration="file:$TOOLS_LOG4J" \
+        -cp "$JARS/*" kafka.tools.ConsoleProducer \
+        --bootstrap-server "$CARROT_BROKERS" --topic "$1"
+}
+
+# create_topic NAME PARTITIONS [K=V...]
 create_topic() {
     local name=$1 partitions=$2 kv
     shift 2
@@ -425,6 +438,7 @@ main() {
         delete-topic) cmd_delete_topic "$@" ;;
         list-topics) topic_command --list ;;
         consumer-groups) group_command "$@" ;;
+        produce) produce_command "$@" ;;
         describe-topic)
             if (($# > 0)); then
                 topic_command --describe --topic "$1"

@@ -20,6 +20,27 @@ void dir_redis_state(dir_prog_t *d, int up, const char *why) {
     if (!up) carrot_metric_add(d->m_redis_errors, 1);
 }
 
+/* Said once when Redis comes back, every 10 s while it is away. */
+static void redis_seen(dir_prog_t *d, int up, const char *why) {
+    dir_redis_state(d, up, why);
+    int64_t now = carrot_time_mono_ms();
+    if (up) {
+        if (d->redis_warned_ms)
+            carrot_info("Redis at %s:%lld is reachable", d->cf->redis_host, d->cf->redis_port);
+        d->redis_warned_ms = 0;
+    } else if (!d->redis_warned_ms || now - d->redis_warned_ms >= 10000) {
+        carrot_warn("cannot reach Redis at %s:%lld (%s): the directory is not updated; retrying",
+                    d->cf->redis_host, d->cf->redis_port, why);
+        d->redis_warned_ms = now;
+    }
+}
+
+void dir_redis_check(dir_prog_t *d) {
+    char errstr[256];
+    int up = carrot_directory_ping(d->dir, errstr, sizeof(errstr)) == CARROT_DIRECTORY_OK;
+    redis_seen(d, up, up ? NULL : errstr);
+}
+
 /* Puts p, retrying while Redis is out of reach (warned every 10 s, as the
  * scorer does) until it answers or stop is set (then RETRY). */
 static carrot_directory_err_t put_retrying(dir_prog_t *d, const carrot_participant_t *p,
@@ -27,23 +48,10 @@ static carrot_directory_err_t put_retrying(dir_prog_t *d, const carrot_participa
     for (;;) {
         carrot_directory_err_t err = carrot_directory_put(d->dir, p, appliedp, errstr, errstr_size);
         if (err != CARROT_DIRECTORY_RETRY) {
-            if (err == CARROT_DIRECTORY_OK) {
-                if (d->redis_warned_ms)
-                    carrot_info("Redis at %s:%lld is reachable", d->cf->redis_host,
-                                d->cf->redis_port);
-                d->redis_warned_ms = 0;
-                dir_redis_state(d, 1, NULL);
-            }
+            if (err == CARROT_DIRECTORY_OK) redis_seen(d, 1, NULL);
             return err;
         }
-        dir_redis_state(d, 0, errstr);
-        int64_t now = carrot_time_mono_ms();
-        if (!d->redis_warned_ms || now - d->redis_warned_ms >= 10000) {
-            carrot_warn("cannot reach Redis at %s:%lld (%s): the directory is not updated; "
-                        "retrying",
-                        d->cf->redis_host, d->cf->redis_port, errstr);
-            d->redis_warned_ms = now;
-        }
+        redis_seen(d, 0, errstr);
         if (*d->stop) return err;
         struct timespec ts = {0, 500 * 1000000L};
         nanosleep(&ts, NULL);
@@ -116,8 +124,8 @@ int dir_process_batch(dir_prog_t *d, rd_kafka_message_t **msgs, size_t n) {
             continue;
         }
         if (decode(d, m, &p, reason, sizeof(reason)) != 0) {
-            carrot_warn("%s [%d] offset %lld: %s", rd_kafka_topic_name(m->rkt), (int)m->partition,
-                        (long long)m->offset, reason);
+            carrot_log_kafka_t at = {rd_kafka_topic_name(m->rkt), m->partition, m->offset};
+            carrot_logk(CARROT_LOG_WARN, &at, "dead letter: %s", reason);
             carrot_dead_letter_t dl = carrot_dead_letter_of(m, "directory", reason);
             if (carrot_kafka_dead_letter(d->producer, d->cf->dlq_topic, &dl, NULL, -1, errstr,
                                          sizeof(errstr)) != 0) {
@@ -159,6 +167,13 @@ int dir_process_batch(dir_prog_t *d, rd_kafka_message_t **msgs, size_t n) {
                      d->cf->dlq_topic);
         return -1;
     }
-    if (rc >= 0) commit(d, msgs, rc == 0 ? n : done);
+    if (rc >= 0) {
+        size_t upto = rc == 0 ? n : done;
+        commit(d, msgs, upto);
+        /* in order, so each partition's gauge ends at its newest message */
+        for (size_t i = 0; i < upto; i++)
+            carrot_lag_seen(d->lag, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition,
+                            rd_kafka_message_timestamp(msgs[i], NULL));
+    }
     return rc;
 }

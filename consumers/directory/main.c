@@ -99,6 +99,7 @@ static int make_metrics(dir_prog_t *d, char *errstr, size_t errstr_size) {
     d->m_redis_up = carrot_metrics_gauge(m, "carrot_directory_redis_up",
                                          "1 when the last call to Redis succeeded, else 0.", NULL);
     if (carrot_metrics_add_process(m, "carrot-directory") != 0 ||
+        !(d->lag = carrot_lag_new(m, d->cf->group)) ||
         carrot_metrics_check(m, "kafka", 0, "not yet in the consumer group") != 0 ||
         carrot_metrics_check(m, "redis", 0, "not yet reached") != 0) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -127,6 +128,15 @@ static rd_kafka_t *make_producer(dir_prog_t *d, const carrot_conf_t *conf, char 
     return rk;
 }
 
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk;
+    dir_prog_t *d = opaque;
+    char errstr[256];
+    if (carrot_lag_stats(d->lag, json, len, carrot_time_wall_ms(), errstr, sizeof(errstr)) != 0)
+        carrot_warn("%s", errstr);
+    return 0; /* librdkafka frees json */
+}
+
 static rd_kafka_t *make_consumer(dir_prog_t *d, const carrot_conf_t *conf, char *errstr,
                                  size_t errstr_size) {
     /* a new group reads the compacted topic from its start: the whole directory */
@@ -138,6 +148,7 @@ static rd_kafka_t *make_consumer(dir_prog_t *d, const carrot_conf_t *conf, char 
                                       .settings = settings,
                                       .partition_eof = d->cf->until_drained,
                                       .rebalance_cb = rebalance_cb,
+                                      .stats_cb = stats_cb,
                                       .opaque = d};
     return carrot_kafka_consumer_new(conf, &o, errstr, errstr_size);
 }
@@ -173,14 +184,8 @@ int main(int argc, char **argv) {
     if (cf.metrics_port)
         carrot_info("metrics on http://%s:%lld/metrics", cf.metrics_listen, cf.metrics_port);
     /* Redis out of reach is said at once, not at the first participant */
-    if (carrot_directory_ping(d.dir, errstr, sizeof(errstr)) == CARROT_DIRECTORY_OK)
-        dir_redis_state(&d, 1, NULL);
-    else {
-        carrot_warn("cannot reach Redis at %s:%lld (%s): retrying at the first participant",
-                    cf.redis_host, cf.redis_port, errstr);
-        dir_redis_state(&d, 0, errstr);
-        d.redis_warned_ms = carrot_time_mono_ms();
-    }
+    dir_redis_check(&d);
+    int64_t pinged_ms = carrot_time_mono_ms();
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     exit_code = 0;
@@ -196,6 +201,10 @@ int main(int argc, char **argv) {
         }
         if (n == 0) {
             rd_kafka_poll(d.producer, 0);
+            if (carrot_time_mono_ms() - pinged_ms >= 2000) { /* idle: is Redis still there? */
+                dir_redis_check(&d);
+                pinged_ms = carrot_time_mono_ms();
+            }
             if (cf.until_drained && carrot_drain_done(d.drain)) break;
             continue;
         }
@@ -225,6 +234,7 @@ out:
     }
     carrot_codec_destroy(d.codec);
     carrot_registry_destroy(d.registry);
+    carrot_lag_destroy(d.lag);
     carrot_metrics_destroy(d.metrics);
     carrot_directory_destroy(d.dir);
     carrot_drain_destroy(d.drain);

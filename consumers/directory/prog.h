@@ -7,6 +7,7 @@
 #include "carrot/codec.h"
 #include "carrot/directory.h"
 #include "carrot/kafka.h"
+#include "carrot/kafka_lag.h"
 #include "carrot/metrics.h"
 #include "carrot/registry.h"
 
@@ -37,6 +38,7 @@ typedef struct {
     int64_t redis_warned_ms; /* when "cannot reach Redis" was last said; 0: reachable */
     dir_counts_t counts;
     carrot_metrics_t *metrics;
+    carrot_lag_t *lag; /* consumer lag gauges, fed by stats_cb and each batch */
     carrot_metric_t *m_consumed, *m_stored, *m_older, *m_dead, *m_dead_letters, *m_redis_errors,
         *m_redis_up, *m_batches;
 } dir_prog_t;
@@ -51,5 +53,10 @@ int dir_process_batch(dir_prog_t *d, rd_kafka_message_t **msgs, size_t n);
 
 /* Redis reachable or not, in the metrics and the readiness check. */
 void dir_redis_state(dir_prog_t *d, int up, const char *why);
+
+/* Pings Redis and records the answer as above, saying in the log when it is
+ * lost (every 10 s while away) and when it is back: an idle directory's
+ * /readyz follows Redis too. */
+void dir_redis_check(dir_prog_t *d);
 
 #endif

@@ -406,9 +406,9 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     for (size_t d = 0; d < ndead; d++) {
         if (msgs[dead[d].msg]->offset < scorer_repair_until(s, msgs[dead[d].msg]->partition))
             continue; /* dead-lettered when first read */
-        carrot_warn("dead letter %s [%d] @%lld: %s", rd_kafka_topic_name(msgs[dead[d].msg]->rkt),
-                    (int)msgs[dead[d].msg]->partition, (long long)msgs[dead[d].msg]->offset,
-                    dead[d].reason);
+        const rd_kafka_message_t *dm = msgs[dead[d].msg];
+        carrot_log_kafka_t at = {rd_kafka_topic_name(dm->rkt), dm->partition, dm->offset};
+        carrot_logk(CARROT_LOG_WARN, &at, "dead letter: %s", dead[d].reason);
         carrot_dead_letter_t dl = carrot_dead_letter_of(msgs[dead[d].msg], "scorer",
                                                         dead[d].reason);
         if (carrot_kafka_dead_letter(s->producer, s->cf->dlq_topic, &dl, NULL, -1, errstr,

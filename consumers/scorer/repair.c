@@ -17,8 +17,8 @@ int64_t scorer_repair_until(const scorer_t *s, int32_t p) {
 
 void scorer_repair_progress(scorer_t *s, int32_t p, int64_t next_offset) {
     if (p < 0 || p >= s->nrepair || !s->repair_until[p] || next_offset < s->repair_until[p]) return;
-    carrot_info("%s [%d]: Redis caught up with Kafka at offset %lld; scoring on as usual",
-                s->cf->topic, (int)p, (long long)s->repair_until[p]);
+    carrot_log_kafka_t at = {s->cf->topic, p, s->repair_until[p]};
+    carrot_logk(CARROT_LOG_INFO, &at, "Redis caught up with Kafka; scoring on as usual");
     s->repair_until[p] = 0;
 }
 

@@ -195,8 +195,8 @@ typedef struct {
  * (flush, then dlq_failed). */
 static void dead_letter(dlq_t *d, const rd_kafka_message_t *m, const char *reason) {
     char errstr[512];
-    carrot_warn("dead letter %s [%d] @%lld: %s", d->cf->topic, (int)m->partition,
-                (long long)m->offset, reason);
+    carrot_log_kafka_t at = {d->cf->topic, m->partition, m->offset};
+    carrot_logk(CARROT_LOG_WARN, &at, "dead letter: %s", reason);
     carrot_dead_letter_t dl = carrot_dead_letter_of(m, "ledger", reason);
     if (carrot_kafka_dead_letter(d->producer, d->cf->dlq_topic, &dl, NULL, -1, errstr,
                                  sizeof(errstr)) != 0) {
@@ -222,8 +222,8 @@ static int on_refused(void *opaque, int32_t partition, int64_t offset, const cha
         d->refused++;
         return 0;
     }
-    carrot_error("refused award at partition %d offset %lld is not in the batch", (int)partition,
-                 (long long)offset);
+    carrot_log_kafka_t at = {d->cf->topic, partition, offset};
+    carrot_logk(CARROT_LOG_ERROR, &at, "a refused award is not in the batch");
     return -1;
 }
 

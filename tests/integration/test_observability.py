@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """test_observability.py BUILD_DIR: the pipeline watched by a real Prometheus.
 
-Runs carrot-webhook, carrot-scorer and carrot-ledger run against the real
-services, each serving /metrics, /healthz and /readyz, with Prometheus
-(deploy/prometheus.sh) scraping all three, then checks:
+Runs carrot-webhook, carrot-scorer, carrot-ledger run, carrot-directory and
+carrot-board against the real services, each serving /metrics, /healthz and
+/readyz, with Prometheus (deploy/prometheus.sh) scraping all five, then checks:
   - Kafka's own consumer-groups tool reports lag 0 on every partition for the
-    scorer's and the ledger's groups once drained, and so do the programs'
-    carrot_consumer_lag_messages gauges;
+    scorer's, the ledger's and the directory's groups once drained, and so do
+    the programs' carrot_consumer_lag_messages gauges;
+  - a message that is not an activity, written by Kafka's console producer,
+    is dead-lettered by the scorer with one JSON log line naming its topic,
+    partition and offset as fields;
+  - the same tool (--members) names each group member by its program and
+    instance (client.id carrot-scorer.s1, ...), not librdkafka's "rdkafka";
   - every panel expression of deploy/grafana/carrot.json, evaluated by
     Prometheus over its HTTP API, returns data and no error;
-  - the scorer and the webhook are unready (503 naming redis) while Redis is
-    down, and ready again once it is back.
+  - the scorer, the webhook, the directory and the board are unready (503
+    naming redis) while Redis is down, and ready again once it is back.
 Needs the environment of deploy/env.sh (tests/run.sh and ctest provide it).
 """
 import base64
@@ -36,7 +41,8 @@ TAG = f"ob-{os.getpid()}-{int(time.time()) % 100000}"
 PROGRAM = TAG
 TOPIC, AWARDS = f"{TAG}.activities", f"{TAG}.awards"
 DLQ, AWARDS_DLQ = f"{TAG}.activities.dlq", f"{TAG}.awards.dlq"
-SCORER_GROUP, LEDGER_GROUP = f"{TAG}.scorer", f"{TAG}.ledger"
+SCORER_GROUP, LEDGER_GROUP, DIR_GROUP = f"{TAG}.scorer", f"{TAG}.ledger", f"{TAG}.directory"
+PARTS, PARTS_DLQ, RULES_TOPIC = f"{TAG}.participants", f"{TAG}.participants.dlq", f"{TAG}.rules"
 SECRET = "observability-test-secret"
 ACTIVITIES = 2000
 BAD_EVERY = 200  # loadgen writes an invalid line every BAD_EVERY: ingest dead-letters them
@@ -74,6 +80,17 @@ def group_lags(group):
     return lags
 
 
+def group_client_ids(group):
+    """CLIENT-ID of each member from kafka-consumer-groups --describe --members."""
+    out = kafka("consumer-groups", "--describe", "--group", group, "--members")
+    ids = []
+    for line in out.splitlines():
+        cols = line.split()
+        if len(cols) >= 5 and cols[0] == group and cols[-1].isdigit():
+            ids.append(cols[-2])
+    return ids
+
+
 def prom_query(port, expr):
     q = urllib.parse.urlencode({"query": expr})
     status, body = http(f"http://127.0.0.1:{port}/api/v1/query?{q}")
@@ -109,7 +126,7 @@ def screenshot(prom_port, path):
         q.update({f"g{i}.expr": e, f"g{i}.tab": "1"})
     url = f"http://127.0.0.1:{prom_port}/classic/graph?" + urllib.parse.urlencode(q)
     subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                    "--hide-scrollbars", "--window-size=1100,760",
+                    "--hide-scrollbars", "--window-size=1100,900",
                     "--force-device-scale-factor=1.25", "--virtual-time-budget=15000",
                     f"--screenshot={path}", url], check=True, capture_output=True)
     say(f"screenshot of Prometheus's console in {path}; the API says:")
@@ -127,15 +144,18 @@ def main():
     # Prometheus in a directory of this run's: an earlier run's series are not ours
     PROM_ENV.update(ENV, CARROT_RUN_DIR=tempfile.mkdtemp(prefix="carrot-prom-"))
     scorer_m, ledger_m, hook_m, hook_port = free_port(), free_port(), free_port(), free_port()
+    dir_m, board_m, board_port = free_port(), free_port(), free_port()
+    targets = [scorer_m, ledger_m, hook_m, dir_m, board_m]
 
-    for t in (TOPIC, AWARDS, DLQ, AWARDS_DLQ):
+    for t in (TOPIC, AWARDS, DLQ, AWARDS_DLQ, PARTS, PARTS_DLQ):
         kafka("topic", t, "3")
+    kafka("topic", RULES_TOPIC, "1")
     rules = pathlib.Path(tempfile.mkdtemp()) / "rules.yaml"
     text = (ROOT / "deploy/demo/rules.yaml").read_text()
     rules.write_text(re.sub(r"(?m)^program:.*$", f"program: {PROGRAM}", text, count=1))
 
     subprocess.run(["bash", str(ROOT / "deploy/prometheus.sh"), "targets",
-                    f"127.0.0.1:{scorer_m}", f"127.0.0.1:{ledger_m}", f"127.0.0.1:{hook_m}"],
+                    *(f"127.0.0.1:{p}" for p in targets)],
                    env=PROM_ENV, check=True)
     subprocess.run(["bash", str(ROOT / "deploy/prometheus.sh"), "start"], env=PROM_ENV, check=True)
 
@@ -156,10 +176,32 @@ def main():
                       "--program", PROGRAM, "--metrics-port", str(hook_m)],
           {"CARROT_SECRET": SECRET})
 
-    for name, port in (("scorer", scorer_m), ("ledger", ledger_m), ("webhook", hook_m)):
+    start("directory", ["carrot-directory", *common, *redis, "--topic", PARTS,
+                        "--dlq-topic", PARTS_DLQ, "--group", DIR_GROUP, "--instance", "d1",
+                        "--metrics-port", str(dir_m)])
+    # the board follows the rules topic for its promotions: publish the same rules there
+    subprocess.run([str(BIN / "carrot-rules"), "publish", str(rules), "--brokers",
+                    ENV["CARROT_BROKERS"], "--rules-topic", RULES_TOPIC], env=ENV, check=True,
+                   capture_output=True)
+    start("board", ["carrot-board", "--log-format", "json", *redis, "--programs", PROGRAM,
+                    "--port", str(board_port), "--pg-dsn", ENV["CARROT_PG_DSN"],
+                    "--brokers", ENV["CARROT_BROKERS"], "--rules-topic", RULES_TOPIC,
+                    "--metrics-port", str(board_m)])
+
+    programs = (("scorer", scorer_m), ("ledger", ledger_m), ("webhook", hook_m),
+                ("directory", dir_m), ("board", board_m))
+    for name, port in programs:
         wait_for(f"{name} /healthz", lambda p=port: http(f"http://127.0.0.1:{p}/healthz")[0] == 200)
         wait_for(f"{name} /readyz", lambda p=port: http(f"http://127.0.0.1:{p}/readyz")[0] == 200)
-    say("scorer, ledger and webhook are alive and ready")
+    say("scorer, ledger, webhook, directory and board are alive and ready")
+
+    people = subprocess.run([str(BIN / "carrot-loadgen"), "--participants-feed", "--program",
+                             PROGRAM], env=ENV, check=True, capture_output=True, text=True).stdout
+    subprocess.run([str(BIN / "carrot-ingest"), "--brokers", ENV["CARROT_BROKERS"],
+                    "--format", "participants", "--participants-topic", PARTS,
+                    "--participants-dlq-topic", PARTS_DLQ, "--program", PROGRAM], input=people,
+                   env=ENV, check=True, capture_output=True, text=True)
+    npeople = len(people.splitlines())
 
     feed = subprocess.run([str(BIN / "carrot-loadgen"), "--seed", "7", "--count", str(ACTIVITIES),
                            "--participants", "20", "--program", PROGRAM,
@@ -170,6 +212,11 @@ def main():
                             input=feed, env=ENV, capture_output=True, text=True)
     if ingest.returncode != 0:
         fail(f"carrot-ingest exited {ingest.returncode}: {ingest.stderr[-500:]}")
+    # bytes no Carrot producer writes: the scorer's dead letter, logged with its Kafka fields
+    subprocess.run(["bash", str(ROOT / "deploy/kafka.sh"), "produce", TOPIC],
+                   input="not an activity\n", env=ENV, check=True, capture_output=True, text=True)
+    # what the scorer must read: ingest's deliveries, the bad message and the webhook's events
+    expect = json.loads(ingest.stdout.strip().splitlines()[-1])["delivered"] + 1
     events = json.loads((ROOT / "tests/data/hubspot-webhook.json").read_text())
     for e in events:  # ids of this run's: the webhook remembers delivered ones for days
         e["eventId"] = e["eventId"] + os.getpid() * 1000 + int(time.time()) % 1000 * 10**9
@@ -189,10 +236,59 @@ def main():
         booked = sample_sum(l, "carrot_ledger_awards_consumed_total") or 0
         lag_s = sample_sum(s, "carrot_consumer_lag_messages")
         lag_l = sample_sum(l, "carrot_consumer_lag_messages")
-        return (consumed > 0 and awards > 0 and booked >= awards and lag_s == 0 and lag_l == 0
-                and (consumed, awards, booked))
+        hooked = sample_sum(metrics(hook_m), "carrot_webhook_activities_produced_total") or 0
+        return (consumed >= expect + hooked and awards > 0 and booked >= awards and lag_s == 0
+                and lag_l == 0 and (consumed, awards, booked))
     consumed, awards, booked = wait_for("the scorer and the ledger to drain", drained, 180)
     say(f"drained: {consumed:.0f} activities consumed, {awards:.0f} awards, {booked:.0f} booked")
+
+    def directory_drained():
+        m = metrics(dir_m)
+        stored = sample_sum(m, "carrot_directory_stored_total") or 0
+        lag = sample_sum(m, "carrot_consumer_lag_messages")
+        return stored >= npeople and lag == 0 and stored
+    try:
+        stored = wait_for("the directory to drain", directory_drained, 120)
+        say(f"directory: {stored:.0f} of {npeople} participants stored, lag gauge 0")
+    except TimeoutError:
+        m = metrics(dir_m)
+        fail(f"the directory stored {sample_sum(m, 'carrot_directory_stored_total')} of "
+             f"{npeople} participants, lag gauge {sample_sum(m, 'carrot_consumer_lag_messages')}")
+
+    # the board answers with a token, refuses without (both are counted)
+    tok = subprocess.run([str(BIN / "carrot-board"), "token", "add", "--program", PROGRAM,
+                          "--kind", "display", "--pg-dsn", ENV["CARROT_PG_DSN"], "--label",
+                          "observability test"], env=ENV, check=True, capture_output=True,
+                         text=True).stdout.strip()
+    base = f"http://127.0.0.1:{board_port}/v1/programs/{PROGRAM}"
+
+    def board_ok():
+        st, _ = http(f"{base}/board?period=ptd", None, {"Authorization": f"Bearer {tok}"})
+        return st == 200
+    wait_for("carrot-board to answer with the token", board_ok, 30)
+    for path in ("/boards", "/board?period=ptd", "/board?period=week", "/rules"):
+        st, body = http(base + path, None, {"Authorization": f"Bearer {tok}"})
+        if st != 200:
+            fail(f"carrot-board {path}: {st} {body[:200]}")
+    st, _ = http(base + "/boards")
+    if st != 401:
+        fail(f"carrot-board without a token answered {st}, not 401")
+    def dead_letter_line():
+        for line in (BUILD / f"{TAG}-scorer.log").read_text().splitlines():
+            doc = json.loads(line) if line.startswith("{") else {}
+            if doc.get("msg", "").startswith("dead letter:"):
+                return doc
+        return None
+    try:
+        doc = wait_for("the scorer's dead-letter log line", dead_letter_line, 30)
+        if (doc.get("level") != "warn" or doc.get("topic") != TOPIC
+                or not isinstance(doc.get("partition"), int)
+                or not isinstance(doc.get("offset"), int) or doc.get("instance") != "s1"):
+            fail(f"the dead-letter log line lacks its fields: {doc}")
+        else:
+            say(f"dead letter logged: {json.dumps(doc)}")
+    except TimeoutError:
+        fail("no JSON log line of the scorer says \"dead letter:\"")
     produced = sample_sum(metrics(hook_m), "carrot_webhook_activities_produced_total")
     if not produced:
         fail(f"carrot_webhook_activities_produced_total is {produced} after a signed batch")
@@ -207,7 +303,7 @@ def main():
         fail("carrot_ledger_drift_points is not 0 once drained: "
              f"{sample_sum(metrics(ledger_m), 'carrot_ledger_drift_points')}")
 
-    for group in (SCORER_GROUP, LEDGER_GROUP):
+    for group in (SCORER_GROUP, LEDGER_GROUP, DIR_GROUP):
         def zero(g=group):
             lags = group_lags(g)
             return len(lags) == 3 and all(v == "0" for v in lags.values()) and lags
@@ -217,12 +313,21 @@ def main():
         except TimeoutError:
             fail(f"kafka-consumer-groups --describe --group {group}: lag {group_lags(group)}, not 0")
 
+    # each member names itself: program.instance (kafka.h), so Kafka's tools tell them apart
+    for group, want in ((SCORER_GROUP, "carrot-scorer.s1"), (LEDGER_GROUP, "carrot-ledger.l1"),
+                        (DIR_GROUP, "carrot-directory.d1")):
+        ids = group_client_ids(group)
+        if ids != [want]:
+            fail(f"kafka-consumer-groups --members --group {group}: client ids {ids}, not [{want}]")
+        else:
+            say(f"kafka-consumer-groups --members: {group} client.id {ids[0]}")
+
     # Prometheus: every target up, then every panel of the dashboard
     def targets_up():
         # each scraped recently: a scrape that timed out on a busy host is no failure here
         res, _ = prom_query(prom_port, 'max_over_time(up{job="carrot"}[30s]) == 1')
-        return res is not None and len(res) == 3
-    wait_for("prometheus to scrape all three programs", targets_up, 60)
+        return res is not None and len(res) == len(targets)
+    wait_for(f"prometheus to scrape all {len(targets)} programs", targets_up, 60)
     time.sleep(8)  # a few scrapes after the drain, for rate() windows
     dash = json.loads((ROOT / "deploy/grafana/carrot.json").read_text())
     checked = 0
@@ -241,7 +346,9 @@ def main():
 
     # readiness follows Redis, for the scorer and the webhook (which dedups in it)
     readies = {"scorer": f"http://127.0.0.1:{scorer_m}/readyz",
-               "webhook": f"http://127.0.0.1:{hook_m}/readyz"}
+               "webhook": f"http://127.0.0.1:{hook_m}/readyz",
+               "directory": f"http://127.0.0.1:{dir_m}/readyz",
+               "board": f"http://127.0.0.1:{board_m}/readyz"}
     subprocess.run(["bash", str(ROOT / "deploy/redis.sh"), "stop"], env=ENV, check=True)
     try:
         for name, ready in readies.items():
