@@ -27,7 +27,10 @@
  *   seen:<event id>  "<stream>:<offset>\x1f<amount>\x1f<who>\x1f<type>\x1f<version>\x1f<lines>"
  *                    lines "rule\x1epoints\x1e..."; expires after the dedup window
  *   rec:<record>     hash p (participant), n (points earned), t (type),
- *                    on ("0" deleted, "1" stands), k (boards "name\x1eexpire\x1e...") */
+ *                    on ("0" deleted, "1" stands), k (boards "name\x1eexpire\x1e..."),
+ *                    c (what it added to commitments, to take back on a DELETE:
+ *                    "key\x1ewho\x1evalue\x1ejudged\x1eexpire\x1e...")
+ *   cm:<commitment>:<period id>  hash n\x1f<who> (the figure), d\x1f<who> (judged) */
 #include "board_int.h"
 
 #include <inttypes.h>
@@ -94,15 +97,18 @@ typedef struct blk_s {
     char data[];
 } blk_t;
 
-enum { K_SEEN, K_REC, K_CTR, K_BOARD, K_SUM, K_WHO, K_NAME };
-enum { F_P = 1, F_T = 2, F_K = 4, F_ON = 8, F_N = 16, F_VAL = 32 };
+enum { K_SEEN, K_REC, K_CTR, K_BOARD, K_SUM, K_WHO, K_NAME, K_CM, K_CMKEY, NKINDS };
+enum { F_P = 1, F_T = 2, F_K = 4, F_ON = 8, F_N = 16, F_VAL = 32, F_C = 64 };
 
 /* One thing the chunk reads or writes. */
 typedef struct {
     int kind;
-    const char *key;  /* seen, rec, ctr, board: the Redis key; who: the participant */
-    const char *s[3]; /* seen: s[0] the value; rec: p, t, k (NULL: no such field) */
-    int64_t n, exp;   /* rec: n; ctr: value and expiry; board: expiry (0: none); sum: amount */
+    const char *key;  /* seen, rec, ctr, board, cmkey: the Redis key; who: the participant */
+    const char *s[4]; /* seen: s[0] the value; rec: p, t, k, c (NULL: no such field);
+                         cm: who, its cmkey */
+    int64_t n, exp;   /* rec: n; ctr: value and expiry; board, cmkey: expiry (0: none);
+                         sum: amount; cm: the figure's change */
+    int64_t d;        /* cm: the change of records judged */
     int on, has_n;    /* rec: on -1 absent, 0, 1 */
     int dirty;        /* F_* written by this chunk */
     int32_t a, b;     /* sum: board, who; who: first name; name: the name's next */
@@ -127,7 +133,7 @@ struct carrot_apply_s {
     blk_t *blocks;
     ent_t *e;
     size_t ne, ecap;
-    tbl_t t[7]; /* per kind */
+    tbl_t t[NKINDS]; /* per kind */
     cmds_t c;
     char *feed; /* the chunk's changes for the feed stream (see feed_add) */
     size_t feedlen, feedcap;
@@ -140,7 +146,7 @@ void carrot_apply_free(carrot_apply_t *ap) {
         next = b->next;
         free(b);
     }
-    for (int i = 0; i < 7; i++) free(ap->t[i].slot);
+    for (int i = 0; i < NKINDS; i++) free(ap->t[i].slot);
     free(ap->e);
     carrot_args_free(&ap->c.a);
     free(ap->c.cmd);
@@ -152,7 +158,7 @@ void carrot_apply_free(carrot_apply_t *ap) {
 /* Empties the scratch for the next chunk, keeping its memory. */
 static void reset(carrot_apply_t *ap) {
     for (blk_t *b = ap->blocks; b; b = b->next) b->len = 0;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < NKINDS; i++)
         if (ap->t[i].slot) memset(ap->t[i].slot, 0, ap->t[i].cap * sizeof(uint32_t));
     ap->ne = 0;
     ap->feedlen = 0;
@@ -361,6 +367,49 @@ static void add_boards(carrot_apply_t *ap, const char *prefix, int64_t now, int6
     }
 }
 
+/* Adds (value, judged) to who's figure in the commitment hash key (the
+ * full Redis key), which Redis may drop at exp. */
+static void add_commit(carrot_apply_t *ap, const char *key, const char *who, int64_t value,
+                       int64_t judged, int64_t exp) {
+    if ((value == 0 && judged == 0) || !*who) return;
+    char k[1200];
+    int32_t ki = ent(ap, K_CMKEY, key, NULL);
+    if (ki < 0) return;
+    if (exp > ap->e[ki].exp) ap->e[ki].exp = exp;
+    joined(k, sizeof(k), ap->e[ki].key, who);
+    int created;
+    int32_t ci = ent(ap, K_CM, k, &created);
+    if (ci < 0) return;
+    if (created) {
+        ap->e[ci].s[0] = save(ap, who, strlen(who));
+        ap->e[ci].s[1] = ap->e[ki].key;
+    }
+    ap->e[ci].n += value;
+    ap->e[ci].d += judged;
+}
+
+/* Adds sign times what a record added to commitments (its "c" field) back,
+ * skipping hashes past their keeping. */
+static void replay_commits(carrot_apply_t *ap, const char *c, int64_t sign, int64_t now) {
+    char key[1200], who[600];
+    while (c && *c) {
+        const char *f[5];
+        f[0] = c;
+        for (int i = 1; i < 5; i++) {
+            const char *sep = strchr(f[i - 1], '\x1e');
+            if (!sep) return;
+            f[i] = sep + 1;
+        }
+        copy(key, sizeof(key), f[0], (size_t)(f[1] - 1 - f[0]));
+        copy(who, sizeof(who), f[1], (size_t)(f[2] - 1 - f[1]));
+        char *end;
+        int64_t value = strtoll(f[2], NULL, 10), judged = strtoll(f[3], NULL, 10);
+        int64_t exp = strtoll(f[4], &end, 10);
+        c = *end == '\x1e' ? end + 1 : end;
+        if (exp > now) add_commit(ap, key, who, sign * value, sign * judged, exp);
+    }
+}
+
 typedef struct {
     char rule[CARROT_RULE_ID_MAX + 16];
     int64_t points;
@@ -420,7 +469,8 @@ static void not_fresh(carrot_board_result_t *res) {
  * counts, a REVERSE, a RESTORE. */
 static int keeps_record(const carrot_board_event_t *e) {
     if (e->kind != CARROT_BOARD_AWARD) return 1;
-    return e->scoring && (e->scoring->nlines > 0 || e->scoring->ngoals > 0);
+    return e->scoring &&
+           (e->scoring->nlines > 0 || e->scoring->ngoals > 0 || e->scoring->ncommits > 0);
 }
 
 static void record_key(char *buf, size_t size, const char *prefix, const carrot_activity_t *a) {
@@ -514,7 +564,7 @@ static int64_t settle(carrot_apply_t *ap, const char *prefix, const char *stream
             int64_t amt = 0;
             const char *who = act->participant_id, *typ = act->activity_type;
             if (e->kind == CARROT_BOARD_AWARD) {
-                int64_t sum = 0;
+                int64_t sum = 0, cap_cut = 0;
                 for (int j = 0; j < sc->nlines && nl < CARROT_RULES_MAX_LINES; j++, nl++) {
                     copy(lines[nl].rule, sizeof(lines[nl].rule), sc->lines[j].rule_id,
                          strlen(sc->lines[j].rule_id));
@@ -535,6 +585,7 @@ static int64_t settle(carrot_apply_t *ap, const char *prefix, const char *stream
                     if (allowed < sum) {
                         snprintf(lines[nl].rule, sizeof(lines[nl].rule), "cap.%s", sc->kpi);
                         lines[nl++].points = allowed - sum;
+                        cap_cut = allowed - sum;
                         sum = allowed;
                     }
                 }
@@ -581,16 +632,55 @@ static int64_t settle(carrot_apply_t *ap, const char *prefix, const char *stream
                 r->n = (r->has_n ? r->n : 0) + sum;
                 r->has_n = 1;
                 r->dirty |= F_N;
+                if (pl && sc->ncommits > 0) { /* kept with the record, for a DELETE */
+                    size_t need = (r->s[3] ? strlen(r->s[3]) : 0) + 1;
+                    for (int m = 0; m < sc->ncommits; m++)
+                        need += strlen(prefix) + strlen(pl->commit_keys[m]) + strlen(who) + 80;
+                    char small[4096];
+                    char *cv = need <= sizeof(small) ? small : malloc(need);
+                    if (!cv) {
+                        ap->oom = 1;
+                        break;
+                    }
+                    sb_t cb = sb(cv, need);
+                    if (r->s[3]) sb_s(&cb, r->s[3]);
+                    for (int m = 0; m < sc->ncommits; m++) {
+                        const carrot_commit_hit_t *h = &sc->commits[m];
+                        int64_t value = h->value + (h->with_cap ? cap_cut : 0);
+                        if (value == 0 && h->judged == 0) continue;
+                        prefixed(key, sizeof(key), prefix, "", pl->commit_keys[m]);
+                        const char *parts[] = {key, who};
+                        for (int j = 0; j < 2; j++) {
+                            sb_s(&cb, parts[j]);
+                            sb_put(&cb, "\x1e", 1);
+                        }
+                        int64_t nums[] = {value, h->judged, pl->commit_expire_at[m]};
+                        for (int j = 0; j < 3; j++) {
+                            sb_i(&cb, nums[j]);
+                            sb_put(&cb, "\x1e", 1);
+                        }
+                        if (r->on != 0)
+                            add_commit(ap, key, who, value, h->judged, pl->commit_expire_at[m]);
+                        r = &ap->e[ri];
+                    }
+                    r->s[3] = save(ap, cv, cb.len);
+                    r->dirty |= F_C;
+                    if (cv != small) free(cv);
+                }
                 add_boards(ap, prefix, now, amt, r->s[2], who);
             } else {
                 who = r->s[0] ? r->s[0] : "";
                 typ = r->s[1] ? r->s[1] : "";
                 if (e->kind == CARROT_BOARD_REVERSE) {
                     if (r->on != 0 && r->has_n) amt = -r->n;
+                    if (r->on != 0) replay_commits(ap, r->s[3], -1, now);
+                    r = &ap->e[ri];
                     r->on = 0;
                     if (amt != 0) snprintf(lines[nl].rule, sizeof(lines[nl].rule), "reversal");
                 } else {
                     if (r->on == 0 && r->has_n) amt = r->n;
+                    if (r->on == 0) replay_commits(ap, r->s[3], 1, now);
+                    r = &ap->e[ri];
                     r->on = 1;
                     if (amt != 0) snprintf(lines[nl].rule, sizeof(lines[nl].rule), "restore");
                 }
@@ -689,8 +779,8 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
             if (ap->e[i].kind == K_REC) {
                 cmd(c, "HMGET");
                 arg_s(c, ap->e[i].key);
-                static const char *const f[] = {"p", "n", "t", "on", "k"};
-                for (int j = 0; j < 5; j++) arg_s(c, f[j]);
+                static const char *const f[] = {"p", "n", "t", "on", "k", "c"};
+                for (int j = 0; j < 6; j++) arg_s(c, f[j]);
             }
         if (c->a.oom || ap->oom) {
             snprintf(errstr, errstr_size, "out of memory");
@@ -734,14 +824,15 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
                     }
                 } else if (x->kind == K_REC) {
                     const redisReply *h = rp[k++];
-                    if (h->type != REDIS_REPLY_ARRAY || h->elements != 5) {
+                    if (h->type != REDIS_REPLY_ARRAY || h->elements != 6) {
                         shaped = 0;
                         break;
                     }
                     const char *p = field(h->element[0]), *nn = field(h->element[1]),
                                *t = field(h->element[2]), *on = field(h->element[3]),
-                               *kk = field(h->element[4]);
+                               *kk = field(h->element[4]), *cc = field(h->element[5]);
                     if (p) x->s[0] = save(ap, p, strlen(p));
+                    if (cc) x->s[3] = save(ap, cc, strlen(cc));
                     if (t) x->s[1] = save(ap, t, strlen(t));
                     if (kk) x->s[2] = save(ap, kk, strlen(kk));
                     if (nn) x->n = strtoll(nn, NULL, 10), x->has_n = 1;
@@ -780,6 +871,7 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
                 if (x->dirty & F_K) arg_s(c, "k"), arg_s(c, x->s[2]);
                 if (x->dirty & F_ON) arg_s(c, "on"), arg_s(c, x->on ? "1" : "0");
                 if (x->dirty & F_N) arg_s(c, "n"), arg_i(c, x->n);
+                if (x->dirty & F_C) arg_s(c, "c"), arg_s(c, x->s[3]);
             } else if (x->kind == K_CTR && (x->dirty & F_VAL)) {
                 if (x->exp > now) {
                     cmd(c, "SET");
@@ -796,11 +888,23 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
                 arg_s(c, ap->e[x->a].key);
                 arg_i(c, x->n);
                 arg_s(c, ap->e[x->b].key);
+            } else if (x->kind == K_CM && (x->n != 0 || x->d != 0)) {
+                char f[700];
+                const char *names[] = {"n", "d"};
+                int64_t by[] = {x->n, x->d};
+                for (int j = 0; j < 2; j++) {
+                    if (by[j] == 0) continue;
+                    joined(f, sizeof(f), names[j], x->s[0]);
+                    cmd(c, "HINCRBY");
+                    arg_s(c, x->s[1]);
+                    arg_s(c, f);
+                    arg_i(c, by[j]);
+                }
             }
         }
         for (size_t i = 0; i < ap->ne; i++) {
             ent_t *x = &ap->e[i];
-            if (x->kind == K_BOARD && x->exp > 0) {
+            if ((x->kind == K_BOARD || x->kind == K_CMKEY) && x->exp > 0) {
                 cmd(c, "EXPIREAT");
                 arg_s(c, x->key);
                 arg_i(c, x->exp);

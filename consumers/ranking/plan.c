@@ -21,6 +21,10 @@ static void name(char *buf, size_t size, const char *pid, const char *scope, con
     buf[len] = '\0';
 }
 
+void carrot_commit_key(char *buf, size_t size, const char *commitment, const char *period_id) {
+    snprintf(buf, size, "cm:%s:%s", commitment, period_id);
+}
+
 carrot_board_err_t carrot_board_plan(const carrot_rules_t *r, const carrot_activity_t *a,
                                      const carrot_scoring_t *sc, carrot_plan_t *p, char *errstr,
                                      size_t errstr_size) {
@@ -58,6 +62,12 @@ carrot_board_err_t carrot_board_plan(const carrot_rules_t *r, const carrot_activ
                           a->participant_id);
         snprintf(p->goal_rules[g], sizeof(p->goal_rules[g]), "goal.%s", sc->goals[g].id);
         p->goal_expire_at[g] = carrot_rules_counter_expiry(r, sc->goals[g].period, end);
+    }
+    for (int m = 0; m < sc->ncommits; m++) {
+        if (carrot_period_of(sc->commits[m].period, a->occurred_at, tz, pid, sizeof(pid), &end))
+            goto bad_tz;
+        carrot_commit_key(p->commit_keys[m], sizeof(p->commit_keys[m]), sc->commits[m].id, pid);
+        p->commit_expire_at[m] = carrot_rules_counter_expiry(r, sc->commits[m].period, end);
     }
     return CARROT_BOARD_OK;
 bad_tz: /* the rules checked it: only a broken time zone database gets here, for good */

@@ -205,15 +205,18 @@ static int strset_at(ctx_t *c, node_t *n, const char *path, strset_t *out) {
     return 0;
 }
 
-static int filter_at(ctx_t *c, node_t *owner, const char *path, filter_t *f) {
+/* The filter under key ("when", or a commitment's "who", which names
+ * people, not activities: no "activity" or "product" there). */
+static int filter_key(ctx_t *c, node_t *owner, const char *path, const char *key, filter_t *f) {
     static const char *const keys[] = {"activity", "segment", "region", "team",
                                        "product",  "band",    NULL};
+    static const char *const who_keys[] = {"segment", "region", "team", "band", NULL};
     memset(f, 0, sizeof(*f));
-    node_t *n = get(c, owner, "when");
+    node_t *n = get(c, owner, key);
     if (!n) return 0;
     char p[256], q[256];
-    subpath(p, sizeof(p), path, "when");
-    if (check_map(c, n, p, keys)) return -1;
+    subpath(p, sizeof(p), path, key);
+    if (check_map(c, n, p, strcmp(key, "when") ? who_keys : keys)) return -1;
     strset_t set;
     node_t *v;
     if ((v = get(c, n, "activity"))) {
@@ -250,6 +253,10 @@ static int filter_at(ctx_t *c, node_t *owner, const char *path, filter_t *f) {
             if (strset_at(c, v, q, sets[i].set)) return -1;
         }
     return 0;
+}
+
+static int filter_at(ctx_t *c, node_t *owner, const char *path, filter_t *f) {
+    return filter_key(c, owner, path, "when", f);
 }
 
 /* Iterates a sequence under key: calls fn(c, item, "key[i]", i). */
@@ -484,6 +491,112 @@ static int goal_item(ctx_t *c, node_t *n, const char *path, int i) {
     return 0;
 }
 
+/* Whether id names an award line of these rules: a KPI, "timeliness.<id>",
+ * "quality.<id>" or "promo.<id>" (goals are bonuses of their own). */
+static int line_known(const carrot_rules_t *r, const char *id) {
+    for (int i = 0; i < r->nkpis; i++)
+        if (!strcmp(r->kpis[i].id, id)) return 1;
+    struct {
+        const char *prefix;
+        int n;
+    } kinds[] = {
+        {"timeliness.", r->ntimeliness}, {"quality.", r->nquality}, {"promo.", r->npromos}};
+    for (int k = 0; k < 3; k++) {
+        size_t pl = strlen(kinds[k].prefix);
+        if (strncmp(id, kinds[k].prefix, pl)) continue;
+        for (int i = 0; i < kinds[k].n; i++) {
+            const char *rid = k == 0   ? r->timeliness[i].id
+                              : k == 1 ? r->quality[i].id
+                                       : r->promos[i].id;
+            if (!strcmp(rid, id + pl)) return 1;
+        }
+    }
+    return 0;
+}
+
+/* metric: {count: types} | {points: rule ids} | {complete: quality ids} |
+ * {on_time: timeliness ids}, exactly one. */
+static int metric_at(ctx_t *c, node_t *n, const char *path, commit_t *m) {
+    static const char *const keys[] = {"count", "points", "complete", "on_time", NULL};
+    if (!n) return fail(c, NULL, path, "is required");
+    if (check_map(c, n, path, keys)) return -1;
+    if (n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1)
+        return fail(c, n, path, "name one of count, points, complete or on_time");
+    node_t *k = node(c, n->data.mapping.pairs.start->key);
+    node_t *v = node(c, n->data.mapping.pairs.start->value);
+    char p[256];
+    subpath(p, sizeof(p), path, sval(k));
+    if (strset_at(c, v, p, &m->rules)) return -1;
+    const carrot_rules_t *r = c->r;
+    for (int i = 0; i < m->rules.n; i++) {
+        const char *id = m->rules.v[i];
+        int ok = 0;
+        if (!strcmp(sval(k), "count")) {
+            m->pub.metric = CARROT_COMMIT_COUNT;
+            int t = type_index(id);
+            if (t < 0 || t >= 32) return fail(c, v, p, "unknown activity type \"%s\"", id);
+            m->types |= 1u << t;
+            ok = 1;
+        } else if (!strcmp(sval(k), "points")) {
+            m->pub.metric = CARROT_COMMIT_POINTS;
+            if (!(ok = line_known(r, id)))
+                return fail(c, v, p,
+                            "no rule \"%s\" (a KPI id, or timeliness.<id>, quality.<id>, "
+                            "promo.<id>)",
+                            id);
+        } else if (!strcmp(sval(k), "complete")) {
+            m->pub.metric = CARROT_COMMIT_COMPLETE;
+            for (int j = 0; j < r->nquality; j++) ok |= !strcmp(r->quality[j].id, id);
+            if (!ok) return fail(c, v, p, "no quality rule \"%s\"", id);
+        } else {
+            m->pub.metric = CARROT_COMMIT_ON_TIME;
+            for (int j = 0; j < r->ntimeliness; j++) ok |= !strcmp(r->timeliness[j].id, id);
+            if (!ok) return fail(c, v, p, "no timeliness rule \"%s\"", id);
+        }
+    }
+    return 0;
+}
+
+static int commit_item(ctx_t *c, node_t *n, const char *path, int i) {
+    static const char *const keys[] = {"id",    "text",    "period", "metric",      "target", "who",
+                                       "bonus", "penalty", "streak", "description", NULL};
+    static const char *const streak_keys[] = {"periods", "bonus", NULL};
+    commit_t *m = &c->r->commits[i];
+    char p[128];
+    memset(m, 0, sizeof(*m));
+    subpath(p, sizeof(p), path, "id");
+    if (check_map(c, n, path, keys) || id_at(c, get(c, n, "id"), p, &m->pub.id)) return -1;
+    const char *ids[CARROT_RULES_MAX_COMMITS];
+    for (int j = 0; j < i; j++) ids[j] = c->r->commits[j].pub.id;
+    if (unique_id(c, n, path, m->pub.id, ids, i)) return -1;
+    m->pub.text = "";
+    subpath(p, sizeof(p), path, "text");
+    if (get(c, n, "text") && str_at(c, get(c, n, "text"), p, &m->pub.text)) return -1;
+    subpath(p, sizeof(p), path, "period");
+    if (!get(c, n, "period")) return fail(c, n, p, "is required");
+    if (period_at(c, get(c, n, "period"), p, &m->pub.period)) return -1;
+    if (m->pub.period == CARROT_PERIOD_PTD)
+        return fail(c, get(c, n, "period"), p, "a commitment is per day, week, month or quarter");
+    subpath(p, sizeof(p), path, "metric");
+    if (metric_at(c, get(c, n, "metric"), p, m) || filter_key(c, n, path, "who", &m->who))
+        return -1;
+    int share = m->pub.metric == CARROT_COMMIT_COMPLETE || m->pub.metric == CARROT_COMMIT_ON_TIME;
+    if (req_int(c, n, path, "target", 1, share ? 100 : 100000000, &m->pub.target) ||
+        opt_int(c, n, path, "bonus", 0, POINTS_MAX, &m->pub.bonus) ||
+        opt_int(c, n, path, "penalty", -POINTS_MAX, 0, &m->pub.penalty))
+        return -1;
+    node_t *s = get(c, n, "streak");
+    if (s) {
+        subpath(p, sizeof(p), path, "streak");
+        if (check_map(c, s, p, streak_keys) ||
+            req_int(c, s, p, "periods", 2, 520, &m->pub.streak_periods) ||
+            req_int(c, s, p, "bonus", 1, POINTS_MAX, &m->pub.streak_bonus))
+            return -1;
+    }
+    c->r->ncommits = i + 1;
+    return 0;
+}
+
 /* The shorthand "points: {call: 5}": a KPI rule "base.call" per type. */
 static int points_shorthand(ctx_t *c, node_t *n) {
     if (n->type != YAML_MAPPING_NODE) return fail(c, n, "points", "expected activity type: points");
@@ -526,9 +639,10 @@ static int retention(ctx_t *c, node_t *n) {
 }
 
 static int parse_root(ctx_t *c, node_t *root) {
-    static const char *const keys[] = {
-        "program", "version",    "timezone",   "description", "bands",          "kpis", "points",
-        "quality", "timeliness", "promotions", "goals",       "retention_days", NULL};
+    static const char *const keys[] = {"program",     "version",    "timezone", "description",
+                                       "bands",       "kpis",       "points",   "quality",
+                                       "timeliness",  "promotions", "goals",    "retention_days",
+                                       "commitments", NULL};
     carrot_rules_t *r = c->r;
     if (!root) return fail(c, NULL, "", "the file is empty");
     if (check_map(c, root, "", keys)) return -1;
@@ -553,6 +667,7 @@ static int parse_root(ctx_t *c, node_t *root) {
         each(c, root, "timeliness", MAX_TIMELINESS, timeliness_item) ||
         each(c, root, "promotions", MAX_PROMOTIONS, promo_item) ||
         each(c, root, "goals", CARROT_RULES_MAX_GOALS, goal_item) ||
+        each(c, root, "commitments", CARROT_RULES_MAX_COMMITS, commit_item) ||
         retention(c, get(c, root, "retention_days")))
         return -1;
     if (r->nkpis == 0 && r->ngoals == 0)
@@ -640,4 +755,21 @@ const char *carrot_rules_text(const carrot_rules_t *r, size_t *lenp) {
 }
 int64_t carrot_rules_retention_s(const carrot_rules_t *r, carrot_period_t p) {
     return p >= 0 && p < CARROT_PERIOD_COUNT ? r->retention_s[p] : 0;
+}
+
+int carrot_rules_ncommitments(const carrot_rules_t *r) { return r->ncommits; }
+
+const carrot_commitment_t *carrot_rules_commitment(const carrot_rules_t *r, int i) {
+    return i >= 0 && i < r->ncommits ? &r->commits[i].pub : NULL;
+}
+
+int carrot_rules_commitment_find(const carrot_rules_t *r, const char *id) {
+    for (int i = 0; i < r->ncommits; i++)
+        if (!strcmp(r->commits[i].pub.id, id)) return i;
+    return -1;
+}
+
+const char *carrot_commit_metric_name(carrot_commit_metric_t m) {
+    static const char *const names[] = {"count", "points", "complete", "on_time"};
+    return m >= CARROT_COMMIT_COUNT && m <= CARROT_COMMIT_ON_TIME ? names[m] : "?";
 }

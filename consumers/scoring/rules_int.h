@@ -79,19 +79,27 @@ typedef struct {
     int64_t target, bonus;
 } goal_t;
 
+typedef struct {
+    carrot_commitment_t pub;
+    filter_t who;   /* whose activities count, and who is held to it by default */
+    uint32_t types; /* count: the activity types */
+    strset_t rules; /* points: rule ids; complete: quality ids; on_time: timeliness ids */
+} commit_t;
+
 struct carrot_rules_s {
     char *text; /* the source, NUL-terminated */
     size_t text_len;
     char **owned; /* every string the rules point to */
     size_t nowned, owned_cap;
     const char *program, *version, *timezone;
-    int nbands, nkpis, nquality, ntimeliness, npromos, ngoals;
+    int nbands, nkpis, nquality, ntimeliness, npromos, ngoals, ncommits;
     band_t bands[MAX_BANDS];
     kpi_t *kpis; /* MAX_KPIS */
     quality_t quality[MAX_QUALITY];
     timeliness_t timeliness[MAX_TIMELINESS];
     promo_t promos[MAX_PROMOTIONS];
     goal_t goals[CARROT_RULES_MAX_GOALS];
+    commit_t commits[CARROT_RULES_MAX_COMMITS];
     int64_t retention_s[CARROT_PERIOD_COUNT];
 };
 

@@ -126,6 +126,63 @@ static int complete(const quality_t *q, const carrot_activity_t *a) {
     return a->text_length >= q->min_text_length;
 }
 
+static int type_bit(const carrot_activity_t *a, uint32_t types) {
+    for (int i = 0; carrot_activity_types[i] && i < 32; i++)
+        if (strcmp(a->activity_type, carrot_activity_types[i]) == 0) return (types >> i) & 1u;
+    return 0;
+}
+
+/* What activity a adds to commitment m (after its lines are known); 0 when
+ * nothing. */
+static int commit_hit(const carrot_rules_t *r, const commit_t *m, const carrot_activity_t *a,
+                      const carrot_scoring_t *o, carrot_commit_hit_t *h) {
+    *h = (carrot_commit_hit_t){m->pub.id, m->pub.period, 0, 0, 0};
+    if (!carrot_rules_filter_match(r, &m->who, a)) return 0;
+    int64_t lag = a->recorded_at > a->occurred_at ? a->recorded_at - a->occurred_at : 0;
+    switch (m->pub.metric) {
+    case CARROT_COMMIT_COUNT: h->value = type_bit(a, m->types); return (int)h->value;
+    case CARROT_COMMIT_POINTS:
+        for (int j = 0; j < o->nlines; j++)
+            if (in_set(&m->rules, o->lines[j].rule_id)) h->value += o->lines[j].points;
+        h->with_cap = o->kpi && o->capped && in_set(&m->rules, o->kpi);
+        return h->value != 0 || h->with_cap;
+    case CARROT_COMMIT_COMPLETE:
+        h->value = 1;
+        for (int i = 0; i < r->nquality; i++) {
+            const quality_t *q = &r->quality[i];
+            if (!in_set(&m->rules, q->id) || !carrot_rules_filter_match(r, &q->when, a)) continue;
+            h->judged = 1;
+            if (!complete(q, a)) h->value = 0;
+        }
+        break;
+    case CARROT_COMMIT_ON_TIME:
+        h->value = 1;
+        for (int i = 0; i < r->ntimeliness; i++) {
+            const timeliness_t *t = &r->timeliness[i];
+            if (!in_set(&m->rules, t->id) || !carrot_rules_filter_match(r, &t->when, a)) continue;
+            h->judged = 1;
+            if (lag > t->full_ms) h->value = 0;
+        }
+        break;
+    }
+    if (!h->judged) h->value = 0;
+    return (int)h->judged;
+}
+
+int carrot_rules_commitment_holds(const carrot_rules_t *r, int i, const char *segment,
+                                  const char *team, const char *region, int tenure_days) {
+    if (i < 0 || i >= r->ncommits) return 0;
+    carrot_activity_t a;
+    memset(&a, 0, sizeof(a));
+    a.activity_type = "";
+    a.segment = segment;
+    a.team_id = team;
+    a.region = region;
+    a.has_tenure_days = tenure_days >= 0;
+    a.tenure_days = tenure_days;
+    return carrot_rules_filter_match(r, &r->commits[i].who, &a);
+}
+
 int carrot_rules_score(const carrot_rules_t *r, const carrot_activity_t *a, carrot_scoring_t *o) {
     memset(o, 0, sizeof(*o));
     if (a->change_type != CARROT_CHANGE_CREATE) return 0;
@@ -176,5 +233,7 @@ int carrot_rules_score(const carrot_rules_t *r, const carrot_activity_t *a, carr
         h->target = g->target;
         h->bonus = g->bonus;
     }
-    return o->nlines + o->ngoals;
+    for (int i = 0; i < r->ncommits; i++)
+        if (commit_hit(r, &r->commits[i], a, o, &o->commits[o->ncommits])) o->ncommits++;
+    return o->nlines + o->ngoals + o->ncommits;
 }

@@ -235,6 +235,104 @@ START_TEST(caps_and_goals) {
 }
 END_TEST
 
+/* A commitment figure in Redis: field "n" or "d" of who in hash cm:<key>. */
+static long long cm(redisContext *rc, const char *program, const char *key, const char *f,
+                    const char *who) {
+    redisReply *r = redisCommand(rc, "HGET carrot:{%s}:cm:%s %s\x1f%s", program, key, f, who);
+    long long v = r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+/* Commitment figures are counted with the boards, exactly once: a replay or
+ * a duplicate adds nothing, a DELETE takes back what its record added, an
+ * UNDELETE gives it back, and a capped KPI counts what the cap left. */
+START_TEST(commitments_count_once) {
+    char program[48], errstr[512];
+    it_unique(program, sizeof(program), "bm");
+    int64_t now = carrot_time_now_ms() / 1000;
+    expire[0] = 0;
+    expire[1] = expire[2] = now + 3600;
+    carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
+    redisContext *rc = it_redis();
+    static parts_t pt[8];
+    carrot_board_event_t ev[4];
+    char ids[4][16], recs[4][16];
+    for (int i = 0; i < 4; i++) { /* 10 + 2 a call, capped at 25 a day */
+        snprintf(ids[i], sizeof(ids[i]), "m%d", i);
+        snprintf(recs[i], sizeof(recs[i]), "crm:m%d", i);
+        ev[i] = award(&pt[i], 200 + i, ids[i], "cat", 10, recs[i]);
+        carrot_scoring_t *sc = &pt[i].sc;
+        carrot_plan_t *pl = &pt[i].plan;
+        snprintf(sc->lines[1].rule_id, sizeof(sc->lines[1].rule_id), "quality.q");
+        sc->lines[1].points = 2;
+        sc->nlines = 2;
+        sc->kpi = "call";
+        sc->capped = 1;
+        sc->cap_points = 25;
+        snprintf(pl->cap_key, sizeof(pl->cap_key), "cap:call:d:2026-11-10:cat");
+        pl->cap_expire_at = now + 3600;
+        sc->ncommits = 3;
+        sc->commits[0] = (carrot_commit_hit_t){.id = "calls", .value = 1};
+        sc->commits[1] = (carrot_commit_hit_t){.id = "pts", .value = 12, .with_cap = 1};
+        sc->commits[2] = (carrot_commit_hit_t){.id = "ok", .value = i % 2, .judged = 1};
+        const char *keys[] = {"calls:2026-W46", "pts:2026-11", "ok:2026-W46"};
+        for (int m = 0; m < 3; m++) {
+            snprintf(pl->commit_keys[m], sizeof(pl->commit_keys[m]), "cm:%s", keys[m]);
+            pl->commit_expire_at[m] = now + 3600;
+        }
+    }
+    char key[96];
+    carrot_commit_key(key, sizeof(key), "calls", "2026-W46");
+    ck_assert_str_eq(key, "cm:calls:2026-W46");
+    carrot_board_result_t res[4];
+    for (int run = 0; run < 2; run++) /* the second is a replay after a crash */
+        ck_assert_int_eq(
+            carrot_board_apply(b, program, "t:0", ev, 4, 3600, now, res, errstr, sizeof(errstr)),
+            0);
+    ck_assert_int_eq(cm(rc, program, "calls:2026-W46", "n", "cat"), 4);
+    ck_assert_int_eq(cm(rc, program, "pts:2026-11", "n", "cat"), 25); /* 12 + 12 + 1 + 0 */
+    ck_assert_int_eq(cm(rc, program, "ok:2026-W46", "n", "cat"), 2);
+    ck_assert_int_eq(cm(rc, program, "ok:2026-W46", "d", "cat"), 4);
+    ck_assert_int_eq(cm(rc, program, "calls:2026-W46", "d", "cat"), -1); /* no share: no d */
+    redisReply *r = redisCommand(rc, "TTL carrot:{%s}:cm:calls:2026-W46", program);
+    ck_assert_msg(r->integer > 3000 && r->integer <= 3600, "TTL %lld", r->integer);
+    freeReplyObject(r);
+    /* a duplicate delivery of m1 under a new offset adds nothing */
+    carrot_board_event_t dup = award(&pt[4], 204, "m1", "cat", 10, "crm:m1");
+    pt[4].sc = pt[1].sc;
+    pt[4].plan = pt[1].plan;
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", &dup, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
+    ck_assert_int_eq(cm(rc, program, "calls:2026-W46", "n", "cat"), 4);
+    /* deleting m1 takes back its call, its 12 points and its judged, complete record */
+    carrot_board_event_t del = change(&pt[5], 205, "del-m1", CARROT_BOARD_REVERSE, "crm:m1");
+    for (int run = 0; run < 2; run++)
+        ck_assert_int_eq(
+            carrot_board_apply(b, program, "t:0", &del, 1, 3600, now, res, errstr, sizeof(errstr)),
+            0);
+    ck_assert_int_eq(cm(rc, program, "calls:2026-W46", "n", "cat"), 3);
+    ck_assert_int_eq(cm(rc, program, "pts:2026-11", "n", "cat"), 13);
+    ck_assert_int_eq(cm(rc, program, "ok:2026-W46", "n", "cat"), 1);
+    ck_assert_int_eq(cm(rc, program, "ok:2026-W46", "d", "cat"), 3);
+    /* a second DELETE takes nothing more; the UNDELETE gives it back once */
+    carrot_board_event_t del2 = change(&pt[6], 206, "del2-m1", CARROT_BOARD_REVERSE, "crm:m1");
+    carrot_board_event_t und = change(&pt[7], 207, "und-m1", CARROT_BOARD_RESTORE, "crm:m1");
+    carrot_board_event_t seq[] = {del2, und};
+    for (int run = 0; run < 2; run++)
+        ck_assert_int_eq(
+            carrot_board_apply(b, program, "t:0", seq, 2, 3600, now, res, errstr, sizeof(errstr)),
+            0);
+    ck_assert_int_eq(cm(rc, program, "calls:2026-W46", "n", "cat"), 4);
+    ck_assert_int_eq(cm(rc, program, "pts:2026-11", "n", "cat"), 25);
+    ck_assert_int_eq(cm(rc, program, "ok:2026-W46", "n", "cat"), 2);
+    ck_assert_int_eq(cm(rc, program, "ok:2026-W46", "d", "cat"), 4);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "cat"), 25); /* the boards agree */
+    redisFree(rc);
+    carrot_board_destroy(b);
+}
+END_TEST
+
 /* What a feed read hands over, flattened for asserts. */
 typedef struct {
     int entries;
@@ -773,6 +871,7 @@ int main(void) {
     const TTest *tests[] = {order_replay_and_duplicates,
                             racing_writers_apply_once,
                             caps_and_goals,
+                            commitments_count_once,
                             feed_is_exactly_once,
                             queries,
                             scripts_are_the_lua_files,

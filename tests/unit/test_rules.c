@@ -416,8 +416,152 @@ START_TEST(explain_what_earns_now) {
 }
 END_TEST
 
+#define COMMIT_BASE                                                                    \
+    "program: p\nversion: v1\npoints: {call: 5, meeting: 10}\n"                        \
+    "quality:\n  - {id: call_record, when: {activity: call}, require: [disposition], " \
+    "complete_bonus: 2}\n"                                                             \
+    "timeliness:\n  - {id: same_day, full_hours: 24, floor_percent: 50}\n"
+
+/* A bad commitment is refused with its line and what is wrong. */
+START_TEST(invalid_commitments_refused) {
+    static const struct {
+        const char *text, *expect;
+    } cases[] = {
+        {COMMIT_BASE
+         "commitments:\n  - {id: c, period: week, metric: {count: call}, target: ten}\n",
+         "rules.yaml:9: commitments[0].target: expected an integer, not \"ten\""},
+        {COMMIT_BASE "commitments:\n  - {id: c, period: week, metric: {count: cal}, target: 1}\n",
+         "rules.yaml:9: commitments[0].metric.count: unknown activity type \"cal\""},
+        {COMMIT_BASE
+         "commitments:\n  - {id: c, period: week, metric: {points: calls}, target: 1}\n",
+         "rules.yaml:9: commitments[0].metric.points: no rule \"calls\""},
+        {COMMIT_BASE "commitments:\n  - {id: c, period: week, metric: {complete: x}, target: 80}\n",
+         "commitments[0].metric.complete: no quality rule \"x\""},
+        {COMMIT_BASE
+         "commitments:\n  - {id: c, period: week, metric: {on_time: same_day}, target: 120}\n",
+         "commitments[0].target: 120 is out of range (1 to 100)"},
+        {COMMIT_BASE "commitments:\n  - {id: c, period: ptd, metric: {count: call}, target: 1}\n",
+         "rules.yaml:9: commitments[0].period: a commitment is per day, week, month or quarter"},
+        {COMMIT_BASE
+         "commitments:\n  - {id: c, period: week, metric: {count: call, points: call}, target: 1}\n",
+         "commitments[0].metric: name one of count, points, complete or on_time"},
+        {COMMIT_BASE "commitments:\n  - {id: c, period: week, target: 1}\n",
+         "commitments[0].metric: is required"},
+        {COMMIT_BASE "commitments:\n  - {id: c, period: week, metric: {count: call}, target: 1, "
+                     "who: {activity: call}}\n",
+         "commitments[0].who: unknown key \"activity\""},
+        {COMMIT_BASE "commitments:\n  - {id: c, period: week, metric: {count: call}, target: 1, "
+                     "bonus: -5}\n",
+         "commitments[0].bonus: -5 is out of range"},
+        {COMMIT_BASE "commitments:\n  - {id: c, period: week, metric: {count: call}, target: 1}\n"
+                     "  - {id: c, period: month, metric: {count: call}, target: 1}\n",
+         "rules.yaml:10: commitments[1]: id \"c\" is used twice"},
+        {COMMIT_BASE "commitments:\n  - {id: c, period: week, metric: {count: call}, target: 1, "
+                     "streak: {periods: 1, bonus: 5}}\n",
+         "commitments[0].streak.periods: 1 is out of range (2 to 520)"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        errstr[0] = '\0';
+        carrot_rules_t *r = parse(cases[i].text);
+        ck_assert_msg(r == NULL, "case %zu accepted", i);
+        ck_assert_msg(strstr(errstr, cases[i].expect) != NULL, "case %zu: got \"%s\", want \"%s\"",
+                      i, errstr, cases[i].expect);
+    }
+}
+END_TEST
+
+/* What one activity adds to each kind of commitment. */
+START_TEST(commitment_metrics) {
+    carrot_rules_t *r = parse(
+        COMMIT_BASE
+        "kpis:\n  - {id: demo, when: {activity: quote}, points: 7, cap: {period: day, "
+        "points: 10}}\n"
+        "commitments:\n"
+        "  - {id: calls, text: \"15 calls a week\", period: week, metric: {count: [call, "
+        "meeting]}, target: 15, who: {segment: dealer}, bonus: 20, penalty: -5, "
+        "streak: {periods: 3, bonus: 50}}\n"
+        "  - {id: pts, period: month, metric: {points: [base.call, quality.call_record, "
+        "demo]}, target: 100}\n"
+        "  - {id: complete, period: week, metric: {complete: call_record}, target: 80}\n"
+        "  - {id: timely, period: week, metric: {on_time: same_day}, target: 90}\n");
+    ck_assert_msg(r != NULL, "%s", errstr);
+    ck_assert_int_eq(carrot_rules_ncommitments(r), 4);
+    const carrot_commitment_t *c = carrot_rules_commitment(r, 0);
+    ck_assert_str_eq(c->id, "calls");
+    ck_assert_str_eq(c->text, "15 calls a week");
+    ck_assert_int_eq(c->period, CARROT_PERIOD_WEEK);
+    ck_assert_int_eq(c->metric, CARROT_COMMIT_COUNT);
+    ck_assert_int_eq(c->target, 15);
+    ck_assert_int_eq(c->bonus, 20);
+    ck_assert_int_eq(c->penalty, -5);
+    ck_assert_int_eq(c->streak_periods, 3);
+    ck_assert_int_eq(c->streak_bonus, 50);
+    ck_assert_str_eq(carrot_rules_commitment(r, 1)->text, "");
+    ck_assert_ptr_null(carrot_rules_commitment(r, 4));
+    ck_assert_int_eq(carrot_rules_commitment_find(r, "timely"), 3);
+    ck_assert_int_eq(carrot_rules_commitment_find(r, "nope"), -1);
+    ck_assert_str_eq(carrot_commit_metric_name(CARROT_COMMIT_ON_TIME), "on_time");
+    ck_assert(carrot_rules_commitment_holds(r, 0, "dealer", NULL, NULL, -1));
+    ck_assert(!carrot_rules_commitment_holds(r, 0, "direct", NULL, NULL, -1));
+    ck_assert(!carrot_rules_commitment_holds(r, 0, NULL, NULL, NULL, -1));
+    ck_assert(carrot_rules_commitment_holds(r, 1, NULL, NULL, NULL, -1));
+
+    /* a dealer's complete call, logged 2 h after: counts 1, 5 + 2 points, complete, on time */
+    int64_t t0 = at("2026-11-10T15:00:00Z");
+    carrot_activity_t a = {.activity_type = "call",
+                           .change_type = CARROT_CHANGE_CREATE,
+                           .segment = "dealer",
+                           .disposition = "connected",
+                           .occurred_at = t0,
+                           .recorded_at = t0 + 2 * 3600000};
+    carrot_scoring_t sc;
+    ck_assert_int_gt(carrot_rules_score(r, &a, &sc), 0);
+    ck_assert_int_eq(sc.ncommits, 4);
+    ck_assert_str_eq(sc.commits[0].id, "calls");
+    ck_assert_int_eq(sc.commits[0].value, 1);
+    ck_assert_int_eq(sc.commits[0].judged, 0);
+    ck_assert_str_eq(sc.commits[1].id, "pts");
+    ck_assert_int_eq(sc.commits[1].value, 7);
+    ck_assert_int_eq(sc.commits[1].period, CARROT_PERIOD_MONTH);
+    ck_assert_int_eq(sc.commits[2].value, 1);
+    ck_assert_int_eq(sc.commits[2].judged, 1);
+    ck_assert_int_eq(sc.commits[3].value, 1);
+    ck_assert_int_eq(sc.commits[3].judged, 1);
+    /* a direct rep's incomplete call logged 30 h late: not counted for "calls" (dealers),
+       judged incomplete and late */
+    a.segment = "direct";
+    a.disposition = NULL;
+    a.recorded_at = t0 + 30 * 3600000LL;
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(sc.ncommits, 3);
+    ck_assert_str_eq(sc.commits[0].id, "pts");
+    ck_assert_int_eq(sc.commits[0].value, 5); /* timeliness took 3 off, but it is not named */
+    ck_assert_str_eq(sc.commits[1].id, "complete");
+    ck_assert_int_eq(sc.commits[1].value, 0);
+    ck_assert_int_eq(sc.commits[1].judged, 1);
+    ck_assert_int_eq(sc.commits[2].value, 0);
+    ck_assert_int_eq(sc.commits[2].judged, 1);
+    /* a quote: its capped KPI is named, so the cap counts (with_cap); no quality rule judges it */
+    a.activity_type = "quote";
+    a.recorded_at = t0;
+    carrot_rules_score(r, &a, &sc);
+    ck_assert_int_eq(sc.ncommits, 2);
+    ck_assert_str_eq(sc.commits[0].id, "pts");
+    ck_assert_int_eq(sc.commits[0].value, 7);
+    ck_assert(sc.commits[0].with_cap);
+    ck_assert_str_eq(sc.commits[1].id, "timely");
+    /* a DELETE adds nothing here: the scorer takes back what the record added */
+    a.change_type = CARROT_CHANGE_DELETE;
+    ck_assert_int_eq(carrot_rules_score(r, &a, &sc), 0);
+    ck_assert_int_eq(sc.ncommits, 0);
+    carrot_rules_destroy(r);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {demo_rules_load,
+                            invalid_commitments_refused,
+                            commitment_metrics,
                             invalid_rules_name_line_and_problem,
                             change_types_and_json_shorthand,
                             each_rule_kind,

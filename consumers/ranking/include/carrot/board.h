@@ -99,7 +99,16 @@ typedef struct {
     char goal_keys[CARROT_RULES_MAX_GOALS][400]; /* per sc->goals[]: "goal:<goal>:<period>:<who>" */
     char goal_rules[CARROT_RULES_MAX_GOALS][CARROT_RULE_ID_MAX + 8]; /* "goal.<goal>" */
     int64_t goal_expire_at[CARROT_RULES_MAX_GOALS];
+    /* per sc->commits[]: the hash of the commitment's period, whose fields
+     * are "n\x1f<participant>" (the figure) and "d\x1f<participant>" (records
+     * judged, for the shares): carrot_commit_key() */
+    char commit_keys[CARROT_RULES_MAX_COMMITS][96];
+    int64_t commit_expire_at[CARROT_RULES_MAX_COMMITS];
 } carrot_plan_t;
+
+/* "cm:<commitment>:<period id>" into buf: the key (after the program's
+ * prefix) of a commitment's figures for one period ("2026-W47"). */
+void carrot_commit_key(char *buf, size_t size, const char *commitment, const char *period_id);
 
 /* Fills plan with the boards an award of activity a adds to (each period of
  * occurred_at in the rules' time zone, for all and for each scope a names,

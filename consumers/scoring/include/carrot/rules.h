@@ -11,6 +11,8 @@
  *   timeliness: full points within N hours of occurring, decaying, a penalty when very late
  *   promotions: a window, a filter, a multiplier and/or a bonus
  *   goals:      a count of matching activities per period; a one-time bonus at the target
+ *   commitments: what a participant agrees to log per period (a count, points, the share
+ *               of complete or timely records), settled met or missed at the period's close
  *   points:     shorthand: {call: 5, ...} adds KPI rules "base.<type>"
  *
  * Scoring is pure: carrot_rules_score() reads only the rules and the
@@ -68,6 +70,7 @@ int64_t carrot_rules_counter_expiry(const carrot_rules_t *rules, carrot_period_t
  * below this, and a back-fill's differences (old and new rules) fit too. */
 #define CARROT_RULES_MAX_LINES 80
 #define CARROT_RULES_MAX_GOALS 16
+#define CARROT_RULES_MAX_COMMITS 16
 #define CARROT_RULE_ID_MAX 64 /* rule ids are shorter; prefixed ids ("promo.x") fit */
 
 /* A rule and its points: one line of a scoring, of what Redis settled
@@ -84,6 +87,48 @@ typedef struct {
     int64_t target, bonus;
 } carrot_goal_hit_t;
 
+/* --- commitments ----------------------------------------------------------
+ * A commitment's figure for a participant and period is counted by the
+ * scorer, in the same transaction as the boards (carrot/board.h): per
+ * activity a value and, for the shares, whether the record was judged. */
+typedef enum {
+    CARROT_COMMIT_COUNT,    /* activities of the given types */
+    CARROT_COMMIT_POINTS,   /* points from the given rules (a KPI with its cap) */
+    CARROT_COMMIT_COMPLETE, /* percent of records the given quality rules judged complete */
+    CARROT_COMMIT_ON_TIME   /* percent of records logged within the timeliness rules' full_hours */
+} carrot_commit_metric_t;
+
+typedef struct {
+    const char *id;   /* "commit.<id>" names its consequences' awards */
+    const char *text; /* what was agreed, as people read it ("" when not given) */
+    carrot_period_t period;
+    carrot_commit_metric_t metric;
+    int64_t target;                       /* a count, points, or a percent for the shares */
+    int64_t bonus, penalty;               /* awarded at the close when met / missed (0: none) */
+    int64_t streak_periods, streak_bonus; /* met that many periods in a row: streak_bonus */
+} carrot_commitment_t;
+
+int carrot_rules_ncommitments(const carrot_rules_t *rules);
+/* The i-th commitment (0 <= i < carrot_rules_ncommitments()), borrowed from
+ * the rules; NULL out of range. */
+const carrot_commitment_t *carrot_rules_commitment(const carrot_rules_t *rules, int i);
+/* The index of commitment id, or -1. */
+int carrot_rules_commitment_find(const carrot_rules_t *rules, const char *id);
+/* Whether commitment i holds a participant by default, by the participant's
+ * segment, team and region (NULL: not known) and tenure in days (-1: not
+ * known; a commitment for a band then does not hold). */
+int carrot_rules_commitment_holds(const carrot_rules_t *rules, int i, const char *segment,
+                                  const char *team, const char *region, int tenure_days);
+const char *carrot_commit_metric_name(carrot_commit_metric_t m); /* "count", ... */
+
+typedef struct {
+    const char *id; /* borrowed from the rules */
+    carrot_period_t period;
+    int64_t value;  /* count: 1; points: the points of the named lines; shares: 1 when good */
+    int64_t judged; /* shares: 1 (the record was judged); count and points: 0 */
+    int with_cap;   /* points: the activity's KPI is named, so its cap line counts too */
+} carrot_commit_hit_t;
+
 /* What the rules say of one activity, before caps and goals are settled. */
 typedef struct {
     int nlines;
@@ -94,6 +139,8 @@ typedef struct {
     int64_t cap_points;
     int ngoals; /* goals this activity counts towards */
     carrot_goal_hit_t goals[CARROT_RULES_MAX_GOALS];
+    int ncommits; /* commitments this activity counts towards */
+    carrot_commit_hit_t commits[CARROT_RULES_MAX_COMMITS];
 } carrot_scoring_t;
 
 /* Scores one activity of the rules' program. Only a CREATE earns; for other
