@@ -57,8 +57,14 @@ static struct {
 
 int carrot_period_of(carrot_period_t p, int64_t ms, const char *tz, char *id, size_t size,
                      int64_t *endp) {
+    return carrot_period_span(p, ms, tz, id, size, NULL, endp);
+}
+
+int carrot_period_span(carrot_period_t p, int64_t ms, const char *tz, char *id, size_t size,
+                       int64_t *startp, int64_t *endp) {
     if (p == CARROT_PERIOD_PTD) {
         snprintf(id, size, "ptd");
+        if (startp) *startp = 0;
         if (endp) *endp = INT64_MAX;
         return 0;
     }
@@ -67,6 +73,7 @@ int carrot_period_of(carrot_period_t p, int64_t ms, const char *tz, char *id, si
         size_t len = strlen(last[p].id); /* (no printf: this is every award's hot path) */
         if (len >= size) len = size ? size - 1 : 0;
         if (size) memcpy(id, last[p].id, len), id[len] = '\0';
+        if (startp) *startp = last[p].start;
         if (endp) *endp = last[p].end;
         return 0;
     }
@@ -108,6 +115,7 @@ int carrot_period_of(carrot_period_t p, int64_t ms, const char *tz, char *id, si
     }
     }
     snprintf(id, size, "%s", buf);
+    if (startp) *startp = start;
     if (endp) *endp = end;
     /* a midnight the zone skips is normalized forward: start is never early */
     if (start <= ms && ms < end && strlen(tz) < sizeof(last[p].tz)) {
@@ -176,4 +184,43 @@ int carrot_period_previous(const char *id, char *out, size_t size) {
         return 0;
     }
     return -1;
+}
+
+int carrot_period_of_id(const char *id, const char *tz, carrot_period_t *pp, int64_t *startp,
+                        int64_t *endp) {
+    /* a local noon inside the period, whose span is then the period's */
+    char prev[32];
+    int y, m = 1, d = 1;
+    carrot_period_t p;
+    if (carrot_period_previous(id, prev, sizeof(prev)) != 0 || use_tz(tz) != 0) return -1;
+    if (id[0] == 'd') {
+        p = CARROT_PERIOD_DAY;
+        digits(id + 2, 4, &y), digits(id + 7, 2, &m), digits(id + 10, 2, &d);
+    } else if (id[0] == 'w') {
+        p = CARROT_PERIOD_WEEK;
+        int w;
+        digits(id + 2, 4, &y), digits(id + 8, 2, &w);
+        /* ISO week 1 holds January 4th; its Monday is 4 - (weekday of Jan 4) */
+        int64_t jan4 = carrot_days_from_civil(y, 1, 4);
+        int wday = (int)(((jan4 % 7) + 7 + 3) % 7); /* Monday 0 .. Sunday 6 */
+        m = 1;
+        d = 4 - wday + (w - 1) * 7 + 3; /* that week's Thursday: mktime normalizes */
+    } else if (id[0] == 'm') {
+        p = CARROT_PERIOD_MONTH;
+        digits(id + 2, 4, &y), digits(id + 7, 2, &m);
+        d = 15;
+    } else {
+        p = CARROT_PERIOD_QUARTER;
+        digits(id + 2, 4, &y);
+        m = (id[8] - '0') * 3 - 1;
+        d = 15;
+    }
+    struct tm tm = {
+        .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = 12, .tm_isdst = -1};
+    int64_t noon = (int64_t)mktime(&tm) * 1000;
+    char got[32];
+    if (carrot_period_span(p, noon, tz, got, sizeof(got), startp, endp) != 0 || strcmp(got, id))
+        return -1;
+    if (pp) *pp = p;
+    return 0;
 }

@@ -138,8 +138,9 @@ carrot_directory_err_t carrot_directory_put(carrot_directory_t *dir, const carro
                                             int *appliedp, char *errstr, size_t errstr_size) {
     *appliedp = 0;
     if (carrot_participant_validate(p, errstr, errstr_size) != 0) return CARROT_DIRECTORY_FATAL;
-    char key[600], prefix[320], hired[24], level[16], updated[24];
+    char key[600], people[320], prefix[320], hired[24], level[16], updated[24];
     who_key(key, sizeof(key), p->program_id, p->participant_id);
+    snprintf(people, sizeof(people), "carrot:{%s}:people", p->program_id);
     snprintf(prefix, sizeof(prefix), "carrot:{%s}:reports:", p->program_id);
     snprintf(hired, sizeof(hired), "%lld", (long long)p->hired_at_ms);
     snprintf(level, sizeof(level), "%d", p->level);
@@ -154,9 +155,10 @@ carrot_directory_err_t carrot_directory_put(carrot_directory_t *dir, const carro
                                    p->active ? "1" : "0",
                                    p->hide_from_screen ? "1" : "0",
                                    updated};
-    const char *argv[8 + 2 * H_COUNT] = {"EVALSHA", dir->put_sha,      "1",     key,
-                                         prefix,    p->participant_id, updated, p->supervisor_id};
-    int argc = 8;
+    const char *argv[9 + 2 * H_COUNT] = {
+        "EVALSHA", dir->put_sha,    "2", key, people, prefix, p->participant_id,
+        updated,   p->supervisor_id};
+    int argc = 9;
     for (int i = 0; i < H_COUNT; i++) {
         argv[argc++] = hash_fields[i];
         argv[argc++] = values[i];
@@ -265,13 +267,10 @@ static int by_bytes(const void *a, const void *b) {
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-carrot_directory_err_t carrot_directory_reports(carrot_directory_t *dir, const char *program,
-                                                const char *supervisor, char (*ids)[257],
-                                                size_t max, size_t *np, char *errstr,
-                                                size_t errstr_size) {
+/* The members of set key, as carrot_directory_reports() says. */
+static carrot_directory_err_t members(carrot_directory_t *dir, const char *key, char (*ids)[257],
+                                      size_t max, size_t *np, char *errstr, size_t errstr_size) {
     *np = 0;
-    char key[600];
-    snprintf(key, sizeof(key), "carrot:{%s}:reports:%s", program, supervisor);
     const char *argv[] = {"SMEMBERS", key};
     carrot_directory_err_t err;
     redisReply *r = command(dir, 2, argv, NULL, &err, errstr, errstr_size);
@@ -290,6 +289,23 @@ carrot_directory_err_t carrot_directory_reports(carrot_directory_t *dir, const c
     *np = r->elements;
     freeReplyObject(r);
     return CARROT_DIRECTORY_OK;
+}
+
+carrot_directory_err_t carrot_directory_reports(carrot_directory_t *dir, const char *program,
+                                                const char *supervisor, char (*ids)[257],
+                                                size_t max, size_t *np, char *errstr,
+                                                size_t errstr_size) {
+    char key[600];
+    snprintf(key, sizeof(key), "carrot:{%s}:reports:%s", program, supervisor);
+    return members(dir, key, ids, max, np, errstr, errstr_size);
+}
+
+carrot_directory_err_t carrot_directory_people(carrot_directory_t *dir, const char *program,
+                                               char (*ids)[257], size_t max, size_t *np,
+                                               char *errstr, size_t errstr_size) {
+    char key[320];
+    snprintf(key, sizeof(key), "carrot:{%s}:people", program);
+    return members(dir, key, ids, max, np, errstr, errstr_size);
 }
 
 carrot_directory_err_t carrot_directory_ping(carrot_directory_t *dir, char *errstr,

@@ -1,9 +1,11 @@
 -- put.lua: stores one participant in the directory (directory.h), atomically:
 -- unless the directory already holds a newer version of them, the hash
 -- carrot:{P}:who:<participant> gets the fields, and the participant moves
--- from their old supervisor's reports set to the new one's.
+-- from their old supervisor's reports set to the new one's, and is in the
+-- program's set of participants.
 --
 -- KEYS[1]  carrot:{P}:who:<participant>
+-- KEYS[2]  carrot:{P}:people
 -- ARGV[1]  the reports set prefix, carrot:{P}:reports: (the old supervisor's
 --          set is only known once the hash is read, so it cannot be a KEYS
 --          entry; it shares the hash tag {P}, so the same Cluster slot)
@@ -25,4 +27,5 @@ if ARGV[4] ~= '' then
   redis.call('SADD', ARGV[1] .. ARGV[4], ARGV[2])
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('SADD', KEYS[2], ARGV[2])
 return 1

@@ -151,3 +151,41 @@ carrot_board_err_t carrot_board_members(carrot_board_t *b, const char *program,
     freeReplyObject(r);
     return rc;
 }
+
+carrot_board_err_t carrot_board_commit_figures(carrot_board_t *b, const char *program,
+                                               const char *commitment, const char *period_id,
+                                               carrot_commit_figure_cb cb, void *opaque,
+                                               char *errstr, size_t errstr_size) {
+    char key[600], rel[96], cursor[32] = "0";
+    carrot_commit_key(rel, sizeof(rel), commitment, period_id);
+    snprintf(key, sizeof(key), "carrot:{%s}:%s", program, rel);
+    do {
+        const char *argv[] = {"HSCAN", key, cursor, "COUNT", "1000"};
+        size_t lens[5];
+        for (int i = 0; i < 5; i++) lens[i] = strlen(argv[i]);
+        redisReply *r = carrot_board_command(b, NULL, 5, argv, lens, errstr, errstr_size);
+        if (!r) return b->failed;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY ||
+            r->element[1]->elements % 2) {
+            snprintf(errstr, errstr_size, "unexpected reply from Redis to HSCAN %s", key);
+            freeReplyObject(r);
+            return CARROT_BOARD_FATAL;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        const redisReply *kv = r->element[1];
+        int stop = 0;
+        for (size_t i = 0; i + 1 < kv->elements && !stop; i += 2) {
+            const char *f = kv->element[i]->str, *v = kv->element[i + 1]->str;
+            if (kv->element[i]->type != REDIS_REPLY_STRING || !v || strlen(f) < 3 || f[1] != '\x1f')
+                continue; /* not a field this layout writes */
+            int64_t n = strtoll(v, NULL, 10);
+            if (f[0] == 'n') stop = cb(opaque, f + 2, n, 0);
+            else if (f[0] == 'd')
+                stop = cb(opaque, f + 2, 0, n);
+        }
+        freeReplyObject(r);
+        if (stop) break;
+    } while (strcmp(cursor, "0") != 0);
+    return CARROT_BOARD_OK;
+}

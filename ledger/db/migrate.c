@@ -11,6 +11,7 @@ extern const char carrot_migration_003_rewards[];
 extern const char carrot_migration_004_draw_close[];
 extern const char carrot_migration_005_entries_unlinked[];
 extern const char carrot_migration_006_display_tokens[];
+extern const char carrot_migration_007_commitments[];
 
 static const struct {
     int version;
@@ -23,6 +24,7 @@ static const struct {
     {4, "004_draw_close", carrot_migration_004_draw_close},
     {5, "005_entries_unlinked", carrot_migration_005_entries_unlinked},
     {6, "006_display_tokens", carrot_migration_006_display_tokens},
+    {7, "007_commitments", carrot_migration_007_commitments},
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

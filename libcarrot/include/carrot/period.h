@@ -35,6 +35,19 @@ int carrot_tz_valid(const char *tz);
 int carrot_period_of(carrot_period_t p, int64_t ms, const char *tz, char *id, size_t size,
                      int64_t *endp);
 
+/* As carrot_period_of(), also giving the Unix ms at which the period
+ * starts (0 for ptd): a period's length is end - start, which is 23 or 25
+ * hours for a day of a DST change. Not thread-safe either. */
+int carrot_period_span(carrot_period_t p, int64_t ms, const char *tz, char *id, size_t size,
+                       int64_t *startp, int64_t *endp);
+
+/* The kind, start and end (Unix ms, in tz) of the period named id
+ * ("w:2026-W53", "d:2026-11-01", "m:2026-11", "q:2026-Q4"). Returns 0, or -1
+ * when id is not a period id (ptd included: it has no end) or tz is not
+ * valid. Not thread-safe. */
+int carrot_period_of_id(const char *id, const char *tz, carrot_period_t *pp, int64_t *startp,
+                        int64_t *endp);
+
 /* The id of the period before id ("d:2026-03-01" -> "d:2026-02-28",
  * "w:2027-W01" -> "w:2026-W53", "m:2026-01" -> "m:2025-12", "q:2026-Q1" ->
  * "q:2025-Q4"): calendar arithmetic on the label, so no time zone is

@@ -15,6 +15,8 @@
  *                                      updated_at in ms; level -1 unknown)
  *   carrot:{P}:reports:<supervisor>    set: the participants whose
  *                                      supervisor_id is supervisor
+ *   carrot:{P}:people                  set: every participant of the program
+ *                                      (leavers too: they are active=false)
  *
  * Errors: RETRY when Redis could not be reached or asked to come back
  * (loading, busy, failing over, memory full; the connection is dropped and
@@ -73,6 +75,12 @@ carrot_directory_err_t carrot_directory_reports(carrot_directory_t *dir, const c
                                                 const char *supervisor, char (*ids)[257],
                                                 size_t max, size_t *np, char *errstr,
                                                 size_t errstr_size);
+
+/* Every participant of program the directory holds, as reports() lists
+ * them (byte order; *np the count, of which at most max are written). */
+carrot_directory_err_t carrot_directory_people(carrot_directory_t *dir, const char *program,
+                                               char (*ids)[257], size_t max, size_t *np,
+                                               char *errstr, size_t errstr_size);
 
 /* How many connections the directory has opened so far (a health check's
  * "has it ever reached Redis", and tests). */

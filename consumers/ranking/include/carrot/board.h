@@ -252,6 +252,22 @@ carrot_board_err_t carrot_board_members(carrot_board_t *board, const char *progr
 carrot_board_err_t carrot_board_program_known(carrot_board_t *board, const char *program,
                                               int *knownp, char *errstr, size_t errstr_size);
 
+/* Called per participant by carrot_board_commit_figures(): the figure and,
+ * for the shares, the records judged; who is valid during the call.
+ * Non-zero stops the reading. */
+typedef int (*carrot_commit_figure_cb)(void *opaque, const char *who, int64_t figure,
+                                       int64_t judged);
+
+/* Every participant's figure of a commitment in one period (its hash
+ * "cm:<commitment>:<period id>", read in pages with HSCAN so a program of
+ * 100,000 people does not hold Redis up). A participant may be reported
+ * twice (once per field): the callback adds, it does not assign; figure
+ * and judged are 0 for the field not reported. */
+carrot_board_err_t carrot_board_commit_figures(carrot_board_t *board, const char *program,
+                                               const char *commitment, const char *period_id,
+                                               carrot_commit_figure_cb cb, void *opaque,
+                                               char *errstr, size_t errstr_size);
+
 /* Sum of all points on a board, and the number of members. */
 carrot_board_err_t carrot_board_total(carrot_board_t *board, const char *program,
                                       const char *board_name, int64_t *totalp, long *membersp,
