@@ -28,5 +28,8 @@ build/bench/bench_latency --brokers "$CARROT_BROKERS" --redis-host "$CARROT_REDI
 echo "== board reads through carrot-board vs the same reads straight to Redis (1M participants) =="
 build/bench/bench_board --redis-host "$CARROT_REDIS_HOST" --redis-port "$CARROT_REDIS_PORT" \
     --pg-dsn "$CARROT_PG_DSN"
+echo "== a week's close (100,000 people x 3 commitments) vs INSERT ... SELECT; a follow-up list =="
+build/bench/bench_commit --redis-host "$CARROT_REDIS_HOST" --redis-port "$CARROT_REDIS_PORT" \
+    --pg-dsn "$CARROT_PG_DSN"
 echo "== codec: CrmActivity encode/decode vs raw avro-c generic =="
 build/bench/bench_codec

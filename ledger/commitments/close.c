@@ -18,6 +18,7 @@
  *    an award id once. */
 #include "carrot/award.h"
 #include "carrot/kafka.h"
+#include "carrot/log.h"
 #include "carrot/period.h"
 #include "carrot/timeutil.h"
 #include "commit_int.h"
@@ -504,15 +505,22 @@ carrot_ledger_err_t carrot_commit_close(const carrot_close_opts_t *o, carrot_clo
     }
     commit_vec_t figs = {.size = sizeof(commit_fig_t)}, terms = {.size = sizeof(commit_terms_t)},
                  prevs = {.size = sizeof(prev_t)}, rows = {.size = sizeof(row_t)};
+    int64_t t0 = carrot_time_mono_ms();
     carrot_ledger_err_t rc = commit_read_figures(o->board, carrot_rules_program(o->rules), c->id,
                                                  o->period, &figs, errstr, errstr_size);
     if (!rc)
         rc = commit_read_terms(o->pg, carrot_rules_program(o->rules), c, &terms, errstr,
                                errstr_size);
     if (!rc) rc = read_prev(o, c->id, &prevs, errstr, errstr_size);
+    int64_t t1 = carrot_time_mono_ms();
     if (!rc) rc = held_rows(o, end, &rows, &figs, &terms, &prevs, errstr, errstr_size);
+    int64_t t2 = carrot_time_mono_ms();
     long inserted = 0;
     if (!rc) rc = settle(o, &rows, end, &inserted, errstr, errstr_size);
+    carrot_debug("close %s %s: figures, terms and the previous period read in %lld ms, who is "
+                 "held in %lld ms, settled in %lld ms",
+                 c->id, o->period, (long long)(t1 - t0), (long long)(t2 - t1),
+                 (long long)(carrot_time_mono_ms() - t2));
     if (!rc) {
         rep->held = (long)rows.n;
         rep->settled = inserted;

@@ -2,6 +2,7 @@
  * under a supervisor, most consecutive misses first, with what was agreed
  * and what was done about each, and the follow-ups recorded against them. */
 #include "carrot/commitments.h"
+#include "carrot/period.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,28 +29,91 @@ static char *text_array(const char *const *people, size_t n) {
     return a;
 }
 
-/* The settlements of the period asked for: the given one, or each
- * commitment's latest closed period. */
-#define PERIODS                                                                                 \
-    "WITH latest AS (SELECT commitment_id, max(period_end) AS period_end FROM "                 \
-    "commitment_settlements WHERE program_id = $1 GROUP BY commitment_id), "                    \
-    "s AS (SELECT s.* FROM commitment_settlements s JOIN latest l USING (commitment_id) WHERE " \
-    "s.program_id = $1 AND s.participant_id = ANY($3::text[]) AND CASE WHEN $2::text IS NULL "  \
-    "THEN s.period_end = l.period_end ELSE s.period_id = $2 END) "
+/* The (commitment, period) pairs meant, as two text[] literals: period for
+ * every commitment of its kind, or each commitment's latest closed period
+ * (by the index on period_end: one probe each, however long the history). */
+static carrot_ledger_err_t periods(PGconn *pg, const carrot_rules_t *rules, const char *period,
+                                   char **cs, char **ps, char *errstr, size_t errstr_size) {
+    const char *program = carrot_rules_program(rules);
+    int n = carrot_rules_ncommitments(rules);
+    const char **cids = calloc((size_t)n + 1, sizeof(*cids));
+    char **pids = calloc((size_t)n + 1, sizeof(*pids));
+    carrot_ledger_err_t rc = cids && pids ? CARROT_LEDGER_OK : CARROT_LEDGER_FATAL;
+    size_t k = 0;
+    for (int i = 0; !rc && i < n; i++) {
+        const carrot_commitment_t *c = carrot_rules_commitment(rules, i);
+        char *pid = NULL;
+        if (period) {
+            if (period[0] != carrot_period_name(c->period)[0]) continue; /* another kind */
+            pid = strdup(period);
+        } else {
+            const char *p[] = {program, c->id};
+            rc = carrot_pg_value(pg,
+                                 "SELECT period_id FROM commitment_settlements WHERE program_id = "
+                                 "$1 AND commitment_id = $2 ORDER BY period_end DESC LIMIT 1",
+                                 2, p, &pid, errstr, errstr_size);
+            if (rc || !pid) continue; /* never closed */
+        }
+        cids[k] = c->id;
+        pids[k++] = pid;
+    }
+    if (!rc) {
+        *cs = text_array(cids, k);
+        *ps = text_array((const char *const *)pids, k);
+        if (!*cs || !*ps) rc = CARROT_LEDGER_FATAL;
+    }
+    if (rc == CARROT_LEDGER_FATAL && !*errstr) snprintf(errstr, errstr_size, "out of memory");
+    for (size_t i = 0; pids && i < k; i++) free(pids[i]);
+    free(cids);
+    free(pids);
+    return rc;
+}
 
-carrot_ledger_err_t carrot_commit_followups(PGconn *pg, const char *program, const char *period,
-                                            const char *const *people, size_t n,
+/* The misses meant: of these people, in these (commitment, period) pairs.
+ * The people and pairs are joined as arrays, so each is a probe of the
+ * primary key whatever the planner knows of the table. */
+#define MISSES                                                                                   \
+    "WITH ids(participant_id) AS (SELECT unnest($4::text[])), "                                  \
+    "want(commitment_id, period_id) AS (SELECT * FROM unnest($2::text[], $3::text[])), "         \
+    "s AS (SELECT s.* FROM want JOIN ids ON true JOIN commitment_settlements s ON "              \
+    "(s.program_id, s.commitment_id, s.period_id, s.participant_id) = ($1, want.commitment_id, " \
+    "want.period_id, ids.participant_id) WHERE NOT s.met) "
+
+/* Runs sql (MISSES ...) for people in the pairs meant; *rp the result. */
+static carrot_ledger_err_t misses(PGconn *pg, const carrot_rules_t *rules, const char *period,
+                                  const char *const *people, size_t n, const char *sql,
+                                  const char *what, PGresult **rp, char *errstr,
+                                  size_t errstr_size) {
+    char *cs = NULL, *ps = NULL, *arr = NULL;
+    if (errstr_size) errstr[0] = '\0';
+    carrot_ledger_err_t rc = periods(pg, rules, period, &cs, &ps, errstr, errstr_size);
+    if (!rc && !(arr = text_array(people, n))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        rc = CARROT_LEDGER_FATAL;
+    }
+    if (!rc) {
+        const char *p[] = {carrot_rules_program(rules), cs, ps, arr};
+        *rp = PQexecParams(pg, sql, 4, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(*rp) != PGRES_TUPLES_OK) {
+            rc = carrot_pg_failure(pg, *rp, what, errstr, errstr_size);
+            PQclear(*rp);
+            *rp = NULL;
+        }
+    }
+    free(cs);
+    free(ps);
+    free(arr);
+    return rc;
+}
+
+carrot_ledger_err_t carrot_commit_followups(PGconn *pg, const carrot_rules_t *rules,
+                                            const char *period, const char *const *people, size_t n,
                                             carrot_followup_cb cb, void *opaque, char *errstr,
                                             size_t errstr_size) {
-    char *arr = text_array(people, n);
-    if (!arr) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return CARROT_LEDGER_FATAL;
-    }
-    const char *p[] = {program, period, arr};
-    PGresult *r = PQexecParams(
-        pg,
-        PERIODS
+    PGresult *r = NULL;
+    carrot_ledger_err_t rc = misses(
+        pg, rules, period, people, n,
+        MISSES
         "SELECT s.participant_id, s.supervisor_id, s.commitment_id, s.period_id, s.figure, "
         "s.judged, s.target, s.misses, s.set_by, "
         "coalesce(extract(epoch FROM s.acknowledged_at) * 1000, 0), count(f.followup_id), "
@@ -58,17 +122,11 @@ carrot_ledger_err_t carrot_commit_followups(PGconn *pg, const char *program, con
         "coalesce((array_agg(f.held_on::text ORDER BY f.followup_id DESC))[1], '') "
         "FROM s LEFT JOIN commitment_followups f ON (f.program_id, f.commitment_id, f.period_id, "
         "f.participant_id) = (s.program_id, s.commitment_id, s.period_id, s.participant_id) "
-        "WHERE NOT s.met GROUP BY s.participant_id, s.supervisor_id, s.commitment_id, "
-        "s.period_id, s.figure, s.judged, s.target, s.misses, s.set_by, s.acknowledged_at "
+        "GROUP BY s.participant_id, s.supervisor_id, s.commitment_id, s.period_id, s.figure, "
+        "s.judged, s.target, s.misses, s.set_by, s.acknowledged_at "
         "ORDER BY s.misses DESC, s.participant_id COLLATE \"C\", s.commitment_id COLLATE \"C\"",
-        3, NULL, p, NULL, NULL, 0);
-    free(arr);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        carrot_ledger_err_t rc = carrot_pg_failure(pg, r, "reading the follow-up list", errstr,
-                                                   errstr_size);
-        PQclear(r);
-        return rc;
-    }
+        "reading the follow-up list", &r, errstr, errstr_size);
+    if (rc) return rc;
     for (int i = 0; i < PQntuples(r); i++) {
         carrot_followup_row_t row = {
             .participant = PQgetvalue(r, i, 0),
@@ -91,31 +149,20 @@ carrot_ledger_err_t carrot_commit_followups(PGconn *pg, const char *program, con
     return CARROT_LEDGER_OK;
 }
 
-carrot_ledger_err_t carrot_commit_followup_rates(PGconn *pg, const char *program,
+carrot_ledger_err_t carrot_commit_followup_rates(PGconn *pg, const carrot_rules_t *rules,
                                                  const char *period, const char *const *people,
                                                  size_t n, carrot_followup_rate_cb cb, void *opaque,
                                                  char *errstr, size_t errstr_size) {
-    char *arr = text_array(people, n);
-    if (!arr) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return CARROT_LEDGER_FATAL;
-    }
-    const char *p[] = {program, period, arr};
-    PGresult *r = PQexecParams(
-        pg,
-        PERIODS
+    PGresult *r = NULL;
+    carrot_ledger_err_t rc = misses(
+        pg, rules, period, people, n,
+        MISSES
         "SELECT s.supervisor_id, count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM "
         "commitment_followups f WHERE (f.program_id, f.commitment_id, f.period_id, "
         "f.participant_id) = (s.program_id, s.commitment_id, s.period_id, s.participant_id))) "
-        "FROM s WHERE NOT s.met GROUP BY s.supervisor_id ORDER BY s.supervisor_id COLLATE \"C\"",
-        3, NULL, p, NULL, NULL, 0);
-    free(arr);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        carrot_ledger_err_t rc = carrot_pg_failure(pg, r, "reading follow-up rates", errstr,
-                                                   errstr_size);
-        PQclear(r);
-        return rc;
-    }
+        "FROM s GROUP BY s.supervisor_id ORDER BY s.supervisor_id COLLATE \"C\"",
+        "reading follow-up rates", &r, errstr, errstr_size);
+    if (rc) return rc;
     for (int i = 0; i < PQntuples(r); i++) {
         carrot_followup_rate_t rate = {.supervisor = PQgetvalue(r, i, 0),
                                        .misses = atol(PQgetvalue(r, i, 1)),

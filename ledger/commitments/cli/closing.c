@@ -181,14 +181,13 @@ int commit_cmd_followups(commit_ctx_t *x) {
     if (!x->json)
         printf("%-16s %-14s %-18s %-12s %8s %8s %6s  %-16s %s\n", "participant", "supervisor",
                "commitment", "period", "figure", "target", "misses", "acknowledged", "follow-up");
-    carrot_ledger_err_t err = carrot_commit_followups(x->pg, cf->program, cf->period,
+    carrot_ledger_err_t err = carrot_commit_followups(x->pg, x->rules, cf->period,
                                                       (const char *const *)under, (size_t)n, on_row,
                                                       &l, errstr, sizeof(errstr));
     if (!err && !x->json) printf("follow-ups done, per supervisor:\n");
     if (!err)
-        err = carrot_commit_followup_rates(x->pg, cf->program, cf->period,
-                                           (const char *const *)under, (size_t)n, on_rate, &l,
-                                           errstr, sizeof(errstr));
+        err = carrot_commit_followup_rates(x->pg, x->rules, cf->period, (const char *const *)under,
+                                           (size_t)n, on_rate, &l, errstr, sizeof(errstr));
     if (err) {
         carrot_error("%s", errstr);
         rc = commit_exit(err);

@@ -135,7 +135,7 @@ long commit_under(commit_ctx_t *x, const char *supervisor, char ***idsp) {
     char **ids = malloc(cap * sizeof(*ids));
     char(*page)[257] = NULL;
     if (!ids) goto oom;
-    /* breadth first from the supervisor; a cycle in the data stops at what is seen */
+    /* breadth first from the supervisor */
     const char *at = supervisor;
     for (;;) {
         size_t k = 0;
@@ -151,9 +151,9 @@ long commit_under(commit_ctx_t *x, const char *supervisor, char ***idsp) {
                                          sizeof(errstr)) != CARROT_DIRECTORY_OK)
                 goto redis;
             for (size_t i = 0; i < got && i < k; i++) {
-                int seen = strcmp(page[i], supervisor) == 0;
-                for (size_t j = 0; j < n && !seen; j++) seen = strcmp(ids[j], page[i]) == 0;
-                if (seen) continue;
+                /* each person has one supervisor, so only a cycle through the start
+                 * can bring someone back: the start is where it stops */
+                if (strcmp(page[i], supervisor) == 0) continue;
                 if (n == cap) {
                     char **m = realloc(ids, (cap *= 2) * sizeof(*ids));
                     if (!m) goto oom;

@@ -40,8 +40,8 @@ CREATE TABLE commitment_settlements (
     booked_at       timestamptz,                   -- NULL until the awards are in Kafka
     PRIMARY KEY (program_id, commitment_id, period_id, participant_id)
 );
-CREATE INDEX commitment_settlements_missed
-    ON commitment_settlements (program_id, period_id) WHERE NOT met;
+CREATE INDEX commitment_settlements_latest          -- a commitment's latest closed period
+    ON commitment_settlements (program_id, commitment_id, period_end DESC);
 CREATE INDEX commitment_settlements_unbooked
     ON commitment_settlements (program_id) WHERE booked_at IS NULL;
 

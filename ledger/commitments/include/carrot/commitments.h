@@ -172,10 +172,11 @@ typedef struct {
 
 typedef int (*carrot_followup_cb)(void *opaque, const carrot_followup_row_t *row);
 
-/* The misses of people[0..n) in period (NULL: each commitment's latest
- * closed period), most consecutive misses first, then by participant. */
-carrot_ledger_err_t carrot_commit_followups(PGconn *pg, const char *program, const char *period,
-                                            const char *const *people, size_t n,
+/* The misses of people[0..n) of the rules' commitments in period (those of
+ * its kind; NULL: each commitment's latest closed period), most consecutive
+ * misses first, then by participant and commitment. */
+carrot_ledger_err_t carrot_commit_followups(PGconn *pg, const carrot_rules_t *rules,
+                                            const char *period, const char *const *people, size_t n,
                                             carrot_followup_cb cb, void *opaque, char *errstr,
                                             size_t errstr_size);
 
@@ -188,7 +189,7 @@ typedef int (*carrot_followup_rate_cb)(void *opaque, const carrot_followup_rate_
 
 /* Per direct supervisor of people[0..n): their reports' misses in period
  * (NULL: as above) and how many of them were followed up. */
-carrot_ledger_err_t carrot_commit_followup_rates(PGconn *pg, const char *program,
+carrot_ledger_err_t carrot_commit_followup_rates(PGconn *pg, const carrot_rules_t *rules,
                                                  const char *period, const char *const *people,
                                                  size_t n, carrot_followup_rate_cb cb, void *opaque,
                                                  char *errstr, size_t errstr_size);
