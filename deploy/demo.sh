@@ -4,9 +4,11 @@
 # (carrot-loadgen, seed 42: always the same 3,000 activities, dated over the
 # two weeks before this one), feeds it through carrot-ingest, carrot-scorer and
 # carrot-ledger until it is drained (and its 40 participants, with names,
-# through carrot-directory), then prints the leaderboard and the
-# ledger total and checks that they agree. Safe to run again: a replayed feed
-# is recognised (same event ids) and changes no total.
+# through carrot-directory), closes the feed's two weeks of commitments
+# (carrot-commit) and prints a supervisor's follow-up list, then prints the
+# leaderboard and the ledger total and checks that they agree. Safe to run
+# again: a replayed feed is recognised (same event ids), a closed week is not
+# settled twice, and no total changes.
 set -euo pipefail
 # shellcheck source=deploy/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -95,6 +97,29 @@ carrot_say "scoring until the activities topic is drained"
 
 carrot_say "booking awards until the awards topic is drained"
 "$bin/carrot-ledger" run --until-drained --log-level warn
+
+# Accountability (README "Accountability"): p0005's supervisor p0001 sets a weekly
+# target, p0005 acknowledges it, and the feed's two weeks are closed in order: each
+# commitment of each participant met or missed once, the bonuses and penalties booked
+# as awards (a rerun settles nothing again). The feed is complete, so no grace for
+# late records is waited for.
+commit=("$bin/carrot-commit" --program "$program" --rules "$rules" --log-level warn)
+"${commit[@]}" set --participant p0005 --commitment weekly-calls --target 8 --by p0001 \
+    --note "agreed in our weekly one-to-one" >/dev/null
+"${commit[@]}" acknowledge --participant p0005 --commitment weekly-calls --by p0005 >/dev/null
+echo
+echo "== accountability: the feed's two weeks closed =="
+"${commit[@]}" close --period "w:$(TZ=$tz date -d "@$((now - 14 * 86400))" +%G-W%V)" \
+    --grace-hours 0
+"${commit[@]}" close --period last --grace-hours 0
+carrot_say "booking the commitments' bonuses and penalties"
+"$bin/carrot-ledger" run --until-drained --log-level warn
+echo
+echo "== p0001's follow-up list: the misses of last week under Liam Okafor =="
+"${commit[@]}" followups --supervisor p0001
+echo
+echo "== p0005 this week: where they stand =="
+"${commit[@]}" show --participant p0005
 
 echo
 echo "== leaderboard: program $program, program to date =="

@@ -323,6 +323,7 @@ static carrot_ledger_err_t book_chunk(const carrot_close_opts_t *o, PGresult *q,
         const char *who = ids[i];
         snprintf(x->event_id, sizeof(x->event_id), "commit:%s:%s:%s", c->id, o->period, who);
         snprintf(x->record, sizeof(x->record), "commit/%s/%s/%s", c->id, o->period, who);
+        /* the last instant of the period: a week's bonus is on that week's boards */
         x->act = (carrot_activity_t){.event_id = x->event_id,
                                      .source_system = "carrot",
                                      .source_record_id = x->record,
@@ -331,8 +332,8 @@ static carrot_ledger_err_t book_chunk(const carrot_close_opts_t *o, PGresult *q,
                                      .segment = x->who.segment,
                                      .team_id = x->who.team_id,
                                      .region = x->who.region,
-                                     .occurred_at = end_ms,
-                                     .recorded_at = end_ms};
+                                     .occurred_at = end_ms - 1,
+                                     .recorded_at = end_ms - 1};
         static const char *const kinds[] = {"met", "missed", "streak"};
         for (int k = 0; k < 3; k++) {
             int64_t v = strtoll(PQgetvalue(q, first + i, 1 + k), NULL, 10);
@@ -378,7 +379,7 @@ static carrot_ledger_err_t book_chunk(const carrot_close_opts_t *o, PGresult *q,
                                  .rule_id = res[i].lines[l].rule_id,
                                  .rules_version = res[i].version,
                                  .points = res[i].lines[l].points,
-                                 .occurred_at = end_ms,
+                                 .occurred_at = end_ms - 1,
                                  .awarded_at = carrot_time_now_ms()};
             if (carrot_kafka_produce_award(o->producer, o->award_codec, o->awards_topic, &aw,
                                            stream, ev[i].offset, -1, errstr, errstr_size) != 0) {

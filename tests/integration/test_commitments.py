@@ -221,7 +221,9 @@ def main():
     for t in (PARTS, PARTS_DLQ):
         kafka("topic", t, "3")
     RULES_FILE = run.rules(run.build)
-    RULES_FILE.write_text(RULES_FILE.read_text() + COMMITMENTS)
+    # the demo's commitments give way to this test's
+    demo = re.sub(r"(?ms)^commitments:.*?(?=^\S)", "", RULES_FILE.read_text())
+    RULES_FILE.write_text(demo + COMMITMENTS)
     subprocess.run([str(run.bin / "carrot-ledger"), "migrate"], env=ENV, check=True, cwd=ROOT,
                    capture_output=True)
     directory = "\n".join(json.dumps({

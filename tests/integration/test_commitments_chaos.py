@@ -13,6 +13,7 @@ boards agree with the ledger (`carrot-ledger reconcile`).
 import datetime
 import json
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -42,7 +43,9 @@ def main():
     for t in (PARTS, PARTS_DLQ):
         kafka("topic", t, "3")
     rules = run.rules(run.build)
-    rules.write_text(rules.read_text() + COMMITMENTS)
+    # the demo's commitments give way to this test's
+    demo = re.sub(r"(?ms)^commitments:.*?(?=^\S)", "", rules.read_text())
+    rules.write_text(demo + COMMITMENTS)
     subprocess.run([str(run.bin / "carrot-ledger"), "migrate"], env=ENV, check=True, cwd=ROOT,
                    capture_output=True)
     now = int(time.time() * 1000)

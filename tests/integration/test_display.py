@@ -354,7 +354,7 @@ def main():
     # rules
     st, doc, _ = wait_for("the rules", lambda: (lambda r: r if r[0] == 200 else None)(
         get(f"/v1/programs/{P}/rules", tv)), 30, 0.3)
-    check(doc["version"] == "2026.11-2" and doc["timezone"] == "America/Chicago" and
+    check(doc["version"] == "2026.12-1" and doc["timezone"] == "America/Chicago" and
           any(k["id"] == "call" and k["cap"]["points"] == 40 for k in doc["kpis"]) and
           [(p["id"], p["running"]) for p in doc["promotions"]] == [("meeting-sprint", True)] and
           any(g["id"] == "weekly-calls" and g["target"] == 15 for g in doc["goals"]),
@@ -365,7 +365,7 @@ def main():
         check(doc["participant"] == "p0001" and doc["name"] == names["p0001"][0] and
               doc["balance"]["earned"] == booked("p0001") and
               sum(a["points"] for a in doc["awards"]) == booked("p0001") and
-              all(a["rule"] for a in doc["awards"]) and doc["earns"]["version"] == "2026.11-2" and
+              all(a["rule"] for a in doc["awards"]) and doc["earns"]["version"] == "2026.12-1" and
               "no-store" in hd.get("cache-control", ""), f"/v1/me p0001: {doc}")
     st, doc, _ = get("/v1/me", me_hidden)
     check(st == 200 and doc["participant"] == hid and doc["name"] == names[hid][0],
@@ -453,7 +453,7 @@ def main():
              f"\n    to: {iso(shifted_now() + datetime.timedelta(hours=1))}\n"
              "    when: {activity: meeting}\n    multiplier: 3\n")
     text = rules.read_text().replace("promotions:\n", flash, 1)
-    rules.write_text(text.replace('version: "2026.11-2"', 'version: "2026.11-3"', 1))
+    rules.write_text(text.replace('version: "2026.12-1"', 'version: "2026.12-2"', 1))
     subprocess.run([str(run.bin / "carrot-rules"), "publish", str(rules), "--brokers",
                     ENV["CARROT_BROKERS"], "--rules-topic", RULES_TOPIC], env=ENV, check=True,
                    capture_output=True)
@@ -466,7 +466,7 @@ def main():
              json.loads(e["data"]).get("promotion") == "flash-hour"]
     check(not again, f"the promotion celebrated once: {again}")
     st, doc, _ = get(f"/v1/programs/{P}/rules", tv)
-    check(st == 200 and doc["version"] == "2026.11-3" and
+    check(st == 200 and doc["version"] == "2026.12-2" and
           ("flash-hour", True) in [(p["id"], p["running"]) for p in doc["promotions"]],
           f"the new rules in force: {doc}")
     # SIGKILL the scorer under load, restart: the feed (what every push is made of)

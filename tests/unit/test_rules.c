@@ -41,7 +41,7 @@ START_TEST(demo_rules_load) {
     carrot_rules_t *r = carrot_rules_load(path, errstr, sizeof(errstr));
     ck_assert_msg(r != NULL, "%s", errstr);
     ck_assert_str_eq(carrot_rules_program(r), "demo");
-    ck_assert_str_eq(carrot_rules_version(r), "2026.11-2");
+    ck_assert_str_eq(carrot_rules_version(r), "2026.12-1");
     ck_assert_str_eq(carrot_rules_timezone(r), "America/Chicago");
     ck_assert_int_eq(carrot_rules_retention_s(r, CARROT_PERIOD_DAY), 35 * 86400);
     ck_assert_int_eq(carrot_rules_retention_s(r, CARROT_PERIOD_PTD), 0);
@@ -380,7 +380,7 @@ START_TEST(explain_what_earns_now) {
     json_error_t err;
     json_t *o = json_loads(text, 0, &err);
     ck_assert_msg(o != NULL, "%s: %s", err.text, text);
-    ck_assert_str_eq(json_string_value(json_object_get(o, "version")), "2026.11-2");
+    ck_assert_str_eq(json_string_value(json_object_get(o, "version")), "2026.12-1");
     ck_assert_str_eq(json_string_value(json_object_get(o, "timezone")), "America/Chicago");
     ck_assert_int_eq(json_array_size(json_object_get(o, "kpis")), 14);
     json_t *call = json_array_get(json_object_get(o, "kpis"), 7);

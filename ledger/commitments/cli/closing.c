@@ -144,8 +144,15 @@ static int on_row(void *opaque, const carrot_followup_row_t *r) {
             "last_note", r->last_note, "last_on", r->last_on);
         json_array_append_new(l->rows, o);
     } else {
-        printf("%-16s %-14s %-18s %-12s %8lld %8lld %6d  %-16s %s\n", r->participant, r->supervisor,
-               r->commitment, r->period, (long long)r->figure, (long long)r->target, r->misses,
+        char fig[48];
+        if (c && c->metric >= CARROT_COMMIT_COMPLETE) /* a share: of what was judged */
+            snprintf(fig, sizeof(fig), "%lld%% of %lld",
+                     r->judged ? (long long)(r->figure * 100 / r->judged) : 0LL,
+                     (long long)r->judged);
+        else
+            snprintf(fig, sizeof(fig), "%lld", (long long)r->figure);
+        printf("%-16s %-14s %-18s %-12s %12s %8lld %6d  %-24s %s\n", r->participant, r->supervisor,
+               r->commitment, r->period, fig, (long long)r->target, r->misses,
                ack[0] ? ack : "not acknowledged", r->followups ? r->last_kind : "open");
     }
     return 0;
@@ -179,7 +186,7 @@ int commit_cmd_followups(commit_ctx_t *x) {
     if (n < 0) return EXIT_FAILED;
     list_t l = {.x = x, .rows = json_array(), .rates = json_array()};
     if (!x->json)
-        printf("%-16s %-14s %-18s %-12s %8s %8s %6s  %-16s %s\n", "participant", "supervisor",
+        printf("%-16s %-14s %-18s %-12s %12s %8s %6s  %-24s %s\n", "participant", "supervisor",
                "commitment", "period", "figure", "target", "misses", "acknowledged", "follow-up");
     carrot_ledger_err_t err = carrot_commit_followups(x->pg, x->rules, cf->period,
                                                       (const char *const *)under, (size_t)n, on_row,
