@@ -351,9 +351,9 @@ static answer_t me(session_t *s, const grant_t *g) {
 /* path below "/v1/": "programs/<P>/<what>[/...]" or "me". */
 answer_t api_get(session_t *s, const grant_t *g, const char *path,
                  const char *(*get)(void *opaque, const char *name), void *opaque) {
-    if (strcmp(path, "me") == 0) {
+    if (strcmp(path, "me") == 0 || strcmp(path, "me/team") == 0) {
         if (g->kind != TOKEN_PARTICIPANT) return api_error(403, "a participant's token is needed");
-        return me(s, g);
+        return path[2] ? team_get(s, g) : me(s, g);
     }
     if (strncmp(path, "programs/", 9) != 0) return api_error(404, "no such endpoint");
     const char *pid = path + 9, *slash = strchr(pid, '/');

@@ -7,6 +7,7 @@
  *   http.c    the daemon, routing, limits, headers, errors as JSON
  *   params.c  query parameters: parsed and bounded before anything runs
  *   api.c     the JSON endpoints (boards, around, standing, rules, me)
+ *   team.c    a supervisor's team: pacing and follow-ups (/v1/me/team)
  *   push.c    the SSE clients and the thread that feeds them from the
  *             boards' feed stream (exactly once: see ranking/feed.c)
  *   tokens.c  display and participant tokens: hashed in PostgreSQL,
@@ -160,5 +161,12 @@ PGconn *session_pg(session_t *s, char *errstr, size_t errstr_size);
 /* The period ids of carrot/period.h are computed under one lock: the C
  * library's time zone is the process's. */
 int display_period_of(int period, int64_t ms, const char *tz, char *id, size_t size);
+/* The same for carrot_period_span(): the period's id, start and end. */
+int display_period_span(int period, int64_t ms, const char *tz, char *id, size_t size,
+                        int64_t *startp, int64_t *endp);
+
+/* --- team.c --- */
+/* GET /v1/me/team: a supervisor's pacing and follow-up list (g: their token). */
+answer_t team_get(session_t *s, const grant_t *g);
 
 #endif

@@ -130,6 +130,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (strncmp(url, "/static/", 8) == 0) return file(c, url + 7);
     if (strncmp(url, "/tv/", 4) == 0) return file(c, "/tv.html");
     if (strcmp(url, "/me") == 0) return file(c, "/me.html");
+    if (strcmp(url, "/team") == 0) return file(c, "/team.html");
     if (strncmp(url, "/v1/", 4) != 0) return answer(d, c, api_error(404, "no such page"));
     int64_t t0 = carrot_time_mono_ms();
     const char *tok = token_of(c);

@@ -1,4 +1,4 @@
-/* pages.c: the TV and participant pages, compiled in (web/, embedded at
+/* pages.c: the TV, participant and supervisor pages, compiled in (web/, embedded at
  * build time: no files to install, no CDN: the screens may have no
  * Internet). */
 #include "display.h"
@@ -6,7 +6,7 @@
 #include <string.h>
 
 extern const char carrot_web_tv_page[], carrot_web_tv_script[], carrot_web_me_page[],
-    carrot_web_me_script[], carrot_web_style[];
+    carrot_web_me_script[], carrot_web_team_page[], carrot_web_team_script[], carrot_web_style[];
 
 static const struct {
     const char *path, *type, *body;
@@ -15,6 +15,8 @@ static const struct {
     {"/me.html", "text/html; charset=utf-8", carrot_web_me_page},
     {"/tv_script.js", "text/javascript; charset=utf-8", carrot_web_tv_script},
     {"/me_script.js", "text/javascript; charset=utf-8", carrot_web_me_script},
+    {"/team.html", "text/html; charset=utf-8", carrot_web_team_page},
+    {"/team_script.js", "text/javascript; charset=utf-8", carrot_web_team_script},
     {"/style.css", "text/css; charset=utf-8", carrot_web_style},
 };
 

@@ -21,6 +21,14 @@ int display_period_of(int period, int64_t ms, const char *tz, char *id, size_t s
     return rc;
 }
 
+int display_period_span(int period, int64_t ms, const char *tz, char *id, size_t size,
+                        int64_t *startp, int64_t *endp) {
+    pthread_mutex_lock(&period_lock);
+    int rc = carrot_period_span((carrot_period_t)period, ms, tz, id, size, startp, endp);
+    pthread_mutex_unlock(&period_lock);
+    return rc;
+}
+
 int params_id_ok(const char *s) {
     size_t n = s ? strlen(s) : 0;
     if (n == 0 || n > DISPLAY_ID_MAX) return 0;

@@ -1,7 +1,6 @@
 /* pacing.c: where people stand on a commitment now: the scorer's figure
  * of the period, the target in force and its acknowledgment, and the pace
  * (carrot_pace) in the program's time zone. */
-#include "carrot/period.h"
 #include "commit_int.h"
 
 #include <stdio.h>
@@ -12,29 +11,16 @@
 
 carrot_ledger_err_t carrot_commit_pacing(PGconn *pg, carrot_board_t *board, carrot_directory_t *dir,
                                          const carrot_rules_t *rules, int i, const char *period,
-                                         int64_t now_ms, const char *const *people, size_t n,
-                                         carrot_pacing_cb cb, void *opaque, char *errstr,
-                                         size_t errstr_size) {
+                                         int64_t start, int64_t end, int64_t now_ms,
+                                         const char *const *people, size_t n, carrot_pacing_cb cb,
+                                         void *opaque, char *errstr, size_t errstr_size) {
     const carrot_commitment_t *c = carrot_rules_commitment(rules, i);
-    const char *program = carrot_rules_program(rules), *tz = carrot_rules_timezone(rules);
-    char pid[32];
-    int64_t start, end;
-    carrot_period_t kind;
+    const char *program = carrot_rules_program(rules);
+    const char *pid = period;
     if (errstr_size) errstr[0] = '\0';
     if (!c) {
         snprintf(errstr, errstr_size, "no such commitment");
         return CARROT_LEDGER_REFUSED;
-    }
-    if (period) {
-        if (carrot_period_of_id(period, tz, &kind, &start, &end) != 0 || kind != c->period) {
-            snprintf(errstr, errstr_size, "\"%s\" is not a %s period id (commitment %s)", period,
-                     carrot_period_name(c->period), c->id);
-            return CARROT_LEDGER_REFUSED;
-        }
-        snprintf(pid, sizeof(pid), "%s", period);
-    } else if (carrot_period_span(c->period, now_ms, tz, pid, sizeof(pid), &start, &end) != 0) {
-        snprintf(errstr, errstr_size, "the time zone %s of the rules cannot be used", tz);
-        return CARROT_LEDGER_FATAL;
     }
     commit_vec_t figs = {.size = sizeof(commit_fig_t)}, terms = {.size = sizeof(commit_terms_t)};
     char(*all)[257] = NULL;

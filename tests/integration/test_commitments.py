@@ -21,23 +21,28 @@ carrot-scorer and carrot-ledger. Then:
   - bad input (an unknown participant or supervisor, a target that is not a
     number, a set by someone not above, an acknowledgment by someone else, a
     follow-up of a met commitment, a close of a period not over): exit 3, a
-    clear message, nothing written.
+    clear message, nothing written;
+  - carrot-board's /v1/me/team, with a supervisor's own token, says what
+    carrot-commit says (pacing and follow-ups), refuses other tokens, and
+    the supervisor page shows it in headless Chromium (team.png).
 """
 import datetime
 import json
-import os
+import pathlib
 import random
 import re
 import subprocess
 import sys
 import zoneinfo
 
-from carrot_it import ENV, ROOT, WRAP, Run, kafka, psql
+from carrot_it import ENV, ROOT, WRAP, Run, free_port, http, kafka, psql, wait_for
 
 TZ = zoneinfo.ZoneInfo("America/Chicago")
 run = Run("test_commitments", sys.argv[1])
 P = run.program
 PARTS, PARTS_DLQ = f"{run.tag}.participants", f"{run.tag}.participants.dlq"
+RULES_TOPIC = f"{run.tag}.rules"
+SHOTS = pathlib.Path(ENV.get("CARROT_SCREENSHOTS") or run.build)
 REDIS = (ENV["CARROT_REDIS_HOST"], ENV["CARROT_REDIS_PORT"])
 COMMITMENTS = """
 commitments:
@@ -457,6 +462,67 @@ def main():
     if [psql(f"SELECT count(*) FROM {t} WHERE program_id = '{P}'") for t in tables] != counts:
         run.fail("a refused command wrote something")
     run.say(f"{len(cases)} bad inputs refused with exit 3, nothing written")
+    team_page(last)
+
+
+def board_token(kind, participant=None):
+    args = [str(run.bin / "carrot-board"), "token", "add", "--program", P, "--kind", kind,
+            "--label", f"test {kind}"]
+    if participant:
+        args += ["--participant", participant]
+    return subprocess.run(args, env=ENV, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def team_page(last):
+    """carrot-board's supervisor endpoint and page against carrot-commit's own answers."""
+    kafka("topic", RULES_TOPIC, "1")
+    subprocess.run([str(run.bin / "carrot-rules"), "publish", str(RULES_FILE), "--brokers",
+                    ENV["CARROT_BROKERS"], "--rules-topic", RULES_TOPIC], env=ENV, check=True,
+                   capture_output=True)
+    port, metrics = free_port(), free_port()
+    run.start("board", ["carrot-board", "--programs", P, "--port", str(port), "--redis-host",
+                        REDIS[0], "--redis-port", REDIS[1], "--brokers", ENV["CARROT_BROKERS"],
+                        "--rules-topic", RULES_TOPIC, "--metrics-port", str(metrics)], WRAP)
+    wait_for("carrot-board to be ready",
+             lambda: http(f"http://127.0.0.1:{metrics}/readyz")[0] == 200, 120, 0.3)
+    base = f"http://127.0.0.1:{port}"
+    sup, tv = board_token("participant", "sup11"), board_token("display")
+
+    def team(tok):
+        st, body = http(base + "/v1/me/team", None, {"Authorization": f"Bearer {tok}"})
+        return st, json.loads(body) if body.startswith("{") else body
+    st, doc = wait_for("the team endpoint (the rules arrive from their topic)",
+                       lambda: (lambda r: r if r[0] == 200 else None)(team(sup)), 60, 0.5)
+    cli = json.loads(commit("show", "--supervisor", "sup11", "--format", "json", check=0).stdout)
+    key = lambda r: (r["participant"], r["commitment"], r["figure"], r["target"])  # noqa: E731
+    if sorted(map(key, doc["pacing"])) != sorted(map(key, cli["pacing"])):
+        run.fail(f"/v1/me/team pacing {sorted(map(key, doc['pacing']))[:4]} is not carrot-commit "
+                 f"show's {sorted(map(key, cli['pacing']))[:4]}")
+    fl = json.loads(commit("followups", "--supervisor", "sup11", "--format", "json",
+                           check=0).stdout)
+    mk = lambda r: (r["participant"], r["commitment"], r["misses"], r["followups"])  # noqa: E731
+    if list(map(mk, doc["misses"])) != list(map(mk, fl["misses"])) or doc["people"] != len(
+            under("sup11")):
+        run.fail(f"/v1/me/team misses {doc['misses'][:2]} are not carrot-commit followups' "
+                 f"{fl['misses'][:2]}")
+    else:
+        run.say(f"/v1/me/team of sup11: {doc['people']} people, {len(doc['pacing'])} paced, "
+                f"{len(doc['misses'])} misses, as carrot-commit says")
+    if team(tv)[0] != 403 or http(base + "/v1/me/team")[0] != 401:
+        run.fail("/v1/me/team is readable with a display token or without one")
+    from cdp import Browser
+    with Browser() as b:
+        page = b.open(f"{base}/team?token={sup}", 1280, 1000)
+        page.wait(f"document.querySelectorAll('#misses tbody tr').length === {len(doc['misses'])}"
+                  f" && document.querySelectorAll('#pacing tbody tr').length === "
+                  f"{len(doc['pacing'])}", 30)
+        opened = page.eval("document.getElementById('open').textContent")
+        want = str(sum(1 for m in doc["misses"] if m["followups"] == 0))
+        if opened != want:
+            run.fail(f"the supervisor page counts {opened} open misses, the API {want}")
+        page.screenshot(str(SHOTS / "team.png"))
+    run.say(f"the supervisor page in Chromium shows the same rows; screenshot {SHOTS / 'team.png'}")
+    del last
 
 
 run.finish(main)

@@ -131,54 +131,13 @@ int commit_is_above(commit_ctx_t *x, const carrot_participant_t *p, const char *
 
 long commit_under(commit_ctx_t *x, const char *supervisor, char ***idsp) {
     char errstr[512];
-    size_t n = 0, cap = 64, done = 0;
-    char **ids = malloc(cap * sizeof(*ids));
-    char(*page)[257] = NULL;
-    if (!ids) goto oom;
-    /* breadth first from the supervisor */
-    const char *at = supervisor;
-    for (;;) {
-        size_t k = 0;
-        if (carrot_directory_reports(x->dir, x->cf->program, at, NULL, 0, &k, errstr,
-                                     sizeof(errstr)) != CARROT_DIRECTORY_OK)
-            goto redis;
-        if (k) {
-            char(*p)[257] = realloc(page, k * sizeof(*page));
-            if (!p) goto oom;
-            page = p;
-            size_t got = 0;
-            if (carrot_directory_reports(x->dir, x->cf->program, at, page, k, &got, errstr,
-                                         sizeof(errstr)) != CARROT_DIRECTORY_OK)
-                goto redis;
-            for (size_t i = 0; i < got && i < k; i++) {
-                /* each person has one supervisor, so only a cycle through the start
-                 * can bring someone back: the start is where it stops */
-                if (strcmp(page[i], supervisor) == 0) continue;
-                if (n == cap) {
-                    char **m = realloc(ids, (cap *= 2) * sizeof(*ids));
-                    if (!m) goto oom;
-                    ids = m;
-                }
-                if (!(ids[n] = strdup(page[i]))) goto oom;
-                n++;
-            }
-        }
-        if (done == n) break;
-        at = ids[done++];
+    size_t n = 0;
+    if (carrot_commit_team(x->dir, x->cf->program, supervisor, 10000000, idsp, &n, errstr,
+                           sizeof(errstr)) != CARROT_LEDGER_OK) {
+        carrot_error("reading the participants directory: %s", errstr);
+        return -1;
     }
-    free(page);
-    *idsp = ids;
     return (long)n;
-redis:
-    carrot_error("reading the participants directory: %s", errstr);
-    goto fail;
-oom:
-    carrot_error("out of memory");
-fail:
-    for (size_t i = 0; ids && i < n; i++) free(ids[i]);
-    free(ids);
-    free(page);
-    return -1;
 }
 
 int commit_find(commit_ctx_t *x) {

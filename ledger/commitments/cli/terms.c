@@ -2,6 +2,7 @@
  * target, the participant acknowledges it, and anyone reads where people
  * stand in the current period. */
 #include "carrot/log.h"
+#include "carrot/period.h"
 #include "carrot/timeutil.h"
 #include "prog.h"
 
@@ -217,8 +218,26 @@ int commit_cmd_show(commit_ctx_t *x) {
         /* a period id names one kind: other commitments are not in it */
         if (cf->period && first != last && cf->period[0] != carrot_period_name(c->period)[0])
             continue;
-        carrot_ledger_err_t err = carrot_commit_pacing(x->pg, x->board, x->dir, x->rules, i,
-                                                       cf->period, x->now_ms, people, n, on_pacing,
+        char pid[32];
+        int64_t start, end;
+        carrot_period_t kind;
+        const char *tz = carrot_rules_timezone(x->rules);
+        if (cf->period) {
+            if (carrot_period_of_id(cf->period, tz, &kind, &start, &end) != 0 ||
+                kind != c->period) {
+                carrot_error("\"%s\" is not a %s period id (commitment %s)", cf->period,
+                             carrot_period_name(c->period), c->id);
+                rc = EXIT_REFUSED;
+                break;
+            }
+            snprintf(pid, sizeof(pid), "%s", cf->period);
+        } else if (carrot_period_span(c->period, x->now_ms, tz, pid, sizeof(pid), &start, &end)) {
+            carrot_error("the time zone %s of the rules cannot be used", tz);
+            rc = EXIT_FAILED;
+            break;
+        }
+        carrot_ledger_err_t err = carrot_commit_pacing(x->pg, x->board, x->dir, x->rules, i, pid,
+                                                       start, end, x->now_ms, people, n, on_pacing,
                                                        &s, errstr, sizeof(errstr));
         if (err) {
             carrot_error("%s", errstr);

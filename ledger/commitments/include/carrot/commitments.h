@@ -105,13 +105,15 @@ typedef struct {
 typedef int (*carrot_pacing_cb)(void *opaque, const carrot_pacing_row_t *row);
 
 /* Where people[0..n) (NULL: every participant of the directory) stand on
- * commitment i in period (NULL: the one holding now_ms), for those it
- * holds, in the order given (the directory's order for NULL). */
+ * commitment i in period, which runs [start_ms, end_ms) (as
+ * carrot_period_span() or carrot_period_of_id() give them: the caller
+ * computes them, because carrot/period.h is not thread-safe), at now_ms;
+ * for those it holds, in the order given (the directory's for NULL). */
 carrot_ledger_err_t carrot_commit_pacing(PGconn *pg, carrot_board_t *board, carrot_directory_t *dir,
                                          const carrot_rules_t *rules, int i, const char *period,
-                                         int64_t now_ms, const char *const *people, size_t n,
-                                         carrot_pacing_cb cb, void *opaque, char *errstr,
-                                         size_t errstr_size);
+                                         int64_t start_ms, int64_t end_ms, int64_t now_ms,
+                                         const char *const *people, size_t n, carrot_pacing_cb cb,
+                                         void *opaque, char *errstr, size_t errstr_size);
 
 /* --- the close (close.c) ------------------------------------------------- */
 
@@ -157,6 +159,17 @@ typedef struct {
 carrot_ledger_err_t carrot_commit_close(const carrot_close_opts_t *opts,
                                         carrot_close_report_t *report, char *errstr,
                                         size_t errstr_size);
+
+/* --- a supervisor's team (team.c) --------------------------------------- */
+
+/* Everyone under supervisor in the directory, every level down (a regional
+ * manager's supervisors and their people), in breadth-first order, into
+ * *idsp (*np of them; free with carrot_commit_team_free). REFUSED when there
+ * are more than max. */
+carrot_ledger_err_t carrot_commit_team(carrot_directory_t *dir, const char *program,
+                                       const char *supervisor, size_t max, char ***idsp, size_t *np,
+                                       char *errstr, size_t errstr_size);
+void carrot_commit_team_free(char **ids, size_t n);
 
 /* --- follow-ups (followup.c) ------------------------------------------- */
 
