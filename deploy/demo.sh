@@ -109,9 +109,13 @@ commit=("$bin/carrot-commit" --program "$program" --rules "$rules" --log-level w
 "${commit[@]}" acknowledge --participant p0005 --commitment weekly-calls --by p0005 >/dev/null
 echo
 echo "== accountability: the feed's two weeks closed =="
-"${commit[@]}" close --period "w:$(TZ=$tz date -d "@$((now - 14 * 86400))" +%G-W%V)" \
-    --grace-hours 0
-"${commit[@]}" close --period last --grace-hours 0
+for day in "$start_s" $((start_s + 7 * 86400)); do
+    week="w:$(TZ=$tz date -d "@$day" +%G-W%V)"
+    rc=0
+    "${commit[@]}" close --period "$week" --grace-hours 0 || rc=$?
+    # a --start of this week leaves a week that is not over: nothing to close yet
+    ((rc == 0 || rc == 3)) || carrot_die "carrot-commit close --period $week failed"
+done
 carrot_say "booking the commitments' bonuses and penalties"
 "$bin/carrot-ledger" run --until-drained --log-level warn
 echo
