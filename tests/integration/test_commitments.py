@@ -301,11 +301,13 @@ def main():
     if r.returncode != 3 or "not over" not in r.stderr:
         run.fail(f"closing the current week: exit {r.returncode}: {r.stderr[-300:]}")
 
-    # the three weeks, in order; then the independent count's verdicts
+    # the three weeks, in order (no grace: the feed is complete, and a Monday's close of
+    # last week would wait a day for late records); then the independent count's verdicts
     streak, misses, want_awards = {}, {}, {}
     for w in WEEKS:
         wid = week_of(w + 86400000)
-        doc = json.loads(commit("close", "--period", wid, "--format", "json", check=0).stdout)
+        doc = json.loads(commit("close", "--period", wid, "--grace-hours", "0", "--format", "json",
+                                check=0).stdout)
         for c, (kind, typ, target0, segs, bonus, penalty, st) in RULES.items():
             rows = psql(f"SELECT participant_id, figure, judged, target, met, streak, misses "
                         f"FROM commitment_settlements WHERE program_id = '{P}' AND "
@@ -371,7 +373,8 @@ def main():
         run.say(f"boards and ledger agree: {board} points")
 
     # a second close: nothing settled, nothing produced
-    doc = json.loads(commit("close", "--period", week_of(WEEKS[2] + 86400000), "--format",
+    doc = json.loads(commit("close", "--period", week_of(WEEKS[2] + 86400000), "--grace-hours", "0",
+                            "--format",
                             "json", check=0).stdout)
     if any(x["settled"] or x["awards"] for x in doc["closed"]):
         run.fail(f"a second close settled or produced something: {doc}")
@@ -388,7 +391,8 @@ def main():
     run.ingest("\n".join(late) + "\n")
     subprocess.run([*WRAP, str(run.bin / scorer[0]), *scorer[1:]], env=ENV, check=True,
                    capture_output=True, timeout=300)
-    doc = json.loads(commit("close", "--period", last, "--commitment", "weekly-calls", "--format",
+    doc = json.loads(commit("close", "--period", last, "--commitment", "weekly-calls", "--grace-hours", "0",
+                            "--format",
                             "json", check=0).stdout)
     after_fig = psql(f"SELECT figure FROM commitment_settlements WHERE program_id = '{P}' AND "
                      f"commitment_id = 'weekly-calls' AND period_id = '{last}' AND "
