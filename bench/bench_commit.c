@@ -72,10 +72,26 @@ static void exec_ok(PGconn *pg, const char *sql, int n, const char *const *param
 
 /* The participant id of index i, and who their supervisor is. */
 static void who(long i, char *buf, size_t size) { snprintf(buf, size, "u%07ld", i); }
-static void boss_of(long i, char *buf, size_t size) {
-    if (i < 5000) snprintf(buf, size, "s%03ld", i / 100); /* 50 supervisors under "big" */
-    else
-        snprintf(buf, size, "t%05ld", i / 100);
+
+/* Person i of the directory, from -1 - people / 100 up: the supervisors t00050
+ * and up (of 100 people each, from u0005000), then the 50 supervisors s000 to
+ * s049 under "big" (-51 to -2; of u0000000 to u0004999), "big" (-1), and the
+ * people u<i> (0 and up). */
+static void person(long i, char *id, size_t size, char *boss, size_t boss_size) {
+    boss[0] = '\0';
+    if (i >= 0) {
+        who(i, id, size);
+        if (i < 5000) snprintf(boss, boss_size, "s%03ld", i / 100);
+        else
+            snprintf(boss, boss_size, "t%05ld", i / 100);
+    } else if (i == -1) {
+        snprintf(id, size, "big");
+    } else if (i >= -51) {
+        snprintf(id, size, "s%03ld", -i - 2);
+        snprintf(boss, boss_size, "big");
+    } else {
+        snprintf(id, size, "t%05ld", -i - 52 + 50);
+    }
 }
 
 static void quiet(void *arg, const char *msg) { /* "already exists, skipping" */
@@ -129,21 +145,12 @@ int main(int argc, char **argv) {
     double t0 = now_s();
     long people = (long)cf.people;
     srand(7);
-    for (long i = -1 - 50 - people / 100; i < people; i++) {
+    for (long i = -1 - people / 100; i < people; i++) {
         carrot_participant_t p;
         carrot_participant_init(&p);
         snprintf(p.program_id, sizeof(p.program_id), "%s", program);
-        if (i >= 0) {
-            who(i, p.participant_id, sizeof(p.participant_id));
-            boss_of(i, p.supervisor_id, sizeof(p.supervisor_id));
-        } else if (i == -1) {
-            snprintf(p.participant_id, sizeof(p.participant_id), "big");
-        } else if (i >= -51) {
-            snprintf(p.participant_id, sizeof(p.participant_id), "s%03ld", -i - 2);
-            snprintf(p.supervisor_id, sizeof(p.supervisor_id), "big");
-        } else {
-            snprintf(p.participant_id, sizeof(p.participant_id), "t%05ld", -i - 52 + 50);
-        }
+        person(i, p.participant_id, sizeof(p.participant_id), p.supervisor_id,
+               sizeof(p.supervisor_id));
         snprintf(p.segment, sizeof(p.segment), "dealer");
         p.updated_at_ms = 1764547200000LL; /* 2025-12-01 */
         int stored;
@@ -238,7 +245,7 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     long n3 = settled; /* the supervisors are held too */
     printf("set-up: %ld participants in the directory and %ld figures in Redis in %.1f s\n",
-           people + 51 + people / 100, 4 * people, setup);
+           people + 1 + people / 100, 4 * people, setup);
     printf("settle: %ld settlements (3 commitments x %ld people) in %.2f s, %.0f rows/s; plain "
            "INSERT ... SELECT of the same rows %.2f s, %.0f rows/s; ratio %.2f of plain SQL\n",
            settled, settled / 3, close_s, (double)n3 / close_s, insert_s, (double)n3 / insert_s,
@@ -259,15 +266,9 @@ int main(int argc, char **argv) {
     exec_ok(pg, "DELETE FROM commitment_settlements WHERE program_id IN ($1, $2)", 2, pp);
     /* the keys it wrote are known: no SCAN of a big keyspace */
     long nkeys = 0;
-    for (long i = -1 - 50 - people / 100; i < people; i++) {
-        char id[32];
-        if (i >= 0) who(i, id, sizeof(id));
-        else if (i == -1)
-            snprintf(id, sizeof(id), "big");
-        else if (i >= -51)
-            snprintf(id, sizeof(id), "s%03ld", -i - 2);
-        else
-            snprintf(id, sizeof(id), "t%05ld", -i - 52 + 50);
+    for (long i = -1 - people / 100; i < people; i++) {
+        char id[32], boss[32];
+        person(i, id, sizeof(id), boss, sizeof(boss));
         redisAppendCommand(rc, "UNLINK carrot:{%s}:who:%s carrot:{%s}:reports:%s", program, id,
                            program, id);
         nkeys++;

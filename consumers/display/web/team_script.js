@@ -24,8 +24,10 @@
     t.pacing.forEach((x) => row(p, [x.name, x.text || x.commitment, done(x),
       share(x) ? x.expected + "%" : x.expected, share(x) ? x.target + "%" : x.target,
       states[x.state] || x.state, x.acknowledged_at ? "yes" : "not yet"], "state-" + x.state));
+    const names = {}; // the directory's names, as the pacing rows carry them
+    t.pacing.forEach((x) => { names[x.participant] = x.name; });
     const m = $("misses").tBodies[0]; m.replaceChildren();
-    t.misses.forEach((x) => row(m, [x.participant, x.supervisor, x.commitment, x.period,
+    t.misses.forEach((x) => row(m, [names[x.participant] || x.participant, names[x.supervisor] || x.supervisor, x.commitment, x.period,
       x.judged ? Math.floor(100 * x.figure / x.judged) + "% of " + x.judged : x.figure, x.target,
       x.misses, x.followups ? x.last_kind + " " + x.last_on : "open"], x.followups ? "" : "open"));
     if (t.misses.length) $("misses-title").textContent = "Follow-up list · " + t.misses[0].period;

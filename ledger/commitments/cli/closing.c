@@ -13,13 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void print_json(json_t *o) {
-    char *s = json_dumps(o, JSON_COMPACT);
-    if (s) printf("%s\n", s);
-    free(s);
-    json_decref(o);
-}
-
 /* The period a close of commitment c means: --period, or for "last" the
  * period before the one holding now. */
 static int close_period(commit_ctx_t *x, const carrot_commitment_t *c, char *buf, size_t size) {
@@ -113,7 +106,7 @@ int commit_cmd_close(commit_ctx_t *x) {
                    (long long)r.points, r.late);
     }
     if (x->json && rc == EXIT_OK)
-        print_json(json_pack("{s:s, s:o}", "program", cf->program, "closed", out));
+        commit_print_json(json_pack("{s:s, s:o}", "program", cf->program, "closed", out));
     else
         json_decref(out);
     rd_kafka_flush(rk, 10000);
@@ -199,8 +192,8 @@ int commit_cmd_followups(commit_ctx_t *x) {
         carrot_error("%s", errstr);
         rc = commit_exit(err);
     } else if (x->json)
-        print_json(json_pack("{s:s, s:s, s:O, s:O}", "program", cf->program, "supervisor",
-                             cf->supervisor, "misses", l.rows, "rates", l.rates));
+        commit_print_json(json_pack("{s:s, s:s, s:O, s:O}", "program", cf->program, "supervisor",
+                                    cf->supervisor, "misses", l.rows, "rates", l.rates));
     json_decref(l.rows);
     json_decref(l.rates);
     for (long i = 0; i < n; i++) free(under[i]);
@@ -252,9 +245,9 @@ int commit_cmd_followup(commit_ctx_t *x) {
         return commit_exit(err);
     }
     if (x->json)
-        print_json(json_pack("{s:s, s:s, s:s, s:s, s:s}", "participant", cf->participant,
-                             "commitment", cf->commitment, "period", cf->period, "by", cf->by,
-                             "kind", cf->kind));
+        commit_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s}", "participant", cf->participant,
+                                    "commitment", cf->commitment, "period", cf->period, "by",
+                                    cf->by, "kind", cf->kind));
     else
         printf("%s: %s of %s %s recorded by %s\n", cf->participant, cf->kind, cf->commitment,
                cf->period, cf->by);

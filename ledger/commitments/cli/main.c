@@ -90,6 +90,13 @@ static void notice_cb(void *arg, const char *msg) {
     carrot_debug("postgres: %s", msg);
 }
 
+void commit_print_json(json_t *o) {
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s) printf("%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
 int commit_exit(carrot_ledger_err_t rc) {
     return rc == CARROT_LEDGER_OK        ? EXIT_OK
            : rc == CARROT_LEDGER_REFUSED ? EXIT_REFUSED

@@ -9,6 +9,8 @@
 #include "carrot/commitments.h"
 #include "carrot/config.h"
 
+#include <jansson.h>
+
 #include <signal.h>
 
 typedef struct {
@@ -32,6 +34,9 @@ typedef struct {
     int json;
     volatile sig_atomic_t *stop;
 } commit_ctx_t;
+
+/* Prints o as one compact JSON line (--format json) and releases it. */
+void commit_print_json(json_t *o);
 
 /* The exit code of a ledger error (the message already logged). */
 int commit_exit(carrot_ledger_err_t rc);

@@ -16,22 +16,13 @@ static int share(const carrot_commitment_t *c) {
     return c->metric == CARROT_COMMIT_COMPLETE || c->metric == CARROT_COMMIT_ON_TIME;
 }
 
-static int needs(commit_ctx_t *x, const char *cmd, const char *const *names,
-                 const char *const *values) {
+static int needs(const char *cmd, const char *const *names, const char *const *values) {
     for (int i = 0; names[i]; i++)
         if (!values[i] || !*values[i]) {
             carrot_error("%s needs --%s", cmd, names[i]);
             return -1;
         }
-    (void)x;
     return 0;
-}
-
-static void print_json(json_t *o) {
-    char *s = json_dumps(o, JSON_COMPACT);
-    if (s) printf("%s\n", s);
-    free(s);
-    json_decref(o);
 }
 
 static void iso(int64_t ms, char *buf, size_t size) {
@@ -44,7 +35,7 @@ int commit_cmd_set(commit_ctx_t *x) {
     const commit_conf_t *cf = x->cf;
     static const char *const names[] = {"participant", "commitment", "target", "by", NULL};
     const char *values[] = {cf->participant, cf->commitment, cf->target, cf->by};
-    if (needs(x, "set", names, values)) return EXIT_USAGE;
+    if (needs("set", names, values)) return EXIT_USAGE;
     int ci = commit_find(x);
     if (ci < 0) return EXIT_REFUSED;
     const carrot_commitment_t *c = carrot_rules_commitment(x->rules, ci);
@@ -78,9 +69,9 @@ int commit_cmd_set(commit_ctx_t *x) {
         return commit_exit(err);
     }
     if (x->json)
-        print_json(json_pack("{s:s, s:s, s:I, s:s, s:b}", "participant", cf->participant,
-                             "commitment", c->id, "target", (json_int_t)target, "set_by", cf->by,
-                             "acknowledged", 0));
+        commit_print_json(json_pack("{s:s, s:s, s:I, s:s, s:b}", "participant", cf->participant,
+                                    "commitment", c->id, "target", (json_int_t)target, "set_by",
+                                    cf->by, "acknowledged", 0));
     else
         printf("%s: %s set to %lld by %s; not acknowledged yet\n", cf->participant, c->id, target,
                cf->by);
@@ -97,7 +88,7 @@ int commit_cmd_acknowledge(commit_ctx_t *x) {
     const commit_conf_t *cf = x->cf;
     static const char *const names[] = {"participant", "commitment", "by", NULL};
     const char *values[] = {cf->participant, cf->commitment, cf->by};
-    if (needs(x, "acknowledge", names, values)) return EXIT_USAGE;
+    if (needs("acknowledge", names, values)) return EXIT_USAGE;
     int ci = commit_find(x);
     if (ci < 0) return EXIT_REFUSED;
     const carrot_commitment_t *c = carrot_rules_commitment(x->rules, ci);
@@ -135,8 +126,9 @@ int commit_cmd_acknowledge(commit_ctx_t *x) {
         return commit_exit(err);
     }
     if (x->json)
-        print_json(json_pack("{s:s, s:s, s:I, s:b}", "participant", cf->participant, "commitment",
-                             c->id, "target", (json_int_t)t.target, "acknowledged", 1));
+        commit_print_json(json_pack("{s:s, s:s, s:I, s:b}", "participant", cf->participant,
+                                    "commitment", c->id, "target", (json_int_t)t.target,
+                                    "acknowledged", 1));
     else
         printf("%s: %s acknowledged%s: %lld a %s\n", cf->participant, c->id,
                t.acknowledged_at_ms ? " already" : "", (long long)t.target,
@@ -170,7 +162,7 @@ static int on_pacing(void *opaque, const carrot_pacing_row_t *r) {
         json_array_append_new(s->rows, o);
     } else {
         char fig[48];
-        if (p->share_pct >= 0 || r->commitment->metric >= CARROT_COMMIT_COMPLETE)
+        if (r->commitment->metric >= CARROT_COMMIT_COMPLETE) /* a share */
             snprintf(fig, sizeof(fig), "%d%% of %lld", p->share_pct < 0 ? 0 : p->share_pct,
                      (long long)p->judged);
         else
@@ -245,7 +237,7 @@ int commit_cmd_show(commit_ctx_t *x) {
         }
     }
     if (x->json && rc == EXIT_OK)
-        print_json(json_pack("{s:s, s:o}", "program", cf->program, "pacing", s.rows));
+        commit_print_json(json_pack("{s:s, s:o}", "program", cf->program, "pacing", s.rows));
     else
         json_decref(s.rows);
     for (long i = 0; i < nunder; i++) free(under[i]);
