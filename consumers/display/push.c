@@ -5,7 +5,8 @@
  * and follows its rules. When the feed moved, at most every
  * push-interval-ms, it reads each board that has clients and sends the
  * board to them if it differs from what they were last sent; a goal
- * reached in the feed is a celebration, and so is a new number one.
+ * reached, a commitment met or a streak (from a period's close) in the feed
+ * is a celebration, and so is a new number one.
  *
  * Exactness across a scorer crash: a replayed batch applies nothing, so it
  * appends nothing to the feed and pushes nothing; a celebration comes from a
@@ -21,6 +22,7 @@
  * is ended (the page reconnects and starts from a snapshot) and counted. */
 #include "carrot/directory.h"
 #include "carrot/log.h"
+#include "carrot/period.h"
 #include "carrot/rules_topic.h"
 #include "carrot/timeutil.h"
 #include "display.h"
@@ -240,6 +242,32 @@ static void celebrate(feed_ctx_t *x, const char *id, json_t *o) {
     free(ev);
 }
 
+/* The celebration of one award line of the feed (carrot_board_change_t),
+ * as screens show it; NULL for a line it does not know. */
+static json_t *celebration(program_t *p, const char *name, const char *rule, int64_t points) {
+    if (strncmp(rule, "goal.", 5) == 0)
+        return json_pack("{sssssssI}", "kind", "goal", "name", name, "goal", rule + 5, "bonus",
+                         (json_int_t)points);
+    const char *id = rule + 7, *dot = strrchr(rule, '.'); /* "commit.<id>.met" */
+    if (strncmp(rule, "commit.", 7) != 0 || dot <= id) return NULL;
+    char cid[CARROT_RULE_ID_MAX];
+    snprintf(cid, sizeof(cid), "%.*s", (int)(dot - id), id);
+    int streak = strcmp(dot, ".streak") == 0;
+    json_t *o = json_pack("{sssssssI}", "kind", streak ? "streak" : "commitment", "name", name,
+                          "commitment", cid, "bonus", (json_int_t)points);
+    pthread_mutex_lock(&p->lock); /* what was agreed, from the rules in force */
+    const carrot_commitment_t *c =
+        p->rules ? carrot_rules_commitment(p->rules, carrot_rules_commitment_find(p->rules, cid))
+                 : NULL;
+    if (o && c) {
+        json_object_set_new(o, "text", json_string(c->text));
+        json_object_set_new(o, "period", json_string(carrot_period_name(c->period)));
+        if (streak) json_object_set_new(o, "periods", json_integer(c->streak_periods));
+    }
+    pthread_mutex_unlock(&p->lock);
+    return o;
+}
+
 static int on_entry(void *opaque, const char *id, const char *source,
                     const carrot_board_change_t *ch, size_t n) {
     (void)source;
@@ -248,21 +276,19 @@ static int on_entry(void *opaque, const char *id, const char *source,
     snprintf(x->last, sizeof(x->last), "%s", id);
     x->moved = 1;
     for (size_t i = 0; i < n; i++) {
-        if (ch[i].ngoals == 0) continue;
+        if (ch[i].ncelebrations == 0) continue;
         carrot_participant_t who;
         const char *ids[] = {ch[i].participant_id};
         char errstr[256];
         if (carrot_directory_get(x->s->dir, x->f->p->id, ids, 1, &who, errstr, sizeof(errstr)) != 0)
             who.found = 0;
         if (who.found && who.hide_from_screen) continue; /* never named on a screen */
-        for (int g = 0; g < ch[i].ngoals; g++)
-            celebrate(
-                x, id,
-                json_pack(
-                    "{sssssssI}", "kind", "goal", "name",
-                    who.found ? carrot_participant_screen_name(&who) : ch[i].participant_id, "goal",
-                    ch[i].goal_rule[g] + (strncmp(ch[i].goal_rule[g], "goal.", 5) == 0 ? 5 : 0),
-                    "bonus", (json_int_t)ch[i].goal_bonus[g]));
+        const char *name = who.found ? carrot_participant_screen_name(&who) : ch[i].participant_id;
+        for (int g = 0; g < ch[i].ncelebrations; g++) {
+            json_t *o = celebration(x->f->p, name, ch[i].celebration_rule[g],
+                                    ch[i].celebration_points[g]);
+            if (o) celebrate(x, id, o);
+        }
     }
     return 0;
 }

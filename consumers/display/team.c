@@ -28,24 +28,38 @@ static int on_pacing(void *opaque, const carrot_pacing_row_t *r) {
         (json_int_t)r->pace.target, "expected", (json_int_t)r->pace.expected, "state",
         carrot_pace_state_name(r->pace.state), "set_by", r->terms->set_by, "acknowledged_at",
         ack[0] ? ack : NULL);
-    if (o)
+    if (o) {
         json_object_set_new(o, "metric",
                             json_string(carrot_commit_metric_name(r->commitment->metric)));
+        json_object_set_new(o, "streak", json_integer(r->streak));
+        json_object_set_new(o, "misses", json_integer(r->misses));
+    }
     if (o && r->pace.share_pct >= 0)
         json_object_set_new(o, "share", json_integer(r->pace.share_pct));
     json_array_append_new(opaque, o);
     return 0;
 }
 
+typedef struct {
+    json_t *rows;
+    const carrot_rules_t *rules;
+} misses_t;
+
 static int on_miss(void *opaque, const carrot_followup_row_t *r) {
-    json_array_append_new(
-        opaque,
-        json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:b, s:i, s:s, s:s}", "participant",
-                  r->participant, "supervisor", r->supervisor, "commitment", r->commitment,
-                  "period", r->period, "figure", (json_int_t)r->figure, "judged",
-                  (json_int_t)r->judged, "target", (json_int_t)r->target, "misses", r->misses,
-                  "acknowledged", r->acknowledged_at_ms > 0, "followups", (int)r->followups,
-                  "last_kind", r->last_kind, "last_on", r->last_on));
+    misses_t *m = opaque;
+    const carrot_commitment_t *c = carrot_rules_commitment(
+        m->rules, carrot_rules_commitment_find(m->rules, r->commitment));
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:b, s:i, s:s, s:s}", "participant",
+        r->participant, "supervisor", r->supervisor, "commitment", r->commitment, "period",
+        r->period, "figure", (json_int_t)r->figure, "judged", (json_int_t)r->judged, "target",
+        (json_int_t)r->target, "misses", r->misses, "acknowledged", r->acknowledged_at_ms > 0,
+        "followups", (int)r->followups, "last_kind", r->last_kind, "last_on", r->last_on);
+    if (o && c) {
+        json_object_set_new(o, "metric", json_string(carrot_commit_metric_name(c->metric)));
+        json_object_set_new(o, "text", json_string(c->text));
+    }
+    json_array_append_new(m->rows, o);
     return 0;
 }
 
@@ -102,8 +116,9 @@ answer_t team_get(session_t *s, const grant_t *g) {
                                   sizeof(errstr));
     }
     if (!rc)
-        rc = carrot_commit_followups(pg, rules, NULL, (const char *const *)ids, n, on_miss, misses,
-                                     errstr, sizeof(errstr));
+        rc = carrot_commit_followups(pg, rules, NULL, (const char *const *)ids, n, on_miss,
+                                     &(misses_t){.rows = misses, .rules = rules}, errstr,
+                                     sizeof(errstr));
     if (!rc)
         rc = carrot_commit_followup_rates(pg, rules, NULL, (const char *const *)ids, n, on_rate,
                                           rates, errstr, sizeof(errstr));

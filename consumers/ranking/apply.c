@@ -490,9 +490,18 @@ static void prefixed(char *buf, size_t size, const char *prefix, const char *kin
     sb_s(&b, a);
 }
 
+/* Whether a screen celebrates an award line (carrot_board_change_t). */
+static int celebrated(const char *rule) {
+    if (strncmp(rule, "goal.", 5) == 0) return 1;
+    if (strncmp(rule, "commit.", 7) != 0) return 0;
+    const char *dot = strrchr(rule, '.');
+    return strcmp(dot, ".met") == 0 || strcmp(dot, ".streak") == 0;
+}
+
 /* Appends what a newly applied event changed to the chunk's feed entry:
- * "<who>\x1e<amount>\x1e<type>" and, for each goal it reached,
- * "\x1e<goal rule>\x1e<bonus>"; entries are separated by \x1f. Only events
+ * "<who>\x1e<amount>\x1e<type>" and, for each line celebrated, (a goal it
+ * reached, a commitment met) "\x1e<rule>\x1e<points>"; entries are
+ * separated by \x1f. Only events
  * applied by this transaction get here, so a replayed batch adds nothing:
  * the feed is exactly once because the transaction is. */
 static void feed_add(carrot_apply_t *ap, const char *who, int64_t amt, const char *typ,
@@ -518,7 +527,7 @@ static void feed_add(carrot_apply_t *ap, const char *who, int64_t amt, const cha
     sb_put(&b, "\x1e", 1);
     sb_s(&b, typ);
     for (int j = 0; j < nl; j++)
-        if (strncmp(lines[j].rule, "goal.", 5) == 0) {
+        if (celebrated(lines[j].rule)) {
             sb_put(&b, "\x1e", 1);
             sb_s(&b, lines[j].rule);
             sb_put(&b, "\x1e", 1);

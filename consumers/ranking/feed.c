@@ -42,7 +42,7 @@ static int deliver(const char *id, const char *source, char *e, carrot_board_fee
     for (char *s = e, *next; s && k < n; s = next) {
         next = strchr(s, '\x1f');
         if (next) *next++ = '\0';
-        char *f[3 + 2 * CARROT_RULES_MAX_GOALS];
+        char *f[3 + 2 * CARROT_BOARD_MAX_CELEBRATIONS];
         int nf = 0;
         for (char *t = s, *sep; t && nf < (int)(sizeof(f) / sizeof(f[0])); t = sep) {
             sep = strchr(t, '\x1e');
@@ -54,9 +54,9 @@ static int deliver(const char *id, const char *source, char *e, carrot_board_fee
         c->participant_id = f[0];
         c->points = strtoll(f[1], NULL, 10);
         c->activity_type = f[2];
-        for (int j = 3; j + 1 < nf && c->ngoals < CARROT_RULES_MAX_GOALS; j += 2) {
-            c->goal_rule[c->ngoals] = f[j];
-            c->goal_bonus[c->ngoals++] = strtoll(f[j + 1], NULL, 10);
+        for (int j = 3; j + 1 < nf && c->ncelebrations < CARROT_BOARD_MAX_CELEBRATIONS; j += 2) {
+            c->celebration_rule[c->ncelebrations] = f[j];
+            c->celebration_points[c->ncelebrations++] = strtoll(f[j + 1], NULL, 10);
         }
     }
     int rc = cb(opaque, id, source, ch, k);

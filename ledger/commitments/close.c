@@ -31,50 +31,11 @@
 #define CHUNK 200 /* consequences per Redis and Kafka transaction */
 
 typedef struct {
-    char *who;
-    int met, streak, misses;
-} prev_t;
-
-typedef struct {
     char *who, *supervisor;
     int64_t figure, judged, target, bonus, penalty, streak_bonus, ack_ms;
     int met, streak, misses;
     const char *set_by;
 } row_t;
-
-static carrot_ledger_err_t read_prev(const carrot_close_opts_t *o, const char *commitment,
-                                     commit_vec_t *prevs, char *errstr, size_t errstr_size) {
-    char prev[32];
-    if (carrot_period_previous(o->period, prev, sizeof(prev)) != 0) return CARROT_LEDGER_OK;
-    const char *p[] = {carrot_rules_program(o->rules), commitment, prev};
-    PGresult *r = PQexecParams(o->pg,
-                               "SELECT participant_id, met, streak, misses FROM "
-                               "commitment_settlements WHERE program_id = $1 AND "
-                               "commitment_id = $2 AND period_id = $3",
-                               3, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        carrot_ledger_err_t rc = carrot_pg_failure(o->pg, r,
-                                                   "reading the previous period's "
-                                                   "settlements",
-                                                   errstr, errstr_size);
-        PQclear(r);
-        return rc;
-    }
-    for (int i = 0; i < PQntuples(r); i++) {
-        prev_t *e = commit_vec_push(prevs);
-        if (!e || !(e->who = strdup(PQgetvalue(r, i, 0)))) {
-            PQclear(r);
-            snprintf(errstr, errstr_size, "out of memory");
-            return CARROT_LEDGER_FATAL;
-        }
-        e->met = PQgetvalue(r, i, 1)[0] == 't';
-        e->streak = atoi(PQgetvalue(r, i, 2));
-        e->misses = atoi(PQgetvalue(r, i, 3));
-    }
-    PQclear(r);
-    commit_vec_sort(prevs);
-    return CARROT_LEDGER_OK;
-}
 
 /* Settles one participant into rows. */
 static int add_row(commit_vec_t *rows, const carrot_commitment_t *c, const carrot_participant_t *p,
@@ -84,7 +45,7 @@ static int add_row(commit_vec_t *rows, const carrot_commitment_t *c, const carro
         return -1;
     const commit_fig_t *f = commit_vec_find(figs, p->participant_id);
     const commit_terms_t *t = commit_vec_find(terms, p->participant_id);
-    const prev_t *pv = commit_vec_find(prevs, p->participant_id);
+    const commit_prev_t *pv = commit_vec_find(prevs, p->participant_id);
     w->figure = f ? f->n : 0;
     w->judged = f ? f->d : 0;
     w->target = t ? t->t.target : c->target;
@@ -505,14 +466,16 @@ carrot_ledger_err_t carrot_commit_close(const carrot_close_opts_t *o, carrot_clo
         return CARROT_LEDGER_REFUSED;
     }
     commit_vec_t figs = {.size = sizeof(commit_fig_t)}, terms = {.size = sizeof(commit_terms_t)},
-                 prevs = {.size = sizeof(prev_t)}, rows = {.size = sizeof(row_t)};
+                 prevs = {.size = sizeof(commit_prev_t)}, rows = {.size = sizeof(row_t)};
     int64_t t0 = carrot_time_mono_ms();
     carrot_ledger_err_t rc = commit_read_figures(o->board, carrot_rules_program(o->rules), c->id,
                                                  o->period, &figs, errstr, errstr_size);
     if (!rc)
         rc = commit_read_terms(o->pg, carrot_rules_program(o->rules), c, &terms, errstr,
                                errstr_size);
-    if (!rc) rc = read_prev(o, c->id, &prevs, errstr, errstr_size);
+    if (!rc)
+        rc = commit_read_prev(o->pg, carrot_rules_program(o->rules), c->id, o->period, &prevs,
+                              errstr, errstr_size);
     int64_t t1 = carrot_time_mono_ms();
     if (!rc) rc = held_rows(o, end, &rows, &figs, &terms, &prevs, errstr, errstr_size);
     int64_t t2 = carrot_time_mono_ms();

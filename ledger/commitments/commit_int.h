@@ -39,6 +39,18 @@ carrot_ledger_err_t commit_read_figures(carrot_board_t *board, const char *progr
 carrot_ledger_err_t commit_read_terms(PGconn *pg, const char *program, const carrot_commitment_t *c,
                                       commit_vec_t *terms, char *errstr, size_t errstr_size);
 
+/* How a participant ended the period before this one. */
+typedef struct {
+    char *who;
+    int met, streak, misses; /* streak: met in a row; misses: missed in a row */
+} commit_prev_t;
+
+/* The settlements (commit_prev_t) of commitment in the period before
+ * period ("w:2026-W49"), sorted; none when it was not closed. */
+carrot_ledger_err_t commit_read_prev(PGconn *pg, const char *program, const char *commitment,
+                                     const char *period, commit_vec_t *prevs, char *errstr,
+                                     size_t errstr_size);
+
 /* Whether commitment i holds p at end_ms: by default (segment, team,
  * region, tenure then), or because a target was set for them. Inactive
  * participants are held to nothing. */

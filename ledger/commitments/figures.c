@@ -1,6 +1,8 @@
 /* figures.c: the inputs of pacing and of a close, read once and kept
- * sorted by participant: the scorer's figures from Redis, the terms from
- * PostgreSQL; and who a commitment holds. */
+ * sorted by participant: the scorer's figures from Redis, the terms and
+ * the previous period's settlements from PostgreSQL; and who a commitment
+ * holds. */
+#include "carrot/period.h"
 #include "commit_int.h"
 
 #include <stdio.h>
@@ -112,4 +114,37 @@ int commit_holds(const carrot_rules_t *rules, int i, const carrot_participant_t 
                      ? (int)((end_ms - p->hired_at_ms) / 86400000)
                      : -1;
     return carrot_rules_commitment_holds(rules, i, p->segment, p->team_id, p->region, tenure);
+}
+
+carrot_ledger_err_t commit_read_prev(PGconn *pg, const char *program, const char *commitment,
+                                     const char *period, commit_vec_t *prevs, char *errstr,
+                                     size_t errstr_size) {
+    char prev[32];
+    if (carrot_period_previous(period, prev, sizeof(prev)) != 0) return CARROT_LEDGER_OK;
+    const char *p[] = {program, commitment, prev};
+    PGresult *r = PQexecParams(pg,
+                               "SELECT participant_id, met, streak, misses FROM "
+                               "commitment_settlements WHERE program_id = $1 AND "
+                               "commitment_id = $2 AND period_id = $3",
+                               3, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        carrot_ledger_err_t rc = carrot_pg_failure(
+            pg, r, "reading the previous period's settlements", errstr, errstr_size);
+        PQclear(r);
+        return rc;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        commit_prev_t *e = commit_vec_push(prevs);
+        if (!e || !(e->who = strdup(PQgetvalue(r, i, 0)))) {
+            PQclear(r);
+            snprintf(errstr, errstr_size, "out of memory");
+            return CARROT_LEDGER_FATAL;
+        }
+        e->met = PQgetvalue(r, i, 1)[0] == 't';
+        e->streak = atoi(PQgetvalue(r, i, 2));
+        e->misses = atoi(PQgetvalue(r, i, 3));
+    }
+    PQclear(r);
+    commit_vec_sort(prevs);
+    return CARROT_LEDGER_OK;
 }

@@ -1,6 +1,6 @@
 /* pacing.c: where people stand on a commitment now: the scorer's figure
- * of the period, the target in force and its acknowledgment, and the pace
- * (carrot_pace) in the program's time zone. */
+ * of the period, the target in force and its acknowledgment, the pace
+ * (carrot_pace) in the program's time zone, and the streak so far. */
 #include "commit_int.h"
 
 #include <stdio.h>
@@ -22,13 +22,15 @@ carrot_ledger_err_t carrot_commit_pacing(PGconn *pg, carrot_board_t *board, carr
         snprintf(errstr, errstr_size, "no such commitment");
         return CARROT_LEDGER_REFUSED;
     }
-    commit_vec_t figs = {.size = sizeof(commit_fig_t)}, terms = {.size = sizeof(commit_terms_t)};
+    commit_vec_t figs = {.size = sizeof(commit_fig_t)}, terms = {.size = sizeof(commit_terms_t)},
+                 prevs = {.size = sizeof(commit_prev_t)};
     char(*all)[257] = NULL;
     const char **ptrs = NULL;
     carrot_participant_t *page = malloc(PAGE * sizeof(*page));
     carrot_ledger_err_t rc = page ? CARROT_LEDGER_OK : CARROT_LEDGER_FATAL;
     if (!rc) rc = commit_read_figures(board, program, c->id, pid, &figs, errstr, errstr_size);
     if (!rc) rc = commit_read_terms(pg, program, c, &terms, errstr, errstr_size);
+    if (!rc) rc = commit_read_prev(pg, program, c->id, pid, &prevs, errstr, errstr_size);
     if (!rc && !people) { /* everyone */
         size_t count = 0, got = 0;
         rc = commit_dir_err(
@@ -54,13 +56,16 @@ carrot_ledger_err_t carrot_commit_pacing(PGconn *pg, carrot_board_t *board, carr
             if (!commit_holds(rules, i, p, end, &terms)) continue;
             const commit_fig_t *f = commit_vec_find(&figs, p->participant_id);
             const commit_terms_t *t = commit_vec_find(&terms, p->participant_id);
+            const commit_prev_t *pv = commit_vec_find(&prevs, p->participant_id);
             carrot_commit_terms_t dflt = {.target = c->target};
             carrot_pacing_row_t row = {.who = p,
                                        .commitment = c,
                                        .period = pid,
                                        .period_start_ms = start,
                                        .period_end_ms = end,
-                                       .terms = t ? &t->t : &dflt};
+                                       .terms = t ? &t->t : &dflt,
+                                       .streak = pv ? pv->streak : 0,
+                                       .misses = pv ? pv->misses : 0};
             carrot_pace(c->metric, row.terms->target, f ? f->n : 0, f ? f->d : 0, start, end,
                         now_ms, &row.pace);
             stop = cb(opaque, &row);
@@ -72,5 +77,6 @@ carrot_ledger_err_t carrot_commit_pacing(PGconn *pg, carrot_board_t *board, carr
     free(ptrs);
     commit_vec_free(&figs);
     commit_vec_free(&terms);
+    commit_vec_free(&prevs);
     return rc;
 }

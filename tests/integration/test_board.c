@@ -339,7 +339,7 @@ END_TEST
 typedef struct {
     int entries;
     char last[CARROT_BOARD_FEED_ID_MAX];
-    char text[2048]; /* "who:points:type[:goal=bonus];..." per change, entries "|" */
+    char text[2048]; /* "who:points:type[:rule=points];..." per change, entries "|" */
 } feed_t;
 
 static int on_feed(void *opaque, const char *id, const char *source,
@@ -351,9 +351,10 @@ static int on_feed(void *opaque, const char *id, const char *source,
     for (size_t i = 0; i < n; i++) {
         len += (size_t)snprintf(f->text + len, sizeof(f->text) - len, "%s%s:%lld:%s", i ? ";" : "",
                                 ch[i].participant_id, (long long)ch[i].points, ch[i].activity_type);
-        for (int g = 0; g < ch[i].ngoals; g++)
+        for (int g = 0; g < ch[i].ncelebrations; g++)
             len += (size_t)snprintf(f->text + len, sizeof(f->text) - len, ":%s=%lld",
-                                    ch[i].goal_rule[g], (long long)ch[i].goal_bonus[g]);
+                                    ch[i].celebration_rule[g],
+                                    (long long)ch[i].celebration_points[g]);
     }
     snprintf(f->last, sizeof(f->last), "%s", id);
     return 0;
@@ -429,6 +430,26 @@ START_TEST(feed_is_exactly_once) {
                                             sizeof(errstr)),
                      0);
     ck_assert_int_eq(gap, 0); /* the newest entry it saw is still there */
+    /* a commitment's close: met and a streak are celebrated, a miss is not */
+    carrot_board_event_t cm[] = {award(&pt[4], 9, "c1", "dee", 0, "carrot:c1"),
+                                 award(&pt[5], 10, "c2", "eve", 0, "carrot:c2")};
+    pt[4].act.activity_type = pt[5].act.activity_type = "commitment";
+    pt[4].sc.nlines = 2;
+    snprintf(pt[4].sc.lines[0].rule_id, sizeof(pt[4].sc.lines[0].rule_id), "commit.wc.met");
+    pt[4].sc.lines[0].points = 20;
+    snprintf(pt[4].sc.lines[1].rule_id, sizeof(pt[4].sc.lines[1].rule_id), "commit.wc.streak");
+    pt[4].sc.lines[1].points = 30;
+    snprintf(pt[5].sc.lines[0].rule_id, sizeof(pt[5].sc.lines[0].rule_id), "commit.wc.missed");
+    pt[5].sc.lines[0].points = -10;
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", cm, 2, 3600, now, res, errstr, sizeof(errstr)), 0);
+    feed_t h = {0};
+    ck_assert_int_eq(carrot_board_feed_read(b, program, g.last, 0, 100, on_feed, &h, &gap, errstr,
+                                            sizeof(errstr)),
+                     0);
+    ck_assert_int_eq(h.entries, 1);
+    ck_assert_str_eq(h.text, "dee:50:commitment:commit.wc.met=20:commit.wc.streak=30;"
+                             "eve:-10:commitment");
     /* a bad id is refused, not sent to Redis */
     ck_assert_int_eq(
         carrot_board_feed_read(b, program, "1-x", 0, 1, on_feed, &g, NULL, errstr, sizeof(errstr)),

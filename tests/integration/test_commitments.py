@@ -26,6 +26,7 @@ carrot-scorer and carrot-ledger. Then:
     carrot-commit says (pacing and follow-ups), refuses other tokens, and
     the supervisor page shows it in headless Chromium (team.png).
 """
+import collections
 import datetime
 import json
 import pathlib
@@ -34,6 +35,7 @@ import re
 import subprocess
 import sys
 import zoneinfo
+from http.client import HTTPConnection
 
 from carrot_it import ENV, ROOT, WRAP, Run, free_port, http, kafka, psql, wait_for
 
@@ -304,8 +306,11 @@ def main():
     # the three weeks, in order (no grace: the feed is complete, and a Monday's close of
     # last week would wait a day for late records); then the independent count's verdicts
     streak, misses, want_awards = {}, {}, {}
+    screens = Board()  # before the closes: its screens celebrate them as they happen
     for w in WEEKS:
         wid = week_of(w + 86400000)
+        if w == WEEKS[-1]:
+            screens.tv_open()  # the last close's celebrations interrupt a TV in Chromium
         doc = json.loads(commit("close", "--period", wid, "--grace-hours", "0", "--format", "json",
                                 check=0).stdout)
         for c, (kind, typ, target0, segs, bonus, penalty, st) in RULES.items():
@@ -346,6 +351,21 @@ def main():
     streaks = sum(1 for (_, rule) in want_awards if rule.endswith(".streak"))
     if streaks == 0:
         run.fail("the feed gave nobody a streak: the test proves nothing of streaks")
+    screens.tv_check()
+    screens.celebrations(want_awards)
+
+    # this week's pacing carries the streak (and misses in a row) the closes left
+    doc = json.loads(commit("show", "--supervisor", "rm1", "--format", "json", check=0).stdout)
+    key = lambda r: (r["commitment"], r["participant"])  # noqa: E731
+    bad = [r for r in doc["pacing"] if (r["streak"], r["misses"]) !=
+           (streak.get(key(r), 0), misses.get(key(r), 0))]
+    long = sum(1 for r in doc["pacing"] if r["streak"] >= 2)
+    if bad or not long:
+        run.fail(f"show: streaks {[(key(r), r['streak'], r['misses']) for r in bad[:4]]}, "
+                 f"{long} of 2 or more")
+    else:
+        run.say(f"this week's pacing shows the streaks so far: {long} of 2 weeks or more, as the "
+                "independent count says")
 
     # the consequences: booked once, and on the boards
     subprocess.run([*WRAP, str(run.bin / "carrot-ledger"), "run", "--brokers",
@@ -466,7 +486,9 @@ def main():
     if [psql(f"SELECT count(*) FROM {t} WHERE program_id = '{P}'") for t in tables] != counts:
         run.fail("a refused command wrote something")
     run.say(f"{len(cases)} bad inputs refused with exit 3, nothing written")
-    team_page(last)
+    screens.team_page()
+    screens.close()
+    del last
 
 
 def board_token(kind, participant=None):
@@ -477,56 +499,134 @@ def board_token(kind, participant=None):
     return subprocess.run(args, env=ENV, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def team_page(last):
-    """carrot-board's supervisor endpoint and page against carrot-commit's own answers."""
-    kafka("topic", RULES_TOPIC, "1")
-    subprocess.run([str(run.bin / "carrot-rules"), "publish", str(RULES_FILE), "--brokers",
-                    ENV["CARROT_BROKERS"], "--rules-topic", RULES_TOPIC], env=ENV, check=True,
-                   capture_output=True)
-    port, metrics = free_port(), free_port()
-    run.start("board", ["carrot-board", "--programs", P, "--port", str(port), "--redis-host",
-                        REDIS[0], "--redis-port", REDIS[1], "--brokers", ENV["CARROT_BROKERS"],
-                        "--rules-topic", RULES_TOPIC, "--metrics-port", str(metrics)], WRAP)
-    wait_for("carrot-board to be ready",
-             lambda: http(f"http://127.0.0.1:{metrics}/readyz")[0] == 200, 120, 0.3)
-    base = f"http://127.0.0.1:{port}"
-    sup, tv = board_token("participant", "sup11"), board_token("display")
+class Board:
+    """carrot-board on this program, its tokens, and a TV in headless Chromium."""
 
-    def team(tok):
-        st, body = http(base + "/v1/me/team", None, {"Authorization": f"Bearer {tok}"})
-        return st, json.loads(body) if body.startswith("{") else body
-    st, doc = wait_for("the team endpoint (the rules arrive from their topic)",
-                       lambda: (lambda r: r if r[0] == 200 else None)(team(sup)), 60, 0.5)
-    cli = json.loads(commit("show", "--supervisor", "sup11", "--format", "json", check=0).stdout)
-    key = lambda r: (r["participant"], r["commitment"], r["figure"], r["target"])  # noqa: E731
-    if sorted(map(key, doc["pacing"])) != sorted(map(key, cli["pacing"])):
-        run.fail(f"/v1/me/team pacing {sorted(map(key, doc['pacing']))[:4]} is not carrot-commit "
-                 f"show's {sorted(map(key, cli['pacing']))[:4]}")
-    fl = json.loads(commit("followups", "--supervisor", "sup11", "--format", "json",
-                           check=0).stdout)
-    mk = lambda r: (r["participant"], r["commitment"], r["misses"], r["followups"])  # noqa: E731
-    if list(map(mk, doc["misses"])) != list(map(mk, fl["misses"])) or doc["people"] != len(
-            under("sup11")):
-        run.fail(f"/v1/me/team misses {doc['misses'][:2]} are not carrot-commit followups' "
-                 f"{fl['misses'][:2]}")
-    else:
-        run.say(f"/v1/me/team of sup11: {doc['people']} people, {len(doc['pacing'])} paced, "
-                f"{len(doc['misses'])} misses, as carrot-commit says")
-    if team(tv)[0] != 403 or http(base + "/v1/me/team")[0] != 401:
-        run.fail("/v1/me/team is readable with a display token or without one")
-    from cdp import Browser
-    with Browser() as b:
-        page = b.open(f"{base}/team?token={sup}", 1280, 1000)
-        page.wait(f"document.querySelectorAll('#misses tbody tr').length === {len(doc['misses'])}"
-                  f" && document.querySelectorAll('#pacing tbody tr').length === "
-                  f"{len(doc['pacing'])}", 30)
-        opened = page.eval("document.getElementById('open').textContent")
-        want = str(sum(1 for m in doc["misses"] if m["followups"] == 0))
-        if opened != want:
-            run.fail(f"the supervisor page counts {opened} open misses, the API {want}")
-        page.screenshot(str(SHOTS / "team.png"))
-    run.say(f"the supervisor page in Chromium shows the same rows; screenshot {SHOTS / 'team.png'}")
-    del last
+    def __init__(self):
+        kafka("topic", RULES_TOPIC, "1")
+        subprocess.run([str(run.bin / "carrot-rules"), "publish", str(RULES_FILE), "--brokers",
+                        ENV["CARROT_BROKERS"], "--rules-topic", RULES_TOPIC], env=ENV, check=True,
+                       capture_output=True)
+        self.port, metrics = free_port(), free_port()
+        run.start("board", ["carrot-board", "--programs", P, "--port", str(self.port),
+                            "--redis-host", REDIS[0], "--redis-port", REDIS[1], "--brokers",
+                            ENV["CARROT_BROKERS"], "--rules-topic", RULES_TOPIC, "--metrics-port",
+                            str(metrics)], WRAP)
+        wait_for("carrot-board to be ready",
+                 lambda: http(f"http://127.0.0.1:{metrics}/readyz")[0] == 200, 120, 0.3)
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.sup, self.tv = board_token("participant", "sup11"), board_token("display")
+        self.browser = self.page = None
+        self.rules_in_force()
+
+    def rules_in_force(self):
+        """Waits for the rules (with their commitments) to reach the service from their topic."""
+        version = re.search(r'(?m)^version: "([^"]+)"', RULES_FILE.read_text())[1]
+        def ok():
+            st, body = http(f"{self.base}/v1/programs/{P}/rules", None,
+                            {"Authorization": f"Bearer {self.tv}"})
+            return st == 200 and json.loads(body).get("version") == version
+        wait_for("the rules in carrot-board", ok, 60, 0.5)
+
+    def tv_open(self):
+        from cdp import Browser
+        self.browser = Browser().__enter__()
+        self.page = self.browser.open(f"{self.base}/tv/{P}?token={self.tv}&scenes=ptd", 1280, 720)
+        self.page.wait("document.getElementById('status').textContent === 'live'", 30)
+
+    def tv_check(self):
+        """The TV showed a commitment's banner: the close's celebrations reached a screen."""
+        try:
+            self.page.wait("['Commitment kept!', 'On a streak!'].includes("
+                           "document.getElementById('banner-title').textContent) && "
+                           "!document.getElementById('banner').hidden", 30)
+            text = self.page.eval("document.getElementById('banner-text').textContent")
+            run.say(f"the TV in Chromium celebrated the close: {text!r}")
+        except Exception as e:  # noqa: BLE001 (the wait's timeout, said as the failure)
+            run.fail(f"the TV showed no commitment banner after the close: {e}")
+        self.browser.__exit__(None, None, None)
+
+    def celebrations(self, want_awards):
+        """The feed's celebrations, replayed from its start: exactly the bonuses for met
+        and the streaks, once each, with names from the directory; never a miss."""
+        want = collections.Counter(
+            (ev.rsplit(":", 1)[1].upper(), "streak" if rule.endswith(".streak") else "commitment",
+             ev.split(":")[1]) for ev, rule in want_awards if not rule.endswith(".missed"))
+        conn = HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request("GET", f"/v1/programs/{P}/events?period=ptd",
+                     headers={"Authorization": f"Bearer {self.tv}", "Last-Event-ID": "0-0"})
+        resp, got, ev = conn.getresponse(), collections.Counter(), {}
+        for raw in resp:  # the replay ends with the board as it is now
+            line = raw.decode().rstrip("\n")
+            if line.startswith(("event:", "data:")):
+                ev[line.split(":", 1)[0]] = line.split(":", 1)[1].strip()
+            elif not line and ev.get("event") == "board":
+                break
+            elif not line and ev.get("event") == "celebrate":
+                d = json.loads(ev["data"])
+                if d["kind"] in ("commitment", "streak"):
+                    got[(d["name"], d["kind"], d["commitment"])] += 1
+                ev = {}
+        conn.close()
+        if got != want:
+            run.fail(f"celebrations: {sum(got.values())}, want {sum(want.values())}: extra "
+                     f"{list((got - want).items())[:3]}, missing {list((want - got).items())[:3]}")
+        else:
+            run.say(f"the feed celebrates {sum(got.values())} commitments kept and streaks, once "
+                    "each, and no miss")
+
+    def team_page(self):
+        """The supervisor endpoint and page against carrot-commit's own answers."""
+        base, sup, tv = self.base, self.sup, self.tv
+
+        def team(tok):
+            st, body = http(base + "/v1/me/team", None, {"Authorization": f"Bearer {tok}"})
+            return st, json.loads(body) if body.startswith("{") else body
+        st, doc = team(sup)
+        if st != 200:
+            run.fail(f"/v1/me/team of sup11: {st} {doc}")
+            return
+        cli = json.loads(commit("show", "--supervisor", "sup11", "--format", "json",
+                                check=0).stdout)
+        key = lambda r: (r["participant"], r["commitment"], r["figure"], r["target"],  # noqa
+                         r["streak"], r["misses"])
+        if sorted(map(key, doc["pacing"])) != sorted(map(key, cli["pacing"])):
+            run.fail(f"/v1/me/team pacing {sorted(map(key, doc['pacing']))[:4]} is not "
+                     f"carrot-commit show's {sorted(map(key, cli['pacing']))[:4]}")
+        fl = json.loads(commit("followups", "--supervisor", "sup11", "--format", "json",
+                               check=0).stdout)
+        mk = lambda r: (r["participant"], r["commitment"], r["misses"], r["followups"])  # noqa
+        if list(map(mk, doc["misses"])) != list(map(mk, fl["misses"])) or doc["people"] != len(
+                under("sup11")):
+            run.fail(f"/v1/me/team misses {doc['misses'][:2]} are not carrot-commit followups' "
+                     f"{fl['misses'][:2]}")
+        else:
+            run.say(f"/v1/me/team of sup11: {doc['people']} people, {len(doc['pacing'])} paced, "
+                    f"{len(doc['misses'])} misses, as carrot-commit says")
+        if team(tv)[0] != 403 or http(base + "/v1/me/team")[0] != 401:
+            run.fail("/v1/me/team is readable with a display token or without one")
+        from cdp import Browser
+        with Browser() as b:
+            page = b.open(f"{base}/team?token={sup}", 1280, 1000)
+            page.wait(f"document.querySelectorAll('#misses tbody tr').length === "
+                      f"{len(doc['misses'])} && document.querySelectorAll('#pacing tbody tr')"
+                      f".length === {len(doc['pacing'])}", 30)
+            opened = page.eval("document.getElementById('open').textContent")
+            want = str(sum(1 for m in doc["misses"] if m["followups"] == 0))
+            if opened != want:
+                run.fail(f"the supervisor page counts {opened} open misses, the API {want}")
+            streaks = page.eval("[...document.querySelectorAll('#pacing tbody tr')]"
+                                ".map(r => r.cells[6].textContent)")
+            shown = [(x["streak"] and f"met {x['streak']}") or (
+                x["misses"] and f"missed {x['misses']}") or "" for x in doc["pacing"]]
+            if streaks != shown:
+                run.fail(f"the supervisor page's streaks {streaks[:6]}, the API's {shown[:6]}")
+            page.screenshot(str(SHOTS / "team.png"))
+        run.say(f"the supervisor page in Chromium shows the same rows and streaks; screenshot "
+                f"{SHOTS / 'team.png'}")
+
+    def close(self):
+        run.stop("board")
 
 
 run.finish(main)

@@ -11,6 +11,8 @@
     tbody.append(tr);
   }
   const share = (x) => x.metric === "complete" || x.metric === "on_time";
+  // periods met (the streak) or missed in a row up to this one, as the last close left them
+  const streak = (x) => (x.streak ? "met " + x.streak : x.misses ? "missed " + x.misses : "");
   function done(x) {
     return share(x) ? (x.share === undefined ? 0 : x.share) + "% of " + x.judged : String(x.figure);
   }
@@ -23,12 +25,12 @@
     const p = $("pacing").tBodies[0]; p.replaceChildren();
     t.pacing.forEach((x) => row(p, [x.name, x.text || x.commitment, done(x),
       share(x) ? x.expected + "%" : x.expected, share(x) ? x.target + "%" : x.target,
-      states[x.state] || x.state, x.acknowledged_at ? "yes" : "not yet"], "state-" + x.state));
+      states[x.state] || x.state, streak(x), x.acknowledged_at ? "yes" : "not yet"], "state-" + x.state));
     const names = {}; // the directory's names, as the pacing rows carry them
     t.pacing.forEach((x) => { names[x.participant] = x.name; });
     const m = $("misses").tBodies[0]; m.replaceChildren();
-    t.misses.forEach((x) => row(m, [names[x.participant] || x.participant, names[x.supervisor] || x.supervisor, x.commitment, x.period,
-      x.judged ? Math.floor(100 * x.figure / x.judged) + "% of " + x.judged : x.figure, x.target,
+    t.misses.forEach((x) => row(m, [names[x.participant] || x.participant, names[x.supervisor] || x.supervisor, x.text || x.commitment, x.period,
+      share(x) ? (x.judged ? Math.floor(100 * x.figure / x.judged) : 0) + "% of " + x.judged : String(x.figure), share(x) ? x.target + "%" : x.target,
       x.misses, x.followups ? x.last_kind + " " + x.last_on : "open"], x.followups ? "" : "open"));
     if (t.misses.length) $("misses-title").textContent = "Follow-up list · " + t.misses[0].period;
     const r = $("rates").tBodies[0]; r.replaceChildren();

@@ -110,7 +110,8 @@
   }
 
   function celebrate(c) {
-    const titles = { number_one: "New number one!", goal: "Goal reached!", promotion: "Promotion on!" };
+    const titles = { number_one: "New number one!", goal: "Goal reached!", promotion: "Promotion on!",
+      commitment: "Commitment kept!", streak: "On a streak!" };
     $("banner-title").textContent = titles[c.kind] || "Well done!";
     let text;
     if (c.kind === "number_one") text = c.name + " leads with " + c.points + " points";
@@ -118,6 +119,10 @@
       text = c.promotion + [c.multiplier && c.multiplier !== 1 ? " \u00d7" + c.multiplier : "", c.bonus ? " +" + c.bonus + " points" : ""].join("") +
         (c.to ? " until " + new Date(c.to).toLocaleString() : "");
       loadRules();
+    } else if (c.kind === "commitment") text = c.name + ": " + (c.text || c.commitment) + (c.bonus ? " (+" + c.bonus + ")" : "");
+    else if (c.kind === "streak") {
+      text = c.name + ": " + (c.text || c.commitment) + (c.periods ? ", " + c.periods + " " + (c.period || "period") + "s in a row" : "") +
+        (c.bonus ? " (+" + c.bonus + ")" : "");
     } else text = c.name + ": " + c.goal + (c.bonus ? " (+" + c.bonus + ")" : "");
     $("banner-text").textContent = text;
     $("banner").hidden = false;

@@ -157,6 +157,10 @@ static int on_pacing(void *opaque, const carrot_pacing_row_t *r) {
                               (json_int_t)p->expected, "elapsed", p->elapsed, "state",
                               carrot_pace_state_name(p->state), "set_by", r->terms->set_by,
                               "acknowledged_at", r->terms->acknowledged_at_ms ? ack : NULL);
+        if (o) {
+            json_object_set_new(o, "streak", json_integer(r->streak));
+            json_object_set_new(o, "misses", json_integer(r->misses));
+        }
         if (o && r->pace.share_pct >= 0)
             json_object_set_new(o, "share", json_integer(p->share_pct));
         json_array_append_new(s->rows, o);
@@ -167,9 +171,9 @@ static int on_pacing(void *opaque, const carrot_pacing_row_t *r) {
                      (long long)p->judged);
         else
             snprintf(fig, sizeof(fig), "%lld", (long long)p->figure);
-        printf("%-16s %-18s %-12s %14s %8lld %8lld  %-9s %s\n", r->who->participant_id,
+        printf("%-16s %-18s %-12s %14s %8lld %8lld  %-9s %6d  %s\n", r->who->participant_id,
                r->commitment->id, r->period, fig, (long long)p->expected, (long long)p->target,
-               carrot_pace_state_name(p->state),
+               carrot_pace_state_name(p->state), r->streak,
                r->terms->acknowledged_at_ms ? ack : "not acknowledged");
     }
     return 0;
@@ -201,8 +205,8 @@ int commit_cmd_show(commit_ctx_t *x) {
     }
     show_t s = {.x = x, .rows = json_array()};
     if (!x->json)
-        printf("%-16s %-18s %-12s %14s %8s %8s  %-9s %s\n", "participant", "commitment", "period",
-               "figure", "due now", "target", "state", "acknowledged");
+        printf("%-16s %-18s %-12s %14s %8s %8s  %-9s %6s  %s\n", "participant", "commitment",
+               "period", "figure", "due now", "target", "state", "streak", "acknowledged");
     rc = EXIT_OK;
     char errstr[512];
     for (int i = first; i <= last && rc == EXIT_OK; i++) {

@@ -285,16 +285,22 @@ carrot_board_err_t carrot_board_total(carrot_board_t *board, const char *program
 #define CARROT_BOARD_FEED_MAXLEN 10000
 #define CARROT_BOARD_FEED_ID_MAX 48
 
+/* The award lines a feed entry carries for screens to celebrate: the goals
+ * an event reached, and a commitment's close adds met and streak. */
+#define CARROT_BOARD_MAX_CELEBRATIONS (CARROT_RULES_MAX_GOALS + 2)
+
 /* One participant's change in a feed entry: points moved (an award, or a
- * reversal when negative) and the goals the event reached. Strings are
- * valid during the callback only. */
+ * reversal when negative) and the lines worth celebrating: "goal.<id>",
+ * "commit.<id>.met", "commit.<id>.streak" (never a miss: a penalty is the
+ * supervisor's business, not the office TV's), each with its points.
+ * Strings are valid during the callback only. */
 typedef struct {
     const char *participant_id;
     int64_t points;
     const char *activity_type;
-    int ngoals;
-    const char *goal_rule[CARROT_RULES_MAX_GOALS]; /* "goal.<id>" */
-    int64_t goal_bonus[CARROT_RULES_MAX_GOALS];
+    int ncelebrations;
+    const char *celebration_rule[CARROT_BOARD_MAX_CELEBRATIONS];
+    int64_t celebration_points[CARROT_BOARD_MAX_CELEBRATIONS];
 } carrot_board_change_t;
 
 /* Called per feed entry, in id order, with its changes; source is

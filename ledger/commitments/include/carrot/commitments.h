@@ -100,6 +100,9 @@ typedef struct {
     int64_t period_start_ms, period_end_ms;
     const carrot_commit_terms_t *terms; /* the target in force, who set it, acknowledged */
     carrot_pace_t pace;
+    /* as the period before ended (0 and 0 when it was not closed): periods
+     * met in a row (the streak), periods missed in a row */
+    int streak, misses;
 } carrot_pacing_row_t; /* everything valid during the call only */
 
 typedef int (*carrot_pacing_cb)(void *opaque, const carrot_pacing_row_t *row);
