@@ -541,7 +541,9 @@ class Board:
                            "document.getElementById('banner-title').textContent) && "
                            "!document.getElementById('banner').hidden", 30)
             text = self.page.eval("document.getElementById('banner-text').textContent")
-            run.say(f"the TV in Chromium celebrated the close: {text!r}")
+            self.page.screenshot(str(SHOTS / "tv-commitment.png"))
+            run.say(f"the TV in Chromium celebrated the close: {text!r}; screenshot "
+                    f"{SHOTS / 'tv-commitment.png'}")
         except Exception as e:  # noqa: BLE001 (the wait's timeout, said as the failure)
             run.fail(f"the TV showed no commitment banner after the close: {e}")
         self.browser.__exit__(None, None, None)
