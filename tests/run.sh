@@ -5,7 +5,8 @@
 #      process's clock 60 and 400 days ahead (CARROT_TEST_CLOCK_SHIFT)
 #   3. the same programs under valgrind: unit tests and the integration run, no leaks
 #   4. an AddressSanitizer + UndefinedBehaviorSanitizer build: unit and integration tests
-#   5. a ThreadSanitizer build: the tests of Carrot's own threads (label "tsan")
+#   5. a ThreadSanitizer build: the tests of Carrot's own threads (label "tsan":
+#      the metrics endpoint, carrot-webhook, carrot-board, the ledger's booking thread)
 #   6. a clang build of the libFuzzer targets: a short fuzz run of each
 # The services run on their own ports and run directory (.run/test), so a
 # quickstart's services are not touched; they are stopped at the end.
@@ -110,7 +111,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 phase "ThreadSanitizer"
 bash deploy/build.sh build-tsan -DCARROT_TSAN=ON
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest_phase build-tsan -L tsan
+TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp" \
+    ctest_phase build-tsan -L tsan
 
 phase "fuzz (libFuzzer)"
 bash deploy/build.sh build-fuzz -DCMAKE_C_COMPILER=clang -DCARROT_FUZZ=ON \

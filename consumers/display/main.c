@@ -35,6 +35,9 @@ static const carrot_conf_prop_t props[] = {
     {"top", CARROT_CONF_INT, OFF(top), "10", 1, 100, "entries a pushed board carries"},
     {"push-interval-ms", CARROT_CONF_INT, OFF(push_interval_ms), "250", 50, 60000,
      "a board is pushed at most this often (changes in between are coalesced)"},
+    {"heartbeat-ms", CARROT_CONF_INT, OFF(heartbeat_ms), "15000", 100, 300000,
+     "a live stream with nothing to send gets a comment line this often (proxies' idle "
+     "timeouts; a client that went away is found)"},
     {"max-sse-clients", CARROT_CONF_INT, OFF(max_sse_clients), "2000", 1, 100000,
      "most live streams open at once; more get 503"},
     {"sse-queue-bytes", CARROT_CONF_INT, OFF(sse_queue_bytes), "262144", 4096, 67108864,
@@ -51,7 +54,7 @@ static const carrot_conf_prop_t props[] = {
     {"per-ip-connection-limit", CARROT_CONF_INT, OFF(per_ip_connection_limit), "0", 0, 65536,
      "most connections from one address (0: no limit: TVs behind one NAT look like one address)"},
     {"request-timeout", CARROT_CONF_INT, OFF(request_timeout), "60", 1, 3600,
-     "seconds a connection may sit idle before it is closed (streams get a heartbeat every 15)"},
+     "seconds a connection may sit idle before it is closed (streams get a heartbeat every heartbeat-ms)"},
     CARROT_CONF_METRICS_ROWS(display_conf_t),
     CARROT_CONF_LOG_ROWS(display_conf_t),
     CARROT_CONF_END};

@@ -32,7 +32,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define HEARTBEAT_MS 15000
 #define MAX_BOARDS 64 /* boards with clients, per program */
 #define MAX_PROMOS 32 /* as the rules allow */
 
@@ -480,8 +479,9 @@ static void *feeder(void *arg) {
             promotions(f);
             last_promo = now;
         }
-        if (now - last_beat >= HEARTBEAT_MS) { /* also finds the clients that went away */
-            broadcast(f->h, f->p, NULL, NULL, ": ping\n\n", 9);
+        if (now - last_beat >= d->cf->heartbeat_ms) { /* also finds the clients that went away */
+            static const char ping[] = ": ping\n\n";  /* its NUL is not sent */
+            broadcast(f->h, f->p, NULL, NULL, ping, sizeof(ping) - 1);
             last_beat = now;
         }
     }
@@ -529,7 +529,8 @@ enum MHD_Result hub_subscribe(hub_t *h, session_t *s, struct MHD_Connection *con
     unsigned st = 500;
     size_t len;
     int r;
-    queue(h, c, "retry: 3000\n\n", 13, &r);
+    static const char retry[] = "retry: 3000\n\n";
+    queue(h, c, retry, sizeof(retry) - 1, &r);
     if (last_event_id && *last_event_id && strlen(last_event_id) < CARROT_BOARD_FEED_ID_MAX) {
         feed_ctx_t x = {.f = f, .s = s, .to = c, .until = f->done};
         int gap = 0;

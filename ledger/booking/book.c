@@ -18,64 +18,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-carrot_book_t *carrot_book_new(void) { return calloc(1, sizeof(carrot_book_t)); }
+carrot_book_t *carrot_book_new(void) {
+    carrot_book_t *b = calloc(1, sizeof(*b));
+    if (b && !(b->journal = carrot_journal_batch_new())) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
 
 void carrot_book_destroy(carrot_book_t *b) {
     if (!b) return;
     free(b->copy.p);
-    free(b->journal.p);
+    carrot_journal_batch_destroy(b->journal);
     book_sums_free(&b->sums);
-    for (int i = 0; i < 5; i++) free(b->scratch[i].p);
+    for (int i = 0; i < 3; i++) free(b->scratch[i].p);
     free(b->row);
     free(b->adv);
     free(b);
 }
 
 void carrot_book_reset(carrot_book_t *b) {
-    b->copy.len = b->journal.len = b->rows = 0;
+    b->copy.len = b->rows = 0;
+    carrot_journal_batch_reset(b->journal);
     book_sums_reset(&b->sums);
     b->nadv = 0;
 }
 
 size_t carrot_book_count(const carrot_book_t *b) { return b->rows; }
-
-int book_buf_reserve(book_buf_t *buf, size_t more) {
-    if (buf->len + more <= buf->cap) return 0;
-    size_t cap = buf->cap ? buf->cap : 65536;
-    while (cap < buf->len + more) cap *= 2;
-    char *nb = realloc(buf->p, cap);
-    if (!nb) return -1;
-    buf->p = nb;
-    buf->cap = cap;
-    return 0;
-}
-
-/* Appends s in COPY text format (\N for NULL, backslash escapes), then sep. */
-static int put_field(book_buf_t *b, const char *s, char sep) {
-    size_t n = s ? strlen(s) : 0;
-    if (book_buf_reserve(b, 2 * n + 4)) return -1;
-    if (!s) {
-        memcpy(b->p + b->len, "\\N", 2);
-        b->len += 2;
-    } else {
-        for (const char *p = s; *p; p++) {
-            char c = *p, e = 0;
-            switch (c) {
-            case '\\': e = '\\'; break;
-            case '\t': e = 't'; break;
-            case '\n': e = 'n'; break;
-            case '\r': e = 'r'; break;
-            }
-            if (e) {
-                b->p[b->len++] = '\\';
-                b->p[b->len++] = e;
-            } else
-                b->p[b->len++] = c;
-        }
-    }
-    b->p[b->len++] = sep;
-    return 0;
-}
 
 carrot_ledger_err_t carrot_book_advance(carrot_book_t *b, int32_t partition, int64_t next_offset) {
     for (int i = 0; i < b->nadv; i++) {
@@ -112,7 +82,7 @@ carrot_ledger_err_t carrot_book_add(carrot_book_t *b, const carrot_award_t *a, i
                             awarded,     part,
                             off};
     const int nf = (int)(sizeof(fields) / sizeof(fields[0]));
-    size_t mark = b->copy.len, jmark = b->journal.len;
+    size_t mark = b->copy.len;
     if (b->rows == b->caprows) {
         size_t cap = b->caprows ? 2 * b->caprows : 1024;
         row_t *nr = realloc(b->row, cap * sizeof(*nr));
@@ -120,19 +90,18 @@ carrot_ledger_err_t carrot_book_add(carrot_book_t *b, const carrot_award_t *a, i
         b->row = nr;
         b->caprows = cap;
     }
-    b->row[b->rows] = (row_t){mark, jmark, partition, offset, a->points};
+    b->row[b->rows] = (row_t){mark, partition, offset, a->points};
     int failed = 0;
     for (int i = 0; i < nf && !failed; i++)
-        failed = put_field(&b->copy, fields[i], i + 1 < nf ? '\t' : '\n');
-    /* for the direct path (direct.c): the journal row after its txn_id, and
-     * the participant's sum; built here, while the batch is read */
-    failed = failed || put_field(&b->journal, a->program_id, '\t') ||
-             put_field(&b->journal, "award", '\t') || put_field(&b->journal, a->award_id, '\t') ||
-             put_field(&b->journal, a->participant_id, '\n') ||
-             book_sums_add(&b->sums, a->program_id, a->participant_id, a->points);
-    if (failed) {
+        failed = carrot_copy_field(&b->copy, fields[i], i + 1 < nf ? '\t' : '\n');
+    /* for the direct path (direct.c): the award's posting (budget -points,
+     * wallet +points, as book_posting below) and the participant's sum,
+     * made here while the batch is read */
+    failed = failed || carrot_journal_batch_add(b->journal, a->program_id, "award", a->award_id,
+                                                a->participant_id, "budget", "wallet", a->points);
+    if (failed || book_sums_add(&b->sums, a->program_id, a->participant_id, a->points)) {
         b->copy.len = mark;
-        b->journal.len = jmark;
+        carrot_journal_batch_truncate(b->journal, b->rows);
         return CARROT_LEDGER_FATAL;
     }
     b->rows++;
@@ -193,20 +162,6 @@ static const carrot_posting_t book_posting = {
     .what = "booking awards",
     .classify = book_classify};
 
-carrot_ledger_err_t book_copy(PGconn *pg, const char *sql, const char *data, size_t len,
-                              char *errstr, size_t errstr_size) {
-    carrot_ledger_err_t rc;
-    if ((rc = book_exec(pg, sql, PGRES_COPY_IN, errstr, errstr_size))) return rc;
-    if (PQputCopyData(pg, data, (int)len) != 1 || PQputCopyEnd(pg, NULL) != 1)
-        return book_classify(pg, NULL, "COPY", errstr, errstr_size);
-    PGresult *r = PQgetResult(pg);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        rc = book_classify(pg, r, "COPY", errstr, errstr_size);
-    PQclear(r);
-    while ((r = PQgetResult(pg))) PQclear(r);
-    return rc;
-}
-
 /* COPYs rows [lo, hi) into awards_in and books them; *insertedp += the new ones. */
 static carrot_ledger_err_t copy_and_book(carrot_book_t *b, PGconn *pg, size_t lo, size_t hi,
                                          long long *insertedp, char *errstr, size_t errstr_size) {
@@ -216,8 +171,8 @@ static carrot_ledger_err_t copy_and_book(carrot_book_t *b, PGconn *pg, size_t lo
                         "CREATE TEMP TABLE IF NOT EXISTS awards_in"
                         " (LIKE awards INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
                         PGRES_COMMAND_OK, errstr, errstr_size)) ||
-        (rc = book_copy(pg, "COPY awards_in (" BOOK_AWARD_COLUMNS ") FROM STDIN", b->copy.p + from,
-                        to - from, errstr, errstr_size)))
+        (rc = carrot_pg_copy(pg, "COPY awards_in (" BOOK_AWARD_COLUMNS ") FROM STDIN",
+                             b->copy.p + from, to - from, book_classify, errstr, errstr_size)))
         return rc;
     char *count = NULL;
     if ((rc = carrot_journal_post(pg, &book_posting, 0, NULL, &count, errstr, errstr_size)))

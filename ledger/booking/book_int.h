@@ -10,12 +10,6 @@
     "award_id, program_id, event_id, participant_id, segment, team_id, region, activity_type," \
     " rule_id, rules_version, points, occurred_at, awarded_at, source_partition, source_offset"
 
-/* A growable byte buffer. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-} book_buf_t;
-
 /* Points summed per (program, participant): sums.c. */
 typedef struct {
     uint64_t hash;
@@ -27,7 +21,7 @@ typedef struct {
 typedef struct {
     sum_slot_t *slot;
     size_t cap, n;
-    book_buf_t keys;
+    carrot_copy_buf_t keys;
     /* a sum left int64, or a key is missing: the direct path leaves the
      * batch to the staging path, where PostgreSQL refuses the row */
     int unsummable;
@@ -40,8 +34,8 @@ int book_sums_add(book_sums_t *sums, const char *program, const char *participan
 /* The sums as three array literals ({"p1","p2"}, {"x","y"}, {10,-2}), each
  * NUL-terminated, for text parameters of type text[] and bigint[]; -1 when
  * out of memory. */
-int book_sums_arrays(const book_sums_t *sums, book_buf_t *programs, book_buf_t *participants,
-                     book_buf_t *totals);
+int book_sums_arrays(const book_sums_t *sums, carrot_copy_buf_t *programs,
+                     carrot_copy_buf_t *participants, carrot_copy_buf_t *totals);
 
 typedef struct {
     int32_t partition;
@@ -49,27 +43,22 @@ typedef struct {
 } advance_t;
 
 typedef struct {
-    size_t start;  /* where the row's COPY line starts in copy */
-    size_t jstart; /* where its journal line (after the txn_id) starts in journal */
+    size_t start; /* where the row's COPY line starts in copy */
     int32_t partition;
     int64_t offset;
     int64_t points;
 } row_t;
 
 struct carrot_book_s {
-    book_buf_t copy;       /* awards rows in COPY text format */
-    book_buf_t journal;    /* per award "program\taward\tref\tparticipant\n", for the direct path */
-    book_sums_t sums;      /* points per balance, for the direct path */
-    book_buf_t scratch[5]; /* the direct path's journal and entries COPY data and the sums'
-                            * arrays, kept for reuse */
+    carrot_copy_buf_t copy;          /* awards rows in COPY text format */
+    carrot_journal_batch_t *journal; /* each award's posting, for the direct path */
+    book_sums_t sums;                /* points per balance, for the direct path */
+    carrot_copy_buf_t scratch[3];    /* the sums' arrays, kept for reuse */
     size_t rows, caprows;
     row_t *row;
     advance_t *adv;
     int nadv, capadv;
 };
-
-/* Makes room for more bytes; -1 when out of memory. */
-int book_buf_reserve(book_buf_t *buf, size_t more);
 
 /* Reads a failure as carrot_pg_failure() does, but REFUSED for one the rows
  * themselves caused (SQLSTATE classes 22, 23, 54), with PostgreSQL's words
@@ -80,10 +69,6 @@ carrot_ledger_err_t book_classify(PGconn *pg, const PGresult *r, const char *wha
 /* Runs sql (a simple query) and expects status want. */
 carrot_ledger_err_t book_exec(PGconn *pg, const char *sql, ExecStatusType want, char *errstr,
                               size_t errstr_size);
-
-/* Runs a COPY ... FROM STDIN statement with data (len bytes, whole lines). */
-carrot_ledger_err_t book_copy(PGconn *pg, const char *sql, const char *data, size_t len,
-                              char *errstr, size_t errstr_size);
 
 /* The direct path (direct.c): books the whole batch by COPYing it straight
  * into awards, journal and entries under a savepoint, inside the caller's

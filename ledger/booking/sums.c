@@ -67,7 +67,7 @@ int book_sums_add(book_sums_t *s, const char *program, const char *participant, 
         return 0;
     }
     size_t a = strlen(program) + 1, b = strlen(participant) + 1;
-    if (book_buf_reserve(&s->keys, a + b)) return -1;
+    if (carrot_copy_reserve(&s->keys, a + b)) return -1;
     *x = (sum_slot_t){.hash = h, .key = s->keys.len, .sum = points, .used = 1};
     memcpy(s->keys.p + s->keys.len, program, a);
     memcpy(s->keys.p + s->keys.len + a, participant, b);
@@ -77,8 +77,8 @@ int book_sums_add(book_sums_t *s, const char *program, const char *participant, 
 }
 
 /* Appends s as a quoted element of an array literal. */
-static int put_element(book_buf_t *b, const char *s, int first) {
-    if (book_buf_reserve(b, 2 * strlen(s) + 4)) return -1;
+static int put_element(carrot_copy_buf_t *b, const char *s, int first) {
+    if (carrot_copy_reserve(b, 2 * strlen(s) + 4)) return -1;
     if (!first) b->p[b->len++] = ',';
     b->p[b->len++] = '"';
     for (; *s; s++) {
@@ -89,12 +89,12 @@ static int put_element(book_buf_t *b, const char *s, int first) {
     return 0;
 }
 
-int book_sums_arrays(const book_sums_t *s, book_buf_t *programs, book_buf_t *participants,
-                     book_buf_t *sums) {
+int book_sums_arrays(const book_sums_t *s, carrot_copy_buf_t *programs,
+                     carrot_copy_buf_t *participants, carrot_copy_buf_t *sums) {
     programs->len = participants->len = sums->len = 0;
-    book_buf_t *all[] = {programs, participants, sums};
+    carrot_copy_buf_t *all[] = {programs, participants, sums};
     for (int i = 0; i < 3; i++) {
-        if (book_buf_reserve(all[i], 2)) return -1;
+        if (carrot_copy_reserve(all[i], 2)) return -1;
         all[i]->p[all[i]->len++] = '{';
     }
     int first = 1;
@@ -104,14 +104,14 @@ int book_sums_arrays(const book_sums_t *s, book_buf_t *programs, book_buf_t *par
         const char *program = s->keys.p + x->key;
         const char *participant = program + strlen(program) + 1;
         if (put_element(programs, program, first) ||
-            put_element(participants, participant, first) || book_buf_reserve(sums, 24))
+            put_element(participants, participant, first) || carrot_copy_reserve(sums, 24))
             return -1;
         sums->len += (size_t)snprintf(sums->p + sums->len, sums->cap - sums->len, "%s%lld",
                                       first ? "" : ",", (long long)x->sum);
         first = 0;
     }
     for (int i = 0; i < 3; i++) {
-        if (book_buf_reserve(all[i], 2)) return -1;
+        if (carrot_copy_reserve(all[i], 2)) return -1;
         all[i]->p[all[i]->len++] = '}';
         all[i]->p[all[i]->len] = '\0';
     }

@@ -70,3 +70,58 @@ carrot_ledger_err_t carrot_pg_value(PGconn *pg, const char *sql, int nparams,
                                     size_t errstr_size) {
     return carrot_pg_value_as(pg, sql, nparams, params, NULL, NULL, valuep, errstr, errstr_size);
 }
+
+int carrot_copy_reserve(carrot_copy_buf_t *buf, size_t more) {
+    if (buf->len + more <= buf->cap) return 0;
+    size_t cap = buf->cap ? buf->cap : 65536;
+    while (cap < buf->len + more) cap *= 2;
+    char *nb = realloc(buf->p, cap);
+    if (!nb) return -1;
+    buf->p = nb;
+    buf->cap = cap;
+    return 0;
+}
+
+int carrot_copy_field(carrot_copy_buf_t *buf, const char *s, char sep) {
+    size_t n = s ? strlen(s) : 0;
+    if (carrot_copy_reserve(buf, 2 * n + 4)) return -1;
+    if (!s) {
+        memcpy(buf->p + buf->len, "\\N", 2);
+        buf->len += 2;
+    } else {
+        for (const char *p = s; *p; p++) {
+            char c = *p, e = 0;
+            switch (c) {
+            case '\\': e = '\\'; break;
+            case '\t': e = 't'; break;
+            case '\n': e = 'n'; break;
+            case '\r': e = 'r'; break;
+            }
+            if (e) {
+                buf->p[buf->len++] = '\\';
+                buf->p[buf->len++] = e;
+            } else
+                buf->p[buf->len++] = c;
+        }
+    }
+    buf->p[buf->len++] = sep;
+    return 0;
+}
+
+carrot_ledger_err_t carrot_pg_copy(PGconn *pg, const char *sql, const char *data, size_t len,
+                                   carrot_pg_classify_fn classify, char *errstr,
+                                   size_t errstr_size) {
+    if (!classify) classify = carrot_pg_failure;
+    PGresult *r = PQexec(pg, sql);
+    carrot_ledger_err_t rc = CARROT_LEDGER_OK;
+    if (PQresultStatus(r) != PGRES_COPY_IN) rc = classify(pg, r, sql, errstr, errstr_size);
+    PQclear(r);
+    if (rc) return rc;
+    if (PQputCopyData(pg, data, (int)len) != 1 || PQputCopyEnd(pg, NULL) != 1)
+        return classify(pg, NULL, "COPY", errstr, errstr_size);
+    r = PQgetResult(pg);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = classify(pg, r, "COPY", errstr, errstr_size);
+    PQclear(r);
+    while ((r = PQgetResult(pg))) PQclear(r);
+    return rc;
+}

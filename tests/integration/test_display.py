@@ -114,11 +114,16 @@ def get(path, token=None, headers=None):
         c.close()
 
 
+STREAMS = []  # every Stream opened, for the checks of their bytes
+
+
 class Stream:
     """A server-sent events client on a thread: events land in a queue."""
 
     def __init__(self, path, token, last_event_id=None):
         self.q = queue.Queue()
+        self.opened, self.pings, self.nuls = time.monotonic(), 0, 0
+        STREAMS.append(self)
         self.conn = http.client.HTTPConnection("127.0.0.1", BOARD_PORT, timeout=60)
         h = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
         if last_event_id:
@@ -135,7 +140,9 @@ class Stream:
         ev = {}
         try:
             for raw in self.resp:
+                self.nuls += raw.count(b"\x00")
                 line = raw.decode().rstrip("\n")
+                self.pings += line == ": ping"
                 if not line:
                     if "data" in ev:
                         self.q.put(ev)
@@ -153,7 +160,10 @@ class Stream:
         """The next event (of kind, others skipped); None when the stream ended."""
         deadline = time.monotonic() + timeout
         while True:
-            ev = self.q.get(timeout=max(0.01, deadline - time.monotonic()))
+            try:
+                ev = self.q.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"no {kind or 'event'} on the stream within {timeout} s")
             if ev is None or kind is None or ev.get("event") == kind:
                 return ev
 
@@ -194,7 +204,8 @@ def board_start():
                         "--redis-host", REDIS[0], "--redis-port", REDIS[1],
                         "--pg-dsn", ENV["CARROT_PG_DSN"], "--brokers", ENV["CARROT_BROKERS"],
                         "--rules-topic", RULES_TOPIC, "--token-refresh-ms", "500",
-                        "--push-interval-ms", "100", "--metrics-port", str(BOARD_METRICS)],
+                        "--push-interval-ms", "100", "--heartbeat-ms", "2000",
+                        "--metrics-port", str(BOARD_METRICS)],
               WRAP)
     wait_for("carrot-board to be ready",
              lambda: fetch(f"http://127.0.0.1:{BOARD_METRICS}/readyz")[0] == 200, 120, 0.3)
@@ -495,6 +506,13 @@ def main():
     check(len(sources) == len(set(sources)), "a feed entry per scorer transaction, none repeated")
     board_now = dict(zrevrange("ptd:all"))
     check(sums == board_now, f"the feed sums to the board: {sums} != {board_now}")
+    # the heartbeat (every 2 s here) is a comment line, and no stream carries a NUL byte:
+    # an EventSource takes it into the next line's field name, and drops that event
+    lived = time.monotonic() - s1.opened
+    check(s1.pings >= 2, f"{s1.pings} heartbeats on a stream open {lived:.0f} s")
+    check(not any(st.nuls for st in STREAMS),
+          f"NUL bytes on the streams: {[st.nuls for st in STREAMS]}")
+    run.say(f"{s1.pings} heartbeats in {lived:.0f} s on the first stream, no NUL byte")
     s1.close()
 
     # 4. the TV page in Chromium

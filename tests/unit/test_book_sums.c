@@ -2,7 +2,8 @@
  * (ledger/booking/sums.c): repeated keys add up, the two parts of a key stay
  * apart, the array literals escape quotes and backslashes, the table grows
  * past its first size, and a sum that would leave int64 or a missing key
- * hands the batch to the staging path. */
+ * hands the batch to the staging path; and the COPY text the direct path
+ * writes (ledger/db: fields escaped, postings kept and dropped). */
 #include "book_int.h"
 #include "testutil.h"
 
@@ -18,7 +19,7 @@ START_TEST(keys_add_up_and_stay_apart) {
     ck_assert_int_eq(book_sums_add(&s, "pa", "nn", 1), 0); /* not "p" + "ann" */
     ck_assert_int_eq(book_sums_add(&s, "q", "ann", 5), 0);
     ck_assert_uint_eq(s.n, 4);
-    book_buf_t a = {0}, b = {0}, c = {0};
+    carrot_copy_buf_t a = {0}, b = {0}, c = {0};
     ck_assert_int_eq(book_sums_arrays(&s, &a, &b, &c), 0);
     /* slots are in hash order: look each pair up by position */
     const char *want[][3] = {{"\"p\"", "\"ann\"", "7"},
@@ -54,7 +55,7 @@ END_TEST
 START_TEST(array_literals_escape) {
     book_sums_t s = {0};
     ck_assert_int_eq(book_sums_add(&s, "a\"b", "c\\d,e{f}", -42), 0);
-    book_buf_t a = {0}, b = {0}, c = {0};
+    carrot_copy_buf_t a = {0}, b = {0}, c = {0};
     ck_assert_int_eq(book_sums_arrays(&s, &a, &b, &c), 0);
     ck_assert_str_eq(a.p, "{\"a\\\"b\"}");
     ck_assert_str_eq(b.p, "{\"c\\\\d,e{f}\"}");
@@ -103,9 +104,45 @@ START_TEST(what_postgres_would_refuse_goes_to_staging) {
 }
 END_TEST
 
+START_TEST(copy_fields_escape) {
+    carrot_copy_buf_t b = {0};
+    ck_assert_int_eq(carrot_copy_field(&b, "a\tb\\c", '\t'), 0);
+    ck_assert_int_eq(carrot_copy_field(&b, NULL, '\t'), 0);
+    ck_assert_int_eq(carrot_copy_field(&b, "l1\nl2\r", '\n'), 0);
+    ck_assert_uint_eq(b.len, strlen("a\\tb\\\\c\t\\N\tl1\\nl2\\r\n"));
+    ck_assert_int_eq(memcmp(b.p, "a\\tb\\\\c\t\\N\tl1\\nl2\\r\n", b.len), 0);
+    free(b.p);
+}
+END_TEST
+
+START_TEST(journal_batch_keeps_and_drops) {
+    carrot_journal_batch_t *jb = carrot_journal_batch_new();
+    ck_assert_ptr_nonnull(jb);
+    char ref[32];
+    for (int i = 0; i < 3000; i++) { /* past its first sizes */
+        snprintf(ref, sizeof(ref), "a%d", i);
+        ck_assert_int_eq(
+            carrot_journal_batch_add(jb, "p", "award", ref, "ann", "budget", "wallet", i), 0);
+    }
+    ck_assert_uint_eq(carrot_journal_batch_count(jb), 3000);
+    carrot_journal_batch_truncate(jb, 1);
+    ck_assert_uint_eq(carrot_journal_batch_count(jb), 1);
+    carrot_journal_batch_truncate(jb, 5); /* more than it holds: nothing to drop */
+    ck_assert_uint_eq(carrot_journal_batch_count(jb), 1);
+    carrot_journal_batch_reset(jb);
+    ck_assert_uint_eq(carrot_journal_batch_count(jb), 0);
+    carrot_journal_batch_destroy(jb);
+    carrot_journal_batch_destroy(NULL);
+}
+END_TEST
+
 int main(void) {
-    const TTest *tests[] = {keys_add_up_and_stay_apart, array_literals_escape,
-                            grows_past_its_first_size, what_postgres_would_refuse_goes_to_staging,
+    const TTest *tests[] = {keys_add_up_and_stay_apart,
+                            array_literals_escape,
+                            grows_past_its_first_size,
+                            what_postgres_would_refuse_goes_to_staging,
+                            copy_fields_escape,
+                            journal_batch_keeps_and_drops,
                             NULL};
     return carrot_test_run(carrot_test_suite("book_sums", tests));
 }

@@ -27,15 +27,17 @@
 #ifndef CARROT_DIRECTORY_H
 #define CARROT_DIRECTORY_H
 
+#include "carrot/error.h"
 #include "carrot/participant.h" /* carrot_participant_t, shared with the codec */
 
 #include <stddef.h>
 #include <stdint.h>
 
+/* The error contract of carrot/error.h, with its values. */
 typedef enum {
-    CARROT_DIRECTORY_OK = 0,
-    CARROT_DIRECTORY_RETRY = -1,
-    CARROT_DIRECTORY_FATAL = -2
+    CARROT_DIRECTORY_OK = CARROT_OK,
+    CARROT_DIRECTORY_RETRY = CARROT_RETRY,
+    CARROT_DIRECTORY_FATAL = CARROT_FATAL
 } carrot_directory_err_t;
 
 typedef struct carrot_directory_s carrot_directory_t;

@@ -55,15 +55,17 @@
 #define CARROT_BOARD_H
 
 #include "carrot/activity.h"
+#include "carrot/error.h"
 #include "carrot/rules.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
+/* The error contract of carrot/error.h, with its values. */
 typedef enum {
-    CARROT_BOARD_OK = 0,
-    CARROT_BOARD_RETRY = -1, /* unreachable, loading, failing over, memory full: call again */
-    CARROT_BOARD_FATAL = -2  /* the same call fails again: stop */
+    CARROT_BOARD_OK = CARROT_OK,
+    CARROT_BOARD_RETRY = CARROT_RETRY, /* unreachable, loading, failing over, memory full */
+    CARROT_BOARD_FATAL = CARROT_FATAL  /* the same call fails again: stop */
 } carrot_board_err_t;
 
 typedef struct carrot_board_s carrot_board_t;

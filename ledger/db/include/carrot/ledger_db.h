@@ -1,27 +1,32 @@
 /* ledger_db.h: the ledger's PostgreSQL layer, shared by booking and
  * spending: the one error contract every ledger function returns, small
- * libpq helpers, the schema migrations and the one function that posts to
- * the double-entry journal. Messages follow PostgreSQL's own (libpq's
- * trailing newline removed). */
+ * libpq and COPY helpers, the schema migrations and the only code that
+ * writes the double-entry journal (journal.c: one posting statement, and its
+ * bulk path by COPY). Messages follow PostgreSQL's own (libpq's trailing
+ * newline removed). */
 #ifndef CARROT_LEDGER_DB_H
 #define CARROT_LEDGER_DB_H
 
+#include "carrot/error.h"
+
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <stdint.h>
 
-/* What every ledger function returns; anything but OK comes with errstr. */
+/* What every ledger function returns (carrot/error.h's contract and
+ * values); anything but OK comes with errstr. */
 typedef enum {
-    CARROT_LEDGER_OK = 0,
+    CARROT_LEDGER_OK = CARROT_OK,
     /* the database is unreachable or shutting down, or the transaction lost
      * a serialization race or a deadlock: the same call may succeed later */
-    CARROT_LEDGER_RETRY = 1,
+    CARROT_LEDGER_RETRY = CARROT_RETRY,
     /* anything else: a bug, a schema mismatch, a file that cannot be
      * written; repeating the call repeats the failure */
-    CARROT_LEDGER_FATAL = 2,
+    CARROT_LEDGER_FATAL = CARROT_FATAL,
     /* fatal too, but the request is at fault: unknown, insufficient points,
      * out of stock, a check failed, a row PostgreSQL refuses. Kept apart from
      * FATAL because the user is told so (carrot-ledger exits 3, not 1) */
-    CARROT_LEDGER_REFUSED = 3
+    CARROT_LEDGER_REFUSED = CARROT_REFUSED
 } carrot_ledger_err_t;
 
 /* --- libpq helpers (pgutil.c) --- */
@@ -53,12 +58,35 @@ carrot_ledger_err_t carrot_pg_abort(PGconn *pg, carrot_ledger_err_t rc);
 /* Copies PQerrorMessage without its trailing newline. */
 void carrot_pg_error(PGconn *pg, const char *what, char *errstr, size_t errstr_size);
 
-/* --- the journal (journal.c) --- */
-
 /* Classifies a failed statement, as carrot_pg_failure() does. */
 typedef carrot_ledger_err_t (*carrot_pg_classify_fn)(PGconn *pg, const PGresult *r,
                                                      const char *what, char *errstr,
                                                      size_t errstr_size);
+
+/* --- COPY (pgutil.c): how the ledger writes many rows in one round trip --- */
+
+/* A growable buffer of rows in COPY's text format. A zeroed struct is an
+ * empty buffer; its owner frees p. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} carrot_copy_buf_t;
+
+/* Makes room for more bytes; -1 when out of memory. */
+int carrot_copy_reserve(carrot_copy_buf_t *buf, size_t more);
+
+/* Appends s as one field (\N for NULL, backslash escapes), then sep ('\t'
+ * between fields, '\n' after a row's last); -1 when out of memory. */
+int carrot_copy_field(carrot_copy_buf_t *buf, const char *s, char sep);
+
+/* Runs sql, a "COPY ... FROM STDIN", with data (len bytes of whole rows) in
+ * the caller's transaction. A failure is read by classify (NULL:
+ * carrot_pg_failure()) and named "COPY". */
+carrot_ledger_err_t carrot_pg_copy(PGconn *pg, const char *sql, const char *data, size_t len,
+                                   carrot_pg_classify_fn classify, char *errstr,
+                                   size_t errstr_size);
+
+/* --- the journal (journal.c) --- */
 
 /* One posting statement: for every row of `rows`, one journal transaction
  * whose two entries move amount out of from_account into to_account, so
@@ -95,6 +123,43 @@ typedef struct {
  * result's first row (caller frees; NULL when there is none). */
 carrot_ledger_err_t carrot_journal_post(PGconn *pg, const carrot_posting_t *posting, int nparams,
                                         const char *const *params, char **valuep, char *errstr,
+                                        size_t errstr_size);
+
+/* --- the journal's bulk path (journal.c) ---
+ * The same postings as carrot_journal_post(), for a batch whose refs are all
+ * new: the transaction ids are reserved from journal's sequence in one
+ * statement, then the transactions and their entries are COPYed, so posting
+ * costs about what a plain COPY of the rows costs. The ledger writer books a
+ * batch of new awards this way (ledger/booking/direct.c). */
+typedef struct carrot_journal_batch_s carrot_journal_batch_t;
+
+/* NULL when out of memory. */
+carrot_journal_batch_t *carrot_journal_batch_new(void);
+void carrot_journal_batch_destroy(carrot_journal_batch_t *batch); /* NULL is a no-op */
+
+/* Empties the batch; its memory is kept for the next. */
+void carrot_journal_batch_reset(carrot_journal_batch_t *batch);
+
+/* How many postings the batch holds. */
+size_t carrot_journal_batch_count(const carrot_journal_batch_t *batch);
+
+/* Adds one posting: a transaction (program_id, kind, ref, participant_id)
+ * whose two entries move amount out of from_account into to_account. The
+ * strings are copied. -1 when out of memory, the batch as it was. */
+int carrot_journal_batch_add(carrot_journal_batch_t *batch, const char *program_id,
+                             const char *kind, const char *ref, const char *participant_id,
+                             const char *from_account, const char *to_account, int64_t amount);
+
+/* Keeps the first count postings and drops the rest. */
+void carrot_journal_batch_truncate(carrot_journal_batch_t *batch, size_t count);
+
+/* Posts every posting of the batch in the caller's transaction. A ref
+ * already in the journal fails the COPY (a unique violation), as does a row
+ * PostgreSQL refuses; classify (NULL: carrot_pg_failure()) reads either, and
+ * the caller rolls back. Ids reserved and rolled back are gaps, as with any
+ * rolled-back nextval(). The batch is left as it was. */
+carrot_ledger_err_t carrot_journal_copy(PGconn *pg, carrot_journal_batch_t *batch,
+                                        carrot_pg_classify_fn classify, char *errstr,
                                         size_t errstr_size);
 
 /* --- the schema (migrate.c): versioned migrations compiled into
