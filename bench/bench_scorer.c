@@ -6,11 +6,16 @@
  * With --scorers N, N scorers share one group (scale-out): the figure is from
  * the first activity any of them read to the last commit of any, and the CPU
  * the scorers and Redis spent gives activities per CPU-second, for sizing a
- * bigger machine. Needs the services of deploy/services.sh. */
+ * bigger machine. A second baseline is the naive design's command mix for
+ * the same feed (naive.c: what the scorer sent per activity before its
+ * write became one guarded transaction settled in C), piped raw into Redis
+ * by redis-cli --pipe with no guard and no script: the scorer should do less
+ * than that. Needs the services of deploy/services.sh. */
 #include "carrot/config.h"
 #include "carrot/kafka.h"
 #include "carrot/log.h"
 #include "carrot/timeutil.h"
+#include "naive.h"
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
@@ -239,6 +244,29 @@ int main(int argc, char **argv) {
     long long got2 = 0;
     plain_ms += plain_consume(&cf, topic, program, "after", &got2);
     if (got2 != got) die("the second plain consume read another count");
+
+    /* 4. the naive design's commands for the same feed, piped raw (only with one scorer:
+     * the baseline of the single-scorer figure) */
+    naive_mix_t mix = {0};
+    long long pipe_ms = -1;
+    if (n == 1) {
+        char pipefile[256];
+        snprintf(pipefile, sizeof(pipefile), "/tmp/%s.resp", program);
+        if (naive_mix_write(rules, feed, program, (int)cf.batch, pipefile, &mix, errstr,
+                            sizeof(errstr)) != 0)
+            die(errstr);
+        snprintf(cmd, sizeof(cmd), "redis-cli -h %s -p %lld --pipe < %s", cf.redis_host,
+                 cf.redis_port, pipefile);
+        child_t pc;
+        int64_t t0 = carrot_time_mono_ms();
+        spawn(&pc, cmd);
+        reap(&pc);
+        pipe_ms = carrot_time_mono_ms() - t0;
+        unlink(pipefile);
+        const char *e = strstr(pc.out, "errors: ");
+        if (!WIFEXITED(pc.status) || WEXITSTATUS(pc.status) != 0 || !e || atoll(e + 8) != 0)
+            die("redis-cli --pipe failed (is redis-cli installed?)");
+    }
     unlink(rules);
     unlink(feed);
 
@@ -259,11 +287,27 @@ int main(int argc, char **argv) {
            got, plain_ms / 2, plain);
     printf("ratio:    %.2f of a plain consume (batches of %lld, each one Kafka transaction)\n",
            scored / plain, cf.batch);
+    double piped = pipe_ms > 0 ? got * 1000.0 / (double)pipe_ms : 0;
+    if (pipe_ms >= 0) {
+        printf("naive:    the same %lld activities as the naive design's %lld commands (per"
+               " activity %.2f GET, %.2f SET, %.2f HMGET, %.2f HSET, %.2f HINCRBY, %.2f ZINCRBY"
+               " summed per batch, %.2f EXPIREAT, %.2f SADD), piped raw with redis-cli --pipe in"
+               " %lld ms = %.0f activities/s\n",
+               got, mix.commands, (double)mix.get / got, (double)mix.set / got,
+               (double)mix.hmget / got, (double)mix.hset / got, (double)mix.hincrby / got,
+               (double)mix.zincrby / got, (double)mix.expireat / got, (double)mix.sadd / got,
+               pipe_ms, piped);
+        printf("ratio:    %.2f of the naive mix piped raw (above 1: the scorer, exactly once,"
+               " costs Redis less than the naive design would send it unguarded)\n",
+               scored / piped);
+    }
     printf(
         "{\"bench\":\"scorer\",\"scorers\":%d,\"partitions\":%lld,\"activities\":%lld,"
         "\"scorer_per_s\":%.0f,\"consume_per_s\":%.0f,\"ratio\":%.3f,\"scorer_peak_rss_kib\":%ld,"
-        "\"scorer_cpu_s\":%.2f,\"redis_cpu_s\":%.2f}\n",
-        n, cf.partitions, got, scored, plain, scored / plain, rss, scorer_cpu, rcpu);
+        "\"scorer_cpu_s\":%.2f,\"redis_cpu_s\":%.2f,\"naive_pipe_per_s\":%.0f,"
+        "\"naive_ratio\":%.3f}\n",
+        n, cf.partitions, got, scored, plain, scored / plain, rss, scorer_cpu, rcpu, piped,
+        piped > 0 ? scored / piped : 0);
     carrot_conf_destroy(conf);
     return 0;
 }
