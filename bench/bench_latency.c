@@ -13,6 +13,11 @@
  *    is that first observation minus its send time (so it includes up to one
  *    poll interval and one Redis round trip). The first --seconds of the run
  *    are the latency window; the whole run is reported too.
+ *    With --participants N the activities cycle through N participants (a
+ *    long run then keeps Redis to the size of a real program's): the board's
+ *    size stops growing, so the watcher polls the partition's watermark
+ *    instead, which the scorer moves in the same MULTI/EXEC as the boards:
+ *    activity i is on the board once the watermark reaches its offset.
  *    Baseline, in the same run: the same produce at the same rate to the same
  *    topic, read by a plain read_committed consumer process (no decoding, no
  *    scoring, no Redis, no transaction); its latency is produce to consume.
@@ -56,7 +61,7 @@
 typedef struct {
     char *brokers, *redis_host, *topic, *pg_dsn;
     long long redis_port, rate, seconds, memory_seconds, linger_ms, batch_size, batch_ms,
-        ready_timeout, push_clients, board_port;
+        ready_timeout, push_clients, board_port, participants;
     int plain_consumer;
 } bench_conf_t;
 
@@ -72,6 +77,9 @@ static const carrot_conf_prop_t props[] = {
     {"memory-seconds", CARROT_CONF_INT, OFF(memory_seconds), "60", 1, 86400,
      "length of each steady run (scorer, then baseline), RSS sampled every second; at least "
      "--seconds"},
+    {"participants", CARROT_CONF_INT, OFF(participants), "0", 0, 100000000,
+     "participants the activities cycle through (0: each activity a participant of its own); "
+     "the board's watermark then tells when an activity landed"},
     {"linger-ms", CARROT_CONF_INT, OFF(linger_ms), "5", 0, 10000,
      "producer linger.ms (carrot-webhook's default)"},
     {"batch-size", CARROT_CONF_INT, OFF(batch_size), "1000", 1, 100000, "scorer --batch-size"},
@@ -206,9 +214,12 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     }
 }
 
-/* Encodes a call by participant and produces it keyed by participant, as
- * carrot-ingest does; returns the send time (µs, just before the produce). */
-static int64_t produce_call(producer_t *p, const char *participant, const char *event_id) {
+/* Encodes a call by participant and produces it keyed by key (the
+ * participant, as carrot-ingest keys it, unless --participants repeats them:
+ * the plain consumer names each message by its key); returns the send time
+ * (µs, just before the produce). */
+static int64_t produce_call(producer_t *p, const char *participant, const char *key,
+                            const char *event_id) {
     char errstr[512];
     const void *buf;
     size_t len;
@@ -239,8 +250,8 @@ static int64_t produce_call(producer_t *p, const char *participant, const char *
     int64_t sent = now_us();
     carrot_kafka_msg_t m = {.topic = p->topic,
                             .partition = RD_KAFKA_PARTITION_UA,
-                            .key = participant,
-                            .key_len = strlen(participant),
+                            .key = key,
+                            .key_len = strlen(key),
                             .value = buf,
                             .value_len = len};
     if (carrot_kafka_produce(p->rk, &m, -1, errstr, sizeof(errstr)) != 0) die(errstr);
@@ -305,15 +316,17 @@ static void run_free(run_t *r) {
 /* Produces the run's activities at rate, sampling pid's RSS every second,
  * then waits until the watcher has seen them all and takes the last sample. */
 static void steady_run(const bench_conf_t *cf, producer_t *p, run_t *r, pid_t pid) {
-    char participant[64], event_id[200], msg[256];
+    char participant[64], key[64], event_id[200], msg[256];
     rss_sample(&r->rss, pid); /* start: after the warm-up */
     int64_t t0 = now_us() + 10000, next_sample = t0 + 1000000;
     for (long long i = 0; i < r->n; i++) {
         sleep_until_us(t0 + i * 1000000 / cf->rate);
         if (i == r->n / 2) r->rss.mid = rss_kib(pid);
-        snprintf(participant, sizeof(participant), "%s-%07lld", r->side, i);
+        snprintf(key, sizeof(key), "%s-%07lld", r->side, i);
+        snprintf(participant, sizeof(participant), "%s-%07lld", r->side,
+                 cf->participants ? i % cf->participants : i);
         snprintf(event_id, sizeof(event_id), "%s-%s-%lld", p->program, r->side, i);
-        r->sent[i] = produce_call(p, participant, event_id);
+        r->sent[i] = produce_call(p, participant, key, event_id);
         int64_t t = now_us();
         if (t >= next_sample) {
             rss_sample(&r->rss, pid);
@@ -372,7 +385,8 @@ typedef struct {
     run_t *run;
     redisContext *rc;
     const char *key;
-    long long base; /* members after the warm-up */
+    int by_watermark; /* key is the partition's watermark, not the board (--participants) */
+    long long base;   /* members (or the watermark) after the warm-up */
     long long polls;
     int64_t first_poll, last_poll, max_gap; /* µs */
     int failed;
@@ -386,14 +400,14 @@ static void *watch_board(void *arg) {
     long long done = 0;
     int64_t next = now_us();
     while (!atomic_load(&r->stop) && done < r->n) {
-        redisReply *rep = redisCommand(w->rc, "ZCARD %s", w->key);
+        redisReply *rep = redisCommand(w->rc, w->by_watermark ? "GET %s" : "ZCARD %s", w->key);
         int64_t t = now_us();
-        if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+        if (!rep || rep->type != (w->by_watermark ? REDIS_REPLY_STRING : REDIS_REPLY_INTEGER)) {
             if (rep) freeReplyObject(rep);
             w->failed = 1;
             break;
         }
-        long long on = rep->integer - w->base;
+        long long on = (w->by_watermark ? atoll(rep->str) : rep->integer) - w->base;
         freeReplyObject(rep);
         if (!w->polls++) w->first_poll = t;
         else if (t - w->last_poll > w->max_gap)
@@ -631,6 +645,9 @@ int main(int argc, char **argv) {
         carrot_conf_destroy(conf);
         return exit_code;
     }
+    if (cf.participants && cf.push_clients)
+        die("--participants and --push-clients exclude each other (the streams count new "
+            "participants)");
     long long seconds = cf.memory_seconds > cf.seconds ? cf.memory_seconds : cf.seconds;
     long long n = cf.rate * seconds, nwin = cf.rate * cf.seconds;
     snprintf(program, sizeof(program), "blat-%d-%lld", (int)getpid(),
@@ -704,7 +721,7 @@ int main(int argc, char **argv) {
     snprintf(key, sizeof(key), "carrot:{%s}:lb:ptd:all", program);
     board_watch_t bw = {0};
     snprintf(msg, sizeof(msg), "%s-warmup-s", program);
-    produce_call(&p, "warm-s", msg);
+    produce_call(&p, "warm-s", "warm-s", msg);
     int64_t deadline = now_us() + cf.ready_timeout * 1000000;
     while (!bw.key) {
         long long on = zcard(rc, key);
@@ -719,6 +736,16 @@ int main(int argc, char **argv) {
             die("the warm-up activity did not reach the board in time");
         else
             sleep_until_us(now_us() + 10000);
+    }
+    char wmkey[300];
+    if (cf.participants) { /* the board stops growing: watch the watermark, moved with it */
+        snprintf(wmkey, sizeof(wmkey), "carrot:{%s}:wm:%s:0", program, topic);
+        redisReply *r = redisCommand(rc, "GET %s", wmkey);
+        if (!r || r->type != REDIS_REPLY_STRING) die("no watermark after the warm-up");
+        bw.key = wmkey;
+        bw.by_watermark = 1;
+        bw.base = atoll(r->str);
+        freeReplyObject(r);
     }
     /* 1b. with --push-clients: carrot-board and its streams, set up before the run */
     run_t pr = {0};
@@ -876,7 +903,7 @@ int main(int argc, char **argv) {
         sleep_until_us(now_us() + 10000);
     }
     snprintf(msg, sizeof(msg), "%s-warmup-b", program);
-    produce_call(&p, "warm-b", msg);
+    produce_call(&p, "warm-b", "warm-b", msg);
     while (!atomic_load(&pw.warm)) {
         if (now_us() > deadline) die("the plain consumer did not see its warm-up activity in time");
         sleep_until_us(now_us() + 10000);

@@ -18,7 +18,10 @@ if [[ ! -f "$jars/.complete" ]]; then
     rm -rf "$jars" && mv "$jars.tmp" "$jars" && touch "$jars/.complete"
 fi
 mkdir -p "$work"
-javac -d "$work" -cp "$jars/*" "$here/Interop.java"
+# UTF-8 whatever the locale (with none, javac and java default to US-ASCII and
+# the test's "Süd" and "Außendienst" would not survive)
+javac -encoding UTF-8 -d "$work" -cp "$jars/*" "$here/Interop.java"
+java() { command java -Dfile.encoding=UTF-8 -Dsun.stdout.encoding=UTF-8 "$@"; }
 schema="$CARROT_ROOT/schemas/crm_activity.avsc"
 fail=0
 expect() { # expect NAME WANT GOT
