@@ -7,8 +7,9 @@
  * the first activity any of them read to the last commit of any, and the CPU
  * the scorers and Redis spent gives activities per CPU-second, for sizing a
  * bigger machine. A second baseline is the naive design's command mix for
- * the same feed (naive.c: what the scorer sent per activity before its
- * write became one guarded transaction settled in C), piped raw into Redis
+ * the same feed (naive.c: about what the scorer's Redis script issued per
+ * activity before its write became one guarded transaction settled in C),
+ * piped raw into Redis
  * by redis-cli --pipe with no guard and no script: the scorer should do less
  * than that. Needs the services of deploy/services.sh. */
 #include "carrot/config.h"

@@ -1,15 +1,14 @@
 /* naive.c: the naive design's Redis commands for a feed.
  *
- * This is the command mix the scorer sent before its write became one
- * guarded MULTI/EXEC settled in C, and what a plain consumer that scores
- * record by record would send: per activity a GET and a SET (with its TTL)
- * of its dedup entry, an HMGET, an HSET and an HINCRBY of its CRM record,
- * then per batch a ZINCRBY per board and participant (points summed over the
- * batch) and an EXPIREAT per board the batch touches, and an SADD into the
- * program's board index the first time a board is seen. No watermark, no
- * WATCH, no transaction: the
- * cheapest way to send that work, which Carrot's exactly-once write should
- * beat. Boards and points come from the same rules and plan the scorer uses
+ * This is about the mix the scorer's Redis script issued per activity
+ * before its write became one guarded MULTI/EXEC settled in C, and what a
+ * plain consumer that scores record by record would send: per activity a
+ * GET and a SET (with its TTL) of its dedup entry, an HMGET, an HSET and an
+ * HINCRBY of its CRM record, then per batch a ZINCRBY per board and
+ * participant (points summed over the batch) and an EXPIREAT per board the
+ * batch touches, and an SADD into the program's board index the first time
+ * a board is seen. No watermark, no WATCH, no transaction: the cheapest way
+ * to send that work, which Carrot's exactly-once write should beat. Boards and points come from the same rules and plan the scorer uses
  * (carrot_rules_score, carrot_board_plan). */
 #include "naive.h"
 
