@@ -5,8 +5,9 @@
 # two weeks before this one), feeds it through carrot-ingest, carrot-scorer and
 # carrot-ledger until it is drained (and its 40 participants, with names,
 # through carrot-directory), closes the feed's two weeks of commitments
-# (carrot-commit) and prints a supervisor's follow-up list, then prints the
-# leaderboard and the ledger total and checks that they agree. Safe to run
+# (carrot-commit) and prints a supervisor's follow-up list, folds it all into the
+# adoption facts (carrot-report) and prints the weekly adoption report, then prints
+# the leaderboard and the ledger total and checks that they agree. Safe to run
 # again: a replayed feed is recognised (same event ids), a closed week is not
 # settled twice, and no total changes.
 set -euo pipefail
@@ -143,6 +144,15 @@ echo "== the boards against the ledger, participant by participant =="
 "$bin/carrot-ledger" reconcile --program "$program" ||
     carrot_die "carrot-ledger reconcile: the boards and the ledger differ (or could not be compared)"
 
+# Adoption (README "Adoption analytics"): the activities, awards, participants and
+# dead letters folded into PostgreSQL once (a rerun folds nothing again), and the
+# program manager's weekly report of the feed's weeks.
+carrot_say "folding the topics into the adoption facts"
+"$bin/carrot-report" run --until-drained --log-level warn >/dev/null
+echo
+echo "== adoption: who logged what, how much and how often, by week =="
+"$bin/carrot-report" adoption --program "$program" --period week --periods 3 | sed -n '1,7p'
+
 board_total=$("$bin/carrot-leaderboard" --program "$program" --format json --top 1 |
     sed -n 's/.*"total_points":\(-\{0,1\}[0-9]*\).*/\1/p')
 week_total=$("$bin/carrot-leaderboard" --program "$program" --period week --at -7d \
@@ -170,6 +180,8 @@ fi
 tv_token=$("$bin/carrot-board" token add --program "$program" --label "demo TV" --log-level warn)
 me_token=$("$bin/carrot-board" token add --program "$program" --kind participant \
     --participant p0005 --label "demo: p0005's link" --log-level warn)
+manager_token=$("$bin/carrot-board" token add --program "$program" --kind manager \
+    --label "demo: the program manager" --log-level warn)
 nohup "$bin/carrot-board" --programs "$program" --port "$board_port" \
     >"$CARROT_RUN_DIR/carrot-board.log" 2>&1 </dev/null &
 echo $! >"$board_pid"
@@ -186,4 +198,5 @@ echo
 echo "== displays (carrot-board, log in $CARROT_RUN_DIR/carrot-board.log) =="
 echo "TV (kiosk):       http://127.0.0.1:$board_port/tv/$program?token=$tv_token&scenes=ptd,week,movers,promo"
 echo "p0005's own page: http://127.0.0.1:$board_port/me?token=$me_token"
+echo "adoption (charts): http://127.0.0.1:$board_port/adoption?program=$program&token=$manager_token"
 echo "services are still running: deploy/services.sh stop ends them (and carrot-board)"

@@ -12,7 +12,7 @@ PACKAGES=(
     redis-server postgresql postgresql-contrib
     openjdk-17-jre-headless maven ca-certificates ca-certificates-java
     valgrind python3 libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev tzdata lua5.1
-    prometheus systemd chromium fonts-dejavu-core curl
+    prometheus systemd chromium fonts-dejavu-core curl libjs-chart.js
 )
 
 usage() {

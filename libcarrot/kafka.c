@@ -393,13 +393,15 @@ rd_kafka_t *carrot_kafka_consumer_new(const carrot_conf_t *conf,
         return NULL;
     }
     rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(topics, o->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(4);
+    if (o->topic) rd_kafka_topic_partition_list_add(topics, o->topic, RD_KAFKA_PARTITION_UA);
+    for (const char *const *t = o->topic ? NULL : o->topics; t && *t; t++)
+        rd_kafka_topic_partition_list_add(topics, *t, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (err) {
-        snprintf(errstr, errstr_size, "could not subscribe to %s: %s", o->topic,
-                 rd_kafka_err2str(err));
+        snprintf(errstr, errstr_size, "could not subscribe to %s: %s",
+                 o->topic ? o->topic : "the topics", rd_kafka_err2str(err));
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
         return NULL;

@@ -1,6 +1,10 @@
 /* api.c: carrot-board's JSON endpoints under /v1, read-only. Every board
  * read goes through carrot/board.h's queries and every name through the
- * participants directory, so a hidden participant is never named here. */
+ * participants directory, so a hidden participant is never named on a
+ * screen. The adoption report (a manager's token only) is carrot/adoption.h's
+ * JSON, passed on as the library writes it: it names participants, so it is
+ * never stored on the way. */
+#include "carrot/adoption.h"
 #include "carrot/directory.h"
 #include "carrot/ledger_db.h"
 #include "carrot/log.h"
@@ -14,13 +18,14 @@
 #include <string.h>
 
 #define NO_STORE "no-store"
-#define REVALIDATE "no-cache" /* with an ETag: a screen polling gets 304 until it changes */
+#define PRIVATE "private, no-store" /* names people: kept by no cache, shared or not */
+#define REVALIDATE "no-cache"       /* with an ETag: a screen polling gets 304 until it changes */
 #define MAX_LIMIT 100
 #define MAX_STANDING 100
 
 answer_t api_error(unsigned status, const char *reason) {
-    return (answer_t){status, json_pack("{sssi}", "error", reason, "status", (int)status),
-                      NO_STORE};
+    return (answer_t){status, json_pack("{sssi}", "error", reason, "status", (int)status), NO_STORE,
+                      NULL};
 }
 
 /* A board failure as an answer: Redis down is a 503, the rest a 500. */
@@ -183,7 +188,7 @@ static answer_t board(session_t *s, program_t *p, const query_t *q, int around) 
         if (!o)
             return st == 503 ? api_error(503, "the boards cannot be read right now")
                              : api_error(500, "the boards answered something unexpected");
-        return (answer_t){200, o, REVALIDATE};
+        return (answer_t){200, o, REVALIDATE, NULL};
     }
     if (!q->participant[0]) return api_error(400, "participant: required");
     carrot_participant_t me;
@@ -202,7 +207,7 @@ static answer_t board(session_t *s, program_t *p, const query_t *q, int around) 
     json_t *o = json_pack("{sssssssIso}", "program", p->id, "board", q->board, "participant",
                           q->participant, "members", (json_int_t)members, "entries", arr);
     json_object_set_new(o, "version", version_json(s, p));
-    return (answer_t){200, o, REVALIDATE};
+    return (answer_t){200, o, REVALIDATE, NULL};
 }
 
 /* Every board a participant is on, with their rank there and on the same
@@ -261,7 +266,7 @@ static answer_t standing(session_t *s, program_t *p, const char *who, int own) {
                                           : carrot_participant_screen_name(&me))
                                    : who,
                           "boards", arr);
-    return (answer_t){200, o, own ? "private, no-store" : REVALIDATE};
+    return (answer_t){200, o, own ? "private, no-store" : REVALIDATE, NULL};
 }
 
 static answer_t boards(session_t *s, program_t *p);
@@ -278,7 +283,7 @@ static json_t *rules_json(program_t *p) {
 static answer_t rules(program_t *p) {
     json_t *o = rules_json(p);
     if (!o) return api_error(503, "the program's rules have not arrived yet");
-    return (answer_t){200, o, REVALIDATE};
+    return (answer_t){200, o, REVALIDATE, NULL};
 }
 
 /* The participant's own page: standing, balance, recent awards, what earns. */
@@ -292,7 +297,7 @@ static answer_t me(session_t *s, const grant_t *g) {
         a = (answer_t){200,
                        json_pack("{sssssss[]}", "program", p->id, "participant", g->participant,
                                  "name", g->participant, "boards"),
-                       "private, no-store"};
+                       "private, no-store", NULL};
     }
     char errstr[512];
     PGconn *pg = session_pg(s, errstr, sizeof(errstr));
@@ -348,6 +353,45 @@ static answer_t me(session_t *s, const grant_t *g) {
     return a;
 }
 
+/* GET /v1/programs/{P}/adoption: the report of period, periods, segment,
+ * band, team and at (params_adoption), from the facts in PostgreSQL. */
+static answer_t adoption(session_t *s, program_t *p,
+                         const char *(*get)(void *opaque, const char *name), void *opaque) {
+    adoption_query_t aq;
+    char errstr[512];
+    if (params_adoption(get, opaque, &aq, errstr, sizeof(errstr)) != 0)
+        return api_error(400, errstr);
+    PGconn *pg = session_pg(s, errstr, sizeof(errstr));
+    if (!pg) {
+        carrot_warn("%s", errstr);
+        return api_error(503, "the adoption facts cannot be read right now");
+    }
+    carrot_report_query_t q = {.program = p->id,
+                               .period = aq.period,
+                               .segment = aq.segment[0] ? aq.segment : NULL,
+                               .band = aq.band[0] ? aq.band : NULL,
+                               .team = aq.team[0] ? aq.team : NULL,
+                               .at = aq.at[0] ? aq.at : NULL,
+                               .periods = aq.periods};
+    char *text = NULL;
+    errstr[0] = '\0';
+    carrot_ledger_err_t rc = carrot_report_adoption(pg, &q, CARROT_REPORT_JSON, &text, errstr,
+                                                    sizeof(errstr));
+    if (rc == CARROT_LEDGER_OK && text)
+        return (answer_t){.status = 200, .cache = PRIVATE, .text = text};
+    free(text);
+    switch (rc) {
+    case CARROT_LEDGER_REFUSED: /* the request's fault: its reason names what */
+        return api_error(strncmp(errstr, "unknown program", 15) == 0 ? 404 : 400, errstr);
+    case CARROT_LEDGER_RETRY:
+        carrot_warn("the adoption report of %s: %s", p->id, errstr);
+        return api_error(503, "the adoption facts cannot be read right now");
+    default:
+        carrot_error("the adoption report of %s: %s", p->id, errstr);
+        return api_error(500, "the adoption report failed");
+    }
+}
+
 /* path below "/v1/": "programs/<P>/<what>[/...]" or "me". */
 answer_t api_get(session_t *s, const grant_t *g, const char *path,
                  const char *(*get)(void *opaque, const char *name), void *opaque) {
@@ -366,7 +410,11 @@ answer_t api_get(session_t *s, const grant_t *g, const char *path,
     if (strcmp(g->program, id) != 0) return api_error(403, "the token is for another program");
     const char *what = slash + 1;
     if (strcmp(what, "rules") == 0) return rules(p);
-    if (g->kind != TOKEN_DISPLAY) return api_error(403, "a display token is needed");
+    if (strcmp(what, "adoption") == 0)
+        return g->kind == TOKEN_MANAGER ? adoption(s, p, get, opaque)
+                                        : api_error(403, "a manager's token is needed");
+    if (g->kind != TOKEN_DISPLAY && g->kind != TOKEN_MANAGER)
+        return api_error(403, "a display or manager token is needed");
     if (strcmp(what, "boards") == 0) return boards(s, p);
     if (strcmp(what, "board") == 0 || strcmp(what, "board/around") == 0) {
         char tz[128], errstr[256];
@@ -404,5 +452,5 @@ static answer_t boards(session_t *s, program_t *p) {
         json_decref(arr);
         return board_failed(rc, errstr);
     }
-    return (answer_t){200, json_pack("{ssso}", "program", p->id, "boards", arr), REVALIDATE};
+    return (answer_t){200, json_pack("{ssso}", "program", p->id, "boards", arr), REVALIDATE, NULL};
 }

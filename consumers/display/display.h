@@ -1,18 +1,22 @@
 /* display.h: carrot-board's internals, shared by its files (private).
  *
  * carrot-board serves the boards to screens: a read-only JSON API under
- * /v1, Server-Sent Events that push each board as it changes, a TV page and
- * a participant's own page, all from one libmicrohttpd daemon.
+ * /v1, Server-Sent Events that push each board as it changes, a TV page, a
+ * participant's own page and a program manager's adoption page, all from
+ * one libmicrohttpd daemon.
  *
  *   http.c    the daemon, routing, limits, headers, errors as JSON
  *   params.c  query parameters: parsed and bounded before anything runs
- *   api.c     the JSON endpoints (boards, around, standing, rules, me)
+ *   api.c     the JSON endpoints (boards, around, standing, rules, me,
+ *             adoption: the report of carrot/adoption.h, as it writes it)
  *   team.c    a supervisor's team: pacing and follow-ups (/v1/me/team)
  *   push.c    the SSE clients and the thread that feeds them from the
  *             boards' feed stream (exactly once: see ranking/feed.c)
- *   tokens.c  display and participant tokens: hashed in PostgreSQL,
- *             cached, compared in constant time; the `token` command
- *   pages.c   the TV and participant pages, compiled in
+ *   tokens.c  display, participant and manager tokens: hashed in
+ *             PostgreSQL, cached, compared in constant time; the `token`
+ *             command
+ *   pages.c   the TV, participant, supervisor and adoption pages, compiled
+ *             in; Chart.js, read from the system's copy at start
  *   main.c    the settings table, start and stop
  *
  * Request threads take a Redis handle, a directory handle and a libpq
@@ -35,7 +39,7 @@
 
 typedef struct {
     char *listen, *redis_host, *pg_dsn, *brokers, *rules_topic, *programs, *allow_origin;
-    char *log_level, *log_format, *metrics_listen;
+    char *log_level, *log_format, *metrics_listen, *chartjs;
     long long port, redis_port, redis_timeout_ms, threads, connection_limit,
         per_ip_connection_limit, request_timeout, max_sse_clients, sse_queue_bytes,
         push_interval_ms, heartbeat_ms, token_refresh_ms, top, metrics_port;
@@ -47,8 +51,10 @@ typedef struct {
 typedef struct display_s display_t;
 typedef struct program_s program_t;
 
-/* What a token lets its bearer read. */
-typedef enum { TOKEN_DISPLAY, TOKEN_PARTICIPANT } token_kind_t;
+/* What a token lets its bearer read: a display token its program's boards,
+ * rules and streams; a participant token /v1/me; a manager token what a
+ * display token reads and its program's adoption report. */
+typedef enum { TOKEN_DISPLAY, TOKEN_PARTICIPANT, TOKEN_MANAGER } token_kind_t;
 typedef struct {
     token_kind_t kind;
     char token_id[64];
@@ -92,15 +98,28 @@ int params_parse(const char *(*get)(void *opaque, const char *name), void *opaqu
  * no control characters. */
 int params_id_ok(const char *s);
 
+/* The adoption report's parameters; "" is "not given" (all, or the default). */
+typedef struct {
+    char period[8]; /* day, week, month, quarter (default week) */
+    int periods;    /* 1 to 104 (default 8) */
+    char segment[DISPLAY_ID_MAX + 1], band[DISPLAY_ID_MAX + 1], team[DISPLAY_ID_MAX + 1];
+    char at[11]; /* YYYY-MM-DD, a real day */
+} adoption_query_t;
+/* Fills q as params_parse does: 0, or -1 with errstr naming the parameter
+ * (a 400). Thread safe. */
+int params_adoption(const char *(*get)(void *opaque, const char *name), void *opaque,
+                    adoption_query_t *q, char *errstr, size_t errstr_size);
+
 /* --- api.c --- */
-/* An answer: status and a JSON body (owned), or a fixed text. */
+/* An answer: status and a JSON body (owned), or JSON text as it is. */
 typedef struct {
     unsigned status;
     json_t *body;
     const char *cache; /* Cache-Control */
+    char *text;        /* when set, the body instead of body (owned, malloc'ed) */
 } answer_t;
 answer_t api_error(unsigned status, const char *reason);
-/* Routes GET path (below /v1/) with its grant; never NULL body. */
+/* Routes GET path (below /v1/) with its grant; never without a body. */
 answer_t api_get(session_t *s, const grant_t *g, const char *path,
                  const char *(*get)(void *opaque, const char *name), void *opaque);
 /* The JSON of a board's page, as the API and the push send it: entries
@@ -124,6 +143,10 @@ void hub_close_all(hub_t *h);
 /* --- pages.c --- */
 /* The compiled-in file for path ("/tv.js"), its type; NULL when none. */
 const char *pages_file(const char *path, const char **typep, size_t *lenp);
+/* The whole file at path (malloc'ed, NUL-terminated; the caller frees it),
+ * *lenp its length; NULL with errstr when it cannot be read or is over
+ * max bytes. */
+char *pages_read(const char *path, size_t max, size_t *lenp, char *errstr, size_t errstr_size);
 
 /* --- http.c --- */
 struct MHD_Daemon *http_start(display_t *d, char *errstr, size_t errstr_size);
@@ -145,6 +168,8 @@ struct display_s {
     carrot_pool_t *boards, *dirs, *pgs;
     tokens_t *tokens;
     hub_t *hub;
+    char *chartjs; /* Chart.js as read at start (owned), or NULL: the adoption page draws none */
+    size_t chartjs_len;
     int nprograms;
     program_t programs[DISPLAY_MAX_PROGRAMS];
     carrot_metric_t *m_requests, *m_errors, *m_sse_clients, *m_sse_dropped, *m_pushes,

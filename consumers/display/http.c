@@ -42,7 +42,7 @@ static void cors(display_t *d, struct MHD_Connection *c, struct MHD_Response *r)
 }
 
 static enum MHD_Result answer(display_t *d, struct MHD_Connection *c, answer_t a) {
-    char *text = a.body ? json_dumps(a.body, JSON_COMPACT) : NULL;
+    char *text = a.text ? a.text : a.body ? json_dumps(a.body, JSON_COMPACT) : NULL;
     json_decref(a.body);
     if (!text) {
         carrot_error("an answer with status %u had no body (a JSON value could not be built)",
@@ -80,11 +80,17 @@ static enum MHD_Result answer(display_t *d, struct MHD_Connection *c, answer_t a
 
 enum MHD_Result http_answer(struct MHD_Connection *c, answer_t a) { return answer(NULL, c, a); }
 
-static enum MHD_Result file(struct MHD_Connection *c, const char *path) {
-    const char *type;
-    size_t len;
-    const char *body = pages_file(path, &type, &len);
-    if (!body) return answer(NULL, c, api_error(404, "no such page"));
+static enum MHD_Result file(display_t *d, struct MHD_Connection *c, const char *path) {
+    const char *type = "text/javascript; charset=utf-8";
+    size_t len = d->chartjs_len;
+    /* Chart.js, for the adoption page, as read at start (the system's copy) */
+    int chartjs = strcmp(path, "/chart.min.js") == 0;
+    const char *body = chartjs ? d->chartjs : pages_file(path, &type, &len);
+    if (!body)
+        return answer(NULL, c,
+                      api_error(404, chartjs ? "Chart.js is not on this server (Debian package "
+                                               "libjs-chart.js, or --chartjs)"
+                                             : "no such page"));
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body,
                                                              MHD_RESPMEM_PERSISTENT);
     if (!r) return MHD_NO;
@@ -127,10 +133,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (*size) return MHD_NO; /* a GET with a body: close */
     carrot_metric_add(d->m_requests, 1);
     if (strlen(url) > 1024) return answer(d, c, api_error(414, "URL too long"));
-    if (strncmp(url, "/static/", 8) == 0) return file(c, url + 7);
-    if (strncmp(url, "/tv/", 4) == 0) return file(c, "/tv.html");
-    if (strcmp(url, "/me") == 0) return file(c, "/me.html");
-    if (strcmp(url, "/team") == 0) return file(c, "/team.html");
+    if (strncmp(url, "/static/", 8) == 0) return file(d, c, url + 7);
+    if (strncmp(url, "/tv/", 4) == 0) return file(d, c, "/tv.html");
+    if (strcmp(url, "/me") == 0) return file(d, c, "/me.html");
+    if (strcmp(url, "/team") == 0) return file(d, c, "/team.html");
+    if (strcmp(url, "/adoption") == 0) return file(d, c, "/adoption.html");
     if (strncmp(url, "/v1/", 4) != 0) return answer(d, c, api_error(404, "no such page"));
     int64_t t0 = carrot_time_mono_ms();
     const char *tok = token_of(c);
@@ -165,8 +172,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             char tz[128] = "UTC", vv[64];
             query_t q;
             if (!p) rc = answer(d, c, api_error(404, "unknown program"));
-            else if (g.kind != TOKEN_DISPLAY || strcmp(g.program, p->id) != 0)
-                rc = answer(d, c, api_error(403, "a display token of this program is needed"));
+            else if ((g.kind != TOKEN_DISPLAY && g.kind != TOKEN_MANAGER) ||
+                     strcmp(g.program, p->id) != 0)
+                rc = answer(d, c,
+                            api_error(403, "a display or manager token of this program is needed"));
             else {
                 pthread_mutex_lock(&p->lock);
                 if (p->tz[0]) snprintf(tz, sizeof(tz), "%s", p->tz);

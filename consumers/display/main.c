@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define CHARTJS_MAX (16 << 20) /* bytes: chart.min.js 3.9 is 200 KB */
+
 #define OFF(f) offsetof(display_conf_t, f)
 static const carrot_conf_prop_t props[] = {
     {"listen", CARROT_CONF_STR, OFF(listen), "127.0.0.1", 0, 0,
@@ -27,7 +29,9 @@ static const carrot_conf_prop_t props[] = {
     {"redis-timeout-ms", CARROT_CONF_INT, OFF(redis_timeout_ms), "2000", 10, 60000,
      "longest wait for a Redis reply; past it the request gets 503"},
     {"pg-dsn", CARROT_CONF_STR, OFF(pg_dsn), "host=127.0.0.1 port=15432 dbname=carrot user=carrot",
-     0, 0, "PostgreSQL connection string (libpq): tokens, balances and awards, read only"},
+     0, 0,
+     "PostgreSQL connection string (libpq): tokens, balances, awards and the adoption facts, read "
+     "only"},
     {"brokers", CARROT_CONF_STR, OFF(brokers), "127.0.0.1:19092", 0, 0,
      "Kafka bootstrap servers, for the rules topic (\"\": no rules shown)"},
     {"rules-topic", CARROT_CONF_STR, OFF(rules_topic), "carrot.rules", 0, 0,
@@ -47,6 +51,9 @@ static const carrot_conf_prop_t props[] = {
     {"allow-origin", CARROT_CONF_STR, OFF(allow_origin), "", 0, 0,
      "the one origin (\"https://intranet.example.com\") allowed to read the API from a browser "
      "page of its own; empty: none (CORS closed)"},
+    {"chartjs", CARROT_CONF_STR, OFF(chartjs), "/usr/share/javascript/chart.js/chart.min.js", 0, 0,
+     "Chart.js 3, read at start and served to the adoption page (Debian's libjs-chart.js); "
+     "missing or \"\": the page shows its tables without charts"},
     {"threads", CARROT_CONF_INT, OFF(threads), "4", 1, 256,
      "threads serving requests (libmicrohttpd's thread pool)"},
     {"connection-limit", CARROT_CONF_INT, OFF(connection_limit), "4096", 1, 65536,
@@ -61,7 +68,8 @@ static const carrot_conf_prop_t props[] = {
 
 static const char usage[] =
     "usage: carrot-board [settings], or carrot-board token add|list|revoke ...\n"
-    "Serves the leaderboards to screens: a JSON API, live push, a TV page and participant pages.";
+    "Serves the leaderboards to screens: a JSON API, live push, a TV page, participant pages and "
+    "the managers' adoption page.";
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) {
@@ -187,6 +195,11 @@ int main(int argc, char **argv) {
         goto out;
     }
     exit_code = 1;
+    if (cf.chartjs && cf.chartjs[0] &&
+        !(d.chartjs = pages_read(cf.chartjs, CHARTJS_MAX, &d.chartjs_len, errstr, sizeof(errstr))))
+        carrot_warn("chartjs: %s: the adoption page will show its tables without charts "
+                    "(Debian package libjs-chart.js)",
+                    errstr);
     size_t cap = (size_t)cf.threads + 1;
     if (!(d.boards = carrot_pool_new(cap, board_free)) ||
         !(d.dirs = carrot_pool_new(cap, dir_free)) || !(d.pgs = carrot_pool_new(cap, pg_free)) ||
@@ -204,7 +217,7 @@ int main(int argc, char **argv) {
     carrot_metrics_check(d.metrics, "postgres", 0, "not yet checked");
     carrot_metrics_check(d.metrics, "http", 1, NULL);
     carrot_info("serving %d program%s on http://%s:%lld (TV: /tv/<program>?token=..., "
-                "participant: /me?token=...)",
+                "participant: /me?token=..., manager: /adoption?program=<program>&token=...)",
                 d.nprograms, d.nprograms == 1 ? "" : "s", cf.listen, cf.port);
     /* readiness: Redis (boards, directory) and PostgreSQL (tokens, the ledger), every 2 s */
     probe = carrot_directory_new(cf.redis_host, (int)cf.redis_port, (int)cf.redis_timeout_ms);
@@ -230,6 +243,7 @@ out:
     hub_destroy(d.hub);
     carrot_metrics_destroy(d.metrics);
     tokens_destroy(d.tokens);
+    free(d.chartjs);
     carrot_pool_destroy(d.pgs);
     carrot_pool_destroy(d.dirs);
     carrot_pool_destroy(d.boards);

@@ -1,5 +1,5 @@
 /* params.c: carrot-board's query parameters, parsed and bounded before any
- * of them reaches Redis: a bad one is a 400 that names it. */
+ * of them reaches Redis or PostgreSQL: a bad one is a 400 that names it. */
 #include "carrot/period.h"
 #include "carrot/timeutil.h"
 #include "carrot/utf8.h"
@@ -147,5 +147,61 @@ int params_parse(const char *(*get)(void *opaque, const char *name), void *opaqu
     }
     snprintf(q->board, sizeof(q->board), "%s:%s", pid, scope);
     q->current = at == NULL || ms == now_ms;
+    return 0;
+}
+
+/* A day "YYYY-MM-DD" that exists in the calendar (2026-02-29 does not). */
+static int day_ok(const char *s) {
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return 0;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return 0;
+    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return y >= 1970 && m >= 1 && m <= 12 && d >= 1 && d <= days[m - 1] + (m == 2 && leap);
+}
+
+int params_adoption(const char *(*get)(void *opaque, const char *name), void *opaque,
+                    adoption_query_t *q, char *errstr, size_t errstr_size) {
+    memset(q, 0, sizeof(*q));
+    snprintf(q->period, sizeof(q->period), "week");
+    q->periods = 8;
+    const char *v;
+    long n;
+    if ((v = get(opaque, "period"))) {
+        static const char *const periods[] = {"day", "week", "month", "quarter"};
+        int i = 0;
+        while (i < 4 && strcmp(v, periods[i]) != 0) i++;
+        if (i == 4) {
+            snprintf(errstr, errstr_size, "period: expected day, week, month or quarter");
+            return -1;
+        }
+        snprintf(q->period, sizeof(q->period), "%s", periods[i]);
+    }
+    if ((v = get(opaque, "periods"))) {
+        if (number(v, 1, 104, &n) != 0) {
+            snprintf(errstr, errstr_size, "periods: expected a whole number from 1 to 104");
+            return -1;
+        }
+        q->periods = (int)n;
+    }
+    static const char *const filters[] = {"segment", "band", "team"};
+    char *into[] = {q->segment, q->band, q->team};
+    for (int i = 0; i < 3; i++) {
+        if (!(v = get(opaque, filters[i]))) continue;
+        if (!params_id_ok(v)) {
+            snprintf(errstr, errstr_size, "%s: expected 1 to %d bytes of UTF-8 text", filters[i],
+                     DISPLAY_ID_MAX);
+            return -1;
+        }
+        snprintf(into[i], DISPLAY_ID_MAX + 1, "%s", v);
+    }
+    if ((v = get(opaque, "at"))) {
+        if (!day_ok(v)) {
+            snprintf(errstr, errstr_size, "at: expected a day, YYYY-MM-DD");
+            return -1;
+        }
+        snprintf(q->at, sizeof(q->at), "%s", v);
+    }
     return 0;
 }

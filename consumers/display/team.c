@@ -132,7 +132,7 @@ answer_t team_get(session_t *s, const grant_t *g) {
                        json_pack("{s:s, s:s, s:i, s:O, s:O, s:O}", "program", p->id, "supervisor",
                                  g->participant, "people", (int)n, "pacing", pacing, "misses",
                                  misses, "rates", rates),
-                       "private, no-store"};
+                       "private, no-store", NULL};
     }
     json_decref(pacing);
     json_decref(misses);

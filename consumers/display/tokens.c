@@ -1,5 +1,6 @@
 /* tokens.c: carrot-board's read-only tokens: a display's (the kiosk URL of
- * a program) and a participant's (the link to their own page).
+ * a program), a participant's (the link to their own page) and a program
+ * manager's (the boards, and the adoption page).
  *
  * A token is "cbt_<id>_<secret>": the id finds its row in display_tokens
  * (migration 006), which keeps only SHA-256(secret); the presented
@@ -102,6 +103,19 @@ static PGconn *connected(tokens_t *t, char *errstr, size_t errstr_size) {
     return t->pg;
 }
 
+/* The kind named s ("display", "participant", "manager"); 0, or -1 when none. */
+static int kind_of(const char *s, token_kind_t *kindp) {
+    static const char *const names[] = {[TOKEN_DISPLAY] = "display",
+                                        [TOKEN_PARTICIPANT] = "participant",
+                                        [TOKEN_MANAGER] = "manager"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(s, names[i]) == 0) {
+            *kindp = (token_kind_t)i;
+            return 0;
+        }
+    return -1;
+}
+
 /* Reads token id's row into s; 0, or -1 with errstr. */
 static int fetch(tokens_t *t, const char *id, slot_t *s, char *errstr, size_t errstr_size) {
     PGconn *pg = connected(t, errstr, errstr_size);
@@ -119,10 +133,12 @@ static int fetch(tokens_t *t, const char *id, slot_t *s, char *errstr, size_t er
     }
     memset(s, 0, sizeof(*s));
     snprintf(s->token_id, sizeof(s->token_id), "%s", id);
-    if (PQntuples(r) == 1 && strlen(PQgetvalue(r, 0, 3)) == 64) {
+    token_kind_t kind;
+    /* a kind this server does not know (a later migration's) grants nothing */
+    if (PQntuples(r) == 1 && strlen(PQgetvalue(r, 0, 3)) == 64 &&
+        kind_of(PQgetvalue(r, 0, 1), &kind) == 0) {
         s->known = 1;
-        s->g.kind = strcmp(PQgetvalue(r, 0, 1), "participant") == 0 ? TOKEN_PARTICIPANT
-                                                                    : TOKEN_DISPLAY;
+        s->g.kind = kind;
         snprintf(s->g.token_id, sizeof(s->g.token_id), "%s", id);
         snprintf(s->g.program, sizeof(s->g.program), "%s", PQgetvalue(r, 0, 0));
         snprintf(s->g.participant, sizeof(s->g.participant), "%s", PQgetvalue(r, 0, 2));
@@ -174,7 +190,8 @@ static const carrot_conf_prop_t props[] = {
      0, 0, "PostgreSQL connection string (libpq) of the ledger's database"},
     {"program", CARROT_CONF_STR, OFF(program), NULL, 0, 0, "the program (add, list)"},
     {"kind", CARROT_CONF_STR, OFF(kind), "display", 0, 0,
-     "add: display (a kiosk: the program's boards) or participant (one person's page)"},
+     "add: display (a kiosk: the program's boards), participant (one person's page) or "
+     "manager (the boards and the adoption page)"},
     {"participant", CARROT_CONF_STR, OFF(participant), NULL, 0, 0,
      "add --kind participant: whose page the token opens"},
     {"label", CARROT_CONF_STR, OFF(label), "", 0, 0,
@@ -183,19 +200,20 @@ static const carrot_conf_prop_t props[] = {
     CARROT_CONF_END};
 
 static const char usage[] =
-    "usage: carrot-board token add --program P [--kind display|participant] [--participant U] "
-    "[--label L]\n"
+    "usage: carrot-board token add --program P [--kind display|participant|manager] "
+    "[--participant U] [--label L]\n"
     "       carrot-board token list --program P\n"
     "       carrot-board token revoke TOKEN_ID\n"
     "Manages carrot-board's read-only tokens (stored hashed in PostgreSQL). add prints the token "
     "once: keep it, it cannot be shown again.";
 
 static int add(PGconn *pg, const token_conf_t *cf) {
-    int participant = strcmp(cf->kind, "participant") == 0;
-    if (!participant && strcmp(cf->kind, "display") != 0) {
-        carrot_error("--kind: expected display or participant, not \"%s\"", cf->kind);
+    token_kind_t kind;
+    if (kind_of(cf->kind, &kind) != 0) {
+        carrot_error("--kind: expected display, participant or manager, not \"%s\"", cf->kind);
         return 2;
     }
+    int participant = kind == TOKEN_PARTICIPANT;
     if (!cf->program || !params_id_ok(cf->program)) {
         carrot_error("--program is required (1 to %d bytes of text)", DISPLAY_ID_MAX);
         return 2;

@@ -237,3 +237,38 @@ int carrot_rules_score(const carrot_rules_t *r, const carrot_activity_t *a, carr
         if (commit_hit(r, &r->commits[i], a, o, &o->commits[o->ncommits])) o->ncommits++;
     return o->nlines + o->ngoals + o->ncommits;
 }
+
+void carrot_rules_judge(const carrot_rules_t *r, const carrot_activity_t *a,
+                        carrot_judgement_t *o) {
+    memset(o, 0, sizeof(*o));
+    o->complete = o->on_time = 1;
+    for (int i = 0; i < r->nquality; i++) {
+        const quality_t *q = &r->quality[i];
+        if (!carrot_rules_filter_match(r, &q->when, a)) continue;
+        o->q_judged = 1;
+        if (!complete(q, a)) o->complete = 0;
+    }
+    int64_t lag = a->recorded_at > a->occurred_at ? a->recorded_at - a->occurred_at : 0;
+    for (int i = 0; i < r->ntimeliness; i++) {
+        const timeliness_t *t = &r->timeliness[i];
+        if (!carrot_rules_filter_match(r, &t->when, a)) continue;
+        o->t_judged = 1;
+        if (lag > t->full_ms) o->on_time = 0;
+    }
+    o->complete &= o->q_judged;
+    o->on_time &= o->t_judged;
+    int b = band_of(r, a);
+    o->band = b >= 0 ? r->bands[b].id : NULL;
+}
+
+const char *carrot_rules_band(const carrot_rules_t *r, int i, int *has_min, int64_t *min_days,
+                              int *has_max, int64_t *max_days, int *by_levels) {
+    if (i < 0 || i >= r->nbands) return NULL;
+    const band_t *b = &r->bands[i];
+    *has_min = b->has_min;
+    *min_days = b->min_days;
+    *has_max = b->has_max;
+    *max_days = b->max_days;
+    *by_levels = b->levels.n > 0;
+    return b->id;
+}

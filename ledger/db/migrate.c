@@ -12,6 +12,7 @@ extern const char carrot_migration_004_draw_close[];
 extern const char carrot_migration_005_entries_unlinked[];
 extern const char carrot_migration_006_display_tokens[];
 extern const char carrot_migration_007_commitments[];
+extern const char carrot_migration_008_adoption[];
 
 static const struct {
     int version;
@@ -25,6 +26,7 @@ static const struct {
     {5, "005_entries_unlinked", carrot_migration_005_entries_unlinked},
     {6, "006_display_tokens", carrot_migration_006_display_tokens},
     {7, "007_commitments", carrot_migration_007_commitments},
+    {8, "008_adoption", carrot_migration_008_adoption},
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

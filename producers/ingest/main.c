@@ -139,7 +139,9 @@ static int produce(rd_kafka_t *rk, const char *topic, const void *key, size_t ke
 static int dead_letter(rd_kafka_t *rk, const ingest_conf_t *cf, const char *dlq_topic,
                        const char *line, size_t len, long long lineno, const char *reason,
                        int truncated) {
-    static const char *const truncated_hdr[] = {"carrot.truncated", "true", NULL};
+    /* the program lines that name none are in: adoption reports count the refusal there */
+    const char *const hdr[] = {"carrot.program", cf->program, "carrot.truncated", "true", NULL};
+    const char *const hdr_whole[] = {"carrot.program", cf->program, NULL};
     char where[512], errstr[512];
     snprintf(where, sizeof(where), "%s:%lld", strcmp(cf->input, "-") ? cf->input : "stdin", lineno);
     carrot_warn("%s: %s", where, reason);
@@ -148,7 +150,7 @@ static int dead_letter(rd_kafka_t *rk, const ingest_conf_t *cf, const char *dlq_
                                .source = where,
                                .value = line,
                                .value_len = len,
-                               .extra = truncated ? truncated_hdr : NULL};
+                               .extra = truncated ? hdr : hdr_whole};
     if (carrot_kafka_dead_letter(rk, dlq_topic, &dl, &DEST_DLQ, -1, errstr, sizeof(errstr)) == 0)
         return 0;
     carrot_error("%s", errstr);

@@ -104,11 +104,13 @@ int webhook_produce(webhook_t *w, slot_t *s, long long deadline_ms, const char *
 int webhook_dead_letter(webhook_t *w, slot_t *s, long long deadline_ms, const char *bytes,
                         size_t len, const char *reason) {
     char errstr[512];
+    const char *const hdr[] = {"carrot.program", w->cf->program, NULL};
     carrot_dead_letter_t dl = {.reason = reason,
                                .stage = "webhook",
                                .source = w->cf->path,
                                .value = bytes,
-                               .value_len = len};
+                               .value_len = len,
+                               .extra = hdr};
     carrot_warn("dead letter: %s", reason);
     slot_hold(w, s);
     if (carrot_kafka_dead_letter(w->rk, w->cf->dlq_topic, &dl, s, left_ms(deadline_ms), errstr,

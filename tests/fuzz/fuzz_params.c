@@ -2,7 +2,8 @@
  * (params.c): the bytes as a query string, "name=value" pairs split on '&'
  * (values taken as they arrive, as libmicrohttpd hands them over after
  * unescaping). Whatever it accepts must be within the stated bounds and name
- * a board the rest of the service can use. */
+ * a board the rest of the service can use; the adoption page's parameters
+ * likewise. */
 #include "display.h"
 
 #include <stdint.h>
@@ -50,6 +51,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (q.participant[0] && !params_id_ok(q.participant)) abort();
     } else if (!errstr[0]) {
         abort(); /* a refusal always says why */
+    }
+    /* the adoption page's parameters, from the same bytes */
+    adoption_query_t aq;
+    errstr[0] = '\0';
+    if (params_adoption(get, &a, &aq, errstr, sizeof(errstr)) == 0) {
+        if (aq.periods < 0 || aq.periods > 104) abort();
+        if (aq.at[0] && strlen(aq.at) != 10) abort();
+        const char *ids[] = {aq.segment, aq.band, aq.team};
+        for (int i = 0; i < 3; i++)
+            if (ids[i][0] && !params_id_ok(ids[i])) abort();
+    } else if (!errstr[0]) {
+        abort();
     }
     free(text);
     return 0;

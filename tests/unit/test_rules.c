@@ -558,6 +558,64 @@ START_TEST(commitment_metrics) {
 }
 END_TEST
 
+/* How the rules judge a record for the adoption facts: whatever it earns,
+ * quality and timeliness rules whose `when` matches judge it, and its band
+ * is the first that holds it. */
+START_TEST(judge_records) {
+    carrot_rules_t *r = parse(kinds);
+    ck_assert_msg(r != NULL, "%s", errstr);
+    carrot_kv_t product = {"product", "X200"};
+    carrot_activity_t a = {.activity_type = "call",
+                           .change_type = CARROT_CHANGE_CREATE,
+                           .participant_id = "ann",
+                           .account_id = "acct-1",
+                           .disposition = "connected",
+                           .text_length = 12,
+                           .ncustom = 1,
+                           .has_tenure_days = 1,
+                           .tenure_days = 30,
+                           .occurred_at = at("2026-11-10T10:00:00Z")};
+    a.custom[0] = product;
+    a.recorded_at = a.occurred_at + 24 * 3600000LL; /* exactly full_hours: on time */
+    carrot_judgement_t j;
+    carrot_rules_judge(r, &a, &j);
+    ck_assert_int_eq(j.q_judged, 1);
+    ck_assert_int_eq(j.complete, 1);
+    ck_assert_int_eq(j.t_judged, 1);
+    ck_assert_int_eq(j.on_time, 1);
+    ck_assert_str_eq(j.band, "new");
+    a.recorded_at += 1;      /* a millisecond later: late */
+    a.disposition = "lunch"; /* outside the pick list: incomplete */
+    a.tenure_days = 400;
+    carrot_rules_judge(r, &a, &j);
+    ck_assert_int_eq(j.q_judged, 1);
+    ck_assert_int_eq(j.complete, 0);
+    ck_assert_int_eq(j.on_time, 0);
+    ck_assert_str_eq(j.band, "seasoned");
+    a.activity_type = "meeting"; /* no rule applies: judged by none, neither good */
+    a.has_tenure_days = 0;
+    carrot_rules_judge(r, &a, &j);
+    ck_assert_int_eq(j.q_judged + j.complete + j.t_judged + j.on_time, 0);
+    ck_assert_ptr_null(j.band);
+    a.activity_type = "quote"; /* timeliness only; a DELETE is judged the same way */
+    a.change_type = CARROT_CHANGE_DELETE;
+    a.recorded_at = a.occurred_at - 5000; /* logged "before" it happened: lag 0 */
+    carrot_rules_judge(r, &a, &j);
+    ck_assert_int_eq(j.q_judged, 0);
+    ck_assert_int_eq(j.t_judged, 1);
+    ck_assert_int_eq(j.on_time, 1);
+    int has_min, has_max, levels;
+    int64_t min, max;
+    ck_assert_str_eq(carrot_rules_band(r, 0, &has_min, &min, &has_max, &max, &levels), "new");
+    ck_assert(!has_min && has_max && max == 90 && !levels);
+    ck_assert_str_eq(carrot_rules_band(r, 2, &has_min, &min, &has_max, &max, &levels),
+                     "new_by_level");
+    ck_assert(levels);
+    ck_assert_ptr_null(carrot_rules_band(r, 3, &has_min, &min, &has_max, &max, &levels));
+    carrot_rules_destroy(r);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {demo_rules_load,
                             invalid_commitments_refused,
@@ -565,6 +623,7 @@ int main(void) {
                             invalid_rules_name_line_and_problem,
                             change_types_and_json_shorthand,
                             each_rule_kind,
+                            judge_records,
                             caps_and_goals_settle,
                             periods_in_time_zone,
                             explain_what_earns_now,

@@ -136,6 +136,7 @@ typedef struct {
     const char *brokers, *group;
     const char *instance;        /* as for carrot_instance_id(): NULL is the host name */
     const char *topic;           /* subscribed to */
+    const char *const *topics;   /* or, when topic is NULL, these (NULL-terminated) */
     const char *const *settings; /* set after the user's kafka.* ones (key, value pairs,
                                     NULL-terminated); may be NULL */
     int partition_eof;           /* enable.partition.eof, for carrot_drain_t */

@@ -143,6 +143,25 @@ typedef struct {
     carrot_commit_hit_t commits[CARROT_RULES_MAX_COMMITS];
 } carrot_scoring_t;
 
+/* How the rules judge one activity's record, whatever it earns (adoption
+ * analytics, ledger/adoption/): judged by a quality rule whose `when`
+ * matches, and complete by every such rule; judged by a timeliness rule, and
+ * logged within every such rule's full_hours; and its maturity band (the id,
+ * borrowed from the rules, or NULL). The same definitions as the
+ * commitments' complete and on-time shares. */
+typedef struct {
+    int q_judged, complete;
+    int t_judged, on_time;
+    const char *band;
+} carrot_judgement_t;
+void carrot_rules_judge(const carrot_rules_t *rules, const carrot_activity_t *a,
+                        carrot_judgement_t *out);
+
+/* The rules' bands, in order: id and tenure range (has_min/has_max 0: open);
+ * a band by levels has neither. NULL out of range. */
+const char *carrot_rules_band(const carrot_rules_t *rules, int i, int *has_min, int64_t *min_days,
+                              int *has_max, int64_t *max_days, int *by_levels);
+
 /* Scores one activity of the rules' program. Only a CREATE earns; for other
  * changes out is empty. Returns the number of lines plus goals (0 when the
  * activity earns and counts for nothing). */
