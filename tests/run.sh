@@ -3,11 +3,12 @@
 #   1. the normal build: unit and integration tests (real Kafka, Redis, PostgreSQL)
 #   2. the demo, and the integration tests and the demo again with every Carrot
 #      process's clock 60 and 400 days ahead (CARROT_TEST_CLOCK_SHIFT)
-#   3. the same programs under valgrind: unit tests and the integration run, no leaks
-#   4. an AddressSanitizer + UndefinedBehaviorSanitizer build: unit and integration tests
-#   5. a ThreadSanitizer build: the tests of Carrot's own threads (label "tsan":
+#   3. the pipeline, chaos and failover tests on a Redis Cluster (label "cluster")
+#   4. the same programs under valgrind: unit tests and the integration run, no leaks
+#   5. an AddressSanitizer + UndefinedBehaviorSanitizer build: unit and integration tests
+#   6. a ThreadSanitizer build: the tests of Carrot's own threads (label "tsan":
 #      the metrics endpoint, carrot-webhook, carrot-board, the ledger's booking thread)
-#   6. a clang build of the libFuzzer targets: a short fuzz run of each
+#   7. a clang build of the libFuzzer targets: a short fuzz run of each
 # The services run on their own ports and run directory (.run/test), so a
 # quickstart's services are not touched; they are stopped at the end.
 # Environment: CARROT_FUZZ_SECONDS (default 20) per fuzz target.
@@ -18,6 +19,8 @@ export CARROT_RUN_DIR="${CARROT_TEST_RUN_DIR:-$root/.run/test}"
 export CARROT_KAFKA_PORT="${CARROT_TEST_KAFKA_PORT:-29092}"
 export CARROT_KAFKA_CONTROLLER_PORT="${CARROT_TEST_KAFKA_CONTROLLER_PORT:-29093}"
 export CARROT_REDIS_PORT="${CARROT_TEST_REDIS_PORT:-26379}"
+# a Redis Cluster of six nodes from here (their cluster bus 10000 above): deploy/redis-cluster.sh
+export CARROT_REDIS_CLUSTER_PORT="${CARROT_TEST_REDIS_CLUSTER_PORT:-27100}"
 export CARROT_PG_PORT="${CARROT_TEST_PG_PORT:-25432}"
 unset CARROT_BROKERS CARROT_PG_DSN
 # shellcheck source=deploy/env.sh
@@ -50,7 +53,8 @@ ctest_phase() {
     ((rc == 0 || bad > 0)) || failed=$((failed + 1))
 }
 
-trap 'bash "$root/deploy/services.sh" stop >/dev/null 2>&1 || true' EXIT
+trap 'bash "$root/deploy/services.sh" stop >/dev/null 2>&1 || true
+      bash "$root/deploy/redis-cluster.sh" stop >/dev/null 2>&1 || true' EXIT
 
 phase "dependencies"
 bash deploy/install-deps.sh
@@ -82,9 +86,16 @@ demo_phase "demo-$$"
 for shift in +60d +400d; do
     # Redis and Kafka keep the real clock; Carrot's processes and the tests move
     # ahead together (README: "Testing on other dates")
-    CARROT_TEST_CLOCK_SHIFT=$shift ctest_phase build -L integration -LE 'interop|observability'
+    CARROT_TEST_CLOCK_SHIFT=$shift ctest_phase build -L integration -LE 'interop|observability|failover'
     CARROT_TEST_CLOCK_SHIFT=$shift demo_phase "demo-$$-${shift#+}"
 done
+
+phase "Redis Cluster"
+# The pipeline and chaos tests again with every program pointed at a node of a Redis
+# Cluster (three masters, a replica each), and the failover test; the services fixture's
+# own Redis is not needed for them (-FS: no fixture setup: Kafka and PostgreSQL run).
+bash deploy/redis-cluster.sh start
+CARROT_REDIS_PORT=$CARROT_REDIS_CLUSTER_PORT ctest_phase build -L cluster -FS services
 
 phase "valgrind"
 vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"

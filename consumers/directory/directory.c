@@ -4,6 +4,7 @@
  * the hash, all in one atomic script), lookups pipelined so a page of names
  * costs one round trip, and the reports of a supervisor. */
 #include "carrot/directory.h"
+#include "carrot/redis.h"
 
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -14,11 +15,9 @@
 extern const char carrot_directory_lua_put[];
 
 struct carrot_directory_s {
-    char *host;
-    int port, timeout_ms;
-    redisContext *rc;
+    carrot_redis_t *redis; /* the server, or the nodes of a cluster (carrot/redis.h) */
+    redisContext *rc;      /* the connection of the call in progress: its program's node */
     char put_sha[41];
-    unsigned long connects;
 };
 
 /* The hash fields, in the order every lookup asks for them (HMGET). */
@@ -39,30 +38,31 @@ static const char *const hash_fields[H_COUNT] = {
     "display_name", "segment",       "team_id", "region",           "hired_at",
     "level",        "supervisor_id", "active",  "hide_from_screen", "updated_at"};
 
+static int load_put(redisContext *c, void *opaque, int *fatalp, char *errstr, size_t errstr_size);
+
 carrot_directory_t *carrot_directory_new(const char *host, int port, int timeout_ms) {
     carrot_directory_t *dir = calloc(1, sizeof(*dir));
-    if (!dir || !(dir->host = strdup(host))) {
+    if (!dir || !(dir->redis = carrot_redis_new(host, port, timeout_ms, load_put, dir))) {
         free(dir);
         return NULL;
     }
-    dir->port = port;
-    dir->timeout_ms = timeout_ms;
     return dir;
 }
 
 static void drop(carrot_directory_t *dir) {
-    if (dir->rc) redisFree(dir->rc);
+    if (dir->rc) carrot_redis_drop(dir->redis, dir->rc);
     dir->rc = NULL;
 }
 
 void carrot_directory_destroy(carrot_directory_t *dir) {
     if (!dir) return;
-    drop(dir);
-    free(dir->host);
+    carrot_redis_destroy(dir->redis);
     free(dir);
 }
 
-unsigned long carrot_directory_connects(const carrot_directory_t *dir) { return dir->connects; }
+unsigned long carrot_directory_connects(const carrot_directory_t *dir) {
+    return carrot_redis_connects(dir->redis);
+}
 
 /* Whether a Redis error reply passes if asked again: a server loading or
  * busy, a cluster moving or failing over, memory full, a script Redis lost
@@ -77,42 +77,48 @@ static carrot_directory_err_t classify(const char *err) {
     return strstr(passing, code) ? CARROT_DIRECTORY_RETRY : CARROT_DIRECTORY_FATAL;
 }
 
-static carrot_directory_err_t connect_redis(carrot_directory_t *dir, char *errstr,
-                                            size_t errstr_size) {
-    if (dir->rc) return CARROT_DIRECTORY_OK;
-    struct timeval tv = {dir->timeout_ms / 1000, (dir->timeout_ms % 1000) * 1000};
-    dir->rc = redisConnectWithTimeout(dir->host, dir->port, tv);
-    if (!dir->rc || dir->rc->err) {
-        snprintf(errstr, errstr_size, "could not connect to Redis at %s:%d: %s", dir->host,
-                 dir->port, dir->rc ? dir->rc->errstr : "out of memory");
-        drop(dir);
-        return CARROT_DIRECTORY_RETRY;
-    }
-    redisSetTimeout(dir->rc, tv);
-    redisReply *r = redisCommand(dir->rc, "SCRIPT LOAD %s", carrot_directory_lua_put);
-    carrot_directory_err_t err = CARROT_DIRECTORY_OK;
+/* carrot/redis.h's setup of each new connection: put.lua loaded (on every
+ * node of a cluster: the same text, the same SHA-1). A script Redis does not
+ * compile is refused again: fatal. */
+static int load_put(redisContext *c, void *opaque, int *fatalp, char *errstr, size_t errstr_size) {
+    carrot_directory_t *dir = opaque;
+    redisReply *r = redisCommand(c, "SCRIPT LOAD %s", carrot_directory_lua_put);
     if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
         snprintf(errstr, errstr_size, "could not load put.lua into Redis: %s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : dir->rc->errstr);
-        /* no reply: the connection failed; an error reply may pass; a script
-         * Redis does not compile is refused again */
-        err = !r || (r->type == REDIS_REPLY_ERROR && classify(r->str) == CARROT_DIRECTORY_RETRY)
-                  ? CARROT_DIRECTORY_RETRY
-                  : CARROT_DIRECTORY_FATAL;
-        drop(dir);
-    } else {
-        memcpy(dir->put_sha, r->str, 41);
-        dir->connects++;
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+        *fatalp = r && (r->type != REDIS_REPLY_ERROR || classify(r->str) != CARROT_DIRECTORY_RETRY);
+        if (r) freeReplyObject(r);
+        return -1;
     }
-    if (r) freeReplyObject(r);
-    return err;
+    memcpy(dir->put_sha, r->str, 41);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* dir->rc: the connection that serves key (NULL: any node). */
+static carrot_directory_err_t connect_redis(carrot_directory_t *dir, const char *key, char *errstr,
+                                            size_t errstr_size) {
+    int fatal = 0;
+    dir->rc = carrot_redis_for(dir->redis, key, &fatal, errstr, errstr_size);
+    if (dir->rc) return CARROT_DIRECTORY_OK;
+    return fatal ? CARROT_DIRECTORY_FATAL : CARROT_DIRECTORY_RETRY;
+}
+
+/* An error reply: a cluster's redirection or failover has the slot map read
+ * again before the next call. */
+static carrot_directory_err_t reply_failed(carrot_directory_t *dir, const char *err) {
+    carrot_redis_error(dir->redis, err);
+    return classify(err);
 }
 
 /* Runs one command; on failure sets *errp and errstr and returns NULL (a
  * transport error drops the connection). The caller frees the reply. */
 static redisReply *command(carrot_directory_t *dir, int argc, const char **argv, const size_t *lens,
                            carrot_directory_err_t *errp, char *errstr, size_t errstr_size) {
-    if ((*errp = connect_redis(dir, errstr, errstr_size)) != CARROT_DIRECTORY_OK) return NULL;
+    const char *key = NULL; /* routed by its first key: the first argument with a hash tag */
+    for (int i = 1; i < argc && !key; i++)
+        if (strchr(argv[i], '{')) key = argv[i];
+    if ((*errp = connect_redis(dir, key, errstr, errstr_size)) != CARROT_DIRECTORY_OK) return NULL;
     redisReply *r = redisCommandArgv(dir->rc, argc, argv, lens);
     if (!r) {
         snprintf(errstr, errstr_size, "Redis command %s failed: %s", argv[0], dir->rc->errstr);
@@ -122,7 +128,7 @@ static redisReply *command(carrot_directory_t *dir, int argc, const char **argv,
     }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(errstr, errstr_size, "Redis error in %s: %s", argv[0], r->str);
-        *errp = classify(r->str);
+        *errp = reply_failed(dir, r->str);
         if (strncmp(r->str, "NOSCRIPT", 8) == 0) drop(dir); /* loaded again on reconnect */
         freeReplyObject(r);
         return NULL;
@@ -165,7 +171,7 @@ carrot_directory_err_t carrot_directory_put(carrot_directory_t *dir, const carro
     }
     carrot_directory_err_t err;
     /* the script's sha is known once connected: connect first */
-    if ((err = connect_redis(dir, errstr, errstr_size)) != CARROT_DIRECTORY_OK) return err;
+    if ((err = connect_redis(dir, key, errstr, errstr_size)) != CARROT_DIRECTORY_OK) return err;
     argv[1] = dir->put_sha;
     redisReply *r = command(dir, argc, argv, NULL, &err, errstr, errstr_size);
     if (!r) return err;
@@ -219,7 +225,9 @@ carrot_directory_err_t carrot_directory_get(carrot_directory_t *dir, const char 
         snprintf(out[i].participant_id, sizeof(out[i].participant_id), "%s", ids[i]);
     }
     if (n == 0) return CARROT_DIRECTORY_OK;
-    carrot_directory_err_t err = connect_redis(dir, errstr, errstr_size);
+    char tag[320];
+    snprintf(tag, sizeof(tag), "{%s}", program);
+    carrot_directory_err_t err = connect_redis(dir, tag, errstr, errstr_size);
     if (err != CARROT_DIRECTORY_OK) return err;
     /* pipelined: every HMGET is written before the first reply is read */
     const char *argv[2 + H_COUNT] = {"HMGET", NULL};
@@ -246,7 +254,7 @@ carrot_directory_err_t carrot_directory_get(carrot_directory_t *dir, const char 
         if (bad) {
             snprintf(errstr, errstr_size, "Redis error in HMGET: %s",
                      bad == 1 ? r->str : "a reply of the wrong shape");
-            err = bad == 1 ? classify(r->str) : CARROT_DIRECTORY_FATAL;
+            err = bad == 1 ? reply_failed(dir, r->str) : CARROT_DIRECTORY_FATAL;
             freeReplyObject(r);
             drop(dir); /* the replies still due would be read as the next call's */
             return err;

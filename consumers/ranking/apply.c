@@ -314,13 +314,13 @@ static int roundtrip(carrot_board_t *b, cmds_t *c, redisReply **replies, char *e
 
 /* An error reply of command k into errstr (naming the command and its
  * key); RETRY or FATAL by its code. */
-static carrot_board_err_t reply_error(const cmds_t *c, size_t k, const char *err, char *errstr,
-                                      size_t errstr_size) {
+static carrot_board_err_t reply_error(carrot_board_t *b, const cmds_t *c, size_t k, const char *err,
+                                      char *errstr, size_t errstr_size) {
     const carrot_args_t *a = &c->a;
     size_t first = c->cmd[k], end = k + 1 < c->ncmd ? c->cmd[k + 1] : a->n;
     snprintf(errstr, errstr_size, "Redis error in %s%s%s: %s", a->buf + a->off[first],
              end - first > 1 ? " " : "", end - first > 1 ? a->buf + a->off[first + 1] : "", err);
-    return carrot_board_retriable(err) ? CARROT_BOARD_RETRY : CARROT_BOARD_FATAL;
+    return carrot_board_retry_reply(b, err) ? CARROT_BOARD_RETRY : CARROT_BOARD_FATAL;
 }
 
 /* --- settling, in offset order ------------------------------------------ */
@@ -743,7 +743,7 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         reset(ap);
         b->failed = CARROT_BOARD_RETRY;
-        if (carrot_board_connect(b, errstr, errstr_size)) return b->failed;
+        if (carrot_board_connect(b, wmk, errstr, errstr_size)) return b->failed;
         /* what the events read: their dedup entries, records and counters */
         for (size_t i = 0; i < n; i++) {
             prefixed(key, sizeof(key), prefix, "seen:", ev[i].event_id);
@@ -810,7 +810,7 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
         int64_t wm = -1;
         for (size_t j = 0; j < nreplies && !rc; j++)
             if (rp[j]->type == REDIS_REPLY_ERROR)
-                rc = reply_error(c, j, rp[j]->str, errstr, errstr_size);
+                rc = reply_error(b, c, j, rp[j]->str, errstr, errstr_size);
         if (!rc) {
             int shaped = rp[1]->type == REDIS_REPLY_STRING || rp[1]->type == REDIS_REPLY_NIL;
             if (rp[1]->type == REDIS_REPLY_STRING) wm = strtoll(rp[1]->str, NULL, 10);
@@ -978,9 +978,9 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
         int refused = ex->type == REDIS_REPLY_NIL;
         for (size_t j = 0; j + 1 < nreplies && !rc; j++) /* queued: +QUEUED, or refused */
             if (rp[j]->type == REDIS_REPLY_ERROR)
-                rc = reply_error(c, j, rp[j]->str, errstr, errstr_size);
+                rc = reply_error(b, c, j, rp[j]->str, errstr, errstr_size);
         if (!rc && ex->type == REDIS_REPLY_ERROR)
-            rc = reply_error(c, nreplies - 1, ex->str, errstr, errstr_size);
+            rc = reply_error(b, c, nreplies - 1, ex->str, errstr, errstr_size);
         if (!rc && !refused) {
             if (ex->type != REDIS_REPLY_ARRAY || ex->elements != nreplies - 2) {
                 snprintf(errstr, errstr_size, "unexpected reply from Redis to EXEC of %s", wmk);
@@ -988,7 +988,7 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
             }
             for (size_t j = 0; !rc && j < ex->elements; j++)
                 if (ex->element[j]->type == REDIS_REPLY_ERROR) /* ran, and failed: not undone */
-                    rc = reply_error(c, j + 1, ex->element[j]->str, errstr, errstr_size);
+                    rc = reply_error(b, c, j + 1, ex->element[j]->str, errstr, errstr_size);
         }
         for (size_t j = 0; j < nreplies; j++) freeReplyObject(rp[j]);
         free(rp);

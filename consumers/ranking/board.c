@@ -15,27 +15,35 @@ void carrot_board_key(char *buf, size_t size, const char *program, const char *b
     snprintf(buf, size, "carrot:{%s}:lb:%s", program, board);
 }
 
+static int load_script(redisContext *c, const char *name, const char *src, char sha[41],
+                       int *fatalp, char *errstr, size_t errstr_size);
+
+/* carrot/redis.h's setup of each new connection: the query script loaded
+ * (on every node of a cluster: the same text, the same SHA-1). */
+static int setup(redisContext *c, void *opaque, int *fatalp, char *errstr, size_t errstr_size) {
+    carrot_board_t *b = opaque;
+    return load_script(c, "query.lua", carrot_lua_query, b->query_sha, fatalp, errstr, errstr_size);
+}
+
 carrot_board_t *carrot_board_new(const char *host, int port, int timeout_ms) {
     carrot_board_t *b = calloc(1, sizeof(*b));
-    if (!b || !(b->host = strdup(host))) {
+    if (!b || !(b->redis = carrot_redis_new(host, port, timeout_ms, setup, b))) {
         free(b);
         return NULL;
     }
-    b->port = port;
     b->timeout_ms = timeout_ms;
     return b;
 }
 
 void carrot_board_destroy(carrot_board_t *b) {
     if (!b) return;
-    if (b->rc) redisFree(b->rc);
+    carrot_redis_destroy(b->redis);
     carrot_apply_free(b->apply);
-    free(b->host);
     free(b);
 }
 
 void carrot_board_drop(carrot_board_t *b) {
-    if (b->rc) redisFree(b->rc);
+    if (b->rc) carrot_redis_drop(b->redis, b->rc);
     b->rc = NULL;
 }
 
@@ -53,15 +61,19 @@ int carrot_board_retriable(const char *err) {
     return 0;
 }
 
-static int load_script(carrot_board_t *b, const char *name, const char *src, char sha[41],
-                       char *errstr, size_t errstr_size) {
-    redisReply *r = redisCommand(b->rc, "SCRIPT LOAD %s", src);
+int carrot_board_retry_reply(carrot_board_t *b, const char *err) {
+    carrot_redis_error(b->redis, err);
+    return carrot_board_retriable(err);
+}
+
+static int load_script(redisContext *c, const char *name, const char *src, char sha[41],
+                       int *fatalp, char *errstr, size_t errstr_size) {
+    redisReply *r = redisCommand(c, "SCRIPT LOAD %s", src);
     if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
         snprintf(errstr, errstr_size, "could not load %s into Redis: %s", name,
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : b->rc->errstr);
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
         /* a script Redis refuses (it does not compile) is refused again */
-        if (r && (r->type != REDIS_REPLY_ERROR || !carrot_board_retriable(r->str)))
-            b->failed = CARROT_BOARD_FATAL;
+        if (r && (r->type != REDIS_REPLY_ERROR || !carrot_board_retriable(r->str))) *fatalp = 1;
         if (r) freeReplyObject(r);
         return -1;
     }
@@ -70,26 +82,17 @@ static int load_script(carrot_board_t *b, const char *name, const char *src, cha
     return 0;
 }
 
-int carrot_board_connect(carrot_board_t *b, char *errstr, size_t errstr_size) {
+int carrot_board_connect(carrot_board_t *b, const char *key, char *errstr, size_t errstr_size) {
+    int fatal = 0;
+    b->rc = carrot_redis_for(b->redis, key, &fatal, errstr, errstr_size);
     if (b->rc) return 0;
-    struct timeval tv = {b->timeout_ms / 1000, (b->timeout_ms % 1000) * 1000};
-    b->rc = redisConnectWithTimeout(b->host, b->port, tv);
-    if (!b->rc || b->rc->err) {
-        snprintf(errstr, errstr_size, "could not connect to Redis at %s:%d: %s", b->host, b->port,
-                 b->rc ? b->rc->errstr : "out of memory");
-        carrot_board_drop(b);
-        return -1;
-    }
-    redisSetTimeout(b->rc, tv);
-    if (load_script(b, "query.lua", carrot_lua_query, b->query_sha, errstr, errstr_size)) {
-        carrot_board_drop(b);
-        return -1;
-    }
-    b->connects++;
-    return 0;
+    if (fatal) b->failed = CARROT_BOARD_FATAL;
+    return -1;
 }
 
-unsigned long carrot_board_connects(const carrot_board_t *b) { return b->connects; }
+unsigned long carrot_board_connects(const carrot_board_t *b) {
+    return carrot_redis_connects(b->redis);
+}
 
 unsigned long carrot_board_conflicts(const carrot_board_t *b) { return b->conflicts; }
 
@@ -109,7 +112,10 @@ static void redis_error(const char *script, const char *err, char *errstr, size_
 redisReply *carrot_board_command(carrot_board_t *b, const char *script, int argc, const char **argv,
                                  const size_t *lens, char *errstr, size_t errstr_size) {
     b->failed = CARROT_BOARD_RETRY;
-    if (carrot_board_connect(b, errstr, errstr_size)) return NULL;
+    const char *key = NULL; /* routed by its first key: the first argument with a hash tag */
+    for (int i = 1; i < argc && !key; i++)
+        if (memchr(argv[i], '{', lens[i])) key = argv[i];
+    if (carrot_board_connect(b, key, errstr, errstr_size)) return NULL;
     redisReply *r = redisCommandArgv(b->rc, argc, argv, lens);
     if (!r) {
         snprintf(errstr, errstr_size, "Redis command failed: %s", b->rc->errstr);
@@ -118,7 +124,7 @@ redisReply *carrot_board_command(carrot_board_t *b, const char *script, int argc
     }
     if (r->type == REDIS_REPLY_ERROR) {
         redis_error(script, r->str, errstr, errstr_size);
-        if (!carrot_board_retriable(r->str)) b->failed = CARROT_BOARD_FATAL;
+        if (!carrot_board_retry_reply(b, r->str)) b->failed = CARROT_BOARD_FATAL;
         if (strncmp(r->str, "NOSCRIPT", 8) == 0) carrot_board_drop(b); /* reloads on reconnect */
         freeReplyObject(r);
         return NULL;
@@ -183,7 +189,7 @@ static redisReply *run(carrot_board_t *b, const char *script, const char *sha, c
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    if (carrot_board_connect(b, errstr, errstr_size)) return NULL;
+    if (carrot_board_connect(b, key, errstr, errstr_size)) return NULL;
     const char **argv = malloc((a->n + 4) * sizeof(*argv));
     size_t *lens = malloc((a->n + 4) * sizeof(*lens));
     redisReply *r = NULL;
@@ -416,7 +422,7 @@ carrot_board_err_t carrot_board_snapshot(carrot_board_t *b, const char *program,
     }
     for (size_t i = 0; i < a.n; i++) argv[i] = a.buf + a.off[i];
     b->failed = CARROT_BOARD_RETRY;
-    if (carrot_board_connect(b, errstr, errstr_size)) {
+    if (carrot_board_connect(b, key, errstr, errstr_size)) {
         free(argv);
         carrot_args_free(&a);
         return b->failed;
@@ -442,7 +448,7 @@ carrot_board_err_t carrot_board_snapshot(carrot_board_t *b, const char *program,
         }
         if (r->type == REDIS_REPLY_ERROR && !bad) {
             redis_error(NULL, r->str, errstr, errstr_size);
-            bad = carrot_board_retriable(r->str) ? CARROT_BOARD_RETRY : CARROT_BOARD_FATAL;
+            bad = carrot_board_retry_reply(b, r->str) ? CARROT_BOARD_RETRY : CARROT_BOARD_FATAL;
         }
     }
     if (bad) {

@@ -4,6 +4,7 @@
 #define CARROT_BOARD_INT_H
 
 #include "carrot/board.h"
+#include "carrot/redis.h"
 
 #include <hiredis/hiredis.h>
 
@@ -22,18 +23,19 @@ void carrot_args_free(carrot_args_t *a); /* its buffers; the struct is the calle
 typedef struct carrot_apply_s carrot_apply_t; /* apply.c's scratch, kept across batches */
 
 struct carrot_board_s {
-    char *host;
-    int port, timeout_ms;
-    redisContext *rc;
+    carrot_redis_t *redis; /* the server, or the nodes of a cluster (carrot/redis.h) */
+    int timeout_ms;
+    redisContext *rc; /* the connection of the call in progress: the node of its program */
     char query_sha[41];
-    unsigned long connects;    /* connections opened: a new one may meet a Redis that lost writes */
     unsigned long conflicts;   /* transactions refused (EXEC after a watched key changed) */
     carrot_board_err_t failed; /* what the last failed command was: RETRY or FATAL */
     carrot_apply_t *apply;
 };
 
-/* Opens the connection when there is none; -1 with errstr and b->failed. */
-int carrot_board_connect(carrot_board_t *b, char *errstr, size_t errstr_size);
+/* Sets b->rc to the connection that serves key (any key of the program's
+ * hash tag; NULL: any node), opening it when there is none; -1 with errstr
+ * and b->failed. */
+int carrot_board_connect(carrot_board_t *b, const char *key, char *errstr, size_t errstr_size);
 /* Drops the connection after a transport error; the next call reconnects. */
 void carrot_board_drop(carrot_board_t *b);
 /* Runs argv (a call of script, or a plain command when script is NULL);
@@ -44,6 +46,9 @@ redisReply *carrot_board_command(carrot_board_t *b, const char *script, int argc
 
 /* Whether a Redis error reply is worth retrying (loading, failover, OOM...). */
 int carrot_board_retriable(const char *err);
+/* The same for an error reply b's connection gave: a cluster's redirection
+ * or failover also makes the slot map be read again before the next call. */
+int carrot_board_retry_reply(carrot_board_t *b, const char *err);
 
 /* apply.c: applies ev[0..n) of stream (n may be 0) and moves the watermark
  * to at least through (-1: no such); res may be NULL when n is 0. */

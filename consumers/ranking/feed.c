@@ -128,7 +128,7 @@ carrot_board_err_t carrot_board_feed_read(carrot_board_t *b, const char *program
     int ac = block_ms ? 8 : 6;
     size_t lens[8];
     for (int i = 0; i < ac; i++) lens[i] = strlen(av[i]);
-    if (block_ms && carrot_board_connect(b, errstr, errstr_size)) return b->failed;
+    if (block_ms && carrot_board_connect(b, key, errstr, errstr_size)) return b->failed;
     if (block_ms) { /* the reply may take block_ms longer than a command */
         int t = b->timeout_ms + block_ms;
         redisSetTimeout(b->rc, (struct timeval){t / 1000, (t % 1000) * 1000});

@@ -1,11 +1,11 @@
 /* dedup.c: carrot-webhook's event ids in Redis: claimed, marked delivered, or released. */
 #include "carrot/log.h"
+#include "carrot/redis.h"
 #include "webhook.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 /* Redis: a context for this request, from the pool or new, with the command
  * timeout set. NULL with errstr when Redis cannot be reached. *pooled tells
@@ -15,14 +15,9 @@ static redisContext *redis_take(webhook_t *w, int *pooled, char *errstr, size_t 
     redisContext *rc = carrot_pool_take(w->redis);
     *pooled = rc != NULL;
     if (rc) return rc;
-    struct timeval tv = {(time_t)(w->cf->redis_timeout_ms / 1000),
-                         (suseconds_t)(w->cf->redis_timeout_ms % 1000 * 1000)};
-    rc = redisConnectWithTimeout(w->cf->redis_host, (int)w->cf->redis_port, tv);
-    if (rc && !rc->err && redisSetTimeout(rc, tv) == REDIS_OK) return rc;
-    snprintf(errstr, errstr_size, "could not connect to Redis at %s:%lld: %s", w->cf->redis_host,
-             w->cf->redis_port, rc ? rc->errstr : "out of memory");
-    redisFree(rc);
-    return NULL;
+    /* every key is under the {hubspot} hash tag: in a Redis Cluster, its node */
+    return carrot_redis_connect_for(w->cf->redis_host, (int)w->cf->redis_port,
+                                    (int)w->cf->redis_timeout_ms, "{hubspot}", errstr, errstr_size);
 }
 
 /* Sends the commands fmt (one %s: each of keys[0..n-1], then the optional
@@ -45,7 +40,14 @@ static redisReply **redis_run(webhook_t *w, const char *fmt, char *const *keys, 
         for (size_t i = 0; i < n; i++) redisAppendCommand(rc, fmt, keys[i], arg);
         while (got < n && redisGetReply(rc, (void **)&r[got]) == REDIS_OK) got++;
         if (got == n) {
-            carrot_pool_give(w->redis, rc);
+            int moved = 0; /* a cluster moved the slot or fails over: a new connection, routed
+                              anew, for the next request */
+            for (size_t i = 0; i < n; i++)
+                if (r[i]->type == REDIS_REPLY_ERROR && carrot_redis_is_redirect(r[i]->str))
+                    moved = 1;
+            if (moved) redisFree(rc);
+            else
+                carrot_pool_give(w->redis, rc);
             return r;
         }
         snprintf(errstr, errstr_size, "Redis did not answer: %s", rc->errstr);

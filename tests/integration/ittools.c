@@ -1,6 +1,7 @@
 /* ittools.c: child processes, Kafka admin and read-back helpers for the
  * integration tests. Every failure fails the calling test (ck_assert). */
 #include "ittools.h"
+#include "carrot/redis.h"
 
 #include "carrot/award.h"
 #include "carrot/kafka.h"
@@ -244,6 +245,15 @@ void it_msgs_free(it_msg_t *msgs, size_t n) {
 redisContext *it_redis(void) {
     redisContext *rc = redisConnect("127.0.0.1", it_redis_port());
     ck_assert_msg(rc && !rc->err, "could not connect to Redis: %s", rc ? rc->errstr : "oom");
+    return rc;
+}
+
+redisContext *it_redis_for(const char *program) {
+    char tag[300], errstr[512];
+    snprintf(tag, sizeof(tag), "{%s}", program);
+    redisContext *rc = carrot_redis_connect_for("127.0.0.1", it_redis_port(), 10000, tag, errstr,
+                                                sizeof(errstr));
+    ck_assert_msg(rc != NULL, "could not connect to Redis: %s", errstr);
     return rc;
 }
 

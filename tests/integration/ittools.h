@@ -79,6 +79,9 @@ size_t it_consume_all(const char *topic, it_msg_t **msgsp);
 void it_msgs_free(it_msg_t *msgs, size_t n);
 
 redisContext *it_redis(void);
+/* A connection to the Redis node that serves program's keys: the one Redis,
+ * or in a Redis Cluster the master of the program's hash tag. */
+redisContext *it_redis_for(const char *program);
 PGconn *it_pg(void);
 
 /* Runs one SQL query with the given text params and returns the single

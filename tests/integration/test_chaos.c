@@ -590,7 +590,7 @@ static void compare_boards(recount_t *rc, const char *program) {
     ck_assert_ptr_nonnull(in_redis);
     long long keys_seen = 0, compared = 0, entries = 0, zeros = 0, nonzero = 0, expiries = 0,
               skipped_redis = 0, by_period[PERIODS] = {0}, all_points[PERIODS] = {0};
-    redisContext *redis = it_redis();
+    redisContext *redis = it_redis_for(program);
     char cursor[32] = "0";
     do {
         redisReply *r = redisCommand(redis, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
@@ -856,7 +856,7 @@ START_TEST(killed_scorers_change_no_total) {
     /* (a) the Redis board, participant by participant */
     char report[2048] = "", key[256];
     int bad = 0;
-    redisContext *redis = it_redis();
+    redisContext *redis = it_redis_for(f.program);
     redisReply *board = read_board(redis, f.program, key, sizeof(key));
     long long board_total = 0;
     json_t *on_board = json_object();

@@ -132,7 +132,7 @@ START_TEST(feed_scores_exactly_once) {
     ck_assert_int_eq(json_count(out, "dead_lettered"), 1);
     free(out);
 
-    redisContext *rc = it_redis();
+    redisContext *rc = it_redis_for(f.program);
     ck_assert_int_eq(zscore(rc, f.program, "p1"), 65);
     ck_assert_int_eq(zscore(rc, f.program, "p2"), 5);
     ck_assert_int_eq(zscore(rc, f.program, "p3"), 3);
