@@ -10,6 +10,8 @@ bash deploy/build.sh build
 bash deploy/services.sh start
 echo "== ledger: awards booked per second vs plain COPY =="
 build/bench/bench_ledger --brokers "$CARROT_BROKERS" --pg-dsn "$CARROT_PG_DSN"
+echo "== adoption: facts folded vs a plain consume and COPY; the weekly report over 90 days of 1M activities a day vs a plain sum =="
+build/bench/bench_adoption --brokers "$CARROT_BROKERS" --pg-dsn "$CARROT_PG_DSN"
 echo "== scorer: activities scored per second vs a plain consume =="
 build/bench/bench_scorer --brokers "$CARROT_BROKERS" --redis-host "$CARROT_REDIS_HOST" \
     --redis-port "$CARROT_REDIS_PORT"

@@ -358,12 +358,29 @@ int carrot_kafka_dead_letter(rd_kafka_t *rk, const char *dlq_topic, const carrot
 rd_kafka_t *carrot_kafka_consumer_new(const carrot_conf_t *conf,
                                       const carrot_kafka_consumer_opts_t *o, char *errstr,
                                       size_t errstr_size) {
-    static const char *const defaults[] = {"session.timeout.ms", "15000", "statistics.interval.ms",
-                                           "5000", NULL};
+    /* The prefetch queue is bounded well below librdkafka's 64 MiB and 100,000
+     * messages per partition: a member that falls behind would otherwise
+     * hold that much of the topic in memory (a batch is at most some
+     * thousands of messages). */
+    static const char *const defaults[] = {"session.timeout.ms",
+                                           "15000",
+                                           "queued.min.messages",
+                                           "10000",
+                                           "queued.max.messages.kbytes",
+                                           "16384",
+                                           "statistics.interval.ms",
+                                           "5000",
+                                           NULL};
     char instance[256];
     carrot_instance_id(o->instance, instance, sizeof(instance));
     /* without a statistics callback, the defaults end before statistics.interval.ms */
-    static const char *const no_stats[] = {"session.timeout.ms", "15000", NULL};
+    static const char *const no_stats[] = {"session.timeout.ms",
+                                           "15000",
+                                           "queued.min.messages",
+                                           "10000",
+                                           "queued.max.messages.kbytes",
+                                           "16384",
+                                           NULL};
     char client_id[512];
     snprintf(client_id, sizeof(client_id), "%s.%s", carrot_log_get_ident(), instance);
     rd_kafka_conf_t *k = conf_new_named(conf, o->brokers, client_id,

@@ -4,6 +4,7 @@
 #include "smap.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,12 +138,16 @@ static int sums(fig_t *g, json_t *periods) {
 /* Each participant's activity per period, first day and eligibility. */
 static int people(fig_t *g) {
     report_t *rp = g->rp;
+    /* per participant and day first (the types summed), then per period: the
+     * days active are the days with something logged (logged is never
+     * negative), which spares a count(DISTINCT) and its sort */
     PGresult *r = q7(g,
-                     "SELECT adoption_period_start($2, day)::text, participant_id, max(segment), "
-                     "  sum(logged), count(DISTINCT day) FILTER (WHERE logged > 0), "
-                     "  max(day) FILTER (WHERE logged > 0)::text "
-                     "FROM adoption_facts WHERE program_id = $1 AND day >= $3::date "
-                     "  AND day <= $4::date" FILTERS "GROUP BY 1, 2 HAVING sum(logged) > 0",
+                     "SELECT adoption_period_start($2, day)::text, participant_id, max(seg), "
+                     "  sum(n), count(*) FILTER (WHERE n > 0), max(day) FILTER (WHERE n > 0)::text "
+                     "FROM (SELECT day, participant_id, max(segment) AS seg, sum(logged) AS n "
+                     "  FROM adoption_facts WHERE program_id = $1 AND day >= $3::date "
+                     "  AND day <= $4::date" FILTERS "GROUP BY day, participant_id) d "
+                     "GROUP BY 1, 2 HAVING sum(n) > 0",
                      rp->per[0].start, rp->per[rp->np - 1].end, "reading who was active");
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -337,26 +342,43 @@ static json_t *quiet_list(fig_t *g) {
                               "activities_before", (json_int_t)w->n[k - 1]);
     }
     qsort(rows, n, sizeof(*rows), cmp_quiet);
-    json_t *out = json_array();
+    /* their names, in one round trip: the ids as one JSON array */
+    json_t *ids = json_array(), *out = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append(ids, json_object_get(rows[i], "participant_id"));
+    char *idtext = json_dumps(ids, JSON_COMPACT);
+    json_decref(ids);
+    smap_t names = {0};
+    const char *p[] = {rp->program, idtext ? idtext : "[]"};
+    PGresult *r = n ? PQexecParams(rp->pg,
+                                   "SELECT participant_id, display_name, segment, team_id "
+                                   "FROM participants WHERE program_id = $1 AND participant_id IN "
+                                   "(SELECT jsonb_array_elements_text($2::jsonb))",
+                                   2, NULL, p, NULL, NULL, 0)
+                    : NULL;
+    if (r && PQresultStatus(r) != PGRES_TUPLES_OK)
+        g->rc = carrot_pg_failure(rp->pg, r, "reading names", g->errstr, g->errstr_size);
+    for (int i = 0; r && !g->rc && i < PQntuples(r); i++) {
+        void **v = smap_get(&names, PQgetvalue(r, i, 0), NULL);
+        if (v) *v = (void *)(intptr_t)(i + 1);
+    }
     for (size_t i = 0; i < n; i++) {
         json_t *row = rows[i];
-        const char *p[] = {rp->program, json_string_value(json_object_get(row, "participant_id"))};
-        PGresult *r = PQexecParams(rp->pg,
-                                   "SELECT display_name, segment, team_id FROM participants "
-                                   "WHERE program_id = $1 AND participant_id = $2",
-                                   2, NULL, p, NULL, NULL, 0);
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-            if (!PQgetisnull(r, 0, 0))
-                json_object_set_new(row, "name", json_string(PQgetvalue(r, 0, 0)));
-            if (*PQgetvalue(r, 0, 1))
-                json_object_set_new(row, "segment", json_string(PQgetvalue(r, 0, 1)));
-            json_object_set_new(row, "team_id", json_string(PQgetvalue(r, 0, 2)));
-        } else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            g->rc = carrot_pg_failure(rp->pg, r, "reading names", g->errstr, g->errstr_size);
+        intptr_t at = (intptr_t)smap_find(
+            &names, json_string_value(json_object_get(row, "participant_id")));
+        if (at > 0) {
+            int t = (int)at - 1;
+            if (!PQgetisnull(r, t, 1))
+                json_object_set_new(row, "name", json_string(PQgetvalue(r, t, 1)));
+            if (*PQgetvalue(r, t, 2))
+                json_object_set_new(row, "segment", json_string(PQgetvalue(r, t, 2)));
+            json_object_set_new(row, "team_id", json_string(PQgetvalue(r, t, 3)));
         }
-        PQclear(r);
         json_array_append_new(out, row);
     }
+    PQclear(r);
+    smap_clear(&names, NULL);
+    free(idtext);
     free(rows);
     return out;
 }

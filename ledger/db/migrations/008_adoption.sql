@@ -126,13 +126,16 @@ CREATE TABLE adoption_refusals (
 
 -- ---- views for reports and BI tools ----
 
--- Period starts of a day: day, ISO week (Monday), month, quarter.
+-- Period starts of a day: day, ISO week (Monday), month, quarter. Through
+-- timestamp (without a zone), so the body is immutable and PostgreSQL inlines
+-- the function into a query instead of calling it per row (date_trunc of a
+-- date goes through timestamptz, which depends on the session's TimeZone).
 CREATE FUNCTION adoption_period_start(kind text, d date) RETURNS date
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE kind WHEN 'day' THEN d
-                     WHEN 'week' THEN date_trunc('week', d)::date
-                     WHEN 'month' THEN date_trunc('month', d)::date
-                     WHEN 'quarter' THEN date_trunc('quarter', d)::date END
+                     WHEN 'week' THEN date_trunc('week', d::timestamp)::date
+                     WHEN 'month' THEN date_trunc('month', d::timestamp)::date
+                     WHEN 'quarter' THEN date_trunc('quarter', d::timestamp)::date END
 $$;
 
 -- Each participant's activity per period: the grain of every report figure.
