@@ -270,6 +270,14 @@ static int per_person(fig_t *g, json_t *periods) {
         json_object_set_new(
             p, "per_active",
             json_real(active ? round(100.0 * (double)acts / (double)active) / 100.0 : 0.0));
+        json_t *per_type = json_object(); /* activity per active participant, by type */
+        const char *type;
+        json_t *count;
+        json_object_foreach(json_object_get(p, "by_type"), type, count) {
+            double v = (double)json_integer_value(count) / (double)(active ? active : 1);
+            json_object_set_new(per_type, type, json_real(round(100.0 * v) / 100.0));
+        }
+        json_object_set_new(p, "per_active_by_type", per_type);
         json_object_set_new(p, "days_active", h);
         json_object_set_new(p, "top10_share", share(top, total));
         json_object_set_new(p, "quiet", json_integer(quiet));

@@ -13,6 +13,7 @@ typedef struct {
     int oom;
 } out_t;
 
+static void put(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(out_t *o, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -132,7 +133,11 @@ char *report_text(const json_t *doc) {
 static void field(out_t *o, const char *s, int last) {
     if (strpbrk(s, ",\"\r\n")) {
         put(o, "\"");
-        for (; *s; s++) put(o, *s == '"' ? "\"\"" : "%c", *s);
+        for (; *s; s++) {
+            if (*s == '"') put(o, "\"\"");
+            else
+                put(o, "%c", *s);
+        }
         put(o, "\"");
     } else {
         put(o, "%s", s);

@@ -294,6 +294,8 @@ def expect(facts, people, kind, last_day, n, segment=None, band=None):
             "deleted": c["deleted"], "by_type": dict(types[k]),
             "per_active": math.floor(100 * c["activities"] / len(active) + 0.5) / 100
             if active else 0.0,
+            "per_active_by_type": {t: math.floor(100 * v / len(active) + 0.5) / 100
+                                   for t, v in types[k].items()} if active else {},
             "complete": {"judged": c["q_judged"], "complete": c["complete"]},
             "on_time": {"judged": c["t_judged"], "on_time": c["on_time"]},
             "days_active": hist,

@@ -437,7 +437,13 @@ def main():
     last2 = s2.next("board")["id"]
     s2.close()
     run.ingest("".join(call("p0006", 30 + i) for i in range(15)))
+    # the 15 calls may take two batches (a slow run, valgrind): p0006 may take number one
+    # in the first and reach the goal in the second; the goal's is the celebration awaited
+    deadline = time.monotonic() + 30
     cel = s1.next("celebrate", 30)
+    while cel and json.loads(cel["data"]).get("kind") == "number_one" and \
+            time.monotonic() < deadline:
+        cel = s1.next("celebrate", max(1, int(deadline - time.monotonic())))
     cd = json.loads(cel["data"]) if cel else {}
     check(cd.get("kind") == "goal" and cd.get("goal") == "weekly-calls" and
           cd.get("name") == names["p0006"][0] and cd.get("bonus") == 50,
@@ -577,7 +583,10 @@ def tv_page(tv, me1, names):
                 f"({dt:.2f} s of waiting in the page)")
         # the goal banner: 15 meetings reach no goal; 15 calls of p0007 do
         run.ingest("".join(call("p0007", 90 + i) for i in range(15)))
-        page.wait("!document.getElementById('banner').hidden", 15, 0.05)
+        # (a slow run may split the calls over two batches: a "new number one" banner may
+        # come first; the goal's is the one awaited)
+        page.wait("!document.getElementById('banner').hidden && "
+                  "document.getElementById('banner').innerText.includes('weekly-calls')", 30, 0.05)
         text = page.eval("document.getElementById('banner').innerText")
         check(names["p0007"][0] in text and "weekly-calls" in text, f"the banner says {text}")
         page.screenshot(str(SHOTS / "tv-celebration.png"))

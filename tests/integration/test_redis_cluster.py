@@ -132,9 +132,9 @@ def main():
                               "--format", "json")
         want = {x["participant_id"]: x["points"] for x in json.loads(out)["participants"]} \
             if rc == 0 else None
+        alive = [q for q in range(BASE, BASE + 6) if q != victim]
         rc2, board, err2 = carrot("carrot-leaderboard", "--program", p, "--redis-port",
-                                  str(ports[(k + 1) % 3] if ports[(k + 1) % 3] != victim
-                                      else replica), "--top", "1000", "--format", "json")
+                                  str(alive[k % len(alive)]), "--top", "1000", "--format", "json")
         have = {e["participant_id"]: e["points"] for e in json.loads(board)["entries"]} \
             if rc2 == 0 else None
         want = {w: v for w, v in (want or {}).items() if v}
@@ -165,7 +165,8 @@ def main():
                    capture_output=True, text=True)
     rc, out, err = carrot("carrot-directory", "--brokers", ENV["CARROT_BROKERS"], "--topic", parts,
                           "--dlq-topic", run.dlq, "--group", f"{run.tag}.dir", "--redis-port",
-                          str(BASE + 2 if BASE + 2 != replica else BASE + 1), "--until-drained")
+                          str(next(q for q in range(BASE, BASE + 6) if q not in (victim, replica))),
+                          "--until-drained")
     name = json.loads(people.splitlines()[0])["display_name"]
     got = subprocess.run(["redis-cli", "-c", "-p", str(replica), "HGET",
                           f"carrot:{{{p}}}:who:p0000", "display_name"], capture_output=True,
