@@ -114,7 +114,7 @@ redisReply *carrot_board_command(carrot_board_t *b, const char *script, int argc
     b->failed = CARROT_BOARD_RETRY;
     const char *key = NULL; /* routed by its first key: the first argument with a hash tag */
     for (int i = 1; i < argc && !key; i++)
-        if (memchr(argv[i], '{', lens[i])) key = argv[i];
+        if (memchr(argv[i], '{', lens ? lens[i] : strlen(argv[i]))) key = argv[i];
     if (carrot_board_connect(b, key, errstr, errstr_size)) return NULL;
     redisReply *r = redisCommandArgv(b->rc, argc, argv, lens);
     if (!r) {

@@ -157,48 +157,49 @@ int facts_fields(carrot_copy_buf_t *buf, const char *const *v, int n) {
  * new), in key order, and reads it into f->places. */
 static carrot_ledger_err_t lock_places(batch_t *b, rd_kafka_message_t *const *msgs, size_t n) {
     carrot_facts_t *f = b->f;
-    char topics[4096], parts[2048];
-    size_t tl = 1, pl = 1;
-    topics[0] = '{';
-    parts[0] = '{';
+    /* the pairs as two array literals (topic names hold no quote or backslash) */
+    carrot_copy_buf_t tb = {0}, pb = {0};
+    if (carrot_copy_reserve(&tb, 4) != 0 || carrot_copy_reserve(&pb, 4) != 0) goto oom;
+    tb.p[tb.len++] = '{';
+    pb.p[pb.len++] = '{';
     for (size_t i = 0; i < n; i++) {
         char key[300];
         const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
         snprintf(key, sizeof(key), "%s\x1f%d", topic, (int)msgs[i]->partition);
         int created;
         void **v = smap_get(&f->places, key, &created);
-        if (!v) return facts_oom(b);
+        if (!v) goto oom;
         if (!created) continue;
-        if (!(*v = calloc(2, sizeof(int64_t)))) return facts_oom(b);
-        int w = snprintf(topics + tl, sizeof(topics) - tl, "%s\"%s\"", tl > 1 ? "," : "", topic);
-        int w2 = snprintf(parts + pl, sizeof(parts) - pl, "%s%d", pl > 1 ? "," : "",
-                          (int)msgs[i]->partition);
-        if (w < 0 || w2 < 0 || (size_t)w >= sizeof(topics) - tl - 2 ||
-            (size_t)w2 >= sizeof(parts) - pl - 2) {
-            snprintf(b->errstr, b->errstr_size, "a batch from too many partitions");
-            return CARROT_LEDGER_FATAL;
-        }
-        tl += (size_t)w;
-        pl += (size_t)w2;
+        if (!(*v = calloc(2, sizeof(int64_t)))) goto oom;
+        size_t tn = strlen(topic) + 4;
+        if (carrot_copy_reserve(&tb, tn + 2) != 0 || carrot_copy_reserve(&pb, 16) != 0) goto oom;
+        tb.len += (size_t)snprintf(tb.p + tb.len, tn, "%s\"%s\"", tb.len > 1 ? "," : "", topic);
+        pb.len += (size_t)snprintf(pb.p + pb.len, 14, "%s%d", pb.len > 1 ? "," : "",
+                                   (int)msgs[i]->partition);
     }
-    memcpy(topics + tl, "}", 2);
-    memcpy(parts + pl, "}", 2);
+    memcpy(tb.p + tb.len, "}", 2);
+    memcpy(pb.p + pb.len, "}", 2);
+    const char *topics = tb.p, *parts = pb.p;
     const char *params[] = {topics, parts};
     carrot_ledger_err_t rc = carrot_pg_command(
         b->pg,
         "INSERT INTO adoption_offsets (topic, partition, next_offset) "
         "SELECT t, p, 0 FROM unnest($1::text[], $2::int[]) AS u(t, p) ON CONFLICT DO NOTHING",
         2, params, b->errstr, b->errstr_size);
-    if (rc) return rc;
-    PGresult *r = PQexecParams(b->pg,
-                               "SELECT topic, partition, next_offset FROM adoption_offsets "
-                               "WHERE (topic, partition) IN "
-                               "  (SELECT * FROM unnest($1::text[], $2::int[])) "
-                               "ORDER BY topic, partition FOR UPDATE",
-                               2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        rc = carrot_pg_failure(b->pg, r, "reading the facts' offsets", b->errstr, b->errstr_size);
+    PGresult *r = rc ? NULL
+                     : PQexecParams(b->pg,
+                                    "SELECT topic, partition, next_offset FROM adoption_offsets "
+                                    "WHERE (topic, partition) IN "
+                                    "  (SELECT * FROM unnest($1::text[], $2::int[])) "
+                                    "ORDER BY topic, partition FOR UPDATE",
+                                    2, NULL, params, NULL, NULL, 0);
+    if (rc || PQresultStatus(r) != PGRES_TUPLES_OK) {
+        if (!rc)
+            rc = carrot_pg_failure(b->pg, r, "reading the facts' offsets", b->errstr,
+                                   b->errstr_size);
         PQclear(r);
+        free(tb.p);
+        free(pb.p);
         return rc;
     }
     for (int i = 0; i < PQntuples(r); i++) {
@@ -208,7 +209,13 @@ static carrot_ledger_err_t lock_places(batch_t *b, rd_kafka_message_t *const *ms
         if (v) v[0] = v[1] = strtoll(PQgetvalue(r, i, 2), NULL, 10); /* stored, next */
     }
     PQclear(r);
+    free(tb.p);
+    free(pb.p);
     return CARROT_LEDGER_OK;
+oom:
+    free(tb.p);
+    free(pb.p);
+    return facts_oom(b);
 }
 
 /* 1 when msg is to be applied (at or above its partition's place). */
