@@ -14,7 +14,6 @@ import collections
 import datetime
 import json
 import math
-import re
 import subprocess
 import zoneinfo
 
@@ -23,12 +22,6 @@ from carrot_it import ENV, ROOT, kafka
 TZ = zoneinfo.ZoneInfo("America/Chicago")
 UTC = datetime.timezone.utc
 PICK = {"connected", "left_voicemail", "no_answer", "wrong_number"}
-
-
-def shift_ms(env):
-    """CARROT_TEST_CLOCK_SHIFT in ms (README "Testing on other dates")."""
-    m = re.fullmatch(r"\+(\d+)([smhdw])", env.get("CARROT_TEST_CLOCK_SHIFT", "") or "+0s")
-    return int(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m[2]] * 1000
 
 
 def iso(ms):

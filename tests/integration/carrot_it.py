@@ -29,6 +29,13 @@ def free_port():
         return s.getsockname()[1]
 
 
+def shift_ms():
+    """CARROT_TEST_CLOCK_SHIFT in ms: how far ahead Carrot's processes run (README "Testing
+    on other dates"); 0 when not set."""
+    m = re.fullmatch(r"\+(\d+)([smhdw])", ENV.get("CARROT_TEST_CLOCK_SHIFT", "") or "+0s")
+    return int(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m[2]] * 1000
+
+
 def wait_for(what, check, timeout=120, interval=0.5):
     """check()'s first true value, polled every interval seconds."""
     deadline = time.monotonic() + timeout

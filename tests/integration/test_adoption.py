@@ -25,7 +25,7 @@ import subprocess
 import sys
 
 import adoption_feed as af
-from carrot_it import ENV, ROOT, WRAP, Run, psql
+from carrot_it import ENV, ROOT, Run, WRAP, psql, shift_ms
 
 run = Run("test_adoption", sys.argv[1])
 P = run.program
@@ -33,7 +33,7 @@ PARTS, RULES_TOPIC = f"{run.tag}.participants", f"{run.tag}.rules"  # af.prepare
 REDIS = (ENV["CARROT_REDIS_HOST"], ENV["CARROT_REDIS_PORT"])
 
 
-NOW = int(datetime.datetime.now().timestamp() * 1000) + af.shift_ms(ENV)
+NOW = int(datetime.datetime.now().timestamp() * 1000) + shift_ms()
 
 
 def report_run(group, *more):

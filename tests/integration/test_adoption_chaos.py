@@ -17,12 +17,12 @@ import sys
 import time
 
 import adoption_feed as af
-from carrot_it import ENV, ROOT, Run, psql
+from carrot_it import ENV, ROOT, Run, psql, shift_ms
 
 run = Run("test_adoption_chaos", sys.argv[1])
 P = run.program
 PARTS, RULES_TOPIC = f"{run.tag}.participants", f"{run.tag}.rules"  # af.prepare() makes them
-NOW = int(datetime.datetime.now().timestamp() * 1000) + af.shift_ms(ENV)
+NOW = int(datetime.datetime.now().timestamp() * 1000) + shift_ms()
 ARGS = ["carrot-report", "run", "--brokers", ENV["CARROT_BROKERS"], "--pg-dsn",
         ENV["CARROT_PG_DSN"], "--group", f"{run.tag}.report", "--instance", "r1",
         "--activities-topic", run.topic, "--awards-topic", run.awards, "--participants-topic",

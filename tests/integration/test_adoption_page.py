@@ -38,7 +38,7 @@ import urllib.parse
 import zoneinfo
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from carrot_it import ENV, ROOT, WRAP, Run, free_port, wait_for  # noqa: E402
+from carrot_it import ENV, ROOT, WRAP, Run, free_port, shift_ms, wait_for  # noqa: E402
 from carrot_it import http as fetch  # noqa: E402
 
 run = Run("test_adoption_page", sys.argv[1])
@@ -54,12 +54,8 @@ CHARTS = ("chart-active", "chart-activities", "chart-shares", "chart-days")
 
 def shifted_now():
     """Now as Carrot's processes see it (tests/run.sh shifts their clock, CARROT_TEST_CLOCK_SHIFT)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    shift = ENV.get("CARROT_TEST_CLOCK_SHIFT", "")
-    if shift:
-        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[shift[-1]]
-        now += datetime.timedelta(seconds=int(shift[1:-1]) * unit)
-    return now
+    return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
+        milliseconds=shift_ms())
 
 
 # the report's last day, given explicitly: PostgreSQL's clock is not shifted with Carrot's
