@@ -109,7 +109,17 @@
     });
   }
 
+  // Celebrations queue: one that arrives while another is on screen waits its
+  // turn (shown shorter when others wait) instead of replacing it unseen.
+  const pending = [];
   function celebrate(c) {
+    if (pending.length >= 20) pending.shift(); // a burst keeps its latest twenty
+    pending.push(c);
+    if ($("banner").hidden) showNext(Date.now());
+  }
+
+  function showNext(now) {
+    const c = pending.shift();
     const titles = { number_one: "New number one!", goal: "Goal reached!", promotion: "Promotion on!",
       commitment: "Commitment kept!", streak: "On a streak!" };
     $("banner-title").textContent = titles[c.kind] || "Well done!";
@@ -126,12 +136,15 @@
     } else text = c.name + ": " + c.goal + (c.bonus ? " (+" + c.bonus + ")" : "");
     $("banner-text").textContent = text;
     $("banner").hidden = false;
-    bannerUntil = Date.now() + 8000;
+    bannerUntil = now + (pending.length ? 4000 : 8000);
   }
 
   setInterval(() => {
     const now = Date.now();
-    if (!$("banner").hidden && now >= bannerUntil) $("banner").hidden = true;
+    if (!$("banner").hidden && now >= bannerUntil) {
+      if (pending.length) showNext(now);
+      else $("banner").hidden = true;
+    }
     if ($("banner").hidden && scenes.length > 1 && now - lastSwitch >= rotate) { // a banner holds the rotation
       current = (current + 1) % scenes.length;
       lastSwitch = now;
