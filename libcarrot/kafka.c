@@ -197,21 +197,26 @@ int carrot_drain_done(const carrot_drain_t *d) {
 }
 
 size_t carrot_kafka_collect(rd_kafka_t *consumer, rd_kafka_message_t **msgs, size_t max,
-                            int timeout_ms, carrot_drain_t *drain, int *rebalanced,
+                            int timeout_ms, int linger_ms, carrot_drain_t *drain, int *rebalanced,
                             volatile sig_atomic_t *stop) {
     size_t n = 0;
-    int64_t deadline = carrot_time_mono_ms() + timeout_ms;
+    int64_t deadline = carrot_time_mono_ms() + timeout_ms, first_by = deadline;
     *rebalanced = 0;
     while (n < max && !*stop) {
+        /* past the deadline: no more waiting, but what is already fetched is taken */
         int64_t left = deadline - carrot_time_mono_ms();
-        if (left <= 0) break;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, (int)left);
+        if (left <= 0 && n == 0) break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, left > 0 ? (int)left : 0);
         if (*rebalanced) {
             for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
             n = 0;
             *rebalanced = 0;
+            deadline = first_by;
         }
-        if (!m) continue;
+        if (!m) {
+            if (left <= 0) break;
+            continue;
+        }
         if (m->err == RD_KAFKA_RESP_ERR__FATAL) { /* the consumer is dead (e.g. fenced) */
             char why[512];
             rd_kafka_fatal_error(consumer, why, sizeof(why));
@@ -227,8 +232,13 @@ size_t carrot_kafka_collect(rd_kafka_t *consumer, rd_kafka_message_t **msgs, siz
         }
         if (drain) carrot_drain_seen(drain, m);
         if (m->err) rd_kafka_message_destroy(m);
-        else
+        else {
             msgs[n++] = m;
+            if (n == 1 && linger_ms >= 0) { /* the batch has begun: wait linger_ms at most */
+                int64_t by = carrot_time_mono_ms() + linger_ms;
+                if (by < deadline) deadline = by;
+            }
+        }
     }
     return n;
 }

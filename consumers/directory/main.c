@@ -191,7 +191,7 @@ int main(int argc, char **argv) {
     exit_code = 0;
     while (!stop) {
         size_t n = carrot_kafka_collect(d.consumer, msgs, (size_t)cf.batch_size, (int)cf.batch_ms,
-                                        d.drain, &d.rebalanced, &stop);
+                                        -1, d.drain, &d.rebalanced, &stop);
         if (rd_kafka_fatal_error(d.consumer, errstr, sizeof(errstr))) {
             carrot_error("stopping: the consumer failed for good (%s); a restart resumes from "
                          "the committed offsets",

@@ -5,11 +5,14 @@
  * in one transaction per partition, which skips offsets at or below the
  * partition's watermark, settles caps and goals, reports duplicates, says
  * what a DELETE takes back (what that CRM record earned) or an UNDELETE
- * gives back, and returns the settled award lines; (3) inside a Kafka
- * transaction, produce dead letters and the awards of fresh events and send
- * the consumer offsets; (4) commit. A crash anywhere replays the batch:
- * Redis ignores what it already applied and returns the same lines, and the
- * aborted transaction's awards are never seen by read_committed readers. */
+ * gives back, and returns the settled award lines; (3) encode its dead
+ * letters and the awards of fresh events, and hand them with the consumer
+ * offsets to the committer (commit.c), whose Kafka transaction commits them
+ * all or none while the next batch is scored; (4) reap: count what
+ * committed, rewind what did not. A crash anywhere replays from the
+ * committed offsets: Redis ignores what it already applied and returns the
+ * same lines, and an aborted transaction's awards are never seen by
+ * read_committed readers. */
 #include "carrot/activity.h"
 #include "carrot/award.h"
 #include "carrot/log.h"
@@ -75,13 +78,14 @@ typedef struct {
     char reason[512];
 } dead_t;
 
-/* Produces the awards of one event, one per settled line, as Redis returned
- * them (a replay returns the first delivery's lines and rules version).
- * Returns the number produced, or -1. */
-static int produce_awards(scorer_t *s, pending_t *p, int64_t now) {
+/* Encodes the awards of one event into t, one per settled line, as Redis
+ * returned them (a replay returns the first delivery's lines and rules
+ * version). Returns the number encoded, or -1. */
+static int encode_awards(scorer_t *s, scorer_txn_t *t, pending_t *p, int64_t now) {
     const carrot_board_result_t *res = p->res;
     char stream[300]; /* the board watermark's, as apply_partition() names it */
     snprintf(stream, sizeof(stream), "%s:%d", s->cf->topic, (int)p->partition);
+    size_t stream_at = scorer_txn_put(t, stream, strlen(stream));
     for (int i = 0; i < res->nlines; i++) {
         char award_id[352], errstr[512];
         snprintf(award_id, sizeof(award_id), "%.256s/%.80s", p->act.event_id,
@@ -100,11 +104,24 @@ static int produce_awards(scorer_t *s, pending_t *p, int64_t now) {
                              .points = res->lines[i].points,
                              .occurred_at = p->act.occurred_at,
                              .awarded_at = now};
-        if (carrot_kafka_produce_award(s->producer, s->award_codec, s->cf->awards_topic, &aw,
-                                       stream, p->offset, -1, errstr, sizeof(errstr)) != 0) {
+        avro_value_t *av = carrot_codec_value(s->award_codec);
+        const void *buf;
+        size_t len;
+        if (carrot_award_to_avro(&aw, av, errstr, sizeof(errstr)) != 0 ||
+            carrot_codec_encode(s->award_codec, av, &buf, &len, errstr, sizeof(errstr)) !=
+                CARROT_CODEC_OK) {
             carrot_error("%s", errstr);
             return -1;
         }
+        scorer_rec_t *r = scorer_txn_rec(t);
+        if (!r) return -1;
+        r->value = scorer_txn_put(t, buf, len);
+        r->value_len = len;
+        r->key_len = strlen(res->participant_id);
+        r->key = scorer_txn_put(t, res->participant_id, r->key_len);
+        r->stream = stream_at;
+        r->offset = p->offset;
+        if (t->oom) return -1;
     }
     return res->nlines;
 }
@@ -145,23 +162,6 @@ static rd_kafka_topic_partition_list_t *batch_offsets(const scorer_t *s, rd_kafk
         if (parts->elems[i].offset <= scorer_repair_until(s, parts->elems[i].partition))
             rd_kafka_topic_partition_list_del_by_idx(parts, i);
     return parts;
-}
-
-/* Aborts after an abortable error; -2 if even that fails (fatal). */
-static int abort_and_rewind(scorer_t *s, rd_kafka_message_t **msgs, size_t n,
-                            rd_kafka_error_t *why) {
-    carrot_warn("aborting transaction: %s", why ? rd_kafka_error_string(why) : "batch failed");
-    if (why) rd_kafka_error_destroy(why);
-    rd_kafka_error_t *err = rd_kafka_abort_transaction(s->producer, 60000);
-    if (err) {
-        carrot_error("could not abort transaction: %s", rd_kafka_error_string(err));
-        rd_kafka_error_destroy(err);
-        return -2;
-    }
-    s->counts.aborted++;
-    carrot_metric_add(s->m_aborted, 1);
-    rewind_batch(s, msgs, n);
-    return -1;
 }
 
 /* Applies one partition's events (n may be 0), then moves its watermark to
@@ -280,7 +280,7 @@ struct scorer_scratch_s {
     dead_t *dead;
 };
 
-void scorer_scratch_free(scorer_t *s) {
+static void arrays_free(scorer_t *s) {
     scorer_scratch_t *x = s->scratch;
     if (!x) return;
     free(x->pend);
@@ -292,11 +292,20 @@ void scorer_scratch_free(scorer_t *s) {
     s->scratch = NULL;
 }
 
+void scorer_scratch_free(scorer_t *s) {
+    for (scorer_txn_t *t = s->spare, *next; t; t = next) {
+        next = t->next;
+        scorer_txn_free(t);
+    }
+    s->spare = NULL;
+    arrays_free(s);
+}
+
 /* The arrays for n messages (grown, never shrunk); NULL when out of memory. */
 static scorer_scratch_t *scratch(scorer_t *s, size_t n) {
     scorer_scratch_t *x = s->scratch;
     if (x && x->cap >= n) return x;
-    scorer_scratch_free(s);
+    arrays_free(s);
     if (!(x = s->scratch = calloc(1, sizeof(*x)))) return NULL;
     x->cap = n;
     x->pend = malloc(n * sizeof(*x->pend));
@@ -305,14 +314,54 @@ static scorer_scratch_t *scratch(scorer_t *s, size_t n) {
     x->results = malloc(n * sizeof(*x->results));
     x->dead = malloc(n * sizeof(*x->dead));
     if (!x->pend || !x->scorings || !x->plans || !x->results || !x->dead) {
-        scorer_scratch_free(s);
+        arrays_free(s);
         return NULL;
     }
     return x;
 }
 
-int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
+/* A transaction to fill, holding msgs[0..n) (taken from the caller);
+ * NULL when out of memory (the messages are then destroyed). */
+static scorer_txn_t *take_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
+    scorer_txn_t *t = s->spare;
+    if (t) s->spare = t->next;
+    else
+        t = scorer_txn_new();
+    if (t && t->msgcap < n) {
+        rd_kafka_message_t **m = realloc(t->msgs, n * sizeof(*m));
+        if (m) t->msgs = m, t->msgcap = n;
+    }
+    if (!t || t->msgcap < n) {
+        for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+        if (t) {
+            t->next = s->spare;
+            s->spare = t;
+        }
+        return NULL;
+    }
+    memcpy(t->msgs, msgs, n * sizeof(*msgs));
+    t->n = n;
+    t->oom = 0;
+    t->awards_topic = s->cf->awards_topic;
+    t->dlq_topic = s->cf->dlq_topic;
+    return t;
+}
+
+/* Gives t back for reuse, destroying its messages. */
+static void give_back(scorer_t *s, scorer_txn_t *t) {
+    scorer_txn_reset(t);
+    t->next = s->spare;
+    s->spare = t;
+}
+
+int scorer_process_batch(scorer_t *s, rd_kafka_message_t **in, size_t n) {
     arena_t ar = {0};
+    scorer_txn_t *t = take_batch(s, in, n);
+    if (!t) {
+        carrot_error("out of memory");
+        return -2;
+    }
+    rd_kafka_message_t **msgs = t->msgs;
     scorer_scratch_t *x = scratch(s, n ? n : 1);
     pending_t *pend = x ? x->pend : NULL;
     carrot_scoring_t *scorings = x ? x->scorings : NULL;
@@ -321,12 +370,11 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     dead_t *dead = x ? x->dead : NULL;
     if (x) memset(pend, 0, n * sizeof(*pend)); /* the rest is written before it is read */
     size_t npend = 0, ndead = 0;
-    long long other = 0, unscored = 0; /* counted only once the batch commits */
+    long long other = 0; /* counted only once the batch commits */
     int rc = 0;
     char errstr[512];
     const char *program = carrot_rules_program(s->rules);
     int64_t now = carrot_time_now_ms();
-    rd_kafka_error_t *kerr;
 
     if (!pend || !scorings || !plans || !results || !dead) {
         carrot_error("out of memory");
@@ -395,111 +443,95 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
     }
     if (rc) goto out;
 
-    /* (3) the transaction */
-    if ((kerr = rd_kafka_begin_transaction(s->producer))) {
-        carrot_error("could not begin transaction: %s", rd_kafka_error_string(kerr));
-        rd_kafka_error_destroy(kerr);
-        rc = -2;
-        goto out;
-    }
-    long long repaired = 0; /* replayed into Redis only: their awards are in Kafka already */
+    /* (3) what the transaction produces, encoded here; the committer runs it */
     for (size_t d = 0; d < ndead; d++) {
-        if (msgs[dead[d].msg]->offset < scorer_repair_until(s, msgs[dead[d].msg]->partition))
-            continue; /* dead-lettered when first read */
         const rd_kafka_message_t *dm = msgs[dead[d].msg];
+        if (dm->offset < scorer_repair_until(s, dm->partition))
+            continue; /* dead-lettered when first read */
         carrot_log_kafka_t at = {rd_kafka_topic_name(dm->rkt), dm->partition, dm->offset};
         carrot_logk(CARROT_LOG_WARN, &at, "dead letter: %s", dead[d].reason);
-        carrot_dead_letter_t dl = carrot_dead_letter_of(msgs[dead[d].msg], "scorer",
-                                                        dead[d].reason);
-        if (carrot_kafka_dead_letter(s->producer, s->cf->dlq_topic, &dl, NULL, -1, errstr,
-                                     sizeof(errstr)) != 0) {
-            carrot_error("%s", errstr);
-            rc = abort_and_rewind(s, msgs, n, NULL);
-            goto out;
+        scorer_rec_t *r = scorer_txn_rec(t);
+        if (r) {
+            r->msg = (long)dead[d].msg;
+            r->value = scorer_txn_put(t, dead[d].reason, strlen(dead[d].reason));
         }
+        t->counts.dead_lettered++;
     }
-    long long scored = 0, nproduced = 0, points = 0, dups = 0;
-    for (size_t i = 0; i < npend; i++) {
+    scorer_counts_t *c = &t->counts;
+    for (size_t i = 0; i < npend && !t->oom; i++) {
         pending_t *p = &pend[i];
         if (p->offset < scorer_repair_until(s, p->partition)) {
-            repaired++;
+            c->repaired++; /* replayed into Redis only: their awards are in Kafka already */
             continue;
         }
         if (!p->res->fresh) {
-            dups++;
+            c->duplicates++;
             continue;
         }
         if (p->res->nlines == 0) { /* earns nothing; or nothing stood to take back or give
                                       back; or its record was deleted before it was scored */
-            unscored++;
+            c->unscored++;
             continue;
         }
-        int k = produce_awards(s, p, now);
-        if (k < 0) {
-            rc = abort_and_rewind(s, msgs, n, NULL);
-            goto out;
-        }
-        scored++;
-        nproduced += k;
-        points += p->res->amount;
+        int k = encode_awards(s, t, p, now);
+        if (k < 0) break;
+        c->scored++;
+        c->awards += k;
+        c->points += p->res->amount;
     }
-    rd_kafka_topic_partition_list_t *offsets = batch_offsets(s, msgs, n);
-    kerr = NULL;
-    if (offsets->cnt > 0) { /* none while a replay is still below the committed offsets */
-        rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(s->consumer);
-        kerr = rd_kafka_send_offsets_to_transaction(s->producer, offsets, cgmd, -1);
-        rd_kafka_consumer_group_metadata_destroy(cgmd);
-    }
-    if (!kerr) {
-        /* (4) commit; a retriable error is retried, an abortable one rewinds */
-        while ((kerr = rd_kafka_commit_transaction(s->producer, -1)) &&
-               rd_kafka_error_is_retriable(kerr)) {
-            carrot_warn("commit failed, retrying: %s", rd_kafka_error_string(kerr));
-            rd_kafka_error_destroy(kerr);
-        }
-    }
-    if (kerr) {
-        rd_kafka_topic_partition_list_destroy(offsets);
-        if (rd_kafka_error_is_fatal(kerr) || !rd_kafka_error_txn_requires_abort(kerr)) {
-            carrot_error("transaction failed: %s", rd_kafka_error_string(kerr));
-            rd_kafka_error_destroy(kerr);
-            rc = -2;
-            goto out;
-        }
-        rc = abort_and_rewind(s, msgs, n, kerr);
+    if (t->oom) {
+        carrot_error("out of memory");
+        rc = -2;
         goto out;
     }
-    rd_kafka_topic_partition_list_t *reached = batch_offsets(NULL, msgs, n);
+    c->consumed = (long long)n;
+    c->other_program = other;
+    t->offsets = batch_offsets(s, msgs, n);
+    t->cgmd = rd_kafka_consumer_group_metadata(s->consumer);
+    t->started_ms = carrot_time_mono_ms();
+    scorer_pipe_push(s->pipe, t);
+    t = NULL;
+out:
+    if (t) give_back(s, t);
+    arena_free(&ar);
+    return rc;
+}
+
+/* Counts a committed batch. */
+static void committed(scorer_t *s, const scorer_txn_t *t) {
+    rd_kafka_message_t *const *msgs = t->msgs;
+    size_t n = t->n;
+    rd_kafka_topic_partition_list_t *reached = batch_offsets(NULL, (rd_kafka_message_t **)msgs, n);
     for (int i = 0; i < reached->cnt; i++)
         scorer_repair_progress(s, reached->elems[i].partition, reached->elems[i].offset);
     rd_kafka_topic_partition_list_destroy(reached);
-    rd_kafka_topic_partition_list_destroy(offsets);
-    if (repaired) {
-        carrot_metric_add(s->m_repaired, (double)repaired);
-        s->counts.repaired += repaired;
+    const scorer_counts_t *c = &t->counts;
+    if (c->repaired) {
+        carrot_metric_add(s->m_repaired, (double)c->repaired);
+        s->counts.repaired += c->repaired;
     }
-    s->counts.consumed += (long long)n;
-    s->counts.scored += scored;
-    s->counts.awards += nproduced;
-    s->counts.points += points;
-    s->counts.duplicates += dups;
-    s->counts.dead_lettered += (long long)ndead;
-    s->counts.other_program += other;
-    s->counts.unscored += unscored;
+    s->counts.consumed += c->consumed;
+    s->counts.scored += c->scored;
+    s->counts.awards += c->awards;
+    s->counts.points += c->points;
+    s->counts.duplicates += c->duplicates;
+    s->counts.dead_lettered += c->dead_lettered;
+    s->counts.other_program += c->other_program;
+    s->counts.unscored += c->unscored;
     s->counts.batches++;
-    carrot_metric_add(s->m_consumed, (double)n);
-    carrot_metric_add(s->m_scored, (double)scored);
-    carrot_metric_add(s->m_awards, (double)nproduced);
-    carrot_metric_add(s->m_points, (double)points);
-    carrot_metric_add(s->m_duplicates, (double)dups);
-    carrot_metric_add(s->m_dead, (double)ndead);
-    carrot_metric_add(s->m_dead_letters, (double)ndead);
-    carrot_metric_add(s->m_other, (double)other);
-    carrot_metric_add(s->m_unscored, (double)unscored);
+    carrot_metric_add(s->m_consumed, (double)c->consumed);
+    carrot_metric_add(s->m_scored, (double)c->scored);
+    carrot_metric_add(s->m_awards, (double)c->awards);
+    carrot_metric_add(s->m_points, (double)c->points);
+    carrot_metric_add(s->m_duplicates, (double)c->duplicates);
+    carrot_metric_add(s->m_dead, (double)c->dead_lettered);
+    carrot_metric_add(s->m_dead_letters, (double)c->dead_lettered);
+    carrot_metric_add(s->m_other, (double)c->other_program);
+    carrot_metric_add(s->m_unscored, (double)c->unscored);
     carrot_metric_add(s->m_batches, 1);
-    int64_t done = carrot_time_now_ms();
-    carrot_metric_set(s->m_last_commit, (double)done / 1000.0);
-    carrot_metric_observe(s->m_batch_seconds, (double)(done - now) / 1000.0);
+    s->last_commit_ms = t->done_ms;
+    carrot_metric_set(s->m_last_commit, (double)carrot_time_now_ms() / 1000.0);
+    carrot_metric_observe(s->m_batch_seconds, (double)(t->done_ms - t->started_ms) / 1000.0);
     int64_t wall = carrot_time_wall_ms();
     for (size_t i = 0; i < n && s->m_lag; i++) { /* produced to committed, per activity */
         int64_t ts = rd_kafka_message_timestamp(msgs[i], NULL);
@@ -511,7 +543,48 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
             if (i + 1 == n || msgs[i + 1]->partition != msgs[i]->partition)
                 carrot_lag_seen(s->lag, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition,
                                 rd_kafka_message_timestamp(msgs[i], NULL));
-out:
-    arena_free(&ar);
-    return rc;
+}
+
+int scorer_reap(scorer_t *s, int how) {
+    int rc = 0, failed = 0;
+    rd_kafka_topic_partition_list_t *back = NULL; /* where a failure rewinds to */
+    for (int first = 1;; first = 0) {
+        /* after a failure every batch in flight is waited for: they are all skipped */
+        int wait = how == 2 || failed || (how == 1 && first);
+        scorer_txn_t *t = scorer_pipe_done(s->pipe, wait);
+        if (!t) break;
+        if (t->rc == 0) {
+            committed(s, t);
+        } else if (t->rc == -2) {
+            rc = -2;
+        } else { /* aborted, or skipped after one that was: read again from its start */
+            if (t->rc == -1) {
+                s->counts.aborted++;
+                carrot_metric_add(s->m_aborted, 1);
+            }
+            failed = 1;
+            if (!back) back = rd_kafka_topic_partition_list_new(8);
+            for (size_t i = 0; back && i < t->n; i++) {
+                const rd_kafka_message_t *m = t->msgs[i];
+                const char *topic = rd_kafka_topic_name(m->rkt);
+                if (!rd_kafka_topic_partition_list_find(back, topic, m->partition))
+                    rd_kafka_topic_partition_list_add(back, topic, m->partition)->offset =
+                        m->offset;
+            }
+        }
+        give_back(s, t);
+    }
+    if (back) {
+        if (back->cnt > 0) {
+            rd_kafka_error_t *err = rd_kafka_seek_partitions(s->consumer, back, 10000);
+            if (err) {
+                carrot_warn("could not rewind after an aborted transaction: %s",
+                            rd_kafka_error_string(err));
+                rd_kafka_error_destroy(err);
+            }
+        }
+        rd_kafka_topic_partition_list_destroy(back);
+    }
+    if (failed) scorer_pipe_resume(s->pipe);
+    return rc ? rc : failed ? -1 : 0;
 }

@@ -39,7 +39,11 @@ static const carrot_conf_prop_t props[] = {
     {"batch-size", CARROT_CONF_INT, OFF(batch_size), "1000", 1, 100000,
      "most activities scored in one transaction"},
     {"batch-ms", CARROT_CONF_INT, OFF(batch_ms), "50", 1, 60000,
-     "longest wait to fill a batch, in milliseconds"},
+     "longest wait for a batch's first activity, in milliseconds"},
+    {"batch-linger-ms", CARROT_CONF_INT, OFF(batch_linger_ms), "0", -1, 60000,
+     "once a batch has its first activity, longest wait for more (0: score what is already "
+     "fetched, so batches grow with the backlog and stay fresh when quiet; -1: up to "
+     "batch-ms, to fill the batch)"},
     {"seen-ttl", CARROT_CONF_INT, OFF(seen_ttl), "2592000", 60, 315360000,
      "seconds an event id is remembered to drop duplicate deliveries (dedup window)"},
     {"txn-timeout-ms", CARROT_CONF_INT, OFF(txn_timeout_ms), "60000", 1000, 900000,
@@ -139,6 +143,8 @@ static int follow_topic(scorer_t *s, int timeout_ms, int catch_up) {
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
     scorer_t *s = opaque;
+    /* the batches in flight commit (or fail) while the partitions are still ours */
+    if (s->pipe && scorer_reap(s, 2) == -2) s->fatal = 1;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         carrot_info("assigned %d partitions", parts->cnt);
         rd_kafka_assign(rk, parts);
@@ -274,11 +280,19 @@ static rd_kafka_t *make_producer(scorer_t *s, const carrot_conf_t *conf, char *e
     char txid[256], instance[128];
     carrot_instance_id(cf->instance, instance, sizeof(instance));
     snprintf(txid, sizeof(txid), "carrot-scorer.%s.%s", cf->group, instance);
-    static const char *const defaults[] = {"linger.ms", "5", NULL};
+    static const char *const defaults[] = {"linger.ms", "0", NULL};
     rd_kafka_t *rk = carrot_kafka_txn_producer_new(conf, cf->brokers, defaults, txid,
                                                    cf->txn_timeout_ms, errstr, errstr_size);
     if (rk) carrot_info("transactional.id %s ready", txid);
     return rk;
+}
+
+/* Sleeps the next step of an exponential back-off (100 ms to 5 s). */
+static void backoff(long *ms) {
+    *ms = *ms ? *ms * 2 : 100;
+    if (*ms > 5000) *ms = 5000;
+    struct timespec ts = {*ms / 1000, (*ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }
 
 int main(int argc, char **argv) {
@@ -312,6 +326,10 @@ int main(int argc, char **argv) {
         !(s.award_codec = carrot_award_codec_new(errstr, sizeof(errstr))) ||
         !(s.producer = make_producer(&s, conf, errstr, sizeof(errstr)))) {
         carrot_error("%s", errstr);
+        goto out;
+    }
+    if (!(s.pipe = scorer_pipe_new(s.producer))) {
+        carrot_error("could not start the committer thread");
         goto out;
     }
     carrot_info("program %s, rules version %s from %s", carrot_rules_program(s.rules),
@@ -379,7 +397,7 @@ int main(int argc, char **argv) {
             }
         }
         size_t n = carrot_kafka_collect(s.consumer, msgs, (size_t)cf.batch_size, (int)cf.batch_ms,
-                                        s.drain, &s.rebalanced, &stop);
+                                        (int)cf.batch_linger_ms, s.drain, &s.rebalanced, &stop);
         if (rd_kafka_fatal_error(s.consumer, errstr, sizeof(errstr))) {
             carrot_error("stopping: the consumer failed for good (%s); a restart resumes from "
                          "the committed offsets",
@@ -387,7 +405,32 @@ int main(int argc, char **argv) {
             exit_code = 1;
             break;
         }
+        /* the transactions that finished; at most SCORER_PIPE_MAX batches (and twice
+         * a batch's messages) wait for theirs: enough to ride out a broker's slow
+         * commit at a steady rate without holding back the boards */
+        size_t inflight_msgs, inflight = scorer_pipe_inflight(s.pipe, &inflight_msgs);
+        int reaped = scorer_reap(
+            &s, inflight >= SCORER_PIPE_MAX || inflight_msgs >= 2 * (size_t)cf.batch_size ? 1 : 0);
+        if (reaped == -2 || s.fatal) {
+            for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+            exit_code = 1;
+            break;
+        }
+        if (reaped == -1) { /* rewound to an aborted batch: what is in hand comes again */
+            for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+            if (!stop) backoff(&abort_backoff_ms);
+            continue;
+        }
         if (s.redis_check || carrot_board_connects(s.board) != s.redis_connects) {
+            /* the check compares Redis with the committed offsets: none in flight */
+            if (scorer_reap(&s, 2) != 0) {
+                for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+                if (s.fatal || scorer_reap(&s, 0) == -2) {
+                    exit_code = 1;
+                    break;
+                }
+                continue; /* rewound: the batch comes again */
+            }
             /* assigned, or Redis reconnected: it may be behind Kafka; until checked,
              * nothing is applied (it would step over what Redis lost) */
             if (carrot_board_connects(s.board) != s.redis_connects)
@@ -423,7 +466,8 @@ int main(int argc, char **argv) {
                     s.meta_dirty = 1; /* written again, and reported, once it is back */
                 }
             }
-            if (cf.until_drained && carrot_drain_done(s.drain)) {
+            if (cf.until_drained && carrot_drain_done(s.drain) &&
+                scorer_pipe_inflight(s.pipe, NULL) == 0) {
                 if (s.meta_dirty) { /* drained, yet never wrote a board: not a success */
                     carrot_error("drained, but Redis at %s:%lld could not be reached",
                                  cf.redis_host, cf.redis_port);
@@ -434,23 +478,18 @@ int main(int argc, char **argv) {
             continue;
         }
         if (!first_ms) first_ms = carrot_time_mono_ms();
-        rc = scorer_process_batch(&s, msgs, n);
-        if (rc == 0) {
-            last_ms = carrot_time_mono_ms();
-            abort_backoff_ms = 0;
-        } else if (rc == -1 && !stop) {
-            /* aborted and rewound: do not spin if the cause persists */
-            abort_backoff_ms = abort_backoff_ms ? abort_backoff_ms * 2 : 100;
-            if (abort_backoff_ms > 5000) abort_backoff_ms = 5000;
-            struct timespec ts = {abort_backoff_ms / 1000, (abort_backoff_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-        for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+        rc = scorer_process_batch(&s, msgs, n); /* takes the messages */
+        if (rc == 0) abort_backoff_ms = 0;
+        else if (rc == -1 && !stop)
+            backoff(&abort_backoff_ms); /* rewound: do not spin if the cause persists */
         if (rc == -2) {
             exit_code = 1;
             break;
         }
     }
+    /* the batches in flight commit before the scorer leaves its group */
+    if (s.pipe && scorer_reap(&s, 2) == -2) exit_code = 1;
+    last_ms = s.last_commit_ms;
     carrot_info("stopping: %lld consumed, %lld scored, %lld awards (%lld points), %lld duplicates, "
                 "%lld unscored, %lld dead-lettered, %lld transactions aborted",
                 s.counts.consumed, s.counts.scored, s.counts.awards, s.counts.points,
@@ -470,6 +509,7 @@ out:
         rd_kafka_consumer_close(s.consumer);
         rd_kafka_destroy(s.consumer);
     }
+    scorer_pipe_destroy(s.pipe); /* before its producer */
     if (s.producer) rd_kafka_destroy(s.producer);
     carrot_codec_destroy(s.activity_codec);
     carrot_codec_destroy(s.award_codec);

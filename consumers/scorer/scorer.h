@@ -17,7 +17,8 @@
 typedef struct {
     char *brokers, *topic, *awards_topic, *dlq_topic, *group, *instance, *rules, *rules_topic;
     char *redis_host, *log_level, *log_format, *schema_registry, *metrics_listen;
-    long long redis_port, batch_size, batch_ms, seen_ttl, txn_timeout_ms, metrics_port;
+    long long redis_port, batch_size, batch_ms, batch_linger_ms, seen_ttl, txn_timeout_ms,
+        metrics_port;
     int until_drained;
 } scorer_conf_t;
 
@@ -27,6 +28,66 @@ typedef struct {
 } scorer_counts_t;
 
 typedef struct scorer_scratch_s scorer_scratch_t; /* batch.c's working arrays */
+
+/* One thing a batch's transaction produces: a dead letter of msgs[msg]
+ * (reason at value), or (msg -1) an award already encoded. Offsets into
+ * the transaction's buf. */
+typedef struct {
+    long msg;
+    size_t key, key_len, value, value_len, stream;
+    int64_t offset; /* an award's: the activity's offset in its stream */
+} scorer_rec_t;
+
+/* A scored batch whose boards are written, waiting for (or done with) its
+ * Kafka transaction. Built by the main thread (batch.c), run by the
+ * committer (commit.c), reaped by the main thread again; reused. */
+typedef struct scorer_txn_s {
+    struct scorer_txn_s *next;
+    rd_kafka_message_t **msgs; /* the batch, owned: destroyed when reset */
+    size_t n, msgcap;
+    char *buf; /* the records' bytes */
+    size_t len, cap;
+    scorer_rec_t *recs;
+    size_t nrec, reccap;
+    const char *awards_topic, *dlq_topic;
+    rd_kafka_topic_partition_list_t *offsets; /* the consumer offsets it commits */
+    rd_kafka_consumer_group_metadata_t *cgmd;
+    scorer_counts_t counts;      /* what it adds once committed */
+    int64_t started_ms, done_ms; /* monotonic */
+    int oom;
+    int rc; /* committer: 0 committed, -1 aborted, -2 fatal, -3 skipped after a failure */
+} scorer_txn_t;
+
+typedef struct scorer_pipe_s scorer_pipe_t; /* commit.c: the committer thread */
+
+/* Batches that may wait for their transactions at once (the main thread
+ * holds back beyond it); the committer commits all that wait in one. */
+#define SCORER_PIPE_MAX 16
+
+/* Starts the committer for producer (which it alone uses from then on);
+ * NULL when out of memory or threads. */
+scorer_pipe_t *scorer_pipe_new(rd_kafka_t *producer);
+/* Stops the committer once its queue is run, and frees what was not reaped. */
+void scorer_pipe_destroy(scorer_pipe_t *p); /* NULL is a no-op */
+/* Queues t's transaction; the pipe holds t until scorer_pipe_done returns it. */
+void scorer_pipe_push(scorer_pipe_t *p, scorer_txn_t *t);
+/* The oldest finished transaction (in push order; rc says how it ended), or
+ * NULL when none has finished; wait: block until one does while any is in
+ * flight. The caller owns it again. */
+scorer_txn_t *scorer_pipe_done(scorer_pipe_t *p, int wait);
+/* Transactions pushed and not yet returned (and their messages in *msgs). */
+size_t scorer_pipe_inflight(scorer_pipe_t *p, size_t *msgs);
+/* After a failure the committer skips every queued transaction (rc -3)
+ * until the caller, having rewound, resumes it. */
+void scorer_pipe_resume(scorer_pipe_t *p);
+
+scorer_txn_t *scorer_txn_new(void);     /* NULL when out of memory */
+void scorer_txn_reset(scorer_txn_t *t); /* destroys its messages; keeps its memory */
+void scorer_txn_free(scorer_txn_t *t);  /* NULL is a no-op */
+/* Appends len bytes (and a NUL) to t's buf; returns their offset (oom set on failure). */
+size_t scorer_txn_put(scorer_txn_t *t, const void *data, size_t len);
+/* A new zeroed record (msg -1), or NULL with oom set. */
+scorer_rec_t *scorer_txn_rec(scorer_txn_t *t);
 
 typedef struct scorer_s {
     const scorer_conf_t *cf;
@@ -45,6 +106,10 @@ typedef struct scorer_s {
     int redis_check;
     unsigned long redis_connects; /* carrot_board_connects() at the last check */
     scorer_scratch_t *scratch;    /* kept across batches; scorer_scratch_free() */
+    scorer_pipe_t *pipe;          /* the committer: batches' transactions, in order */
+    scorer_txn_t *spare;          /* reaped transactions, for reuse */
+    int64_t last_commit_ms;       /* monotonic time of the last commit */
+    int fatal;                    /* set where no error can be returned (the rebalance) */
     int64_t *repair_until;        /* by partition: below it, replay into Redis, produce nothing */
     int nrepair;                  /* partitions repair_until has room for */
     scorer_counts_t counts;
@@ -60,13 +125,21 @@ typedef struct scorer_s {
     carrot_lag_t *lag;               /* consumer lag per partition; NULL without metrics */
 } scorer_t;
 
-/* Scores msgs[0..n) in one Kafka transaction: dead letters, Redis increments
- * (guarded, see carrot/board.h), awards and the consumer offsets commit
- * together or not at all. Returns 0; -1 when the transaction was aborted and
- * the partitions rewound to the batch start (the caller just goes on); -2 on
- * a fatal error (the caller exits; a restart resumes exactly once). The
- * messages stay owned by the caller. */
+/* Scores msgs[0..n) exactly once: decodes and scores them, writes the
+ * boards (guarded, see carrot/board.h), then hands the batch's transaction
+ * (dead letters, awards, the consumer offsets) to the committer, which
+ * commits it or nothing of it. Takes the messages (the caller's array can be
+ * reused at once). Returns 0; -1 when the batch was rewound (Redis out of
+ * reach: read it again later); -2 on a fatal error (the caller exits; a
+ * restart resumes exactly once). */
 int scorer_process_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n);
+/* Takes back the batches whose transactions finished, oldest first, and
+ * counts them. how: 0 those already finished, 1 at least one when any is in
+ * flight, 2 all of them. Returns 0; -1 when a transaction was aborted: every
+ * batch after it was skipped, and the partitions are rewound to the first
+ * of them (the caller drops what it holds and backs off); -2 on a fatal
+ * error. */
+int scorer_reap(scorer_t *s, int how);
 /* Frees the working arrays scorer_process_batch() keeps between batches. */
 void scorer_scratch_free(scorer_t *s);
 

@@ -398,7 +398,7 @@ int carrot_ledger_run(const carrot_conf_t *conf, const ledger_conf_t *cf) {
     while (!carrot_ledger_stop) {
         flight_t *f = &fl[cur], *prev = &fl[!cur];
         size_t n = carrot_kafka_collect(consumer, f->msgs, (size_t)cf->batch_size,
-                                        (int)cf->batch_ms, l.drain, &l.rebalanced,
+                                        (int)cf->batch_ms, -1, l.drain, &l.rebalanced,
                                         &carrot_ledger_stop);
         f->n = n;
         if (rd_kafka_fatal_error(consumer, errstr, sizeof(errstr))) {

@@ -291,7 +291,7 @@ int report_run(const carrot_conf_t *conf, const report_conf_t *cf) {
             break;
         }
         size_t n = carrot_kafka_collect(consumer, msgs, (size_t)cf->batch_size, (int)cf->batch_ms,
-                                        r.drain, &r.rebalanced, &report_stop);
+                                        -1, r.drain, &r.rebalanced, &report_stop);
         if (rd_kafka_fatal_error(consumer, errstr, sizeof(errstr))) {
             carrot_error("stopping: the consumer failed for good (%s); a restart resumes where "
                          "the facts are",

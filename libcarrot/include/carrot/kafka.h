@@ -172,7 +172,10 @@ void carrot_drain_seen(carrot_drain_t *drain, const rd_kafka_message_t *msg);
 int carrot_drain_done(const carrot_drain_t *drain);
 
 /* Polls the consumer for up to max messages within timeout_ms, feeding the
- * drain tracker (may be NULL). When *rebalanced becomes non-zero during the
+ * drain tracker (may be NULL). Once the first message is in, it waits at
+ * most linger_ms more (0: takes only what librdkafka has already fetched,
+ * so a busy consumer's batches grow with its backlog and a quiet one's
+ * stay small and fresh; -1: up to timeout_ms, to fill the batch). When *rebalanced becomes non-zero during the
  * poll (the caller's rebalance callback sets it), the messages collected so
  * far are dropped: their partitions restart from the committed offsets
  * wherever they are assigned now. Stops early when *stop is set. Returns the
@@ -181,7 +184,7 @@ int carrot_drain_done(const carrot_drain_t *drain);
  * 0: the caller checks rd_kafka_fatal_error() and stops, for a restart to
  * resume from the committed offsets, rather than polling a dead consumer. */
 size_t carrot_kafka_collect(rd_kafka_t *consumer, rd_kafka_message_t **msgs, size_t max,
-                            int timeout_ms, carrot_drain_t *drain, int *rebalanced,
+                            int timeout_ms, int linger_ms, carrot_drain_t *drain, int *rebalanced,
                             volatile sig_atomic_t *stop);
 
 #endif
