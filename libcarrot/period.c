@@ -224,3 +224,43 @@ int carrot_period_of_id(const char *id, const char *tz, carrot_period_t *pp, int
     if (pp) *pp = p;
     return 0;
 }
+
+/* "d:YYYY-MM-DD" of the day z days after 1970-01-01. */
+static void day_id(int64_t z, char *out, size_t size) {
+    int64_t y;
+    unsigned m, d;
+    carrot_civil_from_days(z, &y, &m, &d);
+    /* (the moduli only tell the compiler the fields fit: they are in range) */
+    snprintf(out, size, "d:%04d-%02d-%02d", (int)(y % 10000), (int)(m % 100), (int)(d % 100));
+}
+
+int carrot_period_days(const char *id, char (*days)[16], int max) {
+    char prev[32];
+    int y, m, w;
+    int64_t first, next;
+    /* carrot_period_previous() checks the label's shape and range */
+    if (carrot_period_previous(id, prev, sizeof(prev)) != 0) return -1;
+    if (id[0] == 'w') {
+        digits(id + 2, 4, &y), digits(id + 8, 2, &w);
+        int64_t jan4 = carrot_days_from_civil(y, 1, 4); /* ISO week 1 holds January 4th */
+        int wday = (int)(((jan4 % 7) + 7 + 3) % 7);     /* Monday 0 .. Sunday 6 */
+        first = jan4 - wday + (int64_t)(w - 1) * 7;
+        next = first + 7;
+    } else if (id[0] == 'm') {
+        digits(id + 2, 4, &y), digits(id + 7, 2, &m);
+        first = carrot_days_from_civil(y, (unsigned)m, 1);
+        next = m == 12 ? carrot_days_from_civil(y + 1, 1, 1)
+                       : carrot_days_from_civil(y, (unsigned)m + 1, 1);
+    } else if (id[0] == 'q') {
+        digits(id + 2, 4, &y);
+        int q = id[8] - '0';
+        first = carrot_days_from_civil(y, (unsigned)(q - 1) * 3 + 1, 1);
+        next = q == 4 ? carrot_days_from_civil(y + 1, 1, 1)
+                      : carrot_days_from_civil(y, (unsigned)q * 3 + 1, 1);
+    } else {
+        return -1; /* a day is its own board */
+    }
+    if (next - first > max) return -1;
+    for (int64_t z = first; z < next; z++) day_id(z, days[z - first], sizeof(days[0]));
+    return (int)(next - first);
+}

@@ -79,21 +79,27 @@ int carrot_time_parse(const char *s, int64_t *msp) {
     return 0;
 }
 
-void carrot_time_format(int64_t ms, char *buf, unsigned long size) {
-    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-    int msec = (int)(ms - secs * 1000);
-    int64_t z = (secs >= 0 ? secs : secs - 86399) / 86400;
-    int sod = (int)(secs - z * 86400);
-    /* civil_from_days */
+/* Howard Hinnant's civil_from_days. */
+void carrot_civil_from_days(int64_t z, int64_t *yp, unsigned *mp_, unsigned *dp) {
     z += 719468;
     const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     const unsigned doe = (unsigned)(z - era * 146097);
     const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    const int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+    *dp = doy - (153 * mp + 2) / 5 + 1;
+    *mp_ = mp < 10 ? mp + 3 : mp - 9;
+    *yp = (int64_t)yoe + era * 400 + (*mp_ <= 2);
+}
+
+void carrot_time_format(int64_t ms, char *buf, unsigned long size) {
+    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    int msec = (int)(ms - secs * 1000);
+    int64_t z = (secs >= 0 ? secs : secs - 86399) / 86400;
+    int sod = (int)(secs - z * 86400);
+    int64_t y;
+    unsigned m, d;
+    carrot_civil_from_days(z, &y, &m, &d);
     snprintf(buf, size, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d, sod / 3600,
              sod / 60 % 60, sod % 60, msec);
 }

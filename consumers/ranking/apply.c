@@ -129,7 +129,23 @@ typedef struct {
     int oom;
 } cmds_t;
 
+/* What this process has already told Redis and need not say again: a board
+ * in the program's list or a participant's, a key's expiry time. Kept as
+ * 64-bit hashes of the key and member in an open-addressing set, emptied
+ * when half full and whenever a connection is opened again (a Redis that
+ * restarted may have lost them). Why: these commands repeat on every chunk
+ * for the same boards, and were a tenth of Redis's time per activity. */
+#define TOLD_CAP (1u << 18)
+typedef struct {
+    uint64_t *slot; /* 0: empty */
+    size_t n;
+    unsigned long connects;
+    uint64_t *sent; /* this chunk's, added once its EXEC ran */
+    size_t nsent, sentcap;
+} told_t;
+
 struct carrot_apply_s {
+    told_t told;
     blk_t *blocks;
     ent_t *e;
     size_t ne, ecap;
@@ -142,6 +158,8 @@ struct carrot_apply_s {
 
 void carrot_apply_free(carrot_apply_t *ap) {
     if (!ap) return;
+    free(ap->told.slot);
+    free(ap->told.sent);
     for (blk_t *b = ap->blocks, *next; b; b = next) {
         next = b->next;
         free(b);
@@ -190,6 +208,54 @@ static uint64_t hash(const char *s) {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
+}
+
+/* FNV-1a of a, a separator and b (then c): what a told_t remembers. */
+static uint64_t told_hash(const char *a, const char *b, int64_t c) {
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *s = a; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    h = (h ^ 0x1f) * 1099511628211ULL;
+    for (const char *s = b; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    h = (h ^ 0x1f) * 1099511628211ULL;
+    for (int i = 0; i < 8; i++) h = (h ^ (uint8_t)((uint64_t)c >> (8 * i))) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+static int told_has(const told_t *t, uint64_t h) {
+    if (!t->slot) return 0;
+    for (size_t j = h & (TOLD_CAP - 1); t->slot[j]; j = (j + 1) & (TOLD_CAP - 1))
+        if (t->slot[j] == h) return 1;
+    return 0;
+}
+
+/* Notes h as sent by this chunk (remembered once it ran); 0 when told already. */
+static int told_send(carrot_apply_t *ap, uint64_t h) {
+    told_t *t = &ap->told;
+    if (told_has(t, h)) return 0;
+    if (t->nsent == t->sentcap) {
+        size_t cap = t->sentcap ? t->sentcap * 2 : 256;
+        uint64_t *m = realloc(t->sent, cap * sizeof(*m));
+        if (!m) return 1; /* said again next time: harmless */
+        t->sent = m;
+        t->sentcap = cap;
+    }
+    t->sent[t->nsent++] = h;
+    return 1;
+}
+
+/* The chunk's EXEC ran: what it sent is told. */
+static void told_keep(told_t *t) {
+    if (!t->slot && !(t->slot = calloc(TOLD_CAP, sizeof(*t->slot)))) return;
+    for (size_t i = 0; i < t->nsent; i++) {
+        if (t->n >= TOLD_CAP / 2) { /* half full: start again */
+            memset(t->slot, 0, TOLD_CAP * sizeof(*t->slot));
+            t->n = 0;
+        }
+        size_t j = t->sent[i] & (TOLD_CAP - 1);
+        while (t->slot[j] && t->slot[j] != t->sent[i]) j = (j + 1) & (TOLD_CAP - 1);
+        if (!t->slot[j]) t->slot[j] = t->sent[i], t->n++;
+    }
+    t->nsent = 0;
 }
 
 /* The entry of kind for key (copied on first sight), created zeroed. -1 on OOM. */
@@ -342,7 +408,8 @@ static void add_boards(carrot_apply_t *ap, const char *prefix, int64_t now, int6
         char *end;
         int64_t exp = strtoll(sep + 1, &end, 10);
         p = *end == '\x1e' ? end + 1 : end;
-        if (exp != 0 && exp <= now) continue; /* past its retention: left alone */
+        int rolled = carrot_board_rolled(name);          /* indexed, never written (rollup.c) */
+        if (!rolled && exp != 0 && exp <= now) continue; /* past its retention: left alone */
         sb_t k = sb(key, sizeof(key));
         sb_s(&k, prefix);
         sb_s(&k, "lb:");
@@ -350,12 +417,14 @@ static void add_boards(carrot_apply_t *ap, const char *prefix, int64_t now, int6
         int created;
         int32_t bi = ent(ap, K_BOARD, key, NULL);
         if (bi < 0) return;
-        if (exp > 0 && ap->e[bi].exp == 0) ap->e[bi].exp = exp; /* the batch's first */
-        joined(key, sizeof(key), who, ap->e[bi].key);
-        int32_t si = ent(ap, K_SUM, key, &created);
-        if (si < 0) return;
-        if (created) ap->e[si].a = bi, ap->e[si].b = w;
-        ap->e[si].n += amt;
+        if (!rolled) {
+            if (exp > 0 && ap->e[bi].exp == 0) ap->e[bi].exp = exp; /* the batch's first */
+            joined(key, sizeof(key), who, ap->e[bi].key);
+            int32_t si = ent(ap, K_SUM, key, &created);
+            if (si < 0) return;
+            if (created) ap->e[si].a = bi, ap->e[si].b = w;
+            ap->e[si].n += amt;
+        }
         joined(key, sizeof(key), who, name);
         int32_t ni = ent(ap, K_NAME, key, &created);
         if (ni < 0) return;
@@ -623,7 +692,7 @@ static int64_t settle(carrot_apply_t *ap, const char *prefix, const char *stream
                         if (j) sb_put(&kb, "\x1e", 1);
                         sb_s(&kb, pl->boards[j].name);
                         sb_put(&kb, "\x1e", 1);
-                        sb_i(&kb, pl->boards[j].expire_at);
+                        sb_i(&kb, pl->boards[j].rolled ? 0 : pl->boards[j].expire_at);
                     }
                     r->s[2] = save(ap, k, kb.len);
                     r->dirty |= F_K;
@@ -744,6 +813,12 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
         reset(ap);
         b->failed = CARROT_BOARD_RETRY;
         if (carrot_board_connect(b, wmk, errstr, errstr_size)) return b->failed;
+        ap->told.nsent = 0;
+        if (ap->told.connects != carrot_board_connects(b)) { /* Redis may have restarted */
+            if (ap->told.slot) memset(ap->told.slot, 0, TOLD_CAP * sizeof(*ap->told.slot));
+            ap->told.n = 0;
+            ap->told.connects = carrot_board_connects(b);
+        }
         /* what the events read: their dedup entries, records and counters */
         for (size_t i = 0; i < n; i++) {
             prefixed(key, sizeof(key), prefix, "seen:", ev[i].event_id);
@@ -914,22 +989,33 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
         for (size_t i = 0; i < ap->ne; i++) {
             ent_t *x = &ap->e[i];
             if ((x->kind == K_BOARD || x->kind == K_CMKEY) && x->exp > 0) {
+                /* (a board is never written again once expired; a commitment's hash
+                 * may be: its expiry is said every time) */
+                if (x->kind == K_BOARD && !told_send(ap, told_hash("EXPIREAT", x->key, x->exp)))
+                    continue;
                 cmd(c, "EXPIREAT");
                 arg_s(c, x->key);
                 arg_i(c, x->exp);
             } else if (x->kind == K_WHO && x->a >= 0) {
-                cmd(c, "SADD");
                 prefixed(key, sizeof(key), prefix, "pb:", x->key);
-                arg_s(c, key);
-                for (int32_t j = x->a; j >= 0; j = ap->e[j].b) arg_s(c, ap->e[j].name);
+                int first = 1;
+                for (int32_t j = x->a; j >= 0; j = ap->e[j].b) {
+                    if (!told_send(ap, told_hash(key, ap->e[j].name, 0))) continue;
+                    if (first) {
+                        cmd(c, "SADD");
+                        arg_s(c, key);
+                        first = 0;
+                    }
+                    arg_s(c, ap->e[j].name);
+                }
             }
         }
         size_t nboards = 0, plen = strlen(prefix) + 3; /* the program's board index */
+        prefixed(key, sizeof(key), prefix, "", "boards");
         for (size_t i = 0; i < ap->ne; i++)
-            if (ap->e[i].kind == K_BOARD) {
+            if (ap->e[i].kind == K_BOARD && told_send(ap, told_hash(key, ap->e[i].key + plen, 0))) {
                 if (!nboards++) {
                     cmd(c, "SADD");
-                    prefixed(key, sizeof(key), prefix, "", "boards");
                     arg_s(c, key);
                 }
                 arg_s(c, ap->e[i].key + plen);
@@ -952,6 +1038,13 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
             arg_s(c, "e");
             arg(c, ap->feed, ap->feedlen);
         }
+        for (size_t i = 0; i < ap->ne; i++) /* rolled boards built before are stale */
+            if (ap->e[i].kind == K_SUM && ap->e[i].n != 0) {
+                prefixed(key, sizeof(key), prefix, "", "gen");
+                cmd(c, "INCR");
+                arg_s(c, key);
+                break;
+            }
         if (top > wm) {
             cmd(c, "SET");
             arg_s(c, wmk);
@@ -992,6 +1085,7 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
         }
         for (size_t j = 0; j < nreplies; j++) freeReplyObject(rp[j]);
         free(rp);
+        if (!rc && !refused) told_keep(&ap->told);
         if (rc || !refused) return rc;
         b->conflicts++; /* someone wrote what this chunk read: read it again */
     }

@@ -181,9 +181,9 @@ void carrot_args_free(carrot_args_t *a) {
     free(a->lens);
 }
 
-/* Runs the script sha (its file is script) with one key and the built arguments. */
-static redisReply *run(carrot_board_t *b, const char *script, const char *sha, const char *key,
-                       args_t *a, char *errstr, size_t errstr_size) {
+redisReply *carrot_board_script(carrot_board_t *b, const char *script, const char *sha,
+                                const char *key, carrot_args_t *a, char *errstr,
+                                size_t errstr_size) {
     b->failed = CARROT_BOARD_RETRY;
     if (a->oom) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -300,7 +300,7 @@ static carrot_board_err_t query(carrot_board_t *b, const char *key, args_t *a, i
                                 carrot_board_entry_t *out, int *noutp, char *errstr,
                                 size_t errstr_size) {
     *noutp = 0;
-    redisReply *r = run(b, "query.lua", b->query_sha, key, a, errstr, errstr_size);
+    redisReply *r = carrot_board_script(b, "query.lua", b->query_sha, key, a, errstr, errstr_size);
     carrot_args_free(a);
     if (!r) return b->failed;
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 5) {
@@ -328,6 +328,8 @@ carrot_board_err_t carrot_board_range(carrot_board_t *b, const char *program, co
     char key[512];
     *noutp = 0;
     if (max <= 0 || start < 0) return CARROT_BOARD_OK;
+    carrot_board_err_t rc = carrot_board_rollup(b, program, board, errstr, errstr_size);
+    if (rc) return rc;
     carrot_board_key(key, sizeof(key), program, board);
     args_t a = {0};
     arg_s(&a, "range");
@@ -349,6 +351,8 @@ carrot_board_err_t carrot_board_around(carrot_board_t *b, const char *program, c
     char key[512];
     *noutp = 0;
     if (k < 0) return CARROT_BOARD_OK;
+    carrot_board_err_t rc = carrot_board_rollup(b, program, board, errstr, errstr_size);
+    if (rc) return rc;
     carrot_board_key(key, sizeof(key), program, board);
     args_t a = {0};
     arg_s(&a, "around");
@@ -365,6 +369,17 @@ carrot_board_err_t carrot_board_standing(carrot_board_t *b, const char *program,
     char prefix[512], key[1024];
     snprintf(prefix, sizeof(prefix), "carrot:{%s}:", program);
     snprintf(key, sizeof(key), "%spb:%s", prefix, participant);
+    /* the rolled boards the participant is on are summed first */
+    const char *argv[] = {"SMEMBERS", key};
+    size_t lens[] = {8, strlen(key)};
+    redisReply *names = carrot_board_command(b, NULL, 2, argv, lens, errstr, errstr_size);
+    if (!names) return b->failed;
+    carrot_board_err_t rc = CARROT_BOARD_OK;
+    for (size_t i = 0; !rc && names->type == REDIS_REPLY_ARRAY && i < names->elements; i++)
+        if (names->element[i]->type == REDIS_REPLY_STRING)
+            rc = carrot_board_rollup(b, program, names->element[i]->str, errstr, errstr_size);
+    freeReplyObject(names);
+    if (rc) return rc;
     args_t a = {0};
     arg_s(&a, "standing");
     arg_s(&a, prefix);
@@ -376,6 +391,8 @@ carrot_board_err_t carrot_board_total(carrot_board_t *b, const char *program, co
                                       int64_t *totalp, long *membersp, char *errstr,
                                       size_t errstr_size) {
     char key[512];
+    carrot_board_err_t rc = carrot_board_rollup(b, program, board, errstr, errstr_size);
+    if (rc) return rc;
     carrot_board_key(key, sizeof(key), program, board);
     const char *argv[] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
     size_t lens[5];

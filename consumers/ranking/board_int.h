@@ -44,6 +44,18 @@ void carrot_board_drop(carrot_board_t *b);
 redisReply *carrot_board_command(carrot_board_t *b, const char *script, int argc, const char **argv,
                                  const size_t *lens, char *errstr, size_t errstr_size);
 
+/* Runs the loaded script sha (its file is script, for errors) with one key
+ * and the arguments a; the caller frees the reply. NULL as for
+ * carrot_board_command(). */
+redisReply *carrot_board_script(carrot_board_t *b, const char *script, const char *sha,
+                                const char *key, carrot_args_t *a, char *errstr,
+                                size_t errstr_size);
+
+/* rollup.c: when board is a week's, month's or quarter's, makes its key
+ * hold the sum of its day boards as they are now (a no-op for others). */
+carrot_board_err_t carrot_board_rollup(carrot_board_t *b, const char *program, const char *board,
+                                       char *errstr, size_t errstr_size);
+
 /* Whether a Redis error reply is worth retrying (loading, failover, OOM...). */
 int carrot_board_retriable(const char *err);
 /* The same for an error reply b's connection gave: a cluster's redirection

@@ -13,6 +13,8 @@ carrot_board_err_t carrot_board_scores(carrot_board_t *b, const char *program,
                                        size_t errstr_size) {
     if (n == 0) return CARROT_BOARD_OK;
     char key[512];
+    carrot_board_err_t rc = carrot_board_rollup(b, program, board_name, errstr, errstr_size);
+    if (rc) return rc;
     carrot_board_key(key, sizeof(key), program, board_name);
     const char **argv = calloc(n + 2, sizeof(*argv));
     size_t *lens = calloc(n + 2, sizeof(*lens));
@@ -76,6 +78,13 @@ carrot_board_err_t carrot_board_list(carrot_board_t *b, const char *program, int
     /* the members of each, pipelined; a board gone (expired) leaves the index */
     carrot_board_err_t rc = CARROT_BOARD_OK;
     char bk[512];
+    for (size_t i = 0; i < m && !rc; i++) /* rolled boards exist once summed */
+        rc = carrot_board_rollup(b, program, names[i], errstr, errstr_size);
+    if (rc) {
+        free(names);
+        freeReplyObject(r);
+        return rc;
+    }
     for (size_t i = 0; i < m; i++) {
         carrot_board_key(bk, sizeof(bk), program, names[i]);
         redisAppendCommand(b->rc, "ZCARD %s", bk);
@@ -137,12 +146,13 @@ carrot_board_err_t carrot_board_members(carrot_board_t *b, const char *program,
                                         const char *board_name, long *membersp, char *errstr,
                                         size_t errstr_size) {
     char key[512];
+    carrot_board_err_t rc = carrot_board_rollup(b, program, board_name, errstr, errstr_size);
+    if (rc) return rc;
     carrot_board_key(key, sizeof(key), program, board_name);
     const char *argv[] = {"ZCARD", key};
     size_t lens[] = {5, strlen(key)};
     redisReply *r = carrot_board_command(b, NULL, 2, argv, lens, errstr, errstr_size);
     if (!r) return b->failed;
-    carrot_board_err_t rc = CARROT_BOARD_OK;
     if (r->type == REDIS_REPLY_INTEGER) *membersp = (long)r->integer;
     else {
         snprintf(errstr, errstr_size, "unexpected reply from Redis to ZCARD %s", key);

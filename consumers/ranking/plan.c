@@ -31,42 +31,53 @@ carrot_board_err_t carrot_board_plan(const carrot_rules_t *r, const carrot_activ
     const char *scopes[4][2] = {
         {"all", ""}, {"seg:", a->segment}, {"reg:", a->region}, {"team:", a->team_id}};
     const char *tz = carrot_rules_timezone(r);
-    char pid[32];
+    char pid[CARROT_PERIOD_COUNT][32];
     int64_t end;
     p->nboards = 0;
     p->cap_key[0] = '\0';
+    /* A day board is kept as long as the longest keeping of a period that
+     * holds the day: the week, month and quarter boards are rolled up from
+     * the day boards when read (rollup.c), never written. */
+    int64_t day_exp = 0;
     for (int per = 0; per < CARROT_PERIOD_COUNT; per++) {
-        if (carrot_period_of((carrot_period_t)per, a->occurred_at, tz, pid, sizeof(pid), &end))
+        if (carrot_period_of((carrot_period_t)per, a->occurred_at, tz, pid[per], sizeof(pid[0]),
+                             &end))
             goto bad_tz;
         int64_t exp = per == CARROT_PERIOD_PTD
                           ? 0
                           : end / 1000 + carrot_rules_retention_s(r, (carrot_period_t)per);
+        if (exp > day_exp) day_exp = exp;
+    }
+    for (int per = 0; per < CARROT_PERIOD_COUNT; per++) {
+        int rolled = per != CARROT_PERIOD_DAY && per != CARROT_PERIOD_PTD;
         for (int s = 0; s < 4; s++) {
             if (s > 0 && (!scopes[s][1] || !*scopes[s][1])) continue;
             carrot_board_ref_t *b = &p->boards[p->nboards++];
-            name(b->name, sizeof(b->name), pid, scopes[s][0], scopes[s][1]);
-            b->expire_at = exp;
+            name(b->name, sizeof(b->name), pid[per], scopes[s][0], scopes[s][1]);
+            b->expire_at = per == CARROT_PERIOD_DAY ? day_exp : 0;
+            b->rolled = rolled;
         }
     }
+    char cpid[32];
     if (!sc) return CARROT_BOARD_OK;
     if (sc->kpi && sc->capped) {
-        if (carrot_period_of(sc->cap_period, a->occurred_at, tz, pid, sizeof(pid), &end))
+        if (carrot_period_of(sc->cap_period, a->occurred_at, tz, cpid, sizeof(cpid), &end))
             goto bad_tz;
-        carrot_settle_key(p->cap_key, sizeof(p->cap_key), "cap", sc->kpi, pid, a->participant_id);
+        carrot_settle_key(p->cap_key, sizeof(p->cap_key), "cap", sc->kpi, cpid, a->participant_id);
         p->cap_expire_at = carrot_rules_counter_expiry(r, sc->cap_period, end);
     }
     for (int g = 0; g < sc->ngoals; g++) {
-        if (carrot_period_of(sc->goals[g].period, a->occurred_at, tz, pid, sizeof(pid), &end))
+        if (carrot_period_of(sc->goals[g].period, a->occurred_at, tz, cpid, sizeof(cpid), &end))
             goto bad_tz;
-        carrot_settle_key(p->goal_keys[g], sizeof(p->goal_keys[g]), "goal", sc->goals[g].id, pid,
+        carrot_settle_key(p->goal_keys[g], sizeof(p->goal_keys[g]), "goal", sc->goals[g].id, cpid,
                           a->participant_id);
         snprintf(p->goal_rules[g], sizeof(p->goal_rules[g]), "goal.%s", sc->goals[g].id);
         p->goal_expire_at[g] = carrot_rules_counter_expiry(r, sc->goals[g].period, end);
     }
     for (int m = 0; m < sc->ncommits; m++) {
-        if (carrot_period_of(sc->commits[m].period, a->occurred_at, tz, pid, sizeof(pid), &end))
+        if (carrot_period_of(sc->commits[m].period, a->occurred_at, tz, cpid, sizeof(cpid), &end))
             goto bad_tz;
-        carrot_commit_key(p->commit_keys[m], sizeof(p->commit_keys[m]), sc->commits[m].id, pid);
+        carrot_commit_key(p->commit_keys[m], sizeof(p->commit_keys[m]), sc->commits[m].id, cpid);
         p->commit_expire_at[m] = carrot_rules_counter_expiry(r, sc->commits[m].period, end);
     }
     return CARROT_BOARD_OK;

@@ -2,8 +2,9 @@
 -- Loaded with SCRIPT LOAD by consumers/ranking/board.c.
 --
 -- KEYS[1]: a key of the program (routing on Redis Cluster). ARGV[1] mode:
--- 'range' key start stop | 'around' key member k | 'standing' prefix member.
--- Returns flat (board, member, score, rank, size)*.
+-- 'range' key start stop | 'around' key member k | 'standing' prefix member
+-- | 'rollup' key stamp gen ttl day-key... (rollup.c).
+-- Returns flat (board, member, score, rank, size)*; 'rollup' nothing.
 local mode = ARGV[1]
 local out = {}
 local function ranked(key, name, start, stop)
@@ -16,7 +17,19 @@ local function ranked(key, name, start, stop)
     out[#out + 1] = 0
   end
 end
-if mode == 'range' then
+if mode == 'rollup' then
+  -- a week's, month's or quarter's board: the sum of its day boards, built
+  -- again only when a board was written since (the stamp is the gen it saw)
+  local key, stamp, ttl = ARGV[2], ARGV[3], ARGV[5]
+  local gen = redis.call('GET', ARGV[4]) or '0'
+  if redis.call('GET', stamp) ~= gen then
+    local days = {}
+    for i = 6, #ARGV do days[#days + 1] = ARGV[i] end
+    redis.call('ZUNIONSTORE', key, #days, unpack(days))
+    redis.call('EXPIRE', key, ttl)
+    redis.call('SET', stamp, gen, 'EX', ttl)
+  end
+elseif mode == 'range' then
   ranked(ARGV[2], '', tonumber(ARGV[3]), tonumber(ARGV[4]))
 elseif mode == 'around' then
   local r = redis.call('ZREVRANK', ARGV[2], ARGV[3])

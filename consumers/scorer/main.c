@@ -405,12 +405,12 @@ int main(int argc, char **argv) {
             exit_code = 1;
             break;
         }
-        /* the transactions that finished; at most SCORER_PIPE_MAX batches (and twice
-         * a batch's messages) wait for theirs: enough to ride out a broker's slow
-         * commit at a steady rate without holding back the boards */
+        /* the transactions that finished; at most SCORER_PIPE_MAX batches (and eight
+         * batches' messages) wait for theirs: enough to ride out a broker's slow
+         * commit, and to keep scoring at full batches while one commits */
         size_t inflight_msgs, inflight = scorer_pipe_inflight(s.pipe, &inflight_msgs);
         int reaped = scorer_reap(
-            &s, inflight >= SCORER_PIPE_MAX || inflight_msgs >= 2 * (size_t)cf.batch_size ? 1 : 0);
+            &s, inflight >= SCORER_PIPE_MAX || inflight_msgs >= 8 * (size_t)cf.batch_size ? 1 : 0);
         if (reaped == -2 || s.fatal) {
             for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
             exit_code = 1;

@@ -40,8 +40,9 @@ typedef struct {
 } it_topics_t;
 void it_topics(it_topics_t *t, const char *prefix, int act_partitions, int awards_partitions);
 
-/* A participant's points on a program's board ("ptd:all", "d:2026-11-10:all");
- * not on it counts as 0. */
+/* A participant's points on a program's board ("ptd:all", "d:2026-11-10:all";
+ * a week's, month's or quarter's through the board library, which sums its
+ * day boards); not on it counts as 0. */
 long long it_zscore(redisContext *rc, const char *program, const char *board, const char *who);
 
 /* When a program's board expires (Unix seconds; -1 never): absolute, so it

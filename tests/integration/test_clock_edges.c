@@ -2,15 +2,18 @@
  * A program in Asia/Kolkata (UTC+05:30, so local midnight is not UTC's) is
  * scored by processes whose clock is shifted (CARROT_TEST_CLOCK_SHIFT) to
  * 20 s before the next local Monday 00:00, T. Across T, during the run:
- * - the oldest day board of the feed, whose retention ends exactly at T,
- *   takes points before T and none after, while the award is still booked
- *   and counts on every board that has not expired;
+ * - the oldest day board of the feed, whose own retention ends exactly at T,
+ *   keeps taking points after T: its quarter's board (a sum of day boards)
+ *   keeps it, and it expires when the longest keeping of its periods does;
  * - a day, a week and a daily cap roll over in the program's time zone;
  * - carrot-leaderboard's "now" moves to the new week with the clock.
  * Redis and Kafka keep the real clock: the shift is forward, so Redis holds
  * every key at least as long as the scorer's clock says, and the scorer
- * decides what has expired. Board names and expiry times are worked out
- * here from the clock, independently of libcarrot's period code. */
+ * decides what has expired. Board names are worked out here from the
+ * clock, independently of libcarrot's period code; the oldest day's keeping
+ * takes its periods' ends from carrot_period_of (checked against the
+ * calendar by the unit tests). */
+#include "carrot/period.h"
 #include "carrot/timeutil.h"
 #include "ittools.h"
 #include "testutil.h"
@@ -96,8 +99,21 @@ START_TEST(expiry_and_period_boundary_during_the_run) {
     char *outer_text = was ? strdup(was) : NULL;
     ck_assert_int_eq(setenv("CARROT_TEST_CLOCK_SHIFT", shift, 1), 0);
 
-    /* the oldest day of the feed: its board is kept 35 days after it ends, until T */
+    /* the oldest day of the feed: its own keeping (35 days after it ends) is over at T,
+     * but its board is kept while its week's, month's or quarter's is (they are summed
+     * from the day boards): the longest of the four */
     const int64_t old_day = T - 36 * DAY_MS;
+    static const long long keep_days[4] = {35, 91, 400, 800}; /* the rules' below */
+    long long old_keep = 0;
+    for (int p = 0; p < 4; p++) {
+        char id[32];
+        int64_t end;
+        ck_assert_int_eq(
+            carrot_period_of((carrot_period_t)p, old_day, "Asia/Kolkata", id, sizeof(id), &end), 0);
+        if (end / 1000 + keep_days[p] * 86400 > old_keep)
+            old_keep = end / 1000 + keep_days[p] * 86400;
+    }
+    ck_assert_int_gt(old_keep, T / 1000);
     char d_old[32], w_old[32], d_sun[32], d_mon[32], w_sun[32], w_mon[32];
     ist_day(old_day, d_old, sizeof(d_old));
     ist_week(old_day, w_old, sizeof(w_old));
@@ -137,12 +153,12 @@ START_TEST(expiry_and_period_boundary_during_the_run) {
                   "the first round was scored only %lld ms before the boundary it must precede",
                   (long long)(T - child_now()));
     ck_assert_int_eq(it_zscore(rc, program, d_old, "ann"), 5);
-    ck_assert_int_eq(it_expiretime(rc, program, d_old), T / 1000);
+    ck_assert_int_eq(it_expiretime(rc, program, d_old), old_keep);
     ck_assert_int_eq(it_zscore(rc, program, d_sun, "bob"), 10);
     ck_assert_int_eq(it_zscore(rc, program, w_sun, "bob"), 10);
 
-    /* after T: the oldest day board has expired by the scorer's clock (Redis, on the real
-     * clock, still holds it); Monday has a day, a week and a cap of its own */
+    /* after T: the oldest day is past its own keeping by the scorer's clock, yet still
+     * counts (its quarter keeps it); Monday has a day, a week and a cap of its own */
     int64_t wait = T + 2000 - child_now();
     if (wait > 0) usleep((useconds_t)(wait * 1000));
     len = 0;
@@ -151,7 +167,7 @@ START_TEST(expiry_and_period_boundary_during_the_run) {
     ingest(buf, act, dlq);
     wait_ptd(rc, program, "ann", 10);
     wait_ptd(rc, program, "bob", 15);
-    ck_assert_int_eq(it_zscore(rc, program, d_old, "ann"), 5);
+    ck_assert_int_eq(it_zscore(rc, program, d_old, "ann"), 10);
     ck_assert_int_eq(it_zscore(rc, program, w_old, "ann"), 10);
     ck_assert_int_eq(it_zscore(rc, program, d_sun, "bob"), 10);
     ck_assert_int_eq(it_zscore(rc, program, w_sun, "bob"), 10);

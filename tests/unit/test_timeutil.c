@@ -5,7 +5,9 @@
 #include "carrot/timeutil.h"
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -175,8 +177,50 @@ START_TEST(previous_periods) {
 }
 END_TEST
 
+/* The days of a week, month or quarter: the calendar's, and each one's
+ * period is the one asked for (carrot_period_of at the day's noon). */
+START_TEST(period_days) {
+    static const struct {
+        const char *id, *first, *last;
+        int n;
+    } cases[] = {{"w:2026-W47", "d:2026-11-16", "d:2026-11-22", 7},
+                 {"w:2026-W53", "d:2026-12-28", "d:2027-01-03", 7},
+                 {"w:2026-W01", "d:2025-12-29", "d:2026-01-04", 7},
+                 {"m:2028-02", "d:2028-02-01", "d:2028-02-29", 29},
+                 {"m:2026-12", "d:2026-12-01", "d:2026-12-31", 31},
+                 {"q:2026-Q4", "d:2026-10-01", "d:2026-12-31", 92},
+                 {"q:2026-Q1", "d:2026-01-01", "d:2026-03-31", 90}};
+    char days[CARROT_PERIOD_MAX_DAYS][16];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int n = carrot_period_days(cases[i].id, days, CARROT_PERIOD_MAX_DAYS);
+        ck_assert_msg(n == cases[i].n, "%s: %d days", cases[i].id, n);
+        ck_assert_str_eq(days[0], cases[i].first);
+        ck_assert_str_eq(days[n - 1], cases[i].last);
+        carrot_period_t p = cases[i].id[0] == 'w'   ? CARROT_PERIOD_WEEK
+                            : cases[i].id[0] == 'm' ? CARROT_PERIOD_MONTH
+                                                    : CARROT_PERIOD_QUARTER;
+        for (int d = 0; d < n; d++) {
+            char at[32], id[32];
+            int64_t ms;
+            snprintf(at, sizeof(at), "%.10sT12:00:00Z", days[d] + 2);
+            ck_assert_int_eq(carrot_time_parse(at, &ms), 0);
+            ck_assert_int_eq(carrot_period_of(p, ms, "UTC", id, sizeof(id), NULL), 0);
+            ck_assert_msg(strcmp(id, cases[i].id) == 0, "%s is in %s, not %s", days[d], id,
+                          cases[i].id);
+        }
+    }
+    ck_assert_int_eq(carrot_period_days("q:2026-Q4", days, 91), -1); /* no room */
+    static const char *const bad[] = {"ptd",       "d:2026-11-22", "w:2025-W53",
+                                      "m:2026-13", "q:2026-Q0",    ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(carrot_period_days(bad[i], days, CARROT_PERIOD_MAX_DAYS) == -1, "%s taken",
+                      bad[i]);
+}
+END_TEST
+
 int main(void) {
-    const TTest *tests[] = {parses_zones_fractions_and_dates,
+    const TTest *tests[] = {period_days,
+                            parses_zones_fractions_and_dates,
                             rejects_ambiguous_and_invalid,
                             formats_round_trip,
                             durations,

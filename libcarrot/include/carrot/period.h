@@ -55,4 +55,13 @@ int carrot_period_of_id(const char *id, const char *tz, carrot_period_t *pp, int
  * anything that is not a period id. Thread safe. */
 int carrot_period_previous(const char *id, char *out, size_t size);
 
+/* The days of the week, month or quarter named id ("w:2026-W47",
+ * "m:2026-11", "q:2026-Q4") as day ids ("d:2026-11-16"), in order, into
+ * days[0..max): returns how many (7, 28 to 31, 90 to 92), or -1 when id is
+ * not such an id or max is too small. A day id is the day's in the
+ * program's time zone, as the period's is, so this is calendar arithmetic
+ * on the labels: no time zone is needed. Thread safe. */
+#define CARROT_PERIOD_MAX_DAYS 92
+int carrot_period_days(const char *id, char (*days)[16], int max);
+
 #endif

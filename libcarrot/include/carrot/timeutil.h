@@ -48,5 +48,7 @@ int64_t carrot_time_mono_ms(void);
 
 /* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
 int64_t carrot_days_from_civil(int64_t y, unsigned m, unsigned d);
+/* The civil date of the day z days after 1970-01-01 (the inverse). */
+void carrot_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
 #endif

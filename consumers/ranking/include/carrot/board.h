@@ -5,13 +5,23 @@
  *   period  ptd | d:2026-11-22 | w:2026-W47 | m:2026-11 | q:2026-Q4   (period.h; the
  *           period that holds the activity's occurred_at, in the program's time zone)
  *   scope   all | seg:<segment> | reg:<region> | team:<team or dealer id>
- * Every award adds to each board of its activity: 5 periods x (all + the
- * scopes the activity names); carrot_board_plan() names them.
+ * An award is on each board of its activity: 5 periods x (all + the
+ * scopes the activity names); carrot_board_plan() names them. Only the day
+ * and ptd boards are written; a week, month or quarter board is the sum of
+ * its day boards, rolled up when read (rollup.c: ZUNIONSTORE into its key,
+ * kept until the next write to the program's day boards, at most
+ * CARROT_BOARD_ROLLUP_TTL seconds), so a read of any board goes through
+ * this library. A day board is kept as long as the longest keeping
+ * (retention_days) of the periods that hold the day.
  *
  * Keys. Every key of a program carries the hash tag {P}, so a program's keys
  * share one Redis Cluster slot and one transaction can update them:
- *   carrot:{P}:lb:<board>           sorted set: points by participant; expires
- *                                   retention_days after its period ends (ptd never)
+ *   carrot:{P}:lb:<board>           sorted set: points by participant; a day board
+ *                                   expires with the longest retention_days of its
+ *                                   day, week, month, quarter (ptd never); a rolled one
+ *                                   is a cache (below)
+ *   carrot:{P}:gen                  counter: moved by every write to the boards
+ *   carrot:{P}:ru:<board>           the gen a rolled board was built at
  *   carrot:{P}:pb:<participant>     set: the boards a participant is on (for standing)
  *   carrot:{P}:boards               set: every board name written (expired ones too,
  *                                   until carrot_board_list() meets them)
@@ -74,6 +84,13 @@ typedef struct carrot_board_s carrot_board_t;
 carrot_board_t *carrot_board_new(const char *host, int port, int timeout_ms);
 void carrot_board_destroy(carrot_board_t *board); /* NULL is a no-op */
 
+/* Whether a board name is a week's, month's or quarter's (rolled up from
+ * the day boards when read; "w:...", "m:...", "q:..."). */
+int carrot_board_rolled(const char *board_name);
+
+/* Seconds a rolled-up board is kept as a cache after it is built. */
+#define CARROT_BOARD_ROLLUP_TTL 600
+
 /* The Redis key of a board: "carrot:{<program>}:lb:<board>". */
 void carrot_board_key(char *buf, size_t size, const char *program, const char *board);
 
@@ -89,7 +106,8 @@ typedef enum {
 
 typedef struct {
     char name[300];    /* "w:2026-W47:seg:dealer" */
-    int64_t expire_at; /* Unix seconds; 0: never */
+    int64_t expire_at; /* Unix seconds; 0: never (or rolled) */
+    int rolled;        /* a week, month or quarter board: rolled up from day boards on read */
 } carrot_board_ref_t;
 
 /* The boards of an award, and the keys of its cap and goal counters. */
