@@ -15,6 +15,7 @@
 #include "carrot/config.h"
 #include "carrot/kafka.h"
 #include "carrot/log.h"
+#include "carrot/redis.h"
 #include "carrot/timeutil.h"
 #include "naive.h"
 
@@ -108,9 +109,27 @@ static int run(const char *cmd) {
 }
 
 /* Redis's own CPU seconds so far (INFO cpu), or -1 when it cannot be asked. */
-static double redis_cpu(const bench_conf_t *cf) {
+/* The Redis server that serves the program: on a Redis Cluster the master of
+ * its slot (where its scoring runs, so where its CPU is read and the naive
+ * mix is piped), else the one server. */
+static char node_host[256];
+static int node_port;
+
+static void find_node(const bench_conf_t *cf, const char *program, char *host, size_t size,
+                      int *port) {
+    char tag[96], errstr[512];
+    snprintf(tag, sizeof(tag), "{%s}", program);
+    redisContext *rc = carrot_redis_connect_for(cf->redis_host, (int)cf->redis_port, 5000, tag,
+                                                errstr, sizeof(errstr));
+    if (!rc) die(errstr);
+    snprintf(host, size, "%s", rc->tcp.host);
+    *port = rc->tcp.port;
+    redisFree(rc);
+}
+
+static double redis_cpu(void) {
     struct timeval tv = {5, 0};
-    redisContext *rc = redisConnectWithTimeout(cf->redis_host, (int)cf->redis_port, tv);
+    redisContext *rc = redisConnectWithTimeout(node_host, node_port, tv);
     double cpu = -1;
     redisReply *r = rc && !rc->err ? redisCommand(rc, "INFO cpu") : NULL;
     if (r && r->type == REDIS_REPLY_STRING) {
@@ -178,6 +197,7 @@ int main(int argc, char **argv) {
     snprintf(topic, sizeof(topic), "%s.activities", program);
     snprintf(awards, sizeof(awards), "%s.awards", program);
     snprintf(dlq, sizeof(dlq), "%s.dlq", program);
+    find_node(&cf, program, node_host, sizeof(node_host), &node_port);
     rd_kafka_conf_t *k = carrot_kafka_conf_new(NULL, cf.brokers, NULL, errstr, sizeof(errstr));
     rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, k, errstr, sizeof(errstr));
     if (!admin) die(errstr);
@@ -212,7 +232,7 @@ int main(int argc, char **argv) {
     int n = (int)cf.scorers;
     child_t *kids = calloc((size_t)n, sizeof(*kids));
     if (!kids) die("out of memory");
-    double redis_before = redis_cpu(&cf);
+    double redis_before = redis_cpu();
     for (int i = 0; i < n; i++) {
         snprintf(cmd, sizeof(cmd),
                  "%s --brokers %s --topic %s --awards-topic %s --dlq-topic %s "
@@ -238,7 +258,7 @@ int main(int argc, char **argv) {
         if (kids[i].rss_kib > rss) rss = kids[i].rss_kib;
         scorer_cpu += kids[i].cpu_s;
     }
-    double redis_after = redis_cpu(&cf);
+    double redis_after = redis_cpu();
     free(kids);
     if (consumed != got) die("the scorers did not read every activity exactly once");
     long long scorer_ms = last - first;
@@ -256,8 +276,11 @@ int main(int argc, char **argv) {
         if (naive_mix_write(rules, feed, program, (int)cf.batch, pipefile, &mix, errstr,
                             sizeof(errstr)) != 0)
             die(errstr);
-        snprintf(cmd, sizeof(cmd), "redis-cli -h %s -p %lld --pipe < %s", cf.redis_host,
-                 cf.redis_port, pipefile);
+        char nprog[128], nhost[256]; /* naive.c writes under program naive-<program> */
+        int nport;
+        snprintf(nprog, sizeof(nprog), "naive-%s", program);
+        find_node(&cf, nprog, nhost, sizeof(nhost), &nport);
+        snprintf(cmd, sizeof(cmd), "redis-cli -h %s -p %d --pipe < %s", nhost, nport, pipefile);
         child_t pc;
         int64_t t0 = carrot_time_mono_ms();
         spawn(&pc, cmd);

@@ -20,6 +20,13 @@ for n in 1 2 3; do
     build/bench/bench_scorer --brokers "$CARROT_BROKERS" --partitions 12 --scorers "$n" \
         --redis-host "$CARROT_REDIS_HOST" --redis-port "$CARROT_REDIS_PORT"
 done
+echo "== scale-out on the Redis Cluster of deploy/redis-cluster.sh =="
+bash deploy/redis-cluster.sh start
+for n in 1 2 3; do
+    build/bench/bench_scorer --brokers "$CARROT_BROKERS" --partitions 12 --scorers "$n" \
+        --redis-host 127.0.0.1 --redis-port "${CARROT_REDIS_CLUSTER_PORT:-17000}"
+done
+bash deploy/redis-cluster.sh stop
 echo "== latency: activity to leaderboard at a steady rate vs a plain consume; scorer memory =="
 build/bench/bench_latency --brokers "$CARROT_BROKERS" --redis-host "$CARROT_REDIS_HOST" \
     --redis-port "$CARROT_REDIS_PORT"

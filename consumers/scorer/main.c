@@ -405,9 +405,10 @@ int main(int argc, char **argv) {
             exit_code = 1;
             break;
         }
-        /* the transactions that finished; at most SCORER_PIPE_MAX batches (and eight
-         * batches' messages) wait for theirs: enough to ride out a broker's slow
-         * commit, and to keep scoring at full batches while one commits */
+        /* the transactions that finished; at most eight batches' messages (and
+         * SCORER_PIPE_MAX batches) wait for theirs: enough to ride out a broker's
+         * slow commit, and to keep scoring full batches while one commits. Counting
+         * batches alone would not do: at a steady rate each is an activity or two */
         size_t inflight_msgs, inflight = scorer_pipe_inflight(s.pipe, &inflight_msgs);
         int reaped = scorer_reap(
             &s, inflight >= SCORER_PIPE_MAX || inflight_msgs >= 8 * (size_t)cf.batch_size ? 1 : 0);
@@ -423,12 +424,14 @@ int main(int argc, char **argv) {
         }
         if (s.redis_check || carrot_board_connects(s.board) != s.redis_connects) {
             /* the check compares Redis with the committed offsets: none in flight */
-            if (scorer_reap(&s, 2) != 0) {
+            int prior = scorer_reap(&s, 2);
+            if (prior != 0 || s.fatal) {
                 for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
-                if (s.fatal || scorer_reap(&s, 0) == -2) {
+                if (prior == -2 || s.fatal) {
                     exit_code = 1;
                     break;
                 }
+                if (!stop) backoff(&abort_backoff_ms);
                 continue; /* rewound: the batch comes again */
             }
             /* assigned, or Redis reconnected: it may be behind Kafka; until checked,

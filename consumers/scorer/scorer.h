@@ -61,8 +61,9 @@ typedef struct scorer_txn_s {
 typedef struct scorer_pipe_s scorer_pipe_t; /* commit.c: the committer thread */
 
 /* Batches that may wait for their transactions at once (the main thread
- * holds back beyond it); the committer commits all that wait in one. */
-#define SCORER_PIPE_MAX 16
+ * holds back beyond it, or beyond eight batches' messages); the committer
+ * commits all that wait in one transaction. */
+#define SCORER_PIPE_MAX 1024
 
 /* Starts the committer for producer (which it alone uses from then on);
  * NULL when out of memory or threads. */
