@@ -132,8 +132,9 @@ typedef struct {
 /* What this process has already told Redis and need not say again: a board
  * in the program's list or a participant's, a key's expiry time. Kept as
  * 64-bit hashes of the key and member in an open-addressing set, emptied
- * when half full and whenever a connection is opened again (a Redis that
- * restarted may have lost them). Why: these commands repeat on every chunk
+ * when half full, whenever a connection is opened again (a Redis that
+ * restarted may have lost them) and when a partition's watermark is gone
+ * (its program's keys were deleted). Why: these commands repeat on every chunk
  * for the same boards, and were a tenth of Redis's time per activity. */
 #define TOLD_CAP (1u << 18)
 typedef struct {
@@ -889,6 +890,11 @@ static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const cha
         if (!rc) {
             int shaped = rp[1]->type == REDIS_REPLY_STRING || rp[1]->type == REDIS_REPLY_NIL;
             if (rp[1]->type == REDIS_REPLY_STRING) wm = strtoll(rp[1]->str, NULL, 10);
+            else if (ap->told.n) { /* no watermark: a new program, or its keys were
+                                      deleted under a live connection: say it all again */
+                memset(ap->told.slot, 0, TOLD_CAP * sizeof(*ap->told.slot));
+                ap->told.n = 0;
+            }
             size_t k = 2;
             redisReply *ms = nseen ? rp[k++] : NULL, *mc = nctr ? rp[k++] : NULL;
             shaped = shaped &&

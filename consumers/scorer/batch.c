@@ -362,6 +362,7 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **in, size_t n) {
         return -2;
     }
     rd_kafka_message_t **msgs = t->msgs;
+    t->started_ms = carrot_time_mono_ms(); /* carrot_scorer_batch_seconds: start to commit */
     scorer_scratch_t *x = scratch(s, n ? n : 1);
     pending_t *pend = x ? x->pend : NULL;
     carrot_scoring_t *scorings = x ? x->scorings : NULL;
@@ -488,7 +489,6 @@ int scorer_process_batch(scorer_t *s, rd_kafka_message_t **in, size_t n) {
     c->other_program = other;
     t->offsets = batch_offsets(s, msgs, n);
     t->cgmd = rd_kafka_consumer_group_metadata(s->consumer);
-    t->started_ms = carrot_time_mono_ms();
     scorer_pipe_push(s->pipe, t);
     t = NULL;
 out:
