@@ -294,21 +294,36 @@ int carrot_kafka_produce(rd_kafka_t *rk, const carrot_kafka_msg_t *m, int timeou
     }
 }
 
+int carrot_award_encode(carrot_codec_t *codec, const carrot_award_t *a, const void **bufp,
+                        size_t *lenp, char *errstr, size_t errstr_size) {
+    avro_value_t *av = carrot_codec_value(codec);
+    if (carrot_award_to_avro(a, av, errstr, errstr_size) != 0 ||
+        carrot_codec_encode(codec, av, bufp, lenp, errstr, errstr_size) != CARROT_CODEC_OK)
+        return -1;
+    return 0;
+}
+
 int carrot_kafka_produce_award(rd_kafka_t *rk, carrot_codec_t *codec, const char *topic,
                                const carrot_award_t *a, const char *stream, int64_t offset,
                                int timeout_ms, char *errstr, size_t errstr_size) {
-    avro_value_t *av = carrot_codec_value(codec);
     const void *buf;
     size_t len;
-    if (carrot_award_to_avro(a, av, errstr, errstr_size) != 0 ||
-        carrot_codec_encode(codec, av, &buf, &len, errstr, errstr_size) != CARROT_CODEC_OK)
-        return -1;
+    if (carrot_award_encode(codec, a, &buf, &len, errstr, errstr_size) != 0) return -1;
+    return carrot_kafka_produce_encoded_award(rk, topic, a->participant_id,
+                                              strlen(a->participant_id), buf, len, stream, offset,
+                                              timeout_ms, errstr, errstr_size);
+}
+
+int carrot_kafka_produce_encoded_award(rd_kafka_t *rk, const char *topic, const char *key,
+                                       size_t key_len, const void *value, size_t value_len,
+                                       const char *stream, int64_t offset, int timeout_ms,
+                                       char *errstr, size_t errstr_size) {
     carrot_kafka_msg_t m = {.topic = topic,
                             .partition = RD_KAFKA_PARTITION_UA,
-                            .key = a->participant_id,
-                            .key_len = strlen(a->participant_id),
-                            .value = buf,
-                            .value_len = len};
+                            .key = key,
+                            .key_len = key_len,
+                            .value = value,
+                            .value_len = value_len};
     if (stream) {
         char off[24];
         snprintf(off, sizeof(off), "%lld", (long long)offset);

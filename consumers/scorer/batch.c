@@ -104,12 +104,9 @@ static int encode_awards(scorer_t *s, scorer_txn_t *t, pending_t *p, int64_t now
                              .points = res->lines[i].points,
                              .occurred_at = p->act.occurred_at,
                              .awarded_at = now};
-        avro_value_t *av = carrot_codec_value(s->award_codec);
         const void *buf;
         size_t len;
-        if (carrot_award_to_avro(&aw, av, errstr, sizeof(errstr)) != 0 ||
-            carrot_codec_encode(s->award_codec, av, &buf, &len, errstr, sizeof(errstr)) !=
-                CARROT_CODEC_OK) {
+        if (carrot_award_encode(s->award_codec, &aw, &buf, &len, errstr, sizeof(errstr)) != 0) {
             carrot_error("%s", errstr);
             return -1;
         }
@@ -127,21 +124,32 @@ static int encode_awards(scorer_t *s, scorer_txn_t *t, pending_t *p, int64_t now
 }
 
 /* Rewinds every partition of the batch to its first offset in the batch. */
-static void rewind_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
+/* Adds to parts the first offset of each partition of msgs[0..n) that parts
+ * does not name yet (called oldest batch first: the earliest wins). */
+static void add_firsts(rd_kafka_topic_partition_list_t *parts, rd_kafka_message_t *const *msgs,
+                       size_t n) {
     for (size_t i = 0; i < n; i++) {
         const char *t = rd_kafka_topic_name(msgs[i]->rkt);
         if (!rd_kafka_topic_partition_list_find(parts, t, msgs[i]->partition))
             rd_kafka_topic_partition_list_add(parts, t, msgs[i]->partition)->offset =
                 msgs[i]->offset;
     }
-    rd_kafka_error_t *err = rd_kafka_seek_partitions(s->consumer, parts, 10000);
+}
+
+/* Seeks the consumer to parts, and destroys the list. */
+static void seek_back(scorer_t *s, rd_kafka_topic_partition_list_t *parts) {
+    rd_kafka_error_t *err = parts->cnt ? rd_kafka_seek_partitions(s->consumer, parts, 10000) : NULL;
     if (err) {
-        carrot_warn("could not rewind after an aborted transaction: %s",
-                    rd_kafka_error_string(err));
+        carrot_warn("could not rewind to the batch to read again: %s", rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
     }
     rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void rewind_batch(scorer_t *s, rd_kafka_message_t **msgs, size_t n) {
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
+    add_firsts(parts, msgs, n);
+    seek_back(s, parts);
 }
 
 /* Next offsets to consume, per partition, for send_offsets_to_transaction. */
@@ -564,27 +572,11 @@ int scorer_reap(scorer_t *s, int how) {
             }
             failed = 1;
             if (!back) back = rd_kafka_topic_partition_list_new(8);
-            for (size_t i = 0; back && i < t->n; i++) {
-                const rd_kafka_message_t *m = t->msgs[i];
-                const char *topic = rd_kafka_topic_name(m->rkt);
-                if (!rd_kafka_topic_partition_list_find(back, topic, m->partition))
-                    rd_kafka_topic_partition_list_add(back, topic, m->partition)->offset =
-                        m->offset;
-            }
+            add_firsts(back, t->msgs, t->n);
         }
         give_back(s, t);
     }
-    if (back) {
-        if (back->cnt > 0) {
-            rd_kafka_error_t *err = rd_kafka_seek_partitions(s->consumer, back, 10000);
-            if (err) {
-                carrot_warn("could not rewind after an aborted transaction: %s",
-                            rd_kafka_error_string(err));
-                rd_kafka_error_destroy(err);
-            }
-        }
-        rd_kafka_topic_partition_list_destroy(back);
-    }
+    if (back) seek_back(s, back);
     if (failed) scorer_pipe_resume(s->pipe);
     return rc ? rc : failed ? -1 : 0;
 }

@@ -64,19 +64,9 @@ static int produce(scorer_pipe_t *p, const scorer_txn_t *t, char *errstr, size_t
             rc = carrot_kafka_dead_letter(p->producer, t->dlq_topic, &dl, NULL, -1, errstr,
                                           errstr_size);
         } else { /* an award, encoded by the main thread */
-            carrot_kafka_msg_t m = {.topic = t->awards_topic,
-                                    .partition = RD_KAFKA_PARTITION_UA,
-                                    .key = t->buf + r->key,
-                                    .key_len = r->key_len,
-                                    .value = t->buf + r->value,
-                                    .value_len = r->value_len};
-            char off[24];
-            snprintf(off, sizeof(off), "%lld", (long long)r->offset);
-            m.hdrs = rd_kafka_headers_new(2);
-            rd_kafka_header_add(m.hdrs, "carrot.stream", -1, t->buf + r->stream, -1);
-            rd_kafka_header_add(m.hdrs, "carrot.offset", -1, off, -1);
-            rc = carrot_kafka_produce(p->producer, &m, -1, errstr, errstr_size);
-            if (rc) rd_kafka_headers_destroy(m.hdrs); /* librdkafka's only once produced */
+            rc = carrot_kafka_produce_encoded_award(
+                p->producer, t->awards_topic, t->buf + r->key, r->key_len, t->buf + r->value,
+                r->value_len, t->buf + r->stream, r->offset, -1, errstr, errstr_size);
         }
         if (rc) return -1;
     }

@@ -92,6 +92,17 @@ int carrot_kafka_produce_award(rd_kafka_t *rk, carrot_codec_t *codec, const char
                                const carrot_award_t *a, const char *stream, int64_t offset,
                                int timeout_ms, char *errstr, size_t errstr_size);
 
+/* The two halves of carrot_kafka_produce_award(), for a caller that encodes
+ * on one thread and produces on another (carrot-scorer's committer).
+ * Encode: *bufp is the codec's and valid until its next use; 0 or -1 with
+ * errstr. Produce: the bytes encoded, keyed by key (the participant id). */
+int carrot_award_encode(carrot_codec_t *codec, const carrot_award_t *a, const void **bufp,
+                        size_t *lenp, char *errstr, size_t errstr_size);
+int carrot_kafka_produce_encoded_award(rd_kafka_t *rk, const char *topic, const char *key,
+                                       size_t key_len, const void *value, size_t value_len,
+                                       const char *stream, int64_t offset, int timeout_ms,
+                                       char *errstr, size_t errstr_size);
+
 /* --- dead letters --------------------------------------------------------- */
 
 /* A dead letter: bytes a program gave up on, kept unchanged with why and
