@@ -7,8 +7,8 @@
  * own ZUNIONSTORE of the same day boards. The sum is kept under the board's
  * own key, stamped with the program's write counter (carrot:{P}:gen, which
  * every transaction that changes a board moves), so reads between two
- * writes reuse it; CARROT_BOARD_ROLLUP_TTL bounds how long an unread one
- * stays. */
+ * writes reuse it; CARROT_BOARD_ROLLUP_TTL bounds how long any one stays
+ * (a day board that expires moves no counter). */
 #include "board_int.h"
 #include "carrot/period.h"
 
