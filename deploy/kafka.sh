@@ -43,6 +43,8 @@ commands:
   list-topics                    list the topics
   consumer-groups ARGS...        Kafka's consumer-groups tool, e.g. --describe --group carrot-ledger
   produce NAME                   write each line of stdin as one message to topic NAME, as it is
+  consume NAME COUNT             print the first COUNT messages of topic NAME with their headers
+                                 (read_committed; gives up after 20 s)
   describe-topic [NAME]          describe topic NAME, or all topics
 
 The broker keeps its data, logs and pid file under $KAFKA_DIR.
@@ -350,6 +352,19 @@ produce_command() {
         --bootstrap-server "$CARROT_BROKERS" --topic "$1"
 }
 
+# Kafka's own console consumer: the first $2 messages of topic $1, each line
+# "headers<TAB>value" (tests read dead letters with it).
+consume_command() {
+    (($# == 2)) || carrot_die "usage: deploy/kafka.sh consume NAME COUNT"
+    need_jars
+    need_broker
+    write_tools_log4j
+    "$CARROT_JAVA" "${TOOL_JVM_OPTS[@]}" -Dlog4j.configuration="file:$TOOLS_LOG4J" \
+        -cp "$JARS/*" org.apache.kafka.tools.consumer.ConsoleConsumer \
+        --bootstrap-server "$CARROT_BROKERS" --topic "$1" --from-beginning --max-messages "$2" \
+        --timeout-ms 20000 --isolation-level read_committed --property print.headers=true
+}
+
 # create_topic NAME PARTITIONS [K=V...]
 create_topic() {
     local name=$1 partitions=$2 kv
@@ -439,6 +454,7 @@ main() {
         list-topics) topic_command --list ;;
         consumer-groups) group_command "$@" ;;
         produce) produce_command "$@" ;;
+        consume) consume_command "$@" ;;
         describe-topic)
             if (($# > 0)); then
                 topic_command --describe --topic "$1"

@@ -13,6 +13,7 @@ extern const char carrot_migration_005_entries_unlinked[];
 extern const char carrot_migration_006_display_tokens[];
 extern const char carrot_migration_007_commitments[];
 extern const char carrot_migration_008_adoption[];
+extern const char carrot_migration_009_notify[];
 
 static const struct {
     int version;
@@ -27,6 +28,7 @@ static const struct {
     {6, "006_display_tokens", carrot_migration_006_display_tokens},
     {7, "007_commitments", carrot_migration_007_commitments},
     {8, "008_adoption", carrot_migration_008_adoption},
+    {9, "009_notify", carrot_migration_009_notify},
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

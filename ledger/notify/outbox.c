@@ -1,0 +1,278 @@
+/* outbox.c: a trigger into the outbox. The trigger is stored once by its
+ * id; only when it is new are its messages rendered and queued, so a
+ * replayed batch or a second look at the ledger queues nothing again. Each
+ * message is rendered here, once: a retry sends the same bytes. */
+#include "carrot/period.h"
+#include "carrot/timeutil.h"
+#include "notify_int.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The idempotency key: a digest of the trigger, channel and recipient, so
+ * an id from a CRM (any UTF-8) never reaches a header as it is. */
+static int key_of(const char *event_id, const char *channel, const char *recipient, char out[44]) {
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dl = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    /* each with its NUL, so ("ab", "c") and ("a", "bc") differ */
+    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(c, event_id, strlen(event_id) + 1) &&
+             EVP_DigestUpdate(c, channel, strlen(channel) + 1) &&
+             EVP_DigestUpdate(c, recipient, strlen(recipient) + 1) &&
+             EVP_DigestFinal_ex(c, d, &dl) && dl >= 20;
+    EVP_MD_CTX_free(c);
+    if (!ok) return -1;
+    memcpy(out, "n1-", 3);
+    for (int i = 0; i < 20; i++) snprintf(out + 3 + 2 * i, 3, "%02x", d[i]);
+    return 0;
+}
+
+/* The end of quiet hours when now falls in them (in tz), else now. */
+static int64_t after_quiet(const carrot_notify_config_t *cfg, const char *tz, int64_t now) {
+    int f = cfg->quiet_from, t = cfg->quiet_to;
+    if (f == t) return now;
+    char id[32];
+    int64_t start, end;
+    if (carrot_period_span(CARROT_PERIOD_DAY, now, tz, id, sizeof(id), &start, &end) != 0)
+        return now;
+    int m = (int)((now - start) / 60000);
+    if (f < t) return m >= f && m < t ? start + (int64_t)t * 60000 : now;
+    if (m >= f) return end + (int64_t)t * 60000; /* quiet over midnight: until tomorrow's end */
+    if (m < t) return start + (int64_t)t * 60000;
+    return now;
+}
+
+static carrot_ledger_err_t one_row(PGconn *pg, const char *sql, int np, const char *const *p,
+                                   PGresult **rp, const char *what, char *errstr,
+                                   size_t errstr_size) {
+    PGresult *r = PQexecParams(pg, sql, np, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        carrot_ledger_err_t rc = carrot_pg_failure(pg, r, what, errstr, errstr_size);
+        PQclear(r);
+        return rc;
+    }
+    *rp = r;
+    return CARROT_LEDGER_OK;
+}
+
+/* Name and hidden flag of a participant from the directory; the id when
+ * the directory does not know them. */
+static carrot_ledger_err_t who(carrot_notifier_t *n, const char *program, const char *id,
+                               char *name, size_t size, int *hidden, char *errstr,
+                               size_t errstr_size) {
+    snprintf(name, size, "%s", id);
+    *hidden = 0;
+    if (!n->directory || !*id) return CARROT_LEDGER_OK;
+    carrot_participant_t p;
+    const char *ids[] = {id};
+    carrot_directory_err_t rc = carrot_directory_get(n->directory, program, ids, 1, &p, errstr,
+                                                     errstr_size);
+    if (rc == CARROT_DIRECTORY_RETRY) return CARROT_LEDGER_RETRY;
+    if (rc != CARROT_DIRECTORY_OK) return CARROT_LEDGER_FATAL;
+    if (p.found) {
+        snprintf(name, size, "%s", carrot_participant_screen_name(&p));
+        *hidden = p.hide_from_screen;
+    }
+    return CARROT_LEDGER_OK;
+}
+
+typedef struct {
+    const notify_event_t *ev;
+    const char *fields_json;
+    int ci;
+    const char *recipient;
+} target_t;
+
+static carrot_ledger_err_t queue_one(carrot_notifier_t *n, PGconn *pg, const target_t *t,
+                                     int hidden, carrot_notify_stats_t *st, char *errstr,
+                                     size_t errstr_size) {
+    const carrot_notify_config_t *cfg = n->cfg;
+    const notify_trigger_t *tr = &cfg->triggers[t->ev->trigger];
+    const notify_channel_t *ch = &cfg->channels[t->ci];
+    const char *trig = carrot_trigger_name(t->ev->trigger);
+    char key[44];
+    if (key_of(t->ev->event_id, ch->name, t->recipient, key) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return CARROT_LEDGER_FATAL;
+    }
+    const char *skip = NULL;
+    char why[300];
+    PGresult *r = NULL;
+    const char *op[] = {t->ev->program, t->recipient, trig, ch->name};
+    carrot_ledger_err_t rc = one_row(
+        pg,
+        "SELECT (SELECT count(*) FROM notify_optouts WHERE program_id = $1 AND participant_id = $2 "
+        "  AND trigger IN ($3, '*') AND channel IN ($4, '*')), c.email, c.time_zone "
+        "FROM (SELECT 1) one LEFT JOIN notify_contacts c ON c.program_id = $1 AND "
+        "c.participant_id = $2",
+        4, op, &r, "reading opt-outs and contacts", errstr, errstr_size);
+    if (rc) return rc;
+    int opted = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+    char email[300] = "", tz[200];
+    snprintf(email, sizeof(email), "%s", PQgetvalue(r, 0, 1));
+    snprintf(tz, sizeof(tz), "%s",
+             PQgetisnull(r, 0, 2) || !carrot_tz_valid(PQgetvalue(r, 0, 2)) ? cfg->time_zone
+                                                                           : PQgetvalue(r, 0, 2));
+    PQclear(r);
+    if (opted) skip = "opted out";
+    else if (ch->kind == CARROT_CHANNEL_EMAIL && !email[0]) {
+        snprintf(why, sizeof(why), "no e-mail address for %s (carrot-notify contact)",
+                 t->recipient);
+        skip = why;
+    } else if (hidden && (ch->kind == CARROT_CHANNEL_SLACK || ch->kind == CARROT_CHANNEL_TEAMS))
+        skip = "hidden from screens: not announced in a team channel";
+    char *text = NULL, *subject = NULL, *body = NULL;
+    if (carrot_notify_render(tr->text, t->fields_json, &text) ||
+        carrot_notify_render(tr->subject ? tr->subject : tr->text, t->fields_json, &subject)) {
+        free(text);
+        snprintf(errstr, errstr_size, "out of memory");
+        return CARROT_LEDGER_FATAL;
+    }
+    notify_message_t m = {.idempotency_key = key,
+                          .event_id = t->ev->event_id,
+                          .trigger = trig,
+                          .program = t->ev->program,
+                          .participant = t->ev->participant,
+                          .recipient = t->recipient,
+                          .address = email,
+                          .subject = subject,
+                          .text = text,
+                          .fields_json = t->fields_json,
+                          .config_version = cfg->version,
+                          .from = ch->from ? ch->from : "",
+                          .occurred_ms = t->ev->occurred_ms};
+    if (!skip && !(body = notify_body(ch->kind, &m))) {
+        free(text);
+        free(subject);
+        snprintf(errstr, errstr_size, "out of memory");
+        return CARROT_LEDGER_FATAL;
+    }
+    char next[24];
+    /* judged on Carrot's clock, due on PostgreSQL's: the wait is what carries over */
+    int64_t now = carrot_time_now_ms();
+    snprintf(next, sizeof(next), "%lld",
+             (long long)(carrot_time_wall_ms() + (after_quiet(cfg, tz, now) - now)));
+    const char *p[] = {key,
+                       t->ev->event_id,
+                       t->ev->program,
+                       trig,
+                       ch->name,
+                       t->recipient,
+                       email,
+                       subject,
+                       body ? body : text,
+                       cfg->version,
+                       skip ? "skipped" : "pending",
+                       next,
+                       skip};
+    r = PQexecParams(pg,
+                     "INSERT INTO notify_outbox (idempotency_key, event_id, program_id, kind, "
+                     "channel, recipient, address, subject, body, config_version, state, next_at, "
+                     "last_answer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+                     "to_timestamp($12::bigint / 1000.0), $13) ON CONFLICT (idempotency_key) DO "
+                     "NOTHING",
+                     13, NULL, p, NULL, NULL, 0);
+    free(text);
+    free(subject);
+    free(body);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        rc = carrot_pg_failure(pg, r, "queueing a message", errstr, errstr_size);
+        PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    if (skip) st->skipped++;
+    else
+        st->messages++;
+    return CARROT_LEDGER_OK;
+}
+
+carrot_ledger_err_t notify_queue(carrot_notifier_t *n, PGconn *pg, const notify_event_t *ev,
+                                 carrot_notify_stats_t *st, char *errstr, size_t errstr_size) {
+    const notify_trigger_t *tr = &n->cfg->triggers[ev->trigger];
+    if (!tr->on || !notify_program_on(n->cfg, ev->program)) return CARROT_LEDGER_OK;
+    char name[300], sname[300];
+    int hidden = 0, shidden = 0;
+    carrot_ledger_err_t rc = who(n, ev->program, ev->participant, name, sizeof(name), &hidden,
+                                 errstr, errstr_size);
+    if (!rc && ev->supervisor && *ev->supervisor)
+        rc = who(n, ev->program, ev->supervisor, sname, sizeof(sname), &shidden, errstr,
+                 errstr_size);
+    if (rc) return rc;
+    json_t *f = json_deep_copy(ev->fields);
+    if (!f || json_object_set_new(f, "program", json_string(ev->program)) ||
+        json_object_set_new(f, "participant", json_string(ev->participant)) ||
+        json_object_set_new(f, "name", json_string(name)) ||
+        (ev->supervisor && *ev->supervisor &&
+         json_object_set_new(f, "supervisor", json_string(sname)))) {
+        json_decref(f);
+        snprintf(errstr, errstr_size, "out of memory (or a field that is not UTF-8)");
+        return CARROT_LEDGER_FATAL;
+    }
+    char *fields = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(f);
+    if (!fields) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return CARROT_LEDGER_FATAL;
+    }
+    char at[24];
+    snprintf(at, sizeof(at), "%lld", (long long)ev->occurred_ms);
+    const char *p[] = {ev->event_id,    ev->program, carrot_trigger_name(ev->trigger),
+                       ev->participant, fields,      at};
+    PGresult *r = PQexecParams(
+        pg,
+        "INSERT INTO notify_events (event_id, program_id, kind, participant_id, fields, "
+        "occurred_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint / 1000.0)) ON CONFLICT "
+        "(event_id) DO NOTHING RETURNING 1",
+        6, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = carrot_pg_failure(pg, r, "storing a trigger", errstr, errstr_size);
+        PQclear(r);
+        free(fields);
+        return rc;
+    }
+    int fresh = PQntuples(r) == 1;
+    PQclear(r);
+    if (fresh) {
+        st->triggers++;
+        for (int i = 0; !rc && i < tr->nchannels; i++) {
+            int email = n->cfg->channels[tr->channels[i]].kind == CARROT_CHANNEL_EMAIL;
+            target_t t = {ev, fields, tr->channels[i], ev->participant};
+            /* a team channel gets one post; an e-mail goes to each person it is for */
+            if (!email || tr->to_participant)
+                rc = queue_one(n, pg, &t, hidden, st, errstr, errstr_size);
+            if (!rc && email && tr->to_supervisor && ev->supervisor && *ev->supervisor) {
+                t.recipient = ev->supervisor;
+                rc = queue_one(n, pg, &t, shidden, st, errstr, errstr_size);
+            }
+        }
+    }
+    free(fields);
+    return rc;
+}
+
+carrot_ledger_err_t carrot_notify_replay(PGconn *pg, long long message_id, char *errstr,
+                                         size_t errstr_size) {
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", message_id);
+    const char *p[] = {id};
+    PGresult *r = PQexecParams(pg,
+                               "UPDATE notify_outbox SET state = 'pending', next_at = now(), "
+                               "attempts = 0 WHERE message_id = $1 AND state = 'dead'",
+                               1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        carrot_ledger_err_t rc = carrot_pg_failure(pg, r, "replaying", errstr, errstr_size);
+        PQclear(r);
+        return rc;
+    }
+    int n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    if (n != 1) {
+        snprintf(errstr, errstr_size, "no dead message %lld", message_id);
+        return CARROT_LEDGER_REFUSED;
+    }
+    return CARROT_LEDGER_OK;
+}

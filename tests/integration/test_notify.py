@@ -1,0 +1,473 @@
+#!/usr/bin/env python3
+"""test_notify.py BUILD_DIR: carrot-notify on real Kafka, Redis and PostgreSQL, with local
+Slack/Teams/webhook (HTTP) and SMTP receivers that fail on purpose.
+
+A feed goes through carrot-ingest, carrot-scorer and carrot-ledger in phases, each with the
+triggers it must cause: a baseline, a goal and an entry into the top 3, a new number one
+passing two people, a tie into the top 3 by someone in quiet hours, a goal of someone who
+opted out of goals; then redemptions fulfilled and rejected, a sweepstakes drawn, and a
+period's settlements (met, missed with a supervisor, a streak). Then:
+  - the triggers stored are exactly those (kind and participant), each once;
+  - every message reaches its receiver although the webhook answered 503 three times, the
+    chat receiver hung past the timeout for a while and the webhook receiver was down
+    (connection refused) for a phase; the channels' bodies are Slack Block Kit (a name's
+    "<", ">" and "&" escaped), a Teams Adaptive Card, signed JSON, an e-mail;
+  - the webhook's signature verifies with an independent HMAC (receivers.verify_signature),
+    and fails for a tampered body and a stale timestamp;
+  - quiet hours hold a participant's messages until their end; an opt-out skips the goal's
+    messages and no other;
+  - a receiver that refuses a message for good (400) dead-letters it (topic and log, with
+    the answer); `carrot-notify replay` sends it once the receiver accepts;
+  - carrot-notify killed with SIGKILL three times mid-delivery of a burst and restarted:
+    every message delivered, none twice to the receiver that honours Idempotency-Key, a
+    chat message sent again marked possibly repeated;
+  - bad configurations are refused with their line: a template naming an unknown field, a
+    channel URL that is not http(s), an e-mail address that is not one.
+"""
+import datetime
+import json
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+from carrot_it import ENV, ROOT, WRAP, Run, kafka, psql, shift_ms, wait_for
+from receivers import HttpReceiver, SmtpReceiver, verify_signature
+
+run = Run("test_notify", sys.argv[1])
+P = run.program
+PARTS, PARTS_DLQ = f"{run.tag}.participants", f"{run.tag}.participants.dlq"
+NOTIFY_DLQ = f"{run.tag}.notify.dlq"
+REDIS = (ENV["CARROT_REDIS_HOST"], ENV["CARROT_REDIS_PORT"])
+SECRET = "s3cret-for-the-test"
+NOW = int(time.time() * 1000) + shift_ms()
+RULES = f"""program: {P}
+version: "t1"
+timezone: UTC
+kpis:
+  - id: deal
+    when: {{activity: deal_won}}
+    points: 100
+  - id: call
+    when: {{activity: call}}
+    points: 5
+goals:
+  - id: three-calls
+    when: {{activity: call}}
+    period: week
+    target: 3
+    bonus: 50
+"""
+n_events = 0
+
+
+def line(pid, typ):
+    global n_events
+    n_events += 1
+    at = datetime.datetime.fromtimestamp((NOW - 60000) / 1000, datetime.timezone.utc)
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return json.dumps({"event_id": f"e{n_events}", "program_id": P, "source_system": "crm",
+                       "source_record_id": f"r{n_events}", "change_type": "CREATE",
+                       "activity_type": typ, "occurred_at": stamp, "recorded_at": stamp,
+                       "participant_id": pid})
+
+
+def feed(*items):
+    """items: (participant, activity, times); ingested at once."""
+    run.ingest("".join(line(p, t) + "\n" for p, t, k in items for _ in range(k)))
+
+
+def notify(*args, check=None):
+    r = subprocess.run([*WRAP, str(run.bin / "carrot-notify"), *args, "--pg-dsn", ENV["CARROT_PG_DSN"]],
+                       env=ENV, capture_output=True, text=True, cwd=ROOT)
+    if check is not None and r.returncode != check:
+        raise RuntimeError(f"carrot-notify {' '.join(args)}: exit {r.returncode}, not {check}: "
+                           f"{r.stderr[-600:]}")
+    return r
+
+
+def ledger(*args):
+    r = subprocess.run([str(run.bin / "carrot-ledger"), *args, "--pg-dsn", ENV["CARROT_PG_DSN"]],
+                       env=ENV, capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        raise RuntimeError(f"carrot-ledger {' '.join(args)}: exit {r.returncode}: "
+                           f"{r.stderr[-600:]}")
+    return r.stdout
+
+
+def events():
+    rows = psql(f"SELECT kind || ' ' || participant_id FROM notify_events WHERE program_id = '{P}' "
+                "ORDER BY 1")
+    return sorted(rows.splitlines()) if rows else []
+
+
+def outbox(where="true"):
+    """[(id, trigger, channel, recipient, state, attempts, possibly_repeated, key)]"""
+    rows = psql(f"SELECT message_id, kind, channel, recipient, state, attempts, possibly_repeated, "
+                f"idempotency_key FROM notify_outbox WHERE program_id = '{P}' AND ({where}) "
+                "ORDER BY message_id")
+    return [tuple(r.split("|")) for r in rows.splitlines()] if rows else []
+
+
+def expect_events(want, what):
+    """Waits for the triggers want; any other is caught by the last, exact comparison."""
+    try:
+        wait_for(what, lambda: set(want) <= set(events()), timeout=60, interval=0.2)
+    except TimeoutError:
+        run.fail(f"{what}: triggers {events()}, expected {sorted(want)}")
+
+
+def config(chat, hook, strict, smtp, quiet):
+    return f"""version: "notify-test-1"
+time_zone: Etc/GMT-12
+programs: [{P}]
+quiet_hours: {{from: "{quiet[0]}", to: "{quiet[1]}"}}
+retry: {{attempts: 30, base_ms: 200, max_ms: 1000, timeout_ms: 1500}}
+channels:
+  slack: {{type: slack, url: "{chat.url('/slack')}"}}
+  teams: {{type: teams, url: "{chat.url('/teams')}"}}
+  hook: {{type: webhook, url: "{hook.url('/carrot')}", secret_env: NOTIFY_TEST_SECRET}}
+  strict: {{type: webhook, url: "{strict.url('/strict')}", secret_env: NOTIFY_TEST_SECRET}}
+  mail: {{type: email, url: "{smtp.url()}", from: "carrot@example.com"}}
+triggers:
+  goal:
+    channels: [slack, hook, mail]
+    text: "{{{{name}}}} reached {{{{goal}}}}: +{{{{points}}}} points (rules {{{{rules_version}}}})"
+    subject: "Goal reached: {{{{goal}}}}"
+  number_one: {{board: "ptd:all", channels: [teams, hook], text: "{{{{name}}}} is number one with {{{{points}}}}"}}
+  top_n: {{board: "ptd:all", n: 3, channels: [hook], text: "{{{{name}}}} is in the top {{{{n}}}}: rank {{{{rank}}}}"}}
+  overtaken:
+    board: "ptd:all"
+    n: 3
+    channels: [hook, mail]
+    text: "{{{{by}}}} passed {{{{name}}}}: now rank {{{{rank}}}} (was {{{{previous_rank}}}})"
+  commitment_met: {{channels: [hook], text: "{{{{name}}}} kept {{{{commitment}}}} in {{{{period}}}}"}}
+  commitment_missed:
+    channels: [hook, mail]
+    to: [participant, supervisor]
+    text: "{{{{name}}}} missed {{{{commitment}}}}: {{{{figure}}}} of {{{{target}}}} ({{{{supervisor}}}} is told)"
+  streak: {{channels: [hook], text: "{{{{name}}}}: {{{{streak}}}} periods in a row"}}
+  redemption_fulfilled: {{channels: [hook], text: "{{{{item}}}} is on its way to {{{{name}}}}"}}
+  redemption_rejected: {{channels: [hook], text: "{{{{item}}}} refused: {{{{reason}}}}"}}
+  draw_won: {{channels: [hook, strict], text: "{{{{name}}}} won {{{{prize}}}} in {{{{sweepstakes}}}}"}}
+"""
+
+
+def bad_configs(tmp):
+    """Refused when read, with the line."""
+    base = ('version: "x"\nchannels:\n  hook: {type: webhook, url: "http://127.0.0.1:1/h", '
+            'secret_env: NOTIFY_TEST_SECRET}\n')
+    cases = [
+        (base + "triggers:\n  goal:\n    channels: [hook]\n    text: \"{{name}} got {{bonus}}\"\n",
+         ":7:", "unknown field \"bonus\""),
+        ('version: "x"\nchannels:\n  s: {type: slack, url: "ftp://example.com/x"}\n', ":3:",
+         "is not an http(s):// URL"),
+        ('version: "x"\nchannels:\n  s: {type: webhook, url: "file:///etc/passwd", '
+         'secret_env: NOTIFY_TEST_SECRET}\n', ":3:", "is not an http(s):// URL"),
+        ('version: "x"\nchannels:\n  m:\n    type: email\n    url: "smtp://127.0.0.1:25"\n'
+         '    from: "carrot at example"\n', ":6:", "is not an e-mail address"),
+        ('version: "x"\nchannels:\n  m: {type: email, url: "http://127.0.0.1:25", '
+         'from: "a@b.example"}\n', ":3:", "smtp"),
+        (base + "triggers:\n  goals: {channels: [hook], text: hi}\n", ":5:", "unknown trigger"),
+        (base + "triggers:\n  goal: {channels: [nope], text: hi}\n", ":5:", "no channel"),
+    ]
+    for i, (text, where, why) in enumerate(cases):
+        path = tmp / f"bad{i}.yaml"
+        path.write_text(text)
+        r = notify("check", "--notifications", str(path))
+        if r.returncode != 3 or where not in r.stderr or why not in r.stderr:
+            run.fail(f"bad configuration {i}: exit {r.returncode}, {r.stderr.strip()!r}; "
+                     f"expected exit 3 naming {where} and {why!r}")
+    r = notify("contact", "--program", P, "--participant", "x", "--email", "x@y")
+    if r.returncode != 2 or "is not an e-mail address" not in r.stderr:
+        run.fail(f"contact with a bad address: exit {r.returncode}, {r.stderr.strip()!r}")
+
+
+def start_notify(cfg_path, name="notify"):
+    return run.start(name, ["carrot-notify", "run", "--notifications", str(cfg_path), "--brokers",
+                            ENV["CARROT_BROKERS"], "--awards-topic", run.awards, "--group",
+                            f"{run.tag}.notify", "--instance", "n1", "--dlq-topic", NOTIFY_DLQ,
+                            "--redis-host", REDIS[0], "--redis-port", REDIS[1], "--pg-dsn",
+                            ENV["CARROT_PG_DSN"], "--ledger-ms", "300", "--batch-ms", "50"],
+                     WRAP, extra_env={"NOTIFY_TEST_SECRET": SECRET})
+
+
+def main():
+    tmp = run.build / f"{run.tag}-notify"
+    tmp.mkdir(exist_ok=True)
+    run.topics(3)
+    for t in (NOTIFY_DLQ, PARTS, PARTS_DLQ):
+        kafka("topic", t, "1")
+    ENV["NOTIFY_TEST_SECRET"] = SECRET
+    bad_configs(tmp)
+    ledger("migrate")
+
+    # names from the directory, one that chat markup must not read as markup
+    people = {"p0": "Ann <@here> & Co", "p1": "Bob", "p2": "Cleo", "p3": "Dee", "p4": "Eve",
+              "boss": "The Boss"}
+    directory = "".join(json.dumps({
+        "participant_id": p, "program_id": P, "display_name": name, "segment": "direct",
+        "supervisor_id": "boss" if p != "boss" else None,
+        "updated_at": "2026-01-01T00:00:00Z"}) + "\n" for p, name in people.items())
+    subprocess.run([str(run.bin / "carrot-ingest"), "--brokers", ENV["CARROT_BROKERS"], "--format",
+                    "participants", "--participants-topic", PARTS, "--participants-dlq-topic",
+                    PARTS_DLQ, "--program", P], input=directory, env=ENV, check=True,
+                   capture_output=True, text=True)
+    subprocess.run([str(run.bin / "carrot-directory"), "--brokers", ENV["CARROT_BROKERS"],
+                    "--topic", PARTS, "--dlq-topic", PARTS_DLQ, "--group", f"{run.tag}.dir",
+                    "--redis-host", REDIS[0], "--redis-port", REDIS[1], "--until-drained"],
+                   env=ENV, check=True, capture_output=True, timeout=300)
+    for p in ("p0", "p1", "p2", "p3", "boss"):
+        notify("contact", "--program", P, "--participant", p, "--email", f"{p}@example.com",
+               check=0)
+    # p3 is in quiet hours: UTC now, inside an hour either side; everyone else's zone
+    # (Etc/GMT-12, 12 hours ahead) is outside them
+    utc = datetime.datetime.fromtimestamp(NOW / 1000, datetime.timezone.utc)
+    quiet = ((utc - datetime.timedelta(hours=1)).strftime("%H:%M"),
+             (utc + datetime.timedelta(hours=1)).strftime("%H:%M"))
+    notify("contact", "--program", P, "--participant", "p3", "--time-zone", "UTC", check=0)
+    notify("opt-out", "--program", P, "--participant", "p4", "--trigger", "goal", check=0)
+
+    rules = tmp / "rules.yaml"
+    rules.write_text(RULES)
+    run.start("scorer", ["carrot-scorer", "--brokers", ENV["CARROT_BROKERS"], "--redis-host",
+                         REDIS[0], "--redis-port", REDIS[1], "--topic", run.topic,
+                         "--awards-topic", run.awards, "--dlq-topic", run.dlq, "--group",
+                         run.scorer_group, "--instance", "s1", "--rules", str(rules),
+                         "--rules-topic", ""])
+    run.start("ledger", ["carrot-ledger", "run", "--brokers", ENV["CARROT_BROKERS"], "--topic",
+                         run.awards, "--dlq-topic", run.awards_dlq, "--group", run.ledger_group,
+                         "--pg-dsn", ENV["CARROT_PG_DSN"]])
+
+    with HttpReceiver() as chat, HttpReceiver() as hook, HttpReceiver() as strict, \
+            SmtpReceiver() as smtp:
+        cfg = tmp / "notify.yaml"
+        cfg.write_text(config(chat, hook, strict, smtp, quiet))
+        r = notify("check", "--notifications", str(cfg))
+        if r.returncode != 0:
+            run.fail(f"check of the test's configuration: {r.stderr.strip()}")
+        hook.set_mode("fail_n", n=3, status=503)
+        strict.set_mode("reject", status=400)
+        start_notify(cfg)
+        want = []
+
+        feed(("p0", "deal_won", 1))  # the board's first sight: a baseline, nothing told
+        wait_for("the baseline", lambda: psql(
+            f"SELECT count(*) FROM notify_ranks WHERE program_id = '{P}'") == "1", timeout=60)
+        feed(("p1", "call", 3))  # 65 points: a goal, and rank 2 of 2
+        want += ["goal p1", "top_n p1"]
+        expect_events(want, "a goal and an entry into the top 3")
+        chat.set_mode("hang")  # past the 1.5 s timeout, for a while
+        hook.stop()  # connection refused, for a while
+        feed(("p2", "deal_won", 2))  # 200: number one, passing p0 and p1
+        want += ["number_one p2", "overtaken p0", "overtaken p1"]
+        expect_events(want, "a new number one")
+        time.sleep(3)
+        chat.set_mode("ok")
+        hook.start()
+        feed(("p3", "call", 3), ("p4", "call", 3))  # 65 each: a tie at rank 3 with p1
+        want += ["goal p3", "goal p4", "top_n p3", "top_n p4"]
+        expect_events(want, "ties into the top 3")
+
+        # the ledger's triggers
+        wait_for("the ledger to book", lambda: psql(
+            f"SELECT count(*) FROM awards WHERE program_id = '{P}'") == "15", timeout=60)
+        ledger("catalog-set", "--program", P, "--item", "mug", "--name", "Mug", "--price", "30",
+               "--stock", "10")
+        ledger("redeem", "--program", P, "--participant", "p0", "--item", "mug")
+        ledger("redeem", "--program", P, "--participant", "p1", "--item", "mug")
+        ids = psql(f"SELECT redemption_id FROM redemptions WHERE program_id = '{P}' "
+                   "ORDER BY participant_id").split()
+        ledger("fulfil", "--redemption", ids[0])
+        ledger("reject", "--redemption", ids[1], "--reason", "out of stock")
+        seed = tmp / "seed"
+        ledger("sweepstakes-create", "--program", P, "--sweepstakes", "wheel", "--name",
+               "Spin & Win", "--entry-cost", "10", "--prizes", '[{"prize": "e-bike", "weight": 1}]',
+               "--seed-file", str(seed))
+        ledger("enter", "--program", P, "--sweepstakes", "wheel", "--participant", "p2")
+        ledger("close", "--program", P, "--sweepstakes", "wheel")
+        ledger("draw", "--program", P, "--sweepstakes", "wheel", "--seed-file", str(seed))
+        # a week's settlements, as carrot-commit close writes them
+        psql("INSERT INTO commitment_settlements (program_id, commitment_id, period_id, "
+             "participant_id, supervisor_id, metric, figure, target, met, streak, misses, bonus, "
+             "penalty, streak_bonus, rules_version, period_end) VALUES "
+             f"('{P}', 'calls', 'w:2026-W49', 'p0', 'boss', 'count', 5, 4, true, 1, 0, 20, 0, 0, "
+             "'t1', now()), "
+             f"('{P}', 'calls', 'w:2026-W49', 'p1', 'boss', 'count', 1, 4, false, 0, 2, 0, 5, 0, "
+             "'t1', now()), "
+             f"('{P}', 'calls', 'w:2026-W49', 'p2', 'boss', 'count', 6, 4, true, 2, 0, 20, 0, 30, "
+             "'t1', now())")
+        want += ["redemption_fulfilled p0", "redemption_rejected p1", "draw_won p2",
+                 "commitment_met p0", "commitment_missed p1", "commitment_met p2", "streak p2"]
+        expect_events(want, "the ledger's triggers")
+        time.sleep(1)  # a trigger that should not be would be stored by now
+        if events() != sorted(want):
+            run.fail(f"triggers {events()}, expected exactly {sorted(want)}")
+
+        # every message that is not held or skipped reaches its receiver
+        def settled():
+            rows = outbox("state NOT IN ('sent', 'skipped', 'dead') AND recipient <> 'p3'")
+            return not rows
+        try:
+            wait_for("every message sent", settled, timeout=90)
+        except TimeoutError:
+            unsent = outbox("state <> 'sent'")
+            run.fail(f"messages not sent: {unsent}")
+        check_bodies(chat, hook, smtp)
+        check_held_and_skipped()
+        check_dead_and_replay(strict)
+        burst_with_kills(cfg, chat, hook, smtp)
+
+
+def check_bodies(chat, hook, smtp):
+    sent = outbox("state = 'sent'")
+    by_channel = {}
+    for m in sent:
+        by_channel.setdefault(m[2], []).append(m)
+    # the webhook: every message once, each signed, the failures retried
+    got = {r["headers"].get("idempotency-key") for r in hook.delivered()}
+    want = {m[7] for m in by_channel.get("hook", [])}
+    if got != want:
+        run.fail(f"webhook: delivered {len(got)} keys, the outbox says {len(want)} sent: "
+                 f"{sorted(want ^ got)[:5]}")
+    if not any(r["status"] == 503 for r in hook.requests):
+        run.fail("the webhook receiver never answered 503: the retry was not exercised")
+    for r in hook.delivered():
+        if not verify_signature(SECRET.encode(), r["headers"], r["body"]):
+            run.fail(f"a signature does not verify: {r['headers']}")
+            break
+    r0 = hook.delivered()[0]
+    if verify_signature(SECRET.encode(), r0["headers"], r0["body"] + b" "):
+        run.fail("a tampered body verifies")
+    if verify_signature(SECRET.encode(), r0["headers"], r0["body"], now=time.time() + 301):
+        run.fail("a signature 301 s old verifies")
+    texts = {json.loads(r["body"])["text"] for r in hook.delivered()}
+    for t in ("Bob reached three-calls: +50 points (rules t1)", "Cleo is number one with 200",
+              "Cleo passed Ann <@here> & Co: now rank 2 (was 1)", "Bob is in the top 3: rank 2",
+              "Mug is on its way to Ann <@here> & Co", "Mug refused: out of stock",
+              "Cleo won e-bike in Spin & Win", "Bob missed calls: 1 of 4 (The Boss is told)",
+              "Cleo: 2 periods in a row", "Ann <@here> & Co kept calls in 2026-W49"):
+        if t not in texts:
+            run.fail(f"no webhook message {t!r} among {sorted(texts)}")
+    # chat: Slack's markup escaped, Teams an Adaptive Card; some posts timed out first
+    slack = [json.loads(r["body"]) for r in chat.delivered() if r["path"] == "/slack"]
+    teams = [json.loads(r["body"]) for r in chat.delivered() if r["path"] == "/teams"]
+    if sorted(s["text"] for s in slack) != ["Bob reached three-calls: +50 points (rules t1)"]:
+        run.fail(f"slack posts: {[s['text'] for s in slack]}")
+    if slack and slack[0]["blocks"][0]["text"]["type"] != "mrkdwn":
+        run.fail(f"slack body is not Block Kit: {slack[0]}")
+    card = teams[0]["attachments"][0] if teams else {}
+    if (len(teams) != 1 or card.get("contentType") != "application/vnd.microsoft.card.adaptive"
+            or card["content"]["body"][0]["text"] != "Cleo is number one with 200"):
+        run.fail(f"teams posts: {teams}")
+    hung = psql(f"SELECT count(*) FROM notify_attempts a JOIN notify_outbox o USING (message_id) "
+                f"WHERE o.program_id = '{P}' AND o.channel = 'teams' AND a.outcome = 'retry'")
+    if hung == "0":
+        run.fail("the hanging chat receiver caused no retry")
+    # e-mail: to each contact the triggers name, the supervisor too
+    with smtp.lock:
+        mails = [(m["rcpt_to"], m["headers"].get("subject")) for m in smtp.messages]
+    want_mail = sorted([(["p1@example.com"], "Goal reached: three-calls"),
+                        (["p0@example.com"], "Cleo passed Ann <@here> & Co: now rank 2 (was 1)"),
+                        (["p1@example.com"], "Cleo passed Bob: now rank 3 (was 2)"),
+                        (["p1@example.com"], "Bob missed calls: 1 of 4 (The Boss is told)"),
+                        (["boss@example.com"], "Bob missed calls: 1 of 4 (The Boss is told)")])
+    if sorted(mails) != want_mail:
+        run.fail(f"e-mails: {sorted(mails)}, expected {want_mail}")
+
+
+def check_held_and_skipped():
+    held = outbox("recipient = 'p3'")
+    if not held or any(m[4] != "pending" for m in held):
+        run.fail(f"p3's messages in quiet hours: {held}")
+    late = psql(f"SELECT count(*) FROM notify_outbox WHERE program_id = '{P}' AND recipient = "
+                "'p3' AND next_at < now() + interval '55 minutes'")
+    if late != "0":
+        run.fail(f"{late} of p3's messages are due before their quiet hours end")
+    skipped = outbox("recipient = 'p4'")
+    goal = sorted((m[2], m[4]) for m in skipped if m[1] == "goal")
+    if goal != [("hook", "skipped"), ("mail", "skipped"), ("slack", "skipped")]:
+        run.fail(f"p4 opted out of goals: {goal}")
+    if [m[4] for m in skipped if m[1] == "top_n"] != ["sent"]:
+        run.fail(f"p4's top 3 entry (not opted out): {skipped}")
+
+
+def check_dead_and_replay(strict):
+    dead = outbox("channel = 'strict'")
+    if len(dead) != 1 or dead[0][4] != "dead":
+        run.fail(f"the message refused with 400: {dead}")
+        return
+    answer = psql(f"SELECT last_status || ' ' || last_answer FROM notify_outbox WHERE "
+                  f"message_id = {dead[0][0]}")
+    if not answer.startswith("400"):
+        run.fail(f"the dead message's answer: {answer!r}")
+    dl = kafka("consume", NOTIFY_DLQ, "1")
+    if "Cleo won e-bike" not in dl or "carrot.error" not in dl:
+        run.fail(f"the dead-letter topic: {dl[:400]!r}")
+    strict.set_mode("ok")
+    notify("replay", "--message", dead[0][0], check=0)
+    r = notify("replay", "--message", dead[0][0])
+    if r.returncode != 3:
+        run.fail(f"a second replay of a message no longer dead: exit {r.returncode}")
+    try:
+        wait_for("the replayed message", lambda: len(strict.delivered()) == 1, timeout=30)
+    except TimeoutError:
+        run.fail(f"the replayed message did not arrive: {outbox('channel = ' + repr('strict'))}")
+    log = json.loads(notify("log", "--program", P, "--state", "sent", "--limit", "1000",
+                            "--format", "json", check=0).stdout)
+    if not any(e["channel"] == "strict" for e in log):
+        run.fail("carrot-notify log does not list the replayed message as sent")
+
+
+def burst_with_kills(cfg, chat, hook, smtp):
+    """30 goals at once (90 messages), the webhook slow; carrot-notify killed three times."""
+    hook.set_mode("slow", delay=0.25)
+    names = [f"b{i:02d}" for i in range(30)]
+    feed(*[(p, "call", 3) for p in names])
+    for _ in range(3):
+        wait_for("a delivery in flight", lambda: any(
+            r["headers"].get("idempotency-key") and r["status"] is None for r in hook.requests) or
+            len(hook.requests) > 0, timeout=60, interval=0.05)
+        time.sleep(0.6)
+        p, log = run.procs.pop("notify")
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        log.close()
+        start_notify(cfg)
+    want = {f"goal {p}" for p in names}  # (and some enter the top 3: not counted here)
+    try:
+        wait_for("the burst's triggers", lambda: want <= set(events()), timeout=60)
+        wait_for("the burst delivered", lambda: not outbox(
+            "state NOT IN ('sent', 'skipped', 'dead') AND recipient <> 'p3'"), timeout=120)
+    except TimeoutError:
+        unsent = outbox("state NOT IN ('sent', 'skipped') AND recipient <> 'p3'")
+        run.fail(f"after the kills: {len(set(events()) & want)} of 30 goals, unsent: "
+                 f"{unsent[:5]}")
+    keys = [r["headers"].get("idempotency-key") for r in hook.delivered()]
+    if len(keys) != len(set(keys)):
+        run.fail("the webhook got a key twice as new")
+    want_keys = {m[7] for m in outbox("channel = 'hook' AND state = 'sent'")}
+    if set(keys) != want_keys:
+        run.fail(f"webhook: {len(set(keys))} keys delivered, {len(want_keys)} sent")
+    burst = [m for m in outbox("kind = 'goal' AND channel <> 'mail'") if m[3].startswith("b")]
+    if len(burst) != 60 or any(m[4] != "sent" for m in burst):
+        run.fail(f"the burst's goal messages: {len(burst)} (60 expected: slack, hook), "
+                 f"states {sorted({m[4] for m in burst})}")
+    slack = [json.loads(r["body"])["text"] for r in chat.delivered() if r["path"] == "/slack"]
+    for p in names:
+        if sum(1 for t in slack if t.startswith(f"{p} reached")) < 1:
+            run.fail(f"no slack post for {p}")
+            break
+    repeated = int(psql(f"SELECT count(*) FROM notify_outbox WHERE program_id = '{P}' AND "
+                        "possibly_repeated"))
+    extra = sum(1 for t in slack if t.split()[0] in names) - len(names)
+    if extra > repeated or repeated > 3:
+        run.fail(f"{extra} slack posts repeated, {repeated} marked possibly repeated (at most "
+                 "one in doubt per kill)")
+    run.say(f"burst: 3 kills, {hook.repeats()} webhook repeats refused by key, {repeated} chat "
+            f"messages possibly repeated")
+    run.stop("notify")
+
+
+run.finish(main)
