@@ -13,11 +13,13 @@
 #include <string.h>
 #include <yaml.h>
 
-static const char *const TRIGGERS[CARROT_TRIGGER_COUNT] = {
-    "goal",      "number_one",           "top_n",
-    "overtaken", "commitment_met",       "commitment_missed",
-    "streak",    "redemption_fulfilled", "redemption_rejected",
-    "draw_won"};
+static const char *const TRIGGERS[] = {"goal",        "number_one",           "top_n",
+                                       "overtaken",   "commitment_met",       "commitment_missed",
+                                       "streak",      "redemption_fulfilled", "redemption_rejected",
+                                       "draw_won",    "points_expiring",      "weekly_summary",
+                                       "team_summary"};
+_Static_assert(sizeof(TRIGGERS) / sizeof(TRIGGERS[0]) == CARROT_TRIGGER_COUNT,
+               "a name for every trigger");
 
 const char *carrot_trigger_name(carrot_trigger_t t) {
     return t >= 0 && t < CARROT_TRIGGER_COUNT ? TRIGGERS[t] : NULL;
@@ -250,6 +252,14 @@ static int parse_trigger(ctx_t *c, carrot_trigger_t t, yaml_node_t *n) {
         } else if (strcmp(k, "n") == 0) {
             long long v2;
             if (int_scalar(c, v, "n", 1, 100, &v2)) return -1;
+            if (t != CARROT_TRIGGER_TOP_N && t != CARROT_TRIGGER_OVERTAKEN)
+                return fail(c, v, "%s: n: only top_n and overtaken have a top", tn);
+            tr->n = (int)v2;
+        } else if (strcmp(k, "days") == 0) {
+            long long v2;
+            if (int_scalar(c, v, "days", 1, 366, &v2)) return -1;
+            if (t != CARROT_TRIGGER_POINTS_EXPIRING)
+                return fail(c, v, "%s: days: only points_expiring looks ahead", tn);
             tr->n = (int)v2;
         } else if (strcmp(k, "to") == 0) {
             if (!v || v->type != YAML_SEQUENCE_NODE)
@@ -268,7 +278,8 @@ static int parse_trigger(ctx_t *c, carrot_trigger_t t, yaml_node_t *n) {
             }
         } else {
             return fail(c, node(c, p->key),
-                        "%s: unknown key \"%s\" (channels, text, subject, to, board, n)", tn, k);
+                        "%s: unknown key \"%s\" (channels, text, subject, to, board, n, days)", tn,
+                        k);
         }
     }
     if (!tr->text) return fail(c, n, "%s: no text", tn);
@@ -278,7 +289,8 @@ static int parse_trigger(ctx_t *c, carrot_trigger_t t, yaml_node_t *n) {
     if (tr->subject && carrot_notify_template_check(t, tr->subject, why, sizeof(why)))
         return fail(c, subject_node, "%s: subject: %s", tn, why);
     if (!tr->board && !(tr->board = strdup("ptd:all"))) return fail(c, n, "out of memory");
-    if (!tr->n) tr->n = t == CARROT_TRIGGER_NUMBER_ONE ? 1 : 3;
+    if (!tr->n)
+        tr->n = t == CARROT_TRIGGER_NUMBER_ONE ? 1 : t == CARROT_TRIGGER_POINTS_EXPIRING ? 14 : 3;
     tr->on = tr->nchannels > 0;
     return 0;
 }

@@ -61,13 +61,13 @@ static carrot_ledger_err_t claim(carrot_notifier_t *n, PGconn *pg, int max, clai
     if (rc) return rc;
     char lim[16];
     snprintf(lim, sizeof(lim), "%d", max < 64 ? max : 64); /* (the lease's id list holds 64) */
-    const char *p[] = {lim};
+    const char *p[] = {lim, n->name};
     PGresult *r = PQexecParams(pg,
                                "SELECT message_id, idempotency_key, channel, address, body, "
-                               "state, attempts FROM notify_outbox WHERE state IN ('pending', "
-                               "'sending') AND next_at <= now() ORDER BY next_at, message_id "
-                               "LIMIT $1 FOR UPDATE SKIP LOCKED",
-                               1, NULL, p, NULL, NULL, 0);
+                               "state, attempts FROM notify_outbox WHERE notifier = $2 AND state "
+                               "IN ('pending', 'sending') AND next_at <= now() ORDER BY next_at, "
+                               "message_id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                               2, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = carrot_pg_failure(pg, r, "reading the outbox", errstr, errstr_size);
         PQclear(r);
@@ -170,7 +170,8 @@ carrot_ledger_err_t carrot_notifier_deliver(carrot_notifier_t *n, PGconn *pg, in
         if (rc) break;
         if (doubt) st->possibly_repeated++;
         send_result_t res;
-        notify_send(ch, c[i].key, c[i].address, c[i].body, cfg->timeout_ms, &res);
+        notify_send(&n->curl[c[i].ci], ch, c[i].key, c[i].address, c[i].body, cfg->timeout_ms,
+                    &res);
         (*didp)++;
         if (res.outcome == SEND_RETRY && c[i].attempts >= cfg->attempts) {
             res.outcome = SEND_DEAD;

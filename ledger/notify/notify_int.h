@@ -55,9 +55,12 @@ struct carrot_notifier_s {
     carrot_directory_t *directory; /* names and supervisors */
     carrot_codec_t *award_codec;
     char *awards_topic;
+    char *name; /* the notifier: every row it keeps carries it */
+    int64_t digest_ms;
     /* each channel's rate limit bucket (deliver.c) */
     double tokens[NOTIFY_MAX_CHANNELS];
     int64_t refilled_ms[NOTIFY_MAX_CHANNELS];
+    void *curl[NOTIFY_MAX_CHANNELS]; /* each channel's libcurl handle (send.c) */
 };
 
 /* One trigger, found (triggers.c) and queued (outbox.c). */
@@ -76,6 +79,11 @@ typedef struct {
 carrot_ledger_err_t notify_queue(carrot_notifier_t *n, PGconn *pg, const notify_event_t *ev,
                                  carrot_notify_stats_t *st, char *errstr, size_t errstr_size);
 
+/* The calendar's triggers (digest.c), when digest_ms has passed since the
+ * last look of any member: in a transaction of their own. */
+carrot_ledger_err_t notify_digests(carrot_notifier_t *n, PGconn *pg, carrot_notify_stats_t *st,
+                                   char *errstr, size_t errstr_size);
+
 /* Whether cfg covers program. */
 int notify_program_on(const carrot_notify_config_t *cfg, const char *program);
 
@@ -90,7 +98,8 @@ typedef struct {
 } notify_message_t;
 char *notify_body(carrot_channel_kind_t kind, const notify_message_t *m);
 
-/* One delivery (send.c). status: HTTP status or the SMTP server's last
+/* One delivery (send.c), through the channel's handle *handlep (made on
+ * first use, kept for the next). status: HTTP status or the SMTP server's last
  * reply code, 0 when none came; answer: what the channel said, or the
  * transport's error. */
 typedef enum { SEND_OK, SEND_RETRY, SEND_DEAD } send_outcome_t;
@@ -100,7 +109,9 @@ typedef struct {
     char answer[NOTIFY_ANSWER_MAX + 1];
     int64_t retry_after_ms; /* a 429's Retry-After; 0: none */
 } send_result_t;
-void notify_send(const notify_channel_t *ch, const char *idempotency_key, const char *address,
-                 const char *body, int64_t timeout_ms, send_result_t *res);
+void notify_send(void **handlep, const notify_channel_t *ch, const char *idempotency_key,
+                 const char *address, const char *body, int64_t timeout_ms, send_result_t *res);
+/* Frees a channel's handle (*handlep NULL is a no-op). */
+void notify_send_close(void **handlep);
 
 #endif

@@ -13,12 +13,14 @@
 
 /* The idempotency key: a digest of the trigger, channel and recipient, so
  * an id from a CRM (any UTF-8) never reaches a header as it is. */
-static int key_of(const char *event_id, const char *channel, const char *recipient, char out[44]) {
+static int key_of(const char *notifier, const char *event_id, const char *channel,
+                  const char *recipient, char out[44]) {
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int dl = 0;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     /* each with its NUL, so ("ab", "c") and ("a", "bc") differ */
     int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(c, notifier, strlen(notifier) + 1) &&
              EVP_DigestUpdate(c, event_id, strlen(event_id) + 1) &&
              EVP_DigestUpdate(c, channel, strlen(channel) + 1) &&
              EVP_DigestUpdate(c, recipient, strlen(recipient) + 1) &&
@@ -94,7 +96,7 @@ static carrot_ledger_err_t queue_one(carrot_notifier_t *n, PGconn *pg, const tar
     const notify_channel_t *ch = &cfg->channels[t->ci];
     const char *trig = carrot_trigger_name(t->ev->trigger);
     char key[44];
-    if (key_of(t->ev->event_id, ch->name, t->recipient, key) != 0) {
+    if (key_of(n->name, t->ev->event_id, ch->name, t->recipient, key) != 0) {
         snprintf(errstr, errstr_size, "out of memory");
         return CARROT_LEDGER_FATAL;
     }
@@ -167,14 +169,15 @@ static carrot_ledger_err_t queue_one(carrot_notifier_t *n, PGconn *pg, const tar
                        cfg->version,
                        skip ? "skipped" : "pending",
                        next,
-                       skip};
+                       skip,
+                       n->name};
     r = PQexecParams(pg,
-                     "INSERT INTO notify_outbox (idempotency_key, event_id, program_id, kind, "
-                     "channel, recipient, address, subject, body, config_version, state, next_at, "
-                     "last_answer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-                     "to_timestamp($12::bigint / 1000.0), $13) ON CONFLICT (idempotency_key) DO "
-                     "NOTHING",
-                     13, NULL, p, NULL, NULL, 0);
+                     "INSERT INTO notify_outbox (notifier, idempotency_key, event_id, "
+                     "program_id, kind, channel, recipient, address, subject, body, "
+                     "config_version, state, next_at, last_answer) VALUES ($14, $1, $2, $3, $4, "
+                     "$5, $6, $7, $8, $9, $10, $11, to_timestamp($12::bigint / 1000.0), $13) ON "
+                     "CONFLICT (notifier, idempotency_key) DO NOTHING",
+                     14, NULL, p, NULL, NULL, 0);
     free(text);
     free(subject);
     free(body);
@@ -221,13 +224,14 @@ carrot_ledger_err_t notify_queue(carrot_notifier_t *n, PGconn *pg, const notify_
     char at[24];
     snprintf(at, sizeof(at), "%lld", (long long)ev->occurred_ms);
     const char *p[] = {ev->event_id,    ev->program, carrot_trigger_name(ev->trigger),
-                       ev->participant, fields,      at};
+                       ev->participant, fields,      at,
+                       n->name};
     PGresult *r = PQexecParams(
         pg,
-        "INSERT INTO notify_events (event_id, program_id, kind, participant_id, fields, "
-        "occurred_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint / 1000.0)) ON CONFLICT "
-        "(event_id) DO NOTHING RETURNING 1",
-        6, NULL, p, NULL, NULL, 0);
+        "INSERT INTO notify_events (notifier, event_id, program_id, kind, participant_id, "
+        "fields, occurred_at) VALUES ($7, $1, $2, $3, $4, $5, to_timestamp($6::bigint / 1000.0)) "
+        "ON CONFLICT (notifier, event_id) DO NOTHING RETURNING 1",
+        7, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = carrot_pg_failure(pg, r, "storing a trigger", errstr, errstr_size);
         PQclear(r);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct {
     char *buf;
@@ -41,14 +42,13 @@ static size_t on_read(char *out, size_t size, size_t n, void *arg) {
     return take;
 }
 
-static int64_t retry_after_ms;
-
+/* A 429's or 503's Retry-After (seconds), into the result's retry_after_ms. */
 static size_t on_header(char *p, size_t size, size_t n, void *arg) {
-    (void)arg;
+    send_result_t *res = arg;
     size_t len = size * n;
     if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
         long s = strtol(p + 12, NULL, 10);
-        if (s > 0 && s < 86400) retry_after_ms = (int64_t)s * 1000;
+        if (s > 0 && s < 86400) res->retry_after_ms = (int64_t)s * 1000;
     }
     return len;
 }
@@ -59,16 +59,18 @@ static void printable(char *s) {
         if (*p < 0x20 && *p != '\n') *p = ' ';
 }
 
-void notify_send(const notify_channel_t *ch, const char *idempotency_key, const char *address,
-                 const char *body, int64_t timeout_ms, send_result_t *res) {
+void notify_send(void **handlep, const notify_channel_t *ch, const char *idempotency_key,
+                 const char *address, const char *body, int64_t timeout_ms, send_result_t *res) {
     memset(res, 0, sizeof(*res));
     answer_t ans = {res->answer, 0};
-    CURL *c = curl_easy_init();
+    /* one handle per channel, kept: its connection is reused (keep-alive) */
+    CURL *c = *handlep ? *handlep : (*handlep = curl_easy_init());
     if (!c) {
         res->outcome = SEND_RETRY;
         snprintf(res->answer, sizeof(res->answer), "libcurl: out of memory");
         return;
     }
+    curl_easy_reset(c); /* the options of the last send are not this one's */
     struct curl_slist *hdrs = NULL, *rcpt = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -85,7 +87,6 @@ void notify_send(const notify_channel_t *ch, const char *idempotency_key, const 
                      (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS | CURLPROTO_SMTP | CURLPROTO_SMTPS));
 #endif
     upload_t up = {body, strlen(body)};
-    retry_after_ms = 0;
     char line[400];
     if (ch->kind == CARROT_CHANNEL_EMAIL) {
         rcpt = curl_slist_append(NULL, address);
@@ -117,12 +118,12 @@ void notify_send(const notify_channel_t *ch, const char *idempotency_key, const 
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &ans);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, res);
     }
     CURLcode rc = curl_easy_perform(c);
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     res->status = (int)code;
-    res->retry_after_ms = retry_after_ms;
     if (ch->kind == CARROT_CHANNEL_EMAIL) {
         if (rc == CURLE_OK) res->outcome = SEND_OK;
         else if (code >= 500 && code < 600 && rc != CURLE_OPERATION_TIMEDOUT)
@@ -147,5 +148,9 @@ void notify_send(const notify_channel_t *ch, const char *idempotency_key, const 
     printable(res->answer);
     curl_slist_free_all(hdrs);
     curl_slist_free_all(rcpt);
-    curl_easy_cleanup(c);
+}
+
+void notify_send_close(void **handlep) {
+    if (*handlep) curl_easy_cleanup(*handlep);
+    *handlep = NULL;
 }

@@ -23,6 +23,9 @@ static const char *const FIELDS[CARROT_TRIGGER_COUNT] = {
     [CARROT_TRIGGER_REDEMPTION_FULFILLED] = "item price",
     [CARROT_TRIGGER_REDEMPTION_REJECTED] = "item price reason",
     [CARROT_TRIGGER_DRAW_WON] = "sweepstakes prize entry points",
+    [CARROT_TRIGGER_POINTS_EXPIRING] = "points date days",
+    [CARROT_TRIGGER_WEEKLY_SUMMARY] = "week points rank of",
+    [CARROT_TRIGGER_TEAM_SUMMARY] = "week points people top top_points",
 };
 
 static int word_in(const char *list, const char *w, size_t wl) {

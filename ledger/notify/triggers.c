@@ -22,6 +22,11 @@ carrot_notifier_t *carrot_notifier_new(const carrot_notifier_opts_t *o, char *er
         return NULL;
     }
     n->cfg = o->cfg;
+    if (!(n->name = strdup(o->name ? o->name : "carrot-notify"))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    n->digest_ms = o->digest_ms > 0 ? o->digest_ms : 3600000;
     if (!(n->award_codec = carrot_award_codec_new(errstr, errstr_size))) goto fail;
     if (o->redis_host) {
         n->board = carrot_board_new(o->redis_host, o->redis_port, 2000);
@@ -43,23 +48,27 @@ fail:
 
 void carrot_notifier_destroy(carrot_notifier_t *n) {
     if (!n) return;
+    for (int i = 0; i < NOTIFY_MAX_CHANNELS; i++) notify_send_close(&n->curl[i]);
     carrot_board_destroy(n->board);
     carrot_directory_destroy(n->directory);
     carrot_codec_destroy(n->award_codec);
     free(n->awards_topic);
+    free(n->name);
     free(n);
 }
 
-carrot_ledger_err_t carrot_notifier_positions(PGconn *pg, rd_kafka_topic_partition_list_t *parts,
-                                              char *errstr, size_t errstr_size) {
+carrot_ledger_err_t carrot_notifier_positions(carrot_notifier_t *n, PGconn *pg,
+                                              rd_kafka_topic_partition_list_t *parts, char *errstr,
+                                              size_t errstr_size) {
     for (int i = 0; i < parts->cnt; i++) {
         char p[16];
         snprintf(p, sizeof(p), "%d", (int)parts->elems[i].partition);
-        const char *params[] = {parts->elems[i].topic, p};
+        const char *params[] = {parts->elems[i].topic, p, n->name};
         char *v = NULL;
-        carrot_ledger_err_t rc = carrot_pg_value(
-            pg, "SELECT next_offset FROM notify_offsets WHERE topic = $1 AND partition = $2", 2,
-            params, &v, errstr, errstr_size);
+        carrot_ledger_err_t rc = carrot_pg_value(pg,
+                                                 "SELECT next_offset FROM notify_offsets WHERE "
+                                                 "topic = $1 AND partition = $2 AND notifier = $3",
+                                                 3, params, &v, errstr, errstr_size);
         if (rc) return rc;
         parts->elems[i].offset = v ? strtoll(v, NULL, 10) : RD_KAFKA_OFFSET_BEGINNING;
         free(v);
@@ -113,11 +122,11 @@ static carrot_ledger_err_t ranks_of(carrot_notifier_t *n, PGconn *pg, const char
         if (cfg->triggers[t].on && strcmp(cfg->triggers[t].board, board) == 0 &&
             cfg->triggers[t].n > top)
             top = cfg->triggers[t].n;
-    const char *p[] = {program, board};
+    const char *p[] = {program, board, n->name};
     PGresult *r = PQexecParams(pg,
                                "SELECT ranks::text FROM notify_ranks WHERE program_id = $1 AND "
-                               "board = $2 FOR UPDATE",
-                               2, NULL, p, NULL, NULL, 0);
+                               "board = $2 AND notifier = $3 FOR UPDATE",
+                               3, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         carrot_ledger_err_t rc = carrot_pg_failure(pg, r, "reading the last top", errstr,
                                                    errstr_size);
@@ -229,12 +238,12 @@ static carrot_ledger_err_t ranks_of(carrot_notifier_t *n, PGconn *pg, const char
             rc = CARROT_LEDGER_FATAL;
             goto out;
         }
-        const char *q[] = {program, board, s};
+        const char *q[] = {program, board, s, n->name};
         rc = carrot_pg_command(pg,
-                               "INSERT INTO notify_ranks (program_id, board, ranks) VALUES ($1, "
-                               "$2, $3) ON CONFLICT (program_id, board) DO UPDATE SET ranks = "
-                               "excluded.ranks, updated_at = now()",
-                               3, q, errstr, errstr_size);
+                               "INSERT INTO notify_ranks (notifier, program_id, board, ranks) "
+                               "VALUES ($4, $1, $2, $3) ON CONFLICT (notifier, program_id, board) "
+                               "DO UPDATE SET ranks = excluded.ranks, updated_at = now()",
+                               4, q, errstr, errstr_size);
         free(s);
     }
 out:
@@ -313,13 +322,13 @@ carrot_ledger_err_t carrot_notifier_awards(carrot_notifier_t *n, PGconn *pg,
         char part[16], next[24];
         snprintf(part, sizeof(part), "%d", (int)msgs[i]->partition);
         snprintf(next, sizeof(next), "%lld", (long long)msgs[i]->offset + 1);
-        const char *p[] = {rd_kafka_topic_name(msgs[i]->rkt), part, next};
+        const char *p[] = {rd_kafka_topic_name(msgs[i]->rkt), part, next, n->name};
         rc = carrot_pg_command(pg,
-                               "INSERT INTO notify_offsets (topic, partition, next_offset) VALUES "
-                               "($1, $2, $3) ON CONFLICT (topic, partition) DO UPDATE SET "
-                               "next_offset = greatest(notify_offsets.next_offset, "
-                               "excluded.next_offset)",
-                               3, p, errstr, errstr_size);
+                               "INSERT INTO notify_offsets (notifier, topic, partition, "
+                               "next_offset) VALUES ($4, $1, $2, $3) ON CONFLICT (notifier, topic, "
+                               "partition) DO UPDATE SET next_offset = "
+                               "greatest(notify_offsets.next_offset, excluded.next_offset)",
+                               4, p, errstr, errstr_size);
     }
     if (!rc) rc = carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size);
     if (rc) carrot_pg_rollback(pg);
@@ -439,7 +448,7 @@ static const struct {
      "FROM commitment_settlements s CROSS JOIN LATERAL (VALUES (CASE WHEN s.met THEN 'met' ELSE "
      "  'missed' END), (CASE WHEN s.streak_bonus > 0 THEN 'streak' END)) k(kind) "
      "WHERE s.settled_at > $1::timestamptz - " OVERLAP " AND k.kind IS NOT NULL AND NOT EXISTS "
-     "  (SELECT 1 FROM notify_events e WHERE e.event_id = 'commit:' || s.program_id || ':' || "
+     "  (SELECT 1 FROM notify_events e WHERE e.notifier = $2 AND e.event_id = 'commit:' || s.program_id || ':' || "
      "   s.commitment_id || ':' || s.period_id || ':' || s.participant_id || ':' || k.kind) "
      "ORDER BY s.settled_at LIMIT 2000",
      settlement},
@@ -449,8 +458,8 @@ static const struct {
      "  1000)::bigint, r.decided_at "
      "FROM redemptions r LEFT JOIN catalog c USING (program_id, item_id) "
      "WHERE r.decided_at > $1::timestamptz - " OVERLAP " AND r.status IN ('fulfilled', "
-     "  'rejected') AND NOT EXISTS (SELECT 1 FROM notify_events e WHERE e.event_id = "
-     "  'redemption:' || r.redemption_id || ':' || r.status) "
+     "  'rejected') AND NOT EXISTS (SELECT 1 FROM notify_events e WHERE e.notifier = $2 AND "
+     "  e.event_id = 'redemption:' || r.redemption_id || ':' || r.status) "
      "ORDER BY r.decided_at LIMIT 2000",
      redemption},
     {"draws",
@@ -462,7 +471,7 @@ static const struct {
      "WHERE s.drawn_at > $1::timestamptz - " OVERLAP " AND s.status = 'drawn' AND e.prize_index "
      "  IS NOT NULL AND (s.prizes -> e.prize_index ->> 'prize' IS NOT NULL OR coalesce((s.prizes "
      "  -> e.prize_index ->> 'points')::bigint, 0) > 0) AND NOT EXISTS (SELECT 1 FROM "
-     "  notify_events n WHERE n.event_id = 'draw:' || e.program_id || ':' || e.sweepstakes_id || "
+     "  notify_events n WHERE n.notifier = $2 AND n.event_id = 'draw:' || e.program_id || ':' || e.sweepstakes_id || "
      "  ':' || e.entry_no) "
      "ORDER BY s.drawn_at, e.entry_no LIMIT 2000",
      draw},
@@ -476,17 +485,17 @@ carrot_ledger_err_t carrot_notifier_ledger(carrot_notifier_t *n, PGconn *pg,
     for (size_t s = 0; !rc && s < sizeof(SOURCES) / sizeof(SOURCES[0]); s++) {
         if ((rc = carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size))) return rc;
         /* the first look starts now: what happened before carrot-notify ran is not news */
-        const char *src[] = {SOURCES[s].source};
+        const char *src[] = {SOURCES[s].source, n->name};
         char *since = NULL;
         rc = carrot_pg_value(pg,
-                             "INSERT INTO notify_cursors (source, since) VALUES ($1, now()) ON "
-                             "CONFLICT (source) DO UPDATE SET since = notify_cursors.since "
-                             "RETURNING since::text",
-                             1, src, &since, errstr, errstr_size);
+                             "INSERT INTO notify_cursors (notifier, source, since) VALUES ($2, $1, "
+                             "now()) ON CONFLICT (notifier, source) DO UPDATE SET since = "
+                             "notify_cursors.since RETURNING since::text",
+                             2, src, &since, errstr, errstr_size);
         PGresult *r = NULL;
         if (!rc) {
-            const char *p[] = {since};
-            r = PQexecParams(pg, SOURCES[s].sql, 1, NULL, p, NULL, NULL, 0);
+            const char *p[] = {since, n->name};
+            r = PQexecParams(pg, SOURCES[s].sql, 2, NULL, p, NULL, NULL, 0);
             if (PQresultStatus(r) != PGRES_TUPLES_OK)
                 rc = carrot_pg_failure(pg, r, SOURCES[s].source, errstr, errstr_size);
         }
@@ -495,15 +504,16 @@ carrot_ledger_err_t carrot_notifier_ledger(carrot_notifier_t *n, PGconn *pg,
         for (int i = 0; !rc && i < rows; i++)
             rc = SOURCES[s].fn(n, pg, r, i, st, errstr, errstr_size);
         if (!rc && rows) {
-            const char *p[] = {SOURCES[s].source, PQgetvalue(r, rows - 1, PQnfields(r) - 1)};
+            const char *p[] = {SOURCES[s].source, PQgetvalue(r, rows - 1, PQnfields(r) - 1),
+                               n->name};
             rc = carrot_pg_command(pg,
                                    "UPDATE notify_cursors SET since = greatest(since, "
-                                   "$2::timestamptz) WHERE source = $1",
-                                   2, p, errstr, errstr_size);
+                                   "$2::timestamptz) WHERE source = $1 AND notifier = $3",
+                                   3, p, errstr, errstr_size);
         }
         PQclear(r);
         if (!rc) rc = carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size);
         if (rc) carrot_pg_rollback(pg);
     }
-    return rc;
+    return rc ? rc : notify_digests(n, pg, st, errstr, errstr_size);
 }

@@ -60,22 +60,25 @@ goals:
     bonus: 50
 """
 n_events = 0
+_utc = datetime.timezone.utc
+LAST_WEEK = datetime.datetime.fromtimestamp(NOW / 1000 - 7 * 86400, _utc).strftime("%G-W%V")
+IN_40_DAYS = datetime.datetime.fromtimestamp(NOW / 1000 + 40 * 86400, _utc).strftime("%Y-%m-%d")
 
 
-def line(pid, typ):
+def line(pid, typ, ago_ms=60000):
     global n_events
     n_events += 1
-    at = datetime.datetime.fromtimestamp((NOW - 60000) / 1000, datetime.timezone.utc)
+    at = datetime.datetime.fromtimestamp((NOW - ago_ms) / 1000, datetime.timezone.utc)
     stamp = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    return json.dumps({"event_id": f"e{n_events}", "program_id": P, "source_system": "crm",
-                       "source_record_id": f"r{n_events}", "change_type": "CREATE",
+    return json.dumps({"event_id": f"{run.tag}-e{n_events}", "program_id": P,
+                       "source_system": "crm", "source_record_id": f"r{n_events}", "change_type": "CREATE",
                        "activity_type": typ, "occurred_at": stamp, "recorded_at": stamp,
                        "participant_id": pid})
 
 
-def feed(*items):
+def feed(*items, ago_ms=60000):
     """items: (participant, activity, times); ingested at once."""
-    run.ingest("".join(line(p, t) + "\n" for p, t, k in items for _ in range(k)))
+    run.ingest("".join(line(p, t, ago_ms) + "\n" for p, t, k in items for _ in range(k)))
 
 
 def notify(*args, check=None):
@@ -94,6 +97,10 @@ def ledger(*args):
         raise RuntimeError(f"carrot-ledger {' '.join(args)}: exit {r.returncode}: "
                            f"{r.stderr[-600:]}")
     return r.stdout
+
+
+def booked():
+    return int(psql(f"SELECT count(*) FROM awards WHERE program_id = '{P}'"))
 
 
 def events():
@@ -151,6 +158,12 @@ triggers:
   redemption_fulfilled: {{channels: [hook], text: "{{{{item}}}} is on its way to {{{{name}}}}"}}
   redemption_rejected: {{channels: [hook], text: "{{{{item}}}} refused: {{{{reason}}}}"}}
   draw_won: {{channels: [hook, strict], text: "{{{{name}}}} won {{{{prize}}}} in {{{{sweepstakes}}}}"}}
+  points_expiring: {{days: 40, channels: [hook], text: "{{{{points}}}} points of {{{{name}}}} expire by {{{{date}}}}"}}
+  weekly_summary: {{channels: [hook], text: "{{{{name}}}}, week {{{{week}}}}: {{{{points}}}} points, rank {{{{rank}}}} of {{{{of}}}}"}}
+  team_summary:
+    channels: [hook, mail]
+    subject: "Your team's week {{{{week}}}}"
+    text: "{{{{name}}}}: your {{{{people}}}} people made {{{{points}}}} points; {{{{top}}}} led with {{{{top_points}}}}"
 """
 
 
@@ -189,7 +202,7 @@ def start_notify(cfg_path, name="notify"):
                             ENV["CARROT_BROKERS"], "--awards-topic", run.awards, "--group",
                             f"{run.tag}.notify", "--instance", "n1", "--dlq-topic", NOTIFY_DLQ,
                             "--redis-host", REDIS[0], "--redis-port", REDIS[1], "--pg-dsn",
-                            ENV["CARROT_PG_DSN"], "--ledger-ms", "300", "--batch-ms", "50"],
+                            ENV["CARROT_PG_DSN"], "--ledger-ms", "300", "--batch-ms", "50", "--digest-ms", "1000"],
                      WRAP, extra_env={"NOTIFY_TEST_SECRET": SECRET})
 
 
@@ -205,7 +218,7 @@ def main():
 
     # names from the directory, one that chat markup must not read as markup
     people = {"p0": "Ann <@here> & Co", "p1": "Bob", "p2": "Cleo", "p3": "Dee", "p4": "Eve",
-              "boss": "The Boss"}
+              "q1": "Q One", "q2": "Q Two", "boss": "The Boss"}
     directory = "".join(json.dumps({
         "participant_id": p, "program_id": P, "display_name": name, "segment": "direct",
         "supervisor_id": "boss" if p != "boss" else None,
@@ -249,19 +262,22 @@ def main():
             run.fail(f"check of the test's configuration: {r.stderr.strip()}")
         hook.set_mode("fail_n", n=3, status=503)
         strict.set_mode("reject", status=400)
+        # the board's first sight, once the scorer has it all: a baseline, nothing told;
+        # q1 and q2 logged last week: their summaries (and their supervisor's) are due now
+        feed(("p0", "deal_won", 1))
+        feed(("q1", "call", 1), ("q2", "call", 2), ago_ms=7 * 86400000)
+        wait_for("the baseline booked", lambda: booked() == 4, timeout=60)
         start_notify(cfg)
-        want = []
-
-        feed(("p0", "deal_won", 1))  # the board's first sight: a baseline, nothing told
         wait_for("the baseline", lambda: psql(
             f"SELECT count(*) FROM notify_ranks WHERE program_id = '{P}'") == "1", timeout=60)
-        feed(("p1", "call", 3))  # 65 points: a goal, and rank 2 of 2
-        want += ["goal p1", "top_n p1"]
+        want = ["weekly_summary q1", "weekly_summary q2", "team_summary boss"]
+        feed(("p1", "call", 3))  # 65 points: a goal, rank 2; q2 and q1 fall a place each
+        want += ["goal p1", "top_n p1", "overtaken q2", "overtaken q1"]
         expect_events(want, "a goal and an entry into the top 3")
         chat.set_mode("hang")  # past the 1.5 s timeout, for a while
         hook.stop()  # connection refused, for a while
         feed(("p2", "deal_won", 2))  # 200: number one, passing p0 and p1
-        want += ["number_one p2", "overtaken p0", "overtaken p1"]
+        want += ["number_one p2", "overtaken p0", "overtaken p1", "overtaken q2"]
         expect_events(want, "a new number one")
         time.sleep(3)
         chat.set_mode("ok")
@@ -271,8 +287,7 @@ def main():
         expect_events(want, "ties into the top 3")
 
         # the ledger's triggers
-        wait_for("the ledger to book", lambda: psql(
-            f"SELECT count(*) FROM awards WHERE program_id = '{P}'") == "15", timeout=60)
+        wait_for("the ledger to book", lambda: booked() == 18, timeout=60)
         ledger("catalog-set", "--program", P, "--item", "mug", "--name", "Mug", "--price", "30",
                "--stock", "10")
         ledger("redeem", "--program", P, "--participant", "p0", "--item", "mug")
@@ -301,6 +316,10 @@ def main():
         want += ["redemption_fulfilled p0", "redemption_rejected p1", "draw_won p2",
                  "commitment_met p0", "commitment_missed p1", "commitment_met p2", "streak p2"]
         expect_events(want, "the ledger's triggers")
+        # an expiry policy: everyone's points expire within 40 days (a month after earning)
+        ledger("expiry-set", "--program", P, "--months", "1")
+        want += [f"points_expiring {p}" for p in ("p0", "p1", "p2", "p3", "p4", "q1", "q2")]
+        expect_events(want, "points expiring")
         time.sleep(1)  # a trigger that should not be would be stored by now
         if events() != sorted(want):
             run.fail(f"triggers {events()}, expected exactly {sorted(want)}")
@@ -347,7 +366,13 @@ def check_bodies(chat, hook, smtp):
               "Cleo passed Ann <@here> & Co: now rank 2 (was 1)", "Bob is in the top 3: rank 2",
               "Mug is on its way to Ann <@here> & Co", "Mug refused: out of stock",
               "Cleo won e-bike in Spin & Win", "Bob missed calls: 1 of 4 (The Boss is told)",
-              "Cleo: 2 periods in a row", "Ann <@here> & Co kept calls in 2026-W49"):
+              "Cleo: 2 periods in a row", "Ann <@here> & Co kept calls in 2026-W49",
+              f"Q Two, week {LAST_WEEK}: 10 points, rank 1 of 2",
+              f"Q One, week {LAST_WEEK}: 5 points, rank 2 of 2",
+              "The Boss: your 2 people made 15 points; Q Two led with 10",
+              f"70 points of Ann <@here> & Co expire by {IN_40_DAYS}",
+              f"190 points of Cleo expire by {IN_40_DAYS}", f"65 points of Bob expire by {IN_40_DAYS}",
+              f"10 points of Q Two expire by {IN_40_DAYS}"):
         if t not in texts:
             run.fail(f"no webhook message {t!r} among {sorted(texts)}")
     # chat: Slack's markup escaped, Teams an Adaptive Card; some posts timed out first
@@ -372,7 +397,8 @@ def check_bodies(chat, hook, smtp):
                         (["p0@example.com"], "Cleo passed Ann <@here> & Co: now rank 2 (was 1)"),
                         (["p1@example.com"], "Cleo passed Bob: now rank 3 (was 2)"),
                         (["p1@example.com"], "Bob missed calls: 1 of 4 (The Boss is told)"),
-                        (["boss@example.com"], "Bob missed calls: 1 of 4 (The Boss is told)")])
+                        (["boss@example.com"], "Bob missed calls: 1 of 4 (The Boss is told)"),
+                        (["boss@example.com"], f"Your team's week {LAST_WEEK}")])
     if sorted(mails) != want_mail:
         run.fail(f"e-mails: {sorted(mails)}, expected {want_mail}")
 

@@ -3,22 +3,28 @@
 -- per trigger, recipient and channel, with the idempotency key a channel
 -- gets), every attempt of a delivery and the channel's answer, who opted out
 -- of what, where a participant is reached, and the consumer's places: the
--- messages, the triggers and the places move in one transaction.
+-- messages, the triggers and the places move in one transaction. Each
+-- deployment of carrot-notify (its consumer group, "notifier") has its own
+-- triggers, outbox and places: two with different channels share nothing but
+-- the opt-outs and contacts, which are the people's.
 CREATE TABLE notify_events (
-    event_id       text PRIMARY KEY,          -- "goal:<P>:<award id>", "commit:<P>:<c>:<period>:<p>:missed", ...
+    notifier       text NOT NULL,             -- the consumer group
+    event_id       text NOT NULL,             -- "goal:<P>:<award id>", "commit:<P>:<c>:<period>:<p>:missed", ...
     program_id     text NOT NULL,
     kind           text NOT NULL,             -- the trigger: goal, number_one, top_n, overtaken, ...
     participant_id text,
     fields         jsonb NOT NULL,            -- what its templates may use
     occurred_at    timestamptz NOT NULL,
-    created_at     timestamptz NOT NULL DEFAULT now()
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (notifier, event_id)
 );
 CREATE INDEX notify_events_by_participant ON notify_events (program_id, participant_id, created_at);
 
 CREATE TABLE notify_outbox (
     message_id        bigserial PRIMARY KEY,
-    idempotency_key   text NOT NULL UNIQUE,   -- event id, recipient, channel: sent with the message
-    event_id          text NOT NULL REFERENCES notify_events,
+    notifier          text NOT NULL,
+    idempotency_key   text NOT NULL,          -- of notifier, event, channel, recipient: sent with it
+    event_id          text NOT NULL,
     program_id        text NOT NULL,
     kind              text NOT NULL,
     channel           text NOT NULL,          -- the channel's name in the configuration
@@ -36,9 +42,12 @@ CREATE TABLE notify_outbox (
     last_status       integer,
     last_answer       text,
     created_at        timestamptz NOT NULL DEFAULT now(),
-    sent_at           timestamptz
+    sent_at           timestamptz,
+    UNIQUE (notifier, idempotency_key),
+    FOREIGN KEY (notifier, event_id) REFERENCES notify_events
 );
-CREATE INDEX notify_outbox_due ON notify_outbox (next_at) WHERE state IN ('pending', 'sending');
+CREATE INDEX notify_outbox_due ON notify_outbox (notifier, next_at)
+    WHERE state IN ('pending', 'sending');
 CREATE INDEX notify_outbox_by_recipient ON notify_outbox (program_id, recipient, created_at);
 
 CREATE TABLE notify_attempts (
@@ -69,27 +78,31 @@ CREATE TABLE notify_contacts (
 );
 
 CREATE TABLE notify_offsets (
+    notifier    text NOT NULL,
     topic       text NOT NULL,
     partition   integer NOT NULL,
     next_offset bigint NOT NULL,
-    PRIMARY KEY (topic, partition)
+    PRIMARY KEY (notifier, topic, partition)
 );
 
 -- the top of each watched board as last seen, to tell who entered it, took
 -- number one or was overtaken; a board's first sight is its baseline
 CREATE TABLE notify_ranks (
+    notifier       text NOT NULL,
     program_id     text NOT NULL,
     board          text NOT NULL,
     ranks          jsonb NOT NULL,            -- [{"p": id, "r": rank, "n": points}, ...]
     updated_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (program_id, board)
+    PRIMARY KEY (notifier, program_id, board)
 );
 
 -- how far the ledger's tables have been looked at (settlements, redemptions,
 -- draws): a row's time and key, so a restart neither repeats nor skips
 CREATE TABLE notify_cursors (
-    source     text PRIMARY KEY,
-    since      timestamptz NOT NULL
+    notifier   text NOT NULL,
+    source     text NOT NULL,             -- settlements, redemptions, draws; digests: the last look
+    since      timestamptz NOT NULL,
+    PRIMARY KEY (notifier, source)
 );
 CREATE INDEX commitment_settlements_settled ON commitment_settlements (settled_at);
 CREATE INDEX redemptions_decided ON redemptions (decided_at) WHERE decided_at IS NOT NULL;

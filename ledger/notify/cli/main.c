@@ -36,6 +36,9 @@ static const carrot_conf_prop_t props[] = {
      "run: longest wait for awards before delivering, in milliseconds"},
     {"ledger-ms", CARROT_CONF_INT, OFF(ledger_ms), "2000", 100, 3600000,
      "run: how often the ledger is looked at (commitments, redemptions, draws), in milliseconds"},
+    {"digest-ms", CARROT_CONF_INT, OFF(digest_ms), "3600000", 1000, 86400000,
+     "run: how often points expiring and last week's summaries are looked for, in "
+     "milliseconds (each is sent once a day or week however often)"},
     {"deliver-batch", CARROT_CONF_INT, OFF(deliver_batch), "20", 1, 64,
      "run: most messages claimed at once (held from other members while they are sent)"},
     {"program", CARROT_CONF_STR, OFF(program), NULL, 0, 0,

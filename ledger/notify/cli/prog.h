@@ -12,7 +12,7 @@ typedef struct {
     char *brokers, *group, *instance, *pg_dsn, *awards_topic, *dlq_topic, *config;
     char *redis_host;
     long long redis_port;
-    long long batch_size, batch_ms, ledger_ms, deliver_batch;
+    long long batch_size, batch_ms, ledger_ms, digest_ms, deliver_batch;
     char *program, *participant, *trigger, *channel, *email, *time_zone, *state, *format;
     long long message, limit;
     char *log_level, *log_format;

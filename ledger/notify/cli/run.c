@@ -42,6 +42,7 @@ typedef struct {
     carrot_lag_t *lag;
     carrot_metric_t *m[M_COUNT];
     rd_kafka_t *producer;
+    carrot_notifier_t *n;
 } run_t;
 
 static void on_signal(int sig) {
@@ -100,7 +101,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int backoff = 200;
     carrot_ledger_err_t rc = CARROT_LEDGER_RETRY;
     while (!notify_stop && r->pg &&
-           (rc = carrot_notifier_positions(r->pg, parts, errstr, sizeof(errstr))) ==
+           (rc = carrot_notifier_positions(r->n, r->pg, parts, errstr, sizeof(errstr))) ==
                CARROT_LEDGER_RETRY)
         recover_pg(r, errstr, &backoff);
     if (rc != CARROT_LEDGER_OK) {
@@ -230,14 +231,18 @@ int notify_run(const carrot_conf_t *conf, const notify_conf_t *cf) {
         exit_code = 3;
         goto out;
     }
-    carrot_notifier_opts_t o = {cfg, cf->redis_host && *cf->redis_host ? cf->redis_host : NULL,
-                                (int)cf->redis_port, cf->awards_topic};
+    carrot_notifier_opts_t o = {cfg,
+                                cf->redis_host && *cf->redis_host ? cf->redis_host : NULL,
+                                (int)cf->redis_port,
+                                cf->awards_topic,
+                                cf->group,
+                                cf->digest_ms};
     if (!msgs || !(r.drain = carrot_drain_new())) {
         carrot_error("out of memory");
         goto out;
     }
     if (make_metrics(&r, errstr, sizeof(errstr)) != 0 ||
-        !(n = carrot_notifier_new(&o, errstr, sizeof(errstr)))) {
+        !(r.n = n = carrot_notifier_new(&o, errstr, sizeof(errstr)))) {
         carrot_error("%s", errstr);
         goto out;
     }

@@ -39,6 +39,9 @@ typedef enum {
     CARROT_TRIGGER_REDEMPTION_FULFILLED, /* a reward sent */
     CARROT_TRIGGER_REDEMPTION_REJECTED,  /* a reward refused, points back */
     CARROT_TRIGGER_DRAW_WON,             /* a sweepstakes entry drew a prize */
+    CARROT_TRIGGER_POINTS_EXPIRING,      /* points expire within n days: daily, per person */
+    CARROT_TRIGGER_WEEKLY_SUMMARY,       /* last week's points and rank, per person */
+    CARROT_TRIGGER_TEAM_SUMMARY,         /* last week of a supervisor's people */
     CARROT_TRIGGER_COUNT
 } carrot_trigger_t;
 
@@ -118,6 +121,12 @@ typedef struct {
     const char *redis_host;
     int redis_port;
     const char *awards_topic;
+    /* the deployment: its consumer group; its triggers, outbox and places
+     * are its own (NULL: "carrot-notify") */
+    const char *name;
+    /* how often the digests (points expiring, the weekly summaries) are
+     * looked for, in ms; each is sent once per day or week either way */
+    int64_t digest_ms;
 } carrot_notifier_opts_t;
 
 carrot_notifier_t *carrot_notifier_new(const carrot_notifier_opts_t *o, char *errstr,
@@ -126,7 +135,8 @@ void carrot_notifier_destroy(carrot_notifier_t *n); /* NULL is a no-op */
 
 /* Where each partition of the awards topic resumes (notify_offsets;
  * RD_KAFKA_OFFSET_BEGINNING when never read). */
-carrot_ledger_err_t carrot_notifier_positions(PGconn *pg, rd_kafka_topic_partition_list_t *parts,
+carrot_ledger_err_t carrot_notifier_positions(carrot_notifier_t *n, PGconn *pg,
+                                              rd_kafka_topic_partition_list_t *parts,
                                               char *errstr, size_t errstr_size);
 
 typedef struct {
@@ -145,7 +155,8 @@ carrot_ledger_err_t carrot_notifier_awards(carrot_notifier_t *n, PGconn *pg,
 
 /* Finds the triggers the ledger's tables hold since the last look
  * (commitments settled, redemptions decided, sweepstakes drawn) and queues
- * their messages, with the cursors, in one transaction. */
+ * their messages, with the cursors, in one transaction; and, every
+ * digest_ms (digest.c), points about to expire and last week's summaries. */
 carrot_ledger_err_t carrot_notifier_ledger(carrot_notifier_t *n, PGconn *pg,
                                            carrot_notify_stats_t *st, char *errstr,
                                            size_t errstr_size);
