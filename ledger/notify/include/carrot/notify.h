@@ -136,8 +136,8 @@ void carrot_notifier_destroy(carrot_notifier_t *n); /* NULL is a no-op */
 /* Where each partition of the awards topic resumes (notify_offsets;
  * RD_KAFKA_OFFSET_BEGINNING when never read). */
 carrot_ledger_err_t carrot_notifier_positions(carrot_notifier_t *n, PGconn *pg,
-                                              rd_kafka_topic_partition_list_t *parts,
-                                              char *errstr, size_t errstr_size);
+                                              rd_kafka_topic_partition_list_t *parts, char *errstr,
+                                              size_t errstr_size);
 
 typedef struct {
     long awards, triggers, messages, skipped; /* skipped: opted out, no address */
