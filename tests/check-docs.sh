@@ -9,7 +9,7 @@ readme="$root/README.md"
 generated="$(mktemp)"
 trap 'rm -f "$generated"' EXIT
 for p in carrot-ingest carrot-webhook carrot-loadgen carrot-scorer carrot-leaderboard carrot-rules \
-    carrot-ledger carrot-directory carrot-board carrot-commit carrot-report; do
+    carrot-ledger carrot-directory carrot-board carrot-commit carrot-report carrot-notify; do
     printf '#### %s\n\n' "$p"
     "$build/bin/$p" --help-markdown
     printf '\n'

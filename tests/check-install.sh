@@ -8,7 +8,7 @@ prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for prog in carrot-ingest carrot-webhook carrot-loadgen carrot-scorer carrot-leaderboard \
-    carrot-rules carrot-ledger carrot-directory carrot-board carrot-commit carrot-report; do
+    carrot-rules carrot-ledger carrot-directory carrot-board carrot-commit carrot-report carrot-notify; do
     [[ -x "$prefix/bin/$prog" ]] || { echo "check-install: no $prefix/bin/$prog" >&2; exit 1; }
     page="$prefix/share/man/man1/$prog.1"
     [[ -s "$page" ]] || { echo "check-install: no man page $page" >&2; exit 1; }

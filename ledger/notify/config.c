@@ -39,14 +39,18 @@ typedef struct {
     carrot_notify_config_t *cfg;
 } ctx_t;
 
-static int fail(ctx_t *c, const yaml_node_t *n, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int fail(ctx_t *c, const yaml_node_t *n,
+                                                      const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    snprintf(c->errstr, c->errstr_size, "%s:%lu: %s", c->name,
-             n ? (unsigned long)n->start_mark.line + 1 : 0UL, msg);
+    if (n)
+        snprintf(c->errstr, c->errstr_size, "%s:%lu: %s", c->name,
+                 (unsigned long)n->start_mark.line + 1, msg);
+    else
+        snprintf(c->errstr, c->errstr_size, "%s: %s", c->name, msg);
     return -1;
 }
 
@@ -81,8 +85,21 @@ static int int_scalar(ctx_t *c, yaml_node_t *n, const char *what, long long lo, 
     return 0;
 }
 
+/* A mapping, each key once: a second "programs:" or "secret_env:" would
+ * silently replace the first. */
 static int mapping(ctx_t *c, yaml_node_t *n, const char *what) {
     if (!n || n->type != YAML_MAPPING_NODE) return fail(c, n, "%s: expected a mapping", what);
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(c, p->key);
+        if (!k || k->type != YAML_SCALAR_NODE) return fail(c, k, "%s: a key is not a name", what);
+        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *e = node(c, q->key);
+            if (e && e->type == YAML_SCALAR_NODE &&
+                strcmp((const char *)e->data.scalar.value, (const char *)k->data.scalar.value) == 0)
+                return fail(c, k, "%s: \"%s\" given twice", what,
+                            (const char *)k->data.scalar.value);
+        }
+    }
     return 0;
 }
 
@@ -90,10 +107,10 @@ static int mapping(ctx_t *c, yaml_node_t *n, const char *what) {
 static int clock_scalar(ctx_t *c, yaml_node_t *n, const char *what, int *out) {
     const char *s = scalar(c, n, what);
     if (!s) return -1;
-    int h, m;
-    char tail;
-    if (sscanf(s, "%2d:%2d%c", &h, &m, &tail) != 2 || h < 0 || h > 23 || m < 0 || m > 59 ||
-        strlen(s) != 5)
+    int ok = strlen(s) == 5 && s[2] == ':';
+    for (int i = 0; ok && i < 5; i++) ok = i == 2 || (s[i] >= '0' && s[i] <= '9');
+    int h = ok ? (s[0] - '0') * 10 + s[1] - '0' : 0, m = ok ? (s[3] - '0') * 10 + s[4] - '0' : 0;
+    if (!ok || h > 23 || m > 59)
         return fail(c, n, "%s: expected a time of day HH:MM, not \"%s\"", what, s);
     *out = h * 60 + m;
     return 0;
@@ -314,6 +331,10 @@ static int parse_root(ctx_t *c, yaml_node_t *root) {
             if (!v || v->type != YAML_SEQUENCE_NODE)
                 return fail(c, v, "programs: expected a list of program ids");
             size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+            if (!cnt)
+                return fail(c, v,
+                            "programs: an empty list would turn every program off (leave "
+                            "it out for all)");
             if (!(cfg->programs = calloc(cnt + 1, sizeof(char *))))
                 return fail(c, v, "out of memory");
             for (yaml_node_item_t *it = v->data.sequence.items.start;
@@ -343,6 +364,7 @@ static int parse_root(ctx_t *c, yaml_node_t *root) {
             if (have != 3) return fail(c, v, "quiet_hours: needs from and to");
         } else if (strcmp(k, "retry") == 0) {
             if (mapping(c, v, "retry")) return -1;
+            int base_set = 0;
             for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
                  q++) {
                 const char *qk = scalar(c, node(c, q->key), "retry key");
@@ -355,6 +377,7 @@ static int parse_root(ctx_t *c, yaml_node_t *root) {
                 } else if (strcmp(qk, "base_ms") == 0) {
                     if (int_scalar(c, qv, "retry.base_ms", 1, 86400000, &x)) return -1;
                     cfg->base_ms = x;
+                    base_set = 1;
                 } else if (strcmp(qk, "max_ms") == 0) {
                     if (int_scalar(c, qv, "retry.max_ms", 1, 86400000LL * 7, &x)) return -1;
                     cfg->max_ms = x;
@@ -367,6 +390,10 @@ static int parse_root(ctx_t *c, yaml_node_t *root) {
                                 "timeout_ms)",
                                 qk);
                 }
+            }
+            if (cfg->base_ms > cfg->max_ms) {
+                if (base_set) return fail(c, v, "retry: base_ms is above max_ms");
+                cfg->base_ms = cfg->max_ms; /* the default first delay, capped by a small max */
             }
         } else if (strcmp(k, "channels") == 0) {
             if (mapping(c, v, "channels")) return -1;
@@ -438,15 +465,11 @@ carrot_notify_config_t *carrot_notify_config_parse(const char *text, size_t len,
     }
     ctx_t c = {&doc, name, errstr, errstr_size, cfg};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    int rc = root ? parse_root(&c, root) : fail(&c, NULL, "empty");
+    int rc = root ? parse_root(&c, root) : fail(&c, NULL, "empty: no configuration");
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     if (!rc && !cfg->time_zone && !(cfg->time_zone = strdup("UTC"))) {
         snprintf(errstr, errstr_size, "out of memory");
-        rc = -1;
-    }
-    if (!rc && cfg->base_ms > cfg->max_ms) {
-        snprintf(errstr, errstr_size, "%s: retry.base_ms is above retry.max_ms", name);
         rc = -1;
     }
     if (rc) {

@@ -126,11 +126,12 @@ static carrot_ledger_err_t claim(carrot_notifier_t *n, PGconn *pg, int max, clai
             snprintf(ids + l, sizeof(ids) - l, "%s%lld", i ? "," : "", c[i].id);
         }
         strcat(ids, "}");
-        const char *q[] = {ids, lease};
+        const char *q[] = {ids, lease, n->instance};
         rc = carrot_pg_command(pg,
                                "UPDATE notify_outbox SET next_at = now() + $2::bigint * interval "
-                               "'1 millisecond' WHERE message_id = ANY($1::bigint[])",
-                               2, q, errstr, errstr_size);
+                               "'1 millisecond', claimed_by = $3 WHERE message_id = "
+                               "ANY($1::bigint[])",
+                               3, q, errstr, errstr_size);
     }
     if (!rc) rc = carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size);
     if (rc) {
@@ -140,6 +141,25 @@ static carrot_ledger_err_t claim(carrot_notifier_t *n, PGconn *pg, int max, clai
     }
     *outp = c;
     *noutp = nc;
+    return CARROT_LEDGER_OK;
+}
+
+carrot_ledger_err_t carrot_notifier_release(carrot_notifier_t *n, PGconn *pg, long *releasedp,
+                                            char *errstr, size_t errstr_size) {
+    /* the member that claimed them is this one, restarted: no one else sends them now */
+    const char *p[] = {n->name, n->instance};
+    PGresult *r = PQexecParams(pg,
+                               "UPDATE notify_outbox SET next_at = now() WHERE notifier = $1 AND "
+                               "claimed_by = $2 AND state IN ('pending', 'sending') AND next_at > "
+                               "now()",
+                               2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        carrot_ledger_err_t rc = carrot_pg_failure(pg, r, "releasing claims", errstr, errstr_size);
+        PQclear(r);
+        return rc;
+    }
+    *releasedp = atol(PQcmdTuples(r));
+    PQclear(r);
     return CARROT_LEDGER_OK;
 }
 

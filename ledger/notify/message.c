@@ -2,7 +2,8 @@
  * Block Kit, a Teams Adaptive Card, the generic webhook's JSON, an e-mail.
  * The JSON is built by jansson, so no text from a CRM can break out of its
  * string; the e-mail's header values carry no line breaks (template.c drops
- * them) and a subject outside ASCII is RFC 2047 encoded. */
+ * them from values, subject_value from a template's own text) and a subject
+ * outside ASCII is RFC 2047 encoded. */
 #include "notify_int.h"
 
 #include <jansson.h>
@@ -72,23 +73,43 @@ static char *webhook(const notify_message_t *m) {
                           "config_version", m->config_version));
 }
 
-/* "=?UTF-8?B?...?=" when s is not plain ASCII. */
-static int header_value(char *out, size_t size, const char *s) {
+#define SUBJECT_MAX 200 /* bytes of the subject kept, a whole UTF-8 character at the end */
+
+/* The Subject's value: one line (a template's line breaks and any control
+ * character become spaces, so nothing can start a header), at most
+ * SUBJECT_MAX bytes, and RFC 2047 encoded words of at most 75 characters
+ * (folded) when it is not plain ASCII. out needs 400 bytes. */
+static void subject_value(char *out, size_t size, const char *s) {
+    char line[SUBJECT_MAX + 1];
+    size_t n = 0;
     int ascii = 1;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)s; *p && n < SUBJECT_MAX; p++) {
+        line[n++] = (char)(*p < 0x20 || *p == 0x7f ? ' ' : *p);
         if (*p >= 0x80) ascii = 0;
-    if (ascii) return snprintf(out, size, "%s", s) < (int)size ? 0 : -1;
-    size_t n = strlen(s);
-    if (n > 600) n = 600;
-    unsigned char b64[820];
-    int bl = EVP_EncodeBlock(b64, (const unsigned char *)s, (int)n);
-    return snprintf(out, size, "=?UTF-8?B?%.*s?=", bl, b64) < (int)size ? 0 : -1;
+    }
+    while (n > 0 && ((unsigned char)line[n - 1] & 0xC0) == 0x80) n--; /* a cut character */
+    if (n > 0 && (unsigned char)line[n - 1] >= 0xC0) n--;
+    line[n] = '\0';
+    if (ascii) {
+        snprintf(out, size, "%s", line);
+        return;
+    }
+    /* 45 bytes a word (60 of base64), never splitting a character */
+    size_t o = 0;
+    for (size_t at = 0; at < n && o + 90 < size;) {
+        size_t take = n - at < 45 ? n - at : 45;
+        while (take > 0 && at + take < n && ((unsigned char)line[at + take] & 0xC0) == 0x80) take--;
+        if (!take) take = 1;
+        unsigned char b64[64];
+        int bl = EVP_EncodeBlock(b64, (const unsigned char *)line + at, (int)take);
+        o += (size_t)snprintf(out + o, size - o, "%s=?UTF-8?B?%.*s?=", at ? "\r\n " : "", bl, b64);
+        at += take;
+    }
 }
 
 static char *email(const notify_message_t *m) {
-    char subject[900], date[64], msgid[300];
-    if (header_value(subject, sizeof(subject), m->subject && *m->subject ? m->subject : m->text))
-        return NULL;
+    char subject[400], date[64], msgid[300];
+    subject_value(subject, sizeof(subject), m->subject && *m->subject ? m->subject : m->text);
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -98,8 +119,10 @@ static char *email(const notify_message_t *m) {
     for (const char *p = m->idempotency_key; *p && k < 200; p++)
         msgid[k++] = (*p == '<' || *p == '>' || *p == ' ' || *p == '@') ? '.' : *p;
     msgid[k] = '\0';
-    size_t need = strlen(m->text) + strlen(subject) + strlen(m->from) + strlen(m->address) + 600;
-    char *o = malloc(need + strlen(m->text) / 2 + 8);
+    size_t lines = 0;
+    for (const char *p = m->text; *p; p++) lines += *p == '\n';
+    size_t need = strlen(subject) + strlen(m->from) + strlen(m->address) + 600;
+    char *o = malloc(need + strlen(m->text) + lines + 3); /* each LF becomes CRLF */
     if (!o) return NULL;
     int n = snprintf(o, need,
                      "From: Carrot <%s>\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n"

@@ -55,7 +55,8 @@ struct carrot_notifier_s {
     carrot_directory_t *directory; /* names and supervisors */
     carrot_codec_t *award_codec;
     char *awards_topic;
-    char *name; /* the notifier: every row it keeps carries it */
+    char *name;     /* the notifier: every row it keeps carries it */
+    char *instance; /* this member: its claims carry it */
     int64_t digest_ms;
     /* each channel's rate limit bucket (deliver.c) */
     double tokens[NOTIFY_MAX_CHANNELS];

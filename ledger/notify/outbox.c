@@ -120,6 +120,8 @@ static carrot_ledger_err_t queue_one(carrot_notifier_t *n, PGconn *pg, const tar
                                                                            : PQgetvalue(r, 0, 2));
     PQclear(r);
     if (opted) skip = "opted out";
+    else if (ch->kind == CARROT_CHANNEL_EMAIL && email[0] && !carrot_notify_email_ok(email))
+        skip = "the contact's e-mail address is not one";
     else if (ch->kind == CARROT_CHANNEL_EMAIL && !email[0]) {
         snprintf(why, sizeof(why), "no e-mail address for %s (carrot-notify contact)",
                  t->recipient);

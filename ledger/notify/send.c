@@ -90,6 +90,8 @@ void notify_send(void **handlep, const notify_channel_t *ch, const char *idempot
     char line[400];
     if (ch->kind == CARROT_CHANNEL_EMAIL) {
         rcpt = curl_slist_append(NULL, address);
+        /* smtp:// upgrades with STARTTLS when the server offers it; smtps:// is TLS throughout */
+        curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
         curl_easy_setopt(c, CURLOPT_MAIL_FROM, ch->from);
         curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
         curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);

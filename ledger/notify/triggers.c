@@ -22,7 +22,8 @@ carrot_notifier_t *carrot_notifier_new(const carrot_notifier_opts_t *o, char *er
         return NULL;
     }
     n->cfg = o->cfg;
-    if (!(n->name = strdup(o->name ? o->name : "carrot-notify"))) {
+    if (!(n->name = strdup(o->name ? o->name : "carrot-notify")) ||
+        !(n->instance = strdup(o->instance ? o->instance : ""))) {
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
@@ -54,6 +55,7 @@ void carrot_notifier_destroy(carrot_notifier_t *n) {
     carrot_codec_destroy(n->award_codec);
     free(n->awards_topic);
     free(n->name);
+    free(n->instance);
     free(n);
 }
 

@@ -36,6 +36,7 @@ CREATE TABLE notify_outbox (
     state             text NOT NULL DEFAULT 'pending'
                       CHECK (state IN ('pending', 'sending', 'sent', 'dead', 'skipped')),
     attempts          integer NOT NULL DEFAULT 0,
+    claimed_by        text,                   -- the member (instance) that last took it to send
     next_at           timestamptz NOT NULL DEFAULT now(),
     possibly_repeated boolean NOT NULL DEFAULT false, -- a send after a crash mid-delivery, on a
                                                       -- channel that takes no idempotency key

@@ -236,6 +236,7 @@ int notify_run(const carrot_conf_t *conf, const notify_conf_t *cf) {
                                 (int)cf->redis_port,
                                 cf->awards_topic,
                                 cf->group,
+                                instance,
                                 cf->digest_ms};
     if (!msgs || !(r.drain = carrot_drain_new())) {
         carrot_error("out of memory");
@@ -252,6 +253,16 @@ int notify_run(const carrot_conf_t *conf, const notify_conf_t *cf) {
         carrot_error("%s", errstr);
         goto out;
     }
+    long released = 0;
+    carrot_ledger_err_t rrc;
+    RETRYING(&r, rrc, carrot_notifier_release(n, r.pg, &released, errstr, sizeof(errstr)));
+    if (rrc) {
+        if (rrc != CARROT_LEDGER_RETRY) carrot_error("%s", errstr);
+        goto out;
+    }
+    if (released)
+        carrot_info("%ld messages this member had claimed before it stopped are due again",
+                    released);
     rd_kafka_conf_t *k = carrot_kafka_conf_new(conf, cf->brokers, NULL, errstr, sizeof(errstr));
     if (!k || carrot_kafka_set(k, "enable.idempotence", "true", errstr, sizeof(errstr))) {
         carrot_error("%s", errstr);

@@ -124,6 +124,9 @@ typedef struct {
     /* the deployment: its consumer group; its triggers, outbox and places
      * are its own (NULL: "carrot-notify") */
     const char *name;
+    /* this member of it (its group.instance.id): what it claims to send is
+     * marked so, and released when it starts again (NULL: "") */
+    const char *instance;
     /* how often the digests (points expiring, the weekly summaries) are
      * looked for, in ms; each is sent once per day or week either way */
     int64_t digest_ms;
@@ -186,6 +189,12 @@ carrot_ledger_err_t carrot_notifier_deliver(carrot_notifier_t *n, PGconn *pg, in
                                             carrot_notify_dead_cb dead_cb, void *opaque,
                                             carrot_deliver_stats_t *st, int *didp, char *errstr,
                                             size_t errstr_size);
+
+/* Releases what this member had claimed to send when it stopped (a crash):
+ * due now rather than when its lease ends. A message it was sending is sent
+ * again, with its key. Call once at start, before delivering. */
+carrot_ledger_err_t carrot_notifier_release(carrot_notifier_t *n, PGconn *pg, long *releasedp,
+                                            char *errstr, size_t errstr_size);
 
 /* Puts a dead message back in the outbox, due now. REFUSED: no such dead
  * message. */
