@@ -11,7 +11,7 @@
 #   7. a clang build of the libFuzzer targets: a short fuzz run of each
 # The services run on their own ports and run directory (.run/test), so a
 # quickstart's services are not touched; they are stopped at the end.
-# Environment: CARROT_FUZZ_SECONDS (default 20) per fuzz target.
+# Environment: CARROT_FUZZ_SECONDS (default 12) per fuzz target.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -85,8 +85,11 @@ phase "demo, and every date-bound test 60 and 400 days later"
 demo_phase "demo-$$"
 for shift in +60d +400d; do
     # Redis and Kafka keep the real clock; Carrot's processes and the tests move
-    # ahead together (README: "Testing on other dates")
-    CARROT_TEST_CLOCK_SHIFT=$shift ctest_phase build -L integration -LE 'interop|observability|failover'
+    # ahead together (README: "Testing on other dates"); the tests whose programs
+    # never read the calendar (label timeless) only once, 400 days ahead
+    skip='interop|observability|failover'
+    [[ $shift == +60d ]] && skip+='|timeless'
+    CARROT_TEST_CLOCK_SHIFT=$shift ctest_phase build -L integration -LE "$skip"
     CARROT_TEST_CLOCK_SHIFT=$shift demo_phase "demo-$$-${shift#+}"
 done
 
@@ -127,7 +130,7 @@ TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/t
 
 phase "fuzz (libFuzzer)"
 bash deploy/build.sh build-fuzz -DCMAKE_C_COMPILER=clang -DCARROT_FUZZ=ON \
-    "-DCARROT_FUZZ_SECONDS=${CARROT_FUZZ_SECONDS:-20}"
+    "-DCARROT_FUZZ_SECONDS=${CARROT_FUZZ_SECONDS:-12}"
 ctest_phase build-fuzz -L fuzz
 
 echo

@@ -117,12 +117,16 @@ def outbox(where="true"):
     return [tuple(r.split("|")) for r in rows.splitlines()] if rows else []
 
 
+T0 = time.monotonic()
+
+
 def expect_events(want, what):
     """Waits for the triggers want; any other is caught by the last, exact comparison."""
     try:
         wait_for(what, lambda: set(want) <= set(events()), timeout=60, interval=0.2)
     except TimeoutError:
         run.fail(f"{what}: triggers {events()}, expected {sorted(want)}")
+    run.say(f"{time.monotonic() - T0:5.1f} s: {what}")
 
 
 def config(chat, hook, strict, smtp, quiet):
@@ -333,9 +337,11 @@ def main():
         except TimeoutError:
             unsent = outbox("state <> 'sent'")
             run.fail(f"messages not sent: {unsent}")
+        run.say(f"{time.monotonic() - T0:5.1f} s: every message sent")
         check_bodies(chat, hook, smtp)
         check_held_and_skipped()
         check_dead_and_replay(strict)
+        run.say(f"{time.monotonic() - T0:5.1f} s: dead letter and replay")
         burst_with_kills(cfg, chat, hook, smtp)
 
 
@@ -448,19 +454,24 @@ def check_dead_and_replay(strict):
 
 def burst_with_kills(cfg, chat, hook, smtp):
     """30 goals at once (90 messages), the webhook slow; carrot-notify killed three times."""
-    hook.set_mode("slow", delay=0.25)
+    hook.set_mode("slow", delay=0.1)
     names = [f"b{i:02d}" for i in range(30)]
+
+    def burst_seen():
+        with hook.lock:
+            return sum(1 for r in hook.requests if b'"participant":"b' in r["body"])
+
     feed(*[(p, "call", 3) for p in names])
-    for _ in range(3):
-        wait_for("a delivery in flight", lambda: any(
-            r["headers"].get("idempotency-key") and r["status"] is None for r in hook.requests) or
-            len(hook.requests) > 0, timeout=60, interval=0.05)
-        time.sleep(0.6)
+    for _ in range(3):  # each time a burst message is on its way: SIGKILL, and start again
+        seen = burst_seen()
+        wait_for("a burst delivery", lambda: burst_seen() > seen, timeout=60, interval=0.02)
+        time.sleep(0.15)
         p, log = run.procs.pop("notify")
         p.send_signal(signal.SIGKILL)
         p.wait()
         log.close()
         start_notify(cfg)
+        run.say(f"{time.monotonic() - T0:5.1f} s: killed mid-delivery and restarted")
     want = {f"goal {p}" for p in names}  # (and some enter the top 3: not counted here)
     try:
         wait_for("the burst's triggers", lambda: want <= set(events()), timeout=60)
@@ -491,7 +502,7 @@ def burst_with_kills(cfg, chat, hook, smtp):
     if extra > repeated or repeated > 3:
         run.fail(f"{extra} slack posts repeated, {repeated} marked possibly repeated (at most "
                  "one in doubt per kill)")
-    run.say(f"burst: 3 kills, {hook.repeats()} webhook repeats refused by key, {repeated} chat "
+    run.say(f"{time.monotonic() - T0:5.1f} s: burst: 3 kills, {hook.repeats()} webhook repeats refused by key, {repeated} chat "
             f"messages possibly repeated")
     run.stop("notify")
 
