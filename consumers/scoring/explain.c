@@ -129,3 +129,18 @@ char *carrot_rules_explain(const carrot_rules_t *r, int64_t now_ms) {
     json_decref(root);
     return text;
 }
+
+char *carrot_rules_promotions(const carrot_rules_t *rules) {
+    json_t *a = json_array();
+    for (int i = 0; a && i < rules->npromos; i++) {
+        const promo_t *p = &rules->promos[i];
+        json_array_append_new(a, json_pack("{sssosIsIsfsI}", "id", p->id, "when",
+                                           when_json(rules, &p->when), "from_ms",
+                                           (json_int_t)p->from_ms, "to_ms", (json_int_t)p->to_ms,
+                                           "multiplier", (double)p->multiplier_pct / 100.0, "bonus",
+                                           (json_int_t)p->bonus));
+    }
+    char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return text;
+}

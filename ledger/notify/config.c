@@ -13,11 +13,12 @@
 #include <string.h>
 #include <yaml.h>
 
-static const char *const TRIGGERS[] = {"goal",        "number_one",           "top_n",
-                                       "overtaken",   "commitment_met",       "commitment_missed",
-                                       "streak",      "redemption_fulfilled", "redemption_rejected",
-                                       "draw_won",    "points_expiring",      "weekly_summary",
-                                       "team_summary"};
+static const char *const TRIGGERS[] = {
+    "goal",         "number_one",           "top_n",
+    "overtaken",    "commitment_met",       "commitment_missed",
+    "streak",       "redemption_fulfilled", "redemption_rejected",
+    "draw_won",     "points_expiring",      "weekly_summary",
+    "team_summary", "promotion_started",    "promotion_ended"};
 _Static_assert(sizeof(TRIGGERS) / sizeof(TRIGGERS[0]) == CARROT_TRIGGER_COUNT,
                "a name for every trigger");
 

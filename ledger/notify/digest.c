@@ -59,9 +59,14 @@ static carrot_ledger_err_t expiring(carrot_notifier_t *n, PGconn *pg, int64_t no
             rc = oom(errstr, errstr_size);
             break;
         }
-        notify_event_t ev = {
-            id, CARROT_TRIGGER_POINTS_EXPIRING, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), NULL, f,
-            now};
+        notify_event_t ev = {id,
+                             CARROT_TRIGGER_POINTS_EXPIRING,
+                             PQgetvalue(r, i, 0),
+                             PQgetvalue(r, i, 1),
+                             NULL,
+                             f,
+                             now,
+                             NULL};
         rc = notify_queue(n, pg, &ev, st, errstr, errstr_size);
         json_decref(f);
     }
@@ -142,7 +147,8 @@ static carrot_ledger_err_t summaries(carrot_notifier_t *n, PGconn *pg, const cha
                     break;
                 }
                 notify_event_t ev = {
-                    id, CARROT_TRIGGER_WEEKLY_SUMMARY, program, e[i].participant_id, NULL, f, now};
+                    id,  CARROT_TRIGGER_WEEKLY_SUMMARY, program, e[i].participant_id, NULL, f, now,
+                    NULL};
                 rc = notify_queue(n, pg, &ev, st, errstr, errstr_size);
                 json_decref(f);
             }
@@ -173,7 +179,8 @@ static carrot_ledger_err_t summaries(carrot_notifier_t *n, PGconn *pg, const cha
             rc = oom(errstr, errstr_size);
             break;
         }
-        notify_event_t ev = {id, CARROT_TRIGGER_TEAM_SUMMARY, program, teams[t].id, NULL, f, now};
+        notify_event_t ev = {id,  CARROT_TRIGGER_TEAM_SUMMARY, program, teams[t].id, NULL, f, now,
+                             NULL};
         rc = notify_queue(n, pg, &ev, st, errstr, errstr_size);
         json_decref(f);
     }

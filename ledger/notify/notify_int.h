@@ -9,6 +9,8 @@
 #include "carrot/board.h"
 #include "carrot/codec.h"
 #include "carrot/directory.h"
+#include "carrot/rules.h"
+#include "carrot/rules_topic.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -62,6 +64,9 @@ struct carrot_notifier_s {
     double tokens[NOTIFY_MAX_CHANNELS];
     int64_t refilled_ms[NOTIFY_MAX_CHANNELS];
     void *curl[NOTIFY_MAX_CHANNELS]; /* each channel's libcurl handle (send.c) */
+    /* each configured program's rules feed and latest rules (promo.c) */
+    carrot_rules_feed_t **feeds;
+    carrot_rules_t **rules;
 };
 
 /* One trigger, found (triggers.c) and queued (outbox.c). */
@@ -72,6 +77,9 @@ typedef struct {
     const char *supervisor; /* commitment_missed: "" when none */
     json_t *fields;         /* borrowed; "name" and the common fields are added */
     int64_t occurred_ms;
+    /* a promotion's: its e-mails go to every participant of these segments
+     * (the directory's; an empty array: everyone) rather than to participant */
+    const json_t *segments;
 } notify_event_t;
 
 /* Stores ev once and, when it is new, queues its messages (one per channel
@@ -84,6 +92,13 @@ carrot_ledger_err_t notify_queue(carrot_notifier_t *n, PGconn *pg, const notify_
  * last look of any member: in a transaction of their own. */
 carrot_ledger_err_t notify_digests(carrot_notifier_t *n, PGconn *pg, carrot_notify_stats_t *st,
                                    char *errstr, size_t errstr_size);
+
+/* The promotions that started or ended within the last day (promo.c), of
+ * the rules the feeds hold now; in the caller's transaction. */
+carrot_ledger_err_t notify_promotions(carrot_notifier_t *n, PGconn *pg, int64_t now,
+                                      carrot_notify_stats_t *st, char *errstr, size_t errstr_size);
+/* Frees the feeds and rules. */
+void notify_promotions_free(carrot_notifier_t *n);
 
 /* Whether cfg covers program. */
 int notify_program_on(const carrot_notify_config_t *cfg, const char *program);

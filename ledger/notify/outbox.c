@@ -195,6 +195,57 @@ static carrot_ledger_err_t queue_one(carrot_notifier_t *n, PGconn *pg, const tar
     return CARROT_LEDGER_OK;
 }
 
+static int in_segments(const json_t *segments, const char *segment) {
+    if (json_array_size(segments) == 0) return 1; /* no filter: everyone */
+    size_t i;
+    json_t *v;
+    json_array_foreach(segments, i, v) if (strcmp(json_string_value(v), segment) == 0) return 1;
+    return 0;
+}
+
+#define AUDIENCE_PAGE 256
+
+/* An e-mail to every active participant of the event's segments. */
+static carrot_ledger_err_t queue_audience(carrot_notifier_t *n, PGconn *pg, target_t *t,
+                                          carrot_notify_stats_t *st, char *errstr,
+                                          size_t errstr_size) {
+    if (!n->directory) return CARROT_LEDGER_OK; /* no directory: nobody to write to */
+    size_t np = 0;
+    carrot_directory_err_t drc = carrot_directory_people(n->directory, t->ev->program, NULL, 0, &np,
+                                                         errstr, errstr_size);
+    char(*ids)[257] = drc || !np ? NULL : calloc(np, sizeof(*ids));
+    carrot_participant_t *who = ids ? calloc(AUDIENCE_PAGE, sizeof(*who)) : NULL;
+    if (!drc && np && (!ids || !who)) {
+        free(ids);
+        snprintf(errstr, errstr_size, "out of memory");
+        return CARROT_LEDGER_FATAL;
+    }
+    if (!drc && np)
+        drc = carrot_directory_people(n->directory, t->ev->program, ids, np, &np, errstr,
+                                      errstr_size);
+    carrot_ledger_err_t rc = drc == CARROT_DIRECTORY_RETRY ? CARROT_LEDGER_RETRY
+                             : drc                         ? CARROT_LEDGER_FATAL
+                                                           : CARROT_LEDGER_OK;
+    for (size_t at = 0; !rc && ids && at < np; at += AUDIENCE_PAGE) {
+        size_t k = np - at < AUDIENCE_PAGE ? np - at : AUDIENCE_PAGE;
+        const char *page[AUDIENCE_PAGE];
+        for (size_t i = 0; i < k; i++) page[i] = ids[at + i];
+        drc = carrot_directory_get(n->directory, t->ev->program, page, k, who, errstr, errstr_size);
+        if (drc) {
+            rc = drc == CARROT_DIRECTORY_RETRY ? CARROT_LEDGER_RETRY : CARROT_LEDGER_FATAL;
+            break;
+        }
+        for (size_t i = 0; !rc && i < k; i++)
+            if (who[i].found && who[i].active && in_segments(t->ev->segments, who[i].segment)) {
+                t->recipient = who[i].participant_id;
+                rc = queue_one(n, pg, t, 0, st, errstr, errstr_size);
+            }
+    }
+    free(ids);
+    free(who);
+    return rc;
+}
+
 carrot_ledger_err_t notify_queue(carrot_notifier_t *n, PGconn *pg, const notify_event_t *ev,
                                  carrot_notify_stats_t *st, char *errstr, size_t errstr_size) {
     const notify_trigger_t *tr = &n->cfg->triggers[ev->trigger];
@@ -248,6 +299,10 @@ carrot_ledger_err_t notify_queue(carrot_notifier_t *n, PGconn *pg, const notify_
             int email = n->cfg->channels[tr->channels[i]].kind == CARROT_CHANNEL_EMAIL;
             target_t t = {ev, fields, tr->channels[i], ev->participant};
             /* a team channel gets one post; an e-mail goes to each person it is for */
+            if (email && ev->segments) {
+                rc = queue_audience(n, pg, &t, st, errstr, errstr_size);
+                continue;
+            }
             if (!email || tr->to_participant)
                 rc = queue_one(n, pg, &t, hidden, st, errstr, errstr_size);
             if (!rc && email && tr->to_supervisor && ev->supervisor && *ev->supervisor) {

@@ -26,6 +26,8 @@ static const char *const FIELDS[CARROT_TRIGGER_COUNT] = {
     [CARROT_TRIGGER_POINTS_EXPIRING] = "points date days",
     [CARROT_TRIGGER_WEEKLY_SUMMARY] = "week points rank of",
     [CARROT_TRIGGER_TEAM_SUMMARY] = "week points people top top_points",
+    [CARROT_TRIGGER_PROMOTION_STARTED] = "promotion from to multiplier bonus segments",
+    [CARROT_TRIGGER_PROMOTION_ENDED] = "promotion from to multiplier bonus segments",
 };
 
 static int word_in(const char *list, const char *w, size_t wl) {

@@ -50,6 +50,7 @@ fail:
 void carrot_notifier_destroy(carrot_notifier_t *n) {
     if (!n) return;
     for (int i = 0; i < NOTIFY_MAX_CHANNELS; i++) notify_send_close(&n->curl[i]);
+    notify_promotions_free(n);
     carrot_board_destroy(n->board);
     carrot_directory_destroy(n->directory);
     carrot_codec_destroy(n->award_codec);
@@ -107,7 +108,7 @@ static carrot_ledger_err_t rank_event(carrot_notifier_t *n, PGconn *pg, carrot_t
         snprintf(errstr, errstr_size, "out of memory");
         return CARROT_LEDGER_FATAL;
     }
-    notify_event_t ev = {id, t, program, e->p, NULL, f, carrot_time_now_ms()};
+    notify_event_t ev = {id, t, program, e->p, NULL, f, carrot_time_now_ms(), NULL};
     carrot_ledger_err_t rc = notify_queue(n, pg, &ev, st, errstr, errstr_size);
     json_decref(f);
     return rc;
@@ -295,7 +296,7 @@ carrot_ledger_err_t carrot_notifier_awards(carrot_notifier_t *n, PGconn *pg,
                 break;
             }
             notify_event_t ev = {id, CARROT_TRIGGER_GOAL, a.program_id, a.participant_id, NULL,
-                                 f,  a.awarded_at};
+                                 f,  a.awarded_at,        NULL};
             rc = notify_queue(n, pg, &ev, st, errstr, errstr_size);
             json_decref(f);
         }
@@ -381,7 +382,8 @@ static carrot_ledger_err_t settlement(carrot_notifier_t *n, PGconn *pg, PGresult
                          PQgetvalue(r, i, 3),
                          t == CARROT_TRIGGER_COMMITMENT_MISSED ? PQgetvalue(r, i, 4) : NULL,
                          f,
-                         ms_of(r, i, 14)};
+                         ms_of(r, i, 14),
+                         NULL};
     carrot_ledger_err_t rc = notify_queue(n, pg, &ev, st, errstr, errstr_size);
     json_decref(f);
     return rc;
@@ -407,7 +409,8 @@ static carrot_ledger_err_t redemption(carrot_notifier_t *n, PGconn *pg, PGresult
                          PQgetvalue(r, i, 2),
                          NULL,
                          f,
-                         ms_of(r, i, 7)};
+                         ms_of(r, i, 7),
+                         NULL};
     carrot_ledger_err_t rc = notify_queue(n, pg, &ev, st, errstr, errstr_size);
     json_decref(f);
     return rc;
@@ -427,9 +430,14 @@ static carrot_ledger_err_t draw(carrot_notifier_t *n, PGconn *pg, PGresult *r, i
         snprintf(errstr, errstr_size, "out of memory (or a row that is not UTF-8)");
         return CARROT_LEDGER_FATAL;
     }
-    notify_event_t ev = {
-        id, CARROT_TRIGGER_DRAW_WON, PQgetvalue(r, i, 0), PQgetvalue(r, i, 4), NULL,
-        f,  ms_of(r, i, 7)};
+    notify_event_t ev = {id,
+                         CARROT_TRIGGER_DRAW_WON,
+                         PQgetvalue(r, i, 0),
+                         PQgetvalue(r, i, 4),
+                         NULL,
+                         f,
+                         ms_of(r, i, 7),
+                         NULL};
     carrot_ledger_err_t rc = notify_queue(n, pg, &ev, st, errstr, errstr_size);
     json_decref(f);
     return rc;
@@ -514,6 +522,12 @@ carrot_ledger_err_t carrot_notifier_ledger(carrot_notifier_t *n, PGconn *pg,
                                    3, p, errstr, errstr_size);
         }
         PQclear(r);
+        if (!rc) rc = carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size);
+        if (rc) carrot_pg_rollback(pg);
+    }
+    if (!rc && n->feeds) {
+        if ((rc = carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size))) return rc;
+        rc = notify_promotions(n, pg, carrot_time_now_ms(), st, errstr, errstr_size);
         if (!rc) rc = carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size);
         if (rc) carrot_pg_rollback(pg);
     }

@@ -38,10 +38,18 @@ from receivers import HttpReceiver, SmtpReceiver, verify_signature
 run = Run("test_notify", sys.argv[1])
 P = run.program
 PARTS, PARTS_DLQ = f"{run.tag}.participants", f"{run.tag}.participants.dlq"
+RULES_TOPIC = f"{run.tag}.rules"
 NOTIFY_DLQ = f"{run.tag}.notify.dlq"
 REDIS = (ENV["CARROT_REDIS_HOST"], ENV["CARROT_REDIS_PORT"])
 SECRET = "s3cret-for-the-test"
 NOW = int(time.time() * 1000) + shift_ms()
+def iso_at(ms):
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+# two promotions on meetings (which no one logs here: the points stay as counted): one
+# running since an hour ago, one over half an hour ago
 RULES = f"""program: {P}
 version: "t1"
 timezone: UTC
@@ -58,6 +66,17 @@ goals:
     period: week
     target: 3
     bonus: 50
+promotions:
+  - id: double-meetings
+    from: {iso_at(NOW - 3600000)}
+    to: {iso_at(NOW + 3600000)}
+    when: {{activity: meeting, segment: [direct]}}
+    multiplier: 2
+  - id: early-bird
+    from: {iso_at(NOW - 3 * 3600000)}
+    to: {iso_at(NOW - 1800000)}
+    when: {{activity: meeting}}
+    bonus: 5
 """
 n_events = 0
 _utc = datetime.timezone.utc
@@ -164,6 +183,11 @@ triggers:
   draw_won: {{channels: [hook, strict], text: "{{{{name}}}} won {{{{prize}}}} in {{{{sweepstakes}}}}"}}
   points_expiring: {{days: 40, channels: [hook], text: "{{{{points}}}} points of {{{{name}}}} expire by {{{{date}}}}"}}
   weekly_summary: {{channels: [hook], text: "{{{{name}}}}, week {{{{week}}}}: {{{{points}}}} points, rank {{{{rank}}}} of {{{{of}}}}"}}
+  promotion_started:
+    channels: [slack, mail]
+    subject: "A promotion: {{{{promotion}}}}"
+    text: "{{{{promotion}}}} runs for {{{{segments}}}}: x{{{{multiplier}}}}"
+  promotion_ended: {{channels: [hook], text: "{{{{promotion}}}} is over"}}
   team_summary:
     channels: [hook, mail]
     subject: "Your team's week {{{{week}}}}"
@@ -205,7 +229,8 @@ def start_notify(cfg_path, name="notify"):
     return run.start(name, ["carrot-notify", "run", "--notifications", str(cfg_path), "--brokers",
                             ENV["CARROT_BROKERS"], "--awards-topic", run.awards, "--group",
                             f"{run.tag}.notify", "--instance", "n1", "--dlq-topic", NOTIFY_DLQ,
-                            "--redis-host", REDIS[0], "--redis-port", REDIS[1], "--pg-dsn",
+                            "--redis-host", REDIS[0], "--redis-port", REDIS[1], "--rules-topic",
+                            RULES_TOPIC, "--pg-dsn",
                             ENV["CARROT_PG_DSN"], "--ledger-ms", "300", "--batch-ms", "50", "--digest-ms", "1000"],
                      WRAP, extra_env={"NOTIFY_TEST_SECRET": SECRET})
 
@@ -216,6 +241,7 @@ def main():
     run.topics(3)
     for t in (NOTIFY_DLQ, PARTS, PARTS_DLQ):
         kafka("topic", t, "1")
+    kafka("topic", RULES_TOPIC, "1", "cleanup.policy=compact")
     ENV["NOTIFY_TEST_SECRET"] = SECRET
     bad_configs(tmp)
     ledger("migrate")
@@ -248,6 +274,9 @@ def main():
 
     rules = tmp / "rules.yaml"
     rules.write_text(RULES)
+    subprocess.run([str(run.bin / "carrot-rules"), "publish", str(rules), "--rules-topic",
+                    RULES_TOPIC, "--brokers", ENV["CARROT_BROKERS"]], env=ENV, check=True,
+                   capture_output=True)
     run.start("scorer", ["carrot-scorer", "--brokers", ENV["CARROT_BROKERS"], "--redis-host",
                          REDIS[0], "--redis-port", REDIS[1], "--topic", run.topic,
                          "--awards-topic", run.awards, "--dlq-topic", run.dlq, "--group",
@@ -274,7 +303,8 @@ def main():
         start_notify(cfg)
         wait_for("the baseline", lambda: psql(
             f"SELECT count(*) FROM notify_ranks WHERE program_id = '{P}'") == "1", timeout=60)
-        want = ["weekly_summary q1", "weekly_summary q2", "team_summary boss"]
+        want = ["weekly_summary q1", "weekly_summary q2", "team_summary boss",
+                "promotion_started ", "promotion_ended "]
         feed(("p1", "call", 3))  # 65 points: a goal, rank 2; q2 and q1 fall a place each
         want += ["goal p1", "top_n p1", "overtaken q2", "overtaken q1"]
         expect_events(want, "a goal and an entry into the top 3")
@@ -373,6 +403,7 @@ def check_bodies(chat, hook, smtp):
               "Mug is on its way to Ann <@here> & Co", "Mug refused: out of stock",
               "Cleo won e-bike in Spin & Win", "Bob missed calls: 1 of 4 (The Boss is told)",
               "Cleo: 2 periods in a row", "Ann <@here> & Co kept calls in 2026-W49",
+              "early-bird is over",
               f"Q Two, week {LAST_WEEK}: 10 points, rank 1 of 2",
               f"Q One, week {LAST_WEEK}: 5 points, rank 2 of 2",
               "The Boss: your 2 people made 15 points; Q Two led with 10",
@@ -384,7 +415,8 @@ def check_bodies(chat, hook, smtp):
     # chat: Slack's markup escaped, Teams an Adaptive Card; some posts timed out first
     slack = [json.loads(r["body"]) for r in chat.delivered() if r["path"] == "/slack"]
     teams = [json.loads(r["body"]) for r in chat.delivered() if r["path"] == "/teams"]
-    if sorted(s["text"] for s in slack) != ["Bob reached three-calls: +50 points (rules t1)"]:
+    if sorted(s["text"] for s in slack) != ["Bob reached three-calls: +50 points (rules t1)",
+                                            "double-meetings runs for direct: x2"]:
         run.fail(f"slack posts: {[s['text'] for s in slack]}")
     if slack and slack[0]["blocks"][0]["text"]["type"] != "mrkdwn":
         run.fail(f"slack body is not Block Kit: {slack[0]}")
@@ -404,7 +436,9 @@ def check_bodies(chat, hook, smtp):
                         (["p1@example.com"], "Cleo passed Bob: now rank 3 (was 2)"),
                         (["p1@example.com"], "Bob missed calls: 1 of 4 (The Boss is told)"),
                         (["boss@example.com"], "Bob missed calls: 1 of 4 (The Boss is told)"),
-                        (["boss@example.com"], f"Your team's week {LAST_WEEK}")])
+                        (["boss@example.com"], f"Your team's week {LAST_WEEK}")] +
+                       [([f"{p}@example.com"], "A promotion: double-meetings")
+                        for p in ("p0", "p1", "p2", "boss")])
     if sorted(mails) != want_mail:
         run.fail(f"e-mails: {sorted(mails)}, expected {want_mail}")
 

@@ -28,6 +28,8 @@ static const carrot_conf_prop_t props[] = {
     {"redis-port", CARROT_CONF_INT, OFF(redis_port), "16379", 1, 65535, "run: its port"},
     {"awards-topic", CARROT_CONF_STR, OFF(awards_topic), "carrot.awards", 0, 0,
      "run: topic of awards"},
+    {"rules-topic", CARROT_CONF_STR, OFF(rules_topic), "carrot.rules", 0, 0,
+     "run: compacted topic of the programs' rules (promotions' starts and ends)"},
     {"dlq-topic", CARROT_CONF_STR, OFF(dlq_topic), "carrot.notify.dlq", 0, 0,
      "run: where a message given up on goes, with the channel's answer"},
     {"batch-size", CARROT_CONF_INT, OFF(batch_size), "2000", 1, 100000,

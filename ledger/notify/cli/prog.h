@@ -9,7 +9,7 @@
 #include <signal.h>
 
 typedef struct {
-    char *brokers, *group, *instance, *pg_dsn, *awards_topic, *dlq_topic, *config;
+    char *brokers, *group, *instance, *pg_dsn, *awards_topic, *dlq_topic, *rules_topic, *config;
     char *redis_host;
     long long redis_port;
     long long batch_size, batch_ms, ledger_ms, digest_ms, deliver_batch;

@@ -247,6 +247,11 @@ int notify_run(const carrot_conf_t *conf, const notify_conf_t *cf) {
         carrot_error("%s", errstr);
         goto out;
     }
+    if (carrot_notifier_follow_rules(n, conf, cf->brokers, cf->rules_topic, errstr,
+                                     sizeof(errstr)) != 0) {
+        carrot_error("%s", errstr);
+        goto out;
+    }
     if (!(r.pg = connect_pg(&r))) goto out;
     int applied = 0;
     if (carrot_ledger_migrate(r.pg, &applied, errstr, sizeof(errstr))) {

@@ -58,6 +58,11 @@ const char *carrot_rules_text(const carrot_rules_t *rules, size_t *lenp);
  * (Unix ms) or starting within 14 days, each with from, to and "running".
  * Returns malloc'd text the caller frees, or NULL when out of memory. */
 char *carrot_rules_explain(const carrot_rules_t *rules, int64_t now_ms);
+/* Every promotion of the rules, over or not, as a JSON array of {id, when,
+ * from_ms, to_ms, multiplier, bonus} (when as in explain), for what
+ * announces a promotion's start and end (carrot-notify). malloc'd; NULL
+ * when out of memory. */
+char *carrot_rules_promotions(const carrot_rules_t *rules);
 /* Seconds a board of period p is kept after the period ends (0 for ptd: kept). */
 int64_t carrot_rules_retention_s(const carrot_rules_t *rules, carrot_period_t p);
 /* When Redis may drop a cap or goal counter of period p, whose end is end_ms

@@ -20,6 +20,7 @@
 #ifndef CARROT_NOTIFY_H
 #define CARROT_NOTIFY_H
 
+#include "carrot/config.h"
 #include "carrot/ledger_db.h"
 
 #include <librdkafka/rdkafka.h>
@@ -42,6 +43,8 @@ typedef enum {
     CARROT_TRIGGER_POINTS_EXPIRING,      /* points expire within n days: daily, per person */
     CARROT_TRIGGER_WEEKLY_SUMMARY,       /* last week's points and rank, per person */
     CARROT_TRIGGER_TEAM_SUMMARY,         /* last week of a supervisor's people */
+    CARROT_TRIGGER_PROMOTION_STARTED,    /* to its segments (the rules topic) */
+    CARROT_TRIGGER_PROMOTION_ENDED,
     CARROT_TRIGGER_COUNT
 } carrot_trigger_t;
 
@@ -135,6 +138,13 @@ typedef struct {
 carrot_notifier_t *carrot_notifier_new(const carrot_notifier_opts_t *o, char *errstr,
                                        size_t errstr_size);
 void carrot_notifier_destroy(carrot_notifier_t *n); /* NULL is a no-op */
+
+/* Follows each configured program's rules on the rules topic, for the
+ * promotion triggers (which need the configuration's programs: list). conf
+ * carries the kafka.* settings; borrowed for the call. -1 with errstr. */
+int carrot_notifier_follow_rules(carrot_notifier_t *n, const carrot_conf_t *conf,
+                                 const char *brokers, const char *topic, char *errstr,
+                                 size_t errstr_size);
 
 /* Where each partition of the awards topic resumes (notify_offsets;
  * RD_KAFKA_OFFSET_BEGINNING when never read). */
