@@ -59,7 +59,10 @@ static const char FULL[] =
     "                    text: \"{{points}} points expire on {{date}}\"}\n"
     "  weekly_summary: {channels: [mail], text: \"{{week}}: rank {{rank}} of {{of}}\"}\n"
     "  team_summary: {channels: [mail], to: [supervisor],\n"
-    "                 text: \"{{week}}: {{people}} people, {{top}} led\"}\n";
+    "                 text: \"{{week}}: {{people}} people, {{top}} led\"}\n"
+    "  promotion_started: {channels: [team_slack, mail],\n"
+    "                      text: \"{{promotion}} until {{to}} for {{segments}}: x{{multiplier}}\"}\n"
+    "  promotion_ended: {channels: [team_slack], text: \"{{promotion}} is over ({{bonus}})\"}\n";
 
 START_TEST(full_config_parses) {
     env();
@@ -468,11 +471,12 @@ END_TEST
 /* The fields each trigger has, as the templates may name them. */
 START_TEST(template_fields_per_trigger) {
     static const char *const all[] = {
-        "program", "participant", "name",   "rules_version", "goal",       "points",     "rule",
-        "board",   "rank",        "n",      "previous_rank", "by",         "commitment", "period",
-        "figure",  "target",      "streak", "misses",        "supervisor", "item",       "price",
-        "reason",  "sweepstakes", "prize",  "entry",         "date",       "days",       "week",
-        "of",      "people",      "top",    "top_points",    "bonus"};
+        "program", "participant", "name",    "rules_version", "goal",       "points",     "rule",
+        "board",   "rank",        "n",       "previous_rank", "by",         "commitment", "period",
+        "figure",  "target",      "streak",  "misses",        "supervisor", "item",       "price",
+        "reason",  "sweepstakes", "prize",   "entry",         "date",       "days",       "week",
+        "of",      "people",      "top",     "top_points",    "bonus",      "promotion",  "from",
+        "to",      "multiplier",  "segments"};
     static const char *const has[CARROT_TRIGGER_COUNT] = {
         [CARROT_TRIGGER_GOAL] = " goal points rule ",
         [CARROT_TRIGGER_NUMBER_ONE] = " board points rank ",
@@ -488,6 +492,8 @@ START_TEST(template_fields_per_trigger) {
         [CARROT_TRIGGER_POINTS_EXPIRING] = " points date days ",
         [CARROT_TRIGGER_WEEKLY_SUMMARY] = " week points rank of ",
         [CARROT_TRIGGER_TEAM_SUMMARY] = " week points people top top_points ",
+        [CARROT_TRIGGER_PROMOTION_STARTED] = " promotion from to multiplier bonus segments ",
+        [CARROT_TRIGGER_PROMOTION_ENDED] = " promotion from to multiplier bonus segments ",
     };
     for (int t = 0; t < CARROT_TRIGGER_COUNT; t++) {
         for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
