@@ -40,5 +40,7 @@ build/bench/bench_board --redis-host "$CARROT_REDIS_HOST" --redis-port "$CARROT_
 echo "== a week's close (100,000 people x 3 commitments) vs INSERT ... SELECT; a follow-up list =="
 build/bench/bench_commit --redis-host "$CARROT_REDIS_HOST" --redis-port "$CARROT_REDIS_PORT" \
     --pg-dsn "$CARROT_PG_DSN"
+echo "== notify: 100,000 awards (10,000 goals) to messages at a receiver vs a plain consume; memory while the receiver is down 60 s =="
+build/bench/bench_notify --brokers "$CARROT_BROKERS" --pg-dsn "$CARROT_PG_DSN" --down-seconds 60
 echo "== codec: CrmActivity encode/decode vs raw avro-c generic =="
 build/bench/bench_codec
