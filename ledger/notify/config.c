@@ -158,7 +158,8 @@ static int parse_channel(ctx_t *c, const char *name, yaml_node_t *n) {
     if (!(ch->name = strdup(name))) return fail(c, n, "out of memory");
     int kind = -1;
     char *secret_env = NULL;
-    yaml_node_t *url_node = n;
+    yaml_node_t *url_node = n, *digest_node = NULL;
+    ch->digest_at = -1;
     int rc = 0;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; !rc && p < n->data.mapping.pairs.top;
          p++) {
@@ -198,13 +199,17 @@ static int parse_channel(ctx_t *c, const char *name, yaml_node_t *n) {
             secret_env = (char *)e;
             if (!(ch->secret = strdup(val))) return fail(c, v, "out of memory");
             ch->secret_len = strlen(val);
+        } else if (strcmp(k, "digest") == 0) {
+            digest_node = v;
+            if (clock_scalar(c, v, "digest", &ch->digest_at)) return -1;
         } else if (strcmp(k, "per_minute") == 0) {
             long long pm;
             rc = int_scalar(c, v, "per_minute", 0, 1000000, &pm);
             ch->per_minute = (long)pm;
         } else {
             return fail(c, node(c, p->key),
-                        "channel %s: unknown key \"%s\" (type, url, from, secret_env, per_minute)",
+                        "channel %s: unknown key \"%s\" (type, url, from, secret_env, per_minute, "
+                        "digest)",
                         name, k);
         }
     }
@@ -215,6 +220,9 @@ static int parse_channel(ctx_t *c, const char *name, yaml_node_t *n) {
     if (!url_ok(ch->url, ch->kind))
         return fail(c, url_node, "channel %s: url \"%s\" is not an %s URL", name, ch->url,
                     ch->kind == CARROT_CHANNEL_EMAIL ? "smtp:// or smtps://" : "http(s)://");
+    if (digest_node && ch->kind != CARROT_CHANNEL_EMAIL)
+        return fail(c, digest_node, "channel %s: digest: only e-mail gathers a day's messages",
+                    name);
     if (ch->kind == CARROT_CHANNEL_EMAIL && !ch->from)
         return fail(c, n, "channel %s: an e-mail channel needs from:", name);
     if (ch->kind == CARROT_CHANNEL_WEBHOOK && !secret_env)

@@ -26,6 +26,7 @@ typedef struct {
     char *secret; /* webhook: the HMAC key, from the environment */
     size_t secret_len;
     long per_minute; /* rate limit; 0: none */
+    int digest_at;   /* e-mail: minutes after local midnight of the daily digest; -1: none */
 } notify_channel_t;
 
 typedef struct {
@@ -63,6 +64,11 @@ struct carrot_notifier_s {
     /* each channel's rate limit bucket (deliver.c) */
     double tokens[NOTIFY_MAX_CHANNELS];
     int64_t refilled_ms[NOTIFY_MAX_CHANNELS];
+    /* a channel that does not answer (or answers 429/5xx) is held, its delay
+     * doubling with each failure in a row, instead of being tried message by
+     * message (deliver.c) */
+    int fails[NOTIFY_MAX_CHANNELS];
+    int64_t held_until_ms[NOTIFY_MAX_CHANNELS];
     void *curl[NOTIFY_MAX_CHANNELS]; /* each channel's libcurl handle (send.c) */
     /* each configured program's rules feed and latest rules (promo.c) */
     carrot_rules_feed_t **feeds;
@@ -88,9 +94,9 @@ typedef struct {
 carrot_ledger_err_t notify_queue(carrot_notifier_t *n, PGconn *pg, const notify_event_t *ev,
                                  carrot_notify_stats_t *st, char *errstr, size_t errstr_size);
 
-/* The calendar's triggers (digest.c), when digest_ms has passed since the
+/* The calendar's triggers (calendar.c), when digest_ms has passed since the
  * last look of any member: in a transaction of their own. */
-carrot_ledger_err_t notify_digests(carrot_notifier_t *n, PGconn *pg, carrot_notify_stats_t *st,
+carrot_ledger_err_t notify_calendar(carrot_notifier_t *n, PGconn *pg, carrot_notify_stats_t *st,
                                    char *errstr, size_t errstr_size);
 
 /* The promotions that started or ended within the last day (promo.c), of
@@ -113,6 +119,10 @@ typedef struct {
     int64_t occurred_ms;
 } notify_message_t;
 char *notify_body(carrot_channel_kind_t kind, const notify_message_t *m);
+
+/* The next time of day `minutes` in tz after now (Unix ms; now itself when
+ * tz cannot be used). */
+int64_t notify_next_time_of_day(const char *tz, int64_t now, int minutes);
 
 /* One delivery (send.c), through the channel's handle *handlep (made on
  * first use, kept for the next). status: HTTP status or the SMTP server's last

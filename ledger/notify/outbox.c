@@ -32,6 +32,15 @@ static int key_of(const char *notifier, const char *event_id, const char *channe
     return 0;
 }
 
+int64_t notify_next_time_of_day(const char *tz, int64_t now, int minutes) {
+    char id[32];
+    int64_t start, end;
+    if (carrot_period_span(CARROT_PERIOD_DAY, now, tz, id, sizeof(id), &start, &end) != 0)
+        return now;
+    int64_t at = start + (int64_t)minutes * 60000;
+    return at > now ? at : end + (int64_t)minutes * 60000;
+}
+
 /* The end of quiet hours when now falls in them (in tz), else now. */
 static int64_t after_quiet(const carrot_notify_config_t *cfg, const char *tz, int64_t now) {
     int f = cfg->quiet_from, t = cfg->quiet_to;
@@ -148,7 +157,9 @@ static carrot_ledger_err_t queue_one(carrot_notifier_t *n, PGconn *pg, const tar
                           .config_version = cfg->version,
                           .from = ch->from ? ch->from : "",
                           .occurred_ms = t->ev->occurred_ms};
-    if (!skip && !(body = notify_body(ch->kind, &m))) {
+    /* a digest's message keeps its text: the day's are put in one e-mail when sent */
+    int digest = ch->kind == CARROT_CHANNEL_EMAIL && ch->digest_at >= 0;
+    if (!skip && !digest && !(body = notify_body(ch->kind, &m))) {
         free(text);
         free(subject);
         snprintf(errstr, errstr_size, "out of memory");
@@ -156,9 +167,10 @@ static carrot_ledger_err_t queue_one(carrot_notifier_t *n, PGconn *pg, const tar
     }
     char next[24];
     /* judged on Carrot's clock, due on PostgreSQL's: the wait is what carries over */
-    int64_t now = carrot_time_now_ms();
-    snprintf(next, sizeof(next), "%lld",
-             (long long)(carrot_time_wall_ms() + (after_quiet(cfg, tz, now) - now)));
+    int64_t now = carrot_time_now_ms(), due = digest
+                                                  ? notify_next_time_of_day(tz, now, ch->digest_at)
+                                                  : after_quiet(cfg, tz, now);
+    snprintf(next, sizeof(next), "%lld", (long long)(carrot_time_wall_ms() + (due - now)));
     const char *p[] = {key,
                        t->ev->event_id,
                        t->ev->program,

@@ -321,11 +321,28 @@ carrot_ledger_err_t carrot_notifier_awards(carrot_notifier_t *n, PGconn *pg,
                               errstr_size);
         }
     (void)overflow; /* more programs than that in one batch: the next batch looks again */
-    for (size_t i = 0; !rc && i < count; i++) {
+    /* each partition's place once: the highest offset of it in the batch */
+    const rd_kafka_message_t **last = rc ? NULL : calloc(count + 1, sizeof(*last));
+    size_t nlast = 0;
+    if (!rc && !last) {
+        snprintf(errstr, errstr_size, "out of memory");
+        rc = CARROT_LEDGER_FATAL;
+    }
+    for (size_t i = 0; last && i < count; i++) {
+        size_t k = 0;
+        while (k < nlast &&
+               (last[k]->partition != msgs[i]->partition || last[k]->rkt != msgs[i]->rkt))
+            k++;
+        if (k == nlast) last[nlast++] = msgs[i];
+        else if (msgs[i]->offset > last[k]->offset)
+            last[k] = msgs[i];
+    }
+    for (size_t i = 0; !rc && i < nlast; i++) {
+        const rd_kafka_message_t *m = last[i];
         char part[16], next[24];
-        snprintf(part, sizeof(part), "%d", (int)msgs[i]->partition);
-        snprintf(next, sizeof(next), "%lld", (long long)msgs[i]->offset + 1);
-        const char *p[] = {rd_kafka_topic_name(msgs[i]->rkt), part, next, n->name};
+        snprintf(part, sizeof(part), "%d", (int)m->partition);
+        snprintf(next, sizeof(next), "%lld", (long long)m->offset + 1);
+        const char *p[] = {rd_kafka_topic_name(m->rkt), part, next, n->name};
         rc = carrot_pg_command(pg,
                                "INSERT INTO notify_offsets (notifier, topic, partition, "
                                "next_offset) VALUES ($4, $1, $2, $3) ON CONFLICT (notifier, topic, "
@@ -333,6 +350,7 @@ carrot_ledger_err_t carrot_notifier_awards(carrot_notifier_t *n, PGconn *pg,
                                "greatest(notify_offsets.next_offset, excluded.next_offset)",
                                4, p, errstr, errstr_size);
     }
+    free(last);
     if (!rc) rc = carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size);
     if (rc) carrot_pg_rollback(pg);
     return rc;
@@ -531,5 +549,5 @@ carrot_ledger_err_t carrot_notifier_ledger(carrot_notifier_t *n, PGconn *pg,
         if (!rc) rc = carrot_pg_command(pg, "COMMIT", 0, NULL, errstr, errstr_size);
         if (rc) carrot_pg_rollback(pg);
     }
-    return rc ? rc : notify_digests(n, pg, st, errstr, errstr_size);
+    return rc ? rc : notify_calendar(n, pg, st, errstr, errstr_size);
 }

@@ -40,6 +40,8 @@ P = run.program
 PARTS, PARTS_DLQ = f"{run.tag}.participants", f"{run.tag}.participants.dlq"
 RULES_TOPIC = f"{run.tag}.rules"
 NOTIFY_DLQ = f"{run.tag}.notify.dlq"
+GROUP = f"{run.tag}.notify"  # the deployment under test; the digest one is another
+MINE = f"notifier = '{GROUP}' AND program_id = '{run.program}'"
 REDIS = (ENV["CARROT_REDIS_HOST"], ENV["CARROT_REDIS_PORT"])
 SECRET = "s3cret-for-the-test"
 NOW = int(time.time() * 1000) + shift_ms()
@@ -123,7 +125,7 @@ def booked():
 
 
 def events():
-    rows = psql(f"SELECT kind || ' ' || participant_id FROM notify_events WHERE program_id = '{P}' "
+    rows = psql(f"SELECT kind || ' ' || participant_id FROM notify_events WHERE {MINE} "
                 "ORDER BY 1")
     return sorted(rows.splitlines()) if rows else []
 
@@ -131,7 +133,7 @@ def events():
 def outbox(where="true"):
     """[(id, trigger, channel, recipient, state, attempts, possibly_repeated, key)]"""
     rows = psql(f"SELECT message_id, kind, channel, recipient, state, attempts, possibly_repeated, "
-                f"idempotency_key FROM notify_outbox WHERE program_id = '{P}' AND ({where}) "
+                f"idempotency_key FROM notify_outbox WHERE {MINE} AND ({where}) "
                 "ORDER BY message_id")
     return [tuple(r.split("|")) for r in rows.splitlines()] if rows else []
 
@@ -195,6 +197,66 @@ triggers:
 """
 
 
+DIGEST_LEAD_MS = 40000  # the digest deployment's daily time: this long after it starts
+
+
+def start_digest(tmp, smtp):
+    """A second deployment (its own group, outbox and places) whose e-mail channel sends a
+    daily digest; its clock is set a little ahead so that its digest time, HH:MM, comes
+    DIGEST_LEAD_MS after it starts."""
+    now = int(time.time() * 1000) + shift_ms()
+    at = -(-(now + DIGEST_LEAD_MS) // 60000) * 60000  # the minute after the lead
+    ahead = at - DIGEST_LEAD_MS - now
+    hhmm = datetime.datetime.fromtimestamp(at / 1000, datetime.timezone.utc).strftime("%H:%M")
+    cfg = tmp / "digest.yaml"
+    cfg.write_text(f"""version: "digest-1"
+programs: [{P}]
+channels:
+  dmail: {{type: email, url: "{smtp.url()}", from: "digest@example.com", digest: "{hhmm}"}}
+triggers:
+  goal: {{channels: [dmail], text: "{{{{name}}}} reached {{{{goal}}}}"}}
+  top_n: {{board: "ptd:all", n: 3, channels: [dmail], text: "{{{{name}}}}: top {{{{n}}}}"}}
+  overtaken: {{board: "ptd:all", n: 3, channels: [dmail], text: "{{{{by}}}} passed {{{{name}}}}"}}
+""")
+    shift = (shift_ms() + ahead) // 1000
+    return run.start("digest", ["carrot-notify", "run", "--notifications", str(cfg), "--brokers",
+                                ENV["CARROT_BROKERS"], "--awards-topic", run.awards, "--group",
+                                f"{run.tag}.digest", "--instance", "d1", "--dlq-topic",
+                                NOTIFY_DLQ, "--redis-host", REDIS[0], "--redis-port", REDIS[1],
+                                "--rules-topic", RULES_TOPIC, "--pg-dsn", ENV["CARROT_PG_DSN"],
+                                "--batch-ms", "50"],
+                     WRAP, extra_env={"CARROT_TEST_CLOCK_SHIFT": f"+{shift}s"})
+
+
+def check_digests(smtp):
+    """One e-mail per address with the day's messages, at the digest time."""
+    want = {"p0@example.com": ["Cleo passed Ann <@here> & Co"],
+            "p1@example.com": ["Bob reached three-calls", "Bob: top 3", "Cleo passed Bob"],
+            # number_one is off here: Cleo's entry is told as top_n
+            "p2@example.com": ["Cleo: top 3"],
+            "p3@example.com": ["Dee reached three-calls", "Dee: top 3"]}
+
+    def got():
+        with smtp.lock:
+            return {m["rcpt_to"][0]: m for m in smtp.messages}
+    try:
+        wait_for("the digests", lambda: set(got()) >= set(want), timeout=90)
+    except TimeoutError:
+        run.fail(f"digests: {sorted(got())}, expected {sorted(want)}")
+        return
+    mails = got()
+    for addr, lines in want.items():
+        m = mails[addr]
+        body = m["data"].decode().split("\r\n\r\n", 1)[1]
+        items = sorted(x[2:] for x in body.split("\r\n") if x.startswith("- "))
+        subject = m["headers"].get("subject")
+        if items != sorted(lines) or subject != f"Carrot: {len(lines)} update" + (
+                "s" if len(lines) > 1 else ""):
+            run.fail(f"digest to {addr}: {subject!r}, {items}; expected {sorted(lines)}")
+    if len(smtp.messages) != len(want):
+        run.fail(f"{len(smtp.messages)} digest e-mails, expected {len(want)}")
+
+
 def bad_configs(tmp):
     """Refused when read, with the line."""
     base = ('version: "x"\nchannels:\n  hook: {type: webhook, url: "http://127.0.0.1:1/h", '
@@ -228,7 +290,7 @@ def bad_configs(tmp):
 def start_notify(cfg_path, name="notify"):
     return run.start(name, ["carrot-notify", "run", "--notifications", str(cfg_path), "--brokers",
                             ENV["CARROT_BROKERS"], "--awards-topic", run.awards, "--group",
-                            f"{run.tag}.notify", "--instance", "n1", "--dlq-topic", NOTIFY_DLQ,
+                            GROUP, "--instance", "n1", "--dlq-topic", NOTIFY_DLQ,
                             "--redis-host", REDIS[0], "--redis-port", REDIS[1], "--rules-topic",
                             RULES_TOPIC, "--pg-dsn",
                             ENV["CARROT_PG_DSN"], "--ledger-ms", "300", "--batch-ms", "50", "--digest-ms", "1000"],
@@ -287,7 +349,7 @@ def main():
                          "--pg-dsn", ENV["CARROT_PG_DSN"]])
 
     with HttpReceiver() as chat, HttpReceiver() as hook, HttpReceiver() as strict, \
-            SmtpReceiver() as smtp:
+            SmtpReceiver() as smtp, SmtpReceiver() as digest_smtp:
         cfg = tmp / "notify.yaml"
         cfg.write_text(config(chat, hook, strict, smtp, quiet))
         r = notify("check", "--notifications", str(cfg))
@@ -301,8 +363,9 @@ def main():
         feed(("q1", "call", 1), ("q2", "call", 2), ago_ms=7 * 86400000)
         wait_for("the baseline booked", lambda: booked() == 4, timeout=60)
         start_notify(cfg)
-        wait_for("the baseline", lambda: psql(
-            f"SELECT count(*) FROM notify_ranks WHERE program_id = '{P}'") == "1", timeout=60)
+        start_digest(tmp, digest_smtp)
+        wait_for("the baselines of both deployments", lambda: psql(
+            f"SELECT count(*) FROM notify_ranks WHERE program_id = '{P}'") == "2", timeout=60)
         want = ["weekly_summary q1", "weekly_summary q2", "team_summary boss",
                 "promotion_started ", "promotion_ended "]
         feed(("p1", "call", 3))  # 65 points: a goal, rank 2; q2 and q1 fall a place each
@@ -373,6 +436,8 @@ def main():
         check_dead_and_replay(strict)
         run.say(f"{time.monotonic() - T0:5.1f} s: dead letter and replay")
         burst_with_kills(cfg, chat, hook, smtp)
+        check_digests(digest_smtp)
+        run.say(f"{time.monotonic() - T0:5.1f} s: digests")
 
 
 def check_bodies(chat, hook, smtp):
@@ -425,7 +490,7 @@ def check_bodies(chat, hook, smtp):
             or card["content"]["body"][0]["text"] != "Cleo is number one with 200"):
         run.fail(f"teams posts: {teams}")
     hung = psql(f"SELECT count(*) FROM notify_attempts a JOIN notify_outbox o USING (message_id) "
-                f"WHERE o.program_id = '{P}' AND o.channel = 'teams' AND a.outcome = 'retry'")
+                f"WHERE o.{MINE} AND o.channel = 'teams' AND a.outcome = 'retry'")
     if hung == "0":
         run.fail("the hanging chat receiver caused no retry")
     # e-mail: to each contact the triggers name, the supervisor too
@@ -447,7 +512,7 @@ def check_held_and_skipped():
     held = outbox("recipient = 'p3'")
     if not held or any(m[4] != "pending" for m in held):
         run.fail(f"p3's messages in quiet hours: {held}")
-    late = psql(f"SELECT count(*) FROM notify_outbox WHERE program_id = '{P}' AND recipient = "
+    late = psql(f"SELECT count(*) FROM notify_outbox WHERE {MINE} AND recipient = "
                 "'p3' AND next_at < now() + interval '55 minutes'")
     if late != "0":
         run.fail(f"{late} of p3's messages are due before their quiet hours end")
@@ -530,7 +595,7 @@ def burst_with_kills(cfg, chat, hook, smtp):
         if sum(1 for t in slack if t.startswith(f"{p} reached")) < 1:
             run.fail(f"no slack post for {p}")
             break
-    repeated = int(psql(f"SELECT count(*) FROM notify_outbox WHERE program_id = '{P}' AND "
+    repeated = int(psql(f"SELECT count(*) FROM notify_outbox WHERE {MINE} AND "
                         "possibly_repeated"))
     extra = sum(1 for t in slack if t.split()[0] in names) - len(names)
     if extra > repeated or repeated > 3:

@@ -28,6 +28,7 @@ enum {
     M_DEAD,
     M_REPEATED,
     M_LIMITED,
+    M_HELD,
     M_PG_ERRORS,
     M_DLQ_FAILED,
     M_COUNT
@@ -145,6 +146,10 @@ static int make_metrics(run_t *r, char *errstr, size_t errstr_size) {
          "key.",
          NULL},
         {"carrot_notify_rate_limited_total", "Messages held back by their channel's rate limit.",
+         NULL},
+        {"carrot_notify_held_total",
+         "Messages held back because their channel did not answer or answered 429 or 5xx (the "
+         "channel is tried again after a delay, not message by message).",
          NULL},
         {"carrot_notify_pg_errors_total", "Transactions PostgreSQL could not take, retried.", NULL},
         {"carrot_notify_dlq_failed_total",
@@ -298,9 +303,13 @@ int notify_run(const carrot_conf_t *conf, const notify_conf_t *cf) {
         carrot_info("metrics on http://%s:%lld/metrics", cf->metrics_listen, cf->metrics_port);
     exit_code = 0;
     int64_t next_ledger = 0;
+    int backlog = 0;
     while (!notify_stop) {
-        size_t cnt = carrot_kafka_collect(consumer, msgs, (size_t)cf->batch_size, (int)cf->batch_ms,
-                                          -1, r.drain, &r.rebalanced, &notify_stop);
+        /* awards waited for only when no message is due: a backlog of messages is sent
+         * without pausing between rounds */
+        size_t cnt = carrot_kafka_collect(consumer, msgs, (size_t)cf->batch_size,
+                                          backlog ? 0 : (int)cf->batch_ms, -1, r.drain,
+                                          &r.rebalanced, &notify_stop);
         if (rd_kafka_fatal_error(consumer, errstr, sizeof(errstr))) {
             carrot_error("stopping: the consumer failed for good (%s)", errstr);
             exit_code = 1;
@@ -326,8 +335,10 @@ int notify_run(const carrot_conf_t *conf, const notify_conf_t *cf) {
         carrot_metric_add(r.m[M_TRIGGERS], (double)st.triggers);
         carrot_metric_add(r.m[M_QUEUED], (double)st.messages);
         carrot_metric_add(r.m[M_SKIPPED], (double)st.skipped);
-        /* deliver what is due, a few rounds at most before reading again */
-        for (int round = 0; !rc && !notify_stop && round < 8; round++) {
+        /* deliver what is due, for a quarter second at most before reading again */
+        backlog = 0;
+        int64_t until = carrot_time_mono_ms() + 250;
+        while (!rc && !notify_stop) {
             carrot_deliver_stats_t ds = {0};
             int did = 0;
             RETRYING(&r, rc,
@@ -338,7 +349,12 @@ int notify_run(const carrot_conf_t *conf, const notify_conf_t *cf) {
             carrot_metric_add(r.m[M_DEAD], (double)ds.dead);
             carrot_metric_add(r.m[M_REPEATED], (double)ds.possibly_repeated);
             carrot_metric_add(r.m[M_LIMITED], (double)ds.rate_limited);
+            carrot_metric_add(r.m[M_HELD], (double)ds.held);
             if (did < cf->deliver_batch) break;
+            if (carrot_time_mono_ms() >= until) {
+                backlog = 1;
+                break;
+            }
         }
         rd_kafka_poll(r.producer, 0);
         if (rc != CARROT_LEDGER_OK) {

@@ -169,7 +169,7 @@ carrot_ledger_err_t carrot_notifier_awards(carrot_notifier_t *n, PGconn *pg,
 /* Finds the triggers the ledger's tables hold since the last look
  * (commitments settled, redemptions decided, sweepstakes drawn) and queues
  * their messages, with the cursors, in one transaction; and, every
- * digest_ms (digest.c), points about to expire and last week's summaries. */
+ * digest_ms (calendar.c), points about to expire and last week's summaries. */
 carrot_ledger_err_t carrot_notifier_ledger(carrot_notifier_t *n, PGconn *pg,
                                            carrot_notify_stats_t *st, char *errstr,
                                            size_t errstr_size);
@@ -177,7 +177,7 @@ carrot_ledger_err_t carrot_notifier_ledger(carrot_notifier_t *n, PGconn *pg,
 /* --- delivery (deliver.c, send.c) ---------------------------------------- */
 
 typedef struct {
-    long sent, retried, dead, possibly_repeated, rate_limited;
+    long sent, retried, dead, possibly_repeated, rate_limited, held;
 } carrot_deliver_stats_t;
 
 /* A message given up on, for the caller's dead-letter topic: borrowed for

@@ -1,4 +1,4 @@
-/* digest.c: the triggers that come from the calendar, not from an event:
+/* calendar.c: the triggers that come from the calendar, not from an event:
  * points that will expire within n days (once a day per person, by the
  * ledger's own expiry rule), and last week's summaries: each person's points
  * and rank on the program's week board (its weeks in the program's time
@@ -191,8 +191,8 @@ out:
     return rc;
 }
 
-carrot_ledger_err_t notify_digests(carrot_notifier_t *n, PGconn *pg, carrot_notify_stats_t *st,
-                                   char *errstr, size_t errstr_size) {
+carrot_ledger_err_t notify_calendar(carrot_notifier_t *n, PGconn *pg, carrot_notify_stats_t *st,
+                                    char *errstr, size_t errstr_size) {
     const carrot_notify_config_t *cfg = n->cfg;
     if (!cfg->triggers[CARROT_TRIGGER_POINTS_EXPIRING].on &&
         !cfg->triggers[CARROT_TRIGGER_WEEKLY_SUMMARY].on &&
