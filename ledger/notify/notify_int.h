@@ -97,7 +97,7 @@ carrot_ledger_err_t notify_queue(carrot_notifier_t *n, PGconn *pg, const notify_
 /* The calendar's triggers (calendar.c), when digest_ms has passed since the
  * last look of any member: in a transaction of their own. */
 carrot_ledger_err_t notify_calendar(carrot_notifier_t *n, PGconn *pg, carrot_notify_stats_t *st,
-                                   char *errstr, size_t errstr_size);
+                                    char *errstr, size_t errstr_size);
 
 /* The promotions that started or ended within the last day (promo.c), of
  * the rules the feeds hold now; in the caller's transaction. */
