@@ -17,11 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct {
     const report_conf_t *cf;
     PGconn *pg;
+    carrot_pg_keep_t keep;
     carrot_drain_t *drain;
     int rebalanced;
     carrot_metrics_t *metrics;
@@ -37,48 +37,9 @@ static void on_signal(int sig) {
     report_stop = 1;
 }
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static void notice_cb(void *arg, const char *msg) {
-    (void)arg;
-    carrot_debug("postgres: %s", msg);
-}
-
-/* Connected, or NULL once stopping. */
-static PGconn *connect_pg(run_t *r) {
-    int backoff = 200;
-    while (!report_stop) {
-        PGconn *pg = PQconnectdb(r->cf->pg_dsn);
-        if (PQstatus(pg) == CONNECTION_OK) {
-            PQsetNoticeProcessor(pg, notice_cb, NULL);
-            carrot_metrics_check(r->metrics, "postgres", 1, NULL);
-            return pg;
-        }
-        char errstr[512];
-        carrot_pg_error(pg, "could not connect to PostgreSQL", errstr, sizeof(errstr));
-        carrot_warn("%s; retrying in %d ms", errstr, backoff);
-        carrot_metrics_check(r->metrics, "postgres", 0, errstr);
-        PQfinish(pg);
-        sleep_ms(backoff);
-        if (backoff < 5000) backoff *= 2;
-    }
-    return NULL;
-}
-
 /* PostgreSQL failed: a fresh connection when the old one is gone. */
 static void recover_pg(run_t *r, const char *errstr, int *backoff) {
-    carrot_warn("%s; retrying in %d ms", errstr, *backoff);
-    carrot_metric_add(r->m[8], 1);
-    carrot_metrics_check(r->metrics, "postgres", 0, errstr);
-    sleep_ms(*backoff);
-    if (*backoff < 5000) *backoff *= 2;
-    if (PQstatus(r->pg) != CONNECTION_OK) {
-        PQfinish(r->pg);
-        r->pg = connect_pg(r);
-    }
+    carrot_pg_keep_recover(&r->keep, &r->pg, errstr, backoff);
 }
 
 /* On assignment, every partition starts where the facts are. */
@@ -256,7 +217,8 @@ int report_run(const carrot_conf_t *conf, const report_conf_t *cf) {
         carrot_error("%s", errstr);
         goto out;
     }
-    if (!(r.pg = connect_pg(&r))) goto out;
+    r.keep = (carrot_pg_keep_t){cf->pg_dsn, &report_stop, r.metrics, r.m[8]};
+    if (!(r.pg = carrot_pg_keep_connect(&r.keep))) goto out;
     int applied = 0;
     carrot_ledger_err_t mrc = carrot_ledger_migrate(r.pg, &applied, errstr, sizeof(errstr));
     if (mrc) {

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum {
     M_AWARDS,
@@ -37,6 +36,7 @@ enum {
 typedef struct {
     const notify_conf_t *cf;
     PGconn *pg;
+    carrot_pg_keep_t keep;
     carrot_drain_t *drain;
     int rebalanced;
     carrot_metrics_t *metrics;
@@ -51,40 +51,9 @@ static void on_signal(int sig) {
     notify_stop = 1;
 }
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static PGconn *connect_pg(run_t *r) {
-    int backoff = 200;
-    while (!notify_stop) {
-        PGconn *pg = PQconnectdb(r->cf->pg_dsn);
-        if (PQstatus(pg) == CONNECTION_OK) {
-            carrot_metrics_check(r->metrics, "postgres", 1, NULL);
-            return pg;
-        }
-        char errstr[512];
-        carrot_pg_error(pg, "could not connect to PostgreSQL", errstr, sizeof(errstr));
-        carrot_warn("%s; retrying in %d ms", errstr, backoff);
-        carrot_metrics_check(r->metrics, "postgres", 0, errstr);
-        PQfinish(pg);
-        sleep_ms(backoff);
-        if (backoff < 5000) backoff *= 2;
-    }
-    return NULL;
-}
-
+/* PostgreSQL failed: a fresh connection when the old one is gone. */
 static void recover_pg(run_t *r, const char *errstr, int *backoff) {
-    carrot_warn("%s; retrying in %d ms", errstr, *backoff);
-    carrot_metric_add(r->m[M_PG_ERRORS], 1);
-    carrot_metrics_check(r->metrics, "postgres", 0, errstr);
-    sleep_ms(*backoff);
-    if (*backoff < 5000) *backoff *= 2;
-    if (PQstatus(r->pg) != CONNECTION_OK) {
-        PQfinish(r->pg);
-        r->pg = connect_pg(r);
-    }
+    carrot_pg_keep_recover(&r->keep, &r->pg, errstr, backoff);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -257,7 +226,8 @@ int notify_run(const carrot_conf_t *conf, const notify_conf_t *cf) {
         carrot_error("%s", errstr);
         goto out;
     }
-    if (!(r.pg = connect_pg(&r))) goto out;
+    r.keep = (carrot_pg_keep_t){cf->pg_dsn, &notify_stop, r.metrics, r.m[M_PG_ERRORS]};
+    if (!(r.pg = carrot_pg_keep_connect(&r.keep))) goto out;
     int applied = 0;
     if (carrot_ledger_migrate(r.pg, &applied, errstr, sizeof(errstr))) {
         carrot_error("%s", errstr);

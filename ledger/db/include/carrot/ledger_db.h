@@ -9,7 +9,10 @@
 
 #include "carrot/error.h"
 
+#include "carrot/metrics.h"
+
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +65,28 @@ void carrot_pg_error(PGconn *pg, const char *what, char *errstr, size_t errstr_s
 typedef carrot_ledger_err_t (*carrot_pg_classify_fn)(PGconn *pg, const PGresult *r,
                                                      const char *what, char *errstr,
                                                      size_t errstr_size);
+
+/* --- a long-running consumer's connection (keep.c) --- */
+
+/* What carrot_pg_keep_* keep: all borrowed. metrics (may be NULL) gets the
+ * "postgres" health check; errors (may be NULL) counts each failure; the
+ * connection is retried until *stop is set. */
+typedef struct {
+    const char *dsn;
+    volatile sig_atomic_t *stop;
+    carrot_metrics_t *metrics;
+    carrot_metric_t *errors;
+} carrot_pg_keep_t;
+
+/* Connected (notices to the debug log), or NULL once *stop is set; each
+ * failure is logged and waited out, the wait doubling to 5 s. */
+PGconn *carrot_pg_keep_connect(const carrot_pg_keep_t *k);
+
+/* After a transaction PostgreSQL could not take (RETRY): logs errstr,
+ * waits *backoff ms (doubling to 5 s for the next failure), and connects
+ * again when the connection is gone (*pg may become NULL: stopping). */
+void carrot_pg_keep_recover(const carrot_pg_keep_t *k, PGconn **pg, const char *errstr,
+                            int *backoff);
 
 /* --- COPY (pgutil.c): how the ledger writes many rows in one round trip --- */
 
