@@ -159,6 +159,7 @@ static int parse_channel(ctx_t *c, const char *name, yaml_node_t *n) {
     int kind = -1;
     char *secret_env = NULL;
     yaml_node_t *url_node = n, *digest_node = NULL;
+    const char *url_env = NULL; /* the variable the url came from: its value is not shown */
     ch->digest_at = -1;
     int rc = 0;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; !rc && p < n->data.mapping.pairs.top;
@@ -180,8 +181,23 @@ static int parse_channel(ctx_t *c, const char *name, yaml_node_t *n) {
                             "\"%s\"",
                             name, t);
         } else if (strcmp(k, "url") == 0) {
+            if (ch->url) return fail(c, v, "channel %s: url and url_env: one of them", name);
             rc = dup_scalar(c, v, "url", &ch->url);
             url_node = v;
+        } else if (strcmp(k, "url_env") == 0) {
+            /* a Slack or Teams webhook URL holds its token: kept out of the file */
+            const char *e = scalar(c, v, "url_env");
+            if (!e) return -1;
+            if (ch->url) return fail(c, v, "channel %s: url and url_env: one of them", name);
+            const char *val = getenv(e);
+            if (!val || !*val)
+                return fail(c, v,
+                            "channel %s: the environment variable %s holding its url is not "
+                            "set",
+                            name, e);
+            if (!(ch->url = strdup(val))) return fail(c, v, "out of memory");
+            url_node = v;
+            url_env = e;
         } else if (strcmp(k, "from") == 0) {
             rc = dup_scalar(c, v, "from", &ch->from);
             if (!rc && !carrot_notify_email_ok(ch->from))
@@ -208,17 +224,19 @@ static int parse_channel(ctx_t *c, const char *name, yaml_node_t *n) {
             ch->per_minute = (long)pm;
         } else {
             return fail(c, node(c, p->key),
-                        "channel %s: unknown key \"%s\" (type, url, from, secret_env, per_minute, "
-                        "digest)",
+                        "channel %s: unknown key \"%s\" (type, url, url_env, from, secret_env, "
+                        "per_minute, digest)",
                         name, k);
         }
     }
     if (rc) return -1;
     if (kind < 0) return fail(c, n, "channel %s: no type (slack, teams, webhook or email)", name);
     ch->kind = (carrot_channel_kind_t)kind;
-    if (!ch->url) return fail(c, n, "channel %s: no url", name);
+    if (!ch->url) return fail(c, n, "channel %s: no url (or url_env)", name);
     if (!url_ok(ch->url, ch->kind))
-        return fail(c, url_node, "channel %s: url \"%s\" is not an %s URL", name, ch->url,
+        return fail(c, url_node, "channel %s: %s%s%s is not an %s URL", name,
+                    url_env ? "the url in " : "url \"", url_env ? url_env : ch->url,
+                    url_env ? "" : "\"",
                     ch->kind == CARROT_CHANNEL_EMAIL ? "smtp:// or smtps://" : "http(s)://");
     if (digest_node && ch->kind != CARROT_CHANNEL_EMAIL)
         return fail(c, digest_node, "channel %s: digest: only e-mail gathers a day's messages",

@@ -269,6 +269,37 @@ END_TEST
     "    type: " type "\n" \
     "    url: \"" url "\"\n"
 
+/* A webhook URL that holds its token comes from the environment; a bad one
+ * is named by its variable, never shown. */
+START_TEST(url_from_environment) {
+    env();
+    ck_assert_int_eq(setenv("CARROT_TEST_SLACK_URL", "https://hooks.slack.example/T1/B2/tok", 1),
+                     0);
+    ck_assert_int_eq(setenv("CARROT_TEST_BAD_URL", "ftp://secret-token.example/x", 1), 0);
+    char errstr[512] = "";
+    const char *ok = "version: v\nchannels:\n  s: {type: slack, url_env: CARROT_TEST_SLACK_URL}\n";
+    carrot_notify_config_t *cfg = carrot_notify_config_parse(ok, strlen(ok), "t.yaml", errstr,
+                                                             sizeof(errstr));
+    ck_assert_msg(cfg != NULL, "%s", errstr);
+    ck_assert_str_eq(cfg->channels[0].url, "https://hooks.slack.example/T1/B2/tok");
+    carrot_notify_config_destroy(cfg);
+    const refusal_t r[] = {
+        {"version: v\nchannels:\n  s: {type: slack, url_env: CARROT_TEST_BAD_URL}\n",
+         "t.yaml:3: ", "the url in CARROT_TEST_BAD_URL is not an http(s):// URL"},
+        {"version: v\nchannels:\n  s: {type: slack, url_env: CARROT_TEST_NOTIFY_UNSET}\n",
+         "t.yaml:3: ", "CARROT_TEST_NOTIFY_UNSET holding its url is not set"},
+        {"version: v\nchannels:\n  s: {type: slack, url: \"http://a.example\", url_env: "
+         "CARROT_TEST_SLACK_URL}\n",
+         "t.yaml:3: ", "url and url_env: one of them"},
+    };
+    refused(r, sizeof(r) / sizeof(r[0]));
+    char bad[512] = "";
+    const char *t = r[0].text;
+    ck_assert_ptr_null(carrot_notify_config_parse(t, strlen(t), "t.yaml", bad, sizeof(bad)));
+    ck_assert_ptr_null(strstr(bad, "secret-token")); /* the value is not in the message */
+}
+END_TEST
+
 START_TEST(channel_refusals) {
     env();
     const refusal_t r[] = {
@@ -880,6 +911,7 @@ int main(void) {
                             email_headers_and_text,
                             email_subject_encoded,
                             email_line_breaks,
+                            url_from_environment,
                             email_subject_cannot_inject,
                             NULL};
     return carrot_test_run(carrot_test_suite("notify", tests));
