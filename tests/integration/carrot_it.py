@@ -23,10 +23,19 @@ ENV = dict(os.environ)
 WRAP = shlex.split(ENV.get("CARROT_IT_WRAPPER", ""))
 
 
+_GIVEN = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now, and not one this test was given before (each is closed when
+    returned, so the system may hand out the same one again)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 def shift_ms():

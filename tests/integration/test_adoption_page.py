@@ -176,6 +176,9 @@ def board_start(*extra):
                         *extra], WRAP)
     wait_for("carrot-board to be ready",
              lambda: fetch(f"http://127.0.0.1:{BOARD_METRICS}/readyz")[0] == 200, 120, 0.3)
+    # and its own port answering (a refused connection right after readyz was seen once,
+    # under valgrind)
+    wait_for("carrot-board's port to answer", lambda: fetch(f"{BASE}/healthz")[0] != 0, 60, 0.3)
 
 
 def get(path, tok=None):

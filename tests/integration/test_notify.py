@@ -197,7 +197,7 @@ triggers:
 """
 
 
-DIGEST_LEAD_MS = 40000  # the digest deployment's daily time: this long after it starts
+DIGEST_LEAD_MS = 20000  # the digest deployment's daily time: this long after it starts
 
 
 def start_digest(tmp, smtp):
@@ -553,7 +553,7 @@ def check_dead_and_replay(strict):
 
 def burst_with_kills(cfg, chat, hook, smtp):
     """30 goals at once (90 messages), the webhook slow; carrot-notify killed three times."""
-    hook.set_mode("slow", delay=0.1)
+    hook.set_mode("slow", delay=0.05)
     names = [f"b{i:02d}" for i in range(30)]
 
     def burst_seen():
