@@ -21,17 +21,43 @@ static int channel_of(const carrot_notify_config_t *cfg, const char *name) {
     return -1;
 }
 
-/* A token of channel ci's bucket (per_minute, refilled continuously). */
-static int take_token(carrot_notifier_t *n, int ci) {
+/* Refills channel ci's bucket (per_minute, continuously); 1 when it holds a token. */
+static int has_token(carrot_notifier_t *n, int ci) {
     long pm = n->cfg->channels[ci].per_minute;
     if (pm <= 0) return 1;
     int64_t now = carrot_time_mono_ms();
     n->tokens[ci] += (double)(now - n->refilled_ms[ci]) * (double)pm / 60000.0;
     if (n->tokens[ci] > (double)pm) n->tokens[ci] = (double)pm;
     n->refilled_ms[ci] = now;
-    if (n->tokens[ci] < 1.0) return 0;
-    n->tokens[ci] -= 1.0;
+    return n->tokens[ci] >= 1.0;
+}
+
+/* Takes a token of channel ci's bucket; 0 when it is empty. */
+static int take_token(carrot_notifier_t *n, int ci) {
+    if (!has_token(n, ci)) return 0;
+    if (n->cfg->channels[ci].per_minute > 0) n->tokens[ci] -= 1.0;
     return 1;
+}
+
+/* The channels that cannot send now (held, or out of tokens) as a text[]
+ * literal, so the claim passes over their messages instead of taking the
+ * same due ones round after round while other channels' wait behind them. */
+static void blocked_channels(carrot_notifier_t *n, char *out, size_t size) {
+    size_t l = (size_t)snprintf(out, size, "{");
+    int any = 0;
+    for (int ci = 0; ci < n->cfg->nchannels; ci++) {
+        if (carrot_time_mono_ms() >= n->held_until_ms[ci] && has_token(n, ci)) continue;
+        if (l + 2 * strlen(n->cfg->channels[ci].name) + 4 >= size) break;
+        if (any++) out[l++] = ',';
+        out[l++] = '"';
+        for (const char *p = n->cfg->channels[ci].name; *p; p++) {
+            if (*p == '"' || *p == '\\') out[l++] = '\\';
+            out[l++] = *p;
+        }
+        out[l++] = '"';
+    }
+    out[l++] = '}';
+    out[l] = '\0';
 }
 
 typedef struct {
@@ -60,15 +86,17 @@ static carrot_ledger_err_t claim(carrot_notifier_t *n, PGconn *pg, int max, clai
     *noutp = 0;
     carrot_ledger_err_t rc = carrot_pg_command(pg, "BEGIN", 0, NULL, errstr, errstr_size);
     if (rc) return rc;
-    char lim[16];
+    char lim[16], blocked[NOTIFY_MAX_CHANNELS * 260 + 4];
     snprintf(lim, sizeof(lim), "%d", max < 64 ? max : 64); /* (the lease's id list holds 64) */
-    const char *p[] = {lim, n->name};
+    blocked_channels(n, blocked, sizeof(blocked));
+    const char *p[] = {lim, n->name, blocked};
     PGresult *r = PQexecParams(pg,
                                "SELECT message_id, idempotency_key, channel, address, body, "
                                "state, attempts FROM notify_outbox WHERE notifier = $2 AND state "
-                               "IN ('pending', 'sending') AND next_at <= now() ORDER BY next_at, "
-                               "message_id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                               2, NULL, p, NULL, NULL, 0);
+                               "IN ('pending', 'sending') AND next_at <= now() AND channel <> "
+                               "ALL($3::text[]) ORDER BY next_at, message_id LIMIT $1 FOR UPDATE "
+                               "SKIP LOCKED",
+                               3, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = carrot_pg_failure(pg, r, "reading the outbox", errstr, errstr_size);
         PQclear(r);
