@@ -170,7 +170,10 @@ static carrot_ledger_err_t queue_one(carrot_notifier_t *n, PGconn *pg, const tar
     int64_t now = carrot_time_now_ms(), due = digest
                                                   ? notify_next_time_of_day(tz, now, ch->digest_at)
                                                   : after_quiet(cfg, tz, now);
-    snprintf(next, sizeof(next), "%lld", (long long)(carrot_time_wall_ms() + (due - now)));
+    /* due on PostgreSQL's clock: Carrot's minus its shift, exactly, so the messages of one
+     * digest time are due at the same instant and go in one e-mail */
+    snprintf(next, sizeof(next), "%lld",
+             (long long)(due == now ? carrot_time_wall_ms() : due - carrot_time_shift_ms()));
     const char *p[] = {key,
                        t->ev->event_id,
                        t->ev->program,
