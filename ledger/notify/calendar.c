@@ -55,10 +55,6 @@ static carrot_ledger_err_t expiring(carrot_notifier_t *n, PGconn *pg, int64_t no
         json_t *f = json_pack("{s:I, s:s, s:i}", "points",
                               (json_int_t)strtoll(PQgetvalue(r, i, 2), NULL, 10), "date",
                               PQgetvalue(r, i, 3), "days", tr->n);
-        if (!f) {
-            rc = oom(errstr, errstr_size);
-            break;
-        }
         notify_event_t ev = {id,
                              CARROT_TRIGGER_POINTS_EXPIRING,
                              PQgetvalue(r, i, 0),
@@ -142,10 +138,6 @@ static carrot_ledger_err_t summaries(carrot_notifier_t *n, PGconn *pg, const cha
                 json_t *f = json_pack("{s:s, s:I, s:I, s:I}", "week", week + 2, "points",
                                       (json_int_t)e[i].points, "rank", (json_int_t)e[i].rank, "of",
                                       (json_int_t)(size ? size : got));
-                if (!f) {
-                    rc = oom(errstr, errstr_size);
-                    break;
-                }
                 notify_event_t ev = {
                     id,  CARROT_TRIGGER_WEEKLY_SUMMARY, program, e[i].participant_id, NULL, f, now,
                     NULL};
@@ -175,10 +167,6 @@ static carrot_ledger_err_t summaries(carrot_notifier_t *n, PGconn *pg, const cha
         json_t *f = json_pack("{s:s, s:I, s:i, s:s, s:I}", "week", week + 2, "points",
                               (json_int_t)teams[t].points, "people", teams[t].people, "top",
                               teams[t].top, "top_points", (json_int_t)teams[t].top_points);
-        if (!f) {
-            rc = oom(errstr, errstr_size);
-            break;
-        }
         notify_event_t ev = {id,  CARROT_TRIGGER_TEAM_SUMMARY, program, teams[t].id, NULL, f, now,
                              NULL};
         rc = notify_queue(n, pg, &ev, st, errstr, errstr_size);

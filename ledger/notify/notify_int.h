@@ -81,7 +81,8 @@ typedef struct {
     carrot_trigger_t trigger;
     const char *program, *participant;
     const char *supervisor; /* commitment_missed: "" when none */
-    json_t *fields;         /* borrowed; "name" and the common fields are added */
+    json_t *fields;         /* borrowed; "name" and the common fields are added; NULL (a json_pack()
+                     * that failed) is refused as out of memory */
     int64_t occurred_ms;
     /* a promotion's: its e-mails go to every participant of these segments
      * (the directory's; an empty array: everyone) rather than to participant */

@@ -264,6 +264,10 @@ static carrot_ledger_err_t queue_audience(carrot_notifier_t *n, PGconn *pg, targ
 carrot_ledger_err_t notify_queue(carrot_notifier_t *n, PGconn *pg, const notify_event_t *ev,
                                  carrot_notify_stats_t *st, char *errstr, size_t errstr_size) {
     const notify_trigger_t *tr = &n->cfg->triggers[ev->trigger];
+    if (!ev->fields) { /* the caller's json_pack() failed: every trigger's one check */
+        snprintf(errstr, errstr_size, "out of memory (or a value that is not UTF-8)");
+        return CARROT_LEDGER_FATAL;
+    }
     if (!tr->on || !notify_program_on(n->cfg, ev->program)) return CARROT_LEDGER_OK;
     char name[300], sname[300];
     int hidden = 0, shidden = 0;

@@ -80,10 +80,6 @@ static carrot_ledger_err_t one(carrot_notifier_t *n, PGconn *pg, const char *pro
                               iso(from, f1, sizeof(f1)), "to", iso(to, f2, sizeof(f2)),
                               "multiplier", json_object_get(pr, "multiplier"), "bonus",
                               json_object_get(pr, "bonus"), "segments", who[0] ? who : "everyone");
-        if (!f) {
-            snprintf(errstr, errstr_size, "out of memory");
-            return CARROT_LEDGER_FATAL;
-        }
         json_t *none = segs ? NULL : json_array();
         notify_event_t ev = {eid, t, program, "", NULL, f, at, segs ? segs : none};
         rc = notify_queue(n, pg, &ev, st, errstr, errstr_size);

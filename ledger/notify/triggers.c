@@ -104,10 +104,6 @@ static carrot_ledger_err_t rank_event(carrot_notifier_t *n, PGconn *pg, carrot_t
                           "rank", (json_int_t)e->r, "n", (json_int_t)top);
     if (f && prev) json_object_set_new(f, "previous_rank", json_integer(prev));
     if (f && by) json_object_set_new(f, "by", json_string(by));
-    if (!f) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return CARROT_LEDGER_FATAL;
-    }
     notify_event_t ev = {id, t, program, e->p, NULL, f, carrot_time_now_ms(), NULL};
     carrot_ledger_err_t rc = notify_queue(n, pg, &ev, st, errstr, errstr_size);
     json_decref(f);
@@ -290,11 +286,6 @@ carrot_ledger_err_t carrot_notifier_awards(carrot_notifier_t *n, PGconn *pg,
             json_t *f = json_pack("{s:s, s:I, s:s, s:s}", "goal", a.rule_id + 5, "points",
                                   (json_int_t)a.points, "rule", a.rule_id, "rules_version",
                                   a.rules_version);
-            if (!f) {
-                snprintf(errstr, errstr_size, "out of memory (or an award that is not UTF-8)");
-                rc = CARROT_LEDGER_FATAL;
-                break;
-            }
             notify_event_t ev = {id, CARROT_TRIGGER_GOAL, a.program_id, a.participant_id, NULL,
                                  f,  a.awarded_at,        NULL};
             rc = notify_queue(n, pg, &ev, st, errstr, errstr_size);
@@ -390,10 +381,6 @@ static carrot_ledger_err_t settlement(carrot_notifier_t *n, PGconn *pg, PGresult
         (json_int_t)strtoll(PQgetvalue(r, i, 6), 0, 10), "streak",
         (json_int_t)atoi(PQgetvalue(r, i, 8)), "misses", (json_int_t)atoi(PQgetvalue(r, i, 9)),
         "points", (json_int_t)pts, "rules_version", PQgetvalue(r, i, 13));
-    if (!f) {
-        snprintf(errstr, errstr_size, "out of memory (or a row that is not UTF-8)");
-        return CARROT_LEDGER_FATAL;
-    }
     notify_event_t ev = {id,
                          t,
                          PQgetvalue(r, i, 0),
@@ -416,10 +403,6 @@ static carrot_ledger_err_t redemption(carrot_notifier_t *n, PGconn *pg, PGresult
     json_t *f = json_pack("{s:s, s:I, s:s}", "item", PQgetvalue(r, i, 3), "price",
                           (json_int_t)strtoll(PQgetvalue(r, i, 4), 0, 10), "reason",
                           PQgetvalue(r, i, 6));
-    if (!f) {
-        snprintf(errstr, errstr_size, "out of memory (or a row that is not UTF-8)");
-        return CARROT_LEDGER_FATAL;
-    }
     notify_event_t ev = {id,
                          ok ? CARROT_TRIGGER_REDEMPTION_FULFILLED
                             : CARROT_TRIGGER_REDEMPTION_REJECTED,
@@ -444,10 +427,6 @@ static carrot_ledger_err_t draw(carrot_notifier_t *n, PGconn *pg, PGresult *r, i
                           PQgetvalue(r, i, 5), "entry",
                           (json_int_t)strtoll(PQgetvalue(r, i, 3), 0, 10), "points",
                           (json_int_t)strtoll(PQgetvalue(r, i, 6), 0, 10));
-    if (!f) {
-        snprintf(errstr, errstr_size, "out of memory (or a row that is not UTF-8)");
-        return CARROT_LEDGER_FATAL;
-    }
     notify_event_t ev = {id,
                          CARROT_TRIGGER_DRAW_WON,
                          PQgetvalue(r, i, 0),
