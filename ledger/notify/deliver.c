@@ -114,24 +114,12 @@ static carrot_ledger_err_t claim(carrot_notifier_t *n, PGconn *pg, int max, clai
     for (int i = 0; !rc && i < rows; i++) {
         const char *id = PQgetvalue(r, i, 0);
         int ci = channel_of(cfg, PQgetvalue(r, i, 2));
-        if (ci < 0) { /* the configuration lost the channel: nothing can send it */
-            const char *q[] = {id};
-            rc = carrot_pg_command(
-                pg,
-                "WITH m AS (UPDATE notify_outbox SET state = 'dead', last_answer = 'no such "
-                "channel in the configuration' WHERE message_id = $1 RETURNING message_id) "
-                "INSERT INTO notify_attempts (message_id, attempt, answer, outcome) SELECT "
-                "message_id, (SELECT coalesce(max(attempt), 0) + 1 FROM notify_attempts WHERE "
-                "message_id = $1), 'no such channel in the configuration', 'dead' FROM m",
-                1, q, errstr, errstr_size);
-            st->dead++;
-            continue;
-        }
-        if (carrot_time_mono_ms() < n->held_until_ms[ci]) {
+        /* a channel the configuration lost: claimed, to be given up on (deliver) */
+        if (ci >= 0 && carrot_time_mono_ms() < n->held_until_ms[ci]) {
             st->held++;
             continue; /* its channel is failing: tried again when the hold ends */
         }
-        if (!take_token(n, ci)) {
+        if (ci >= 0 && !take_token(n, ci)) {
             st->rate_limited++;
             continue; /* stays due: the next round */
         }
@@ -326,6 +314,21 @@ carrot_ledger_err_t carrot_notifier_deliver(carrot_notifier_t *n, PGconn *pg, in
     }
     for (int i = 0; !rc && i < nc; i++) {
         if (done[i]) continue;
+        if (c[i].ci < 0) { /* nothing can send it: dead, and dead-lettered like any other */
+            send_result_t res = {.outcome = SEND_DEAD};
+            snprintf(res.answer, sizeof(res.answer), "no channel %s in the configuration",
+                     c[i].channel);
+            done[i] = 1;
+            rc = mark(pg, c[i].id, &res, "dead", 0, 1, errstr, errstr_size);
+            if (rc) break;
+            account(&res, st);
+            if (dead_cb) {
+                carrot_notify_dead_t d = {c[i].id,   c[i].key,   c[i].channel,
+                                          c[i].body, res.answer, 0};
+                dead_cb(&d, opaque);
+            }
+            continue;
+        }
         const notify_channel_t *ch = &cfg->channels[c[i].ci];
         if (carrot_time_mono_ms() < n->held_until_ms[c[i].ci]) {
             /* its channel failed on an earlier message of this claim: due when the hold ends */
