@@ -43,6 +43,7 @@ typedef struct {
     long long port, redis_port, redis_timeout_ms, threads, connection_limit,
         per_ip_connection_limit, request_timeout, max_sse_clients, sse_queue_bytes,
         push_interval_ms, heartbeat_ms, token_refresh_ms, top, metrics_port;
+    int builtin_celebrations;
 } display_conf_t;
 
 #define DISPLAY_MAX_PROGRAMS 32

@@ -37,6 +37,10 @@ static const carrot_conf_prop_t props[] = {
     {"rules-topic", CARROT_CONF_STR, OFF(rules_topic), "carrot.rules", 0, 0,
      "compacted topic the programs' rules are published to"},
     {"top", CARROT_CONF_INT, OFF(top), "10", 1, 100, "entries a pushed board carries"},
+    {"builtin-celebrations", CARROT_CONF_BOOL, OFF(builtin_celebrations), "true", 0, 1,
+     "the banner's own celebrations (goals, kept commitments and streaks from the feed, a new "
+     "number one, a promotion starting); false when carrot-notify posts to the screens (a "
+     "display channel), so each is told once, as its configuration words it"},
     {"push-interval-ms", CARROT_CONF_INT, OFF(push_interval_ms), "250", 50, 60000,
      "a board is pushed at most this often (changes in between are coalesced)"},
     {"heartbeat-ms", CARROT_CONF_INT, OFF(heartbeat_ms), "15000", 100, 300000,

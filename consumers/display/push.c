@@ -16,6 +16,11 @@
  * board as it is now plus the celebrations it missed (or, when the feed was
  * trimmed past its id, the board alone).
  *
+ * Celebrations carrot-notify posts to the feed (its display channel) are
+ * shown as they come, in the same order and with the same ids; with
+ * builtin-celebrations off they are the only ones, so a screen shows what
+ * the program's notification configuration says, once.
+ *
  * Streams are libmicrohttpd responses from a content reader: a client with
  * nothing to send is suspended, and resumed when something is queued. A
  * client whose queue grows past sse-queue-bytes cannot keep up: its stream
@@ -268,12 +273,20 @@ static json_t *celebration(program_t *p, const char *name, const char *rule, int
 }
 
 static int on_entry(void *opaque, const char *id, const char *source,
-                    const carrot_board_change_t *ch, size_t n) {
+                    const carrot_board_change_t *ch, size_t n, const char *post) {
     (void)source;
     feed_ctx_t *x = opaque;
     if (x->until && x->until[0] && feed_id_cmp(id, x->until) > 0) return 0; /* the feeder's */
     snprintf(x->last, sizeof(x->last), "%s", id);
+    if (post) { /* carrot-notify's, as its configuration words it: shown as it is */
+        json_t *o = json_loads(post, 0, NULL);
+        if (json_is_object(o)) celebrate(x, id, o);
+        else
+            json_decref(o);
+        return 0;
+    }
     x->moved = 1;
+    if (!x->f->h->d->cf->builtin_celebrations) return 0;
     for (size_t i = 0; i < n; i++) {
         if (ch[i].ncelebrations == 0) continue;
         carrot_participant_t who;
@@ -335,7 +348,8 @@ static void flush(feeder_t *f, session_t *s, const char *last) {
             char *ev = sse_event(last, "board", data, &len);
             if (ev) broadcast(h, f->p, boards[i], last, ev, len);
             free(ev);
-            if (top && sn->top[0] && strcmp(sn->top, top) != 0 && strcmp(top, "hidden") != 0) {
+            if (top && sn->top[0] && strcmp(sn->top, top) != 0 && strcmp(top, "hidden") != 0 &&
+                h->d->cf->builtin_celebrations) {
                 json_t *c = json_pack(
                     "{sssssI}", "kind", "number_one", "name", top, "points",
                     (json_int_t)json_integer_value(json_object_get(first, "points")));
@@ -414,8 +428,8 @@ static void promotions(feeder_t *f) {
 }
 
 static int wake(void *opaque, const char *id, const char *source, const carrot_board_change_t *ch,
-                size_t n) {
-    (void)opaque, (void)id, (void)source, (void)ch, (void)n;
+                size_t n, const char *post) {
+    (void)opaque, (void)id, (void)source, (void)ch, (void)n, (void)post;
     return 0; /* only a sign that the feed moved: the entry is read again under the lock */
 }
 
@@ -475,7 +489,7 @@ static void *feeder(void *arg) {
             usleep(200 * 1000);
             continue;
         }
-        if (now - last_promo >= 1000) {
+        if (now - last_promo >= 1000 && d->cf->builtin_celebrations) {
             promotions(f);
             last_promo = now;
         }

@@ -1,5 +1,6 @@
-/* feed.c: reading the program's feed stream, the changes apply.c appends
- * in each transaction, for live displays (carrot-board's push). */
+/* feed.c: the program's feed stream for live displays (carrot-board's
+ * push): reading the changes apply.c appends in each transaction, and the
+ * celebrations carrot-notify posts to the screens, each once. */
 #include "board_int.h"
 
 #include <stdio.h>
@@ -59,7 +60,7 @@ static int deliver(const char *id, const char *source, char *e, carrot_board_fee
             c->celebration_points[c->ncelebrations++] = strtoll(f[j + 1], NULL, 10);
         }
     }
-    int rc = cb(opaque, id, source, ch, k);
+    int rc = cb(opaque, id, source, ch, k, NULL);
     free(ch);
     return rc;
 }
@@ -163,7 +164,7 @@ carrot_board_err_t carrot_board_feed_read(carrot_board_t *b, const char *program
             break;
         }
         const redisReply *fv = en->element[1];
-        const char *source = "";
+        const char *source = "", *post = NULL;
         char *e = NULL;
         for (size_t j = 0; j + 1 < fv->elements; j += 2) {
             const redisReply *f = fv->element[j], *v = fv->element[j + 1];
@@ -171,8 +172,17 @@ carrot_board_err_t carrot_board_feed_read(carrot_board_t *b, const char *program
             if (strcmp(f->str, "s") == 0) source = v->str;
             else if (strcmp(f->str, "e") == 0)
                 e = v->str;
+            else if (strcmp(f->str, "c") == 0)
+                post = v->str;
         }
-        if (!e) continue; /* an entry not written by apply.c */
+        if (!e && post) { /* carrot_board_feed_post's */
+            if (on_entry(opaque, en->element[0]->str, source, NULL, 0, post)) {
+                snprintf(errstr, errstr_size, "stopped");
+                rc = CARROT_BOARD_FATAL;
+            }
+            continue;
+        }
+        if (!e) continue; /* an entry written by neither */
         char *copy = strdup(e);
         int stop = copy ? deliver(en->element[0]->str, source, copy, on_entry, opaque) : -1;
         free(copy);
@@ -209,6 +219,47 @@ carrot_board_err_t carrot_board_feed_last(carrot_board_t *b, const char *program
             rc = CARROT_BOARD_FATAL;
     }
     if (rc) snprintf(errstr, errstr_size, "unexpected reply from Redis to XREVRANGE %s", key);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Appends the post and remembers its key in one script, so a repeat (the
+ * key remembered) appends nothing: both keys are in the program's slot. */
+static const char post_lua[] =
+    "if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then\n"
+    "  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 's', 'notify', 'c', ARGV[1])\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n";
+
+carrot_board_err_t carrot_board_feed_post(carrot_board_t *b, const char *program, const char *key,
+                                          const char *json, int *postedp, char *errstr,
+                                          size_t errstr_size) {
+    size_t kl = strlen(key);
+    if (postedp) *postedp = 0;
+    int ok = kl > 0 && kl <= CARROT_BOARD_POST_KEY_MAX;
+    for (size_t i = 0; ok && i < kl; i++) ok = key[i] > ' ' && key[i] < 0x7f;
+    if (!ok) {
+        snprintf(errstr, errstr_size, "not a post key: \"%.60s\"", key);
+        return CARROT_BOARD_FATAL;
+    }
+    char fkey[512], mkey[512 + CARROT_BOARD_POST_KEY_MAX], keep[24], maxlen[24];
+    feed_key(fkey, sizeof(fkey), program);
+    snprintf(mkey, sizeof(mkey), "carrot:{%s}:posted:%s", program, key);
+    snprintf(keep, sizeof(keep), "%d", CARROT_BOARD_POST_KEEP_S);
+    snprintf(maxlen, sizeof(maxlen), "%d", CARROT_BOARD_FEED_MAXLEN);
+    const char *argv[] = {"EVAL", post_lua, "2", fkey, mkey, json, keep, maxlen};
+    size_t lens[8];
+    for (int i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
+    redisReply *r = carrot_board_command(b, NULL, 8, argv, lens, errstr, errstr_size);
+    if (!r) return b->failed;
+    carrot_board_err_t rc = CARROT_BOARD_OK;
+    if (r->type != REDIS_REPLY_INTEGER) {
+        snprintf(errstr, errstr_size, "unexpected reply from Redis to the post to %s", fkey);
+        rc = CARROT_BOARD_FATAL;
+    } else if (postedp) {
+        *postedp = r->integer == 1;
+    }
     freeReplyObject(r);
     return rc;
 }

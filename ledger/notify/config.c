@@ -174,11 +174,12 @@ static int parse_channel(ctx_t *c, const char *name, yaml_node_t *n) {
                    : strcmp(t, "teams") == 0   ? CARROT_CHANNEL_TEAMS
                    : strcmp(t, "webhook") == 0 ? CARROT_CHANNEL_WEBHOOK
                    : strcmp(t, "email") == 0   ? CARROT_CHANNEL_EMAIL
+                   : strcmp(t, "display") == 0 ? CARROT_CHANNEL_DISPLAY
                                                : -1;
             if (kind < 0)
                 return fail(c, v,
-                            "channel %s: type must be slack, teams, webhook or email, not "
-                            "\"%s\"",
+                            "channel %s: type must be slack, teams, webhook, email or display, "
+                            "not \"%s\"",
                             name, t);
         } else if (strcmp(k, "url") == 0) {
             if (ch->url) return fail(c, v, "channel %s: url and url_env: one of them", name);
@@ -230,8 +231,17 @@ static int parse_channel(ctx_t *c, const char *name, yaml_node_t *n) {
         }
     }
     if (rc) return -1;
-    if (kind < 0) return fail(c, n, "channel %s: no type (slack, teams, webhook or email)", name);
+    if (kind < 0)
+        return fail(c, n, "channel %s: no type (slack, teams, webhook, email or display)", name);
     ch->kind = (carrot_channel_kind_t)kind;
+    if (ch->kind == CARROT_CHANNEL_DISPLAY) { /* posted through Redis, the boards' own */
+        if (ch->url || ch->from || secret_env || digest_node)
+            return fail(c, ch->url ? url_node : n,
+                        "channel %s: a display channel takes no url, from, secret_env or "
+                        "digest: it posts to the program's screens through Redis",
+                        name);
+        return 0;
+    }
     if (!ch->url) return fail(c, n, "channel %s: no url (or url_env)", name);
     if (!url_ok(ch->url, ch->kind))
         return fail(c, url_node, "channel %s: %s%s%s is not an %s URL", name,

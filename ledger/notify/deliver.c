@@ -13,7 +13,9 @@
 
 /* Channels that take an idempotency key; for the others a second send
  * after a crash may show twice. */
-static int keyed(carrot_channel_kind_t k) { return k == CARROT_CHANNEL_WEBHOOK; }
+static int keyed(carrot_channel_kind_t k) {
+    return k == CARROT_CHANNEL_WEBHOOK || k == CARROT_CHANNEL_DISPLAY;
+}
 
 static int channel_of(const carrot_notify_config_t *cfg, const char *name) {
     for (int i = 0; i < cfg->nchannels; i++)
@@ -63,7 +65,7 @@ static void blocked_channels(carrot_notifier_t *n, char *out, size_t size) {
 typedef struct {
     long long id;
     int ci;
-    char *key, *address, *body, *channel;
+    char *key, *address, *body, *channel, *program;
     int attempts;
     int again; /* it was being sent when its sender stopped */
 } claim_t;
@@ -74,6 +76,7 @@ static void claims_free(claim_t *c, int n) {
         free(c[i].address);
         free(c[i].body);
         free(c[i].channel);
+        free(c[i].program);
     }
     free(c);
 }
@@ -90,13 +93,14 @@ static carrot_ledger_err_t claim(carrot_notifier_t *n, PGconn *pg, int max, clai
     snprintf(lim, sizeof(lim), "%d", max < 64 ? max : 64); /* (the lease's id list holds 64) */
     blocked_channels(n, blocked, sizeof(blocked));
     const char *p[] = {lim, n->name, blocked};
-    PGresult *r = PQexecParams(pg,
-                               "SELECT message_id, idempotency_key, channel, address, body, "
-                               "state, attempts FROM notify_outbox WHERE notifier = $2 AND state "
-                               "IN ('pending', 'sending') AND next_at <= now() AND channel <> "
-                               "ALL($3::text[]) ORDER BY next_at, message_id LIMIT $1 FOR UPDATE "
-                               "SKIP LOCKED",
-                               3, NULL, p, NULL, NULL, 0);
+    PGresult *r = PQexecParams(
+        pg,
+        "SELECT message_id, idempotency_key, channel, address, body, "
+        "state, attempts, program_id FROM notify_outbox WHERE notifier = $2 AND state "
+        "IN ('pending', 'sending') AND next_at <= now() AND channel <> "
+        "ALL($3::text[]) ORDER BY next_at, message_id LIMIT $1 FOR UPDATE "
+        "SKIP LOCKED",
+        3, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = carrot_pg_failure(pg, r, "reading the outbox", errstr, errstr_size);
         PQclear(r);
@@ -131,8 +135,10 @@ static carrot_ledger_err_t claim(carrot_notifier_t *n, PGconn *pg, int max, clai
         c[nc].address = strdup(PQgetvalue(r, i, 3));
         c[nc].body = strdup(PQgetvalue(r, i, 4));
         c[nc].channel = strdup(PQgetvalue(r, i, 2));
+        c[nc].program = strdup(PQgetvalue(r, i, 7));
         nc++;
-        if (!c[nc - 1].key || !c[nc - 1].address || !c[nc - 1].body || !c[nc - 1].channel) {
+        if (!c[nc - 1].key || !c[nc - 1].address || !c[nc - 1].body || !c[nc - 1].channel ||
+            !c[nc - 1].program) {
             snprintf(errstr, errstr_size, "out of memory");
             rc = CARROT_LEDGER_FATAL;
         }
@@ -385,6 +391,8 @@ carrot_ledger_err_t carrot_notifier_deliver(carrot_notifier_t *n, PGconn *pg, in
             memset(&res, 0, sizeof(res));
             res.outcome = SEND_RETRY;
             snprintf(res.answer, sizeof(res.answer), "out of memory making the digest");
+        } else if (ch->kind == CARROT_CHANNEL_DISPLAY) {
+            notify_post(n, c[i].program, c[i].key, c[i].body, &res);
         } else {
             notify_send(&n->curl[c[i].ci], ch, dbody ? dkey : c[i].key, c[i].address,
                         dbody ? dbody : c[i].body, cfg->timeout_ms, &res);

@@ -1,5 +1,6 @@
 /* message.c: what each kind of channel is sent for one message: Slack's
- * Block Kit, a Teams Adaptive Card, the generic webhook's JSON, an e-mail.
+ * Block Kit, a Teams Adaptive Card, the generic webhook's JSON, an e-mail,
+ * a screen's banner.
  * The JSON is built by jansson, so no text from a CRM can break out of its
  * string; the e-mail's header values carry no line breaks (template.c drops
  * them from values, subject_value from a template's own text) and a subject
@@ -71,6 +72,41 @@ static char *webhook(const notify_message_t *m) {
                           "program", m->program, "participant", m->participant, "recipient",
                           m->recipient, "occurred_at", at, "text", m->text, "fields", fields,
                           "config_version", m->config_version));
+}
+
+/* A screen's banner: the trigger's subject template as its title, else
+ * these; the page shows both as text (never as markup). */
+static const char *title_of(const char *trigger) {
+    static const char *const titles[][2] = {{"goal", "Goal reached!"},
+                                            {"number_one", "New number one!"},
+                                            {"top_n", "Into the top!"},
+                                            {"overtaken", "Overtaken!"},
+                                            {"commitment_met", "Commitment kept!"},
+                                            {"commitment_missed", "Commitment missed"},
+                                            {"streak", "On a streak!"},
+                                            {"redemption_fulfilled", "Reward on its way!"},
+                                            {"redemption_rejected", "Reward refused"},
+                                            {"draw_won", "Sweepstakes winner!"},
+                                            {"points_expiring", "Points expiring"},
+                                            {"weekly_summary", "Last week"},
+                                            {"team_summary", "The team's week"},
+                                            {"promotion_started", "Promotion on!"},
+                                            {"promotion_ended", "Promotion over"}};
+    for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++)
+        if (strcmp(titles[i][0], trigger) == 0) return titles[i][1];
+    return "Well done!";
+}
+
+static char *display(const notify_message_t *m) {
+    json_t *fields = json_loads(m->fields_json ? m->fields_json : "{}", 0, NULL);
+    const char *name = json_string_value(json_object_get(fields, "name"));
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s}", "from", "notify", "kind", m->trigger, "title",
+        m->subject && *m->subject ? m->subject : title_of(m->trigger), "text", m->text, "name",
+        name ? name : m->participant, "participant", m->participant, "message", m->idempotency_key,
+        "config_version", m->config_version);
+    json_decref(fields);
+    return dump(j);
 }
 
 #define SUBJECT_MAX 200 /* bytes of the subject kept, a whole UTF-8 character at the end */
@@ -150,6 +186,7 @@ char *notify_body(carrot_channel_kind_t kind, const notify_message_t *m) {
     case CARROT_CHANNEL_TEAMS: return teams(m);
     case CARROT_CHANNEL_WEBHOOK: return webhook(m);
     case CARROT_CHANNEL_EMAIL: return email(m);
+    case CARROT_CHANNEL_DISPLAY: return display(m);
     }
     return NULL;
 }

@@ -140,5 +140,9 @@ void notify_send(void **handlep, const notify_channel_t *ch, const char *idempot
                  const char *address, const char *body, int64_t timeout_ms, send_result_t *res);
 /* Frees a channel's handle (*handlep NULL is a no-op). */
 void notify_send_close(void **handlep);
+/* The display channel's delivery (post.c): body posted to program's screens
+ * through the boards' feed, once per key. */
+void notify_post(carrot_notifier_t *n, const char *program, const char *key, const char *body,
+                 send_result_t *res);
 
 #endif

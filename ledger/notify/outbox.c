@@ -135,7 +135,9 @@ static carrot_ledger_err_t queue_one(carrot_notifier_t *n, PGconn *pg, const tar
         snprintf(why, sizeof(why), "no e-mail address for %s (carrot-notify contact)",
                  t->recipient);
         skip = why;
-    } else if (hidden && (ch->kind == CARROT_CHANNEL_SLACK || ch->kind == CARROT_CHANNEL_TEAMS))
+    } else if (hidden && ch->kind == CARROT_CHANNEL_DISPLAY)
+        skip = "hidden from screens";
+    else if (hidden && (ch->kind == CARROT_CHANNEL_SLACK || ch->kind == CARROT_CHANNEL_TEAMS))
         skip = "hidden from screens: not announced in a team channel";
     char *text = NULL, *subject = NULL, *body = NULL;
     if (carrot_notify_render(tr->text, t->fields_json, &text) ||
@@ -151,7 +153,9 @@ static carrot_ledger_err_t queue_one(carrot_notifier_t *n, PGconn *pg, const tar
                           .participant = t->ev->participant,
                           .recipient = t->recipient,
                           .address = email,
-                          .subject = subject,
+                          /* none without a template of its own: e-mail takes the text, a
+                           * screen its trigger's title */
+                          .subject = tr->subject ? subject : NULL,
                           .text = text,
                           .fields_json = t->fields_json,
                           .config_version = cfg->version,
@@ -167,9 +171,11 @@ static carrot_ledger_err_t queue_one(carrot_notifier_t *n, PGconn *pg, const tar
     }
     char next[24];
     /* judged on Carrot's clock, due on PostgreSQL's: the wait is what carries over */
-    int64_t now = carrot_time_now_ms(), due = digest
-                                                  ? notify_next_time_of_day(tz, now, ch->digest_at)
-                                                  : after_quiet(cfg, tz, now);
+    /* a screen in the office is not a message to the person: no quiet hours */
+    int64_t now = carrot_time_now_ms(),
+            due = digest ? notify_next_time_of_day(tz, now, ch->digest_at)
+                  : ch->kind == CARROT_CHANNEL_DISPLAY ? now
+                                                       : after_quiet(cfg, tz, now);
     /* due on PostgreSQL's clock: Carrot's minus its shift, exactly, so the messages of one
      * digest time are due at the same instant and go in one e-mail */
     snprintf(next, sizeof(next), "%lld",

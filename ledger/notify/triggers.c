@@ -38,6 +38,13 @@ carrot_notifier_t *carrot_notifier_new(const carrot_notifier_opts_t *o, char *er
         }
     }
     for (int i = 0; i < o->cfg->nchannels; i++) {
+        if (o->cfg->channels[i].kind == CARROT_CHANNEL_DISPLAY && !n->board) {
+            snprintf(errstr, errstr_size,
+                     "channel %s posts to the screens through Redis: carrot-notify needs "
+                     "--redis-host",
+                     o->cfg->channels[i].name);
+            goto fail;
+        }
         n->tokens[i] = (double)o->cfg->channels[i].per_minute;
         n->refilled_ms[i] = carrot_time_mono_ms();
     }

@@ -343,11 +343,17 @@ typedef struct {
 } feed_t;
 
 static int on_feed(void *opaque, const char *id, const char *source,
-                   const carrot_board_change_t *ch, size_t n) {
+                   const carrot_board_change_t *ch, size_t n, const char *post) {
     feed_t *f = opaque;
     size_t len = strlen(f->text);
-    ck_assert_ptr_nonnull(strstr(source, "t:0:"));
     if (f->entries++) len += (size_t)snprintf(f->text + len, sizeof(f->text) - len, "|");
+    if (post) { /* a post has no changes: "post:<source>:<json>" */
+        ck_assert_uint_eq(n, 0);
+        snprintf(f->text + len, sizeof(f->text) - len, "post:%s:%s", source, post);
+        snprintf(f->last, sizeof(f->last), "%s", id);
+        return 0;
+    }
+    ck_assert_ptr_nonnull(strstr(source, "t:0:"));
     for (size_t i = 0; i < n; i++) {
         len += (size_t)snprintf(f->text + len, sizeof(f->text) - len, "%s%s:%lld:%s", i ? ";" : "",
                                 ch[i].participant_id, (long long)ch[i].points, ch[i].activity_type);
@@ -450,6 +456,35 @@ START_TEST(feed_is_exactly_once) {
     ck_assert_int_eq(h.entries, 1);
     ck_assert_str_eq(h.text, "dee:50:commitment:commit.wc.met=20:commit.wc.streak=30;"
                              "eve:-10:commitment");
+    /* a celebration posted (carrot-notify's display channel) is read in order with the
+     * scorer's entries, once per key: a repeat of the key appends nothing */
+    int posted = -1;
+    ck_assert_int_eq(carrot_board_feed_post(b, program, "n1-k1", "{\"kind\":\"goal\"}", &posted,
+                                            errstr, sizeof(errstr)),
+                     0);
+    ck_assert_int_eq(posted, 1);
+    ck_assert_int_eq(carrot_board_feed_post(b, program, "n1-k1", "{\"kind\":\"goal\"}", &posted,
+                                            errstr, sizeof(errstr)),
+                     0);
+    ck_assert_int_eq(posted, 0);
+    ck_assert_int_eq(carrot_board_feed_post(b, program, "n1-k2", "{\"kind\":\"draw_won\"}", &posted,
+                                            errstr, sizeof(errstr)),
+                     0);
+    ck_assert_int_eq(posted, 1);
+    feed_t k = {0};
+    ck_assert_int_eq(carrot_board_feed_read(b, program, h.last, 0, 100, on_feed, &k, &gap, errstr,
+                                            sizeof(errstr)),
+                     0);
+    ck_assert_int_eq(k.entries, 2);
+    ck_assert_str_eq(k.text, "post:notify:{\"kind\":\"goal\"}|post:notify:{\"kind\":\"draw_won\"}");
+    r = redisCommand(rc, "TTL carrot:{%s}:posted:n1-k1", program);
+    ck_assert_int_gt(r->integer, CARROT_BOARD_POST_KEEP_S - 60);
+    freeReplyObject(r);
+    /* a key that is not one is refused before Redis sees it */
+    ck_assert_int_eq(
+        carrot_board_feed_post(b, program, "a key", "{}", &posted, errstr, sizeof(errstr)),
+        CARROT_BOARD_FATAL);
+    ck_assert_ptr_nonnull(strstr(errstr, "not a post key"));
     /* a bad id is refused, not sent to Redis */
     ck_assert_int_eq(
         carrot_board_feed_read(b, program, "1-x", 0, 1, on_feed, &g, NULL, errstr, sizeof(errstr)),

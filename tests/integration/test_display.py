@@ -590,6 +590,19 @@ def tv_page(tv, me1, names):
         text = page.eval("document.getElementById('banner').innerText")
         check(names["p0007"][0] in text and "weekly-calls" in text, f"the banner says {text}")
         page.screenshot(str(SHOTS / "tv-celebration.png"))
+        # a celebration carrot-notify posts to the screens (its display channel appends it to
+        # the feed as carrot_board_feed_post does) is shown as its configuration words it,
+        # after the goal's: queued, not replacing it
+        post = {"from": "notify", "kind": "draw_won", "title": "Sweepstakes winner!",
+                "text": "<b>Mia</b> won an e-bike", "name": "Mia", "participant": "p0001",
+                "message": "n-test-1"}
+        redis("XADD", f"carrot:{{{P}}}:feed", "*", "s", "notify", "c", json.dumps(post))
+        page.wait("document.getElementById('banner-text').textContent === "
+                  "'<b>Mia</b> won an e-bike'", 30, 0.1)
+        check(page.eval("document.getElementById('banner-title').textContent") ==
+              "Sweepstakes winner!", "the post's title on the banner")
+        check(page.eval("document.querySelector('#banner b')") is None,
+              "the post's text is shown as text, not markup")
         # carrot-board restarts: the page says so, then recovers on its own
         run.stop("board")
         page.wait("document.getElementById('status').textContent !== 'live'", 15, 0.1)

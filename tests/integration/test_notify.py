@@ -21,18 +21,23 @@ period's settlements (met, missed with a supervisor, a streak). Then:
   - carrot-notify killed with SIGKILL three times mid-delivery of a burst and restarted:
     every message delivered, none twice to the receiver that honours Idempotency-Key, a
     chat message sent again marked possibly repeated;
+  - the display channel posts to the program's screens: each of its messages is in the
+    boards' feed once (through the kills too), and carrot-board with builtin-celebrations
+    off celebrates exactly those, as worded by the configuration, and none of its own;
   - bad configurations are refused with their line: a template naming an unknown field, a
     channel URL that is not http(s), an e-mail address that is not one.
 """
 import datetime
 import json
 import pathlib
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 
-from carrot_it import ENV, ROOT, WRAP, Run, kafka, psql, shift_ms, wait_for
+from carrot_it import ENV, ROOT, WRAP, Run, free_port, kafka, psql, shift_ms, wait_for
 from receivers import HttpReceiver, SmtpReceiver, verify_signature
 
 run = Run("test_notify", sys.argv[1])
@@ -162,12 +167,17 @@ channels:
   hook: {{type: webhook, url: "{hook.url('/carrot')}", secret_env: NOTIFY_TEST_SECRET}}
   strict: {{type: webhook, url: "{strict.url('/strict')}", secret_env: NOTIFY_TEST_SECRET}}
   mail: {{type: email, url: "{smtp.url()}", from: "carrot@example.com"}}
+  tv: {{type: display}}
 triggers:
   goal:
-    channels: [slack, hook, mail]
+    channels: [slack, hook, mail, tv]
     text: "{{{{name}}}} reached {{{{goal}}}}: +{{{{points}}}} points (rules {{{{rules_version}}}})"
     subject: "Goal reached: {{{{goal}}}}"
-  number_one: {{board: "ptd:all", channels: [teams, hook], text: "{{{{name}}}} is number one with {{{{points}}}}"}}
+  number_one:
+    board: "ptd:all"
+    channels: [teams, hook, tv]
+    subject: "Top of the board"
+    text: "{{{{name}}}} is number one with {{{{points}}}}"
   top_n: {{board: "ptd:all", n: 3, channels: [hook], text: "{{{{name}}}} is in the top {{{{n}}}}: rank {{{{rank}}}}"}}
   overtaken:
     board: "ptd:all"
@@ -179,10 +189,10 @@ triggers:
     channels: [hook, mail]
     to: [participant, supervisor]
     text: "{{{{name}}}} missed {{{{commitment}}}}: {{{{figure}}}} of {{{{target}}}} ({{{{supervisor}}}} is told)"
-  streak: {{channels: [hook], text: "{{{{name}}}}: {{{{streak}}}} periods in a row"}}
+  streak: {{channels: [hook, tv], text: "{{{{name}}}}: {{{{streak}}}} periods in a row"}}
   redemption_fulfilled: {{channels: [hook], text: "{{{{item}}}} is on its way to {{{{name}}}}"}}
   redemption_rejected: {{channels: [hook], text: "{{{{item}}}} refused: {{{{reason}}}}"}}
-  draw_won: {{channels: [hook, strict], text: "{{{{name}}}} won {{{{prize}}}} in {{{{sweepstakes}}}}"}}
+  draw_won: {{channels: [hook, strict, tv], text: "{{{{name}}}} won {{{{prize}}}} in {{{{sweepstakes}}}}"}}
   points_expiring: {{days: 40, channels: [hook], text: "{{{{points}}}} points of {{{{name}}}} expire by {{{{date}}}}"}}
   weekly_summary: {{channels: [hook], text: "{{{{name}}}}, week {{{{week}}}}: {{{{points}}}} points, rank {{{{rank}}}} of {{{{of}}}}"}}
   promotion_started:
@@ -438,6 +448,8 @@ def main():
         check_dead_and_replay(strict)
         run.say(f"{time.monotonic() - T0:5.1f} s: dead letter and replay")
         burst_with_kills(cfg, chat, hook, smtp)
+        check_screens()
+        run.say(f"{time.monotonic() - T0:5.1f} s: the screens")
         check_digests(digest_smtp)
         run.say(f"{time.monotonic() - T0:5.1f} s: digests")
 
@@ -511,16 +523,20 @@ def check_bodies(chat, hook, smtp):
 
 
 def check_held_and_skipped():
-    held = outbox("recipient = 'p3'")
+    held = outbox("recipient = 'p3' AND channel <> 'tv'")
     if not held or any(m[4] != "pending" for m in held):
         run.fail(f"p3's messages in quiet hours: {held}")
     late = psql(f"SELECT count(*) FROM notify_outbox WHERE {MINE} AND recipient = "
-                "'p3' AND next_at < now() + interval '55 minutes'")
+                "'p3' AND channel <> 'tv' AND next_at < now() + interval '55 minutes'")
     if late != "0":
         run.fail(f"{late} of p3's messages are due before their quiet hours end")
+    # the office's screen is not a message to p3: no quiet hours for it
+    if [(m[1], m[4]) for m in outbox("recipient = 'p3' AND channel = 'tv'")] != [("goal", "sent")]:
+        run.fail(f"p3's goal on the screens: {outbox('recipient = ' + repr('p3'))}")
     skipped = outbox("recipient = 'p4'")
     goal = sorted((m[2], m[4]) for m in skipped if m[1] == "goal")
-    if goal != [("hook", "skipped"), ("mail", "skipped"), ("slack", "skipped")]:
+    if goal != [("hook", "skipped"), ("mail", "skipped"), ("slack", "skipped"),
+                ("tv", "skipped")]:
         run.fail(f"p4 opted out of goals: {goal}")
     if [m[4] for m in skipped if m[1] == "top_n"] != ["sent"]:
         run.fail(f"p4's top 3 entry (not opted out): {skipped}")
@@ -551,6 +567,91 @@ def check_dead_and_replay(strict):
                             "--format", "json", check=0).stdout)
     if not any(e["channel"] == "strict" for e in log):
         run.fail("carrot-notify log does not list the replayed message as sent")
+
+
+def feed_posts():
+    """The celebrations posted to the program's feed: [(stream id, JSON)]."""
+    out = subprocess.run(["redis-cli", "-h", REDIS[0], "-p", REDIS[1], "--raw", "XRANGE",
+                          f"carrot:{{{P}}}:feed", "-", "+"], capture_output=True, text=True,
+                         check=True).stdout
+    entries = []  # raw: an entry's id, then its fields and values, a line each
+    for ln in out.splitlines():
+        if re.fullmatch(r"\d+-\d+", ln):
+            entries.append((ln, []))
+        elif entries:
+            entries[-1][1].append(ln)
+    return [(i, json.loads(f[f.index("c") + 1])) for i, f in entries
+            if "c" in f[0::2]]
+
+
+def sse(port, token, last_event_id, seconds):
+    """The events of carrot-board's live stream within seconds (HTTP/1.0: not chunked)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=1)
+    s.sendall((f"GET /v1/programs/{P}/events?period=ptd HTTP/1.0\r\nAuthorization: Bearer {token}"
+               f"\r\nLast-Event-ID: {last_event_id}\r\n\r\n").encode())
+    data, deadline = b"", time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    head, _, body = data.decode().partition("\r\n\r\n")
+    if " 200 " not in head.split("\r\n")[0]:
+        raise RuntimeError(f"the live stream: {head[:200]!r}")
+    events = []
+    for block in body.split("\n\n"):
+        ev = dict(ln.split(": ", 1) for ln in block.split("\n") if ": " in ln and ln[0] != ":")
+        if "data" in ev:
+            events.append(ev)
+    return events
+
+
+def check_screens():
+    """The display channel's messages are in the feed once each, and a screen shows them."""
+    posts = feed_posts()
+    keys = [c["message"] for _, c in posts]
+    sent = {m[7] for m in outbox("channel = 'tv' AND state = 'sent'")}
+    if len(keys) != len(set(keys)) or set(keys) != sent:
+        run.fail(f"the screens' posts: {len(keys)} ({len(set(keys))} keys), {len(sent)} sent")
+    kinds = sorted({c["kind"] for _, c in posts})
+    if kinds != ["draw_won", "goal", "number_one", "streak"]:
+        run.fail(f"the kinds posted to the screens: {kinds}")
+    texts = {(c["title"], c["text"]) for _, c in posts}
+    for want in (("Top of the board", "Cleo is number one with 200"),
+                 ("Sweepstakes winner!", "Cleo won e-bike in Spin & Win"),
+                 ("Goal reached: three-calls", "Bob reached three-calls: +50 points (rules t1)"),
+                 ("On a streak!", "Cleo: 2 periods in a row")):
+        if want not in texts:
+            run.fail(f"no post {want} among {sorted(texts)[:6]}")
+    # a TV that was away since the start: its replay is exactly the posts, and none of
+    # carrot-board's own celebrations (the feed's goals are there too)
+    port, mport = free_port(), free_port()
+    r = subprocess.run([str(run.bin / "carrot-board"), "token", "add", "--program", P, "--kind",
+                        "display", "--pg-dsn", ENV["CARROT_PG_DSN"], "--label", "notify test"],
+                       env=ENV, capture_output=True, text=True, check=True)
+    token = r.stdout.strip()
+    run.start("board", ["carrot-board", "--programs", P, "--port", str(port), "--redis-host",
+                        REDIS[0], "--redis-port", REDIS[1], "--pg-dsn", ENV["CARROT_PG_DSN"],
+                        "--brokers", ENV["CARROT_BROKERS"], "--rules-topic", RULES_TOPIC,
+                        "--builtin-celebrations=false", "--metrics-port", str(mport)], WRAP)
+
+    def ready():
+        try:
+            return subprocess.run(["curl", "-sf", f"http://127.0.0.1:{mport}/readyz"],
+                                  capture_output=True).returncode == 0
+        except OSError:
+            return False
+    wait_for("carrot-board", ready, timeout=120, interval=0.3)
+    shown = [e for e in sse(port, token, "0", 6 if WRAP else 3) if e.get("event") == "celebrate"]
+    got = [(e["id"], json.loads(e["data"])) for e in shown]
+    if got != posts:
+        run.fail(f"the screen celebrated {len(got)} ({[c.get('kind') for _, c in got][:8]}...), "
+                 f"the feed holds {len(posts)} posts")
+    run.stop("board")
 
 
 def burst_with_kills(cfg, chat, hook, smtp):
@@ -589,8 +690,8 @@ def burst_with_kills(cfg, chat, hook, smtp):
     if set(keys) != want_keys:
         run.fail(f"webhook: {len(set(keys))} keys delivered, {len(want_keys)} sent")
     burst = [m for m in outbox("kind = 'goal' AND channel <> 'mail'") if m[3].startswith("b")]
-    if len(burst) != 60 or any(m[4] != "sent" for m in burst):
-        run.fail(f"the burst's goal messages: {len(burst)} (60 expected: slack, hook), "
+    if len(burst) != 90 or any(m[4] != "sent" for m in burst):
+        run.fail(f"the burst's goal messages: {len(burst)} (90 expected: slack, hook, tv), "
                  f"states {sorted({m[4] for m in burst})}")
     slack = [json.loads(r["body"])["text"] for r in chat.delivered() if r["path"] == "/slack"]
     for p in names:

@@ -64,6 +64,15 @@ static const char FULL[] =
     "                      text: \"{{promotion}} until {{to}} for {{segments}}: x{{multiplier}}\"}\n"
     "  promotion_ended: {channels: [team_slack], text: \"{{promotion}} is over ({{bonus}})\"}\n";
 
+/* text parsed as file name, which must succeed. */
+static carrot_notify_config_t *parsed(const char *text, const char *name) {
+    char errstr[512] = "";
+    carrot_notify_config_t *cfg = carrot_notify_config_parse(text, strlen(text), name, errstr,
+                                                             sizeof(errstr));
+    ck_assert_msg(cfg != NULL, "%s", errstr);
+    return cfg;
+}
+
 START_TEST(full_config_parses) {
     env();
     char errstr[512] = "";
@@ -198,11 +207,7 @@ START_TEST(refusal_base_parses) {
                             "  goal:\n"
                             "    channels: [hook]\n"
                             "    text: \"{{name}} got {{points}}\"\n";
-    char errstr[512] = "";
-    carrot_notify_config_t *cfg = carrot_notify_config_parse(text, strlen(text), "t.yaml", errstr,
-                                                             sizeof(errstr));
-    ck_assert_msg(cfg != NULL, "%s", errstr);
-    carrot_notify_config_destroy(cfg);
+    carrot_notify_config_destroy(parsed(text, "t.yaml"));
 }
 END_TEST
 
@@ -329,8 +334,27 @@ START_TEST(channel_refusals) {
          "  a: {type: slack, url: \"http://a.example\"}\n"
          "  a: {type: slack, url: \"http://b.example\"}\n",
          "t.yaml:4: ", "\"a\" given twice"},
+        /* the screens are posted to through Redis: nothing else to say */
+        {CHANNEL("display", "http://tv.example"),
+         "t.yaml:5: ", "a display channel takes no url, from, secret_env or digest"},
+        {"version: v1\n"
+         "channels:\n"
+         "  tv: {type: display, digest: \"08:00\"}\n",
+         "t.yaml:3: ", "a display channel takes no url"},
     };
     refused(r, sizeof(r) / sizeof(r[0]));
+
+    /* a display channel on its own, with a rate limit */
+    const char *tv = "version: v1\n"
+                     "channels:\n"
+                     "  tv: {type: display, per_minute: 30}\n"
+                     "triggers:\n"
+                     "  draw_won: {channels: [tv], text: \"{{name}} won {{prize}}\"}\n";
+    carrot_notify_config_t *cfg = parsed(tv, "t.yaml");
+    ck_assert_int_eq(cfg->channels[0].kind, CARROT_CHANNEL_DISPLAY);
+    ck_assert_int_eq(cfg->channels[0].per_minute, 30);
+    ck_assert(carrot_notify_trigger_on(cfg, CARROT_TRIGGER_DRAW_WON));
+    carrot_notify_config_destroy(cfg);
 
     /* a from: that is not one address */
     const char *bad_from[] = {"a b@c.d", "a@b", "<x@y.z>", "x@y.z,evil@q.r", "Carrot <c@x.org>"};
@@ -732,6 +756,32 @@ START_TEST(webhook_json) {
 }
 END_TEST
 
+/* A screen's banner: the subject template as its title, else the trigger's;
+ * the text and the name as they are (the page shows them as text). */
+START_TEST(display_banner) {
+    json_t *j = body_json(CARROT_CHANNEL_DISPLAY, &MSG);
+    const char *const want[][2] = {{"from", "notify"},
+                                   {"kind", "goal"},
+                                   {"title", "Goal reached"},
+                                   {"text", MSG.text},
+                                   {"name", "Ann"},
+                                   {"participant", "p-7"},
+                                   {"message", MSG.idempotency_key}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_str_eq(str_at(j, want[i][0]), want[i][1]);
+    json_decref(j);
+    notify_message_t m = MSG;
+    m.subject = NULL;
+    m.trigger = "draw_won";
+    m.participant = NULL; /* a promotion's: no one */
+    m.fields_json = "{}";
+    j = body_json(CARROT_CHANNEL_DISPLAY, &m);
+    ck_assert_str_eq(str_at(j, "title"), "Sweepstakes winner!");
+    ck_assert(json_is_null(json_object_get(j, "name")));
+    json_decref(j);
+}
+END_TEST
+
 /* The header lines of an e-mail (each checked to end CRLF), and its text. */
 static int email_parts(const char *mail, char lines[][1024], int max, const char **textp) {
     const char *end = strstr(mail, "\r\n\r\n");
@@ -908,6 +958,7 @@ int main(void) {
                             slack_escapes_mrkdwn,
                             teams_adaptive_card,
                             webhook_json,
+                            display_banner,
                             email_headers_and_text,
                             email_subject_encoded,
                             email_line_breaks,

@@ -122,9 +122,10 @@
     const c = pending.shift();
     const titles = { number_one: "New number one!", goal: "Goal reached!", promotion: "Promotion on!",
       commitment: "Commitment kept!", streak: "On a streak!" };
-    $("banner-title").textContent = titles[c.kind] || "Well done!";
+    $("banner-title").textContent = c.from === "notify" ? c.title : titles[c.kind] || "Well done!";
     let text;
-    if (c.kind === "number_one") text = c.name + " leads with " + c.points + " points";
+    if (c.from === "notify") text = c.text; // carrot-notify's, worded by its configuration
+    else if (c.kind === "number_one") text = c.name + " leads with " + c.points + " points";
     else if (c.kind === "promotion") {
       text = c.promotion + [c.multiplier && c.multiplier !== 1 ? " \u00d7" + c.multiplier : "", c.bonus ? " +" + c.bonus + " points" : ""].join("") +
         (c.to ? " until " + new Date(c.to).toLocaleString() : "");

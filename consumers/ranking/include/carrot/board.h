@@ -323,11 +323,14 @@ typedef struct {
     int64_t celebration_points[CARROT_BOARD_MAX_CELEBRATIONS];
 } carrot_board_change_t;
 
-/* Called per feed entry, in id order, with its changes; source is
- * "<topic>:<partition>:<offset>", the highest offset of the transaction.
- * Non-zero stops the read (FATAL, errstr "stopped"). */
+/* Called per feed entry, in id order. A scorer's entry has its changes
+ * (post NULL), source "<topic>:<partition>:<offset>", the highest offset
+ * of the transaction. A celebration posted with carrot_board_feed_post has
+ * no changes (n 0), source "notify" and post its JSON text. Non-zero stops
+ * the read (FATAL, errstr "stopped"). */
 typedef int (*carrot_board_feed_cb)(void *opaque, const char *id, const char *source,
-                                    const carrot_board_change_t *changes, size_t n);
+                                    const carrot_board_change_t *changes, size_t n,
+                                    const char *post);
 
 /* Reads up to max entries after id after_id ("0" or "" from the oldest;
  * "$" is not accepted: use carrot_board_feed_last), waiting up to
@@ -337,6 +340,18 @@ typedef int (*carrot_board_feed_cb)(void *opaque, const char *id, const char *so
 carrot_board_err_t carrot_board_feed_read(carrot_board_t *board, const char *program,
                                           const char *after_id, int block_ms, int max,
                                           carrot_board_feed_cb on_entry, void *opaque, int *gapp,
+                                          char *errstr, size_t errstr_size);
+
+/* Posts a celebration to the program's screens: appends json (carrot-notify's
+ * display channel: an object with kind, title, text) to the feed, once per
+ * key. A post repeated with the same key (a delivery retried after a crash)
+ * appends nothing: *postedp (may be NULL) is 1 when this call appended it,
+ * 0 when the key was posted before. Keys are kept CARROT_BOARD_POST_KEEP_S;
+ * a key is at most CARROT_BOARD_POST_KEY_MAX bytes of printable ASCII. */
+#define CARROT_BOARD_POST_KEEP_S (14 * 86400)
+#define CARROT_BOARD_POST_KEY_MAX 200
+carrot_board_err_t carrot_board_feed_post(carrot_board_t *board, const char *program,
+                                          const char *key, const char *json, int *postedp,
                                           char *errstr, size_t errstr_size);
 
 /* The id of the newest feed entry into id (CARROT_BOARD_FEED_ID_MAX bytes);

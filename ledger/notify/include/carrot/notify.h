@@ -57,7 +57,8 @@ typedef enum {
     CARROT_CHANNEL_SLACK,   /* incoming webhook, Block Kit JSON */
     CARROT_CHANNEL_TEAMS,   /* incoming webhook, an Adaptive Card */
     CARROT_CHANNEL_WEBHOOK, /* anyone's: signed JSON */
-    CARROT_CHANNEL_EMAIL    /* SMTP, to the participant's (or supervisor's) address */
+    CARROT_CHANNEL_EMAIL,   /* SMTP, to the participant's (or supervisor's) address */
+    CARROT_CHANNEL_DISPLAY  /* the program's screens: the banner of carrot-board's TV page */
 } carrot_channel_kind_t;
 
 typedef struct carrot_notify_config_s carrot_notify_config_t;
