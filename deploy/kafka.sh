@@ -34,7 +34,8 @@ commands:
   topics [PARTITIONS]            create the default topics if missing: crm.activities,
                                  crm.activities.dlq, carrot.awards, carrot.awards.dlq,
                                  carrot.participants (compacted) and carrot.participants.dlq with
-                                 PARTITIONS (default $CARROT_PARTITIONS) partitions, carrot.rules with 1 (compacted);
+                                 PARTITIONS (default $CARROT_PARTITIONS) partitions,
+                                 carrot.rules and carrot.notify.config with 1 (compacted);
                                  retention: activities $CARROT_ACTIVITIES_RETENTION_MS ms, awards
                                  $CARROT_AWARDS_RETENTION_MS ms (-1: forever), dead letters
                                  $CARROT_DLQ_RETENTION_MS ms (CARROT_*_RETENTION_MS)
@@ -388,7 +389,8 @@ cmd_topics() {
     # Retention (README "Topics and retention"): the activities and awards are the
     # source of truth for simulations, back-fills and a ledger rebuilt from scratch, so
     # they are kept (-1: forever) unless CARROT_*_RETENTION_MS says otherwise; dead
-    # letters are kept 30 days to be read and replayed; carrot.rules is compacted, and so is
+    # letters are kept 30 days to be read and replayed; carrot.rules and carrot.notify.config
+    # (the newest text per program, per notification deployment) are compacted, and so is
     # carrot.participants: the latest record per <program>\x1e<participant> key is the
     # directory, which carrot-directory rebuilds from it.
     local -a specs=(
@@ -397,6 +399,7 @@ cmd_topics() {
         "carrot.awards $partitions retention.ms=$CARROT_AWARDS_RETENTION_MS"
         "carrot.awards.dlq $partitions retention.ms=$CARROT_DLQ_RETENTION_MS"
         "carrot.rules 1 cleanup.policy=compact"
+        "carrot.notify.config 1 cleanup.policy=compact"
         "carrot.participants $partitions cleanup.policy=compact"
         "carrot.participants.dlq $partitions retention.ms=$CARROT_DLQ_RETENTION_MS"
     )

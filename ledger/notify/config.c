@@ -509,10 +509,19 @@ carrot_notify_config_t *carrot_notify_config_parse(const char *text, size_t len,
         snprintf(errstr, errstr_size, "out of memory");
         rc = -1;
     }
+    /* its exact text, to publish (the secrets are not in it: they are named by
+     * *_env and read from each member's environment) */
+    if (!rc && !(cfg->text = malloc(len + 1))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        rc = -1;
+    }
     if (rc) {
         carrot_notify_config_destroy(cfg);
         return NULL;
     }
+    memcpy(cfg->text, text, len);
+    cfg->text[len] = '\0';
+    cfg->text_len = len;
     return cfg;
 }
 
@@ -545,10 +554,16 @@ void carrot_notify_config_destroy(carrot_notify_config_t *cfg) {
         free(cfg->triggers[t].subject);
         free(cfg->triggers[t].board);
     }
+    free(cfg->text);
     free(cfg);
 }
 
 const char *carrot_notify_config_version(const carrot_notify_config_t *cfg) { return cfg->version; }
+
+const char *carrot_notify_config_text(const carrot_notify_config_t *cfg, size_t *lenp) {
+    *lenp = cfg->text_len;
+    return cfg->text;
+}
 
 int carrot_notify_trigger_on(const carrot_notify_config_t *cfg, carrot_trigger_t t) {
     return t >= 0 && t < CARROT_TRIGGER_COUNT && cfg->triggers[t].on;

@@ -40,6 +40,8 @@ typedef struct {
 } notify_trigger_t;
 
 struct carrot_notify_config_s {
+    char *text; /* as given, NUL-terminated */
+    size_t text_len;
     char *version;
     char *time_zone;
     int quiet_from, quiet_to; /* minutes after local midnight; equal: no quiet hours */

@@ -21,7 +21,6 @@ carrot_notifier_t *carrot_notifier_new(const carrot_notifier_opts_t *o, char *er
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    n->cfg = o->cfg;
     if (!(n->name = strdup(o->name ? o->name : "carrot-notify")) ||
         !(n->instance = strdup(o->instance ? o->instance : ""))) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -37,21 +36,34 @@ carrot_notifier_t *carrot_notifier_new(const carrot_notifier_opts_t *o, char *er
             goto fail;
         }
     }
-    for (int i = 0; i < o->cfg->nchannels; i++) {
-        if (o->cfg->channels[i].kind == CARROT_CHANNEL_DISPLAY && !n->board) {
-            snprintf(errstr, errstr_size,
-                     "channel %s posts to the screens through Redis: carrot-notify needs "
-                     "--redis-host",
-                     o->cfg->channels[i].name);
-            goto fail;
-        }
-        n->tokens[i] = (double)o->cfg->channels[i].per_minute;
-        n->refilled_ms[i] = carrot_time_mono_ms();
-    }
+    if (carrot_notifier_set_config(n, o->cfg, errstr, errstr_size)) goto fail;
     return n;
 fail:
     carrot_notifier_destroy(n);
     return NULL;
+}
+
+int carrot_notifier_set_config(carrot_notifier_t *n, const carrot_notify_config_t *cfg,
+                               char *errstr, size_t errstr_size) {
+    for (int i = 0; i < cfg->nchannels; i++)
+        if (cfg->channels[i].kind == CARROT_CHANNEL_DISPLAY && !n->board) {
+            snprintf(errstr, errstr_size,
+                     "channel %s posts to the screens through Redis: carrot-notify needs "
+                     "--redis-host",
+                     cfg->channels[i].name);
+            return -1;
+        }
+    if (n->cfg) notify_promotions_free(n); /* sized by the configuration it follows */
+    /* channels are by index: a channel of the new configuration starts afresh */
+    for (int i = 0; i < NOTIFY_MAX_CHANNELS; i++) {
+        notify_send_close(&n->curl[i]);
+        n->fails[i] = 0;
+        n->held_until_ms[i] = 0;
+        n->tokens[i] = i < cfg->nchannels ? (double)cfg->channels[i].per_minute : 0;
+        n->refilled_ms[i] = carrot_time_mono_ms();
+    }
+    n->cfg = cfg;
+    return 0;
 }
 
 void carrot_notifier_destroy(carrot_notifier_t *n) {

@@ -24,6 +24,10 @@ period's settlements (met, missed with a supervisor, a streak). Then:
   - the display channel posts to the program's screens: each of its messages is in the
     boards' feed once (through the kills too), and carrot-board with builtin-celebrations
     off celebrates exactly those, as worded by the configuration, and none of its own;
+  - the configuration is versioned like the rules: the first member's file seeds the
+    configuration topic, `carrot-notify publish` switches the running member to version 2
+    (what was queued keeps version 1), members restarted with the version 1 file follow the
+    topic's version 2, and SIGHUP publishes the file again (version 3), which is then in force;
   - bad configurations are refused with their line: a template naming an unknown field, a
     channel URL that is not http(s), an e-mail address that is not one.
 """
@@ -45,6 +49,7 @@ P = run.program
 PARTS, PARTS_DLQ = f"{run.tag}.participants", f"{run.tag}.participants.dlq"
 RULES_TOPIC = f"{run.tag}.rules"
 NOTIFY_DLQ = f"{run.tag}.notify.dlq"
+CONFIG_TOPIC = f"{run.tag}.notify.config"
 GROUP = f"{run.tag}.notify"  # the deployment under test; the digest one is another
 MINE = f"notifier = '{GROUP}' AND program_id = '{run.program}'"
 REDIS = (ENV["CARROT_REDIS_HOST"], ENV["CARROT_REDIS_PORT"])
@@ -155,8 +160,8 @@ def expect_events(want, what):
     run.say(f"{time.monotonic() - T0:5.1f} s: {what}")
 
 
-def config(chat, hook, strict, smtp, quiet):
-    return f"""version: "notify-test-1"
+def config(chat, hook, strict, smtp, quiet, version="notify-test-1"):
+    return f"""version: "{version}"
 time_zone: Etc/GMT-12
 programs: [{P}]
 quiet_hours: {{from: "{quiet[0]}", to: "{quiet[1]}"}}
@@ -236,7 +241,7 @@ triggers:
                                 f"{run.tag}.digest", "--instance", "d1", "--dlq-topic",
                                 NOTIFY_DLQ, "--redis-host", REDIS[0], "--redis-port", REDIS[1],
                                 "--rules-topic", RULES_TOPIC, "--pg-dsn", ENV["CARROT_PG_DSN"],
-                                "--batch-ms", "50"],
+                                "--batch-ms", "50", "--config-topic", ""],
                      WRAP, extra_env={"CARROT_TEST_CLOCK_SHIFT": f"+{shift}s"})
 
 
@@ -294,6 +299,11 @@ def bad_configs(tmp):
         if r.returncode != 3 or where not in r.stderr or why not in r.stderr:
             run.fail(f"bad configuration {i}: exit {r.returncode}, {r.stderr.strip()!r}; "
                      f"expected exit 3 naming {where} and {why!r}")
+    # a configuration that is not valid is not published
+    r = notify("publish", "--notifications", str(tmp / "bad0.yaml"), "--config-topic",
+               CONFIG_TOPIC, "--group", GROUP, "--brokers", ENV["CARROT_BROKERS"])
+    if r.returncode != 3 or ":7:" not in r.stderr:
+        run.fail(f"publish of a bad configuration: exit {r.returncode}, {r.stderr.strip()!r}")
     r = notify("contact", "--program", P, "--participant", "x", "--email", "x@y")
     if r.returncode != 2 or "is not an e-mail address" not in r.stderr:
         run.fail(f"contact with a bad address: exit {r.returncode}, {r.stderr.strip()!r}")
@@ -304,8 +314,9 @@ def start_notify(cfg_path, name="notify"):
                             ENV["CARROT_BROKERS"], "--awards-topic", run.awards, "--group",
                             GROUP, "--instance", "n1", "--dlq-topic", NOTIFY_DLQ,
                             "--redis-host", REDIS[0], "--redis-port", REDIS[1], "--rules-topic",
-                            RULES_TOPIC, "--pg-dsn",
-                            ENV["CARROT_PG_DSN"], "--ledger-ms", "300", "--batch-ms", "50", "--digest-ms", "1000"],
+                            RULES_TOPIC, "--pg-dsn", ENV["CARROT_PG_DSN"], "--ledger-ms", "300",
+                            "--batch-ms", "50", "--digest-ms", "1000", "--config-topic",
+                            CONFIG_TOPIC],
                      WRAP, extra_env={"NOTIFY_TEST_SECRET": SECRET})
 
 
@@ -447,8 +458,11 @@ def main():
         check_held_and_skipped()
         check_dead_and_replay(strict)
         run.say(f"{time.monotonic() - T0:5.1f} s: dead letter and replay")
+        new_version(tmp, cfg, chat, hook, strict, smtp, quiet)
         burst_with_kills(cfg, chat, hook, smtp)
+        versions_after_kills()
         check_screens()
+        reread_on_sighup(cfg, chat, hook, strict, smtp, quiet)
         run.say(f"{time.monotonic() - T0:5.1f} s: the screens")
         check_digests(digest_smtp)
         run.say(f"{time.monotonic() - T0:5.1f} s: digests")
@@ -567,6 +581,54 @@ def check_dead_and_replay(strict):
                             "--format", "json", check=0).stdout)
     if not any(e["channel"] == "strict" for e in log):
         run.fail("carrot-notify log does not list the replayed message as sent")
+
+
+def notify_log():
+    """The log of the last carrot-notify started (the file is kept after it stops)."""
+    return (run.build / f"{run.tag}-notify.log").read_text()
+
+
+def new_version(tmp, cfg, chat, hook, strict, smtp, quiet):
+    """Version 2, published: the running member switches to it; the file stays version 1."""
+    v2 = tmp / "notify-v2.yaml"
+    v2.write_text(config(chat, hook, strict, smtp, quiet, "notify-test-2"))
+    r = notify("publish", "--notifications", str(v2), "--config-topic", CONFIG_TOPIC, "--group",
+               GROUP, "--brokers", ENV["CARROT_BROKERS"])
+    if r.returncode != 0 or "published version notify-test-2" not in r.stdout:
+        run.fail(f"publish: exit {r.returncode}, {r.stdout.strip()!r} {r.stderr.strip()!r}")
+    try:
+        wait_for("version 2 in force", lambda: "notifying with version notify-test-2 (was "
+                 "notify-test-1)" in notify_log(), timeout=30, interval=0.2)
+    except TimeoutError:
+        run.fail(f"the running member did not take version 2: {notify_log()[-600:]}")
+    v1 = psql(f"SELECT DISTINCT config_version FROM notify_outbox WHERE {MINE}")
+    if v1 != "notify-test-1":
+        run.fail(f"the messages queued before: versions {v1!r}, expected notify-test-1")
+
+
+def versions_after_kills():
+    """Members restarted with the version 1 file queued the burst under the topic's version 2."""
+    rows = psql(f"SELECT DISTINCT config_version FROM notify_outbox WHERE {MINE} AND "
+                "recipient ~ '^b[0-9]'")
+    if rows != "notify-test-2":
+        run.fail(f"the burst's messages were queued under {rows!r}, expected notify-test-2")
+    if "following " + CONFIG_TOPIC + ": version notify-test-2" not in notify_log():
+        run.fail(f"the restarted member does not say it follows the topic: {notify_log()[:600]}")
+
+
+def reread_on_sighup(cfg, chat, hook, strict, smtp, quiet):
+    """The file edited to version 3 and SIGHUP: published, then in force."""
+    cfg.write_text(config(chat, hook, strict, smtp, quiet, "notify-test-3"))
+    start_notify(cfg)  # the topic's version 2 in force first, whatever the file says
+    wait_for("carrot-notify running", lambda: "notifying with version notify-test-2" in
+             notify_log(), timeout=60, interval=0.2)
+    run.procs["notify"][0].send_signal(signal.SIGHUP)
+    try:
+        wait_for("version 3 in force", lambda: "notifying with version notify-test-3 (was "
+                 "notify-test-2)" in notify_log(), timeout=60, interval=0.2)
+    except TimeoutError:
+        run.fail(f"SIGHUP did not put version 3 in force: {notify_log()[-600:]}")
+    run.stop("notify")
 
 
 def feed_posts():

@@ -1,5 +1,6 @@
 /* carrot-notify: celebrations and notifications. `run` finds the triggers
- * (run.c) and delivers the outbox; `check` reads a configuration; `log`,
+ * (run.c) and delivers the outbox; `check` reads a configuration and
+ * `publish` puts it in force (follow.c); `log`,
  * `replay`, `opt-out`, `opt-in` and `contact` are the operator's commands.
  * This file holds the settings and those commands. */
 #include "carrot/file.h"
@@ -15,10 +16,14 @@
 #define OFF(f) offsetof(notify_conf_t, f)
 static const carrot_conf_prop_t props[] = {
     {"notifications", CARROT_CONF_STR, OFF(config), NULL, 0, 0,
-     "run, check: the notification configuration (YAML: channels, triggers, templates)"},
+     "run, check, publish: the notification configuration (YAML: channels, triggers, "
+     "templates)"},
+    {"config-topic", CARROT_CONF_STR, OFF(config_topic), "carrot.notify.config", 0, 0,
+     "run, publish: compacted topic of each deployment's configuration, keyed by --group: every "
+     "member follows the version published last (\"\": the file alone)"},
     {"brokers", CARROT_CONF_STR, OFF(brokers), "127.0.0.1:19092", 0, 0, "Kafka bootstrap servers"},
     {"group", CARROT_CONF_STR, OFF(group), "carrot-notify", 0, 0,
-     "run: Kafka consumer group (where it starts; what is queued is kept in PostgreSQL)"},
+     "run, publish: the deployment: its Kafka consumer group and the key of its configuration"},
     {"instance", CARROT_CONF_STR, OFF(instance), NULL, 0, 0,
      "run: stable name of this member (group.instance.id); default: the host name"},
     {"pg-dsn", CARROT_CONF_STR, OFF(pg_dsn), "host=127.0.0.1 port=15432 dbname=carrot user=carrot",
@@ -67,6 +72,7 @@ static const carrot_conf_prop_t props[] = {
 static const char usage[] =
     "usage: carrot-notify run --notifications FILE\n"
     "       carrot-notify check --notifications FILE\n"
+    "       carrot-notify publish --notifications FILE [--group G]\n"
     "       carrot-notify log [--program P] [--participant X] [--state S] [--limit N] "
     "[--format text|json]\n"
     "       carrot-notify replay --message ID\n"
@@ -103,17 +109,24 @@ static int exit_of(carrot_ledger_err_t rc, const char *errstr) {
     return rc == CARROT_LEDGER_OK ? 0 : rc == CARROT_LEDGER_REFUSED ? 3 : 1;
 }
 
-static int cmd_check(const notify_conf_t *cf) {
+/* --notifications read for cmd; NULL (logged) with *exitp 2 when not given, 3 when wrong. */
+static carrot_notify_config_t *load(const notify_conf_t *cf, const char *cmd, int *exitp) {
     if (!cf->config) {
-        carrot_error("check needs --notifications FILE");
-        return 2;
+        carrot_error("%s needs --notifications FILE", cmd);
+        *exitp = 2;
+        return NULL;
     }
     char errstr[1024];
     carrot_notify_config_t *c = carrot_notify_config_load(cf->config, errstr, sizeof(errstr));
-    if (!c) {
-        carrot_error("%s", errstr);
-        return 3;
-    }
+    if (!c) carrot_error("%s", errstr);
+    *exitp = 3;
+    return c;
+}
+
+static int cmd_check(const notify_conf_t *cf) {
+    int exit_code;
+    carrot_notify_config_t *c = load(cf, "check", &exit_code);
+    if (!c) return exit_code;
     printf("%s: version %s, %d channel%s; triggers on:", cf->config,
            carrot_notify_config_version(c), carrot_notify_channel_count(c),
            carrot_notify_channel_count(c) == 1 ? "" : "s");
@@ -123,6 +136,26 @@ static int cmd_check(const notify_conf_t *cf) {
     printf("\n");
     carrot_notify_config_destroy(c);
     return 0;
+}
+
+/* The file, checked, made the deployment's configuration: every member
+ * running switches to it between two batches. */
+static int cmd_publish(const carrot_conf_t *conf, const notify_conf_t *cf) {
+    if (!cf->config_topic || !*cf->config_topic) {
+        carrot_error("publish needs a --config-topic");
+        return 2;
+    }
+    int exit_code;
+    carrot_notify_config_t *c = load(cf, "publish", &exit_code);
+    if (!c) return exit_code;
+    char errstr[1024];
+    int rc = notify_publish(conf, cf, c, errstr, sizeof(errstr));
+    if (rc) carrot_error("%s", errstr);
+    else
+        printf("published version %s of %s to %s for %s\n", carrot_notify_config_version(c),
+               cf->config, cf->config_topic, cf->group);
+    carrot_notify_config_destroy(c);
+    return rc ? 1 : 0;
 }
 
 static int need_who(const notify_conf_t *cf, const char *cmd) {
@@ -271,6 +304,8 @@ int main(int argc, char **argv) {
         exit_code = notify_run(conf, &cf);
     else if (strcmp(argv[1], "check") == 0)
         exit_code = cmd_check(&cf);
+    else if (strcmp(argv[1], "publish") == 0)
+        exit_code = cmd_publish(conf, &cf);
     else if (strcmp(argv[1], "log") == 0)
         exit_code = cmd_log(&cf);
     else if (strcmp(argv[1], "replay") == 0)

@@ -3,7 +3,8 @@
  * triggers are queued with those places in one transaction), the ledger's
  * tables every --ledger-ms, then the outbox's due messages. A message given
  * up on is also written to the dead-letter topic with the channel's answer.
- * PostgreSQL gone: the same batch is tried again once it is back. */
+ * PostgreSQL gone: the same batch is tried again once it is back. Between
+ * two batches the configuration published last is taken (follow.c). */
 #include "carrot/kafka.h"
 #include "carrot/kafka_lag.h"
 #include "carrot/log.h"
@@ -47,8 +48,9 @@ typedef struct {
 } run_t;
 
 static void on_signal(int sig) {
-    (void)sig;
-    notify_stop = 1;
+    if (sig == SIGHUP) notify_reread = 1;
+    else
+        notify_stop = 1;
 }
 
 /* PostgreSQL failed: a fresh connection when the old one is gone. */
@@ -187,25 +189,23 @@ int notify_run(const carrot_conf_t *conf, const notify_conf_t *cf) {
     run_t r = {.cf = cf};
     rd_kafka_t *consumer = NULL;
     carrot_notifier_t *n = NULL;
-    carrot_notify_config_t *cfg = NULL;
+    notify_follow_t fw = {0};
     rd_kafka_message_t **msgs = calloc((size_t)cf->batch_size, sizeof(*msgs));
     char instance[128];
     carrot_instance_id(cf->instance, instance, sizeof(instance));
     carrot_log_set_instance(instance);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (!cf->config) {
         carrot_error("run needs --notifications FILE");
         exit_code = 2;
         goto out;
     }
-    if (!(cfg = carrot_notify_config_load(cf->config, errstr, sizeof(errstr)))) {
-        carrot_error("%s", errstr);
-        exit_code = 3;
-        goto out;
-    }
-    carrot_notifier_opts_t o = {cfg,
+    if ((exit_code = notify_follow_start(&fw, conf, cf)) != 0) goto out;
+    exit_code = 1;
+    carrot_notifier_opts_t o = {fw.cfg,
                                 cf->redis_host && *cf->redis_host ? cf->redis_host : NULL,
                                 (int)cf->redis_port,
                                 cf->awards_topic,
@@ -267,14 +267,18 @@ int notify_run(const carrot_conf_t *conf, const notify_conf_t *cf) {
         carrot_error("%s", errstr);
         goto out;
     }
-    carrot_info("notifying with %s (version %s)%s", cf->config, carrot_notify_config_version(cfg),
+    carrot_info("notifying with version %s%s", carrot_notify_config_version(fw.cfg),
                 o.redis_host ? "" : "; no Redis: no rank triggers");
     if (cf->metrics_port)
         carrot_info("metrics on http://%s:%lld/metrics", cf->metrics_listen, cf->metrics_port);
     exit_code = 0;
-    int64_t next_ledger = 0;
+    int64_t next_ledger = 0, next_follow = 0;
     int backlog = 0;
     while (!notify_stop) {
+        if (notify_reread || carrot_time_mono_ms() >= next_follow) { /* between two batches */
+            notify_follow_poll(&fw, n);
+            next_follow = carrot_time_mono_ms() + 500;
+        }
         /* awards waited for only when no message is due: a backlog of messages is sent
          * without pausing between rounds */
         size_t cnt = carrot_kafka_collect(consumer, msgs, (size_t)cf->batch_size,
@@ -346,7 +350,7 @@ out:
         rd_kafka_destroy(r.producer);
     }
     carrot_notifier_destroy(n);
-    carrot_notify_config_destroy(cfg);
+    notify_follow_end(&fw);
     carrot_drain_destroy(r.drain);
     carrot_lag_destroy(r.lag);
     carrot_metrics_destroy(r.metrics);

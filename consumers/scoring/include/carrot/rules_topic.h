@@ -1,7 +1,8 @@
 /* rules_topic.h: the compacted carrot.rules topic, holding each program's
  * current rules text keyed by program id. carrot-rules publishes to it and
  * every scorer follows it, so a whole consumer group switches to the version
- * last published there. Library carrot_rules_topic (topic.c). */
+ * last published there. Library carrot_rules_topic (topic.c): the rules on
+ * carrot/keyed_topic.h's text per key. */
 #ifndef CARROT_RULES_TOPIC_H
 #define CARROT_RULES_TOPIC_H
 

@@ -80,6 +80,10 @@ void carrot_notify_config_destroy(carrot_notify_config_t *cfg); /* NULL is a no-
  * spaces, control characters, angle brackets, commas or quotes. */
 int carrot_notify_email_ok(const char *s);
 
+/* The text it was parsed from (len bytes, NUL-terminated): what is
+ * published to the configuration topic. */
+const char *carrot_notify_config_text(const carrot_notify_config_t *cfg, size_t *lenp);
+
 /* Its "version:", recorded with every message queued under it. */
 const char *carrot_notify_config_version(const carrot_notify_config_t *cfg);
 /* Whether a trigger is on (has a channel). */
@@ -139,6 +143,16 @@ typedef struct {
 carrot_notifier_t *carrot_notifier_new(const carrot_notifier_opts_t *o, char *errstr,
                                        size_t errstr_size);
 void carrot_notifier_destroy(carrot_notifier_t *n); /* NULL is a no-op */
+
+/* Switches n to cfg (borrowed, as in carrot_notifier_opts_t; the caller may
+ * destroy the one it replaces once this returns 0) between two batches:
+ * each channel starts afresh (its connection, rate limit and hold), and
+ * the rules followed for the promotion triggers are let go (call
+ * carrot_notifier_follow_rules again). Messages already queued keep the
+ * text and version they were queued with. -1 with errstr, n unchanged,
+ * when n cannot serve cfg (a display channel without Redis). */
+int carrot_notifier_set_config(carrot_notifier_t *n, const carrot_notify_config_t *cfg,
+                               char *errstr, size_t errstr_size);
 
 /* Follows each configured program's rules on the rules topic, for the
  * promotion triggers (which need the configuration's programs: list). conf
