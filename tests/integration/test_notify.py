@@ -26,8 +26,9 @@ period's settlements (met, missed with a supervisor, a streak). Then:
     off celebrates exactly those, as worded by the configuration, and none of its own;
   - the configuration is versioned like the rules: the first member's file seeds the
     configuration topic, `carrot-notify publish` switches the running member to version 2
-    (what was queued keeps version 1), members restarted with the version 1 file follow the
-    topic's version 2, and SIGHUP publishes the file again (version 3), which is then in force;
+    (what was queued keeps version 1; a message still due for the channel version 2 drops
+    is given up on, with why), members restarted with the version 1 file follow the topic's
+    version 2, and SIGHUP publishes the file again (version 3), which is then in force;
   - bad configurations are refused with their line: a template naming an unknown field, a
     channel URL that is not http(s), an e-mail address that is not one.
 """
@@ -589,9 +590,25 @@ def notify_log():
 
 
 def new_version(tmp, cfg, chat, hook, strict, smtp, quiet):
-    """Version 2, published: the running member switches to it; the file stays version 1."""
+    """Version 2, without the strict channel, published while a message for that channel is
+    still due (its receiver down): the running member switches to it and gives that message
+    up; the file stays version 1."""
+    strict.stop()
+    seed = tmp / "seed2"
+    ledger("sweepstakes-create", "--program", P, "--sweepstakes", "wheel2", "--name", "Wheel 2",
+           "--entry-cost", "10", "--prizes", '[{"prize": "mug", "weight": 1}]',
+           "--seed-file", str(seed))
+    ledger("enter", "--program", P, "--sweepstakes", "wheel2", "--participant", "p1")
+    ledger("close", "--program", P, "--sweepstakes", "wheel2")
+    ledger("draw", "--program", P, "--sweepstakes", "wheel2", "--seed-file", str(seed))
+    lost = "channel = 'strict' AND recipient = 'p1'"
+    wait_for("a message for the stopped receiver tried", lambda: any(
+        int(m[5]) >= 1 and m[4] == "pending" for m in outbox(lost)), timeout=60, interval=0.2)
     v2 = tmp / "notify-v2.yaml"
-    v2.write_text(config(chat, hook, strict, smtp, quiet, "notify-test-2"))
+    v2.write_text(config(chat, hook, strict, smtp, quiet, "notify-test-2")
+                  .replace(f'  strict: {{type: webhook, url: "{strict.url("/strict")}", '
+                           'secret_env: NOTIFY_TEST_SECRET}\n', "")
+                  .replace("[hook, strict, tv]", "[hook, tv]"))
     r = notify("publish", "--notifications", str(v2), "--config-topic", CONFIG_TOPIC, "--group",
                GROUP, "--brokers", ENV["CARROT_BROKERS"])
     if r.returncode != 0 or "published version notify-test-2" not in r.stdout:
@@ -604,6 +621,14 @@ def new_version(tmp, cfg, chat, hook, strict, smtp, quiet):
     v1 = psql(f"SELECT DISTINCT config_version FROM notify_outbox WHERE {MINE}")
     if v1 != "notify-test-1":
         run.fail(f"the messages queued before: versions {v1!r}, expected notify-test-1")
+    try:
+        wait_for("the lost channel's message given up on", lambda: outbox(lost)[0][4] == "dead",
+                 timeout=30, interval=0.2)
+    except TimeoutError:
+        run.fail(f"the message of the channel version 2 dropped: {outbox(lost)}")
+    why = psql(f"SELECT last_answer FROM notify_outbox WHERE {MINE} AND {lost}")
+    if why != "no channel strict in the configuration":
+        run.fail(f"the lost channel's message: {why!r}")
 
 
 def versions_after_kills():
