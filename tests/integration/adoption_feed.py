@@ -17,7 +17,7 @@ import math
 import subprocess
 import zoneinfo
 
-from carrot_it import ENV, ROOT, kafka
+from carrot_it import ENV, ROOT
 
 TZ = zoneinfo.ZoneInfo("America/Chicago")
 UTC = datetime.timezone.utc
@@ -385,9 +385,7 @@ def prepare(run, now_ms):
     lines, the directory's lines); the feed is not ingested yet."""
     parts, rules_topic = f"{run.tag}.participants", f"{run.tag}.rules"
     run.topics()
-    for t in (parts, parts + ".dlq"):
-        kafka("topic", t, "3")
-    kafka("topic", rules_topic, "1", "cleanup.policy=compact")
+    run.create_topics(f"{parts}:3", f"{parts}.dlq:3", f"{rules_topic}:1:compact")
     rules = run.rules(run.build)
     check_rules(rules.read_text())
     subprocess.run([str(run.bin / "carrot-ledger"), "migrate"], env=ENV, check=True, cwd=ROOT,

@@ -98,6 +98,13 @@ def kafka(*args):
                           capture_output=True, text=True).stdout
 
 
+def create_topics(build, *specs):
+    """Topics "NAME:PARTITIONS[:compact]", made at once by the build's tests/it_topic (Kafka's
+    own tool would start a JVM per topic)."""
+    subprocess.run([str(pathlib.Path(build) / "tests" / "it_topic"), *specs], env=ENV, check=True,
+                   capture_output=True, text=True)
+
+
 def psql(sql):
     return subprocess.run(["bash", str(ROOT / "deploy/postgres.sh"), "psql", "-tAc", sql], env=ENV,
                           check=True, capture_output=True, text=True).stdout.strip()
@@ -130,9 +137,12 @@ class Run:
         self.failures.append(msg)
         self.say(f"FAIL: {msg}")
 
+    def create_topics(self, *specs):
+        create_topics(self.build, *specs)
+
     def topics(self, partitions=3):
-        for t in (self.topic, self.awards, self.dlq, self.awards_dlq):
-            kafka("topic", t, str(partitions))
+        self.create_topics(*(f"{t}:{partitions}" for t in (self.topic, self.awards, self.dlq,
+                                                            self.awards_dlq)))
 
     def rules(self, directory):
         """The demo rules, for this run's program."""

@@ -37,7 +37,7 @@ import sys
 import zoneinfo
 from http.client import HTTPConnection
 
-from carrot_it import ENV, ROOT, WRAP, Run, free_port, http, kafka, psql, wait_for
+from carrot_it import ENV, ROOT, WRAP, Run, free_port, http, psql, wait_for
 
 TZ = zoneinfo.ZoneInfo("America/Chicago")
 run = Run("test_commitments", sys.argv[1])
@@ -225,8 +225,7 @@ RULES_FILE = run.build / f"{run.tag}-rules.yaml"
 def main():
     global RULES_FILE
     run.topics()
-    for t in (PARTS, PARTS_DLQ):
-        kafka("topic", t, "3")
+    run.create_topics(f"{PARTS}:3", f"{PARTS_DLQ}:3")
     RULES_FILE = run.rules(run.build)
     # the demo's commitments give way to this test's
     demo = re.sub(r"(?ms)^commitments:.*?(?=^\S)", "", RULES_FILE.read_text())
@@ -503,7 +502,7 @@ class Board:
     """carrot-board on this program, its tokens, and a TV in headless Chromium."""
 
     def __init__(self):
-        kafka("topic", RULES_TOPIC, "1")
+        run.create_topics(f"{RULES_TOPIC}:1")
         subprocess.run([str(run.bin / "carrot-rules"), "publish", str(RULES_FILE), "--brokers",
                         ENV["CARROT_BROKERS"], "--rules-topic", RULES_TOPIC], env=ENV, check=True,
                        capture_output=True)

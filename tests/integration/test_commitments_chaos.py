@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from carrot_it import ENV, ROOT, Run, kafka, psql
+from carrot_it import ENV, ROOT, Run, psql
 
 run = Run("test_commitments_chaos", sys.argv[1])
 P = run.program
@@ -40,8 +40,7 @@ def iso(ms):
 
 def main():
     run.topics()
-    for t in (PARTS, PARTS_DLQ):
-        kafka("topic", t, "3")
+    run.create_topics(f"{PARTS}:3", f"{PARTS_DLQ}:3")
     rules = run.rules(run.build)
     # the demo's commitments give way to this test's
     demo = re.sub(r"(?ms)^commitments:.*?(?=^\S)", "", rules.read_text())

@@ -36,7 +36,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from carrot_it import ENV, WRAP, Run, free_port, kafka, psql, wait_for  # noqa: E402
+from carrot_it import ENV, WRAP, Run, free_port, psql, wait_for  # noqa: E402
 from carrot_it import http as fetch  # noqa: E402
 
 run = Run("test_display", sys.argv[1])
@@ -224,8 +224,7 @@ def check(cond, msg):
 
 def setup():
     run.topics(3)
-    for t in (RULES_TOPIC, PARTS, PARTS_DLQ):
-        kafka("topic", t, "1")
+    run.create_topics(*(f"{t}:1" for t in (RULES_TOPIC, PARTS, PARTS_DLQ)))
     subprocess.run([str(run.bin / "carrot-ledger"), "migrate"], env=ENV, check=True,
                    capture_output=True)
     rules = run.rules(run.build)

@@ -33,7 +33,7 @@ import tempfile
 import time
 import urllib.parse
 
-from carrot_it import ENV, ROOT, free_port, http, kafka, metrics, sample_sum, wait_for
+from carrot_it import ENV, ROOT, create_topics, free_port, http, kafka, metrics, sample_sum, wait_for
 
 BUILD = pathlib.Path(sys.argv[1]).resolve()
 BIN = BUILD / "bin"
@@ -147,9 +147,8 @@ def main():
     dir_m, board_m, board_port = free_port(), free_port(), free_port()
     targets = [scorer_m, ledger_m, hook_m, dir_m, board_m]
 
-    for t in (TOPIC, AWARDS, DLQ, AWARDS_DLQ, PARTS, PARTS_DLQ):
-        kafka("topic", t, "3")
-    kafka("topic", RULES_TOPIC, "1")
+    create_topics(BUILD, *(f"{t}:3" for t in (TOPIC, AWARDS, DLQ, AWARDS_DLQ, PARTS, PARTS_DLQ)),
+                      f"{RULES_TOPIC}:1")
     rules = pathlib.Path(tempfile.mkdtemp()) / "rules.yaml"
     text = (ROOT / "deploy/demo/rules.yaml").read_text()
     rules.write_text(re.sub(r"(?m)^program:.*$", f"program: {PROGRAM}", text, count=1))

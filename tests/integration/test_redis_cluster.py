@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from carrot_it import ENV, ROOT, Run, free_port, kafka, metrics, sample, wait_for
+from carrot_it import ENV, ROOT, Run, free_port, metrics, sample, wait_for
 
 run = Run("test_redis_cluster", sys.argv[1])
 BASE = int(ENV.get("CARROT_REDIS_CLUSTER_PORT", "17000"))
@@ -158,7 +158,7 @@ def main():
                              "--participants", "5", "--program", p], env=ENV, check=True,
                             capture_output=True, text=True).stdout
     parts = f"{run.tag}.participants"
-    kafka("topic", parts, "1", "cleanup.policy=compact")
+    run.create_topics(f"{parts}:1:compact")
     subprocess.run([str(run.bin / "carrot-ingest"), "--brokers", ENV["CARROT_BROKERS"], "--format",
                     "participants", "--participants-topic", parts, "--participants-dlq-topic",
                     run.dlq, "--program", p], input=people, env=ENV, check=True,
