@@ -14,6 +14,7 @@ extern const char carrot_migration_006_display_tokens[];
 extern const char carrot_migration_007_commitments[];
 extern const char carrot_migration_008_adoption[];
 extern const char carrot_migration_009_notify[];
+extern const char carrot_migration_010_notify_made_for[];
 
 static const struct {
     int version;
@@ -29,6 +30,7 @@ static const struct {
     {7, "007_commitments", carrot_migration_007_commitments},
     {8, "008_adoption", carrot_migration_008_adoption},
     {9, "009_notify", carrot_migration_009_notify},
+    {10, "010_notify_made_for", carrot_migration_010_notify_made_for},
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -581,3 +581,14 @@ int notify_program_on(const carrot_notify_config_t *cfg, const char *program) {
         if (strcmp(cfg->programs[i], program) == 0) return 1;
     return 0;
 }
+
+const char *notify_channel_form(const notify_channel_t *ch) {
+    switch (ch->kind) {
+    case CARROT_CHANNEL_SLACK: return "slack";
+    case CARROT_CHANNEL_TEAMS: return "teams";
+    case CARROT_CHANNEL_WEBHOOK: return "webhook";
+    case CARROT_CHANNEL_EMAIL: return ch->digest_at >= 0 ? "email-digest" : "email";
+    case CARROT_CHANNEL_DISPLAY: return "display";
+    }
+    return "";
+}

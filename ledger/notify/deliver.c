@@ -66,6 +66,7 @@ typedef struct {
     long long id;
     int ci;
     char *key, *address, *body, *channel, *program;
+    char made_for[16]; /* the channel's form its body was made for; "": not known */
     int attempts;
     int again; /* it was being sent when its sender stopped */
 } claim_t;
@@ -96,7 +97,7 @@ static carrot_ledger_err_t claim(carrot_notifier_t *n, PGconn *pg, int max, clai
     PGresult *r = PQexecParams(
         pg,
         "SELECT message_id, idempotency_key, channel, address, body, "
-        "state, attempts, program_id FROM notify_outbox WHERE notifier = $2 AND state "
+        "state, attempts, program_id, made_for FROM notify_outbox WHERE notifier = $2 AND state "
         "IN ('pending', 'sending') AND next_at <= now() AND channel <> "
         "ALL($3::text[]) ORDER BY next_at, message_id LIMIT $1 FOR UPDATE "
         "SKIP LOCKED",
@@ -136,6 +137,7 @@ static carrot_ledger_err_t claim(carrot_notifier_t *n, PGconn *pg, int max, clai
         c[nc].body = strdup(PQgetvalue(r, i, 4));
         c[nc].channel = strdup(PQgetvalue(r, i, 2));
         c[nc].program = strdup(PQgetvalue(r, i, 7));
+        snprintf(c[nc].made_for, sizeof(c[nc].made_for), "%s", PQgetvalue(r, i, 8));
         nc++;
         if (!c[nc - 1].key || !c[nc - 1].address || !c[nc - 1].body || !c[nc - 1].channel ||
             !c[nc - 1].program) {
@@ -320,10 +322,19 @@ carrot_ledger_err_t carrot_notifier_deliver(carrot_notifier_t *n, PGconn *pg, in
     }
     for (int i = 0; !rc && i < nc; i++) {
         if (done[i]) continue;
-        if (c[i].ci < 0) { /* nothing can send it: dead, and dead-lettered like any other */
+        /* nothing can send it (a configuration without its channel, or one whose channel of
+         * that name is now of another form than its body): dead, and dead-lettered like any
+         * other */
+        const char *form = c[i].ci >= 0 ? notify_channel_form(&cfg->channels[c[i].ci]) : "";
+        if (c[i].ci < 0 || (c[i].made_for[0] && strcmp(c[i].made_for, form) != 0)) {
             send_result_t res = {.outcome = SEND_DEAD};
-            snprintf(res.answer, sizeof(res.answer), "no channel %s in the configuration",
-                     c[i].channel);
+            if (c[i].ci < 0)
+                snprintf(res.answer, sizeof(res.answer), "no channel %s in the configuration",
+                         c[i].channel);
+            else
+                snprintf(res.answer, sizeof(res.answer),
+                         "channel %s is %s now; the message was made for %s", c[i].channel, form,
+                         c[i].made_for);
             done[i] = 1;
             rc = mark(pg, c[i].id, &res, "dead", 0, 1, errstr, errstr_size);
             if (rc) break;
@@ -355,7 +366,8 @@ carrot_ledger_err_t carrot_notifier_deliver(carrot_notifier_t *n, PGconn *pg, in
         int ng = 0, attempts = 0, doubt = 0;
         for (int j = i; j < nc; j++)
             if (j == i || (ch->digest_at >= 0 && !done[j] && c[j].ci == c[i].ci &&
-                           strcmp(c[j].address, c[i].address) == 0)) {
+                           strcmp(c[j].address, c[i].address) == 0 &&
+                           (!c[j].made_for[0] || strcmp(c[j].made_for, form) == 0))) {
                 g[ng++] = j;
                 done[j] = 1;
                 if (c[j].attempts > attempts) attempts = c[j].attempts;

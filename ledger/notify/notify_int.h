@@ -109,6 +109,10 @@ carrot_ledger_err_t notify_promotions(carrot_notifier_t *n, PGconn *pg, int64_t 
 /* Frees the feeds and rules. */
 void notify_promotions_free(carrot_notifier_t *n);
 
+/* The form of channel a body is made for: "slack", "teams", "webhook",
+ * "email", "email-digest" (a digest's line) or "display" (outbox's made_for). */
+const char *notify_channel_form(const notify_channel_t *ch);
+
 /* Whether cfg covers program. */
 int notify_program_on(const carrot_notify_config_t *cfg, const char *program);
 

@@ -193,14 +193,15 @@ static carrot_ledger_err_t queue_one(carrot_notifier_t *n, PGconn *pg, const tar
                        skip ? "skipped" : "pending",
                        next,
                        skip,
-                       n->name};
+                       n->name,
+                       notify_channel_form(ch)};
     r = PQexecParams(pg,
                      "INSERT INTO notify_outbox (notifier, idempotency_key, event_id, "
                      "program_id, kind, channel, recipient, address, subject, body, "
-                     "config_version, state, next_at, last_answer) VALUES ($14, $1, $2, $3, $4, "
-                     "$5, $6, $7, $8, $9, $10, $11, to_timestamp($12::bigint / 1000.0), $13) ON "
-                     "CONFLICT (notifier, idempotency_key) DO NOTHING",
-                     14, NULL, p, NULL, NULL, 0);
+                     "config_version, state, next_at, last_answer, made_for) VALUES ($14, $1, $2, "
+                     "$3, $4, $5, $6, $7, $8, $9, $10, $11, to_timestamp($12::bigint / 1000.0), "
+                     "$13, $15) ON CONFLICT (notifier, idempotency_key) DO NOTHING",
+                     15, NULL, p, NULL, NULL, 0);
     free(text);
     free(subject);
     free(body);

@@ -27,9 +27,10 @@ period's settlements (met, missed with a supervisor, a streak). Then:
     off celebrates exactly those, as worded by the configuration, and none of its own;
   - the configuration is versioned like the rules: the first member's file seeds the
     configuration topic, `carrot-notify publish` switches the running member to version 2
-    (what was queued keeps version 1; a message still due for the channel version 2 drops
-    is given up on, with why), members restarted with the version 1 file follow the topic's
-    version 2, and SIGHUP publishes the file again (version 3), which is then in force;
+    (what was queued keeps version 1; a message still due for a channel version 2 makes
+    another form is given up on, with why), members restarted with the version 1 file follow
+    the topic's version 2, and SIGHUP publishes the file again (version 3, which drops a
+    channel with a message still due: given up on too), which is then in force;
   - bad configurations are refused with their line: a template naming an unknown field, a
     channel URL that is not http(s), an e-mail address that is not one.
 """
@@ -477,7 +478,7 @@ def main():
         burst_with_kills(cfg, chat, hook, smtp)
         versions_after_kills()
         check_screens()
-        reread_on_sighup(cfg, chat, hook, strict, smtp, quiet)
+        reread_on_sighup(tmp, cfg, chat, hook, strict, smtp, quiet)
         run.say(f"{time.monotonic() - T0:5.1f} s: the screens")
         check_digests(digest_smtp)
         run.say(f"{time.monotonic() - T0:5.1f} s: digests")
@@ -603,26 +604,50 @@ def notify_log():
     return (run.build / f"{run.tag}-notify.log").read_text()
 
 
-def new_version(tmp, cfg, chat, hook, strict, smtp, quiet):
-    """Version 2, without the strict channel, published while a message for that channel is
-    still due (its receiver down): the running member switches to it and gives that message
-    up; the file stays version 1."""
-    strict.stop()
-    seed = tmp / "seed2"
-    ledger("sweepstakes-create", "--program", P, "--sweepstakes", "wheel2", "--name", "Wheel 2",
+def draw_for_strict(tmp, name, who):
+    """A sweepstakes drawn for who while the strict receiver is down: its draw_won message on
+    the strict channel tried and still due. Returns the outbox filter of that message."""
+    seed = tmp / f"seed-{name}"
+    ledger("sweepstakes-create", "--program", P, "--sweepstakes", name, "--name", name,
            "--entry-cost", "10", "--prizes", '[{"prize": "mug", "weight": 1}]',
            "--seed-file", str(seed))
-    ledger("enter", "--program", P, "--sweepstakes", "wheel2", "--participant", "p1")
-    ledger("close", "--program", P, "--sweepstakes", "wheel2")
-    ledger("draw", "--program", P, "--sweepstakes", "wheel2", "--seed-file", str(seed))
-    lost = "channel = 'strict' AND recipient = 'p1'"
+    ledger("enter", "--program", P, "--sweepstakes", name, "--participant", who)
+    ledger("close", "--program", P, "--sweepstakes", name)
+    ledger("draw", "--program", P, "--sweepstakes", name, "--seed-file", str(seed))
+    mine = f"channel = 'strict' AND recipient = '{who}' AND kind = 'draw_won'"
     wait_for("a message for the stopped receiver tried", lambda: any(
-        int(m[5]) >= 1 and m[4] == "pending" for m in outbox(lost)), timeout=60, interval=0.2)
+        int(m[5]) >= 1 and m[4] == "pending" for m in outbox(mine)), timeout=60, interval=0.2)
+    return mine
+
+
+def given_up(mine, why):
+    try:
+        wait_for("a message given up on", lambda: outbox(mine)[0][4] == "dead", timeout=30,
+                 interval=0.2)
+    except TimeoutError:
+        run.fail(f"not given up on ({why}): {outbox(mine)}")
+    said = psql(f"SELECT last_answer FROM notify_outbox WHERE {MINE} AND {mine}")
+    if said != why:
+        run.fail(f"given up on with {said!r}, expected {why!r}")
+
+
+def strict_as_slack(text, strict):
+    """The configuration's text with the strict channel a Slack webhook (another form)."""
+    old = (f'  strict: {{type: webhook, url: "{strict.url("/strict")}", '
+           'secret_env: NOTIFY_TEST_SECRET}\n')
+    assert old in text
+    return text.replace(old, f'  strict: {{type: slack, url: "{strict.url("/strict")}"}}\n')
+
+
+def new_version(tmp, cfg, chat, hook, strict, smtp, quiet):
+    """Version 2, whose strict channel is a Slack webhook now, published while a message made
+    for it as a signed webhook is still due (its receiver down): the running member switches
+    to it and gives that message up; the file stays version 1."""
+    strict.stop()
+    lost = draw_for_strict(tmp, "wheel2", "p1")
     v2 = tmp / "notify-v2.yaml"
-    v2.write_text(config(chat, hook, strict, smtp, quiet, "notify-test-2")
-                  .replace(f'  strict: {{type: webhook, url: "{strict.url("/strict")}", '
-                           'secret_env: NOTIFY_TEST_SECRET}\n', "")
-                  .replace("[hook, strict, tv]", "[hook, tv]"))
+    v2.write_text(strict_as_slack(config(chat, hook, strict, smtp, quiet, "notify-test-2"),
+                                  strict))
     r = notify("publish", "--notifications", str(v2), "--config-topic", CONFIG_TOPIC, "--group",
                GROUP, "--brokers", ENV["CARROT_BROKERS"])
     if r.returncode != 0 or "published version notify-test-2" not in r.stdout:
@@ -635,14 +660,7 @@ def new_version(tmp, cfg, chat, hook, strict, smtp, quiet):
     v1 = psql(f"SELECT DISTINCT config_version FROM notify_outbox WHERE {MINE}")
     if v1 != "notify-test-1":
         run.fail(f"the messages queued before: versions {v1!r}, expected notify-test-1")
-    try:
-        wait_for("the lost channel's message given up on", lambda: outbox(lost)[0][4] == "dead",
-                 timeout=30, interval=0.2)
-    except TimeoutError:
-        run.fail(f"the message of the channel version 2 dropped: {outbox(lost)}")
-    why = psql(f"SELECT last_answer FROM notify_outbox WHERE {MINE} AND {lost}")
-    if why != "no channel strict in the configuration":
-        run.fail(f"the lost channel's message: {why!r}")
+    given_up(lost, "channel strict is slack now; the message was made for webhook")
 
 
 def versions_after_kills():
@@ -655,18 +673,24 @@ def versions_after_kills():
         run.fail(f"the restarted member does not say it follows the topic: {notify_log()[:600]}")
 
 
-def reread_on_sighup(cfg, chat, hook, strict, smtp, quiet):
-    """The file edited to version 3 and SIGHUP: published, then in force."""
-    cfg.write_text(config(chat, hook, strict, smtp, quiet, "notify-test-3"))
+def reread_on_sighup(tmp, cfg, chat, hook, strict, smtp, quiet):
+    """The file edited to version 3, without the strict channel, and SIGHUP while a message
+    for that channel is still due: published, then in force, and the message given up on."""
+    cfg.write_text(config(chat, hook, strict, smtp, quiet, "notify-test-3")
+                   .replace(f'  strict: {{type: webhook, url: "{strict.url("/strict")}", '
+                            'secret_env: NOTIFY_TEST_SECRET}\n', "")
+                   .replace("[hook, strict, tv]", "[hook, tv]"))
     start_notify(cfg)  # the topic's version 2 in force first, whatever the file says
     wait_for("carrot-notify running", lambda: "notifying with version notify-test-2" in
              notify_log(), timeout=60, interval=0.2)
+    lost = draw_for_strict(tmp, "wheel3", "p0")
     run.procs["notify"][0].send_signal(signal.SIGHUP)
     try:
         wait_for("version 3 in force", lambda: "notifying with version notify-test-3 (was "
                  "notify-test-2)" in notify_log(), timeout=60, interval=0.2)
     except TimeoutError:
         run.fail(f"SIGHUP did not put version 3 in force: {notify_log()[-600:]}")
+    given_up(lost, "no channel strict in the configuration")
     run.stop("notify")
 
 
