@@ -136,3 +136,7 @@ int carrot_keyed_feed_poll(carrot_keyed_feed_t *f, int timeout_ms, int catch_up,
     *lenp = f->latest_len;
     return 1;
 }
+
+int carrot_keyed_feed_caught_up(const carrot_keyed_feed_t *f) {
+    return carrot_drain_done(f->drain);
+}

@@ -509,8 +509,9 @@ carrot_notify_config_t *carrot_notify_config_parse(const char *text, size_t len,
         snprintf(errstr, errstr_size, "out of memory");
         rc = -1;
     }
-    /* its exact text, to publish (the secrets are not in it: they are named by
-     * *_env and read from each member's environment) */
+    /* its exact text, to publish: the secrets named by *_env are not in it (each
+     * member reads them from its environment); a url: written in the file is (a
+     * Slack or Teams URL is its token: the README says to use url_env) */
     if (!rc && !(cfg->text = malloc(len + 1))) {
         snprintf(errstr, errstr_size, "out of memory");
         rc = -1;

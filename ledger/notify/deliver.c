@@ -67,6 +67,7 @@ typedef struct {
     int ci;
     char *key, *address, *body, *channel, *program;
     char made_for[16]; /* the channel's form its body was made for; "": not known */
+    int older;         /* queued before this member took its configuration */
     int attempts;
     int again; /* it was being sent when its sender stopped */
 } claim_t;
@@ -93,15 +94,17 @@ static carrot_ledger_err_t claim(carrot_notifier_t *n, PGconn *pg, int max, clai
     char lim[16], blocked[NOTIFY_MAX_CHANNELS * 260 + 4];
     snprintf(lim, sizeof(lim), "%d", max < 64 ? max : 64); /* (the lease's id list holds 64) */
     blocked_channels(n, blocked, sizeof(blocked));
-    const char *p[] = {lim, n->name, blocked};
+    char since[24];
+    snprintf(since, sizeof(since), "%lld", (long long)n->cfg_since_ms);
+    const char *p[] = {lim, n->name, blocked, since};
     PGresult *r = PQexecParams(
         pg,
-        "SELECT message_id, idempotency_key, channel, address, body, "
-        "state, attempts, program_id, made_for FROM notify_outbox WHERE notifier = $2 AND state "
-        "IN ('pending', 'sending') AND next_at <= now() AND channel <> "
-        "ALL($3::text[]) ORDER BY next_at, message_id LIMIT $1 FOR UPDATE "
+        "SELECT message_id, idempotency_key, channel, address, body, state, attempts, "
+        "program_id, made_for, created_at < to_timestamp($4::bigint / 1000.0) FROM "
+        "notify_outbox WHERE notifier = $2 AND state IN ('pending', 'sending') AND next_at <= "
+        "now() AND channel <> ALL($3::text[]) ORDER BY next_at, message_id LIMIT $1 FOR UPDATE "
         "SKIP LOCKED",
-        3, NULL, p, NULL, NULL, 0);
+        4, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = carrot_pg_failure(pg, r, "reading the outbox", errstr, errstr_size);
         PQclear(r);
@@ -138,6 +141,7 @@ static carrot_ledger_err_t claim(carrot_notifier_t *n, PGconn *pg, int max, clai
         c[nc].channel = strdup(PQgetvalue(r, i, 2));
         c[nc].program = strdup(PQgetvalue(r, i, 7));
         snprintf(c[nc].made_for, sizeof(c[nc].made_for), "%s", PQgetvalue(r, i, 8));
+        c[nc].older = strcmp(PQgetvalue(r, i, 9), "t") == 0;
         nc++;
         if (!c[nc - 1].key || !c[nc - 1].address || !c[nc - 1].body || !c[nc - 1].channel ||
             !c[nc - 1].program) {
@@ -326,7 +330,21 @@ carrot_ledger_err_t carrot_notifier_deliver(carrot_notifier_t *n, PGconn *pg, in
          * that name is now of another form than its body): dead, and dead-lettered like any
          * other */
         const char *form = c[i].ci >= 0 ? notify_channel_form(&cfg->channels[c[i].ci]) : "";
-        if (c[i].ci < 0 || (c[i].made_for[0] && strcmp(c[i].made_for, form) != 0)) {
+        int unfit = c[i].ci < 0 || (c[i].made_for[0] && strcmp(c[i].made_for, form) != 0);
+        if (unfit && !c[i].older) {
+            /* made under a version this member has not taken yet (another member took it
+             * first): not this member's to give up on; due again in a moment */
+            char mid[24];
+            snprintf(mid, sizeof(mid), "%lld", c[i].id);
+            const char *q[] = {mid};
+            rc = carrot_pg_command(pg,
+                                   "UPDATE notify_outbox SET next_at = now() + interval '2 "
+                                   "seconds' WHERE message_id = $1::bigint",
+                                   1, q, errstr, errstr_size);
+            done[i] = 1;
+            continue;
+        }
+        if (unfit) {
             send_result_t res = {.outcome = SEND_DEAD};
             if (c[i].ci < 0)
                 snprintf(res.answer, sizeof(res.answer), "no channel %s in the configuration",

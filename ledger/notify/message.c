@@ -100,11 +100,12 @@ static const char *title_of(const char *trigger) {
 static char *display(const notify_message_t *m) {
     json_t *fields = json_loads(m->fields_json ? m->fields_json : "{}", 0, NULL);
     const char *name = json_string_value(json_object_get(fields, "name"));
-    json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s}", "from", "notify", "kind", m->trigger, "title",
-        m->subject && *m->subject ? m->subject : title_of(m->trigger), "text", m->text, "name",
-        name ? name : m->participant, "participant", m->participant, "message", m->idempotency_key,
-        "config_version", m->config_version);
+    /* what a screen shows, and no more: every display token's stream carries it (the
+     * participant's id is not on a screen; their name, the directory's, is) */
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s}", "from", "notify", "kind", m->trigger,
+                          "title", m->subject && *m->subject ? m->subject : title_of(m->trigger),
+                          "text", m->text, "name", name ? name : m->participant, "message",
+                          m->idempotency_key);
     json_decref(fields);
     return dump(j);
 }

@@ -63,6 +63,10 @@ struct carrot_notifier_s {
     char *name;     /* the notifier: every row it keeps carries it */
     char *instance; /* this member: its claims carry it */
     int64_t digest_ms;
+    /* when this member took cfg (Unix ms, the real clock): a message whose channel cfg
+     * lacks (or has as another form) was made under an older version when queued before
+     * this, else under a newer one this member has not taken yet (deliver.c) */
+    int64_t cfg_since_ms;
     /* each channel's rate limit bucket (deliver.c) */
     double tokens[NOTIFY_MAX_CHANNELS];
     int64_t refilled_ms[NOTIFY_MAX_CHANNELS];

@@ -37,9 +37,9 @@ int carrot_notifier_follow_rules(carrot_notifier_t *n, const carrot_conf_t *conf
 }
 
 void notify_promotions_free(carrot_notifier_t *n) {
-    for (int i = 0; n->feeds && i < n->cfg->nprograms; i++) {
-        carrot_rules_feed_destroy(n->feeds[i]);
-        carrot_rules_destroy(n->rules[i]);
+    for (int i = 0; (n->feeds || n->rules) && i < n->cfg->nprograms; i++) {
+        if (n->feeds) carrot_rules_feed_destroy(n->feeds[i]);
+        if (n->rules) carrot_rules_destroy(n->rules[i]);
     }
     free(n->feeds);
     free(n->rules);

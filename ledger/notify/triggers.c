@@ -63,6 +63,7 @@ int carrot_notifier_set_config(carrot_notifier_t *n, const carrot_notify_config_
         n->refilled_ms[i] = carrot_time_mono_ms();
     }
     n->cfg = cfg;
+    n->cfg_since_ms = carrot_time_wall_ms();
     return 0;
 }
 

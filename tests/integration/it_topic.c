@@ -2,7 +2,8 @@
  * librdkafka's admin API (carrot_kafka_create_topic), in one process: a
  * JVM of Kafka's own tool per topic took 1.5 s each, in every test.
  * Usage: it_topic NAME:PARTITIONS[:compact]...  (brokers: CARROT_BROKERS).
- * Exit 0 when every topic exists afterwards, 1 with why otherwise. */
+ * Exit 0 when every topic exists afterwards, 1 when one could not be made,
+ * 2 for arguments that are not that. */
 #include "carrot/kafka.h"
 
 #include <stdio.h>

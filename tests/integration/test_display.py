@@ -593,7 +593,7 @@ def tv_page(tv, me1, names):
         # the feed as carrot_board_feed_post does) is shown as its configuration words it,
         # after the goal's: queued, not replacing it
         post = {"from": "notify", "kind": "draw_won", "title": "Sweepstakes winner!",
-                "text": "<b>Mia</b> won an e-bike", "name": "Mia", "participant": "p0001",
+                "text": "<b>Mia</b> won an e-bike", "name": "Mia",
                 "message": "n-test-1"}
         redis("XADD", f"carrot:{{{P}}}:feed", "*", "s", "notify", "c", json.dumps(post))
         page.wait("document.getElementById('banner-text').textContent === "

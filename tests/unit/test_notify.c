@@ -760,15 +760,15 @@ END_TEST
  * the text and the name as they are (the page shows them as text). */
 START_TEST(display_banner) {
     json_t *j = body_json(CARROT_CHANNEL_DISPLAY, &MSG);
-    const char *const want[][2] = {{"from", "notify"},
-                                   {"kind", "goal"},
-                                   {"title", "Goal reached"},
-                                   {"text", MSG.text},
-                                   {"name", "Ann"},
-                                   {"participant", "p-7"},
-                                   {"message", MSG.idempotency_key}};
+    const char *const want[][2] = {{"from", "notify"},        {"kind", "goal"},
+                                   {"title", "Goal reached"}, {"text", MSG.text},
+                                   {"name", "Ann"},           {"message", MSG.idempotency_key}};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         ck_assert_str_eq(str_at(j, want[i][0]), want[i][1]);
+    /* a screen's stream carries what it shows: no participant id, no configuration */
+    ck_assert_ptr_null(json_object_get(j, "participant"));
+    ck_assert_ptr_null(json_object_get(j, "config_version"));
+    ck_assert_uint_eq(json_object_size(j), 6);
     json_decref(j);
     notify_message_t m = MSG;
     m.subject = NULL;

@@ -50,6 +50,14 @@ int notify_follow_start(notify_follow_t *f, const carrot_conf_t *conf, const not
     const char *text;
     size_t len;
     if (carrot_keyed_feed_poll(f->feed, 15000, 1, &text, &len) != 1) {
+        /* seeded only when the topic surely has nothing: a member that could not read it to
+         * its end would put its (maybe older) file over the group's version */
+        if (!carrot_keyed_feed_caught_up(f->feed)) {
+            carrot_error("%s could not be read to its end within 15 s: not starting (the "
+                         "group's configuration is there, or the file's will be once it is)",
+                         topic_of(cf));
+            return 1;
+        }
         if (notify_publish(conf, cf, f->cfg, errstr, sizeof(errstr))) {
             carrot_error("%s", errstr);
             return 1;
@@ -77,15 +85,16 @@ int notify_follow_start(notify_follow_t *f, const carrot_conf_t *conf, const not
 static int switch_to(notify_follow_t *f, carrot_notifier_t *n, carrot_notify_config_t *next) {
     char errstr[1024];
     const notify_conf_t *cf = f->cf;
-    if (carrot_notifier_set_config(n, next, errstr, sizeof(errstr)) ||
-        carrot_notifier_follow_rules(n, f->conf, cf->brokers, cf->rules_topic, errstr,
-                                     sizeof(errstr))) {
+    int taken = carrot_notifier_set_config(n, next, errstr, sizeof(errstr)) == 0;
+    if (!taken || carrot_notifier_follow_rules(n, f->conf, cf->brokers, cf->rules_topic, errstr,
+                                               sizeof(errstr))) {
         carrot_warn("version %s cannot be used: %s (keeping version %s)",
                     carrot_notify_config_version(next), errstr,
                     carrot_notify_config_version(f->cfg));
-        if (carrot_notifier_set_config(n, f->cfg, errstr, sizeof(errstr)) == 0 &&
-            carrot_notifier_follow_rules(n, f->conf, cf->brokers, cf->rules_topic, errstr,
-                                         sizeof(errstr)) != 0)
+        /* (refused by set_config: n is as it was; else back to the version in force) */
+        if (taken && (carrot_notifier_set_config(n, f->cfg, errstr, sizeof(errstr)) ||
+                      carrot_notifier_follow_rules(n, f->conf, cf->brokers, cf->rules_topic, errstr,
+                                                   sizeof(errstr))))
             carrot_warn("%s", errstr);
         carrot_notify_config_destroy(next);
         return 0;

@@ -33,4 +33,8 @@ void carrot_keyed_feed_destroy(carrot_keyed_feed_t *feed); /* NULL is a no-op */
 int carrot_keyed_feed_poll(carrot_keyed_feed_t *feed, int timeout_ms, int catch_up,
                            const char **textp, size_t *lenp);
 
+/* 1 once every partition has been read to the end it had when assigned:
+ * a key with no record by then has none. */
+int carrot_keyed_feed_caught_up(const carrot_keyed_feed_t *feed);
+
 #endif
