@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 typedef struct {
-    char *brokers, *redis_host;
+    char *brokers, *redis_host, *scorer_args;
     long long records, partitions, batch, scorers, redis_port;
 } bench_conf_t;
 
@@ -44,6 +44,8 @@ static const carrot_conf_prop_t props[] = {
      "Redis host of the scorers"},
     {"redis-port", CARROT_CONF_INT, OFF(redis_port), "16379", 1, 65535,
      "Redis port (also read for Redis's CPU time)"},
+    {"scorer-args", CARROT_CONF_STR, OFF(scorer_args), "", 0, 0,
+     "more settings for each carrot-scorer, as on its command line (compare settings)"},
     CARROT_CONF_END};
 
 static void die(const char *what) {
@@ -237,9 +239,9 @@ int main(int argc, char **argv) {
         snprintf(cmd, sizeof(cmd),
                  "%s --brokers %s --topic %s --awards-topic %s --dlq-topic %s "
                  "--group %s.scorer --instance %s.%d --rules %s --batch-size %lld "
-                 "--redis-host %s --redis-port %lld --until-drained --log-level warn",
+                 "--redis-host %s --redis-port %lld --until-drained --log-level warn %s",
                  CARROT_SCORER_BIN, cf.brokers, topic, awards, dlq, program, program, i, rules,
-                 cf.batch, cf.redis_host, cf.redis_port);
+                 cf.batch, cf.redis_host, cf.redis_port, cf.scorer_args);
         spawn(&kids[i], cmd);
     }
     long long consumed = 0, first = -1, last = -1;

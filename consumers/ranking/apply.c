@@ -1,5 +1,7 @@
-/* apply.c: the scorer's write of one batch of one partition to the boards,
- * exactly once, as a Redis transaction worked out here in C.
+/* apply.c: the scorer's write of a batch to the boards, exactly once, as
+ * Redis transactions worked out here in C: one partition's events in
+ * chunks, one after another; several partitions side by side, each on a
+ * connection of its own (a lane).
  *
  * Why not a script: the Lua version spent two thirds of Redis's time in the
  * interpreter and in marshalling its arguments. Here every event is read in
@@ -14,19 +16,23 @@
  * refuses the transaction, nothing is written, and the chunk is read and
  * settled again. Cap and goal counters and dedup entries are a
  * participant's, and a participant's events are one partition's (ingest
- * keys by participant), so the watermark guards them. An event at or below
- * the watermark was applied before: it is not applied again, and its dedup
- * entry returns what the first run did.
+ * keys by participant), so the watermark guards them; jobs of one call that
+ * share one anyway run one after another (independent()). An event at or
+ * below the watermark was applied before: it is not applied again, and its
+ * dedup entry returns what the first run did.
  *
  * WATCH costs Redis a scan of the keys already watched (quadratic in their
  * number), so a batch is written in chunks of CHUNK events, each its own
  * transaction: a crash between two chunks is a crash between two batches.
  *
- * Values, as the Lua script that did this before kept them (so data written by
- * either reads the same):
+ * Why lanes: within a partition each chunk must see the last one's writes,
+ * so this process and Redis take turns; with a second partition's chunk on
+ * another connection, Redis writes one while this process settles the other.
+ *
+ * Values (the dedup entry as the Lua script that did this before kept it):
  *   seen:<event id>  "<stream>:<offset>\x1f<amount>\x1f<who>\x1f<type>\x1f<version>\x1f<lines>"
  *                    lines "rule\x1epoints\x1e..."; expires after the dedup window
- *   rec:<record>     hash p (participant), n (points earned), t (type),
+ *   rs:<record>      one string (record.c): p (participant), n (points earned), t (type),
  *                    on ("0" deleted, "1" stands), k (boards "name\x1eexpire\x1e..."),
  *                    c (what it added to commitments, to take back on a DELETE:
  *                    "key\x1ewho\x1evalue\x1ejudged\x1eexpire\x1e...")
@@ -327,11 +333,10 @@ static void cmd(cmds_t *c, const char *name) {
     arg_s(c, name);
 }
 
-/* Sends the commands built since the last reset and reads every reply
- * into replies[0..ncmd) (caller frees each). -1 on a transport error
- * (connection dropped, errstr set). */
-static int roundtrip(carrot_board_t *b, cmds_t *c, redisReply **replies, char *errstr,
-                     size_t errstr_size) {
+/* Sends the commands built since the last reset, and flushes them to the
+ * socket at once: Redis works on them while this process settles another
+ * lane's chunk. -1 on a transport error (connection dropped, errstr set). */
+static int send_cmds(carrot_board_t *b, cmds_t *c, char *errstr, size_t errstr_size) {
     /* RESP written here in one pass and handed to hiredis whole: formatting
      * each command through redisAppendCommandArgv was a fifth of the
      * scorer's time */
@@ -367,7 +372,20 @@ static int roundtrip(carrot_board_t *b, cmds_t *c, redisReply **replies, char *e
         carrot_board_drop(b);
         return -1;
     }
-    for (size_t k = 0; k < c->ncmd; k++) {
+    for (int done = 0; !done;)
+        if (redisBufferWrite(b->rc, &done) != REDIS_OK) {
+            snprintf(errstr, errstr_size, "Redis command failed: %s", b->rc->errstr);
+            carrot_board_drop(b);
+            return -1;
+        }
+    return 0;
+}
+
+/* Reads the replies of the ncmd commands sent into replies[0..ncmd)
+ * (caller frees each). -1 on a transport error (connection dropped). */
+static int recv_replies(carrot_board_t *b, size_t ncmd, redisReply **replies, char *errstr,
+                        size_t errstr_size) {
+    for (size_t k = 0; k < ncmd; k++) {
         replies[k] = NULL;
         if (redisGetReply(b->rc, (void **)&replies[k]) != REDIS_OK || !replies[k]) {
             snprintf(errstr, errstr_size, "Redis command failed: %s", b->rc->errstr);
@@ -546,7 +564,7 @@ static int keeps_record(const carrot_board_event_t *e) {
 static void record_key(char *buf, size_t size, const char *prefix, const carrot_activity_t *a) {
     sb_t b = sb(buf, size);
     sb_s(&b, prefix);
-    sb_s(&b, "rec:");
+    sb_s(&b, "rs:");
     sb_put(&b, a->source_system, strnlen(a->source_system, 256));
     sb_put(&b, ":", 1);
     sb_put(&b, a->source_record_id, strnlen(a->source_record_id, 256));
@@ -802,303 +820,509 @@ static int64_t settle(carrot_apply_t *ap, const char *prefix, const char *stream
     return top;
 }
 
-/* --- one chunk: read, settle, write -------------------------------------- */
+/* --- a CRM record as one string (record.c) ------------------------------ */
 
-static carrot_board_err_t chunk(carrot_board_t *b, const char *prefix, const char *wmk,
-                                const char *stream, const carrot_board_event_t *ev, size_t n,
-                                int64_t through, long long ttl, int64_t now,
-                                carrot_board_result_t *res, char *errstr, size_t errstr_size) {
+/* Adds the record entry x, packed, as the next argument. */
+static void pack_record(carrot_apply_t *ap, const ent_t *x) {
+    char num[24];
+    sb_t nb = sb(num, sizeof(num));
+    if (x->has_n) sb_i(&nb, x->n);
+    const char *f[CARROT_RECORD_FIELDS] = {x->s[0], x->has_n ? num : NULL,
+                                           x->s[1], x->on < 0 ? NULL : x->on ? "1" : "0",
+                                           x->s[2], x->s[3]};
+    size_t len;
+    char *v = carrot_record_pack(f, &len);
+    if (!v) {
+        ap->oom = 1;
+        return;
+    }
+    arg(&ap->c, v, len);
+    free(v);
+}
+
+/* A packed record (as read) into the entry x; 0 when it is not one. */
+static int unpack_record(carrot_apply_t *ap, ent_t *x, const char *v, size_t len) {
+    const char *f[CARROT_RECORD_FIELDS];
+    size_t fl[CARROT_RECORD_FIELDS];
+    if (!carrot_record_unpack(v, len, f, fl)) return 0;
+    if (f[0]) x->s[0] = save(ap, f[0], fl[0]);
+    if (f[1]) x->n = strtoll(save(ap, f[1], fl[1]), NULL, 10), x->has_n = 1;
+    if (f[2]) x->s[1] = save(ap, f[2], fl[2]);
+    x->on = f[3] ? !(fl[3] == 1 && f[3][0] == '0') : -1;
+    if (f[4]) x->s[2] = save(ap, f[4], fl[4]);
+    if (f[5]) x->s[3] = save(ap, f[5], fl[5]);
+    return 1;
+}
+
+/* --- one chunk: read, settle, write, on one lane ------------------------- */
+
+/* One connection's work in progress: a job's chunks, one after another. */
+typedef struct {
+    carrot_board_t *b; /* the lane's handle: its connection and scratch */
+    const carrot_board_job_t *job;
+    char prefix[512], wmk[1024];
+    size_t at, m;                           /* the chunk in progress: events [at, at + m) */
+    int attempt;                            /* its transactions refused so far */
+    enum { L_IDLE, L_READ, L_WRITE } state; /* L_READ: its read sent; L_WRITE: its EXEC */
+    size_t nread, nreplies;
+    int nseen, nctr, nrec;
+    int64_t wm;
+} lane_t;
+
+/* Sends the chunk's read: WATCH of the watermark and the records, and what
+ * the events read (their dedup entries, records and counters). */
+static carrot_board_err_t read_send(lane_t *L, char *errstr, size_t errstr_size) {
+    carrot_board_t *b = L->b;
     carrot_apply_t *ap = b->apply;
+    const carrot_board_event_t *ev = L->job->events + L->at;
+    const char *prefix = L->prefix;
     char key[1200];
-    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        reset(ap);
-        b->failed = CARROT_BOARD_RETRY;
-        if (carrot_board_connect(b, wmk, errstr, errstr_size)) return b->failed;
-        ap->told.nsent = 0;
-        if (ap->told.connects != carrot_board_connects(b)) { /* Redis may have restarted */
-            if (ap->told.slot) memset(ap->told.slot, 0, TOLD_CAP * sizeof(*ap->told.slot));
-            ap->told.n = 0;
-            ap->told.connects = carrot_board_connects(b);
+    if (L->attempt >= MAX_ATTEMPTS) {
+        snprintf(errstr, errstr_size,
+                 "the boards of %s kept changing under the transaction (%d attempts); trying again",
+                 L->wmk, MAX_ATTEMPTS);
+        return CARROT_BOARD_RETRY;
+    }
+    reset(ap);
+    b->failed = CARROT_BOARD_RETRY;
+    if (carrot_board_connect(b, L->wmk, errstr, errstr_size)) return b->failed;
+    ap->told.nsent = 0;
+    unsigned long connects = carrot_redis_connects(b->redis);
+    if (ap->told.connects != connects) { /* Redis may have restarted */
+        if (ap->told.slot) memset(ap->told.slot, 0, TOLD_CAP * sizeof(*ap->told.slot));
+        ap->told.n = 0;
+        ap->told.connects = connects;
+    }
+    for (size_t i = 0; i < L->m; i++) {
+        prefixed(key, sizeof(key), prefix, "seen:", ev[i].event_id);
+        ent(ap, K_SEEN, key, NULL);
+        if (!keeps_record(&ev[i])) continue;
+        record_key(key, sizeof(key), prefix, ev[i].activity);
+        ent(ap, K_REC, key, NULL);
+        const carrot_plan_t *pl = ev[i].kind == CARROT_BOARD_AWARD ? ev[i].plan : NULL;
+        if (pl && pl->cap_key[0]) {
+            prefixed(key, sizeof(key), prefix, "", pl->cap_key);
+            ent(ap, K_CTR, key, NULL);
         }
-        /* what the events read: their dedup entries, records and counters */
-        for (size_t i = 0; i < n; i++) {
-            prefixed(key, sizeof(key), prefix, "seen:", ev[i].event_id);
-            ent(ap, K_SEEN, key, NULL);
-            if (!keeps_record(&ev[i])) continue;
-            record_key(key, sizeof(key), prefix, ev[i].activity);
-            ent(ap, K_REC, key, NULL);
-            const carrot_plan_t *pl = ev[i].kind == CARROT_BOARD_AWARD ? ev[i].plan : NULL;
-            if (pl && pl->cap_key[0]) {
-                prefixed(key, sizeof(key), prefix, "", pl->cap_key);
-                ent(ap, K_CTR, key, NULL);
-            }
-            for (int g = 0; pl && g < ev[i].scoring->ngoals; g++) {
-                prefixed(key, sizeof(key), prefix, "", pl->goal_keys[g]);
-                ent(ap, K_CTR, key, NULL);
-            }
+        for (int g = 0; pl && g < ev[i].scoring->ngoals; g++) {
+            prefixed(key, sizeof(key), prefix, "", pl->goal_keys[g]);
+            ent(ap, K_CTR, key, NULL);
         }
-        size_t nread = ap->ne;
-        cmds_t *c = &ap->c;
-        cmd(c, "WATCH");
-        arg_s(c, wmk);
+    }
+    size_t nread = ap->ne;
+    cmds_t *c = &ap->c;
+    cmd(c, "WATCH");
+    arg_s(c, L->wmk);
+    for (size_t i = 0; i < nread; i++)
+        if (ap->e[i].kind == K_REC) arg_s(c, ap->e[i].key);
+    cmd(c, "GET");
+    arg_s(c, L->wmk);
+    int nseen = 0, nctr = 0;
+    for (size_t i = 0; i < nread; i++) {
+        nseen += ap->e[i].kind == K_SEEN;
+        nctr += ap->e[i].kind == K_CTR;
+    }
+    if (nseen) {
+        cmd(c, "MGET");
         for (size_t i = 0; i < nread; i++)
-            if (ap->e[i].kind == K_REC) arg_s(c, ap->e[i].key);
-        cmd(c, "GET");
-        arg_s(c, wmk);
-        int nseen = 0, nctr = 0;
-        for (size_t i = 0; i < nread; i++) {
-            nseen += ap->e[i].kind == K_SEEN;
-            nctr += ap->e[i].kind == K_CTR;
-        }
-        if (nseen) {
-            cmd(c, "MGET");
-            for (size_t i = 0; i < nread; i++)
-                if (ap->e[i].kind == K_SEEN) arg_s(c, ap->e[i].key);
-        }
-        if (nctr) {
-            cmd(c, "MGET");
-            for (size_t i = 0; i < nread; i++)
-                if (ap->e[i].kind == K_CTR) arg_s(c, ap->e[i].key);
-        }
+            if (ap->e[i].kind == K_SEEN) arg_s(c, ap->e[i].key);
+    }
+    if (nctr) {
+        cmd(c, "MGET");
         for (size_t i = 0; i < nread; i++)
-            if (ap->e[i].kind == K_REC) {
-                cmd(c, "HMGET");
-                arg_s(c, ap->e[i].key);
-                static const char *const f[] = {"p", "n", "t", "on", "k", "c"};
-                for (int j = 0; j < 6; j++) arg_s(c, f[j]);
-            }
-        if (c->a.oom || ap->oom) {
-            snprintf(errstr, errstr_size, "out of memory");
-            return CARROT_BOARD_RETRY;
+            if (ap->e[i].kind == K_CTR) arg_s(c, ap->e[i].key);
+    }
+    int nrec = 0;
+    for (size_t i = 0; i < nread; i++)
+        if (ap->e[i].kind == K_REC) {
+            if (!nrec++) cmd(c, "MGET");
+            arg_s(c, ap->e[i].key);
         }
-        size_t nreplies = c->ncmd;
-        redisReply **rp = calloc(nreplies, sizeof(*rp));
-        if (!rp) {
-            snprintf(errstr, errstr_size, "out of memory");
-            return CARROT_BOARD_RETRY;
-        }
-        if (roundtrip(b, c, rp, errstr, errstr_size)) {
-            free(rp);
-            return CARROT_BOARD_RETRY;
-        }
-        /* the replies into the entries (strings copied: the replies go now) */
-        carrot_board_err_t rc = CARROT_BOARD_OK;
-        int64_t wm = -1;
-        for (size_t j = 0; j < nreplies && !rc; j++)
-            if (rp[j]->type == REDIS_REPLY_ERROR)
-                rc = reply_error(b, c, j, rp[j]->str, errstr, errstr_size);
-        if (!rc) {
-            int shaped = rp[1]->type == REDIS_REPLY_STRING || rp[1]->type == REDIS_REPLY_NIL;
-            if (rp[1]->type == REDIS_REPLY_STRING) wm = strtoll(rp[1]->str, NULL, 10);
-            else if (ap->told.n) { /* no watermark: a new program, or its keys were
-                                      deleted under a live connection: say it all again */
-                memset(ap->told.slot, 0, TOLD_CAP * sizeof(*ap->told.slot));
-                ap->told.n = 0;
+    if (c->a.oom || ap->oom) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return CARROT_BOARD_RETRY;
+    }
+    if (send_cmds(b, c, errstr, errstr_size)) return CARROT_BOARD_RETRY;
+    L->nread = nread;
+    L->nseen = nseen;
+    L->nctr = nctr;
+    L->nrec = nrec;
+    L->nreplies = c->ncmd;
+    L->state = L_READ;
+    return CARROT_BOARD_OK;
+}
+
+/* The read's replies into the entries (strings copied: the replies go
+ * now), and the watermark into L->wm. */
+static carrot_board_err_t read_state(lane_t *L, redisReply **rp, char *errstr, size_t errstr_size) {
+    carrot_board_t *b = L->b;
+    carrot_apply_t *ap = b->apply;
+    cmds_t *c = &ap->c;
+    for (size_t j = 0; j < L->nreplies; j++)
+        if (rp[j]->type == REDIS_REPLY_ERROR)
+            return reply_error(b, c, j, rp[j]->str, errstr, errstr_size);
+    L->wm = -1;
+    int shaped = rp[1]->type == REDIS_REPLY_STRING || rp[1]->type == REDIS_REPLY_NIL;
+    if (rp[1]->type == REDIS_REPLY_STRING) L->wm = strtoll(rp[1]->str, NULL, 10);
+    else if (ap->told.n) { /* no watermark: a new program, or its keys were
+                              deleted under a live connection: say it all again */
+        memset(ap->told.slot, 0, TOLD_CAP * sizeof(*ap->told.slot));
+        ap->told.n = 0;
+    }
+    size_t k = 2;
+    redisReply *ms = L->nseen ? rp[k++] : NULL, *mc = L->nctr ? rp[k++] : NULL,
+               *mr = L->nrec ? rp[k++] : NULL;
+    shaped = shaped &&
+             (!ms || (ms->type == REDIS_REPLY_ARRAY && ms->elements == (size_t)L->nseen)) &&
+             (!mc || (mc->type == REDIS_REPLY_ARRAY && mc->elements == (size_t)L->nctr)) &&
+             (!mr || (mr->type == REDIS_REPLY_ARRAY && mr->elements == (size_t)L->nrec));
+    size_t is = 0, ic = 0, ir = 0;
+    for (size_t i = 0; i < L->nread && shaped; i++) {
+        ent_t *x = &ap->e[i];
+        if (x->kind == K_SEEN) {
+            const redisReply *v = ms->element[is++];
+            if (field(v)) x->s[0] = save(ap, v->str, v->len);
+        } else if (x->kind == K_CTR) {
+            const redisReply *v = mc->element[ic++];
+            if (field(v)) {
+                x->n = strtoll(v->str, NULL, 10);
+                x->exp = INT64_MAX; /* as read: it stands */
             }
-            size_t k = 2;
-            redisReply *ms = nseen ? rp[k++] : NULL, *mc = nctr ? rp[k++] : NULL;
-            shaped = shaped &&
-                     (!ms || (ms->type == REDIS_REPLY_ARRAY && ms->elements == (size_t)nseen)) &&
-                     (!mc || (mc->type == REDIS_REPLY_ARRAY && mc->elements == (size_t)nctr));
-            size_t is = 0, ic = 0;
-            for (size_t i = 0; i < nread && shaped; i++) {
-                ent_t *x = &ap->e[i];
-                if (x->kind == K_SEEN) {
-                    const redisReply *v = ms->element[is++];
-                    if (field(v)) x->s[0] = save(ap, v->str, v->len);
-                } else if (x->kind == K_CTR) {
-                    const redisReply *v = mc->element[ic++];
-                    if (field(v)) {
-                        x->n = strtoll(v->str, NULL, 10);
-                        x->exp = INT64_MAX; /* as read: it stands */
-                    }
-                } else if (x->kind == K_REC) {
-                    const redisReply *h = rp[k++];
-                    if (h->type != REDIS_REPLY_ARRAY || h->elements != 6) {
-                        shaped = 0;
-                        break;
-                    }
-                    const char *p = field(h->element[0]), *nn = field(h->element[1]),
-                               *t = field(h->element[2]), *on = field(h->element[3]),
-                               *kk = field(h->element[4]), *cc = field(h->element[5]);
-                    if (p) x->s[0] = save(ap, p, strlen(p));
-                    if (cc) x->s[3] = save(ap, cc, strlen(cc));
-                    if (t) x->s[1] = save(ap, t, strlen(t));
-                    if (kk) x->s[2] = save(ap, kk, strlen(kk));
-                    if (nn) x->n = strtoll(nn, NULL, 10), x->has_n = 1;
-                    x->on = on ? strcmp(on, "0") != 0 : -1;
-                }
-            }
-            if (!shaped) {
-                snprintf(errstr, errstr_size, "unexpected reply from Redis to a read of %s", wmk);
-                rc = CARROT_BOARD_FATAL;
+        } else if (x->kind == K_REC) {
+            const redisReply *v = mr->element[ir++];
+            if (field(v) && !unpack_record(ap, x, v->str, v->len)) {
+                snprintf(errstr, errstr_size, "%s in Redis is not a CRM record's state (record.c)",
+                         x->key);
+                return CARROT_BOARD_FATAL;
             }
         }
-        for (size_t j = 0; j < nreplies; j++) freeReplyObject(rp[j]);
-        free(rp);
-        if (rc) {
-            freeReplyObject(redisCommand(b->rc, "UNWATCH"));
-            return rc;
-        }
-        /* settle in C, then write it all in one transaction */
-        int64_t top = settle(ap, prefix, stream, ev, n, wm, now, res);
-        if (through > top) top = through;
-        c->a.len = c->a.n = c->ncmd = 0;
-        cmd(c, "MULTI");
-        for (size_t i = 0; i < ap->ne; i++) {
-            ent_t *x = &ap->e[i];
-            if (x->kind == K_SEEN && (x->dirty & F_VAL)) {
+    }
+    if (!shaped) {
+        snprintf(errstr, errstr_size, "unexpected reply from Redis to a read of %s", L->wmk);
+        return CARROT_BOARD_FATAL;
+    }
+    return CARROT_BOARD_OK;
+}
+
+/* Builds the chunk's transaction from what settle() left in the entries. */
+static void build_write(carrot_apply_t *ap, const char *prefix, const char *wmk, const char *stream,
+                        int64_t wm, int64_t top, long long ttl, int64_t now) {
+    cmds_t *c = &ap->c;
+    char key[1200];
+    c->a.len = c->a.n = c->ncmd = 0;
+    cmd(c, "MULTI");
+    for (size_t i = 0; i < ap->ne; i++) {
+        ent_t *x = &ap->e[i];
+        if (x->kind == K_SEEN && (x->dirty & F_VAL)) {
+            cmd(c, "SET");
+            arg_s(c, x->key);
+            arg_s(c, x->s[0]);
+            arg_s(c, "EX");
+            arg_i(c, ttl);
+        } else if (x->kind == K_CTR && (x->dirty & F_VAL)) {
+            if (x->exp > now) {
                 cmd(c, "SET");
                 arg_s(c, x->key);
-                arg_s(c, x->s[0]);
-                arg_s(c, "EX");
-                arg_i(c, ttl);
-            } else if (x->kind == K_REC && x->dirty) {
-                cmd(c, "HSET");
-                arg_s(c, x->key);
-                if (x->dirty & F_P) arg_s(c, "p"), arg_s(c, x->s[0]);
-                if (x->dirty & F_T) arg_s(c, "t"), arg_s(c, x->s[1]);
-                if (x->dirty & F_K) arg_s(c, "k"), arg_s(c, x->s[2]);
-                if (x->dirty & F_ON) arg_s(c, "on"), arg_s(c, x->on ? "1" : "0");
-                if (x->dirty & F_N) arg_s(c, "n"), arg_i(c, x->n);
-                if (x->dirty & F_C) arg_s(c, "c"), arg_s(c, x->s[3]);
-            } else if (x->kind == K_CTR && (x->dirty & F_VAL)) {
-                if (x->exp > now) {
-                    cmd(c, "SET");
-                    arg_s(c, x->key);
-                    arg_i(c, x->n);
-                    arg_s(c, "EXAT");
-                    arg_i(c, x->exp);
-                } else { /* its period's keeping is over: as good as gone */
-                    cmd(c, "DEL");
-                    arg_s(c, x->key);
-                }
-            } else if (x->kind == K_SUM && x->n != 0) {
-                cmd(c, "ZINCRBY");
-                arg_s(c, ap->e[x->a].key);
                 arg_i(c, x->n);
-                arg_s(c, ap->e[x->b].key);
-            } else if (x->kind == K_CM && (x->n != 0 || x->d != 0)) {
-                char f[700];
-                const char *names[] = {"n", "d"};
-                int64_t by[] = {x->n, x->d};
-                for (int j = 0; j < 2; j++) {
-                    if (by[j] == 0) continue;
-                    joined(f, sizeof(f), names[j], x->s[0]);
-                    cmd(c, "HINCRBY");
-                    arg_s(c, x->s[1]);
-                    arg_s(c, f);
-                    arg_i(c, by[j]);
-                }
-            }
-        }
-        for (size_t i = 0; i < ap->ne; i++) {
-            ent_t *x = &ap->e[i];
-            if ((x->kind == K_BOARD || x->kind == K_CMKEY) && x->exp > 0) {
-                /* (a board is never written again once expired; a commitment's hash
-                 * may be: its expiry is said every time) */
-                if (x->kind == K_BOARD && !told_send(ap, told_hash("EXPIREAT", x->key, x->exp)))
-                    continue;
-                cmd(c, "EXPIREAT");
-                arg_s(c, x->key);
+                arg_s(c, "EXAT");
                 arg_i(c, x->exp);
-            } else if (x->kind == K_WHO && x->a >= 0) {
-                prefixed(key, sizeof(key), prefix, "pb:", x->key);
-                int first = 1;
-                for (int32_t j = x->a; j >= 0; j = ap->e[j].b) {
-                    if (!told_send(ap, told_hash(key, ap->e[j].name, 0))) continue;
-                    if (first) {
-                        cmd(c, "SADD");
-                        arg_s(c, key);
-                        first = 0;
-                    }
-                    arg_s(c, ap->e[j].name);
-                }
+            } else { /* its period's keeping is over: as good as gone */
+                cmd(c, "DEL");
+                arg_s(c, x->key);
+            }
+        } else if (x->kind == K_SUM && x->n != 0) {
+            cmd(c, "ZINCRBY");
+            arg_s(c, ap->e[x->a].key);
+            arg_i(c, x->n);
+            arg_s(c, ap->e[x->b].key);
+        } else if (x->kind == K_CM && (x->n != 0 || x->d != 0)) {
+            char f[700];
+            const char *names[] = {"n", "d"};
+            int64_t by[] = {x->n, x->d};
+            for (int j = 0; j < 2; j++) {
+                if (by[j] == 0) continue;
+                joined(f, sizeof(f), names[j], x->s[0]);
+                cmd(c, "HINCRBY");
+                arg_s(c, x->s[1]);
+                arg_s(c, f);
+                arg_i(c, by[j]);
             }
         }
-        size_t nboards = 0, plen = strlen(prefix) + 3; /* the program's board index */
-        prefixed(key, sizeof(key), prefix, "", "boards");
-        for (size_t i = 0; i < ap->ne; i++)
-            if (ap->e[i].kind == K_BOARD && told_send(ap, told_hash(key, ap->e[i].key + plen, 0))) {
-                if (!nboards++) {
+    }
+    int nrec = 0; /* the records, whole, in one command */
+    for (size_t i = 0; i < ap->ne; i++)
+        if (ap->e[i].kind == K_REC && ap->e[i].dirty) {
+            if (!nrec++) cmd(c, "MSET");
+            arg_s(c, ap->e[i].key);
+            pack_record(ap, &ap->e[i]);
+        }
+    for (size_t i = 0; i < ap->ne; i++) {
+        ent_t *x = &ap->e[i];
+        if ((x->kind == K_BOARD || x->kind == K_CMKEY) && x->exp > 0) {
+            /* (a board is never written again once expired; a commitment's hash
+             * may be: its expiry is said every time) */
+            if (x->kind == K_BOARD && !told_send(ap, told_hash("EXPIREAT", x->key, x->exp)))
+                continue;
+            cmd(c, "EXPIREAT");
+            arg_s(c, x->key);
+            arg_i(c, x->exp);
+        } else if (x->kind == K_WHO && x->a >= 0) {
+            prefixed(key, sizeof(key), prefix, "pb:", x->key);
+            int first = 1;
+            for (int32_t j = x->a; j >= 0; j = ap->e[j].b) {
+                if (!told_send(ap, told_hash(key, ap->e[j].name, 0))) continue;
+                if (first) {
                     cmd(c, "SADD");
                     arg_s(c, key);
+                    first = 0;
                 }
-                arg_s(c, ap->e[i].key + plen);
+                arg_s(c, ap->e[j].name);
             }
-        if (ap->feedlen) { /* for live displays: what changed, in the same transaction */
-            prefixed(key, sizeof(key), prefix, "", "feed");
-            cmd(c, "XADD");
-            arg_s(c, key);
-            arg_s(c, "MAXLEN");
-            arg_s(c, "~");
-            arg_i(c, CARROT_BOARD_FEED_MAXLEN);
-            arg_s(c, "*");
-            arg_s(c, "s");
-            char src[600];
-            sb_t sbuf = sb(src, sizeof(src));
-            sb_s(&sbuf, stream);
-            sb_put(&sbuf, ":", 1);
-            sb_i(&sbuf, top);
-            arg_s(c, src);
-            arg_s(c, "e");
-            arg(c, ap->feed, ap->feedlen);
         }
-        for (size_t i = 0; i < ap->ne; i++) /* rolled boards built before are stale */
-            if (ap->e[i].kind == K_SUM && ap->e[i].n != 0) {
-                prefixed(key, sizeof(key), prefix, "", "gen");
-                cmd(c, "INCR");
-                arg_s(c, key);
-                break;
-            }
-        if (top > wm) {
-            cmd(c, "SET");
-            arg_s(c, wmk);
-            arg_i(c, top);
-        }
-        cmd(c, "EXEC");
-        if (c->a.oom || ap->oom) {
-            freeReplyObject(redisCommand(b->rc, "UNWATCH"));
-            snprintf(errstr, errstr_size, "out of memory");
-            return CARROT_BOARD_RETRY;
-        }
-        nreplies = c->ncmd;
-        rp = calloc(nreplies, sizeof(*rp));
-        if (!rp) {
-            freeReplyObject(redisCommand(b->rc, "UNWATCH"));
-            snprintf(errstr, errstr_size, "out of memory");
-            return CARROT_BOARD_RETRY;
-        }
-        if (roundtrip(b, c, rp, errstr, errstr_size)) {
-            free(rp);
-            return CARROT_BOARD_RETRY;
-        }
-        redisReply *ex = rp[nreplies - 1];
-        int refused = ex->type == REDIS_REPLY_NIL;
-        for (size_t j = 0; j + 1 < nreplies && !rc; j++) /* queued: +QUEUED, or refused */
-            if (rp[j]->type == REDIS_REPLY_ERROR)
-                rc = reply_error(b, c, j, rp[j]->str, errstr, errstr_size);
-        if (!rc && ex->type == REDIS_REPLY_ERROR)
-            rc = reply_error(b, c, nreplies - 1, ex->str, errstr, errstr_size);
-        if (!rc && !refused) {
-            if (ex->type != REDIS_REPLY_ARRAY || ex->elements != nreplies - 2) {
-                snprintf(errstr, errstr_size, "unexpected reply from Redis to EXEC of %s", wmk);
-                rc = CARROT_BOARD_FATAL;
-            }
-            for (size_t j = 0; !rc && j < ex->elements; j++)
-                if (ex->element[j]->type == REDIS_REPLY_ERROR) /* ran, and failed: not undone */
-                    rc = reply_error(b, c, j + 1, ex->element[j]->str, errstr, errstr_size);
-        }
-        for (size_t j = 0; j < nreplies; j++) freeReplyObject(rp[j]);
-        free(rp);
-        if (!rc && !refused) told_keep(&ap->told);
-        if (rc || !refused) return rc;
-        b->conflicts++; /* someone wrote what this chunk read: read it again */
     }
-    snprintf(errstr, errstr_size,
-             "the boards of %s kept changing under the transaction (%d attempts); trying again",
-             wmk, MAX_ATTEMPTS);
-    return CARROT_BOARD_RETRY;
+    size_t nboards = 0, plen = strlen(prefix) + 3; /* the program's board index */
+    prefixed(key, sizeof(key), prefix, "", "boards");
+    for (size_t i = 0; i < ap->ne; i++)
+        if (ap->e[i].kind == K_BOARD && told_send(ap, told_hash(key, ap->e[i].key + plen, 0))) {
+            if (!nboards++) {
+                cmd(c, "SADD");
+                arg_s(c, key);
+            }
+            arg_s(c, ap->e[i].key + plen);
+        }
+    if (ap->feedlen) { /* for live displays: what changed, in the same transaction */
+        prefixed(key, sizeof(key), prefix, "", "feed");
+        cmd(c, "XADD");
+        arg_s(c, key);
+        arg_s(c, "MAXLEN");
+        arg_s(c, "~");
+        arg_i(c, CARROT_BOARD_FEED_MAXLEN);
+        arg_s(c, "*");
+        arg_s(c, "s");
+        char src[600];
+        sb_t sbuf = sb(src, sizeof(src));
+        sb_s(&sbuf, stream);
+        sb_put(&sbuf, ":", 1);
+        sb_i(&sbuf, top);
+        arg_s(c, src);
+        arg_s(c, "e");
+        arg(c, ap->feed, ap->feedlen);
+    }
+    for (size_t i = 0; i < ap->ne; i++) /* rolled boards built before are stale */
+        if (ap->e[i].kind == K_SUM && ap->e[i].n != 0) {
+            prefixed(key, sizeof(key), prefix, "", "gen");
+            cmd(c, "INCR");
+            arg_s(c, key);
+            break;
+        }
+    if (top > wm) {
+        cmd(c, "SET");
+        arg_s(c, wmk);
+        arg_i(c, top);
+    }
+    cmd(c, "EXEC");
+}
+
+/* Takes the read's replies, settles the chunk in C and sends its
+ * transaction. */
+static carrot_board_err_t read_recv(lane_t *L, long long ttl, int64_t now, char *errstr,
+                                    size_t errstr_size) {
+    carrot_board_t *b = L->b;
+    carrot_apply_t *ap = b->apply;
+    const carrot_board_job_t *job = L->job;
+    redisReply **rp = calloc(L->nreplies, sizeof(*rp));
+    if (!rp) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return CARROT_BOARD_RETRY;
+    }
+    if (recv_replies(b, L->nreplies, rp, errstr, errstr_size)) {
+        free(rp);
+        return CARROT_BOARD_RETRY;
+    }
+    carrot_board_err_t rc = read_state(L, rp, errstr, errstr_size);
+    for (size_t j = 0; j < L->nreplies; j++) freeReplyObject(rp[j]);
+    free(rp);
+    if (rc) {
+        freeReplyObject(redisCommand(b->rc, "UNWATCH"));
+        return rc;
+    }
+    const char *stream = job->stream;
+    int64_t top = settle(ap, L->prefix, stream, job->events + L->at, L->m, L->wm, now,
+                         job->res ? job->res + L->at : NULL);
+    int64_t through = L->at + L->m == job->n ? job->through : -1;
+    if (through > top) top = through;
+    build_write(ap, L->prefix, L->wmk, stream, L->wm, top, ttl, now);
+    if (ap->c.a.oom || ap->oom) {
+        freeReplyObject(redisCommand(b->rc, "UNWATCH"));
+        snprintf(errstr, errstr_size, "out of memory");
+        return CARROT_BOARD_RETRY;
+    }
+    if (send_cmds(b, &ap->c, errstr, errstr_size)) return CARROT_BOARD_RETRY;
+    L->nreplies = ap->c.ncmd;
+    L->state = L_WRITE;
+    return CARROT_BOARD_OK;
+}
+
+/* Takes the transaction's replies: the chunk ran (L_IDLE), or someone wrote
+ * what it read and it is read and settled again (L_READ). */
+static carrot_board_err_t write_recv(lane_t *L, char *errstr, size_t errstr_size) {
+    carrot_board_t *b = L->b;
+    carrot_apply_t *ap = b->apply;
+    cmds_t *c = &ap->c;
+    size_t nreplies = L->nreplies;
+    redisReply **rp = calloc(nreplies, sizeof(*rp));
+    if (!rp) {
+        carrot_board_drop(b); /* its replies are still coming */
+        snprintf(errstr, errstr_size, "out of memory");
+        return CARROT_BOARD_RETRY;
+    }
+    if (recv_replies(b, nreplies, rp, errstr, errstr_size)) {
+        free(rp);
+        return CARROT_BOARD_RETRY;
+    }
+    carrot_board_err_t rc = CARROT_BOARD_OK;
+    redisReply *ex = rp[nreplies - 1];
+    int refused = ex->type == REDIS_REPLY_NIL;
+    for (size_t j = 0; j + 1 < nreplies && !rc; j++) /* queued: +QUEUED, or refused */
+        if (rp[j]->type == REDIS_REPLY_ERROR)
+            rc = reply_error(b, c, j, rp[j]->str, errstr, errstr_size);
+    if (!rc && ex->type == REDIS_REPLY_ERROR)
+        rc = reply_error(b, c, nreplies - 1, ex->str, errstr, errstr_size);
+    if (!rc && !refused) {
+        if (ex->type != REDIS_REPLY_ARRAY || ex->elements != nreplies - 2) {
+            snprintf(errstr, errstr_size, "unexpected reply from Redis to EXEC of %s", L->wmk);
+            rc = CARROT_BOARD_FATAL;
+        }
+        for (size_t j = 0; !rc && j < ex->elements; j++)
+            if (ex->element[j]->type == REDIS_REPLY_ERROR) /* ran, and failed: not undone */
+                rc = reply_error(b, c, j + 1, ex->element[j]->str, errstr, errstr_size);
+    }
+    for (size_t j = 0; j < nreplies; j++) freeReplyObject(rp[j]);
+    free(rp);
+    if (rc) return rc;
+    if (refused) { /* someone wrote what this chunk read: read it again */
+        b->conflicts++;
+        L->attempt++;
+        return read_send(L, errstr, errstr_size);
+    }
+    told_keep(&ap->told);
+    L->state = L_IDLE;
+    return CARROT_BOARD_OK;
+}
+
+/* Starts the job's chunk at L->at (a job of no events has one, empty). */
+static carrot_board_err_t chunk_send(lane_t *L, char *errstr, size_t errstr_size) {
+    size_t left = L->job->n - L->at;
+    L->m = left < CHUNK ? left : CHUNK;
+    L->attempt = 0;
+    return read_send(L, errstr, errstr_size);
+}
+
+static carrot_board_err_t job_start(lane_t *L, const carrot_board_job_t *job, const char *program,
+                                    char *errstr, size_t errstr_size) {
+    carrot_board_t *b = L->b;
+    if (!b->apply && !(b->apply = calloc(1, sizeof(*b->apply)))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return CARROT_BOARD_RETRY;
+    }
+    L->job = job;
+    L->at = 0;
+    snprintf(L->prefix, sizeof(L->prefix), "carrot:{%s}:", program);
+    snprintf(L->wmk, sizeof(L->wmk), "%swm:%s", L->prefix, job->stream);
+    return chunk_send(L, errstr, errstr_size);
+}
+
+/* --- jobs over lanes ----------------------------------------------------- */
+
+/* FNV-1a of a tag and a string (and a second one): what apply_jobs compares. */
+static uint64_t key_hash(char tag, const char *a, const char *b) {
+    uint64_t h = (1469598103934665603ULL ^ (unsigned char)tag) * 1099511628211ULL;
+    for (const char *s = a; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    h = (h ^ 0x1f) * 1099511628211ULL;
+    for (const char *s = b ? b : ""; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+/* Whether no two jobs share a participant (its cap and goal counters), a
+ * CRM record or an event id (its dedup entry): then they may run in any
+ * order, side by side. Those are the only keys two partitions could both
+ * read and write; a shared record would also make one transaction refuse
+ * the other, and a DELETE on one partition must follow its CREATE on
+ * another as the batch has them. 0 also when out of memory. */
+static int independent(carrot_board_t *b, const carrot_board_job_t *jobs, size_t njobs) {
+    size_t total = 0, cap = 64;
+    for (size_t j = 0; j < njobs; j++) total += jobs[j].n;
+    while (cap < total * 6) cap *= 2; /* three keys an event, at most half full */
+    if (cap > b->keycap) {
+        uint64_t *k = realloc(b->keys, cap * 2 * sizeof(*k));
+        if (!k) return 0;
+        b->keys = k;
+        b->keycap = cap;
+    }
+    uint64_t *t = b->keys; /* t[2i]: the key's hash (0: empty), t[2i+1]: its job */
+    memset(t, 0, cap * 2 * sizeof(*t));
+    for (size_t j = 0; j < njobs; j++)
+        for (size_t i = 0; i < jobs[j].n; i++) {
+            const carrot_activity_t *a = jobs[j].events[i].activity;
+            uint64_t h[3] = {*a->participant_id ? key_hash('p', a->participant_id, NULL) : 0,
+                             key_hash('r', a->source_system, a->source_record_id),
+                             key_hash('e', jobs[j].events[i].event_id, NULL)};
+            for (int q = 0; q < 3; q++) {
+                if (!h[q]) continue;
+                size_t at = h[q] & (cap - 1);
+                while (t[2 * at] && t[2 * at] != h[q]) at = (at + 1) & (cap - 1);
+                if (!t[2 * at]) t[2 * at] = h[q], t[2 * at + 1] = j;
+                else if (t[2 * at + 1] != j)
+                    return 0;
+            }
+        }
+    return 1;
+}
+
+carrot_board_err_t carrot_board_apply_jobs(carrot_board_t *b, const char *program,
+                                           const carrot_board_job_t *jobs, size_t njobs,
+                                           long long ttl, int64_t now, char *errstr,
+                                           size_t errstr_size) {
+    errstr[0] = '\0';
+    carrot_board_err_t rc = carrot_board_records_ready(b, program, errstr, errstr_size);
+    if (rc) return rc;
+    int nl = b->nlanes < (int)njobs ? b->nlanes : (int)njobs;
+    if (nl > 1 && !independent(b, jobs, njobs)) nl = 1;
+    lane_t L[CARROT_BOARD_MAX_LANES];
+    for (int k = 0; k < nl; k++) {
+        if (k && !b->lane[k] && !(b->lane[k] = carrot_board_new(b->host, b->port, b->timeout_ms)))
+            nl = k; /* out of memory: fewer lanes */
+        L[k] = (lane_t){.b = k ? b->lane[k] : b, .state = L_IDLE};
+    }
+    /* Round robin: while this process waits for one lane's answer, Redis
+     * has the others' commands to work on, and while it settles one lane's
+     * chunk, Redis writes another's. */
+    size_t next = 0;
+    for (int k = 0; k < nl && next < njobs && !rc; k++)
+        rc = job_start(&L[k], &jobs[next++], program, errstr, errstr_size);
+    for (int busy = 1; busy && !rc;) {
+        busy = 0;
+        for (int k = 0; k < nl && !rc; k++) {
+            lane_t *x = &L[k];
+            if (x->state == L_IDLE) continue;
+            busy = 1;
+            if (x->state == L_READ) {
+                rc = read_recv(x, ttl, now, errstr, errstr_size);
+                continue;
+            }
+            rc = write_recv(x, errstr, errstr_size);
+            if (rc || x->state != L_IDLE) continue;
+            x->at += x->m; /* the chunk ran */
+            if (x->at < x->job->n) rc = chunk_send(x, errstr, errstr_size);
+            else if (next < njobs)
+                rc = job_start(x, &jobs[next++], program, errstr, errstr_size);
+        }
+    }
+    if (rc) /* the other lanes' answers would be read by the next call as its own */
+        for (int k = 0; k < nl; k++)
+            if (L[k].state != L_IDLE) carrot_board_drop(L[k].b);
+    if (rc == CARROT_BOARD_FATAL) b->failed = CARROT_BOARD_FATAL;
+    return rc;
 }
 
 carrot_board_err_t carrot_board_apply_events(carrot_board_t *b, const char *program,
@@ -1106,21 +1330,6 @@ carrot_board_err_t carrot_board_apply_events(carrot_board_t *b, const char *prog
                                              size_t n, int64_t through, long long ttl, int64_t now,
                                              carrot_board_result_t *res, char *errstr,
                                              size_t errstr_size) {
-    if (!b->apply && !(b->apply = calloc(1, sizeof(*b->apply)))) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return CARROT_BOARD_RETRY;
-    }
-    char prefix[512], wmk[1024];
-    snprintf(prefix, sizeof(prefix), "carrot:{%s}:", program);
-    snprintf(wmk, sizeof(wmk), "%swm:%s", prefix, stream);
-    errstr[0] = '\0';
-    size_t i = 0;
-    do {
-        size_t m = n - i < CHUNK ? n - i : CHUNK;
-        carrot_board_err_t rc = chunk(b, prefix, wmk, stream, ev + i, m, i + m == n ? through : -1,
-                                      ttl, now, res ? res + i : NULL, errstr, errstr_size);
-        if (rc) return rc;
-        i += m;
-    } while (i < n);
-    return CARROT_BOARD_OK;
+    carrot_board_job_t job = {stream, ev, n, through, res};
+    return carrot_board_apply_jobs(b, program, &job, 1, ttl, now, errstr, errstr_size);
 }

@@ -32,14 +32,28 @@ carrot_board_t *carrot_board_new(const char *host, int port, int timeout_ms) {
         return NULL;
     }
     b->timeout_ms = timeout_ms;
+    b->port = port;
+    b->nlanes = 1;
+    if (!(b->host = strdup(host))) {
+        carrot_board_destroy(b);
+        return NULL;
+    }
     return b;
 }
 
 void carrot_board_destroy(carrot_board_t *b) {
     if (!b) return;
+    for (int i = 1; i < CARROT_BOARD_MAX_LANES; i++) carrot_board_destroy(b->lane[i]);
     carrot_redis_destroy(b->redis);
     carrot_apply_free(b->apply);
+    free(b->host);
+    free(b->keys);
+    free(b->layout_program);
     free(b);
+}
+
+void carrot_board_set_lanes(carrot_board_t *b, int lanes) {
+    b->nlanes = lanes < 1 ? 1 : lanes > CARROT_BOARD_MAX_LANES ? CARROT_BOARD_MAX_LANES : lanes;
 }
 
 void carrot_board_drop(carrot_board_t *b) {
@@ -91,10 +105,18 @@ int carrot_board_connect(carrot_board_t *b, const char *key, char *errstr, size_
 }
 
 unsigned long carrot_board_connects(const carrot_board_t *b) {
-    return carrot_redis_connects(b->redis);
+    unsigned long n = carrot_redis_connects(b->redis);
+    for (int i = 1; i < CARROT_BOARD_MAX_LANES; i++)
+        if (b->lane[i]) n += carrot_redis_connects(b->lane[i]->redis);
+    return n;
 }
 
-unsigned long carrot_board_conflicts(const carrot_board_t *b) { return b->conflicts; }
+unsigned long carrot_board_conflicts(const carrot_board_t *b) {
+    unsigned long n = b->conflicts;
+    for (int i = 1; i < CARROT_BOARD_MAX_LANES; i++)
+        if (b->lane[i]) n += b->lane[i]->conflicts;
+    return n;
+}
 
 /* A Redis error into errstr. A script's names the .lua file and line first:
  * Redis numbers the lines of the text it loaded ("user_script:N"), which

@@ -30,6 +30,14 @@ struct carrot_board_s {
     unsigned long conflicts;   /* transactions refused (EXEC after a watched key changed) */
     carrot_board_err_t failed; /* what the last failed command was: RETRY or FATAL */
     carrot_apply_t *apply;
+    char *host; /* for the lanes' own handles */
+    int port;
+    int nlanes;                                          /* carrot_board_set_lanes() */
+    struct carrot_board_s *lane[CARROT_BOARD_MAX_LANES]; /* [0] unused: lane 0 is this one */
+    uint64_t *keys;                                      /* apply_jobs' scratch (apply.c) */
+    size_t keycap;
+    char *layout_program; /* the program whose records are known to be strings (record.c) */
+    unsigned long layout_connects; /* ... as of this many connections */
 };
 
 /* Sets b->rc to the connection that serves key (any key of the program's
@@ -70,5 +78,25 @@ carrot_board_err_t carrot_board_apply_events(carrot_board_t *b, const char *prog
                                              carrot_board_result_t *res, char *errstr,
                                              size_t errstr_size);
 void carrot_apply_free(carrot_apply_t *ap); /* NULL is a no-op */
+
+/* record.c: a CRM record's state, "carrot:{P}:rs:<source>:<record id>", is
+ * one string: "R", then its fields p (participant), n (points earned), t
+ * (type), on ("0" deleted, "1" stands), k (boards) and c (what it added to
+ * commitments), in that order, each "-" when absent or "<length>:" and its
+ * bytes. */
+#define CARROT_RECORD_FIELDS 6
+/* f[0..6) (NULL: absent) packed into a new string of *lenp bytes (caller
+ * frees); NULL when out of memory. */
+char *carrot_record_pack(const char *const f[CARROT_RECORD_FIELDS], size_t *lenp);
+/* v[0..len) split into f and fl (f[j] NULL when absent; not NUL-ended);
+ * 0 when it is not a packed record. */
+int carrot_record_unpack(const char *v, size_t len, const char *f[CARROT_RECORD_FIELDS],
+                         size_t fl[CARROT_RECORD_FIELDS]);
+/* Makes sure the program's records are strings: once per program and
+ * connection it reads carrot:{P}:layout, and when that is not "2" moves
+ * every record hash an earlier version wrote (carrot:{P}:rec:...) to its
+ * string, then sets it. */
+carrot_board_err_t carrot_board_records_ready(carrot_board_t *b, const char *program, char *errstr,
+                                              size_t errstr_size);
 
 #endif

@@ -83,7 +83,7 @@ typedef struct {
  * version). Returns the number encoded, or -1. */
 static int encode_awards(scorer_t *s, scorer_txn_t *t, pending_t *p, int64_t now) {
     const carrot_board_result_t *res = p->res;
-    char stream[300]; /* the board watermark's, as apply_partition() names it */
+    char stream[300]; /* the board watermark's, as apply_board() names it */
     snprintf(stream, sizeof(stream), "%s:%d", s->cf->topic, (int)p->partition);
     size_t stream_at = scorer_txn_put(t, stream, strlen(stream));
     for (int i = 0; i < res->nlines; i++) {
@@ -172,21 +172,15 @@ static rd_kafka_topic_partition_list_t *batch_offsets(const scorer_t *s, rd_kafk
     return parts;
 }
 
-/* Applies one partition's events (n may be 0), then moves its watermark to
- * through when the batch's last messages there were not the program's. 0;
- * -3 when Redis could not be reached: the batch is dropped and read again
- * once Redis is checked against Kafka (it may come back having lost
- * writes, and applying this batch first would step over the gap); -2 on a
- * fatal error. */
-static int apply_partition(scorer_t *s, int32_t partition, const carrot_board_event_t *ev, size_t n,
-                           int64_t through, int64_t now, carrot_board_result_t *res) {
-    char stream[300], errstr[512];
-    snprintf(stream, sizeof(stream), "%s:%d", s->cf->topic, (int)partition);
+/* Applies the jobs (one per partition) to Redis. 0; -3 when Redis could not
+ * be reached: the batch is dropped and read again once Redis is checked
+ * against Kafka (it may come back having lost writes, and applying this
+ * batch first would step over the gap); -2 on a fatal error. */
+static int apply_jobs(scorer_t *s, const carrot_board_job_t *jobs, size_t njobs, int64_t now) {
+    char errstr[512];
     const char *program = carrot_rules_program(s->rules);
-    carrot_board_err_t berr = carrot_board_apply(s->board, program, stream, ev, n, s->cf->seen_ttl,
-                                                 now / 1000, res, errstr, sizeof(errstr));
-    if (berr == CARROT_BOARD_OK && (n == 0 || through > ev[n - 1].offset))
-        berr = carrot_board_advance(s->board, program, stream, through, errstr, sizeof(errstr));
+    carrot_board_err_t berr = carrot_board_apply_jobs(
+        s->board, program, jobs, njobs, s->cf->seen_ttl, now / 1000, errstr, sizeof(errstr));
     if (berr == CARROT_BOARD_FATAL) {
         /* the same batch would fail the same way; and a transaction that failed half way
          * has left its writes (Redis does not undo them): stop, and let a person look */
@@ -206,25 +200,29 @@ static int apply_partition(scorer_t *s, int32_t partition, const carrot_board_ev
     return 0;
 }
 
-/* Applies the events to Redis, one transaction per partition, partitions in
- * the order the batch first names them (a DELETE and its CREATE may sit on
- * two), each partition's events in offset order. Grouped by a counting sort:
- * results[] ends up in that grouped order, and each pending points to its
- * own. */
+/* Applies the events to Redis, one job per partition, jobs in the order the
+ * batch first names their partitions (a DELETE and its CREATE may sit on
+ * two: carrot_board_apply_jobs() keeps that order for jobs that share a
+ * record), each partition's events in offset order; partitions with none of
+ * the program's events only move their watermark along. Grouped by a
+ * counting sort: results[] ends up in that grouped order, and each pending
+ * points to its own. */
 static int apply_board(scorer_t *s, rd_kafka_message_t **msgs, size_t n, pending_t *pend,
                        size_t npend, int64_t now, carrot_board_result_t *results) {
     int32_t maxp = 0;
     for (size_t i = 0; i < n; i++)
         if (msgs[i]->partition > maxp) maxp = msgs[i]->partition;
-    size_t cnt = npend ? npend : 1, none = (size_t)-1, ngroups = 0;
-    size_t *group_of = malloc(((size_t)maxp + 1) * sizeof(*group_of)); /* by partition */
-    int64_t *through = malloc(((size_t)maxp + 1) * sizeof(*through));  /* by partition */
-    size_t *group = malloc(cnt * sizeof(*group));                      /* by pending: its group */
+    size_t cnt = npend ? npend : 1, none = (size_t)-1, ngroups = 0, np = (size_t)maxp + 1;
+    size_t *group_of = malloc(np * sizeof(*group_of));     /* by partition */
+    int64_t *through = malloc(np * sizeof(*through));      /* by partition */
+    size_t *group = malloc(cnt * sizeof(*group));          /* by pending: its group */
     size_t *start = calloc(cnt + 1, sizeof(*start));       /* by group: its first event */
     int32_t *partition = malloc(cnt * sizeof(*partition)); /* by group */
     carrot_board_event_t *ev = malloc(cnt * sizeof(*ev));
+    carrot_board_job_t *jobs = malloc((cnt + np) * sizeof(*jobs)); /* groups, then the rest */
+    char(*streams)[300] = malloc(np * sizeof(*streams));           /* by partition */
     int rc = 0;
-    if (!group_of || !through || !group || !start || !partition || !ev) {
+    if (!group_of || !through || !group || !start || !partition || !ev || !jobs || !streams) {
         carrot_error("out of memory");
         rc = -2;
         goto out;
@@ -232,6 +230,7 @@ static int apply_board(scorer_t *s, rd_kafka_message_t **msgs, size_t n, pending
     for (int32_t p = 0; p <= maxp; p++) {
         group_of[p] = none;
         through[p] = -1;
+        snprintf(streams[p], sizeof(streams[p]), "%s:%d", s->cf->topic, (int)p);
     }
     for (size_t i = 0; i < n; i++)
         if (msgs[i]->offset > through[msgs[i]->partition])
@@ -259,13 +258,20 @@ static int apply_board(scorer_t *s, rd_kafka_message_t **msgs, size_t n, pending
                                         .plan = p->plan};
         p->res = &results[at];
     }
-    for (size_t g = 0, first = 0; g < ngroups && !rc; first = start[g++])
-        rc = apply_partition(s, partition[g], ev + first, start[g] - first, through[partition[g]],
-                             now, results + first);
-    /* partitions with none of the program's events: their watermark keeps pace */
-    for (int32_t p = 0; p <= maxp && !rc; p++)
+    size_t njobs = 0;
+    for (size_t g = 0, first = 0; g < ngroups; first = start[g++]) {
+        int32_t p = partition[g];
+        size_t m = start[g] - first;
+        /* the watermark moves past the batch's last messages there even when
+         * they were not the program's (another program's, dead letters) */
+        jobs[njobs++] = (carrot_board_job_t){
+            streams[p], ev + first, m, through[p] > ev[first + m - 1].offset ? through[p] : -1,
+            results + first};
+    }
+    for (int32_t p = 0; p <= maxp; p++) /* partitions with none of the program's events */
         if (through[p] >= 0 && group_of[p] == none)
-            rc = apply_partition(s, p, NULL, 0, through[p], now, NULL);
+            jobs[njobs++] = (carrot_board_job_t){streams[p], NULL, 0, through[p], NULL};
+    rc = apply_jobs(s, jobs, njobs, now);
 out:
     free(group_of);
     free(through);
@@ -273,6 +279,8 @@ out:
     free(start);
     free(partition);
     free(ev);
+    free(jobs);
+    free(streams);
     return rc;
 }
 

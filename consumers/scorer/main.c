@@ -36,6 +36,9 @@ static const carrot_conf_prop_t props[] = {
      "only the file)"},
     {"redis-host", CARROT_CONF_STR, OFF(redis_host), "127.0.0.1", 0, 0, "Redis host"},
     {"redis-port", CARROT_CONF_INT, OFF(redis_port), "16379", 1, 65535, "Redis port"},
+    {"redis-lanes", CARROT_CONF_INT, OFF(redis_lanes), "2", 1, CARROT_BOARD_MAX_LANES,
+     "Redis connections a batch's partitions are written over, so one partition's chunk is "
+     "settled while Redis writes another's (1: one after another)"},
     {"batch-size", CARROT_CONF_INT, OFF(batch_size), "1000", 1, 100000,
      "most activities scored in one transaction"},
     {"batch-ms", CARROT_CONF_INT, OFF(batch_ms), "50", 1, 60000,
@@ -311,6 +314,7 @@ int main(int argc, char **argv) {
     rd_kafka_message_t **msgs = calloc((size_t)cf.batch_size, sizeof(*msgs));
     s.drain = carrot_drain_new();
     s.board = carrot_board_new(cf.redis_host, (int)cf.redis_port, 5000);
+    if (s.board) carrot_board_set_lanes(s.board, (int)cf.redis_lanes);
     if (!msgs || !s.drain || !s.board) {
         carrot_error("out of memory");
         goto out;
@@ -471,6 +475,13 @@ int main(int argc, char **argv) {
             }
             if (cf.until_drained && carrot_drain_done(s.drain) &&
                 scorer_pipe_inflight(s.pipe, NULL) == 0) {
+                /* (a connection opened by the last batch, a lane's, marks the meta to
+                 * be written again: that is done here, not left behind) */
+                if (s.meta_dirty && carrot_board_set_meta(s.board, carrot_rules_program(s.rules),
+                                                          carrot_rules_timezone(s.rules),
+                                                          carrot_rules_version(s.rules), errstr,
+                                                          sizeof(errstr)) == CARROT_BOARD_OK)
+                    s.meta_dirty = 0;
                 if (s.meta_dirty) { /* drained, yet never wrote a board: not a success */
                     carrot_error("drained, but Redis at %s:%lld could not be reached",
                                  cf.redis_host, cf.redis_port);

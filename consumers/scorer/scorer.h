@@ -17,8 +17,8 @@
 typedef struct {
     char *brokers, *topic, *awards_topic, *dlq_topic, *group, *instance, *rules, *rules_topic;
     char *redis_host, *log_level, *log_format, *schema_registry, *metrics_listen;
-    long long redis_port, batch_size, batch_ms, batch_linger_ms, seen_ttl, txn_timeout_ms,
-        metrics_port;
+    long long redis_port, redis_lanes, batch_size, batch_ms, batch_linger_ms, seen_ttl,
+        txn_timeout_ms, metrics_port;
     int until_drained;
 } scorer_conf_t;
 

@@ -2,7 +2,8 @@
  * DELETE that overtakes its CREATE (they can sit on different partitions
  * when the DELETE names no participant), an UNDELETE, a replay of a batch,
  * a duplicate event id at another offset, caps and goals under the
- * watermark, board expiry, and every query: top N with competition ranks,
+ * watermark, board expiry, a batch's partitions over several connections
+ * (lanes), records moved from the hash layout, and every query: top N with competition ranks,
  * the entries around a participant, and a participant's standing on every
  * board. */
 #include "carrot/board.h"
@@ -149,8 +150,8 @@ START_TEST(order_replay_and_duplicates) {
         carrot_board_apply(b, program, "t:0", none, 1, 3600, now, res, errstr, sizeof(errstr)), 0);
     ck_assert_int_eq(res[0].fresh, 1);
     ck_assert_int_eq(res[0].nlines, 0);
-    redisReply *z = redisCommand(rc, "EXISTS carrot:{%s}:seen:zero carrot:{%s}:rec:crm:r10",
-                                 program, program);
+    redisReply *z = redisCommand(rc, "EXISTS carrot:{%s}:seen:zero carrot:{%s}:rs:crm:r10", program,
+                                 program);
     ck_assert_int_eq(z->integer, 0);
     freeReplyObject(z);
     /* dated boards expire; program to date does not */
@@ -925,9 +926,163 @@ START_TEST(racing_writers_apply_once) {
 }
 END_TEST
 
+/* A goal at 2 calls for who, on the award event of p. */
+static void with_goal(parts_t *p, const char *who, int64_t now) {
+    p->sc.ngoals = 1;
+    p->sc.goals[0] = (carrot_goal_hit_t){.id = "g", .target = 2, .bonus = 40};
+    snprintf(p->plan.goal_keys[0], sizeof(p->plan.goal_keys[0]), "goal:g:w:2026-W46:%s", who);
+    snprintf(p->plan.goal_rules[0], sizeof(p->plan.goal_rules[0]), "goal.g");
+    p->plan.goal_expire_at[0] = now + 3600;
+}
+
+/* The points of the lanes test's participants on ptd:all. */
+static int64_t board_sum(redisContext *rc, const char *program, int jobs) {
+    int64_t sum = 0;
+    for (int j = 0; j < jobs; j++)
+        for (int k = 0; k < 40; k++) {
+            char w[24];
+            snprintf(w, sizeof(w), "p%d-%d", j, k);
+            sum += it_zscore(rc, program, "ptd:all", w);
+        }
+    return sum;
+}
+
+/* A batch's partitions over three lanes: each partition's events applied
+ * once, in order, the watermarks moved (also of a partition with none of
+ * the program's events); and jobs that share a participant run one after
+ * another: both of its events count towards its goal, where two lanes
+ * reading the counter side by side would each have seen none. */
+START_TEST(lanes_apply_jobs) {
+    char program[48], errstr[512];
+    it_unique(program, sizeof(program), "ln");
+    int64_t now = carrot_time_now_ms() / 1000;
+    expire[0] = 0;
+    expire[1] = expire[2] = now + 3600;
+    carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
+    carrot_board_set_lanes(b, 3);
+    redisContext *rc = it_redis();
+    enum { JOBS = 4, PER = 450 }; /* more than a chunk per partition */
+    static parts_t pt[JOBS][PER];
+    static carrot_board_event_t ev[JOBS][PER];
+    static carrot_board_result_t res[JOBS][PER];
+    static char ids[JOBS][PER][24], who[JOBS][PER][24], recs[JOBS][PER][32];
+    char streams[JOBS + 1][16];
+    carrot_board_job_t jobs[JOBS + 1];
+    for (int j = 0; j < JOBS; j++) {
+        snprintf(streams[j], sizeof(streams[j]), "t:%d", j);
+        for (int i = 0; i < PER; i++) {
+            snprintf(ids[j][i], sizeof(ids[j][i]), "e%d-%d", j, i);
+            snprintf(who[j][i], sizeof(who[j][i]), "p%d-%d", j, i % 40);
+            snprintf(recs[j][i], sizeof(recs[j][i]), "crm:r%d-%d", j, i);
+            ev[j][i] = award(&pt[j][i], 10 + i, ids[j][i], who[j][i], 1 + i % 3, recs[j][i]);
+        }
+        jobs[j] = (carrot_board_job_t){streams[j], ev[j], PER, -1, res[j]};
+    }
+    snprintf(streams[JOBS], sizeof(streams[JOBS]), "t:%d", JOBS);
+    jobs[JOBS] = (carrot_board_job_t){streams[JOBS], NULL, 0, 77, NULL};
+    ck_assert_msg(carrot_board_apply_jobs(b, program, jobs, JOBS + 1, 3600, now, errstr,
+                                          sizeof(errstr)) == CARROT_BOARD_OK,
+                  "%s", errstr);
+    int64_t expect = 0;
+    for (int j = 0; j < JOBS; j++)
+        for (int i = 0; i < PER; i++) {
+            ck_assert_int_eq(res[j][i].fresh, 1);
+            ck_assert_int_eq(res[j][i].amount, 1 + i % 3);
+            expect += 1 + i % 3;
+        }
+    ck_assert_int_eq(board_sum(rc, program, JOBS), expect);
+    for (int j = 0; j <= JOBS; j++) {
+        redisReply *r = redisCommand(rc, "GET carrot:{%s}:wm:t:%d", program, j);
+        ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+        ck_assert_int_eq(atoll(r->str), j < JOBS ? 10 + PER - 1 : 77);
+        freeReplyObject(r);
+    }
+    /* the same again: a replay, nothing applied twice */
+    ck_assert_int_eq(
+        carrot_board_apply_jobs(b, program, jobs, JOBS, 3600, now, errstr, sizeof(errstr)),
+        CARROT_BOARD_OK);
+    ck_assert_int_eq(board_sum(rc, program, JOBS), expect);
+    for (int i = 0; i < PER; i++) ck_assert_int_eq(res[1][i].amount, 1 + i % 3);
+    /* ann on two partitions, each call one towards her goal of two */
+    static parts_t two[2];
+    carrot_board_event_t a[] = {award(&two[0], 500, "ga", "ann", 1, "crm:ga")};
+    carrot_board_event_t c[] = {award(&two[1], 500, "gb", "ann", 1, "crm:gb")};
+    with_goal(&two[0], "ann", now);
+    with_goal(&two[1], "ann", now);
+    carrot_board_result_t ra, rb;
+    carrot_board_job_t shared[] = {{"t:0", a, 1, -1, &ra}, {"t:1", c, 1, -1, &rb}};
+    ck_assert_int_eq(
+        carrot_board_apply_jobs(b, program, shared, 2, 3600, now, errstr, sizeof(errstr)),
+        CARROT_BOARD_OK);
+    ck_assert_int_eq(ra.amount, 1);
+    ck_assert_int_eq(rb.amount, 1 + 40);
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "ann"), 42);
+    redisFree(rc);
+    carrot_board_destroy(b);
+}
+END_TEST
+
+/* A program whose records an earlier version wrote as hashes: the first
+ * write moves them to strings (once), and a DELETE then takes back what
+ * the hash said the record earned; a record string cut short is refused. */
+START_TEST(record_hashes_are_moved) {
+    char program[48], errstr[512];
+    it_unique(program, sizeof(program), "mv");
+    int64_t now = carrot_time_now_ms() / 1000;
+    expire[0] = 0;
+    expire[1] = expire[2] = now + 3600;
+    redisContext *rc = it_redis();
+    char boards_field[256];
+    snprintf(boards_field, sizeof(boards_field),
+             "ptd:all\x1e"
+             "0");
+    for (int i = 0; i < 3; i++) { /* as the hash layout kept them: ann earned 9 on each */
+        redisReply *r = redisCommand(rc,
+                                     "HSET carrot:{%s}:rec:crm:old%d p ann n 9 t call on 1 k %s",
+                                     program, i, boards_field);
+        freeReplyObject(r);
+    }
+    freeReplyObject(redisCommand(rc, "ZADD carrot:{%s}:lb:ptd:all 27 ann", program));
+    carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
+    static parts_t pt[1];
+    carrot_board_event_t del[] = {change(&pt[0], 5, "d-old1", CARROT_BOARD_REVERSE, "crm:old1")};
+    carrot_board_result_t res[1];
+    ck_assert_msg(carrot_board_apply(b, program, "t:0", del, 1, 3600, now, res, errstr,
+                                     sizeof(errstr)) == CARROT_BOARD_OK,
+                  "%s", errstr);
+    ck_assert_int_eq(res[0].amount, -9);
+    ck_assert_str_eq(res[0].participant_id, "ann");
+    ck_assert_int_eq(it_zscore(rc, program, "ptd:all", "ann"), 18);
+    redisReply *r = redisCommand(rc, "EXISTS carrot:{%s}:rec:crm:old0 carrot:{%s}:rec:crm:old2",
+                                 program, program);
+    ck_assert_int_eq(r->integer, 0);
+    freeReplyObject(r);
+    r = redisCommand(rc, "GET carrot:{%s}:rs:crm:old0", program);
+    ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+    ck_assert_str_eq(r->str, "R3:ann1:94:call1:19:ptd:all\x1e"
+                             "0-");
+    freeReplyObject(r);
+    r = redisCommand(rc, "GET carrot:{%s}:layout", program);
+    ck_assert_str_eq(r->str, "2");
+    freeReplyObject(r);
+    /* a record string that is not one (cut short) stops the write, loudly */
+    freeReplyObject(redisCommand(rc, "SET carrot:{%s}:rs:crm:bad R3:an", program));
+    carrot_board_event_t bad[] = {change(&pt[0], 6, "d-bad", CARROT_BOARD_REVERSE, "crm:bad")};
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", bad, 1, 3600, now, res, errstr, sizeof(errstr)),
+        CARROT_BOARD_FATAL);
+    ck_assert_msg(strstr(errstr, "rs:crm:bad in Redis is not a CRM record's state") != NULL, "%s",
+                  errstr);
+    redisFree(rc);
+    carrot_board_destroy(b);
+}
+END_TEST
+
 int main(void) {
     const TTest *tests[] = {order_replay_and_duplicates,
                             racing_writers_apply_once,
+                            lanes_apply_jobs,
+                            record_hashes_are_moved,
                             caps_and_goals,
                             commitments_count_once,
                             feed_is_exactly_once,

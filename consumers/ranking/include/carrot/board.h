@@ -182,6 +182,37 @@ carrot_board_err_t carrot_board_apply(carrot_board_t *board, const char *program
                                       size_t n, long long seen_ttl_s, int64_t now_s,
                                       carrot_board_result_t *out, char *errstr, size_t errstr_size);
 
+/* One partition's share of a batch for carrot_board_apply_jobs(): its
+ * events (n may be 0) as for carrot_board_apply(), filling res[0..n), and
+ * through, the offset its watermark moves to at least (-1: none; see
+ * carrot_board_advance()). Nothing here is copied: all of it must outlive
+ * the call. */
+typedef struct {
+    const char *stream;
+    const carrot_board_event_t *events;
+    size_t n;
+    int64_t through;
+    carrot_board_result_t *res;
+} carrot_board_job_t;
+
+/* Applies jobs[0..njobs) of one program, each exactly as carrot_board_apply()
+ * then carrot_board_advance() would, over the handle's lanes (below): while
+ * Redis writes one partition's chunk, the next is settled here. Jobs that
+ * share a participant, a CRM record or an event id run one after another in
+ * their order, as one lane would. On failure some jobs may be applied and
+ * others not, as with a crash: applying the batch again is safe. */
+carrot_board_err_t carrot_board_apply_jobs(carrot_board_t *board, const char *program,
+                                           const carrot_board_job_t *jobs, size_t njobs,
+                                           long long seen_ttl_s, int64_t now_s, char *errstr,
+                                           size_t errstr_size);
+
+/* How many Redis connections carrot_board_apply_jobs() spreads its jobs
+ * over (1 to CARROT_BOARD_MAX_LANES; 1 when not set): more than one lets
+ * this process settle a chunk while Redis writes another. Each lane opens
+ * its own connection, lazily. */
+#define CARROT_BOARD_MAX_LANES 8
+void carrot_board_set_lanes(carrot_board_t *board, int lanes);
+
 /* Moves the watermark of stream to through (never back): for a batch whose
  * last messages on the partition were not the program's (another program's,
  * dead letters), so the watermark keeps pace with the committed offset and
@@ -202,8 +233,8 @@ carrot_board_err_t carrot_board_watermark(carrot_board_t *board, const char *pro
  * writer changed what they had read (each was read and settled again). */
 unsigned long carrot_board_conflicts(const carrot_board_t *board);
 
-/* How many connections the handle has opened so far: when it grows, Redis
- * may have restarted, and may have come back behind Kafka. */
+/* How many connections the handle has opened so far, all its lanes': when
+ * it grows, Redis may have restarted, and may have come back behind Kafka. */
 unsigned long carrot_board_connects(const carrot_board_t *board);
 
 /* Records the program's time zone and rules version for readers. */
