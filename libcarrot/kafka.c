@@ -383,14 +383,18 @@ int carrot_kafka_dead_letter(rd_kafka_t *rk, const char *dlq_topic, const carrot
 rd_kafka_t *carrot_kafka_consumer_new(const carrot_conf_t *conf,
                                       const carrot_kafka_consumer_opts_t *o, char *errstr,
                                       size_t errstr_size) {
-    /* The prefetch queue is bounded well below librdkafka's 64 MiB and 100,000
-     * messages per partition: a member that falls behind would otherwise
-     * hold that much of the topic in memory (a batch is at most some
-     * thousands of messages). */
+    /* The prefetch queue is bounded by bytes, 16 MiB, well below librdkafka's
+     * 64 MiB: a member that falls behind would otherwise hold that much of
+     * the topic in memory (a batch is at most some thousands of messages).
+     * queued.min.messages is what makes librdkafka fetch again, and it
+     * counts every partition's messages together (the consumer queue they
+     * are forwarded to): at 10,000, a scorer emptied what it had and then
+     * sat idle until the fetcher's next look, some 2 s apart, a quarter of
+     * a catch-up spent waiting (bench_scorer: 18,000 against 24,900/s). */
     static const char *const defaults[] = {"session.timeout.ms",
                                            "15000",
                                            "queued.min.messages",
-                                           "10000",
+                                           "100000",
                                            "queued.max.messages.kbytes",
                                            "16384",
                                            "statistics.interval.ms",
@@ -402,7 +406,7 @@ rd_kafka_t *carrot_kafka_consumer_new(const carrot_conf_t *conf,
     static const char *const no_stats[] = {"session.timeout.ms",
                                            "15000",
                                            "queued.min.messages",
-                                           "10000",
+                                           "100000",
                                            "queued.max.messages.kbytes",
                                            "16384",
                                            NULL};

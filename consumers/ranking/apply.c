@@ -40,6 +40,7 @@
 #include "board_int.h"
 
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -1279,6 +1280,25 @@ static int independent(carrot_board_t *b, const carrot_board_job_t *jobs, size_t
     return 1;
 }
 
+/* The busy lane to serve next: one whose answer has come in (the first
+ * after last, so none waits long), else the first busy one after last
+ * (read blocking, within the connection's timeout); -1 when all are idle. */
+static int answered(const lane_t *L, int nl, int last, int timeout_ms) {
+    struct pollfd pf[CARROT_BOARD_MAX_LANES];
+    int of[CARROT_BOARD_MAX_LANES], m = 0;
+    for (int i = 1; i <= nl; i++) {
+        int k = (last + i) % nl;
+        if (L[k].state == L_IDLE) continue;
+        pf[m] = (struct pollfd){.fd = L[k].b->rc->fd, .events = POLLIN};
+        of[m++] = k;
+    }
+    if (m <= 1) return m ? of[0] : -1;
+    if (poll(pf, (nfds_t)m, timeout_ms) > 0)
+        for (int j = 0; j < m; j++)
+            if (pf[j].revents) return of[j];
+    return of[0];
+}
+
 carrot_board_err_t carrot_board_apply_jobs(carrot_board_t *b, const char *program,
                                            const carrot_board_job_t *jobs, size_t njobs,
                                            long long ttl, int64_t now, char *errstr,
@@ -1294,29 +1314,23 @@ carrot_board_err_t carrot_board_apply_jobs(carrot_board_t *b, const char *progra
             nl = k; /* out of memory: fewer lanes */
         L[k] = (lane_t){.b = k ? b->lane[k] : b, .state = L_IDLE};
     }
-    /* Round robin: while this process waits for one lane's answer, Redis
-     * has the others' commands to work on, and while it settles one lane's
-     * chunk, Redis writes another's. */
+    /* Whichever lane Redis answered first is served first: while this
+     * process settles one lane's chunk, Redis works on the others'. */
     size_t next = 0;
     for (int k = 0; k < nl && next < njobs && !rc; k++)
         rc = job_start(&L[k], &jobs[next++], program, errstr, errstr_size);
-    for (int busy = 1; busy && !rc;) {
-        busy = 0;
-        for (int k = 0; k < nl && !rc; k++) {
-            lane_t *x = &L[k];
-            if (x->state == L_IDLE) continue;
-            busy = 1;
-            if (x->state == L_READ) {
-                rc = read_recv(x, ttl, now, errstr, errstr_size);
-                continue;
-            }
-            rc = write_recv(x, errstr, errstr_size);
-            if (rc || x->state != L_IDLE) continue;
-            x->at += x->m; /* the chunk ran */
-            if (x->at < x->job->n) rc = chunk_send(x, errstr, errstr_size);
-            else if (next < njobs)
-                rc = job_start(x, &jobs[next++], program, errstr, errstr_size);
+    for (int k = 0; !rc && (k = answered(L, nl, k, b->timeout_ms)) >= 0;) {
+        lane_t *x = &L[k];
+        if (x->state == L_READ) {
+            rc = read_recv(x, ttl, now, errstr, errstr_size);
+            continue;
         }
+        rc = write_recv(x, errstr, errstr_size);
+        if (rc || x->state != L_IDLE) continue;
+        x->at += x->m; /* the chunk ran */
+        if (x->at < x->job->n) rc = chunk_send(x, errstr, errstr_size);
+        else if (next < njobs)
+            rc = job_start(x, &jobs[next++], program, errstr, errstr_size);
     }
     if (rc) /* the other lanes' answers would be read by the next call as its own */
         for (int k = 0; k < nl; k++)
