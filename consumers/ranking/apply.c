@@ -153,7 +153,8 @@ typedef struct {
 } told_t;
 
 struct carrot_apply_s {
-    told_t told;
+    told_t told; /* a lane's own: its sent list; the root lane's: also the set */
+    told_t *set; /* the set the lanes share: the root lane's told */
     blk_t *blocks;
     ent_t *e;
     size_t ne, ecap;
@@ -239,7 +240,7 @@ static int told_has(const told_t *t, uint64_t h) {
 /* Notes h as sent by this chunk (remembered once it ran); 0 when told already. */
 static int told_send(carrot_apply_t *ap, uint64_t h) {
     told_t *t = &ap->told;
-    if (told_has(t, h)) return 0;
+    if (told_has(ap->set, h)) return 0;
     if (t->nsent == t->sentcap) {
         size_t cap = t->sentcap ? t->sentcap * 2 : 256;
         uint64_t *m = realloc(t->sent, cap * sizeof(*m));
@@ -251,19 +252,28 @@ static int told_send(carrot_apply_t *ap, uint64_t h) {
     return 1;
 }
 
-/* The chunk's EXEC ran: what it sent is told. */
-static void told_keep(told_t *t) {
+/* The chunk's EXEC ran: what it sent is told, for every lane (each lane
+ * keeps its own list until then: another's EXEC may run first, or be
+ * refused). */
+static void told_keep(carrot_apply_t *ap) {
+    told_t *t = ap->set, *mine = &ap->told;
     if (!t->slot && !(t->slot = calloc(TOLD_CAP, sizeof(*t->slot)))) return;
-    for (size_t i = 0; i < t->nsent; i++) {
+    for (size_t i = 0; i < mine->nsent; i++) {
         if (t->n >= TOLD_CAP / 2) { /* half full: start again */
             memset(t->slot, 0, TOLD_CAP * sizeof(*t->slot));
             t->n = 0;
         }
-        size_t j = t->sent[i] & (TOLD_CAP - 1);
-        while (t->slot[j] && t->slot[j] != t->sent[i]) j = (j + 1) & (TOLD_CAP - 1);
-        if (!t->slot[j]) t->slot[j] = t->sent[i], t->n++;
+        size_t j = mine->sent[i] & (TOLD_CAP - 1);
+        while (t->slot[j] && t->slot[j] != mine->sent[i]) j = (j + 1) & (TOLD_CAP - 1);
+        if (!t->slot[j]) t->slot[j] = mine->sent[i], t->n++;
     }
-    t->nsent = 0;
+    mine->nsent = 0;
+}
+
+/* Forgets all that was told (Redis may have lost it). */
+static void told_forget(told_t *t) {
+    if (t->slot) memset(t->slot, 0, TOLD_CAP * sizeof(*t->slot));
+    t->n = 0;
 }
 
 /* The entry of kind for key (copied on first sight), created zeroed. -1 on OOM. */
@@ -859,7 +869,8 @@ static int unpack_record(carrot_apply_t *ap, ent_t *x, const char *v, size_t len
 
 /* One connection's work in progress: a job's chunks, one after another. */
 typedef struct {
-    carrot_board_t *b; /* the lane's handle: its connection and scratch */
+    carrot_board_t *root; /* the handle the call was made on (lane 0) */
+    carrot_board_t *b;    /* the lane's handle: its connection and scratch */
     const carrot_board_job_t *job;
     char prefix[512], wmk[1024];
     size_t at, m;                           /* the chunk in progress: events [at, at + m) */
@@ -888,11 +899,10 @@ static carrot_board_err_t read_send(lane_t *L, char *errstr, size_t errstr_size)
     b->failed = CARROT_BOARD_RETRY;
     if (carrot_board_connect(b, L->wmk, errstr, errstr_size)) return b->failed;
     ap->told.nsent = 0;
-    unsigned long connects = carrot_redis_connects(b->redis);
-    if (ap->told.connects != connects) { /* Redis may have restarted */
-        if (ap->told.slot) memset(ap->told.slot, 0, TOLD_CAP * sizeof(*ap->told.slot));
-        ap->told.n = 0;
-        ap->told.connects = connects;
+    unsigned long connects = carrot_board_connects(L->root);
+    if (ap->set->connects != connects) { /* Redis may have restarted */
+        told_forget(ap->set);
+        ap->set->connects = connects;
     }
     for (size_t i = 0; i < L->m; i++) {
         prefixed(key, sizeof(key), prefix, "seen:", ev[i].event_id);
@@ -965,11 +975,9 @@ static carrot_board_err_t read_state(lane_t *L, redisReply **rp, char *errstr, s
     L->wm = -1;
     int shaped = rp[1]->type == REDIS_REPLY_STRING || rp[1]->type == REDIS_REPLY_NIL;
     if (rp[1]->type == REDIS_REPLY_STRING) L->wm = strtoll(rp[1]->str, NULL, 10);
-    else if (ap->told.n) { /* no watermark: a new program, or its keys were
-                              deleted under a live connection: say it all again */
-        memset(ap->told.slot, 0, TOLD_CAP * sizeof(*ap->told.slot));
-        ap->told.n = 0;
-    }
+    else if (ap->set->n) /* no watermark: a new program, or its keys were
+                            deleted under a live connection: say it all again */
+        told_forget(ap->set);
     size_t k = 2;
     redisReply *ms = L->nseen ? rp[k++] : NULL, *mc = L->nctr ? rp[k++] : NULL,
                *mr = L->nrec ? rp[k++] : NULL;
@@ -1124,6 +1132,15 @@ static void build_write(carrot_apply_t *ap, const char *prefix, const char *wmk,
     cmd(c, "EXEC");
 }
 
+/* Ends the WATCH of a read not followed by its transaction (a connection
+ * that fails to is dropped: it would fail the next call). */
+static void unwatch(carrot_board_t *b) {
+    redisReply *r = redisCommand(b->rc, "UNWATCH");
+    if (r) freeReplyObject(r);
+    else
+        carrot_board_drop(b);
+}
+
 /* Takes the read's replies, settles the chunk in C and sends its
  * transaction. */
 static carrot_board_err_t read_recv(lane_t *L, long long ttl, int64_t now, char *errstr,
@@ -1144,7 +1161,7 @@ static carrot_board_err_t read_recv(lane_t *L, long long ttl, int64_t now, char 
     for (size_t j = 0; j < L->nreplies; j++) freeReplyObject(rp[j]);
     free(rp);
     if (rc) {
-        freeReplyObject(redisCommand(b->rc, "UNWATCH"));
+        unwatch(b);
         return rc;
     }
     const char *stream = job->stream;
@@ -1154,7 +1171,7 @@ static carrot_board_err_t read_recv(lane_t *L, long long ttl, int64_t now, char 
     if (through > top) top = through;
     build_write(ap, L->prefix, L->wmk, stream, L->wm, top, ttl, now);
     if (ap->c.a.oom || ap->oom) {
-        freeReplyObject(redisCommand(b->rc, "UNWATCH"));
+        unwatch(b);
         snprintf(errstr, errstr_size, "out of memory");
         return CARROT_BOARD_RETRY;
     }
@@ -1206,7 +1223,7 @@ static carrot_board_err_t write_recv(lane_t *L, char *errstr, size_t errstr_size
         L->attempt++;
         return read_send(L, errstr, errstr_size);
     }
-    told_keep(&ap->told);
+    told_keep(ap);
     L->state = L_IDLE;
     return CARROT_BOARD_OK;
 }
@@ -1226,6 +1243,7 @@ static carrot_board_err_t job_start(lane_t *L, const carrot_board_job_t *job, co
         snprintf(errstr, errstr_size, "out of memory");
         return CARROT_BOARD_RETRY;
     }
+    b->apply->set = &L->root->apply->told;
     L->job = job;
     L->at = 0;
     snprintf(L->prefix, sizeof(L->prefix), "carrot:{%s}:", program);
@@ -1299,6 +1317,14 @@ static int answered(const lane_t *L, int nl, int last, int timeout_ms) {
     return of[0];
 }
 
+void carrot_board_open_lanes(carrot_board_t *b, const char *program) {
+    char key[600], e[512];
+    snprintf(key, sizeof(key), "carrot:{%s}:layout", program); /* routes to the program's node */
+    for (int k = 1; k < b->nlanes; k++)
+        if (b->lane[k] || (b->lane[k] = carrot_board_new(b->host, b->port, b->timeout_ms)))
+            carrot_board_connect(b->lane[k], key, e, sizeof(e));
+}
+
 carrot_board_err_t carrot_board_apply_jobs(carrot_board_t *b, const char *program,
                                            const carrot_board_job_t *jobs, size_t njobs,
                                            long long ttl, int64_t now, char *errstr,
@@ -1308,12 +1334,28 @@ carrot_board_err_t carrot_board_apply_jobs(carrot_board_t *b, const char *progra
     if (rc) return rc;
     int nl = b->nlanes < (int)njobs ? b->nlanes : (int)njobs;
     if (nl > 1 && !independent(b, jobs, njobs)) nl = 1;
-    lane_t L[CARROT_BOARD_MAX_LANES];
-    for (int k = 0; k < nl; k++) {
-        if (k && !b->lane[k] && !(b->lane[k] = carrot_board_new(b->host, b->port, b->timeout_ms)))
-            nl = k; /* out of memory: fewer lanes */
-        L[k] = (lane_t){.b = k ? b->lane[k] : b, .state = L_IDLE};
+    if (!b->apply && !(b->apply = calloc(1, sizeof(*b->apply)))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return CARROT_BOARD_RETRY;
     }
+    lane_t L[CARROT_BOARD_MAX_LANES];
+    L[0] = (lane_t){.root = b, .b = b, .state = L_IDLE};
+    int usable = 1;
+    char key[600], e[512];
+    snprintf(key, sizeof(key), "carrot:{%s}:layout", program); /* routes to the program's node */
+    for (int k = 1; k < nl; k++) {
+        /* A lane joins only over a connection it already had. One opened now
+         * might meet a Redis that restarted and lost writes since the caller
+         * last checked it against Kafka: it is opened and left for the next
+         * call (carrot_board_connects() grew, so the caller checks first). */
+        carrot_board_t *lb = b->lane[k];
+        if (!lb && !(lb = b->lane[k] = carrot_board_new(b->host, b->port, b->timeout_ms))) break;
+        unsigned long before = carrot_redis_connects(lb->redis);
+        if (carrot_board_connect(lb, key, e, sizeof(e)) == 0 &&
+            carrot_redis_connects(lb->redis) == before)
+            L[usable++] = (lane_t){.root = b, .b = lb, .state = L_IDLE};
+    }
+    nl = usable;
     /* Whichever lane Redis answered first is served first: while this
      * process settles one lane's chunk, Redis works on the others'. */
     size_t next = 0;

@@ -109,7 +109,10 @@ static carrot_board_err_t move_page(carrot_board_t *b, const redisReply *keys, s
                 rc = got[i]->type == REDIS_REPLY_ERROR && carrot_board_retry_reply(b, got[i]->str)
                          ? CARROT_BOARD_RETRY
                          : CARROT_BOARD_FATAL;
-                freeReplyObject(redisCommand(c, "UNWATCH"));
+                redisReply *u = redisCommand(c, "UNWATCH");
+                if (u) freeReplyObject(u);
+                else
+                    carrot_board_drop(b);
                 goto out;
             }
         size_t queued = 1;
@@ -184,6 +187,28 @@ carrot_board_err_t carrot_board_records_ready(carrot_board_t *b, const char *pro
     int ready = r->type == REDIS_REPLY_STRING && strcmp(r->str, "2") == 0;
     freeReplyObject(r);
     if (!ready) {
+        /* A program that never moved a board (no write counter, no board
+         * index) has no record of an earlier version worth moving: marked at
+         * once, without a SCAN of the whole server (which a scorer killed
+         * early would start again every time). */
+        char gen[600], boards[600];
+        snprintf(gen, sizeof(gen), "%sgen", prefix);
+        snprintf(boards, sizeof(boards), "%sboards", prefix);
+        const char *ex[] = {"EXISTS", gen, boards};
+        size_t exlen[] = {6, strlen(gen), strlen(boards)};
+        if (!(r = carrot_board_command(b, NULL, 3, ex, exlen, errstr, errstr_size)))
+            return b->failed;
+        int fresh = r->type == REDIS_REPLY_INTEGER && r->integer == 0;
+        freeReplyObject(r);
+        if (fresh) ready = 2;
+    }
+    if (ready == 2) {
+        const char *set[] = {"SET", marker, "2"};
+        size_t setlen[] = {3, strlen(marker), 1};
+        if (!(r = carrot_board_command(b, NULL, 3, set, setlen, errstr, errstr_size)))
+            return b->failed;
+        freeReplyObject(r);
+    } else if (!ready) {
         /* a SCAN pattern: the program's name with glob characters escaped */
         size_t m = 0;
         for (const char *p = prefix; *p && m + 8 < sizeof(match); p++) {
@@ -194,7 +219,7 @@ carrot_board_err_t carrot_board_records_ready(carrot_board_t *b, const char *pro
         char cursor[32] = "0";
         do {
             if (carrot_board_connect(b, marker, errstr, errstr_size)) return b->failed;
-            r = redisCommand(b->rc, "SCAN %s MATCH %s COUNT 1000", cursor, match);
+            r = redisCommand(b->rc, "SCAN %s MATCH %s COUNT 10000", cursor, match);
             if (!r) {
                 snprintf(errstr, errstr_size, "Redis command failed: %s", b->rc->errstr);
                 carrot_board_drop(b);

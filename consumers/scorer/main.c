@@ -384,6 +384,8 @@ int main(int argc, char **argv) {
                 break;
             }
             if (berr == CARROT_BOARD_OK) {
+                /* before the check against Kafka that the new connections call for */
+                carrot_board_open_lanes(s.board, carrot_rules_program(s.rules));
                 if (redis_warned_ms)
                     carrot_info("Redis at %s:%lld is reachable", cf.redis_host, cf.redis_port);
                 s.meta_dirty = 0;

@@ -980,9 +980,17 @@ START_TEST(lanes_apply_jobs) {
     }
     snprintf(streams[JOBS], sizeof(streams[JOBS]), "t:%d", JOBS);
     jobs[JOBS] = (carrot_board_job_t){streams[JOBS], NULL, 0, 77, NULL};
+    /* a lane joins over a connection it already had: the first call opens them */
+    carrot_board_job_t warm[3] = {
+        {"w:0", NULL, 0, 1, NULL}, {"w:1", NULL, 0, 1, NULL}, {"w:2", NULL, 0, 1, NULL}};
+    ck_assert_int_eq(
+        carrot_board_apply_jobs(b, program, warm, 3, 3600, now, errstr, sizeof(errstr)),
+        CARROT_BOARD_OK);
+    ck_assert_int_eq(carrot_board_connects(b), 3);
     ck_assert_msg(carrot_board_apply_jobs(b, program, jobs, JOBS + 1, 3600, now, errstr,
                                           sizeof(errstr)) == CARROT_BOARD_OK,
                   "%s", errstr);
+    ck_assert_int_eq(carrot_board_connects(b), 3); /* the same three, none opened again */
     int64_t expect = 0;
     for (int j = 0; j < JOBS; j++)
         for (int i = 0; i < PER; i++) {
@@ -1043,6 +1051,8 @@ START_TEST(record_hashes_are_moved) {
         freeReplyObject(r);
     }
     freeReplyObject(redisCommand(rc, "ZADD carrot:{%s}:lb:ptd:all 27 ann", program));
+    freeReplyObject(redisCommand(rc, "SADD carrot:{%s}:boards ptd:all", program));
+    freeReplyObject(redisCommand(rc, "SET carrot:{%s}:gen 3", program));
     carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
     static parts_t pt[1];
     carrot_board_event_t del[] = {change(&pt[0], 5, "d-old1", CARROT_BOARD_REVERSE, "crm:old1")};

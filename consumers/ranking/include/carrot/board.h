@@ -28,8 +28,9 @@
  *   carrot:{P}:wm:<topic>:<part>    highest Kafka offset applied, per partition
  *   carrot:{P}:seen:<event_id>      an event's first delivery ("<topic>:<part>:<offset>") and
  *                                   what it did (points, lines), kept for the dedup window
- *   carrot:{P}:rec:<source>:<id>    hash: what a CRM record earned (participant p, points n,
- *                                   activity type t, boards k) and whether it stands (on)
+ *   carrot:{P}:rs:<source>:<id>     string: what a CRM record earned (participant, points,
+ *                                   activity type, boards) and whether it stands
+ *   carrot:{P}:layout               "2" once the record hashes of earlier versions are moved
  *   carrot:{P}:cap:<kpi>:<period>:<participant>   points used of a KPI's cap
  *   carrot:{P}:goal:<goal>:<period>:<participant> count towards a goal
  *   carrot:{P}:meta                 hash: the program's time zone and rules version
@@ -212,6 +213,13 @@ carrot_board_err_t carrot_board_apply_jobs(carrot_board_t *board, const char *pr
  * its own connection, lazily. */
 #define CARROT_BOARD_MAX_LANES 8
 void carrot_board_set_lanes(carrot_board_t *board, int lanes);
+
+/* Opens the lanes' connections for program now (errors are met again when
+ * used). A lane joins carrot_board_apply_jobs() only over a connection it
+ * already had: one it opens itself waits for the next call, as Redis may
+ * have lost writes since the caller last checked it against Kafka (call
+ * this before that check, so the first batches already use every lane). */
+void carrot_board_open_lanes(carrot_board_t *board, const char *program);
 
 /* Moves the watermark of stream to through (never back): for a batch whose
  * last messages on the partition were not the program's (another program's,
