@@ -841,14 +841,16 @@ static void pack_record(carrot_apply_t *ap, const ent_t *x) {
     const char *f[CARROT_RECORD_FIELDS] = {x->s[0], x->has_n ? num : NULL,
                                            x->s[1], x->on < 0 ? NULL : x->on ? "1" : "0",
                                            x->s[2], x->s[3]};
-    size_t len;
-    char *v = carrot_record_pack(f, &len);
+    char small[4096]; /* the usual record; a long one gets the heap */
+    size_t len = carrot_record_pack(small, sizeof(small), f);
+    char *v = len < sizeof(small) ? small : malloc(len + 1);
     if (!v) {
         ap->oom = 1;
         return;
     }
+    if (v != small) carrot_record_pack(v, len + 1, f);
     arg(&ap->c, v, len);
-    free(v);
+    if (v != small) free(v);
 }
 
 /* A packed record (as read) into the entry x; 0 when it is not one. */

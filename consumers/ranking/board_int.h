@@ -85,9 +85,9 @@ void carrot_apply_free(carrot_apply_t *ap); /* NULL is a no-op */
  * commitments), in that order, each "-" when absent or "<length>:" and its
  * bytes. */
 #define CARROT_RECORD_FIELDS 6
-/* f[0..6) (NULL: absent) packed into a new string of *lenp bytes (caller
- * frees); NULL when out of memory. */
-char *carrot_record_pack(const char *const f[CARROT_RECORD_FIELDS], size_t *lenp);
+/* f[0..6) (NULL: absent) packed into buf, NUL-ended, when its length is
+ * below size (else buf is left alone); returns that length. */
+size_t carrot_record_pack(char *buf, size_t size, const char *const f[CARROT_RECORD_FIELDS]);
 /* v[0..len) split into f and fl (f[j] NULL when absent; not NUL-ended);
  * 0 when it is not a packed record. */
 int carrot_record_unpack(const char *v, size_t len, const char *f[CARROT_RECORD_FIELDS],

@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *carrot_record_pack(const char *const f[CARROT_RECORD_FIELDS], size_t *lenp) {
-    size_t need = 2;
-    for (int j = 0; j < CARROT_RECORD_FIELDS; j++) need += (f[j] ? strlen(f[j]) : 0) + 24;
-    char *v = malloc(need), *p = v;
-    if (!v) return NULL;
+size_t carrot_record_pack(char *buf, size_t size, const char *const f[CARROT_RECORD_FIELDS]) {
+    size_t need = 1;
+    for (int j = 0; j < CARROT_RECORD_FIELDS; j++)
+        need += f[j] ? (size_t)snprintf(NULL, 0, "%zu:", strlen(f[j])) + strlen(f[j]) : 1;
+    if (need >= size) return need;
+    char *p = buf;
     *p++ = 'R';
     for (int j = 0; j < CARROT_RECORD_FIELDS; j++) {
         if (!f[j]) {
@@ -27,8 +28,7 @@ char *carrot_record_pack(const char *const f[CARROT_RECORD_FIELDS], size_t *lenp
         p += n;
     }
     *p = '\0';
-    *lenp = (size_t)(p - v);
-    return v;
+    return need;
 }
 
 int carrot_record_unpack(const char *v, size_t len, const char *f[CARROT_RECORD_FIELDS],
@@ -126,18 +126,19 @@ static carrot_board_err_t move_page(carrot_board_t *b, const redisReply *keys, s
                 any |= f[j] != NULL;
             }
             if (!any) continue; /* gone meanwhile */
-            char key[1200];
-            size_t len;
-            char *v = carrot_record_pack(f, &len);
+            char key[1200], small[4096];
+            size_t len = carrot_record_pack(small, sizeof(small), f);
+            char *v = len < sizeof(small) ? small : malloc(len + 1);
             if (!v) {
                 snprintf(errstr, errstr_size, "out of memory");
                 carrot_board_drop(b); /* MULTI is pending */
                 goto out;
             }
+            if (v != small) carrot_record_pack(v, len + 1, f);
             string_key(key, sizeof(key), argv[i], plen);
             redisAppendCommand(c, "SET %s %b", key, v, len);
             redisAppendCommand(c, "DEL %b", argv[i], lens[i]);
-            free(v);
+            if (v != small) free(v);
             queued += 2;
         }
         redisAppendCommand(c, "EXEC");
