@@ -82,7 +82,7 @@ static const carrot_conf_prop_t props[] = {
      "the board's watermark then tells when an activity landed"},
     {"linger-ms", CARROT_CONF_INT, OFF(linger_ms), "5", 0, 10000,
      "producer linger.ms (carrot-webhook's default)"},
-    {"batch-size", CARROT_CONF_INT, OFF(batch_size), "1000", 1, 100000, "scorer --batch-size"},
+    {"batch-size", CARROT_CONF_INT, OFF(batch_size), "2000", 1, 100000, "scorer --batch-size"},
     {"batch-ms", CARROT_CONF_INT, OFF(batch_ms), "50", 1, 60000,
      "scorer --batch-ms (its longest wait to fill a batch)"},
     {"ready-timeout", CARROT_CONF_INT, OFF(ready_timeout), "120", 5, 3600,

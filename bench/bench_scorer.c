@@ -38,7 +38,7 @@ static const carrot_conf_prop_t props[] = {
     {"brokers", CARROT_CONF_STR, OFF(brokers), "127.0.0.1:19092", 0, 0, "Kafka bootstrap servers"},
     {"records", CARROT_CONF_INT, OFF(records), "200000", 1000, 100000000, "activities to score"},
     {"partitions", CARROT_CONF_INT, OFF(partitions), "6", 1, 1000, "partitions of the bench topic"},
-    {"batch", CARROT_CONF_INT, OFF(batch), "1000", 1, 100000, "scorer batch size"},
+    {"batch", CARROT_CONF_INT, OFF(batch), "2000", 1, 100000, "scorer batch size"},
     {"scorers", CARROT_CONF_INT, OFF(scorers), "1", 1, 16, "scorers in the one group"},
     {"redis-host", CARROT_CONF_STR, OFF(redis_host), "127.0.0.1", 0, 0,
      "Redis host of the scorers"},

@@ -410,10 +410,15 @@ rd_kafka_t *carrot_kafka_consumer_new(const carrot_conf_t *conf,
                                            "queued.max.messages.kbytes",
                                            "16384",
                                            NULL};
+    const char *all[sizeof(defaults) / sizeof(defaults[0]) + 16];
+    size_t n = 0;
+    for (const char *const *d = o->stats_cb ? defaults : no_stats; *d; d++) all[n++] = *d;
+    for (const char *const *d = o->defaults; d && d[0] && d[1]; d += 2)
+        if (n + 2 < sizeof(all) / sizeof(all[0])) all[n++] = d[0], all[n++] = d[1];
+    all[n] = NULL;
     char client_id[512];
     snprintf(client_id, sizeof(client_id), "%s.%s", carrot_log_get_ident(), instance);
-    rd_kafka_conf_t *k = conf_new_named(conf, o->brokers, client_id,
-                                        o->stats_cb ? defaults : no_stats, errstr, errstr_size);
+    rd_kafka_conf_t *k = conf_new_named(conf, o->brokers, client_id, all, errstr, errstr_size);
     if (!k) return NULL;
     if (carrot_kafka_set(k, "group.id", o->group, errstr, errstr_size) ||
         carrot_kafka_set(k, "group.instance.id", instance, errstr, errstr_size) ||

@@ -36,10 +36,10 @@ static const carrot_conf_prop_t props[] = {
      "only the file)"},
     {"redis-host", CARROT_CONF_STR, OFF(redis_host), "127.0.0.1", 0, 0, "Redis host"},
     {"redis-port", CARROT_CONF_INT, OFF(redis_port), "16379", 1, 65535, "Redis port"},
-    {"redis-lanes", CARROT_CONF_INT, OFF(redis_lanes), "2", 1, CARROT_BOARD_MAX_LANES,
+    {"redis-lanes", CARROT_CONF_INT, OFF(redis_lanes), "3", 1, CARROT_BOARD_MAX_LANES,
      "Redis connections a batch's partitions are written over, so one partition's chunk is "
      "settled while Redis writes another's (1: one after another)"},
-    {"batch-size", CARROT_CONF_INT, OFF(batch_size), "1000", 1, 100000,
+    {"batch-size", CARROT_CONF_INT, OFF(batch_size), "2000", 1, 100000,
      "most activities scored in one transaction"},
     {"batch-ms", CARROT_CONF_INT, OFF(batch_ms), "50", 1, 60000,
      "longest wait for a batch's first activity, in milliseconds"},
@@ -265,7 +265,13 @@ static rd_kafka_t *make_consumer(scorer_t *s, const carrot_conf_t *conf, char *e
     /* Static membership (kafka.h): a scorer restarted after a crash takes its
      * partitions back at once. A new group starts at the topic's beginning. */
     static const char *const settings[] = {"auto.offset.reset", "earliest", NULL};
+    /* A fetch brings at most 16 KiB of each partition (librdkafka's default
+     * is 1 MiB), so a batch holds several partitions' runs, which the Redis
+     * lanes write side by side; with 1 MiB a batch of 1,000 was nearly
+     * always one partition's run, and the lanes idled (bench_scorer). */
+    static const char *const defaults[] = {"max.partition.fetch.bytes", "16384", NULL};
     carrot_kafka_consumer_opts_t o = {.brokers = cf->brokers,
+                                      .defaults = defaults,
                                       .group = cf->group,
                                       .instance = cf->instance,
                                       .topic = cf->topic,

@@ -926,6 +926,105 @@ START_TEST(racing_writers_apply_once) {
 }
 END_TEST
 
+/* A scorer and its fenced predecessor applying the same partition's
+ * batches of several chunks at once. Each chunk's next read is sent behind
+ * its transaction; when Redis refuses that transaction (the other wrote the
+ * watermark first), the read sent ahead must be drained and the chunk read
+ * again, or the replies would be taken for the wrong commands. Whatever the
+ * interleaving: every event applied once, both copies report the same, and
+ * the board holds each point once. */
+enum { AHEAD_ROUNDS = 6, AHEAD_PER = 650 }; /* 650: four chunks of 200 or fewer */
+
+typedef struct {
+    const char *program;
+    pthread_barrier_t *start;
+    carrot_board_t *b;
+    carrot_board_event_t *ev; /* [AHEAD_ROUNDS][AHEAD_PER], shared */
+    carrot_board_result_t res[AHEAD_ROUNDS][AHEAD_PER];
+    int failed;
+    char errstr[512];
+} ahead_t;
+
+static void *ahead_race(void *arg) {
+    ahead_t *r = arg;
+    int64_t now = carrot_time_now_ms() / 1000;
+    for (int k = 0; k < AHEAD_ROUNDS; k++) {
+        pthread_barrier_wait(r->start);
+        if (carrot_board_apply(r->b, r->program, "t:0", r->ev + (size_t)k * AHEAD_PER, AHEAD_PER,
+                               3600, now, r->res[k], r->errstr,
+                               sizeof(r->errstr)) != CARROT_BOARD_OK)
+            r->failed = 1;
+    }
+    return NULL;
+}
+
+START_TEST(read_ahead_survives_refusals) {
+    char program[48];
+    it_unique(program, sizeof(program), "ahead");
+    int64_t now = carrot_time_now_ms() / 1000;
+    expire[0] = 0;
+    expire[1] = expire[2] = now + 3600;
+    static parts_t pt[AHEAD_ROUNDS * AHEAD_PER];
+    static carrot_board_event_t ev[AHEAD_ROUNDS * AHEAD_PER];
+    static char ids[AHEAD_ROUNDS * AHEAD_PER][24], who[AHEAD_ROUNDS * AHEAD_PER][24],
+        recs[AHEAD_ROUNDS * AHEAD_PER][32];
+    int64_t expect = 0;
+    for (int i = 0; i < AHEAD_ROUNDS * AHEAD_PER; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "a%d", i);
+        snprintf(who[i], sizeof(who[i]), "p%d", i % 60);
+        snprintf(recs[i], sizeof(recs[i]), "crm:a%d", i);
+        ev[i] = award(&pt[i], 100 + i, ids[i], who[i], 1 + i % 4, recs[i]);
+        expect += 1 + i % 4;
+    }
+    pthread_barrier_t start;
+    ck_assert_int_eq(pthread_barrier_init(&start, NULL, 2), 0);
+    static ahead_t r[2];
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++) {
+        memset(&r[k], 0, sizeof(r[k]));
+        r[k].program = program;
+        r[k].start = &start;
+        r[k].ev = ev;
+        r[k].b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
+        ck_assert_int_eq(pthread_create(&th[k], NULL, ahead_race, &r[k]), 0);
+    }
+    unsigned long conflicts = 0;
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(pthread_join(th[k], NULL), 0);
+        ck_assert_msg(!r[k].failed, "writer %d: %s", k, r[k].errstr);
+        conflicts += carrot_board_conflicts(r[k].b);
+        carrot_board_destroy(r[k].b);
+    }
+    pthread_barrier_destroy(&start);
+    for (int k = 0; k < AHEAD_ROUNDS; k++)
+        for (int i = 0; i < AHEAD_PER; i++) {
+            const carrot_board_result_t *a = &r[0].res[k][i], *c = &r[1].res[k][i];
+            int n = k * AHEAD_PER + i;
+            ck_assert_msg(a->fresh && c->fresh && a->amount == 1 + n % 4 && c->amount == 1 + n % 4,
+                          "event %d: the two writers said %lld and %lld, not %d", n,
+                          (long long)a->amount, (long long)c->amount, 1 + n % 4);
+        }
+    redisContext *rc = it_redis();
+    int64_t sum = 0;
+    for (int w = 0; w < 60; w++) {
+        char name[24];
+        snprintf(name, sizeof(name), "p%d", w);
+        sum += it_zscore(rc, program, "ptd:all", name);
+    }
+    ck_assert_int_eq(sum, expect);
+    redisReply *wm = redisCommand(rc, "GET carrot:{%s}:wm:t:0", program);
+    ck_assert_int_eq(wm->type, REDIS_REPLY_STRING);
+    ck_assert_int_eq(atoll(wm->str), 100 + AHEAD_ROUNDS * AHEAD_PER - 1);
+    freeReplyObject(wm);
+    redisReply *pong = redisCommand(rc, "PING"); /* Redis itself is fine */
+    ck_assert_int_eq(pong->type, REDIS_REPLY_STATUS);
+    freeReplyObject(pong);
+    redisFree(rc);
+    fprintf(stderr, "read ahead: %d batches of %d, %lu transactions refused and settled again\n",
+            AHEAD_ROUNDS, AHEAD_PER, conflicts);
+}
+END_TEST
+
 /* A goal at 2 calls for who, on the award event of p. */
 static void with_goal(parts_t *p, const char *who, int64_t now) {
     p->sc.ngoals = 1;
@@ -1091,6 +1190,7 @@ END_TEST
 int main(void) {
     const TTest *tests[] = {order_replay_and_duplicates,
                             racing_writers_apply_once,
+                            read_ahead_survives_refusals,
                             lanes_apply_jobs,
                             record_hashes_are_moved,
                             caps_and_goals,

@@ -150,6 +150,8 @@ typedef struct {
     const char *const *topics;   /* or, when topic is NULL, these (NULL-terminated) */
     const char *const *settings; /* set after the user's kafka.* ones (key, value pairs,
                                     NULL-terminated); may be NULL */
+    const char *const *defaults; /* set before them, after Carrot's own (at most 8 pairs);
+                                    may be NULL */
     int partition_eof;           /* enable.partition.eof, for carrot_drain_t */
     void (*rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
