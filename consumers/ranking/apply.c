@@ -458,26 +458,36 @@ static const char *field(const redisReply *r) {
  * sum per board and participant (keyed "who\x1fname"; a rolled board's
  * stays 0: indexed, never written). The names go on the who's standing
  * index (pb:) unless that who was told this very list before: most events
- * repeat their participant's boards, and checking name by name was a
- * fifth of the scorer's time. */
+ * repeat their participant's boards, and checking name by name cost a set
+ * lookup per board and event. A list with a board left out (past its
+ * retention) is not noted as told: a clock set back would write that
+ * board again, and its name must then go on the index. */
 static void add_boards(carrot_apply_t *ap, const char *prefix, int64_t now, int64_t amt,
                        const char *boards, const char *who) {
     if (amt == 0 || !*who || !boards) return;
     int32_t w = ent(ap, K_WHO, who, NULL);
+    if (w < 0) return;
     uint64_t th = mix64(
         hash_mem(hash_mem(told_hash(prefix, "pb", 0), who, strlen(who)), boards, strlen(boards)));
-    int index = told_send(ap, th ? th : 1);
+    th = th ? th : 1;
+    int index = !told_has(ap->set, th), skipped = 0;
     size_t wl = strlen(who);
     char name[512], key[1200];
-    for (const char *p = boards; w >= 0 && *p;) {
+    for (const char *p = boards; *p;) {
         const char *sep = strchr(p, '\x1e');
-        if (!sep) break;
+        if (!sep) { /* cut short: not told whole */
+            skipped = 1;
+            break;
+        }
         copy(name, sizeof(name), p, (size_t)(sep - p));
         char *end;
         int64_t exp = strtoll(sep + 1, &end, 10);
         p = *end == '\x1e' ? end + 1 : end;
-        int rolled = carrot_board_rolled(name);          /* indexed, never written (rollup.c) */
-        if (!rolled && exp != 0 && exp <= now) continue; /* past its retention: left alone */
+        int rolled = carrot_board_rolled(name);  /* indexed, never written (rollup.c) */
+        if (!rolled && exp != 0 && exp <= now) { /* past its retention: left alone */
+            skipped = 1;
+            continue;
+        }
         joined(key, sizeof(key), who, name);
         int created;
         int32_t si = ent(ap, K_SUM, key, &created);
@@ -504,6 +514,7 @@ static void add_boards(carrot_apply_t *ap, const char *prefix, int64_t now, int6
         if (exp > 0 && bx->exp == 0) bx->exp = exp; /* the batch's first */
         x->n += amt;
     }
+    if (index && !skipped) told_send(ap, th); /* (kept once the chunk's EXEC ran) */
 }
 
 /* Adds (value, judged) to who's figure in the commitment hash key (the

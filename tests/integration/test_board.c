@@ -1025,6 +1025,50 @@ START_TEST(read_ahead_survives_refusals) {
 }
 END_TEST
 
+/* A participant's standing index (pb:) is told a board list once, and
+ * only whole: a list whose day boards were past their retention when first
+ * seen (so left out) still puts their names on the index when a clock set
+ * back writes them after all. */
+START_TEST(board_list_told_whole) {
+    char program[48], errstr[512];
+    it_unique(program, sizeof(program), "told");
+    int64_t now = carrot_time_now_ms() / 1000;
+    expire[0] = 0;
+    expire[1] = expire[2] = now + 3600;
+    carrot_board_t *b = carrot_board_new("127.0.0.1", it_redis_port(), 5000);
+    static parts_t pt[3];
+    carrot_board_result_t res;
+    carrot_board_event_t late = award(&pt[0], 1, "tl1", "cl", 2, "crm:tl1");
+    ck_assert_msg(carrot_board_apply(b, program, "t:0", &late, 1, 3600, now + 7200, &res, errstr,
+                                     sizeof(errstr)) == CARROT_BOARD_OK,
+                  "%s", errstr);
+    carrot_board_event_t back = award(&pt[1], 2, "tl2", "cl", 3, "crm:tl2");
+    ck_assert_msg(carrot_board_apply(b, program, "t:0", &back, 1, 3600, now, &res, errstr,
+                                     sizeof(errstr)) == CARROT_BOARD_OK,
+                  "%s", errstr);
+    redisContext *rc = it_redis();
+    ck_assert_int_eq(it_zscore(rc, program, boards[0], "cl"), 5);
+    ck_assert_int_eq(it_zscore(rc, program, boards[1], "cl"), 3); /* written the second time */
+    for (int i = 0; i < 3; i++) {
+        redisReply *r = redisCommand(rc, "SISMEMBER carrot:{%s}:pb:cl %s", program, boards[i]);
+        ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+        ck_assert_msg(r->integer == 1, "%s is not on cl's standing index", boards[i]);
+        freeReplyObject(r);
+    }
+    /* the same list again, told: the index stays as it is, the points add up */
+    carrot_board_event_t again = award(&pt[2], 3, "tl3", "cl", 4, "crm:tl3");
+    ck_assert_int_eq(
+        carrot_board_apply(b, program, "t:0", &again, 1, 3600, now, &res, errstr, sizeof(errstr)),
+        CARROT_BOARD_OK);
+    ck_assert_int_eq(it_zscore(rc, program, boards[2], "cl"), 7);
+    redisReply *n = redisCommand(rc, "SCARD carrot:{%s}:pb:cl", program);
+    ck_assert_int_eq(n->integer, 3);
+    freeReplyObject(n);
+    redisFree(rc);
+    carrot_board_destroy(b);
+}
+END_TEST
+
 /* A goal at 2 calls for who, on the award event of p. */
 static void with_goal(parts_t *p, const char *who, int64_t now) {
     p->sc.ngoals = 1;
@@ -1191,6 +1235,7 @@ int main(void) {
     const TTest *tests[] = {order_replay_and_duplicates,
                             racing_writers_apply_once,
                             read_ahead_survives_refusals,
+                            board_list_told_whole,
                             lanes_apply_jobs,
                             record_hashes_are_moved,
                             caps_and_goals,
