@@ -188,6 +188,9 @@ int main(int argc, char **argv) {
     int64_t pinged_ms = carrot_time_mono_ms();
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    /* a write to a Redis that went away fails with EPIPE, reported and
+     * retried; hiredis does not ask the kernel to spare the process */
+    signal(SIGPIPE, SIG_IGN);
     exit_code = 0;
     while (!stop) {
         size_t n = carrot_kafka_collect(d.consumer, msgs, (size_t)cf.batch_size, (int)cf.batch_ms,

@@ -105,6 +105,9 @@ int main(int argc, char **argv) {
     /* before anything answers: a SIGTERM the moment /ready does must stop cleanly */
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    /* a write to a Redis that went away fails with EPIPE, reported and
+     * retried; hiredis does not ask the kernel to spare the process */
+    signal(SIGPIPE, SIG_IGN);
     webhook_t w = {.cf = &cf};
     /* an unconfirmed claim outlives the longest request: Kafka's wait and a few Redis replies */
     w.claim_ttl = cf.flush_timeout_ms / 1000 + 4 * cf.redis_timeout_ms / 1000 + 60;

@@ -214,6 +214,9 @@ int main(int argc, char **argv) {
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    /* a write to a Redis that went away fails with EPIPE, reported and
+     * retried; hiredis does not ask the kernel to spare the process */
+    signal(SIGPIPE, SIG_IGN);
     exit_code = commands[c].fn(&x);
 out:
     if (x.pg) PQfinish(x.pg);
